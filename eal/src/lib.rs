@@ -1,0 +1,584 @@
+//! # rpdk-eal: the Environment Abstraction Layer
+//!
+//! The EAL is what every rpdk application starts with, as in DPDK: it parses DPDK's EAL flags
+//! (`-l`, `--vdev`, `--file-prefix`, ...), starts one pinned thread per worker lcore, calibrates
+//! the TSC, maps hugepage memory and hands out named memzones with their IOVAs, sets up logging,
+//! and probes the devices the command line names.
+//!
+//! ```
+//! use rpdk_eal::CallMain;
+//!
+//! fn main() -> Result<(), rpdk_eal::Error> {
+//!     // As `helloworld -l 0 --no-huge --no-shconf -- app-args`:
+//!     let (eal, app_args) = rpdk_eal::init([
+//!         "helloworld", "-l", "0", "--no-huge", "--no-shconf", "--", "app-args",
+//!     ])?;
+//!     assert_eq!(app_args, ["app-args"]);
+//!
+//!     // Run a function on every lcore, the main one included.
+//!     eal.mp_remote_launch(
+//!         || {
+//!             println!("hello from core {}", rpdk_eal::lcore::id().unwrap());
+//!             0
+//!         },
+//!         CallMain::Call,
+//!     )?;
+//!     eal.mp_wait_lcore();
+//!
+//!     // Closures that borrow local data, with each lcore's result.
+//!     let greeting = String::from("hi");
+//!     for (lcore, len) in eal.run_on_lcores(|_lcore| greeting.len()) {
+//!         assert_eq!(len?, 2, "lcore {lcore}");
+//!     }
+//!     Ok(())
+//!     // `eal` drops here: workers are joined, memory unmapped, hugepage files removed.
+//! }
+//! ```
+//!
+//! ## What is where
+//!
+//! - [`options`]: the command line, with DPDK's syntax and errors that name the flag and value;
+//! - [`lcore`]: lcore ids, the main lcore, workers; launching is on [`Eal`];
+//! - [`time`]: `rdtsc`, `tsc_hz`, delays;
+//! - [`memory`] and [`memzone`]: hugepage heaps, memzones, `virt2iova`;
+//! - [`logging`]: DPDK log types and levels over the `log` facade;
+//! - [`bus`]: devargs, driver registration and probing;
+//! - [`cpuset`]: CPU sets and affinity.
+//!
+//! ## Dependencies
+//!
+//! `libc` for the system calls (`mmap`, `flock`, `sched_setaffinity`, ...), `log` as the logging
+//! facade, `regex` for `--log-level` regular expressions, `linkme` so that drivers register by
+//! being linked (as DPDK's constructors do), `thiserror` for the error type. `core_affinity` was
+//! considered for pinning but pins to single cores only, and DPDK's `(0-3)@(0-1)` needs CPU sets.
+
+pub mod bus;
+pub mod cpuset;
+mod error;
+pub mod lcore;
+pub mod logging;
+pub mod memory;
+pub mod options;
+mod runtime;
+mod state;
+pub mod time;
+
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
+
+pub use error::{Error, Result};
+pub use lcore::{CallMain, LcoreState, Scope, ScopedJoinHandle};
+pub use memory::memzone;
+pub use options::EalOptions;
+pub use time::{rdtsc, tsc_hz};
+
+use cpuset::CpuSet;
+use memory::{Memory, MemoryConfig, PageKind, hugetlbfs};
+use options::{HugeUnlink, IovaMode, Parsed, ProcType};
+use runtime::{Claim, RuntimeDir};
+use state::EalState;
+
+/// rpdk's version, as `-v` prints it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Serialises init and cleanup.
+static INIT_LOCK: Mutex<()> = Mutex::new(());
+
+/// Initialises the EAL from a command line (DPDK's `rte_eal_init`). `args` starts with the
+/// program name; the EAL's flags come next, then `--` and the application's arguments, which
+/// are returned.
+///
+/// The calling thread becomes the main lcore and is pinned to its CPUs. `-h` prints the usage
+/// to stdout and returns [`Error::HelpRequested`] (exit with [`Error::exit_code`], 0).
+pub fn init<I, S>(args: I) -> Result<(Eal, Vec<String>)>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let args: Vec<String> = args.into_iter().map(|s| s.as_ref().to_string()).collect();
+    let prog = args
+        .first()
+        .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
+        .unwrap_or_else(|| "rpdk".to_string());
+    match options::parse(&args)? {
+        Parsed::Help => {
+            print!("{}", options::usage(&prog));
+            Err(Error::HelpRequested)
+        }
+        Parsed::LogHelp => {
+            print!("{}", logging::help_text());
+            Err(Error::HelpRequested)
+        }
+        Parsed::Run(opts, app_args) => init_with(*opts).map(|eal| (eal, app_args)),
+    }
+}
+
+/// Whether the EAL is initialised in this process.
+pub fn is_initialized() -> bool {
+    state::is_set()
+}
+
+/// The options the running EAL was started with.
+pub fn options() -> Option<EalOptions> {
+    state::get().ok().map(|s| s.options.clone())
+}
+
+/// The number of memory channels (`-n`), used by mempools to spread objects; 4 when not given.
+pub fn memory_channels() -> u32 {
+    options().and_then(|o| o.memory_channels).unwrap_or(4)
+}
+
+/// The NUMA nodes of the machine, after init.
+pub fn sockets() -> Vec<u32> {
+    state::get().map(|s| s.sockets.clone()).unwrap_or_default()
+}
+
+/// Initialises the EAL from parsed options (for applications that build them in code).
+pub fn init_with(opts: EalOptions) -> Result<Eal> {
+    let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if state::is_set() {
+        return Err(Error::AlreadyInitialized);
+    }
+    logging::reset();
+    for setting in &opts.log_levels {
+        logging::apply(setting);
+    }
+    logging::install();
+    for w in &opts.warnings {
+        log::warn!(target: "lib.eal", "{w}");
+    }
+    if opts.show_version {
+        log::error!(target: "lib.eal", "RTE Version: 'rpdk {VERSION}'");
+    }
+    if opts.proc_type == ProcType::Secondary {
+        return Err(Error::SecondaryUnsupported);
+    }
+
+    let (lcore_map, main) = plan_lcores(&opts)?;
+    log::info!(
+        target: "lib.eal",
+        "Detected CPU lcores: {}",
+        cpuset::detected_cpus().len()
+    );
+    let sockets = cpuset::numa_nodes();
+    log::info!(target: "lib.eal", "Detected NUMA nodes: {}", sockets.len());
+
+    let hz = time::tsc_hz();
+    log::info!(target: "lib.eal", "TSC frequency is ~{} KHz", hz / 1000);
+    if !time::tsc_is_invariant() {
+        log::warn!(target: "lib.eal", "TSC is not invariant: cycle-based time may drift");
+    }
+
+    let mut runtime = None;
+    if !opts.no_shconf && !opts.in_memory {
+        match RuntimeDir::claim(opts.file_prefix())? {
+            Claim::Primary(dir) => runtime = Some(dir),
+            Claim::Taken(lock) => {
+                if opts.proc_type == ProcType::Auto {
+                    log::error!(target: "lib.eal", "a primary runs with this file prefix: this process would be a secondary");
+                    return Err(Error::SecondaryUnsupported);
+                }
+                return Err(Error::PrefixInUse {
+                    prefix: opts.file_prefix().to_string(),
+                    lock,
+                });
+            }
+        }
+    }
+
+    let main_socket = lcore_map
+        .get(&main)
+        .and_then(CpuSet::first)
+        .map(cpuset::cpu_socket)
+        .unwrap_or(0);
+    let memory = Arc::new(setup_memory(&opts, &sockets, main_socket)?);
+    if let Some(dir) = runtime.as_mut() {
+        dir.describe(&describe(&opts, &memory))?;
+    }
+
+    let lcores = lcore::Lcores::start(&lcore_map, main)?;
+    let main_info = lcores.main_info().clone();
+    let saved_affinity = cpuset::thread_affinity().ok();
+    if let Err(e) = cpuset::set_thread_affinity(&main_info.cpuset) {
+        lcores.stop();
+        return Err(Error::invalid(
+            lcore_flag(&opts),
+            &lcore_value(&opts),
+            format!("cannot pin the main lcore {main}: {e}"),
+        ));
+    }
+    lcore::set_current(Some(main), Some(main_info.socket));
+    log::info!(
+        target: "lib.eal",
+        "Main lcore {main} is ready on CPUs {} (workers: {})",
+        main_info.cpuset,
+        lcores.infos().len() - 1
+    );
+
+    state::set(Arc::new(EalState {
+        options: opts,
+        memory,
+        zones: Mutex::new(Vec::new()),
+        lcores,
+        sockets,
+        main_socket,
+    }));
+    let mut eal = Eal {
+        runtime,
+        saved_affinity,
+        cleaned: false,
+        not_send: PhantomData,
+    };
+
+    let opts = state::get()?.options.clone();
+    drop(_guard);
+    if let Err(e) = bus::probe_all(&opts) {
+        eal.teardown();
+        return Err(e);
+    }
+    Ok(eal)
+}
+
+fn lcore_flag(opts: &EalOptions) -> &str {
+    opts.lcores.as_ref().map_or("-l", |s| s.flag.as_str())
+}
+
+fn lcore_value(opts: &EalOptions) -> String {
+    opts.lcores
+        .as_ref()
+        .map_or_else(|| "(default)".to_string(), |s| s.value.clone())
+}
+
+/// The lcore map and main lcore: from the flags, or one lcore per CPU we may run on.
+fn plan_lcores(opts: &EalOptions) -> Result<(options::LcoreMap, u32)> {
+    let detected = cpuset::detected_cpus();
+    let allowed = cpuset::thread_affinity()?;
+    let map = match &opts.lcores {
+        Some(spec) => {
+            for (lcore, cpus) in &spec.map {
+                for cpu in cpus.iter() {
+                    let reason = if !detected.contains(cpu) {
+                        format!(
+                            "lcore {lcore}: CPU {cpu} does not exist (this machine has CPUs {detected})"
+                        )
+                    } else if !allowed.contains(cpu) {
+                        format!(
+                            "lcore {lcore}: CPU {cpu} is not in this process's CPU affinity ({allowed})"
+                        )
+                    } else {
+                        continue;
+                    };
+                    return Err(Error::invalid(&spec.flag, &spec.value, reason));
+                }
+            }
+            spec.map.clone()
+        }
+        None => allowed
+            .iter()
+            .filter(|&c| detected.contains(c) && c < lcore::MAX_LCORE as usize)
+            .map(|c| (c as u32, CpuSet::single(c)))
+            .collect(),
+    };
+    let main = match opts.main_lcore {
+        Some(m) if map.contains_key(&m) => m,
+        Some(m) => {
+            return Err(Error::invalid(
+                "--main-lcore",
+                &m.to_string(),
+                format!(
+                    "lcore {m} is not enabled (lcores: {})",
+                    map.keys().map(u32::to_string).collect::<Vec<_>>().join(",")
+                ),
+            ));
+        }
+        None => *map.keys().next().ok_or_else(|| {
+            Error::invalid(lcore_flag(opts), &lcore_value(opts), "no usable lcore")
+        })?,
+    };
+    Ok((map, main))
+}
+
+fn setup_memory(opts: &EalOptions, sockets: &[u32], main_socket: u32) -> Result<Memory> {
+    let (kind, page_size) = if opts.no_huge {
+        log::warn!(target: "lib.eal", "--no-huge: using 4 KiB pages instead of hugepages; expect lower performance");
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        (PageKind::Small, page)
+    } else if opts.in_memory {
+        let page = match &opts.huge_dir {
+            Some(_) => hugetlbfs::find_mount(opts.huge_dir.as_deref())?.page_size,
+            None => hugetlbfs::default_page_size().ok_or_else(|| {
+                Error::Hugepages(
+                    "this kernel reports no hugepage size (no hugetlb support?)".into(),
+                )
+            })?,
+        };
+        hugetlbfs::check_available(page)?;
+        (PageKind::HugeAnon, page)
+    } else {
+        let mount = hugetlbfs::find_mount(opts.huge_dir.as_deref())?;
+        hugetlbfs::check_available(mount.page_size)?;
+        if opts.huge_unlink != HugeUnlink::Never {
+            hugetlbfs::remove_stale_files(&mount.path, opts.file_prefix());
+        }
+        (PageKind::HugeFile(mount.path), mount.page_size)
+    };
+
+    let phys = !opts.no_huge && memory::phys_addrs_available();
+    let iova_mode = match opts.iova_mode {
+        Some(IovaMode::Pa) if !phys => {
+            return Err(Error::invalid(
+                "--iova-mode",
+                "pa",
+                if opts.no_huge {
+                    "physical addresses are not used with --no-huge".to_string()
+                } else {
+                    "physical addresses cannot be read (needs root: CAP_SYS_ADMIN)".to_string()
+                },
+            ));
+        }
+        Some(m) => m,
+        None if phys && !memory::iommu_present() => IovaMode::Pa,
+        None => IovaMode::Va,
+    };
+    log::info!(target: "lib.eal", "Selected IOVA mode '{}'", if iova_mode == IovaMode::Pa { "PA" } else { "VA" });
+
+    let mb = |m: u64| (m as usize) << 20;
+    let prealloc: Vec<(u32, usize)> = match (&opts.socket_mem, opts.memory_mb) {
+        (Some(list), _) => {
+            let mut out = Vec::new();
+            for (socket, &m) in list.iter().enumerate() {
+                if m > 0 && !sockets.contains(&(socket as u32)) {
+                    let v = list
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    return Err(Error::invalid(
+                        "--socket-mem",
+                        &v,
+                        format!("socket {socket} does not exist (sockets: {sockets:?})"),
+                    ));
+                }
+                out.push((socket as u32, mb(m)));
+            }
+            out
+        }
+        (None, Some(m)) => vec![(main_socket, mb(m))],
+        (None, None) => Vec::new(),
+    };
+    let cfg = MemoryConfig {
+        kind,
+        page_size,
+        iova_mode,
+        prefix: opts.file_prefix().to_string(),
+        unlink: opts.huge_unlink,
+        numa: sockets.len() > 1,
+    };
+    Memory::new(cfg, &prealloc)
+}
+
+fn describe(opts: &EalOptions, memory: &Memory) -> String {
+    let mut text = format!(
+        "pid={}\nversion=rpdk {VERSION}\nfile_prefix={}\npage_size={}\niova_mode={:?}\n",
+        std::process::id(),
+        opts.file_prefix(),
+        memory.page_size(),
+        memory.iova_mode()
+    );
+    for h in memory.stats() {
+        text.push_str(&format!(
+            "heap.{}.base={:#x}\nheap.{}.file={}\n",
+            h.socket,
+            h.base,
+            h.socket,
+            h.file.map(|f| f.display().to_string()).unwrap_or_default()
+        ));
+    }
+    text
+}
+
+/// The running EAL. Dropping it cleans up (DPDK's `rte_eal_cleanup`): functions still running
+/// on workers are waited for, devices removed, worker threads joined, hugepage files and the
+/// runtime directory removed; memory is unmapped once the last memzone handle is gone.
+///
+/// It stays on the main lcore's thread (it is neither `Send` nor `Sync`), so launching work on
+/// lcores, which DPDK allows only from the main lcore, can only be done from there.
+pub struct Eal {
+    runtime: Option<RuntimeDir>,
+    saved_affinity: Option<CpuSet>,
+    cleaned: bool,
+    not_send: PhantomData<*const ()>,
+}
+
+impl Eal {
+    fn state(&self) -> Arc<EalState> {
+        state::get().expect("the EAL is initialised while an Eal handle lives")
+    }
+
+    /// The main lcore.
+    pub fn main_lcore(&self) -> u32 {
+        self.state().lcores.main()
+    }
+
+    /// The worker lcores, in increasing order.
+    pub fn workers(&self) -> Vec<u32> {
+        lcore::workers()
+    }
+
+    /// Every enabled lcore, in increasing order.
+    pub fn lcores(&self) -> Vec<u32> {
+        lcore::list()
+    }
+
+    /// The number of enabled lcores.
+    pub fn lcore_count(&self) -> u32 {
+        lcore::count()
+    }
+
+    /// The state of worker `lcore`.
+    pub fn lcore_state(&self, lcore: u32) -> Option<LcoreState> {
+        lcore::state(lcore)
+    }
+
+    /// Runs `f` on worker lcore `worker` (DPDK's `rte_eal_remote_launch`). Fails if `worker` is
+    /// not a worker lcore or has not been waited for since its last launch.
+    pub fn remote_launch<F>(&self, worker: u32, f: F) -> Result<()>
+    where
+        F: FnOnce() -> i32 + Send + 'static,
+    {
+        self.state().lcores.remote_launch(worker, Box::new(f))
+    }
+
+    /// Waits for the function launched on `worker` and returns its value (DPDK's
+    /// `rte_eal_wait_lcore`); 0 if nothing was launched. A panic is [`Error::Panicked`].
+    pub fn wait_lcore(&self, worker: u32) -> Result<i32> {
+        self.state().lcores.wait(worker)
+    }
+
+    /// Runs `f` on every worker, and with [`CallMain::Call`] on the main lcore too, returning
+    /// the main lcore's value (DPDK's `rte_eal_mp_remote_launch`). Fails if a worker is busy.
+    pub fn mp_remote_launch<F>(&self, f: F, call_main: CallMain) -> Result<Option<i32>>
+    where
+        F: Fn() -> i32 + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        self.state().lcores.mp_launch(f.clone())?;
+        Ok(match call_main {
+            CallMain::Call => Some(f()),
+            CallMain::Skip => None,
+        })
+    }
+
+    /// Waits for every worker (DPDK's `rte_eal_mp_wait_lcore`) and returns each one's value.
+    pub fn mp_wait_lcore(&self) -> Vec<(u32, Result<i32>)> {
+        self.state().lcores.wait_all()
+    }
+
+    /// Opens a scope in which closures that borrow local data run on worker lcores; every one
+    /// has returned when `scope` returns.
+    ///
+    /// ```
+    /// # let (eal, _) = rpdk_eal::init(["t", "--no-huge", "--no-shconf"]).unwrap();
+    /// let counts = vec![0u64; 4];
+    /// let total: u64 = eal.scope(|s| {
+    ///     let handles: Vec<_> = eal
+    ///         .workers()
+    ///         .into_iter()
+    ///         .map(|w| s.launch(w, || counts.iter().sum::<u64>() + 1).unwrap())
+    ///         .collect();
+    ///     handles.into_iter().map(|h| h.join().unwrap()).sum()
+    /// });
+    /// assert_eq!(total, eal.workers().len() as u64);
+    /// ```
+    pub fn scope<'env, F, R>(&self, f: F) -> R
+    where
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
+    {
+        lcore::scope_run(self.state(), f)
+    }
+
+    /// Runs `f(lcore)` on every lcore, the main one (on this thread) included, and returns each
+    /// lcore's result in lcore order; a panic on an lcore is that lcore's [`Error::Panicked`].
+    pub fn run_on_lcores<T, F>(&self, f: F) -> Vec<(u32, Result<T>)>
+    where
+        T: Send,
+        F: Fn(u32) -> T + Sync,
+    {
+        let main = self.main_lcore();
+        let workers = self.workers();
+        let f = &f;
+        self.scope(|s| {
+            let handles: Vec<_> = workers
+                .iter()
+                .map(|&w| (w, s.launch(w, move || f(w))))
+                .collect();
+            let main_result =
+                catch_unwind(AssertUnwindSafe(|| f(main))).map_err(|p| Error::Panicked {
+                    lcore: main,
+                    message: lcore::panic_message(p),
+                });
+            let mut out = vec![(main, main_result)];
+            for (w, h) in handles {
+                out.push((w, h.and_then(|h| h.join())));
+            }
+            out.sort_by_key(|(id, _)| *id);
+            out
+        })
+    }
+
+    /// Cleans up now, reporting problems (dropping the handle does the same silently).
+    pub fn cleanup(mut self) -> Result<()> {
+        self.teardown();
+        Ok(())
+    }
+
+    fn teardown(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        self.cleaned = true;
+        let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        if let Ok(state) = state::get() {
+            for (lcore, result) in state.lcores.wait_all() {
+                if let Err(e) = result {
+                    log::error!(target: "lib.eal", "at cleanup, lcore {lcore}: {e}");
+                }
+            }
+        }
+        bus::remove_all();
+        if let Some(state) = state::take() {
+            state.lcores.stop();
+            state.memory.unlink_files();
+            state
+                .zones
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+        }
+        self.runtime.take();
+        lcore::set_current(None, None);
+        if let Some(aff) = self.saved_affinity.take() {
+            let _ = cpuset::set_thread_affinity(&aff);
+        }
+        log::debug!(target: "lib.eal", "EAL cleaned up");
+    }
+}
+
+impl Drop for Eal {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}
+
+impl std::fmt::Debug for Eal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Eal")
+            .field(
+                "runtime_dir",
+                &self.runtime.as_ref().map(|r| r.path().to_path_buf()),
+            )
+            .finish()
+    }
+}

@@ -1,0 +1,272 @@
+//! Memory: hugepage heaps per NUMA node, named memzones carved from them, and IOVAs.
+//!
+//! Each NUMA node gets a heap: a large reservation of address space whose start is backed by
+//! pages as memzones need them, so every heap is virtually contiguous. Pages come from
+//!
+//! - one file per node on hugetlbfs, `<huge-dir>/<file-prefix>map_<node>` (the default; the file
+//!   is locked while in use, stale files of dead instances are removed at start, ours at exit);
+//! - anonymous `MAP_HUGETLB` memory with `--in-memory` (no files at all);
+//! - anonymous 4 KiB pages with `--no-huge` (a warning says it is slow).
+//!
+//! `-m`/`--socket-mem` map memory at start that stays mapped; beyond it, heaps grow as needed and
+//! give whole free pages at their end back when memzones are freed.
+//!
+//! In IOVA mode PA, the physical address of every page is read from `/proc/self/pagemap` when it
+//! is mapped; in VA mode the IOVA is the virtual address.
+
+mod freelist;
+mod heap;
+pub mod hugetlbfs;
+mod iova;
+pub mod memzone;
+mod region;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+pub use heap::HeapStats;
+pub use iova::{Pagemap, phys_addrs_available};
+
+use crate::error::{Error, Result};
+use crate::options::{HugeUnlink, IovaMode};
+use heap::Heap;
+use region::{Backing, Region};
+
+/// Address space each heap reserves: the most memory one NUMA node can hand out.
+const HEAP_VA_RESERVE: usize = 64 << 30;
+
+/// The cache line size memzones are aligned to.
+pub const CACHE_LINE_SIZE: usize = 64;
+
+/// Where pages come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum PageKind {
+    /// A file per heap in this hugetlbfs directory.
+    HugeFile(PathBuf),
+    /// Anonymous hugepages.
+    HugeAnon,
+    /// Anonymous 4 KiB pages.
+    Small,
+}
+
+/// How the memory subsystem is set up.
+#[derive(Clone, Debug)]
+pub(crate) struct MemoryConfig {
+    pub kind: PageKind,
+    pub page_size: usize,
+    pub iova_mode: IovaMode,
+    pub prefix: String,
+    pub unlink: HugeUnlink,
+    /// Bind pages to their node (only worth a syscall on multi-node machines).
+    pub numa: bool,
+}
+
+/// The heaps of all nodes.
+#[derive(Debug)]
+pub(crate) struct Memory {
+    cfg: MemoryConfig,
+    heaps: Mutex<BTreeMap<u32, Heap>>,
+}
+
+impl Memory {
+    /// Sets up memory, mapping `prealloc` bytes on each listed node now.
+    pub fn new(cfg: MemoryConfig, prealloc: &[(u32, usize)]) -> Result<Memory> {
+        let mem = Memory {
+            cfg,
+            heaps: Mutex::new(BTreeMap::new()),
+        };
+        for &(socket, bytes) in prealloc {
+            if bytes > 0 {
+                let heap = mem.new_heap(socket, bytes)?;
+                mem.lock().insert(socket, heap);
+            }
+        }
+        Ok(mem)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, Heap>> {
+        self.heaps.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn new_heap(&self, socket: u32, prealloc: usize) -> Result<Heap> {
+        let backing = match &self.cfg.kind {
+            PageKind::HugeFile(dir) => region::open_hugepage_file(
+                dir.join(hugetlbfs::file_name(&self.cfg.prefix, socket)),
+                self.cfg.unlink == HugeUnlink::Always,
+                self.cfg.unlink == HugeUnlink::Never,
+            )?,
+            PageKind::HugeAnon => Backing::AnonHuge,
+            PageKind::Small => Backing::Anon,
+        };
+        let region = Region::new(
+            HEAP_VA_RESERVE,
+            self.cfg.page_size,
+            backing,
+            self.cfg.iova_mode,
+            self.cfg.numa.then_some(socket),
+        )?;
+        Heap::new(socket, region, prealloc)
+    }
+
+    /// The page size.
+    pub fn page_size(&self) -> usize {
+        self.cfg.page_size
+    }
+
+    /// The IOVA mode.
+    pub fn iova_mode(&self) -> IovaMode {
+        self.cfg.iova_mode
+    }
+
+    /// Takes a block on `socket`; returns (address, offset in the heap).
+    pub fn alloc(
+        &self,
+        socket: u32,
+        len: usize,
+        align: usize,
+        bound: usize,
+    ) -> Result<(usize, usize)> {
+        let mut heaps = self.lock();
+        let heap = match heaps.entry(socket) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(self.new_heap(socket, 0)?),
+        };
+        let off = heap.alloc(len, align, bound)?;
+        Ok((heap.region().base().as_ptr() as usize + off, off))
+    }
+
+    /// Returns a block.
+    pub fn free(&self, socket: u32, offset: usize, len: usize) {
+        if let Some(heap) = self.lock().get_mut(&socket) {
+            heap.free(offset, len);
+        }
+    }
+
+    /// Whether the pages under `[offset, offset + len)` of a heap have consecutive IOVAs.
+    pub fn iova_contiguous(&self, socket: u32, offset: usize, len: usize) -> bool {
+        let heaps = self.lock();
+        let Some(heap) = heaps.get(&socket) else {
+            return false;
+        };
+        let region = heap.region();
+        let page = region.page_size();
+        let first = offset / page * page;
+        let mut expect = region.iova_at(first);
+        let mut at = first;
+        while at < offset + len {
+            if region.iova_at(at) != expect {
+                return false;
+            }
+            expect += page as u64;
+            at += page;
+        }
+        true
+    }
+
+    /// The IOVA of `addr` if it lies in one of the heaps.
+    pub fn iova(&self, addr: usize) -> Option<u64> {
+        self.lock().values().find_map(|h| {
+            let r = h.region();
+            r.contains(addr)
+                .then(|| r.iova_at(addr - r.base().as_ptr() as usize))
+        })
+    }
+
+    /// Statistics of every heap.
+    pub fn stats(&self) -> Vec<HeapStats> {
+        self.lock().values().map(Heap::stats).collect()
+    }
+
+    /// Removes hugepage files from their directory (unless `--huge-unlink=never`).
+    pub fn unlink_files(&self) {
+        if self.cfg.unlink != HugeUnlink::Never {
+            self.lock().values_mut().for_each(Heap::unlink);
+        }
+    }
+
+    /// Writes the layout of every heap and its pages.
+    pub fn dump(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        for h in self.lock().values() {
+            let s = h.stats();
+            writeln!(
+                w,
+                "Heap socket {}: base {:#x}, mapped {:#x}, free {:#x} (largest {:#x}), pagesz {:#x}{}",
+                s.socket,
+                s.base,
+                s.mapped,
+                s.free,
+                s.largest_free,
+                s.page_size,
+                s.file
+                    .map(|f| format!(", file {}", f.display()))
+                    .unwrap_or_default()
+            )?;
+            for (i, iova) in h.region().page_iovas().enumerate() {
+                writeln!(
+                    w,
+                    "  Segment {i}: addr {:#x}, iova {iova:#x}, len {:#x}, socket_id {}",
+                    s.base + i * s.page_size,
+                    s.page_size,
+                    s.socket
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Memory {
+    fn drop(&mut self) {
+        self.unlink_files();
+    }
+}
+
+/// The IOVA of `addr` (DPDK's `rte_mem_virt2iova`): from the EAL's page table for EAL memory,
+/// from `/proc/self/pagemap` for other memory in PA mode, the address itself in VA mode.
+/// `None` before init, or when the physical address cannot be read.
+pub fn virt2iova<T>(addr: *const T) -> Option<u64> {
+    let state = crate::state::get().ok()?;
+    let addr = addr as usize;
+    if let Some(iova) = state.memory.iova(addr) {
+        return Some(iova);
+    }
+    match state.memory.iova_mode() {
+        IovaMode::Va => Some(addr as u64),
+        IovaMode::Pa => Pagemap::open().ok()?.phys(addr),
+    }
+}
+
+/// The IOVA mode in effect, after init.
+pub fn iova_mode() -> Option<IovaMode> {
+    crate::state::get().ok().map(|s| s.memory.iova_mode())
+}
+
+/// The page size of EAL memory, after init.
+pub fn page_size() -> Option<usize> {
+    crate::state::get().ok().map(|s| s.memory.page_size())
+}
+
+/// Statistics of every heap, after init.
+pub fn heap_stats() -> Vec<HeapStats> {
+    crate::state::get()
+        .map(|s| s.memory.stats())
+        .unwrap_or_default()
+}
+
+/// Writes the physical memory layout (DPDK's `rte_dump_physmem_layout`).
+pub fn dump_physmem_layout(w: &mut dyn Write) -> Result<()> {
+    let state = crate::state::get()?;
+    state
+        .memory
+        .dump(w)
+        .map_err(|e| Error::io("writing the memory layout", e))
+}
+
+/// Whether the machine has an IOMMU (any IOMMU group).
+pub fn iommu_present() -> bool {
+    std::fs::read_dir("/sys/kernel/iommu_groups")
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false)
+}

@@ -1,0 +1,56 @@
+//! The usage text of `-h`/`--help`.
+
+use crate::lcore::MAX_LCORE;
+
+/// The EAL usage text for program `prog`, as `-h` prints it.
+pub fn usage(prog: &str) -> String {
+    format!(
+        "\
+Usage: {prog} [EAL options] -- [application options]
+
+EAL common options:
+  -l, --lcores CORELIST|COREMAP
+                      Lcores to run on, and the CPUs each one is pinned to:
+                      '<lcores[@cpus]>[,<lcores[@cpus]>...]'. Lcores and CPUs are
+                      numbers (0-{max}), ranges ('0-3') or groups ('(0-3,5)').
+                      '0-3': lcores 0..3 each on its own CPU; '1@2': lcore 1 on CPU 2;
+                      '(0-3)@(0-1)': lcores 0..3 each on CPUs 0 and 1.
+  -c COREMASK         Hexadecimal bitmask of lcores (deprecated, use -l)
+  --main-lcore ID     Lcore used as main (default: the lowest)
+  -n CHANNELS         Number of memory channels (spreads mempool objects)
+  -r RANKS            Number of memory ranks
+  -m MB               Memory to reserve at start, in megabytes
+  --socket-mem MB[,MB...], --numa-mem MB[,MB...]
+                      Memory to reserve at start on each NUMA node, in megabytes
+  -a, --allow <[domain:]bus:devid.func>[,key=val...]
+                      Use only these PCI devices (repeatable; not with -b)
+  -b, --block <[domain:]bus:devid.func>
+                      Do not use this PCI device (repeatable; not with -a)
+  --vdev <driver><id>[,key=val...]
+                      Add a virtual device (ex: --vdev=net_af_packet0,iface=veth0)
+  --no-pci            Do not scan or probe PCI devices
+  --iova-mode pa|va   IOVA mode: physical (needs root) or virtual addresses
+  --proc-type primary|secondary|auto
+                      Type of this process
+  --file-prefix NAME  Prefix of hugepage files and of the runtime directory
+                      (default: rpdk), so that several instances can run at once
+  --huge-dir DIR      Hugetlbfs directory to use (default: found in /proc/mounts)
+  --huge-unlink[=existing|always|never]
+                      When to unlink hugepage files ('existing' by default, no value
+                      means 'always')
+  --in-memory         Anonymous hugepage memory, no files; implies --no-shconf
+  --no-huge           4 KiB pages instead of hugepages (for tests; slower)
+  --no-shconf         No runtime directory or shared configuration
+  --log-level LEVEL   Global log level (1-8 or a name: emergency, alert, critical,
+                      error, warning, notice, info, debug)
+  --log-level PATTERN:LEVEL
+                      Level of the log types matching a glob ('pmd.net.*:debug')
+  --log-level REGEX,LEVEL
+                      Level of the log types matching a regular expression
+  --log-level help    Show log types and levels
+  -v                  Print the version at start
+  -h, --help          This help
+",
+        max = MAX_LCORE - 1
+    )
+}

@@ -1,0 +1,102 @@
+//! The runtime directory: `/var/run/rpdk/<file-prefix>/` (or under `$XDG_RUNTIME_DIR` when not
+//! root), holding the `config` file that the primary process locks, so that two primaries with
+//! the same prefix cannot run at once.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The base of runtime directories for this user.
+pub fn base_dir() -> PathBuf {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/var/run/rpdk");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => Path::new(&d).join("rpdk"),
+        _ => std::env::temp_dir().join("rpdk"),
+    }
+}
+
+/// A created and locked runtime directory, removed on drop.
+#[derive(Debug)]
+pub struct RuntimeDir {
+    dir: PathBuf,
+    config: PathBuf,
+    file: Option<File>,
+    created_dir: bool,
+}
+
+/// The outcome of trying to become the primary of a prefix.
+pub enum Claim {
+    /// We hold the lock.
+    Primary(RuntimeDir),
+    /// Another process holds it.
+    Taken(PathBuf),
+}
+
+impl RuntimeDir {
+    /// Creates `<base>/<prefix>/config` and locks it exclusively.
+    pub fn claim(prefix: &str) -> Result<Claim> {
+        let dir = base_dir().join(prefix);
+        let created_dir = !dir.exists();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| Error::io(format!("creating runtime directory {}", dir.display()), e))?;
+        let config = dir.join("config");
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&config)
+            .map_err(|e| Error::io(format!("opening {}", config.display()), e))?;
+        // SAFETY: flock on the file we just opened.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                return Ok(Claim::Taken(config));
+            }
+            return Err(Error::io(format!("locking {}", config.display()), e));
+        }
+        Ok(Claim::Primary(RuntimeDir {
+            dir,
+            config,
+            file: Some(file),
+            created_dir,
+        }))
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes a description of this instance into the config file, for people and for tools.
+    pub fn describe(&mut self, text: &str) -> Result<()> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
+        };
+        file.set_len(0)
+            .and_then(|_| file.write_all(text.as_bytes()))
+            .map_err(|e| Error::io(format!("writing {}", self.config.display()), e))
+    }
+}
+
+impl Drop for RuntimeDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.config);
+        // Unlocks.
+        self.file.take();
+        if self.created_dir || fs::read_dir(&self.dir).is_ok_and(|mut d| d.next().is_none()) {
+            let _ = fs::remove_dir(&self.dir);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Helpers for rpdk's own tests (not published).
+//!
+//! - [`is_root`] / [`require_root`]: tests that need root (hugepages, network namespaces) say so
+//!   and skip when run without it; CI runs as root.
+//! - [`ensure_hugepages`]: reserves 2 MiB hugepages and mounts hugetlbfs when needed, as
+//!   `scripts/hugepages.sh --setup` does.
+//! - [`serial`]: the EAL is one per process, so tests of one binary that initialise it take
+//!   this lock first.
+
+use std::fs;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// Whether the process runs as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Returns true when running as root; otherwise prints that `test` needs root and was skipped.
+pub fn require_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    eprintln!("SKIPPED {test}: needs root (hugepages, network namespaces); CI runs it as root");
+    false
+}
+
+const HP_DIR: &str = "/sys/kernel/mm/hugepages/hugepages-2048kB";
+
+fn read_count(name: &str) -> u64 {
+    fs::read_to_string(Path::new(HP_DIR).join(name))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Free 2 MiB hugepages that no mapping has reserved.
+pub fn free_hugepages() -> u64 {
+    read_count("free_hugepages").saturating_sub(read_count("resv_hugepages"))
+}
+
+/// Makes sure at least `pages` 2 MiB hugepages are free and a hugetlbfs is mounted
+/// (root only). Returns an error message when that cannot be done.
+pub fn ensure_hugepages(pages: u64) -> Result<(), String> {
+    let free = free_hugepages();
+    if free < pages {
+        let total = read_count("nr_hugepages") + (pages - free);
+        fs::write(Path::new(HP_DIR).join("nr_hugepages"), total.to_string())
+            .map_err(|e| format!("reserving {total} hugepages: {e}"))?;
+        if free_hugepages() < pages {
+            return Err(format!(
+                "asked the kernel for {total} hugepages but only {} are free",
+                free_hugepages()
+            ));
+        }
+    }
+    let mounted = fs::read_to_string("/proc/mounts")
+        .map(|m| {
+            m.lines()
+                .any(|l| l.split_whitespace().nth(2) == Some("hugetlbfs"))
+        })
+        .unwrap_or(false);
+    if !mounted {
+        fs::create_dir_all("/dev/hugepages").map_err(|e| e.to_string())?;
+        let status = std::process::Command::new("mount")
+            .args(["-t", "hugetlbfs", "nodev", "/dev/hugepages"])
+            .status()
+            .map_err(|e| format!("running mount: {e}"))?;
+        if !status.success() {
+            return Err("mount -t hugetlbfs failed".into());
+        }
+    }
+    Ok(())
+}
+
+/// Serialises the tests of one binary that initialise the EAL.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A file prefix unique to this process and `tag`, so concurrent test binaries never collide.
+pub fn unique_prefix(tag: &str) -> String {
+    format!("rpdkt{}{tag}", std::process::id())
+}
+
+/// The CPUs this process may run on, lowest first.
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: all-zero is a valid empty cpu_set_t.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid cpu_set_t of the size passed.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    assert_eq!(rc, 0, "sched_getaffinity");
+    // SAFETY: every index is below CPU_SETSIZE.
+    (0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .collect()
+}
