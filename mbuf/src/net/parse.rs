@@ -1,0 +1,447 @@
+//! The software packet-type parser (DPDK's `rte_net_get_ptype`).
+
+use super::ethernet::ether_type as et;
+use super::ipv6::{is_ext, skip_ipv6_ext};
+use super::{be16, ip_proto};
+use crate::ptype::PacketType as P;
+
+/// Header lengths found by [`get_ptype`] (DPDK's `struct rte_net_hdr_lens`).
+///
+/// For tunnels, `inner_l2_len` counts the tunnel's UDP and tunnel headers too (VXLAN: 8 + 8 +
+/// 14), as DPDK does, and `tunnel_len` is the length of an IP-level tunnel header (GRE).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HdrLens {
+    /// Outer L2 length, VLAN tags included.
+    pub l2_len: u16,
+    /// Outer L3 length, options and extension headers included.
+    pub l3_len: u16,
+    /// Outer L4 header length.
+    pub l4_len: u16,
+    /// Length of an IP-level tunnel header.
+    pub tunnel_len: u16,
+    /// Inner L2 length (with the UDP tunnel headers before it).
+    pub inner_l2_len: u16,
+    /// Inner L3 length.
+    pub inner_l3_len: u16,
+    /// Inner L4 header length.
+    pub inner_l4_len: u16,
+}
+
+const VXLAN_PORT: u16 = 4789;
+const VXLAN_GPE_PORT: u16 = 4790;
+const GENEVE_PORT: u16 = 6081;
+const GTPC_PORT: u16 = 2123;
+const GTPU_PORT: u16 = 2152;
+const MAX_MPLS: usize = 5;
+
+/// What comes after a tunnel header.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Next {
+    Ether,
+    Type(u16),
+    None,
+}
+
+fn bytes(pkt: &[u8], off: usize, n: usize) -> Option<&[u8]> {
+    pkt.get(off..off.checked_add(n)?)
+}
+
+/// The L4 type of an IP protocol, for a non-fragment.
+fn l4_of(proto: u8) -> P {
+    match proto {
+        ip_proto::TCP => P::L4_TCP,
+        ip_proto::UDP => P::L4_UDP,
+        ip_proto::SCTP => P::L4_SCTP,
+        ip_proto::ICMP | ip_proto::ICMPV6 => P::L4_ICMP,
+        ip_proto::IGMP => P::L4_IGMP,
+        ip_proto::GRE | ip_proto::IPIP | ip_proto::IPV6 | ip_proto::ESP => P::UNKNOWN,
+        _ => P::L4_NONFRAG,
+    }
+}
+
+/// The inner L4 type of an IP protocol.
+fn inner_l4_of(proto: u8) -> P {
+    match proto {
+        ip_proto::TCP => P::INNER_L4_TCP,
+        ip_proto::UDP => P::INNER_L4_UDP,
+        ip_proto::SCTP => P::INNER_L4_SCTP,
+        ip_proto::ICMP | ip_proto::ICMPV6 => P::INNER_L4_ICMP,
+        _ => P::INNER_L4_NONFRAG,
+    }
+}
+
+/// The length of an L4 header of packet type `l4` at `off`, if it fits.
+fn l4_len(pkt: &[u8], off: usize, l4: P, tcp: P, udp: P, sctp: P) -> Option<u16> {
+    if l4 == tcp {
+        let th = bytes(pkt, off, 20)?;
+        let len = ((th[12] & 0xf0) >> 2) as u16;
+        (len >= 20 && bytes(pkt, off, len as usize).is_some()).then_some(len)
+    } else if l4 == udp {
+        bytes(pkt, off, 8).map(|_| 8)
+    } else if l4 == sctp {
+        bytes(pkt, off, 12).map(|_| 12)
+    } else {
+        Some(0)
+    }
+}
+
+/// Parses the headers at the start of `pkt` and returns its packet type and header lengths,
+/// looking only as deep as `layers` (a mask of [`P`] layer masks; [`P::ALL_MASK`] for all).
+///
+/// Recognises Ethernet, VLAN, QinQ, MPLS, ARP, LLDP, PPPoE, FCoE, NSH and time-sync frames;
+/// IPv4 (with options, fragments) and IPv6 (with up to 5 extension headers, fragments); TCP,
+/// UDP, SCTP, ICMP, ICMPv6 and IGMP; and the tunnels IP-in-IP, GRE, NVGRE, VXLAN, VXLAN-GPE,
+/// GENEVE and GTP, with the inner Ethernet/VLAN/IP/L4 headers. A layer that does not fit in
+/// `pkt`, or is malformed, ends the parse there: nothing is read past the data.
+///
+/// Compared with DPDK's software parser, this one also reports ICMP, IGMP and other protocols
+/// (`L4_NONFRAG`), the L2 types of non-IP frames, and only claims an L4 type whose header fits.
+pub fn get_ptype(pkt: &[u8], layers: u32) -> (P, HdrLens) {
+    let mut h = HdrLens::default();
+    let pt = parse(pkt, layers, &mut h);
+    (pt, h)
+}
+
+fn parse(pkt: &[u8], layers: u32, h: &mut HdrLens) -> P {
+    let Some(eth) = bytes(pkt, 0, 14) else {
+        return P::UNKNOWN;
+    };
+    if layers & P::L2_MASK == 0 {
+        return P::UNKNOWN;
+    }
+    let mut proto = be16(eth, 12);
+    let mut off = 14usize;
+    h.l2_len = 14;
+    let mut pt = P::L2_ETHER;
+    match proto {
+        et::IPV4 | et::IPV6 => {}
+        et::VLAN => {
+            pt = P::L2_ETHER_VLAN;
+            let Some(vh) = bytes(pkt, off, 4) else {
+                return pt;
+            };
+            off += 4;
+            h.l2_len += 4;
+            proto = be16(vh, 2);
+        }
+        et::QINQ => {
+            pt = P::L2_ETHER_QINQ;
+            let Some(vh) = bytes(pkt, off + 4, 4) else {
+                return pt;
+            };
+            off += 8;
+            h.l2_len += 8;
+            proto = be16(vh, 2);
+        }
+        et::MPLS | et::MPLSM => {
+            for i in 0..MAX_MPLS {
+                let Some(label) = bytes(pkt, off + 4 * i, 4) else {
+                    return pt;
+                };
+                if label[2] & 1 != 0 {
+                    h.l2_len += 4 * (i as u16 + 1);
+                    return P::L2_ETHER_MPLS;
+                }
+            }
+            return pt;
+        }
+        et::ARP => return P::L2_ETHER_ARP,
+        et::LLDP => return P::L2_ETHER_LLDP,
+        et::TIMESYNC => return P::L2_ETHER_TIMESYNC,
+        et::PPPOE_DISCOVERY | et::PPPOE_SESSION => return P::L2_ETHER_PPPOE,
+        et::FCOE => return P::L2_ETHER_FCOE,
+        et::NSH => return P::L2_ETHER_NSH,
+        _ => return pt,
+    }
+    if layers & P::L3_MASK == 0 {
+        return pt;
+    }
+
+    // Outer L3.
+    let l4_proto = match proto {
+        et::IPV4 => {
+            let Some(ip) = bytes(pkt, off, 20) else {
+                return pt;
+            };
+            let hl = ((ip[0] & 0xf) as usize) * 4;
+            if ip[0] >> 4 != 4 || hl < 20 || bytes(pkt, off, hl).is_none() {
+                return pt;
+            }
+            pt |= if hl == 20 { P::L3_IPV4 } else { P::L3_IPV4_EXT };
+            h.l3_len = hl as u16;
+            off += hl;
+            if layers & P::L4_MASK == 0 {
+                return pt;
+            }
+            if be16(ip, 6) & 0x3fff != 0 {
+                return pt | P::L4_FRAG;
+            }
+            ip[9]
+        }
+        et::IPV6 => {
+            let Some(ip) = bytes(pkt, off, 40) else {
+                return pt;
+            };
+            if ip[0] >> 4 != 6 {
+                return pt;
+            }
+            let mut next = ip[6];
+            off += 40;
+            h.l3_len = 40;
+            let mut frag = false;
+            if is_ext(next) {
+                pt |= P::L3_IPV6_EXT;
+                let Ok((n, len, f)) = skip_ipv6_ext(next, &pkt[off..]) else {
+                    return pt;
+                };
+                off += len;
+                h.l3_len += len as u16;
+                frag = f;
+                let Some(n) = n else { return pt };
+                next = n;
+            } else {
+                pt |= P::L3_IPV6;
+                if next == ip_proto::NONE {
+                    return pt;
+                }
+            }
+            if layers & P::L4_MASK == 0 {
+                return pt;
+            }
+            if frag {
+                return pt | P::L4_FRAG;
+            }
+            next
+        }
+        _ => return pt,
+    };
+
+    // Outer L4, and tunnels.
+    let l4 = l4_of(l4_proto);
+    let Some(len) = l4_len(pkt, off, l4, P::L4_TCP, P::L4_UDP, P::L4_SCTP) else {
+        return pt;
+    };
+    pt |= l4;
+    h.l4_len = len;
+    if layers & P::TUNNEL_MASK == 0 {
+        return pt;
+    }
+    let next = if l4 == P::L4_UDP {
+        let Some((tunnel, next)) = udp_tunnel(pkt, &mut off, h) else {
+            return pt;
+        };
+        pt |= tunnel;
+        next
+    } else if l4 == P::UNKNOWN {
+        let start = off;
+        let Some((tunnel, next)) = ip_tunnel(pkt, l4_proto, &mut off) else {
+            return pt;
+        };
+        h.tunnel_len = (off - start) as u16;
+        pt |= tunnel;
+        next
+    } else {
+        return pt;
+    };
+
+    inner(pkt, layers, h, pt, off, next)
+}
+
+/// VXLAN, VXLAN-GPE, GENEVE and GTP over the UDP header at `off`.
+fn udp_tunnel(pkt: &[u8], off: &mut usize, h: &mut HdrLens) -> Option<(P, Next)> {
+    let uh = bytes(pkt, *off, 8)?;
+    let src = be16(uh, 0);
+    let port = if src == GTPC_PORT { src } else { be16(uh, 2) };
+    let at = *off + 8;
+    let (tunnel, next, len) = match port {
+        VXLAN_PORT => {
+            bytes(pkt, at, 8)?;
+            (P::TUNNEL_VXLAN, Next::Ether, 8)
+        }
+        VXLAN_GPE_PORT => {
+            let g = bytes(pkt, at, 8)?;
+            let next = match g[3] {
+                1 => Next::Type(et::IPV4),
+                2 => Next::Type(et::IPV6),
+                3 => Next::Ether,
+                _ => Next::None,
+            };
+            (P::TUNNEL_VXLAN_GPE, next, 8)
+        }
+        GENEVE_PORT => {
+            let g = bytes(pkt, at, 8)?;
+            let len = 8 + ((g[0] & 0x3f) as usize) * 4;
+            bytes(pkt, at, len)?;
+            let next = match be16(g, 2) {
+                et::TEB => Next::Ether,
+                0 => Next::Type(et::IPV4),
+                t => Next::Type(t),
+            };
+            (P::TUNNEL_GENEVE, next, len)
+        }
+        GTPC_PORT | GTPU_PORT => {
+            let g = bytes(pkt, at, 8)?;
+            let len = if g[0] & 0x07 != 0 { 12 } else { 8 };
+            bytes(pkt, at, len)?;
+            let next = if g[1] == 0xff {
+                match bytes(pkt, at + len, 1)?[0] >> 4 {
+                    4 => Next::Type(et::IPV4),
+                    6 => Next::Type(et::IPV6),
+                    _ => Next::None,
+                }
+            } else {
+                Next::None
+            };
+            let t = if port == GTPC_PORT {
+                P::TUNNEL_GTPC
+            } else {
+                P::TUNNEL_GTPU
+            };
+            (t, next, len)
+        }
+        _ => return None,
+    };
+    *off = at + len;
+    h.inner_l2_len = (8 + len) as u16;
+    Some((tunnel, next))
+}
+
+/// GRE, NVGRE and IP-in-IP at `off`, after an IP header whose protocol is `proto`.
+fn ip_tunnel(pkt: &[u8], proto: u8, off: &mut usize) -> Option<(P, Next)> {
+    match proto {
+        ip_proto::GRE => {
+            let gh = bytes(pkt, *off, 4)?;
+            // Header length by the C, K and S bits (and reserved ones), as DPDK.
+            let len = match be16(gh, 0) >> 12 {
+                0x0 => 4,
+                0x1 | 0x2 | 0x8 => 8,
+                0x3 | 0x9 | 0xa => 12,
+                0xb => 16,
+                _ => return None,
+            };
+            bytes(pkt, *off, len)?;
+            *off += len;
+            let t = be16(gh, 2);
+            if t == et::TEB {
+                Some((P::TUNNEL_NVGRE, Next::Ether))
+            } else {
+                Some((P::TUNNEL_GRE, Next::Type(t)))
+            }
+        }
+        ip_proto::IPIP => Some((P::TUNNEL_IP, Next::Type(et::IPV4))),
+        ip_proto::IPV6 => Some((P::TUNNEL_IP, Next::Type(et::IPV6))),
+        ip_proto::ESP => Some((P::TUNNEL_ESP, Next::None)),
+        _ => None,
+    }
+}
+
+fn inner(pkt: &[u8], layers: u32, h: &mut HdrLens, mut pt: P, mut off: usize, next: Next) -> P {
+    if layers & P::INNER_L2_MASK == 0 {
+        return pt;
+    }
+    let mut proto = match next {
+        Next::None => return pt,
+        Next::Type(t) => t,
+        Next::Ether => {
+            let Some(eh) = bytes(pkt, off, 14) else {
+                return pt;
+            };
+            pt |= P::INNER_L2_ETHER;
+            off += 14;
+            h.inner_l2_len += 14;
+            be16(eh, 12)
+        }
+    };
+    if proto == et::VLAN || proto == et::QINQ {
+        let tags = if proto == et::VLAN { 1 } else { 2 };
+        let Some(vh) = bytes(pkt, off + 4 * (tags - 1), 4) else {
+            return pt;
+        };
+        pt = P(pt.0 & !P::INNER_L2_MASK)
+            | if tags == 1 {
+                P::INNER_L2_ETHER_VLAN
+            } else {
+                P::INNER_L2_ETHER_QINQ
+            };
+        off += 4 * tags;
+        h.inner_l2_len += 4 * tags as u16;
+        proto = be16(vh, 2);
+    }
+    if layers & P::INNER_L3_MASK == 0 {
+        return pt;
+    }
+    let l4_proto = match proto {
+        et::IPV4 => {
+            let Some(ip) = bytes(pkt, off, 20) else {
+                return pt;
+            };
+            let hl = ((ip[0] & 0xf) as usize) * 4;
+            if ip[0] >> 4 != 4 || hl < 20 || bytes(pkt, off, hl).is_none() {
+                return pt;
+            }
+            pt |= if hl == 20 {
+                P::INNER_L3_IPV4
+            } else {
+                P::INNER_L3_IPV4_EXT
+            };
+            h.inner_l3_len = hl as u16;
+            off += hl;
+            if layers & P::INNER_L4_MASK == 0 {
+                return pt;
+            }
+            if be16(ip, 6) & 0x3fff != 0 {
+                return pt | P::INNER_L4_FRAG;
+            }
+            ip[9]
+        }
+        et::IPV6 => {
+            let Some(ip) = bytes(pkt, off, 40) else {
+                return pt;
+            };
+            if ip[0] >> 4 != 6 {
+                return pt;
+            }
+            let mut next = ip[6];
+            off += 40;
+            h.inner_l3_len = 40;
+            let mut frag = false;
+            if is_ext(next) {
+                pt |= P::INNER_L3_IPV6_EXT;
+                let Ok((n, len, f)) = skip_ipv6_ext(next, &pkt[off..]) else {
+                    return pt;
+                };
+                off += len;
+                h.inner_l3_len += len as u16;
+                frag = f;
+                let Some(n) = n else { return pt };
+                next = n;
+            } else {
+                pt |= P::INNER_L3_IPV6;
+                if next == ip_proto::NONE {
+                    return pt;
+                }
+            }
+            if layers & P::INNER_L4_MASK == 0 {
+                return pt;
+            }
+            if frag {
+                return pt | P::INNER_L4_FRAG;
+            }
+            next
+        }
+        _ => return pt,
+    };
+    let l4 = inner_l4_of(l4_proto);
+    let Some(len) = l4_len(
+        pkt,
+        off,
+        l4,
+        P::INNER_L4_TCP,
+        P::INNER_L4_UDP,
+        P::INNER_L4_SCTP,
+    ) else {
+        return pt;
+    };
+    h.inner_l4_len = len;
+    pt | l4
+}
