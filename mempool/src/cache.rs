@@ -1,0 +1,207 @@
+//! Object caches: one per EAL lcore (found through the lcore id) and user caches for other
+//! threads, with DPDK 22.11's algorithm.
+//!
+//! A cache holds up to `flushthresh` = 1.5 x `size` objects. A put that would cross the
+//! threshold first flushes the whole cache to the backing; a get that the cache cannot serve
+//! refills it with the request plus enough to bring it back to `size`. Requests larger than the
+//! cache go to the backing directly.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::backing::Backing;
+
+/// The largest cache size (DPDK's `RTE_MEMPOOL_CACHE_MAX_SIZE`).
+pub const CACHE_MAX_SIZE: u32 = 512;
+
+/// DPDK's `CALC_CACHE_FLUSHTHRESH`: 1.5 times the size.
+pub const fn flush_threshold(size: u32) -> u32 {
+    size * 3 / 2
+}
+
+/// A cache's state. Only its owner (the lcore of its slot, or the holder of a user cache) calls
+/// the `unsafe` methods; anyone may read `len`.
+#[repr(align(64))]
+pub(crate) struct CacheCore {
+    size: u32,
+    flushthresh: u32,
+    len: AtomicU32,
+    objs: UnsafeCell<Box<[*mut u8]>>,
+}
+
+// SAFETY: `objs` is touched only by the cache's single owner (see the methods' contracts) or,
+// for audits, while the owner provably runs nothing; `len` is atomic.
+unsafe impl Send for CacheCore {}
+// SAFETY: as above.
+unsafe impl Sync for CacheCore {}
+
+impl CacheCore {
+    pub fn new(size: u32) -> CacheCore {
+        let cap = (2 * size).max(flush_threshold(size)) as usize;
+        CacheCore {
+            size,
+            flushthresh: flush_threshold(size),
+            len: AtomicU32::new(0),
+            objs: UnsafeCell::new(vec![std::ptr::null_mut(); cap].into_boxed_slice()),
+        }
+    }
+
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// Objects in the cache now.
+    pub fn len(&self) -> u32 {
+        self.len.load(Ordering::Acquire)
+    }
+
+    /// Puts `objs`, flushing to `backing` when the threshold would be crossed.
+    ///
+    /// # Safety
+    /// The caller is the cache's only user for the duration of the call.
+    #[inline(always)]
+    pub unsafe fn put(&self, backing: &Backing, objs: &[*mut u8]) {
+        let n = objs.len() as u32;
+        if n > self.flushthresh {
+            backing.enqueue_bulk(objs);
+            return;
+        }
+        // SAFETY: the caller is the only user of the cache's slots.
+        let slots = unsafe { &mut *self.objs.get() };
+        let len = self.len.load(Ordering::Relaxed);
+        if len + n <= self.flushthresh {
+            slots[len as usize..(len + n) as usize].copy_from_slice(objs);
+            // The last write to pool memory in this call.
+            self.len.store(len + n, Ordering::Release);
+        } else {
+            backing.enqueue_bulk(&slots[..len as usize]);
+            slots[..n as usize].copy_from_slice(objs);
+            self.len.store(n, Ordering::Release);
+        }
+    }
+
+    /// Fills `out` from the cache, refilling it from `backing` first when needed; all or
+    /// nothing.
+    ///
+    /// # Safety
+    /// The caller is the cache's only user for the duration of the call.
+    #[inline(always)]
+    pub unsafe fn get(&self, backing: &Backing, out: &mut [*mut u8]) -> bool {
+        let n = out.len() as u32;
+        if n >= self.size {
+            return backing.dequeue_bulk(out);
+        }
+        // SAFETY: the caller is the only user of the cache's slots.
+        let slots = unsafe { &mut *self.objs.get() };
+        let mut len = self.len.load(Ordering::Relaxed);
+        if len < n {
+            let req = n + (self.size - len);
+            if !backing.dequeue_bulk(&mut slots[len as usize..(len + req) as usize]) {
+                // Short of objects for the refill: try the request alone.
+                return backing.dequeue_bulk(out);
+            }
+            len += req;
+        }
+        out.copy_from_slice(&slots[(len - n) as usize..len as usize]);
+        self.len.store(len - n, Ordering::Release);
+        true
+    }
+
+    /// Moves every cached object to `backing`.
+    ///
+    /// # Safety
+    /// The caller is the cache's only user for the duration of the call.
+    pub unsafe fn flush(&self, backing: &Backing) {
+        // SAFETY: the caller is the only user.
+        let slots = unsafe { &*self.objs.get() };
+        let len = self.len.load(Ordering::Relaxed) as usize;
+        if len > 0 {
+            backing.enqueue_bulk(&slots[..len]);
+        }
+        self.len.store(0, Ordering::Release);
+    }
+
+    /// The cached objects.
+    ///
+    /// # Safety
+    /// Nobody uses the cache during the call and while the slice lives.
+    pub unsafe fn contents(&self) -> &[*mut u8] {
+        // SAFETY: the caller guarantees no concurrent writer.
+        let slots = unsafe { &*self.objs.get() };
+        &slots[..self.len() as usize]
+    }
+}
+
+/// Per-lcore counters (DPDK's `rte_mempool_debug_stats`), kept when the pool was created with
+/// statistics on.
+#[derive(Default)]
+#[repr(align(64))]
+pub(crate) struct StatsCells {
+    put_bulk: AtomicU64,
+    put_objs: AtomicU64,
+    get_success_bulk: AtomicU64,
+    get_success_objs: AtomicU64,
+    get_fail_bulk: AtomicU64,
+    get_fail_objs: AtomicU64,
+}
+
+/// Mempool statistics summed over lcores.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MempoolStats {
+    /// Put calls.
+    pub put_bulk: u64,
+    /// Objects put.
+    pub put_objs: u64,
+    /// Successful get calls.
+    pub get_success_bulk: u64,
+    /// Objects got.
+    pub get_success_objs: u64,
+    /// Failed get calls.
+    pub get_fail_bulk: u64,
+    /// Objects asked for by failed get calls.
+    pub get_fail_objs: u64,
+}
+
+impl StatsCells {
+    /// Adds on the owner's slot: a plain load and store, no locked instruction.
+    #[inline(always)]
+    fn bump(c: &AtomicU64, by: u64, shared: bool) {
+        if shared {
+            c.fetch_add(by, Ordering::Relaxed);
+        } else {
+            c.store(c.load(Ordering::Relaxed) + by, Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    pub fn put(&self, n: usize, shared: bool) {
+        Self::bump(&self.put_bulk, 1, shared);
+        Self::bump(&self.put_objs, n as u64, shared);
+    }
+
+    #[inline]
+    pub fn get(&self, n: usize, ok: bool, shared: bool) {
+        if ok {
+            Self::bump(&self.get_success_bulk, 1, shared);
+            Self::bump(&self.get_success_objs, n as u64, shared);
+        } else {
+            Self::bump(&self.get_fail_bulk, 1, shared);
+            Self::bump(&self.get_fail_objs, n as u64, shared);
+        }
+    }
+
+    pub fn add_to(&self, s: &mut MempoolStats) {
+        s.put_bulk += self.put_bulk.load(Ordering::Relaxed);
+        s.put_objs += self.put_objs.load(Ordering::Relaxed);
+        s.get_success_bulk += self.get_success_bulk.load(Ordering::Relaxed);
+        s.get_success_objs += self.get_success_objs.load(Ordering::Relaxed);
+        s.get_fail_bulk += self.get_fail_bulk.load(Ordering::Relaxed);
+        s.get_fail_objs += self.get_fail_objs.load(Ordering::Relaxed);
+    }
+}
+
+/// The cache and counters of one lcore.
+pub(crate) struct LcoreSlot {
+    pub cache: CacheCore,
+    pub stats: StatsCells,
+}
