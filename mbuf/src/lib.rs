@@ -1,8 +1,31 @@
 //! # rpdk-mbuf
 //!
-//! The packet buffer. This part holds what describes a packet's bytes: DPDK's offload flags
-//! ([`OlFlags`]) and packet types ([`PacketType`]) with their values and names, typed zero-copy
-//! views over headers, checksums and the software packet-type parser ([`net`]).
+//! The packet buffer, as DPDK's `rte_mbuf`: a 128-byte header in two cache lines with DPDK's
+//! fields at DPDK's offsets ([`MbufHeader`]), pools of mbufs built on rpdk-mempool
+//! ([`PktmbufPool`]), and an owned handle ([`Mbuf`]) that returns to its pool when dropped:
+//! data access, headroom and tailroom, prepend/append/adj/trim, segment chains, clones sharing
+//! data, external buffers, copies. Around it: offload flags ([`OlFlags`]) and packet types
+//! ([`PacketType`]) with DPDK's values and names, dynamic fields and flags ([`DynField`],
+//! [`DynFlag`]), a burst container for rx/tx ([`MbufBurst`]), and typed views over headers,
+//! checksums and a packet-type parser ([`net`]).
+//!
+//! ```
+//! use rpdk_mbuf::{MbufBurst, PktmbufPool, MBUF_DEFAULT_BUF_SIZE};
+//!
+//! let (_eal, _) = rpdk_eal::init(["app", "--no-huge", "--no-shconf", "-l", "0"])?;
+//! let pool = PktmbufPool::create("pkts", 2048, 256, 0, MBUF_DEFAULT_BUF_SIZE, None)?;
+//! let mut burst = MbufBurst::<32>::new();
+//! pool.alloc_bulk(&mut burst, 32)?;
+//! for m in &mut burst {
+//!     m.append(64)?.fill(0xab);
+//! }
+//! assert!(burst.iter().all(|m| m.pkt_len() == 64));
+//! drop(burst); // all 32 back, in bulk
+//! pool.audit()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! And the packet-level part on its own:
 //!
 //! ```
 //! use rpdk_mbuf::{PacketType, net};
@@ -21,9 +44,24 @@
 //! `etherparse` is used in the tests to build and cross-check packets; the parser and the views
 //! are hand-written so that the per-packet path allocates nothing and never reads past the data.
 
+mod burst;
+pub mod dynfield;
+mod external;
+mod header;
+mod mbuf;
 pub mod net;
 mod ol_flags;
+mod pool;
 mod ptype;
 
+pub use burst::{DEFAULT_BURST, MbufBurst};
+pub use dynfield::{DynError, DynField, DynFlag};
+pub use external::ExternalBuffer;
+pub use header::{
+    MBUF_DEFAULT_BUF_SIZE, MBUF_DEFAULT_DATAROOM, MBUF_HEADER_SIZE, MBUF_PORT_INVALID, MbufHeader,
+    PKTMBUF_HEADROOM,
+};
+pub use mbuf::{Mbuf, MbufError, Segment};
 pub use ol_flags::OlFlags;
+pub use pool::{PktmbufPool, PoolError};
 pub use ptype::PacketType;

@@ -1,0 +1,244 @@
+//! A burst of mbufs on the stack, as rx/tx bursts pass them (up to `N`, 32 by default).
+
+use std::mem::MaybeUninit;
+use std::ptr::NonNull;
+
+use crate::header::MbufHeader;
+use crate::mbuf::{Mbuf, prefree_seg};
+
+/// The default burst size (DPDK examples' `MAX_PKT_BURST`).
+pub const DEFAULT_BURST: usize = 32;
+
+/// Up to `N` mbufs in an array on the stack, in order. Dropping it frees the mbufs it still
+/// holds, in bulk.
+///
+/// `rx_burst` appends to it, `tx_burst` takes from its front and leaves what it could not send.
+pub struct MbufBurst<const N: usize = DEFAULT_BURST> {
+    len: usize,
+    slots: [MaybeUninit<Mbuf>; N],
+}
+
+impl<const N: usize> Default for MbufBurst<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> MbufBurst<N> {
+    /// An empty burst.
+    #[inline]
+    pub const fn new() -> Self {
+        MbufBurst {
+            len: 0,
+            slots: [const { MaybeUninit::uninit() }; N],
+        }
+    }
+
+    /// The capacity, `N`.
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// Mbufs held.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds none.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether it is full.
+    #[inline(always)]
+    pub fn is_full(&self) -> bool {
+        self.len == N
+    }
+
+    /// Room left.
+    #[inline(always)]
+    pub fn room(&self) -> usize {
+        N - self.len
+    }
+
+    /// Appends an mbuf, or gives it back when full.
+    #[inline]
+    pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
+        if self.len == N {
+            return Err(m);
+        }
+        self.slots[self.len].write(m);
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Appends without checking room.
+    ///
+    /// # Safety
+    /// The burst is not full.
+    #[inline(always)]
+    pub unsafe fn push_unchecked(&mut self, m: Mbuf) {
+        // SAFETY: the caller guarantees len < N.
+        unsafe { self.slots.get_unchecked_mut(self.len) }.write(m);
+        self.len += 1;
+    }
+
+    /// Removes the last mbuf.
+    #[inline]
+    pub fn pop(&mut self) -> Option<Mbuf> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        // SAFETY: slots below the old len are initialised; this one is now outside the burst.
+        Some(unsafe { self.slots[self.len].assume_init_read() })
+    }
+
+    /// The mbufs.
+    #[inline(always)]
+    pub fn as_slice(&self) -> &[Mbuf] {
+        // SAFETY: the first `len` slots are initialised; MaybeUninit<Mbuf> has Mbuf's layout.
+        unsafe { std::slice::from_raw_parts(self.slots.as_ptr() as *const Mbuf, self.len) }
+    }
+
+    /// The mbufs, mutable.
+    #[inline(always)]
+    pub fn as_mut_slice(&mut self) -> &mut [Mbuf] {
+        // SAFETY: as above.
+        unsafe { std::slice::from_raw_parts_mut(self.slots.as_mut_ptr() as *mut Mbuf, self.len) }
+    }
+
+    /// Iterates over the mbufs.
+    pub fn iter(&self) -> std::slice::Iter<'_, Mbuf> {
+        self.as_slice().iter()
+    }
+
+    /// Iterates over the mbufs, mutably.
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, Mbuf> {
+        self.as_mut_slice().iter_mut()
+    }
+
+    /// Removes the first `n` mbufs, moving the rest to the front, and hands them to `f` in
+    /// order (what `tx_burst` does with the mbufs it sent).
+    pub fn take_front(&mut self, n: usize, mut f: impl FnMut(Mbuf)) {
+        let n = n.min(self.len);
+        for i in 0..n {
+            // SAFETY: slot i < len is initialised and is taken out exactly once.
+            f(unsafe { self.slots[i].assume_init_read() });
+        }
+        // SAFETY: moves the initialised tail [n, len) to the front; the first n were taken.
+        unsafe {
+            std::ptr::copy(
+                self.slots.as_ptr().add(n),
+                self.slots.as_mut_ptr(),
+                self.len - n,
+            );
+        }
+        self.len -= n;
+    }
+
+    /// The mbufs as raw pointers, for drivers that hand them to hardware or rings.
+    pub fn as_raw(&self) -> &[NonNull<MbufHeader>] {
+        // SAFETY: Mbuf is repr(transparent) over NonNull<MbufHeader>.
+        unsafe {
+            std::slice::from_raw_parts(self.slots.as_ptr() as *const NonNull<MbufHeader>, self.len)
+        }
+    }
+
+    /// Forgets the first `n` mbufs without freeing them, moving the rest to the front: their
+    /// ownership went elsewhere (to a ring, to hardware) through [`as_raw`](Self::as_raw).
+    ///
+    /// # Safety
+    /// The first `n` mbufs are owned by someone else now.
+    pub unsafe fn forget_front(&mut self, n: usize) {
+        let n = n.min(self.len);
+        // SAFETY: as take_front, without reading the forgotten slots.
+        unsafe {
+            std::ptr::copy(
+                self.slots.as_ptr().add(n),
+                self.slots.as_mut_ptr(),
+                self.len - n,
+            );
+        }
+        self.len -= n;
+    }
+
+    /// Frees every mbuf, in bulk per pool (DPDK's `rte_pktmbuf_free_bulk`).
+    pub fn clear(&mut self) {
+        let n = self.len;
+        self.len = 0;
+        // SAFETY: the first n slots were initialised and are now outside the burst.
+        unsafe { free_bulk(self.slots.as_ptr() as *const NonNull<MbufHeader>, n) };
+    }
+}
+
+/// Frees `n` mbuf chains, giving last-reference segments back to their pools in bulk.
+///
+/// # Safety
+/// The caller owns the `n` chains and gives them up.
+unsafe fn free_bulk(ms: *const NonNull<MbufHeader>, n: usize) {
+    const BATCH: usize = 64;
+    let mut pending = [std::ptr::null_mut::<u8>(); BATCH];
+    let mut count = 0usize;
+    let mut pool = std::ptr::null();
+    let flush = |pending: &mut [*mut u8; BATCH],
+                 count: &mut usize,
+                 pool: *const rpdk_mempool::RawMempool| {
+        if *count > 0 {
+            // SAFETY: every pending object came from `pool` and is freed once.
+            unsafe { (*pool).put_bulk(&pending[..*count]) };
+            *count = 0;
+        }
+    };
+    for i in 0..n {
+        // SAFETY: the caller owns each chain.
+        let mut m = unsafe { (*ms.add(i)).as_ptr() };
+        while !m.is_null() {
+            // SAFETY: we own the chain; `next` is read before the segment is recycled.
+            let next = unsafe { (*m).next };
+            // SAFETY: giving up our reference on `m`.
+            if let Some(seg) = unsafe { prefree_seg(m) } {
+                // SAFETY: a segment about to go back to its pool.
+                let p = unsafe { (*seg).pool };
+                if p != pool || count == BATCH {
+                    flush(&mut pending, &mut count, pool);
+                    pool = p;
+                }
+                pending[count] = seg as *mut u8;
+                count += 1;
+            }
+            m = next;
+        }
+    }
+    flush(&mut pending, &mut count, pool);
+}
+
+impl<const N: usize> Drop for MbufBurst<N> {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+impl<const N: usize> std::fmt::Debug for MbufBurst<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'a, const N: usize> IntoIterator for &'a MbufBurst<N> {
+    type Item = &'a Mbuf;
+    type IntoIter = std::slice::Iter<'a, Mbuf>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<'a, const N: usize> IntoIterator for &'a mut MbufBurst<N> {
+    type Item = &'a mut Mbuf;
+    type IntoIter = std::slice::IterMut<'a, Mbuf>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter_mut()
+    }
+}
