@@ -165,12 +165,167 @@ impl<const N: usize> MbufBurst<N> {
         self.len -= n;
     }
 
+    /// A view that any code (a driver behind a trait object) can fill or drain without
+    /// knowing `N`.
+    #[inline(always)]
+    pub fn view(&mut self) -> BurstView<'_> {
+        BurstView {
+            slots: &mut self.slots,
+            len: &mut self.len,
+        }
+    }
+
     /// Frees every mbuf, in bulk per pool (DPDK's `rte_pktmbuf_free_bulk`).
     pub fn clear(&mut self) {
         let n = self.len;
         self.len = 0;
         // SAFETY: the first n slots were initialised and are now outside the burst.
         unsafe { free_bulk(self.slots.as_ptr() as *const NonNull<MbufHeader>, n) };
+    }
+}
+
+/// A borrowed [`MbufBurst`] of any capacity: what rx and tx functions of drivers receive. Receive
+/// pushes into its room; transmit takes from its front.
+pub struct BurstView<'a> {
+    slots: &'a mut [MaybeUninit<Mbuf>],
+    len: &'a mut usize,
+}
+
+impl BurstView<'_> {
+    /// Mbufs held.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        *self.len
+    }
+
+    /// Whether it holds none.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        *self.len == 0
+    }
+
+    /// Room left.
+    #[inline(always)]
+    pub fn room(&self) -> usize {
+        self.slots.len() - *self.len
+    }
+
+    /// Appends an mbuf, or gives it back when full.
+    #[inline(always)]
+    pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
+        if *self.len == self.slots.len() {
+            return Err(m);
+        }
+        self.slots[*self.len].write(m);
+        *self.len += 1;
+        Ok(())
+    }
+
+    /// The mbufs.
+    #[inline(always)]
+    pub fn as_slice(&self) -> &[Mbuf] {
+        // SAFETY: the first `len` slots are initialised.
+        unsafe { std::slice::from_raw_parts(self.slots.as_ptr() as *const Mbuf, *self.len) }
+    }
+
+    /// The mbufs, mutable.
+    #[inline(always)]
+    pub fn as_mut_slice(&mut self) -> &mut [Mbuf] {
+        // SAFETY: as above.
+        unsafe { std::slice::from_raw_parts_mut(self.slots.as_mut_ptr() as *mut Mbuf, *self.len) }
+    }
+
+    /// Removes the first `n` mbufs and hands them to `f`, moving the rest to the front.
+    #[inline]
+    pub fn take_front(&mut self, n: usize, mut f: impl FnMut(Mbuf)) {
+        let n = n.min(*self.len);
+        for i in 0..n {
+            // SAFETY: slot i < len is initialised and taken once.
+            f(unsafe { self.slots[i].assume_init_read() });
+        }
+        // SAFETY: moves the initialised tail to the front.
+        unsafe {
+            std::ptr::copy(
+                self.slots.as_ptr().add(n),
+                self.slots.as_mut_ptr(),
+                *self.len - n,
+            );
+        }
+        *self.len -= n;
+    }
+
+    /// The mbufs as raw pointers, for drivers that hand them to hardware or rings.
+    #[inline(always)]
+    pub fn as_raw(&self) -> &[NonNull<MbufHeader>] {
+        // SAFETY: Mbuf is repr(transparent) over NonNull<MbufHeader>.
+        unsafe {
+            std::slice::from_raw_parts(self.slots.as_ptr() as *const NonNull<MbufHeader>, *self.len)
+        }
+    }
+
+    /// Forgets the first `n` mbufs, whose ownership went elsewhere through
+    /// [`as_raw`](Self::as_raw).
+    ///
+    /// # Safety
+    /// The first `n` mbufs are owned by someone else now.
+    #[inline]
+    pub unsafe fn forget_front(&mut self, n: usize) {
+        let n = n.min(*self.len);
+        // SAFETY: moves the initialised tail to the front.
+        unsafe {
+            std::ptr::copy(
+                self.slots.as_ptr().add(n),
+                self.slots.as_mut_ptr(),
+                *self.len - n,
+            );
+        }
+        *self.len -= n;
+    }
+
+    /// Frees the last `n` mbufs (undoing appends).
+    pub fn pop_n(&mut self, n: usize) {
+        let n = n.min(*self.len);
+        let start = *self.len - n;
+        // SAFETY: slots [start, len) are initialised; they are freed once and dropped from the
+        // burst.
+        unsafe {
+            free_bulk(
+                (self.slots.as_ptr() as *const NonNull<MbufHeader>).add(start),
+                n,
+            )
+        };
+        *self.len = start;
+    }
+
+    /// Frees the first `n` mbufs in bulk (what a transmit that is done with them does) and moves
+    /// the rest to the front.
+    #[inline]
+    pub fn free_front(&mut self, n: usize) {
+        let n = n.min(*self.len);
+        // SAFETY: the first n slots are initialised; they are freed once and then forgotten.
+        unsafe {
+            free_bulk(self.slots.as_ptr() as *const NonNull<MbufHeader>, n);
+            self.forget_front(n);
+        }
+    }
+
+    /// Appends mbufs given as raw pointers (from a ring, from hardware).
+    ///
+    /// # Safety
+    /// Each pointer is an allocated mbuf that nobody else owns; they fit the room.
+    #[inline]
+    pub unsafe fn extend_raw(&mut self, ms: &[NonNull<MbufHeader>]) {
+        debug_assert!(ms.len() <= self.room());
+        // SAFETY: Mbuf is repr(transparent) over NonNull; the caller gives us ownership and
+        // guarantees room.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                ms.as_ptr() as *const MaybeUninit<Mbuf>,
+                self.slots.as_mut_ptr().add(*self.len),
+                ms.len(),
+            );
+        }
+        *self.len += ms.len();
     }
 }
 

@@ -54,7 +54,7 @@ mod ol_flags;
 mod pool;
 mod ptype;
 
-pub use burst::{DEFAULT_BURST, MbufBurst};
+pub use burst::{BurstView, DEFAULT_BURST, MbufBurst};
 pub use dynfield::{DynError, DynField, DynFlag};
 pub use external::ExternalBuffer;
 pub use header::{

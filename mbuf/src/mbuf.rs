@@ -388,6 +388,36 @@ impl Mbuf {
         Ok(())
     }
 
+    /// Makes a single-segment mbuf hold `len` bytes of data from its data offset (`data_len`
+    /// and `pkt_len`) without touching the bytes: what a receive path does after the data was
+    /// written into the buffer.
+    #[inline(always)]
+    pub fn set_len(&mut self, len: u16) -> Result<(), MbufError> {
+        let h = self.hm();
+        if !h.next.is_null() {
+            return Err(MbufError::TooLong);
+        }
+        if h.data_off as u32 + len as u32 > h.buf_len as u32 {
+            return Err(MbufError::NoRoom);
+        }
+        h.data_len = len;
+        h.pkt_len = len as u32;
+        Ok(())
+    }
+
+    /// The whole buffer of the first segment after the data offset, writable: where a
+    /// receive path writes a frame before [`set_len`](Self::set_len). Refused while shared.
+    #[inline(always)]
+    pub fn room_mut(&mut self) -> Result<&mut [u8], MbufError> {
+        let h = self.h();
+        if Self::shared(h) {
+            return Err(MbufError::Shared);
+        }
+        let len = (h.buf_len - h.data_off) as usize;
+        // SAFETY: the range lies in the buffer, which only this mbuf uses.
+        Ok(unsafe { std::slice::from_raw_parts_mut(h.buf_addr.add(h.data_off as usize), len) })
+    }
+
     /// Total length of the packet, every segment (`pkt_len`).
     #[inline(always)]
     pub fn pkt_len(&self) -> u32 {

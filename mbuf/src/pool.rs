@@ -1,12 +1,11 @@
 //! Pools of mbufs (DPDK's `rte_pktmbuf_pool_create`).
 
-use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 use std::sync::atomic::AtomicU16;
 
 use rpdk_mempool::{Exhausted, Mempool, Ops, RawMempool};
 
-use crate::burst::MbufBurst;
+use crate::burst::{BurstView, MbufBurst};
 use crate::header::{MBUF_HEADER_SIZE, MBUF_PORT_INVALID, MbufHeader, PKTMBUF_HEADROOM};
 use crate::mbuf::Mbuf;
 
@@ -170,22 +169,37 @@ impl PktmbufPool {
         burst: &mut MbufBurst<N>,
         n: usize,
     ) -> Result<(), Exhausted> {
-        if burst.len() + n > N {
+        self.alloc_bulk_into(&mut burst.view(), n)
+    }
+
+    /// As [`alloc_bulk`](Self::alloc_bulk), into a burst of any size (for drivers).
+    #[inline]
+    pub fn alloc_bulk_into(&self, burst: &mut BurstView<'_>, n: usize) -> Result<(), Exhausted> {
+        const CHUNK: usize = 64;
+        if n > burst.room() {
             return Err(Exhausted);
         }
-        let mut raw: [MaybeUninit<*mut u8>; N] = [MaybeUninit::uninit(); N];
-        // SAFETY: MaybeUninit<*mut u8> has the layout of *mut u8; get_bulk writes all n slots
-        // before we read any.
-        let slots =
-            unsafe { &mut *(&mut raw[..n] as *mut [MaybeUninit<*mut u8>] as *mut [*mut u8]) };
-        self.pool.get_bulk(slots)?;
-        for &obj in slots.iter() {
-            // SAFETY: each is a free mbuf of this pool, now ours; the burst has room.
-            unsafe {
-                let m = obj as *mut MbufHeader;
-                reset_fields(m);
-                burst.push_unchecked(Mbuf::from_raw(NonNull::new_unchecked(m)));
+        let mut done = 0;
+        while done < n {
+            let k = (n - done).min(CHUNK);
+            let mut raw = [std::ptr::null_mut::<u8>(); CHUNK];
+            if let Err(e) = self.pool.get_bulk(&mut raw[..k]) {
+                // All or nothing: give back what this call took.
+                burst.pop_n(done);
+                return Err(e);
             }
+            let mut ms = [NonNull::<MbufHeader>::dangling(); CHUNK];
+            for (slot, &obj) in ms.iter_mut().zip(&raw[..k]) {
+                // SAFETY: each is a free mbuf of this pool, now ours.
+                unsafe {
+                    let m = obj as *mut MbufHeader;
+                    reset_fields(m);
+                    *slot = NonNull::new_unchecked(m);
+                }
+            }
+            // SAFETY: we own these k mbufs and the burst has room for them.
+            unsafe { burst.extend_raw(&ms[..k]) };
+            done += k;
         }
         Ok(())
     }
