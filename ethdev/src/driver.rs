@@ -1,0 +1,147 @@
+//! What a poll-mode driver implements (DPDK's `eth_dev_ops` and burst functions).
+//!
+//! A driver registers with the EAL's device registry (`rpdk_eal::bus::VDEV_DRIVERS`); its probe
+//! creates the device and hands it to [`crate::port::allocate`], which gives it a port id. The
+//! port layer checks states, limits and queue ownership, and counts packets and bytes; the
+//! driver moves packets.
+
+use std::sync::Arc;
+
+use rpdk_mbuf::net::MacAddr;
+use rpdk_mbuf::{BurstView, PktmbufPool};
+
+use crate::config::{DevInfo, EthConf, Link, RxConf, TxConf};
+use crate::error::DriverError;
+use crate::stats::QueueCounters;
+
+/// The result of a driver operation.
+pub type DriverResult<T> = std::result::Result<T, DriverError>;
+
+/// What an RX queue setup gives the driver.
+pub struct RxSetup<'a> {
+    /// Port id.
+    pub port: u16,
+    /// Queue id.
+    pub queue: u16,
+    /// Descriptors asked for (0: the driver's default).
+    pub nb_desc: u16,
+    /// NUMA node for the queue's memory.
+    pub socket: Option<u32>,
+    /// Queue settings.
+    pub conf: &'a RxConf,
+    /// The port's configuration.
+    pub eth_conf: &'a EthConf,
+    /// Where received mbufs come from.
+    pub pool: &'a PktmbufPool,
+    /// The queue's counters: the port layer counts packets and bytes; the driver counts
+    /// errors, `nombuf` and `missed`.
+    pub counters: Arc<QueueCounters>,
+}
+
+/// What a TX queue setup gives the driver.
+pub struct TxSetup<'a> {
+    /// Port id.
+    pub port: u16,
+    /// Queue id.
+    pub queue: u16,
+    /// Descriptors asked for (0: the driver's default).
+    pub nb_desc: u16,
+    /// NUMA node for the queue's memory.
+    pub socket: Option<u32>,
+    /// Queue settings.
+    pub conf: &'a TxConf,
+    /// The port's configuration.
+    pub eth_conf: &'a EthConf,
+    /// The queue's counters (the driver counts errors).
+    pub counters: Arc<QueueCounters>,
+}
+
+/// A receive queue of a driver, used by one thread at a time.
+pub trait RxQueueOps: Send {
+    /// Receives up to `pkts.room()` packets into `pkts` and returns how many. Never blocks.
+    fn rx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize;
+}
+
+/// A transmit queue of a driver, used by one thread at a time.
+pub trait TxQueueOps: Send {
+    /// Sends packets from the front of `pkts`, taking them (freeing each once sent), and
+    /// returns how many it took; those it could not send stay in `pkts`, in order. Never blocks.
+    fn tx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize;
+}
+
+/// The device operations of a port. Control path: called with the port's lock held.
+pub trait EthDevice: Send + Sync {
+    /// What the device is and can do.
+    fn info(&self) -> DevInfo;
+
+    /// Applies a configuration for `nb_rx` and `nb_tx` queues (checked against [`info`]
+    /// already).
+    ///
+    /// [`info`]: EthDevice::info
+    fn configure(&self, nb_rx: u16, nb_tx: u16, conf: &EthConf) -> DriverResult<()>;
+
+    /// Sets up an RX queue.
+    fn rx_queue_setup(&self, setup: RxSetup<'_>) -> DriverResult<Box<dyn RxQueueOps>>;
+
+    /// Sets up a TX queue.
+    fn tx_queue_setup(&self, setup: TxSetup<'_>) -> DriverResult<Box<dyn TxQueueOps>>;
+
+    /// Starts the device (queues are set up).
+    fn start(&self) -> DriverResult<()>;
+
+    /// Stops it; queues stay set up.
+    fn stop(&self) -> DriverResult<()>;
+
+    /// Releases what the device holds (kernel devices it made, sockets). The port is stopped
+    /// and its queues dropped.
+    fn close(&self) -> DriverResult<()>;
+
+    /// Link status now.
+    fn link(&self) -> Link;
+
+    /// The MAC address.
+    fn mac_addr(&self) -> MacAddr;
+
+    /// Changes the MAC address.
+    fn set_mac_addr(&self, _mac: MacAddr) -> DriverResult<()> {
+        Err(DriverError::NotSupported("setting the MAC address"))
+    }
+
+    /// Turns promiscuous mode on or off.
+    fn set_promiscuous(&self, _on: bool) -> DriverResult<()> {
+        Err(DriverError::NotSupported("promiscuous mode"))
+    }
+
+    /// Whether promiscuous mode is on.
+    fn promiscuous(&self) -> bool {
+        false
+    }
+
+    /// Turns all-multicast on or off.
+    fn set_allmulticast(&self, _on: bool) -> DriverResult<()> {
+        Err(DriverError::NotSupported("all-multicast mode"))
+    }
+
+    /// Whether all-multicast is on.
+    fn allmulticast(&self) -> bool {
+        false
+    }
+
+    /// Changes the MTU.
+    fn set_mtu(&self, _mtu: u16) -> DriverResult<()> {
+        Err(DriverError::NotSupported("setting the MTU"))
+    }
+
+    /// The MTU.
+    fn mtu(&self) -> u16 {
+        1500
+    }
+
+    /// Driver-specific extended statistics, after the generic ones.
+    fn xstats(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
+
+    /// Resets the driver-specific extended statistics.
+    fn xstats_reset(&self) {}
+}

@@ -1,0 +1,711 @@
+//! Ports: the table of ports, their life cycle (configure, queue setup, start, stop, close,
+//! reset), and the control operations of `rte_ethdev`.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use rpdk_mbuf::PktmbufPool;
+use rpdk_mbuf::net::MacAddr;
+
+use crate::config::{DevInfo, EthConf, Link, RxConf, RxMqMode, TxConf};
+use crate::driver::{EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::error::{DriverError, EthError, Result};
+use crate::queue::{RxQueue, TxQueue};
+use crate::stats::{PortCounters, Stats};
+
+/// Most ports at once (DPDK's default `RTE_MAX_ETHPORTS`).
+pub const MAX_ETHPORTS: usize = 32;
+
+/// A port id.
+pub type PortId = u16;
+
+/// Where a queue's driver object is.
+pub(crate) enum Slot<T: ?Sized> {
+    /// Not set up.
+    Empty,
+    /// Set up, waiting for a handle.
+    Ready(Box<T>),
+    /// Held by a queue handle.
+    Taken,
+}
+
+pub(crate) struct State {
+    pub configured: bool,
+    pub closed: bool,
+    pub conf: EthConf,
+    pub rxq: Vec<Slot<dyn RxQueueOps>>,
+    pub txq: Vec<Slot<dyn TxQueueOps>>,
+    pub counters: Arc<PortCounters>,
+}
+
+/// A port's shared state.
+pub(crate) struct PortInner {
+    pub id: PortId,
+    pub name: String,
+    pub dev: Box<dyn EthDevice>,
+    pub socket: u32,
+    pub started: AtomicBool,
+    pub state: Mutex<State>,
+}
+
+impl PortInner {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+static PORTS: RwLock<Vec<Option<Arc<PortInner>>>> = RwLock::new(Vec::new());
+
+fn table() -> std::sync::RwLockReadGuard<'static, Vec<Option<Arc<PortInner>>>> {
+    PORTS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Gives a device a port id (DPDK's `rte_eth_dev_allocate`, for drivers).
+pub fn allocate(name: &str, dev: Box<dyn EthDevice>, socket: u32) -> Result<PortId> {
+    let mut t = PORTS.write().unwrap_or_else(|e| e.into_inner());
+    if t.iter().flatten().any(|p| p.name == name) {
+        return Err(EthError::NameTaken(name.to_string()));
+    }
+    if t.len() < MAX_ETHPORTS {
+        t.resize(MAX_ETHPORTS, None);
+    }
+    let id = t
+        .iter()
+        .position(Option::is_none)
+        .ok_or(EthError::TooManyPorts(MAX_ETHPORTS))? as PortId;
+    t[id as usize] = Some(Arc::new(PortInner {
+        id,
+        name: name.to_string(),
+        dev,
+        socket,
+        started: AtomicBool::new(false),
+        state: Mutex::new(State {
+            configured: false,
+            closed: false,
+            conf: EthConf::default(),
+            rxq: Vec::new(),
+            txq: Vec::new(),
+            counters: Arc::new(PortCounters::new(0, 0)),
+        }),
+    }));
+    log::info!(target: "lib.ethdev", "port {id}: {name}");
+    Ok(id)
+}
+
+/// Stops and closes the port named `name` (for a driver's remove).
+pub fn release_by_name(name: &str) -> Result<()> {
+    let port = Port::by_name(name)?;
+    if port.is_started() {
+        port.stop()?;
+    }
+    port.close()
+}
+
+/// The number of ports (DPDK's `rte_eth_dev_count_avail`).
+pub fn port_count() -> u16 {
+    table().iter().flatten().count() as u16
+}
+
+/// The ids of the ports, in order (DPDK's `RTE_ETH_FOREACH_DEV`).
+pub fn ports() -> Vec<PortId> {
+    table().iter().flatten().map(|p| p.id).collect()
+}
+
+/// A handle to a port. Cloning gives another handle to the same port.
+#[derive(Clone)]
+pub struct Port {
+    pub(crate) inner: Arc<PortInner>,
+}
+
+impl fmt::Debug for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Port")
+            .field("id", &self.inner.id)
+            .field("name", &self.inner.name)
+            .field("started", &self.is_started())
+            .finish()
+    }
+}
+
+impl Port {
+    /// The port of id `id`.
+    pub fn get(id: PortId) -> Result<Port> {
+        table()
+            .get(id as usize)
+            .and_then(Clone::clone)
+            .map(|inner| Port { inner })
+            .ok_or(EthError::NoSuchPort(id))
+    }
+
+    /// The port named `name` (DPDK's `rte_eth_dev_get_port_by_name`).
+    pub fn by_name(name: &str) -> Result<Port> {
+        table()
+            .iter()
+            .flatten()
+            .find(|p| p.name == name)
+            .map(|inner| Port {
+                inner: inner.clone(),
+            })
+            .ok_or_else(|| EthError::NoSuchName(name.to_string()))
+    }
+
+    /// Its id.
+    pub fn id(&self) -> PortId {
+        self.inner.id
+    }
+
+    /// Its name (the device's: `net_null0`).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Its NUMA node.
+    pub fn socket_id(&self) -> u32 {
+        self.inner.socket
+    }
+
+    /// What it is and can do (DPDK's `rte_eth_dev_info_get`).
+    pub fn info(&self) -> DevInfo {
+        self.inner.dev.info()
+    }
+
+    /// Whether it is started.
+    pub fn is_started(&self) -> bool {
+        self.inner.started.load(Ordering::Acquire)
+    }
+
+    fn driver_err(&self, e: DriverError) -> EthError {
+        match e {
+            DriverError::NotSupported(what) => EthError::NotSupported {
+                port: self.id(),
+                driver: self.info().driver_name,
+                what,
+            },
+            DriverError::Invalid(reason) => EthError::InvalidConfig {
+                port: self.id(),
+                reason,
+            },
+            other => EthError::Driver {
+                port: self.id(),
+                driver: self.info().driver_name,
+                message: other.to_string(),
+            },
+        }
+    }
+
+    fn bad_state(&self, reason: impl Into<String>) -> EthError {
+        EthError::BadState {
+            port: self.id(),
+            reason: reason.into(),
+        }
+    }
+
+    fn open_state(&self) -> Result<MutexGuard<'_, State>> {
+        let st = self.inner.lock();
+        if st.closed {
+            return Err(self.bad_state("the port is closed"));
+        }
+        Ok(st)
+    }
+
+    /// Configures `nb_rx` RX and `nb_tx` TX queues (DPDK's `rte_eth_dev_configure`). The port
+    /// must be stopped and its queue handles given back.
+    pub fn configure(&self, nb_rx: u16, nb_tx: u16, conf: &EthConf) -> Result<()> {
+        let mut st = self.open_state()?;
+        if self.is_started() {
+            return Err(self.bad_state("configure needs a stopped port"));
+        }
+        if st.rxq.iter().any(|s| matches!(s, Slot::Taken))
+            || st.txq.iter().any(|s| matches!(s, Slot::Taken))
+        {
+            return Err(self.bad_state("configure needs every queue handle given back"));
+        }
+        let info = self.info();
+        let invalid = |reason: String| EthError::InvalidConfig {
+            port: self.id(),
+            reason,
+        };
+        let (nb_rx, nb_tx) = if nb_rx == 0 && nb_tx == 0 {
+            (1, 1)
+        } else {
+            (nb_rx, nb_tx)
+        };
+        if nb_rx > info.max_rx_queues {
+            return Err(invalid(format!(
+                "{nb_rx} RX queues, at most {}",
+                info.max_rx_queues
+            )));
+        }
+        if nb_tx > info.max_tx_queues {
+            return Err(invalid(format!(
+                "{nb_tx} TX queues, at most {}",
+                info.max_tx_queues
+            )));
+        }
+        let bad_rx = conf.rx_offloads & !info.rx_offload_capa;
+        if bad_rx != 0 {
+            return Err(invalid(format!(
+                "RX offloads {bad_rx:#x} not supported (capable of {:#x})",
+                info.rx_offload_capa
+            )));
+        }
+        let bad_tx = conf.tx_offloads & !info.tx_offload_capa;
+        if bad_tx != 0 {
+            return Err(invalid(format!(
+                "TX offloads {bad_tx:#x} not supported (capable of {:#x})",
+                info.tx_offload_capa
+            )));
+        }
+        if let Some(mtu) = conf.mtu
+            && (mtu < info.min_mtu || mtu > info.max_mtu)
+        {
+            return Err(invalid(format!(
+                "MTU {mtu} outside {}..={}",
+                info.min_mtu, info.max_mtu
+            )));
+        }
+        if conf.rx_mq_mode == RxMqMode::Rss {
+            let bad = conf.rss.hf.0 & !info.flow_type_rss_offloads.0;
+            if bad != 0 {
+                return Err(invalid(format!(
+                    "RSS hash types {bad:#x} not supported (valid: {:#x})",
+                    info.flow_type_rss_offloads.0
+                )));
+            }
+            if let Some(key) = &conf.rss.key
+                && info.hash_key_size != 0
+                && key.len() != info.hash_key_size as usize
+            {
+                return Err(invalid(format!(
+                    "RSS key of {} bytes, the port takes {}",
+                    key.len(),
+                    info.hash_key_size
+                )));
+            }
+        }
+        self.inner
+            .dev
+            .configure(nb_rx, nb_tx, conf)
+            .map_err(|e| self.driver_err(e))?;
+        st.conf = conf.clone();
+        st.rxq = (0..nb_rx).map(|_| Slot::Empty).collect();
+        st.txq = (0..nb_tx).map(|_| Slot::Empty).collect();
+        st.counters = Arc::new(PortCounters::new(nb_rx, nb_tx));
+        st.configured = true;
+        Ok(())
+    }
+
+    /// RX queues configured.
+    pub fn nb_rx_queues(&self) -> u16 {
+        self.inner.lock().rxq.len() as u16
+    }
+
+    /// TX queues configured.
+    pub fn nb_tx_queues(&self) -> u16 {
+        self.inner.lock().txq.len() as u16
+    }
+
+    /// The configuration applied.
+    pub fn conf(&self) -> EthConf {
+        self.inner.lock().conf.clone()
+    }
+
+    fn check_desc(&self, nb_desc: u16, lim: crate::config::DescLim, dir: &str) -> Result<()> {
+        if nb_desc != 0
+            && (nb_desc < lim.nb_min || nb_desc > lim.nb_max || nb_desc % lim.nb_align != 0)
+        {
+            return Err(EthError::InvalidConfig {
+                port: self.id(),
+                reason: format!(
+                    "{nb_desc} {dir} descriptors: {}..={} in multiples of {}",
+                    lim.nb_min, lim.nb_max, lim.nb_align
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Sets up RX queue `queue` with `nb_desc` descriptors (0: the driver's default) taking
+    /// mbufs from `pool` (DPDK's `rte_eth_rx_queue_setup`).
+    pub fn rx_queue_setup(
+        &self,
+        queue: u16,
+        nb_desc: u16,
+        socket: Option<u32>,
+        conf: &RxConf,
+        pool: &PktmbufPool,
+    ) -> Result<()> {
+        let mut st = self.open_state()?;
+        if !st.configured {
+            return Err(self.bad_state("set up queues after configure"));
+        }
+        if self.is_started() {
+            return Err(self.bad_state("set up queues on a stopped port"));
+        }
+        let count = st.rxq.len() as u16;
+        match st.rxq.get(queue as usize) {
+            None => {
+                return Err(EthError::NoSuchQueue {
+                    port: self.id(),
+                    dir: "rx",
+                    queue,
+                    count,
+                });
+            }
+            Some(Slot::Taken) => {
+                return Err(EthError::QueueBusy {
+                    port: self.id(),
+                    dir: "rx",
+                    queue,
+                });
+            }
+            _ => {}
+        }
+        let info = self.info();
+        self.check_desc(nb_desc, info.rx_desc_lim, "RX")?;
+        let bad = conf.offloads & !info.rx_offload_capa;
+        if bad != 0 {
+            return Err(EthError::InvalidConfig {
+                port: self.id(),
+                reason: format!("RX queue offloads {bad:#x} not supported"),
+            });
+        }
+        let eth_conf = st.conf.clone();
+        let ops = self
+            .inner
+            .dev
+            .rx_queue_setup(RxSetup {
+                port: self.id(),
+                queue,
+                nb_desc,
+                socket,
+                conf,
+                eth_conf: &eth_conf,
+                pool,
+                counters: st.counters.rx[queue as usize].clone(),
+            })
+            .map_err(|e| self.driver_err(e))?;
+        st.rxq[queue as usize] = Slot::Ready(ops);
+        Ok(())
+    }
+
+    /// Sets up TX queue `queue` (DPDK's `rte_eth_tx_queue_setup`).
+    pub fn tx_queue_setup(
+        &self,
+        queue: u16,
+        nb_desc: u16,
+        socket: Option<u32>,
+        conf: &TxConf,
+    ) -> Result<()> {
+        let mut st = self.open_state()?;
+        if !st.configured {
+            return Err(self.bad_state("set up queues after configure"));
+        }
+        if self.is_started() {
+            return Err(self.bad_state("set up queues on a stopped port"));
+        }
+        let count = st.txq.len() as u16;
+        match st.txq.get(queue as usize) {
+            None => {
+                return Err(EthError::NoSuchQueue {
+                    port: self.id(),
+                    dir: "tx",
+                    queue,
+                    count,
+                });
+            }
+            Some(Slot::Taken) => {
+                return Err(EthError::QueueBusy {
+                    port: self.id(),
+                    dir: "tx",
+                    queue,
+                });
+            }
+            _ => {}
+        }
+        let info = self.info();
+        self.check_desc(nb_desc, info.tx_desc_lim, "TX")?;
+        let bad = conf.offloads & !info.tx_offload_capa;
+        if bad != 0 {
+            return Err(EthError::InvalidConfig {
+                port: self.id(),
+                reason: format!("TX queue offloads {bad:#x} not supported"),
+            });
+        }
+        let eth_conf = st.conf.clone();
+        let ops = self
+            .inner
+            .dev
+            .tx_queue_setup(TxSetup {
+                port: self.id(),
+                queue,
+                nb_desc,
+                socket,
+                conf,
+                eth_conf: &eth_conf,
+                counters: st.counters.tx[queue as usize].clone(),
+            })
+            .map_err(|e| self.driver_err(e))?;
+        st.txq[queue as usize] = Slot::Ready(ops);
+        Ok(())
+    }
+
+    /// Starts the port (DPDK's `rte_eth_dev_start`); every queue must be set up.
+    pub fn start(&self) -> Result<()> {
+        let st = self.open_state()?;
+        if !st.configured {
+            return Err(self.bad_state("start needs configure first"));
+        }
+        if self.is_started() {
+            return Ok(());
+        }
+        if let Some(q) = st.rxq.iter().position(|s| matches!(s, Slot::Empty)) {
+            return Err(self.bad_state(format!("RX queue {q} is not set up")));
+        }
+        if let Some(q) = st.txq.iter().position(|s| matches!(s, Slot::Empty)) {
+            return Err(self.bad_state(format!("TX queue {q} is not set up")));
+        }
+        self.inner.dev.start().map_err(|e| self.driver_err(e))?;
+        self.inner.started.store(true, Ordering::Release);
+        log::info!(target: "lib.ethdev", "port {}: started", self.id());
+        Ok(())
+    }
+
+    /// Stops the port (DPDK's `rte_eth_dev_stop`): bursts return 0 until it starts again.
+    pub fn stop(&self) -> Result<()> {
+        let _st = self.open_state()?;
+        if !self.is_started() {
+            return Ok(());
+        }
+        self.inner.started.store(false, Ordering::Release);
+        self.inner.dev.stop().map_err(|e| self.driver_err(e))
+    }
+
+    /// Closes the port and frees its id (DPDK's `rte_eth_dev_close`): it must be stopped and
+    /// every queue handle given back.
+    pub fn close(&self) -> Result<()> {
+        let mut st = self.open_state()?;
+        if self.is_started() {
+            return Err(self.bad_state("close needs a stopped port"));
+        }
+        if st.rxq.iter().any(|s| matches!(s, Slot::Taken))
+            || st.txq.iter().any(|s| matches!(s, Slot::Taken))
+        {
+            return Err(self.bad_state("close needs every queue handle given back"));
+        }
+        st.rxq.clear();
+        st.txq.clear();
+        st.closed = true;
+        drop(st);
+        let res = self.inner.dev.close().map_err(|e| self.driver_err(e));
+        let mut t = PORTS.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = t.get_mut(self.id() as usize)
+            && slot.as_ref().is_some_and(|p| Arc::ptr_eq(p, &self.inner))
+        {
+            *slot = None;
+        }
+        log::info!(target: "lib.ethdev", "port {}: closed", self.id());
+        res
+    }
+
+    /// Stops the port and drops its configuration and queues, back to how it was after probe
+    /// (DPDK's `rte_eth_dev_reset`).
+    pub fn reset(&self) -> Result<()> {
+        self.stop()?;
+        let mut st = self.open_state()?;
+        if st.rxq.iter().any(|s| matches!(s, Slot::Taken))
+            || st.txq.iter().any(|s| matches!(s, Slot::Taken))
+        {
+            return Err(self.bad_state("reset needs every queue handle given back"));
+        }
+        st.rxq.clear();
+        st.txq.clear();
+        st.configured = false;
+        st.conf = EthConf::default();
+        Ok(())
+    }
+
+    /// Takes RX queue `queue` for this thread: one handle per queue at a time, given back when
+    /// dropped.
+    pub fn rx_queue(&self, queue: u16) -> Result<RxQueue> {
+        let mut st = self.open_state()?;
+        let count = st.rxq.len() as u16;
+        let counters = st.counters.rx.get(queue as usize).cloned();
+        let slot = st
+            .rxq
+            .get_mut(queue as usize)
+            .ok_or(EthError::NoSuchQueue {
+                port: self.id(),
+                dir: "rx",
+                queue,
+                count,
+            })?;
+        match std::mem::replace(slot, Slot::Taken) {
+            Slot::Ready(ops) => Ok(RxQueue::new(
+                self.inner.clone(),
+                queue,
+                ops,
+                counters.expect("a counter per queue"),
+            )),
+            Slot::Taken => Err(EthError::QueueBusy {
+                port: self.id(),
+                dir: "rx",
+                queue,
+            }),
+            Slot::Empty => {
+                *slot = Slot::Empty;
+                Err(self.bad_state(format!("RX queue {queue} is not set up")))
+            }
+        }
+    }
+
+    /// Takes TX queue `queue` for this thread.
+    pub fn tx_queue(&self, queue: u16) -> Result<TxQueue> {
+        let mut st = self.open_state()?;
+        let count = st.txq.len() as u16;
+        let counters = st.counters.tx.get(queue as usize).cloned();
+        let slot = st
+            .txq
+            .get_mut(queue as usize)
+            .ok_or(EthError::NoSuchQueue {
+                port: self.id(),
+                dir: "tx",
+                queue,
+                count,
+            })?;
+        match std::mem::replace(slot, Slot::Taken) {
+            Slot::Ready(ops) => Ok(TxQueue::new(
+                self.inner.clone(),
+                queue,
+                ops,
+                counters.expect("a counter per queue"),
+            )),
+            Slot::Taken => Err(EthError::QueueBusy {
+                port: self.id(),
+                dir: "tx",
+                queue,
+            }),
+            Slot::Empty => {
+                *slot = Slot::Empty;
+                Err(self.bad_state(format!("TX queue {queue} is not set up")))
+            }
+        }
+    }
+
+    /// Statistics (DPDK's `rte_eth_stats_get`).
+    pub fn stats(&self) -> Stats {
+        self.inner.lock().counters.stats()
+    }
+
+    /// Resets the statistics.
+    pub fn stats_reset(&self) {
+        self.inner.lock().counters.reset();
+    }
+
+    /// Extended statistics by name: the generic ones, then the driver's (DPDK's
+    /// `rte_eth_xstats_get_names` and `rte_eth_xstats_get`).
+    pub fn xstats(&self) -> Vec<(String, u64)> {
+        let mut x = self.inner.lock().counters.xstats();
+        x.extend(self.inner.dev.xstats());
+        x
+    }
+
+    /// One extended statistic (DPDK's `rte_eth_xstats_get_id_by_name` and a get).
+    pub fn xstat(&self, name: &str) -> Option<u64> {
+        self.xstats()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Resets the extended statistics.
+    pub fn xstats_reset(&self) {
+        self.stats_reset();
+        self.inner.dev.xstats_reset();
+    }
+
+    /// Link status (DPDK's `rte_eth_link_get_nowait`).
+    pub fn link(&self) -> Link {
+        self.inner.dev.link()
+    }
+
+    /// The MAC address (DPDK's `rte_eth_macaddr_get`).
+    pub fn mac_addr(&self) -> MacAddr {
+        self.inner.dev.mac_addr()
+    }
+
+    /// Sets the MAC address (DPDK's `rte_eth_dev_default_mac_addr_set`).
+    pub fn set_mac_addr(&self, mac: MacAddr) -> Result<()> {
+        if !mac.is_valid_unicast() {
+            return Err(EthError::InvalidConfig {
+                port: self.id(),
+                reason: format!("{mac} is not a unicast address"),
+            });
+        }
+        let _st = self.open_state()?;
+        self.inner
+            .dev
+            .set_mac_addr(mac)
+            .map_err(|e| self.driver_err(e))
+    }
+
+    /// Turns promiscuous mode on.
+    pub fn promiscuous_enable(&self) -> Result<()> {
+        self.inner
+            .dev
+            .set_promiscuous(true)
+            .map_err(|e| self.driver_err(e))
+    }
+
+    /// Turns promiscuous mode off.
+    pub fn promiscuous_disable(&self) -> Result<()> {
+        self.inner
+            .dev
+            .set_promiscuous(false)
+            .map_err(|e| self.driver_err(e))
+    }
+
+    /// Whether promiscuous mode is on.
+    pub fn promiscuous(&self) -> bool {
+        self.inner.dev.promiscuous()
+    }
+
+    /// Turns all-multicast on.
+    pub fn allmulticast_enable(&self) -> Result<()> {
+        self.inner
+            .dev
+            .set_allmulticast(true)
+            .map_err(|e| self.driver_err(e))
+    }
+
+    /// Turns all-multicast off.
+    pub fn allmulticast_disable(&self) -> Result<()> {
+        self.inner
+            .dev
+            .set_allmulticast(false)
+            .map_err(|e| self.driver_err(e))
+    }
+
+    /// Whether all-multicast is on.
+    pub fn allmulticast(&self) -> bool {
+        self.inner.dev.allmulticast()
+    }
+
+    /// The MTU.
+    pub fn mtu(&self) -> u16 {
+        self.inner.dev.mtu()
+    }
+
+    /// Sets the MTU (DPDK's `rte_eth_dev_set_mtu`).
+    pub fn set_mtu(&self, mtu: u16) -> Result<()> {
+        let info = self.info();
+        if mtu < info.min_mtu || mtu > info.max_mtu {
+            return Err(EthError::InvalidConfig {
+                port: self.id(),
+                reason: format!("MTU {mtu} outside {}..={}", info.min_mtu, info.max_mtu),
+            });
+        }
+        self.inner.dev.set_mtu(mtu).map_err(|e| self.driver_err(e))
+    }
+}
