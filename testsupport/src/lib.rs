@@ -6,6 +6,10 @@
 //!   `scripts/hugepages.sh --setup` does.
 //! - [`serial`]: the EAL is one per process, so tests of one binary that initialise it take
 //!   this lock first.
+//! - [`netns::NetNs`]: a network namespace per test, with veth pairs inside, entered by the
+//!   test's thread.
+
+pub mod netns;
 
 use std::fs;
 use std::path::Path;
