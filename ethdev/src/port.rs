@@ -93,9 +93,14 @@ pub fn allocate(name: &str, dev: Box<dyn EthDevice>, socket: u32) -> Result<Port
     Ok(id)
 }
 
-/// Stops and closes the port named `name` (for a driver's remove).
+/// Stops and closes the port named `name` (for a driver's remove); a port the application
+/// closed already is fine.
 pub fn release_by_name(name: &str) -> Result<()> {
-    let port = Port::by_name(name)?;
+    let port = match Port::by_name(name) {
+        Ok(p) => p,
+        Err(EthError::NoSuchName(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
     if port.is_started() {
         port.stop()?;
     }

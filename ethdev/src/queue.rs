@@ -48,11 +48,17 @@ impl RxQueue {
     /// (DPDK's `rte_eth_rx_burst`); 0 while the port is stopped.
     #[inline]
     pub fn rx_burst<const N: usize>(&mut self, burst: &mut MbufBurst<N>) -> usize {
+        self.rx_burst_max(burst, N)
+    }
+
+    /// Receives at most `max` packets into `burst` (DPDK's `nb_pkts`).
+    #[inline]
+    pub fn rx_burst_max<const N: usize>(&mut self, burst: &mut MbufBurst<N>, max: usize) -> usize {
         if !self.port.started.load(Ordering::Relaxed) {
             return 0;
         }
         let before = burst.len();
-        let n = self.ops.rx_burst(&mut burst.view());
+        let n = self.ops.rx_burst(&mut burst.view_limit(max));
         if n > 0 {
             let bytes: u64 = burst.as_slice()[before..]
                 .iter()

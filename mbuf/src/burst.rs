@@ -175,6 +175,16 @@ impl<const N: usize> MbufBurst<N> {
         }
     }
 
+    /// A view whose room is at most `room` (for bursts smaller than the capacity).
+    #[inline(always)]
+    pub fn view_limit(&mut self, room: usize) -> BurstView<'_> {
+        let end = (self.len + room).min(N);
+        BurstView {
+            slots: &mut self.slots[..end],
+            len: &mut self.len,
+        }
+    }
+
     /// Frees every mbuf, in bulk per pool (DPDK's `rte_pktmbuf_free_bulk`).
     pub fn clear(&mut self) {
         let n = self.len;
