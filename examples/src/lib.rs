@@ -1,7 +1,10 @@
 //! Helpers shared by rpdk's example applications.
 //!
-//! The examples themselves are binaries under `src/bin/`: `helloworld` for now; `l2fwd`,
-//! `rpdk-testpmd` and `flow_filtering` come with the ethdev and flow crates.
+//! The examples themselves are binaries under `src/bin/`: `helloworld`, `l2fwd` and
+//! `rpdk-testpmd` (whose parts are in [`testpmd`]).
+
+pub mod signals;
+pub mod testpmd;
 
 use rpdk_eal::{Eal, Error};
 

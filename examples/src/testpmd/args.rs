@@ -1,0 +1,231 @@
+//! testpmd's command line (after `--`), with DPDK testpmd's names and defaults.
+
+use clap::{Parser, ValueEnum};
+use rpdk_mbuf::net::MacAddr;
+
+/// The forwarding engines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FwdMode {
+    /// Forward packets unchanged.
+    Io,
+    /// Rewrite source (tx port) and destination (peer) MAC addresses.
+    Mac,
+    /// Swap source and destination MAC addresses.
+    Macswap,
+    /// Generate UDP packets, receive nothing.
+    Txonly,
+    /// Receive and drop.
+    Rxonly,
+    /// Generate UDP packets of many flows.
+    Flowgen,
+}
+
+impl FwdMode {
+    /// testpmd's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            FwdMode::Io => "io",
+            FwdMode::Mac => "mac",
+            FwdMode::Macswap => "macswap",
+            FwdMode::Txonly => "txonly",
+            FwdMode::Rxonly => "rxonly",
+            FwdMode::Flowgen => "flowgen",
+        }
+    }
+}
+
+/// How ports pair up for forwarding (`--port-topology`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Topology {
+    /// 0 <-> 1, 2 <-> 3...
+    Paired,
+    /// 0 -> 1 -> 2 ... -> 0.
+    Chained,
+    /// Every port to itself.
+    Loop,
+}
+
+/// testpmd's options.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "testpmd",
+    about = "DPDK's testpmd on rpdk: forward and measure packets"
+)]
+pub struct Args {
+    /// Interactive mode: a `testpmd>` prompt reads commands.
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+    /// Start forwarding at once in interactive mode.
+    #[arg(short = 'a', long = "auto-start")]
+    pub auto_start: bool,
+    /// Send a burst of packets on every port before forwarding.
+    #[arg(long = "tx-first")]
+    pub tx_first: bool,
+    /// Print port statistics every PERIOD seconds (non-interactive).
+    #[arg(long = "stats-period", value_name = "PERIOD")]
+    pub stats_period: Option<u64>,
+    /// Forwarding engine.
+    #[arg(long = "forward-mode", value_enum, default_value_t = FwdMode::Io)]
+    pub forward_mode: FwdMode,
+    /// Forwarding cores (worker lcores); default: all workers, at most one per stream.
+    #[arg(long = "nb-cores", value_parser = clap::value_parser!(u32).range(1..=128))]
+    pub nb_cores: Option<u32>,
+    /// Ports to use (first N).
+    #[arg(long = "nb-ports", value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub nb_ports: Option<u16>,
+    /// Hexadecimal mask of ports to use.
+    #[arg(long = "portmask", value_parser = parse_hex)]
+    pub portmask: Option<u64>,
+    /// RX queues per port.
+    #[arg(long = "rxq", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub rxq: u16,
+    /// TX queues per port.
+    #[arg(long = "txq", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub txq: u16,
+    /// RX descriptors per queue (0: the driver's default).
+    #[arg(long = "rxd", default_value_t = 1024)]
+    pub rxd: u16,
+    /// TX descriptors per queue.
+    #[arg(long = "txd", default_value_t = 1024)]
+    pub txd: u16,
+    /// Packets per burst.
+    #[arg(long = "burst", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub burst: u16,
+    /// Segment lengths of generated packets (txonly, flowgen, --tx-first), e.g. 64 or 64,64.
+    #[arg(long = "txpkts", value_parser = parse_txpkts, default_value = "64")]
+    pub txpkts: TxPkts,
+    /// Destination MAC of a port's packets in mac mode: PORT,XX:XX:XX:XX:XX:XX (repeatable).
+    #[arg(long = "eth-peer", value_parser = parse_peer)]
+    pub eth_peer: Vec<(u16, MacAddr)>,
+    /// Mbufs in the pool (default: enough for every queue's descriptors and caches).
+    #[arg(long = "total-num-mbufs")]
+    pub total_num_mbufs: Option<u32>,
+    /// Mempool cache per lcore.
+    #[arg(long = "mbcache", default_value_t = 250, value_parser = clap::value_parser!(u32).range(0..=512))]
+    pub mbcache: u32,
+    /// How ports pair up.
+    #[arg(long = "port-topology", value_enum, default_value_t = Topology::Paired)]
+    pub port_topology: Topology,
+    /// Flows of the flowgen engine.
+    #[arg(long = "flowgen-flows", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub flowgen_flows: u32,
+    /// RSS on IP addresses (with --rxq > 1).
+    #[arg(long = "rss-ip")]
+    pub rss_ip: bool,
+    /// RSS on IP addresses and UDP ports.
+    #[arg(long = "rss-udp")]
+    pub rss_udp: bool,
+    /// Do not drain RX queues before forwarding.
+    #[arg(long = "no-flush-rx")]
+    pub no_flush_rx: bool,
+    /// Turn promiscuous mode off (testpmd turns it on by default).
+    #[arg(long = "no-promisc")]
+    pub no_promisc: bool,
+}
+
+/// Segment lengths of generated packets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxPkts(pub Vec<u16>);
+
+impl TxPkts {
+    /// Total packet length.
+    pub fn total(&self) -> usize {
+        self.0.iter().map(|&l| l as usize).sum()
+    }
+}
+
+fn parse_hex(s: &str) -> Result<u64, String> {
+    let h = s.trim_start_matches("0x").trim_start_matches("0X");
+    u64::from_str_radix(h, 16).map_err(|_| format!("'{s}' is not a hexadecimal mask"))
+}
+
+fn parse_txpkts(s: &str) -> Result<TxPkts, String> {
+    let segs: Vec<u16> = s
+        .split(',')
+        .map(|p| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|_| format!("'{p}' is not a segment length"))
+        })
+        .collect::<Result<_, _>>()?;
+    let total: usize = segs.iter().map(|&l| l as usize).sum();
+    if segs.contains(&0) {
+        return Err("segment lengths must be above 0".into());
+    }
+    // Ethernet, IPv4 and UDP headers must fit, in the first segment.
+    if segs[0] < 42 || total > 9000 {
+        return Err(format!(
+            "the first segment must hold the 42 bytes of headers and the packet at most 9000 bytes (got {s})"
+        ));
+    }
+    Ok(TxPkts(segs))
+}
+
+fn parse_peer(s: &str) -> Result<(u16, MacAddr), String> {
+    let (p, m) = s
+        .split_once(',')
+        .ok_or_else(|| format!("'{s}' is not PORT,MAC"))?;
+    let port = p
+        .trim()
+        .parse::<u16>()
+        .map_err(|_| format!("'{p}' is not a port number"))?;
+    let mac = m.trim().parse::<MacAddr>()?;
+    Ok((port, mac))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("testpmd").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn testpmd_spellings() {
+        let a = parse(&[
+            "--forward-mode=macswap",
+            "--nb-cores=2",
+            "--rxq=2",
+            "--txq",
+            "2",
+            "--burst=64",
+            "--txpkts=60,40",
+            "--tx-first",
+            "--stats-period=1",
+            "--eth-peer=1,02:00:00:00:00:09",
+            "-i",
+        ])
+        .unwrap();
+        assert_eq!(a.forward_mode, FwdMode::Macswap);
+        assert_eq!((a.nb_cores, a.rxq, a.txq, a.burst), (Some(2), 2, 2, 64));
+        assert_eq!(a.txpkts, TxPkts(vec![60, 40]));
+        assert!(a.tx_first && a.interactive);
+        assert_eq!(a.stats_period, Some(1));
+        assert_eq!(a.eth_peer[0].0, 1);
+        let d = parse(&[]).unwrap();
+        assert_eq!(
+            (d.forward_mode, d.burst, d.txpkts.total(), d.mbcache),
+            (FwdMode::Io, 32, 64, 250)
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_option() {
+        for (args, want) in [
+            (&["--forward-mode=warp"][..], "--forward-mode"),
+            (&["--burst=0"], "--burst"),
+            (&["--txpkts=10"], "42 bytes of headers"),
+            (
+                &["--eth-peer=x,02:00:00:00:00:01"],
+                "'x' is not a port number",
+            ),
+            (&["--eth-peer=0,zz"], "not a MAC address"),
+            (&["--portmask=0xg"], "not a hexadecimal mask"),
+            (&["--bogus"], "--bogus"),
+        ] {
+            let e = parse(args).unwrap_err().to_string();
+            assert!(e.contains(want), "{args:?}: {e}");
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! rpdk-testpmd: DPDK's testpmd for rpdk ports: set up every port, forward with a chosen
+//! engine on the worker lcores, and print statistics as testpmd does, so that the same command
+//! line can run against both.
+//!
+//! ```text
+//! rpdk-testpmd [EAL options] -- [--forward-mode=io|mac|macswap|txonly|rxonly|flowgen]
+//!     [--nb-cores=N] [--rxq=N] [--txq=N] [--burst=N] [--txpkts=L[,L...]] [--tx-first]
+//!     [--stats-period=S] [--eth-peer=P,MAC] [-i]
+//! ```
+
+pub mod args;
+mod cli;
+pub mod display;
+pub mod engine;
+pub mod packets;
+mod stdin;
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use rpdk_eal::Eal;
+use rpdk_ethdev::{EthConf, Port, RssConf, RssHf, RxConf, RxMqMode, TxConf};
+use rpdk_mbuf::net::MacAddr;
+use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, PktmbufPool};
+
+use crate::signals;
+use args::{Args, FwdMode, Topology};
+use display::Throughput;
+use engine::CoreWork;
+
+/// An error that ends testpmd with a message, as `rte_exit`.
+#[derive(Debug)]
+pub struct Fatal(pub String);
+
+impl<E: std::fmt::Display> From<E> for Fatal {
+    fn from(e: E) -> Fatal {
+        Fatal(e.to_string())
+    }
+}
+
+/// The running application.
+pub struct Testpmd {
+    args: Args,
+    mode: FwdMode,
+    ports: Vec<u16>,
+    pool: PktmbufPool,
+    cores: Vec<Arc<Mutex<CoreWork>>>,
+    stop: Option<Arc<AtomicBool>>,
+    throughput: Throughput,
+}
+
+fn peer_of(ports: &[u16], i: usize, topo: Topology) -> u16 {
+    match topo {
+        Topology::Loop => ports[i],
+        Topology::Chained => ports[(i + 1) % ports.len()],
+        Topology::Paired => {
+            if i % 2 == 0 {
+                ports.get(i + 1).copied().unwrap_or(ports[i])
+            } else {
+                ports[i - 1]
+            }
+        }
+    }
+}
+
+impl Testpmd {
+    /// Configures and starts every port, as testpmd does before its prompt.
+    pub fn setup(eal: &Eal, args: Args) -> Result<Testpmd, Fatal> {
+        let mut ports = rpdk_ethdev::ports();
+        if let Some(mask) = args.portmask {
+            ports.retain(|p| mask & (1 << p) != 0);
+        }
+        if let Some(n) = args.nb_ports {
+            ports.truncate(n as usize);
+        }
+        if ports.is_empty() {
+            return Err(Fatal("No probed ethernet devices".into()));
+        }
+        if eal.workers().is_empty() {
+            return Err(Fatal(
+                "testpmd needs at least one worker lcore to forward (give two lcores or more with -l)".into(),
+            ));
+        }
+        let nb_lcores = eal.lcore_count();
+        let per_port = args.rxd as u32 * args.rxq as u32
+            + args.txd as u32 * args.txq as u32
+            + engine::MAX_BURST as u32;
+        let n = args
+            .total_num_mbufs
+            .unwrap_or((per_port * ports.len() as u32 + nb_lcores * args.mbcache).max(8192));
+        println!(
+            "testpmd: create a new mbuf pool <mb_pool_0>: n={n}, size={MBUF_DEFAULT_BUF_SIZE}, socket=0"
+        );
+        let pool =
+            PktmbufPool::create("mb_pool_0", n, args.mbcache, 0, MBUF_DEFAULT_BUF_SIZE, None)?;
+        println!(
+            "testpmd: preferred mempool ops selected: {}",
+            pool.mempool().ops()
+        );
+        if args.port_topology == Topology::Paired && ports.len() % 2 == 1 && ports.len() > 1 {
+            println!(
+                "\nWarning! port-topology=paired and odd forward ports number, the last port will pair with itself.\n"
+            );
+        }
+        for &p in &ports {
+            let port = Port::get(p)?;
+            println!("Configuring Port {p} (socket {})", port.socket_id());
+            let mut conf = EthConf::default();
+            if args.rxq > 1 {
+                let mut hf = if args.rss_udp {
+                    RssHf::IP | RssHf::UDP
+                } else {
+                    RssHf::IP
+                };
+                hf = hf.and(port.info().flow_type_rss_offloads);
+                if hf != RssHf::NONE {
+                    conf.rx_mq_mode = RxMqMode::Rss;
+                    conf.rss = RssConf { key: None, hf };
+                }
+            }
+            port.configure(args.rxq, args.txq, &conf)?;
+            for q in 0..args.rxq {
+                port.rx_queue_setup(q, args.rxd, None, &RxConf::default(), &pool)?;
+            }
+            for q in 0..args.txq {
+                port.tx_queue_setup(q, args.txd, None, &TxConf::default())?;
+            }
+            port.start()?;
+            if !args.no_promisc {
+                // Not every driver has the mode (net_ring); testpmd goes on without it.
+                let _ = port.promiscuous_enable();
+            }
+            println!("Port {p}: {}", port.mac_addr());
+        }
+        println!("Checking link statuses...");
+        let deadline = Instant::now() + Duration::from_secs(9);
+        while Instant::now() < deadline
+            && !ports
+                .iter()
+                .all(|&p| Port::get(p).is_ok_and(|x| x.link().up))
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        println!("Done");
+        Ok(Testpmd {
+            mode: args.forward_mode,
+            args,
+            ports,
+            pool,
+            cores: Vec::new(),
+            stop: None,
+            throughput: Throughput::default(),
+        })
+    }
+
+    /// Builds the forwarding streams and gives them to the forwarding lcores (once: the queue
+    /// handles stay with their cores between runs).
+    fn plan(&mut self, eal: &Eal) -> Result<(), Fatal> {
+        if !self.cores.is_empty() {
+            return Ok(());
+        }
+        let peers: HashMap<u16, MacAddr> = self.args.eth_peer.iter().copied().collect();
+        let mut streams = Vec::new();
+        for (i, &p) in self.ports.iter().enumerate() {
+            let tx = peer_of(&self.ports, i, self.args.port_topology);
+            for q in 0..self.args.rxq {
+                streams.push((p, q, tx, q % self.args.txq));
+            }
+        }
+        let workers = eal.workers();
+        let nb_cores = (self.args.nb_cores.unwrap_or(workers.len() as u32) as usize)
+            .min(workers.len())
+            .min(streams.len())
+            .max(1);
+        let mut tx_owner: HashMap<(u16, u16), usize> = HashMap::new();
+        let mut cores: Vec<CoreWork> = workers[..nb_cores]
+            .iter()
+            .map(|&l| CoreWork::new(l))
+            .collect();
+        let per_core = streams.len() / nb_cores;
+        let extra = streams.len() % nb_cores;
+        let mut it = streams.into_iter();
+        for (ci, core) in cores.iter_mut().enumerate() {
+            let take = per_core + usize::from(ci < extra);
+            for (rp, rq, tp, tq) in it.by_ref().take(take) {
+                if let Some(&owner) = tx_owner.get(&(tp, tq))
+                    && owner != ci
+                {
+                    return Err(Fatal(format!(
+                        "TX queue {tq} of port {tp} would be shared by two forwarding cores: use --txq equal to --rxq"
+                    )));
+                }
+                tx_owner.insert((tp, tq), ci);
+                let peer = peers
+                    .get(&tp)
+                    .copied()
+                    .unwrap_or(MacAddr([0x02, 0, 0, 0, 0, tp as u8]));
+                let tx_mac = Port::get(tp)?.mac_addr();
+                let rxq = Port::get(rp)?.rx_queue(rq)?;
+                core.add_stream(rxq, tp, tq, || Port::get(tp)?.tx_queue(tq), peer, tx_mac)?;
+            }
+        }
+        self.cores = cores.into_iter().map(|c| Arc::new(Mutex::new(c))).collect();
+        Ok(())
+    }
+
+    fn print_config(&self) {
+        let nb_streams: usize = self
+            .cores
+            .iter()
+            .map(|c| c.lock().map(|c| c.streams.len()).unwrap_or(0))
+            .sum();
+        println!(
+            "{} packet forwarding - ports={} - cores={} - streams={nb_streams} - NUMA support enabled, MP allocation mode: native",
+            self.mode.name(),
+            self.ports.len(),
+            self.cores.len()
+        );
+        for c in &self.cores {
+            let c = c.lock().unwrap_or_else(|e| e.into_inner());
+            let socket = rpdk_eal::lcore::info(c.lcore).map_or(0, |i| i.socket);
+            println!(
+                "Logical Core {} (socket {socket}) forwards packets on {} streams:",
+                c.lcore,
+                c.streams.len()
+            );
+            for s in &c.streams {
+                println!(
+                    "  RX P={}/Q={} (socket 0) -> TX P={}/Q={} (socket 0) peer={}",
+                    s.rx_port, s.rx_queue, s.tx_port, s.tx_queue, s.peer
+                );
+            }
+        }
+        println!(
+            "\n  {} packet forwarding packets/burst={}",
+            self.mode.name(),
+            self.args.burst
+        );
+        println!(
+            "  nb forwarding cores={} - nb forwarding ports={}",
+            self.cores.len(),
+            self.ports.len()
+        );
+    }
+
+    /// Starts forwarding on the forwarding lcores (`start`, `start tx_first`).
+    pub fn start(&mut self, eal: &Eal, tx_first: bool) -> Result<(), Fatal> {
+        if self.stop.is_some() {
+            println!("Packet forwarding already started");
+            return Ok(());
+        }
+        self.plan(eal)?;
+        self.print_config();
+        let stop = Arc::new(AtomicBool::new(false));
+        for c in &self.cores {
+            let mut w = c.lock().unwrap_or_else(|e| e.into_inner());
+            w.reset_counters();
+            if !self.args.no_flush_rx {
+                w.flush_rx();
+            }
+            if tx_first {
+                w.tx_first(&self.pool, self.args.burst as usize, &self.args.txpkts.0);
+            }
+        }
+        for c in &self.cores {
+            let work = c.clone();
+            let stop = stop.clone();
+            let (mode, burst, pool) = (self.mode, self.args.burst as usize, self.pool.clone());
+            let (segs, flows) = (self.args.txpkts.0.clone(), self.args.flowgen_flows);
+            let lcore = work.lock().unwrap_or_else(|e| e.into_inner()).lcore;
+            eal.remote_launch(lcore, move || {
+                let mut w = work.lock().unwrap_or_else(|e| e.into_inner());
+                w.run(mode, burst, &pool, &segs, flows, &stop);
+                0
+            })?;
+        }
+        self.stop = Some(stop);
+        Ok(())
+    }
+
+    /// Stops forwarding and prints the forward statistics (`stop`).
+    pub fn stop(&mut self, eal: &Eal) {
+        let Some(stop) = self.stop.take() else {
+            println!("Packet forwarding not started");
+            return;
+        };
+        println!("Telling cores to stop...");
+        stop.store(true, Ordering::Release);
+        println!("Waiting for lcores to finish...");
+        for (lcore, r) in eal.mp_wait_lcore() {
+            if let Err(e) = r {
+                eprintln!("lcore {lcore}: {e}");
+            }
+        }
+        let imissed: HashMap<u16, u64> = self
+            .ports
+            .iter()
+            .filter_map(|&p| Port::get(p).ok().map(|x| (p, x.stats().imissed)))
+            .collect();
+        let guards: Vec<_> = self
+            .cores
+            .iter()
+            .map(|c| c.lock().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let streams: Vec<&engine::Stream> = guards.iter().flat_map(|g| g.streams.iter()).collect();
+        print!("{}", display::fwd_stats(&self.ports, &streams, &imissed));
+        println!("\nDone.");
+    }
+
+    /// Prints `show port stats` for every port, with the periodic header when `periodic`.
+    pub fn show_stats(&mut self, periodic: bool) {
+        let mut out = String::new();
+        if periodic {
+            if std::io::stdout().is_terminal() {
+                out.push_str("\x1b[2J\x1b[1;1H");
+            }
+            out.push_str("\nPort statistics ====================================");
+        }
+        for &p in &self.ports {
+            if let Ok(port) = Port::get(p) {
+                out.push_str(&display::nic_stats(&port, &mut self.throughput));
+            }
+        }
+        print!("{out}");
+        let _ = std::io::stdout().flush();
+    }
+
+    /// Stops and closes every port.
+    pub fn shutdown(mut self) {
+        self.cores.clear();
+        for &p in &self.ports {
+            println!("\nStopping port {p}...\nStopping ports...");
+            if let Ok(port) = Port::get(p) {
+                let _ = port.stop();
+            }
+            println!("Done");
+        }
+        for &p in &self.ports {
+            println!("\nShutting down port {p}...\nClosing ports...");
+            if let Ok(port) = Port::get(p) {
+                match port.close() {
+                    Ok(()) => println!("Port {p} is closed"),
+                    Err(e) => println!("{e}"),
+                }
+            }
+            println!("Done");
+        }
+    }
+}
+
+/// The whole program; returns the exit status.
+pub fn main() -> i32 {
+    let (eal, app_args) = crate::init_eal_or_exit();
+    signals::install();
+    let args = match Args::try_parse_from(std::iter::once("testpmd".to_string()).chain(app_args)) {
+        Ok(a) => a,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+            print!("{e}");
+            return 0;
+        }
+        Err(e) => {
+            eprint!("{e}");
+            eprintln!("EAL: Error - exiting with code: 1\n  Cause: Invalid testpmd arguments");
+            return 1;
+        }
+    };
+    println!("Set {} packet forwarding mode", args.forward_mode.name());
+    let interactive = args.interactive;
+    let mut tp = match Testpmd::setup(&eal, args) {
+        Ok(t) => t,
+        Err(Fatal(msg)) => {
+            eprintln!("EAL: Error - exiting with code: 1\n  Cause: {msg}");
+            return 1;
+        }
+    };
+    let result = if interactive {
+        cli::run(&eal, &mut tp)
+    } else {
+        run_batch(&eal, &mut tp)
+    };
+    if let Err(Fatal(msg)) = &result {
+        eprintln!("testpmd: {msg}");
+    }
+    if tp.stop.is_some() {
+        tp.stop(&eal);
+    }
+    tp.shutdown();
+    drop(eal);
+    println!("\nBye...");
+    i32::from(result.is_err())
+}
+
+/// Non-interactive: forward until a signal (with `--stats-period`) or until a line or end of
+/// input arrives on stdin ("Press enter to exit").
+fn run_batch(eal: &Eal, tp: &mut Testpmd) -> Result<(), Fatal> {
+    println!("No commandline core given, start packet forwarding");
+    let tx_first = tp.args.tx_first;
+    tp.start(eal, tx_first)?;
+    match tp.args.stats_period {
+        Some(period) if period > 0 => {
+            let every = Duration::from_secs(period);
+            let mut next = Instant::now() + every;
+            while !signals::quit_requested() {
+                std::thread::sleep(Duration::from_millis(20));
+                if Instant::now() >= next {
+                    tp.show_stats(true);
+                    next += every;
+                }
+            }
+        }
+        _ => {
+            println!("Press enter to exit");
+            let mut input = stdin::Lines::new();
+            while !signals::quit_requested() {
+                match input.poll_line(Duration::from_millis(100)) {
+                    stdin::Poll::Pending => {}
+                    stdin::Poll::Line(_) | stdin::Poll::Eof => break,
+                }
+            }
+        }
+    }
+    if let Some(sig) = signals::signal() {
+        println!("\nSignal {sig} received, preparing to exit...");
+    }
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! l2fwd and rpdk-testpmd run as processes over net_null ports: their output, counts, signals,
+//! interactive commands and bad arguments.
+
+use std::io::Write;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rpdk_testsupport::allowed_cpus;
+
+fn two_lcores() -> String {
+    let cpus = allowed_cpus();
+    format!("0@{},1@{}", cpus[0], cpus[cpus.len() - 1])
+}
+
+fn spawn(bin: &str, eal: &[&str], app: &[&str], stdin: Stdio) -> Child {
+    let lcores = two_lcores();
+    Command::new(bin)
+        .args(["--lcores", &lcores, "--no-huge", "--no-shconf"])
+        .args(eal)
+        .arg("--")
+        .args(app)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the example")
+}
+
+/// Lets `child` run for `secs`, then sends `sig` and collects its output (killing it after 20 s
+/// more at worst).
+fn run_then_signal(mut child: Child, secs: u64, sig: i32) -> Output {
+    std::thread::sleep(Duration::from_secs(secs));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, sig) };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn number_after(text: &str, label: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|l| l.split_once(label))
+        .filter_map(|(_, rest)| rest.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+const NULL2: [&str; 4] = ["--vdev", "net_null0", "--vdev", "net_null1"];
+
+#[test]
+fn l2fwd_forwards_and_stops_cleanly_on_sigterm() {
+    let child = spawn(
+        env!("CARGO_BIN_EXE_l2fwd"),
+        &NULL2,
+        &["-p", "0x3", "-T", "1"],
+        Stdio::null(),
+    );
+    let out = run_then_signal(child, 3, libc::SIGTERM);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Lcore 0: RX port 0 TX port 1") && stdout.contains("RX port 1 TX port 0"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Signal 15 received, preparing to exit..."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.matches("Port statistics ====").count() >= 2,
+        "periodic and final statistics: {stdout}"
+    );
+    let final_block = stdout.rsplit("Port statistics ====").next().unwrap();
+    let received = number_after(final_block, "Total packets received:")[0];
+    let sent = number_after(final_block, "Total packets sent:")[0];
+    assert!(received > 1000, "{final_block}");
+    assert_eq!(sent, received, "null ports take everything: {final_block}");
+    assert_eq!(number_after(final_block, "Total packets dropped:")[0], 0);
+    assert!(
+        stdout.contains("Closing port 0... Done") && stdout.trim_end().ends_with("Bye..."),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn l2fwd_refuses_bad_arguments() {
+    for (app, want) in [
+        (&["-p", "0xz"][..], "'0xz' is not a hexadecimal port mask"),
+        (&["-p", "0x4"], "Invalid portmask; possible (0x3)"),
+        (&["-p", "0x3", "-q", "0"], "-q"),
+        (
+            &["-p", "0x3", "--portmap", "(0,1"],
+            "is not a list of (rx,tx) pairs",
+        ),
+        (
+            &["-p", "0x3", "--portmap", "(0,2)"],
+            "port 2 of --portmap is not enabled",
+        ),
+        (&[], "-p <PORTMASK>"),
+    ] {
+        let out = spawn(env!("CARGO_BIN_EXE_l2fwd"), &NULL2, app, Stdio::null())
+            .wait_with_output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{app:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(want), "{app:?}: {stderr}");
+    }
+}
+
+#[test]
+fn testpmd_io_prints_testpmd_statistics() {
+    let child = spawn(
+        env!("CARGO_BIN_EXE_rpdk-testpmd"),
+        &NULL2,
+        &["--forward-mode=io", "--stats-period=1", "--nb-cores=1"],
+        Stdio::null(),
+    );
+    let out = run_then_signal(child, 3, libc::SIGINT);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("io packet forwarding - ports=2 - cores=1 - streams=2"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("RX P=0/Q=0 (socket 0) -> TX P=1/Q=0 (socket 0) peer=02:00:00:00:00:01"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("NIC statistics for port 0"), "{stdout}");
+    let pps = number_after(&stdout, "Rx-pps:");
+    assert!(pps.iter().any(|&p| p > 0), "throughput lines: {stdout}");
+    let acc = stdout
+        .split("Accumulated forward statistics")
+        .nth(1)
+        .expect("accumulated block");
+    let rx = number_after(acc, "RX-packets:")[0];
+    let tx = number_after(acc, "TX-packets:")[0];
+    assert!(rx > 1000 && rx == tx, "{acc}");
+    assert!(
+        stdout.contains("Port 1 is closed") && stdout.trim_end().ends_with("Bye..."),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn testpmd_txonly_sends_without_receiving() {
+    let child = spawn(
+        env!("CARGO_BIN_EXE_rpdk-testpmd"),
+        &NULL2,
+        &[
+            "--forward-mode=txonly",
+            "--stats-period=1",
+            "--txpkts=64,64",
+        ],
+        Stdio::null(),
+    );
+    let out = run_then_signal(child, 2, libc::SIGINT);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let acc = stdout
+        .split("Accumulated forward statistics")
+        .nth(1)
+        .expect("accumulated block");
+    assert_eq!(number_after(acc, "RX-packets:")[0], 0, "{acc}");
+    assert!(number_after(acc, "TX-packets:")[0] > 100, "{acc}");
+}
+
+#[test]
+fn testpmd_interactive_commands() {
+    let mut child = spawn(
+        env!("CARGO_BIN_EXE_rpdk-testpmd"),
+        &NULL2,
+        &["-i"],
+        Stdio::piped(),
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(
+        stdin,
+        "show port info 0\nshow port summary all\nset fwd macswap\nstart"
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    writeln!(
+        stdin,
+        "show port stats all\nset fwd io\nstop\nshow port stats 9\nfrobnicate\nquit"
+    )
+    .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    for want in [
+        "Infos for port 0",
+        "Driver name: net_null",
+        "Number of available ports: 2",
+        "Set macswap packet forwarding mode",
+        "macswap packet forwarding - ports=2",
+        "NIC statistics for port 1",
+        "Please stop forwarding first",
+        "Accumulated forward statistics",
+        "Invalid port 9",
+        "Bad arguments",
+        "Bye...",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn testpmd_refuses_bad_arguments() {
+    for (app, want) in [
+        (&["--forward-mode=warp"][..], "--forward-mode"),
+        (&["--burst=0"], "--burst"),
+        (&["--txpkts=20"], "42 bytes of headers"),
+    ] {
+        let out = spawn(
+            env!("CARGO_BIN_EXE_rpdk-testpmd"),
+            &NULL2,
+            app,
+            Stdio::null(),
+        )
+        .wait_with_output()
+        .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{app:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(want),
+            "{app:?}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_rpdk-testpmd"))
+        .args([
+            "-l",
+            &allowed_cpus()[0].to_string(),
+            "--no-huge",
+            "--no-shconf",
+            "--vdev",
+            "net_null0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least one worker lcore"));
+}
