@@ -418,7 +418,13 @@ fn forward_loop(
             bump(&fwd.counters[*p as usize].rx, n as u64);
             let d = fwd.dst[*p as usize];
             let (_, txq) = &mut tx[i];
-            while let Some(mut m) = burst.pop() {
+            for m in burst.iter() {
+                m.prefetch_data();
+            }
+            let buffer = &mut buffers[i];
+            let mut sent = 0;
+            // In order, as they came.
+            burst.take_front(n, |mut m| {
                 if fwd.mac_updating
                     && let Ok(data) = m.data_mut()
                     && let Ok(mut eth) = Ethernet::new_checked(data)
@@ -426,9 +432,9 @@ fn forward_loop(
                     eth.set_dst(MacAddr([0x02, 0, 0, 0, 0, d as u8]));
                     eth.set_src(fwd.macs[d as usize]);
                 }
-                let sent = buffers[i].buffer(txq, m);
-                bump(&fwd.counters[d as usize].tx, sent as u64);
-            }
+                sent += buffer.buffer(txq, m);
+            });
+            bump(&fwd.counters[d as usize].tx, sent as u64);
         }
     }
     for (i, (d, txq)) in tx.iter_mut().enumerate() {
