@@ -56,7 +56,8 @@ scripts/hugepages.sh --setup 1G >/dev/null
 export RPDK_BENCH_BIN=$ROOT/target/release
 export DPDK_PREFIX=bench-dpdk-$$
 export RPDK_PREFIX=bench-rpdk-$$
-cargo build --release -q -p rpdk-benches
+export RPDK_BENCH_OUT=$ROOT/target/bench-vs-dpdk
+cargo build --release -q -p rpdk-benches -p rpdk-examples
 
 out=$ROOT/target/bench-vs-dpdk
 mkdir -p "$out" docs/perf
