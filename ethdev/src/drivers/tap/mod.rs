@@ -124,7 +124,8 @@ fn probe(dev: &Devargs) -> Result<(), BusError> {
     let params = parse(dev)?;
     let socket = rpdk_eal::lcore::socket_id().unwrap_or(0);
     let device = TapDevice::create(params)?;
-    log::info!(target: LOG, "{}: TAP interface {} ({})", dev.name(), device.ifname, device.mac_addr());
+    let (ifname, mac) = (device.ifname.clone(), device.mac_addr());
+    log::info!(target: LOG, "{}: TAP interface {ifname} ({mac})", dev.name());
     crate::port::allocate(dev.name(), Box::new(device), socket)?;
     Ok(())
 }
@@ -384,7 +385,7 @@ mod tests {
             ("net_tap0,iface=", "invalid value '' for key 'iface'"),
             (
                 "net_tap0,iface=averyverylongname0",
-                "invalid value 'averyverylongname0' for key 'iface': interface names are at most 15",
+                "'averyverylongname0' for key 'iface': interface names are at most 15",
             ),
             ("net_tap0,iface=a/b", "invalid value 'a/b' for key 'iface'"),
             ("net_tap0,mac=zz", "invalid value 'zz' for key 'mac'"),

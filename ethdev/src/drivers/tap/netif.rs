@@ -111,6 +111,19 @@ impl NetIf {
         self.flags().is_ok_and(|f| f & want == want)
     }
 
+    /// The hardware address (`SIOCGIFHWADDR`).
+    pub(crate) fn mac(&self) -> io::Result<MacAddr> {
+        let mut r = ifreq(&self.name);
+        self.ioctl(libc::SIOCGIFHWADDR, &mut r)?;
+        // SAFETY: SIOCGIFHWADDR filled the hwaddr member.
+        let data = unsafe { r.ifr_ifru.ifru_hwaddr }.sa_data;
+        let mut mac = [0u8; 6];
+        for (d, s) in mac.iter_mut().zip(data) {
+            *d = s as u8;
+        }
+        Ok(MacAddr(mac))
+    }
+
     /// Sets the hardware address (`SIOCSIFHWADDR`).
     pub(crate) fn set_mac(&self, mac: MacAddr) -> io::Result<()> {
         let mut r = ifreq(&self.name);

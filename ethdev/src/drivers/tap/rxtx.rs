@@ -171,7 +171,8 @@ impl RxQueueOps for TapRx {
                     self.counters.add_errors(1);
                     if tun::is_gone(&e) {
                         self.gone = true;
-                        log::error!(target: LOG, "{}: receive queue lost its device: {e}", self.ifname);
+                        let ifname = &self.ifname;
+                        log::error!(target: LOG, "{ifname}: receive queue lost its device: {e}");
                     }
                     break;
                 }
@@ -239,7 +240,8 @@ impl TxQueueOps for TapTx {
                 Err(e) if tun::is_gone(&e) => {
                     self.gone = true;
                     self.counters.add_errors((pkts.len() - taken) as u64);
-                    log::error!(target: LOG, "{}: transmit queue lost its device: {e}", self.ifname);
+                    let ifname = &self.ifname;
+                    log::error!(target: LOG, "{ifname}: transmit queue lost its device: {e}");
                     break;
                 }
                 Err(e) => match e.raw_os_error() {

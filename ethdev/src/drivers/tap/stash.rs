@@ -23,6 +23,17 @@ impl RxStash {
         }
     }
 
+    /// The pool.
+    pub(crate) fn pool(&self) -> &PktmbufPool {
+        &self.pool
+    }
+
+    /// Mbufs ready.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.mbufs.len()
+    }
+
     /// Makes sure at least `need` (at most [`STASH`]) mbufs are ready: refills to full in bulk,
     /// or one by one when the pool runs low. False when the pool cannot give enough; what it
     /// gave stays in the stash.
