@@ -571,7 +571,10 @@ proptest! {
     }
 
     #[test]
-    fn corrupted_headers_never_panic(header in prop::collection::vec(any::<u8>(), 0..64), tail in valid_pcap()) {
+    fn corrupted_headers_never_panic(
+        header in prop::collection::vec(any::<u8>(), 0..64),
+        tail in valid_pcap(),
+    ) {
         // Random leading bytes, with the real magics now and then.
         for magic in [None, Some(MAGIC_US), Some(MAGIC_NS.swap_bytes()), Some(NG_SHB)] {
             let mut f = header.clone();
@@ -587,13 +590,10 @@ proptest! {
     fn valid_files_read_whole(f in valid_pcap(), g in valid_pcapng()) {
         prop_assert!(read_any(&f).is_ok());
         prop_assert!(read_any(&g).is_ok());
-        // Truncating a valid file inside its last record is always an error, never a panic,
-        // and never a silent short read past the last whole record.
+        // Cutting a valid file inside its last record is an error, never a silent short read.
         if f.len() > FILE_HEADER_LEN {
-            let n = read_any(&f).unwrap();
-            prop_assert!(n > 0);
-            let cut = &f[..f.len() - 1];
-            prop_assert!(read_any(cut).is_err() || n == 0);
+            prop_assert!(read_any(&f).unwrap() > 0);
+            prop_assert!(read_any(&f[..f.len() - 1]).is_err());
         }
     }
 }
