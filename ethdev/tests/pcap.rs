@@ -77,6 +77,12 @@ fn frame(i: usize, len: usize) -> Vec<u8> {
     f
 }
 
+/// Frame `i` with an 802.1Q tag (VLAN 100, priority 5) after the MAC addresses.
+fn tagged_frame(i: usize, len: usize) -> Vec<u8> {
+    let f = frame(i, len - 4);
+    [&f[..12], &[0x81, 0x00, 0xa0, 0x64], &f[12..]].concat()
+}
+
 /// An mbuf holding `data`, in `segs` segments (chained further when a buffer is too small).
 fn mbuf(pool: &PktmbufPool, data: &[u8], segs: usize) -> Mbuf {
     let piece = data.len().div_ceil(segs).min(2048);
@@ -562,10 +568,11 @@ fn sysfs(ns: &NetNs, ifname: &str, attr: &str) -> String {
         .to_string()
 }
 
-/// The frames of ours (EtherType 0x88b5) among `got`.
+/// The frames of ours (EtherType 0x88b5, tagged or not) among `got`.
 fn ours(got: Vec<(Vec<u8>, u16)>) -> Vec<(Vec<u8>, u16)> {
+    let tagged = [0x81, 0, 0xa0, 0x64, 0x88, 0xb5];
     got.into_iter()
-        .filter(|(f, _)| f.len() >= 14 && f[12..14] == [0x88, 0xb5])
+        .filter(|(f, _)| f.len() >= 18 && (f[12..14] == [0x88, 0xb5] || f[12..18] == tagged))
         .collect()
 }
 
@@ -605,16 +612,25 @@ fn interfaces_over_a_veth_pair() {
     let (mut rx1, mut tx1) = (p1.rx_queue(0).unwrap(), p1.tx_queue(0).unwrap());
     let quiet = Duration::from_millis(100);
 
-    // pvb -> pva: every frame arrives, byte for byte.
+    // pvb -> pva: every frame arrives, byte for byte, VLAN tags included (the kernel takes them
+    // out of the frame; the driver puts them back).
     let frames: Vec<(Vec<u8>, usize)> = (0..40)
-        .map(|i| (frame(i, 60 + i * 35), 1 + i % 2))
+        .map(|i| match i % 10 {
+            3 => (tagged_frame(i, 64 + i * 35), 1),
+            _ => (frame(i, 60 + i * 35), 1 + i % 2),
+        })
         .collect();
     send_all(&mut tx1, &pool, &frames);
     let got = ours(receive_all(&mut rx0, quiet));
-    assert_eq!(
-        got.iter().map(|(f, _)| f).collect::<Vec<_>>(),
-        frames.iter().map(|(f, _)| f).collect::<Vec<_>>()
-    );
+    assert_eq!(got.len(), frames.len());
+    for (i, ((g, _), (f, _))) in got.iter().zip(&frames).enumerate() {
+        assert!(
+            g == f,
+            "frame {i}: {} bytes received, {} sent",
+            g.len(),
+            f.len()
+        );
+    }
     assert!(
         ours(receive_all(&mut rx1, quiet)).is_empty(),
         "rx_iface_in: not what pvb sent"
@@ -625,7 +641,9 @@ fn interfaces_over_a_veth_pair() {
     send_all(&mut tx0, &pool, &frames);
     let got = ours(receive_all(&mut rx1, quiet));
     assert_eq!(got.len(), 20);
-    assert!(got.iter().zip(&frames).all(|((g, _), (f, _))| g == f));
+    for (i, ((g, _), (f, _))) in got.iter().zip(&frames).enumerate() {
+        assert!(g == f, "frame {i}");
+    }
     assert!(
         ours(receive_all(&mut rx0, quiet)).is_empty(),
         "iface: not its own frames"

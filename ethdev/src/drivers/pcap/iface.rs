@@ -4,13 +4,14 @@
 //!
 //! Frames are received straight into stashed mbufs; a frame longer than one mbuf (up to 9018
 //! bytes, DPDK's snap length for interfaces) spills into a per-queue overflow area and is copied
-//! into a chain. A frame longer than that is cut by the kernel and counted in `ierrors`.
+//! into a chain. A frame longer than that is cut by the kernel and counted in `ierrors`. A VLAN
+//! tag the kernel moved out of the frame goes back in, as libpcap puts it.
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use rpdk_mbuf::{BurstView, PKTMBUF_HEADROOM, PktmbufPool};
+use rpdk_mbuf::{BurstView, Mbuf, PKTMBUF_HEADROOM, PktmbufPool};
 
 use super::file::append_segments;
 use super::packet::{self, MAX_BATCH, Received};
@@ -129,6 +130,12 @@ impl RxQueueOps for IfaceRx {
                     continue;
                 }
             }
+            if let Some((tpid, tci)) = info.vlan
+                && !insert_vlan(&mut m, tpid, tci)
+            {
+                self.counters.add_errors(1);
+                continue;
+            }
             m.set_port(self.port);
             // Cannot fail: at most `room` frames were asked for.
             let _ = pkts.push(m);
@@ -136,6 +143,25 @@ impl RxQueueOps for IfaceRx {
         }
         n
     }
+}
+
+/// Puts back after the MAC addresses the VLAN tag the kernel took out of a received frame (as
+/// libpcap does), using the headroom.
+fn insert_vlan(m: &mut Mbuf, tpid: u16, tci: u16) -> bool {
+    if m.data_len() < 12 {
+        return false;
+    }
+    if m.prepend(4).is_err() {
+        return false;
+    }
+    // The first segment now starts 4 bytes earlier and holds at least 16.
+    let Ok(d) = m.data_mut() else {
+        return false;
+    };
+    d.copy_within(4..16, 0);
+    d[12..14].copy_from_slice(&tpid.to_be_bytes());
+    d[14..16].copy_from_slice(&tci.to_be_bytes());
+    true
 }
 
 /// A transmit queue on an interface.
