@@ -115,11 +115,11 @@ impl RxQueueOps for IfaceRx {
             let Some(mut m) = self.stash.take() else {
                 break;
             };
-            if info.truncated {
+            let room = m.room_mut().map_or(0, |r| r.len());
+            if info.truncated || info.len > room + self.slot {
                 self.counters.add_errors(1);
                 continue;
             }
-            let room = m.room_mut().map_or(0, |r| r.len());
             let first = info.len.min(room);
             // Fits the buffer; a fresh mbuf has one segment.
             let _ = m.set_len(first as u16);
