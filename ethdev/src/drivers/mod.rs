@@ -2,6 +2,8 @@
 //! DPDK's name and devargs.
 
 pub mod null;
+pub mod pcap;
+pub mod tap;
 
 use std::sync::atomic::{AtomicU16, Ordering};
 

@@ -1,0 +1,190 @@
+//! Kernel network interfaces by name: flags, hardware address, MTU and index, through `ioctl`s on
+//! a datagram socket (`SIOCGIFFLAGS`, `SIOCSIFHWADDR`, ...). Used by `net_tap` for the TAP device
+//! it creates and by `net_pcap`'s interface mode.
+//!
+//! The control socket belongs to the network namespace it was created in, so a [`NetIf`] made at
+//! probe keeps acting on that namespace's interface whatever thread calls it later.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use rpdk_mbuf::net::MacAddr;
+
+/// Longest interface name, in bytes (`IFNAMSIZ` less the NUL).
+pub(crate) const IFNAME_MAX: usize = libc::IFNAMSIZ - 1;
+
+/// Checks that `name` can be a Linux interface name (as DPDK's `is_valid_iface`): 1 to 15
+/// bytes, no `/`, `:`, whitespace or NUL.
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("an interface name cannot be empty".into());
+    }
+    if name.len() > IFNAME_MAX {
+        return Err(format!(
+            "interface names are at most {IFNAME_MAX} bytes, '{name}' has {}",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|&c| c == '/' || c == ':' || c == '\0' || c.is_whitespace())
+    {
+        return Err(format!(
+            "interface name '{name}' holds '{}'",
+            c.escape_default()
+        ));
+    }
+    Ok(())
+}
+
+/// An interface, by name, with a control socket in its namespace.
+#[derive(Debug)]
+pub(crate) struct NetIf {
+    name: String,
+    sock: OwnedFd,
+}
+
+/// An `ifreq` naming `name` (checked by [`check_name`]), the rest zeroed.
+fn ifreq(name: &str) -> libc::ifreq {
+    // SAFETY: ifreq is plain data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(name.bytes().take(IFNAME_MAX)) {
+        *d = s as libc::c_char;
+    }
+    req
+}
+
+impl NetIf {
+    /// A handle on interface `name` of the caller's network namespace (the interface need not
+    /// exist yet).
+    pub(crate) fn new(name: &str) -> io::Result<NetIf> {
+        check_name(name).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        // SAFETY: plain socket(2) call; the result is checked before use.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(NetIf {
+            name: name.to_string(),
+            // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+            sock: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    fn ioctl(&self, req: libc::c_ulong, ifr: &mut libc::ifreq) -> io::Result<()> {
+        // SAFETY: `ifr` is a valid ifreq that outlives the call; the SIOC*IF* requests used here
+        // read and write only within it.
+        let rc = unsafe { libc::ioctl(self.sock.as_raw_fd(), req as _, ifr as *mut libc::ifreq) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// The interface index (`SIOCGIFINDEX`).
+    pub(crate) fn index(&self) -> io::Result<u32> {
+        let mut r = ifreq(&self.name);
+        self.ioctl(libc::SIOCGIFINDEX, &mut r)?;
+        // SAFETY: SIOCGIFINDEX filled the ifindex member.
+        Ok(unsafe { r.ifr_ifru.ifru_ifindex } as u32)
+    }
+
+    /// The interface flags (`IFF_*`).
+    pub(crate) fn flags(&self) -> io::Result<u32> {
+        let mut r = ifreq(&self.name);
+        self.ioctl(libc::SIOCGIFFLAGS, &mut r)?;
+        // SAFETY: SIOCGIFFLAGS filled the flags member.
+        Ok(unsafe { r.ifr_ifru.ifru_flags } as u16 as u32)
+    }
+
+    /// Sets the flags in `on` and clears those in `off`, keeping the others.
+    pub(crate) fn change_flags(&self, on: u32, off: u32) -> io::Result<()> {
+        let flags = (self.flags()? | on) & !off;
+        let mut r = ifreq(&self.name);
+        r.ifr_ifru.ifru_flags = flags as u16 as libc::c_short;
+        self.ioctl(libc::SIOCSIFFLAGS, &mut r)
+    }
+
+    /// Whether the interface is administratively up and has carrier (`IFF_UP | IFF_RUNNING`).
+    pub(crate) fn is_running(&self) -> bool {
+        let want = (libc::IFF_UP | libc::IFF_RUNNING) as u32;
+        self.flags().is_ok_and(|f| f & want == want)
+    }
+
+    /// The hardware address (`SIOCGIFHWADDR`).
+    pub(crate) fn mac(&self) -> io::Result<MacAddr> {
+        let mut r = ifreq(&self.name);
+        self.ioctl(libc::SIOCGIFHWADDR, &mut r)?;
+        // SAFETY: SIOCGIFHWADDR filled the hwaddr member.
+        let data = unsafe { r.ifr_ifru.ifru_hwaddr }.sa_data;
+        let mut mac = [0u8; 6];
+        for (d, s) in mac.iter_mut().zip(data) {
+            *d = s as u8;
+        }
+        Ok(MacAddr(mac))
+    }
+
+    /// Sets the hardware address (`SIOCSIFHWADDR`).
+    pub(crate) fn set_mac(&self, mac: MacAddr) -> io::Result<()> {
+        let mut r = ifreq(&self.name);
+        // SAFETY: sockaddr is plain data; all-zero is valid.
+        let mut sa: libc::sockaddr = unsafe { std::mem::zeroed() };
+        sa.sa_family = libc::ARPHRD_ETHER;
+        for (d, s) in sa.sa_data.iter_mut().zip(mac.0) {
+            *d = s as libc::c_char;
+        }
+        r.ifr_ifru.ifru_hwaddr = sa;
+        self.ioctl(libc::SIOCSIFHWADDR, &mut r)
+    }
+
+    /// The MTU (`SIOCGIFMTU`).
+    pub(crate) fn mtu(&self) -> io::Result<u32> {
+        let mut r = ifreq(&self.name);
+        self.ioctl(libc::SIOCGIFMTU, &mut r)?;
+        // SAFETY: SIOCGIFMTU filled the mtu member.
+        Ok(unsafe { r.ifr_ifru.ifru_mtu } as u32)
+    }
+
+    /// Sets the MTU (`SIOCSIFMTU`).
+    pub(crate) fn set_mtu(&self, mtu: u32) -> io::Result<()> {
+        let mut r = ifreq(&self.name);
+        r.ifr_ifru.ifru_mtu = mtu as libc::c_int;
+        self.ioctl(libc::SIOCSIFMTU, &mut r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("dtap0").is_ok());
+        assert!(check_name("dtap%d").is_ok());
+        assert!(check_name("a23456789012345").is_ok());
+        for (bad, want) in [
+            ("", "cannot be empty"),
+            ("a234567890123456", "at most 15 bytes"),
+            ("a/b", "holds '/'"),
+            ("a:b", "holds ':'"),
+            ("a b", "holds ' '"),
+        ] {
+            let e = check_name(bad).unwrap_err();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn loopback_is_visible() {
+        let lo = NetIf::new("lo").unwrap();
+        assert!(lo.index().unwrap() > 0);
+        assert!(lo.flags().unwrap() & libc::IFF_LOOPBACK as u32 != 0);
+        assert!(lo.mtu().unwrap() >= 1500);
+        let missing = NetIf::new("rpdk-none0").unwrap();
+        assert_eq!(
+            missing.index().unwrap_err().raw_os_error(),
+            Some(libc::ENODEV)
+        );
+        assert!(!missing.is_running());
+    }
+}
