@@ -66,6 +66,8 @@ pub trait RxQueueOps: Send {
 pub trait TxQueueOps: Send {
     /// Sends packets from the front of `pkts`, taking them (freeing each once sent), and
     /// returns how many it took; those it could not send stay in `pkts`, in order. Never blocks.
+    /// A packet taken but dropped (a frame the device refuses) is reported with
+    /// `QueueCounters::add_tx_dropped`, so it counts as an error and not as sent.
     fn tx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize;
 }
 

@@ -101,10 +101,11 @@ pub fn release_by_name(name: &str) -> Result<()> {
         Err(EthError::NoSuchName(_)) => return Ok(()),
         Err(e) => return Err(e),
     };
-    if port.is_started() {
-        port.stop()?;
-    }
-    port.close()
+    // Close even when the driver's stop fails (its device may be gone), so that the port does
+    // not linger in the table.
+    let stopped = if port.is_started() { port.stop() } else { Ok(()) };
+    let closed = port.close();
+    stopped.and(closed)
 }
 
 /// The number of ports (DPDK's `rte_eth_dev_count_avail`).

@@ -136,10 +136,16 @@ impl TxQueue {
             return 0;
         }
         let total: u64 = burst.iter().map(|m| m.pkt_len() as u64).sum();
+        let (drops, drop_bytes) = self.counters.tx_dropped();
         let n = self.ops.tx_burst(&mut burst.view());
         if n > 0 {
             let left: u64 = burst.iter().map(|m| m.pkt_len() as u64).sum();
-            self.counters.add(n as u64, total - left);
+            let (drops2, drop_bytes2) = self.counters.tx_dropped();
+            // Frames the driver took but dropped are errors, not sent packets.
+            self.counters.add(
+                n as u64 - (drops2 - drops),
+                (total - left) - (drop_bytes2 - drop_bytes),
+            );
         }
         n
     }

@@ -21,6 +21,10 @@ pub struct QueueCounters {
     nombuf: AtomicU64,
     /// RX: packets the device dropped for want of room.
     missed: AtomicU64,
+    /// TX: packets a driver took and dropped (counted in `errors` too), and their bytes, so that
+    /// the port layer does not count them as sent.
+    tx_dropped: AtomicU64,
+    tx_dropped_bytes: AtomicU64,
 }
 
 /// A snapshot of one queue's counters.
@@ -72,6 +76,24 @@ impl QueueCounters {
     #[inline(always)]
     pub fn add_errors(&self, n: u64) {
         bump(&self.errors, n);
+    }
+
+    /// Counts a packet a TX queue took but could not send (a frame the device refuses): an
+    /// error, and not a sent packet (by the queue's owner).
+    #[inline(always)]
+    pub fn add_tx_dropped(&self, bytes: u64) {
+        bump(&self.errors, 1);
+        bump(&self.tx_dropped, 1);
+        bump(&self.tx_dropped_bytes, bytes);
+    }
+
+    /// TX packets and bytes dropped after being taken, so far.
+    #[inline(always)]
+    pub(crate) fn tx_dropped(&self) -> (u64, u64) {
+        (
+            self.tx_dropped.load(Ordering::Relaxed),
+            self.tx_dropped_bytes.load(Ordering::Relaxed),
+        )
     }
 
     /// Counts RX mbuf allocation failures (by the queue's owner).
