@@ -254,3 +254,97 @@ fn testpmd_refuses_bad_arguments() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least one worker lcore"));
 }
+
+/// l2fwd between two pcap ports: every frame of the input file comes out of the other port in
+/// order, its MACs rewritten as DPDK's l2fwd does, and tcpdump reads the output.
+#[test]
+fn l2fwd_rewrites_macs_between_pcap_ports() {
+    use rpdk_ethdev::drivers::pcap::format;
+    let dir = std::env::temp_dir().join(rpdk_testsupport::unique_prefix("l2pcap"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (input, output, empty) = (
+        dir.join("in.pcap"),
+        dir.join("out.pcap"),
+        dir.join("empty.pcap"),
+    );
+    let mut bytes = Vec::new();
+    format::write_file_header(&mut bytes, false, 65535);
+    let mut frames = Vec::new();
+    for i in 0..50u16 {
+        let mut f = Vec::new();
+        etherparse::PacketBuilder::ethernet2([0xaa; 6], [0xbb; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(1000 + i, 2000)
+            .write(&mut f, &[i as u8; 30])
+            .unwrap();
+        format::write_record_header(
+            &mut bytes,
+            false,
+            i as u64 * 1000,
+            f.len() as u32,
+            f.len() as u32,
+        );
+        bytes.extend_from_slice(&f);
+        frames.push(f);
+    }
+    std::fs::write(&input, &bytes).unwrap();
+    let mut hdr = Vec::new();
+    format::write_file_header(&mut hdr, false, 65535);
+    std::fs::write(&empty, &hdr).unwrap();
+    let p0 = format!(
+        "net_pcap0,rx_pcap={},tx_pcap={}",
+        input.display(),
+        dir.join("back.pcap").display()
+    );
+    let p1 = format!(
+        "net_pcap1,rx_pcap={},tx_pcap={}",
+        empty.display(),
+        output.display()
+    );
+    let child = spawn(
+        env!("CARGO_BIN_EXE_l2fwd"),
+        &["--vdev", &p0, "--vdev", &p1],
+        &["-p", "0x3", "-T", "1"],
+        Stdio::null(),
+    );
+    let out = run_then_signal(child, 3, libc::SIGTERM);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let file = std::fs::File::open(&output).unwrap();
+    let mut reader =
+        format::Reader::new(std::io::BufReader::new(file), output.display().to_string()).unwrap();
+    let mut got = Vec::new();
+    while let Some(p) = reader.next_packet().unwrap() {
+        got.push(p.data.to_vec());
+    }
+    assert_eq!(got.len(), frames.len(), "every frame forwarded once");
+    let port1_mac = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Port 1, MAC address: "))
+        .expect("l2fwd prints port 1's MAC")
+        .trim()
+        .parse::<rpdk_mbuf::net::MacAddr>()
+        .unwrap();
+    for (sent, recv) in frames.iter().zip(&got) {
+        assert_eq!(
+            &recv[..6],
+            &[0x02, 0, 0, 0, 0, 0x01],
+            "destination 02:00:00:00:00:<tx port>"
+        );
+        assert_eq!(&recv[6..12], &port1_mac.0, "source: the tx port's MAC");
+        assert_eq!(&recv[12..], &sent[12..], "the rest untouched, in order");
+    }
+    let final_block = stdout.rsplit("Port statistics ====").next().unwrap();
+    assert_eq!(number_after(final_block, "Total packets received:")[0], 50);
+    if let Ok(tcpdump) = Command::new("tcpdump").arg("-nr").arg(&output).output() {
+        if tcpdump.status.success() {
+            assert_eq!(String::from_utf8_lossy(&tcpdump.stdout).lines().count(), 50);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
