@@ -103,7 +103,11 @@ pub fn release_by_name(name: &str) -> Result<()> {
     };
     // Close even when the driver's stop fails (its device may be gone), so that the port does
     // not linger in the table.
-    let stopped = if port.is_started() { port.stop() } else { Ok(()) };
+    let stopped = if port.is_started() {
+        port.stop()
+    } else {
+        Ok(())
+    };
     let closed = port.close();
     stopped.and(closed)
 }

@@ -179,6 +179,16 @@ pub fn dump(w: &mut dyn Write) -> std::io::Result<()> {
     writeln!(w, "  {free} bytes of dynamic field space free")
 }
 
+/// DPDK's receive timestamp (`rte_mbuf_dyn_rx_timestamp_register`): the
+/// `rte_dynfield_timestamp` field (a `u64` in the driver's clock) and the
+/// `rte_dynflag_rx_timestamp` flag that says it is set.
+pub fn register_rx_timestamp() -> Result<(DynField<u64>, DynFlag), DynError> {
+    Ok((
+        DynField::register("rte_dynfield_timestamp")?,
+        DynFlag::register("rte_dynflag_rx_timestamp")?,
+    ))
+}
+
 /// A typed dynamic field.
 #[derive(Debug)]
 pub struct DynField<T> {

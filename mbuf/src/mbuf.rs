@@ -304,6 +304,20 @@ impl Mbuf {
         })
     }
 
+    /// Moves the start of an empty mbuf's data to `headroom` bytes into its buffer (DPDK's
+    /// `rte_pktmbuf_reset_headroom` with a chosen room; 0 for a segment that continues a chain).
+    pub fn set_headroom(&mut self, headroom: u16) -> Result<(), MbufError> {
+        let h = self.hm();
+        if h.data_len != 0 {
+            return Err(MbufError::OutOfBounds);
+        }
+        if headroom > h.buf_len {
+            return Err(MbufError::NoRoom);
+        }
+        h.data_off = headroom;
+        Ok(())
+    }
+
     /// Bytes before the data in the first segment (DPDK's `rte_pktmbuf_headroom`).
     #[inline]
     pub fn headroom(&self) -> u16 {

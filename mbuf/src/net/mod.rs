@@ -1,6 +1,6 @@
 //! Packet headers: typed, zero-copy views over bytes, checksums, and the packet-type parser.
 //!
-//! Each view (`Ethernet`, `Vlan`, `Ipv4`, `Ipv6`, `Tcp`, `Udp`, `Icmp`, `Sctp`) wraps any
+//! Each view (`Ethernet`, `Vlan`, `Arp`, `Ipv4`, `Ipv6`, `Tcp`, `Udp`, `Icmp`, `Sctp`) wraps any
 //! `T: AsRef<[u8]>` (and `AsMut<[u8]>` for setters). `new_checked` verifies that the buffer holds
 //! the whole header, and the header's own length fields, before anything is read, so accessors
 //! never index out of bounds and never panic; payload accessors are clamped to both the buffer and
@@ -27,6 +27,7 @@
 //! # Ok::<(), rpdk_mbuf::net::HeaderError>(())
 //! ```
 
+mod arp;
 pub mod checksum;
 mod ethernet;
 mod ipv4;
@@ -35,6 +36,7 @@ mod l4;
 mod parse;
 mod vlan;
 
+pub use arp::Arp;
 pub use ethernet::{Ethernet, MacAddr, ether_type};
 pub use ipv4::Ipv4;
 pub use ipv6::{Ipv6, skip_ipv6_ext};

@@ -41,10 +41,8 @@ pub(crate) struct RxTimestamp {
 impl RxTimestamp {
     /// Registers (or finds) the field and flag.
     pub(crate) fn register() -> Option<RxTimestamp> {
-        Some(RxTimestamp {
-            field: DynField::register("rte_dynfield_timestamp").ok()?,
-            flag: DynFlag::register("rte_dynflag_rx_timestamp").ok()?,
-        })
+        let (field, flag) = rpdk_mbuf::dynfield::register_rx_timestamp().ok()?;
+        Some(RxTimestamp { field, flag })
     }
 
     #[inline]

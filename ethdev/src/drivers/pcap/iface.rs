@@ -230,7 +230,8 @@ impl TxQueueOps for IfaceTx {
                 // The frame itself is refused (longer than the MTU allows, shorter than a
                 // header): drop it, as a NIC drops a bad descriptor, and go on.
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EMSGSIZE | libc::EINVAL)) => {
-                    self.counters.add_tx_dropped(pkts.as_slice()[taken].pkt_len() as u64);
+                    self.counters
+                        .add_tx_dropped(pkts.as_slice()[taken].pkt_len() as u64);
                     taken += 1;
                 }
                 // The interface is down or gone: give the rest back.

@@ -74,7 +74,6 @@ impl RxStash {
 /// (what DPDK's receive paths do for every segment after the first).
 #[inline]
 pub(crate) fn drop_headroom(m: &mut Mbuf) {
-    // A fresh mbuf is unshared and has exactly its headroom before the data.
-    let _ = m.prepend(m.headroom());
-    let _ = m.set_len(0);
+    // A fresh mbuf is empty, so this cannot fail.
+    let _ = m.set_headroom(0);
 }
