@@ -78,12 +78,12 @@ impl QueueCounters {
         bump(&self.errors, n);
     }
 
-    /// Counts a packet a TX queue took but could not send (a frame the device refuses): an
-    /// error, and not a sent packet (by the queue's owner).
+    /// Counts packets a TX queue took but could not send (frames the device refuses): errors,
+    /// and not sent packets (by the queue's owner).
     #[inline(always)]
-    pub fn add_tx_dropped(&self, bytes: u64) {
-        bump(&self.errors, 1);
-        bump(&self.tx_dropped, 1);
+    pub fn add_tx_dropped(&self, packets: u64, bytes: u64) {
+        bump(&self.errors, packets);
+        bump(&self.tx_dropped, packets);
         bump(&self.tx_dropped_bytes, bytes);
     }
 

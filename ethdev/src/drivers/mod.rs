@@ -1,6 +1,7 @@
 //! The poll-mode drivers that need no special hardware, each registered with the EAL under
 //! DPDK's name and devargs.
 
+pub mod af_packet;
 pub mod null;
 pub mod pcap;
 pub mod tap;

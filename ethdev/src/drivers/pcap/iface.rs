@@ -231,7 +231,7 @@ impl TxQueueOps for IfaceTx {
                 // header): drop it, as a NIC drops a bad descriptor, and go on.
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EMSGSIZE | libc::EINVAL)) => {
                     self.counters
-                        .add_tx_dropped(pkts.as_slice()[taken].pkt_len() as u64);
+                        .add_tx_dropped(1, pkts.as_slice()[taken].pkt_len() as u64);
                     taken += 1;
                 }
                 // The interface is down or gone: give the rest back.

@@ -249,7 +249,7 @@ impl TxQueueOps for TapTx {
                     // drop it, as a NIC drops a bad descriptor, and go on.
                     Some(libc::EINVAL | libc::EMSGSIZE | libc::EFAULT) => {
                         self.counters
-                            .add_tx_dropped(pkts.as_slice()[i].pkt_len() as u64);
+                            .add_tx_dropped(1, pkts.as_slice()[i].pkt_len() as u64);
                         taken += 1;
                     }
                     // The device is down or out of memory: give the rest back.

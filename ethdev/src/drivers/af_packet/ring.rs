@@ -1,0 +1,339 @@
+//! Safe views of the memory-mapped rings that a packet socket shares with the kernel: the
+//! TPACKET_V3 receive ring (blocks of frames, handed over a block at a time) and the TPACKET_V2
+//! transmit ring (one frame per slot). Ownership passes through each block's or frame's status
+//! word: read with acquire ordering before the contents, written with release ordering after
+//! them. Every offset the kernel writes is checked against the block before it is used.
+
+use std::mem::size_of;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::sys::Mmap;
+
+/// `TPACKET_ALIGN(sizeof(struct tpacket3_hdr))`: where the `sockaddr_ll` of a V3 frame starts.
+const V3_HDR: usize = 48;
+/// Offset of `sll_pkttype` in `struct sockaddr_ll`.
+const SLL_PKTTYPE: usize = 10;
+/// Offsets in `struct tpacket_block_desc` (`hdr.bh1.block_status`, `num_pkts`,
+/// `offset_to_first_pkt`).
+const BLOCK_STATUS: usize = 8;
+const BLOCK_NUM_PKTS: usize = 12;
+const BLOCK_FIRST_PKT: usize = 16;
+/// Size of the block descriptor: no frame starts before it.
+const BLOCK_DESC: usize = 48;
+/// `TPACKET2_HDRLEN - sizeof(struct sockaddr_ll)`: where a V2 TX frame's data starts.
+pub(super) const TX_DATA_OFF: usize = 32;
+
+/// The transmit-timestamp bits of a V2 status word, which say nothing of ownership.
+const TP_STATUS_TS_MASK: u32 =
+    libc::TP_STATUS_TS_SOFTWARE | libc::TP_STATUS_TS_SYS_HARDWARE | libc::TP_STATUS_TS_RAW_HARDWARE;
+
+/// A frame of the receive ring, borrowed until the ring moves on.
+#[derive(Debug)]
+pub(super) struct Frame<'a> {
+    /// The bytes captured, from the MAC header.
+    pub data: &'a [u8],
+    /// The frame's length on the wire (more than `data` when truncated).
+    pub wire_len: u32,
+    /// `TP_STATUS_*` bits of the frame (`VLAN_VALID`, `VLAN_TPID_VALID`, `CSUMNOTREADY`...).
+    pub status: u32,
+    /// The VLAN tag the kernel took out of the frame, with `TP_STATUS_VLAN_VALID`.
+    pub vlan_tci: u16,
+    /// Its TPID, with `TP_STATUS_VLAN_TPID_VALID`.
+    pub vlan_tpid: u16,
+    /// `PACKET_HOST`, `PACKET_OUTGOING`...
+    pub pkttype: u8,
+}
+
+/// What [`RxRing::ready`] found.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Ready {
+    /// Frames ready to read.
+    pub frames: u32,
+    /// Blocks taken from the kernel by this call.
+    pub blocks: u32,
+    /// Their status bits, together (`TP_STATUS_LOSING`, `TP_STATUS_BLK_TMO`).
+    pub status: u32,
+}
+
+/// The TPACKET_V3 receive ring of a socket: `nb_blocks` blocks of `block_size` bytes.
+#[derive(Debug)]
+pub(super) struct RxRing {
+    map: Mmap,
+    block_size: usize,
+    nb_blocks: usize,
+    /// The block at the cursor.
+    block: usize,
+    /// Whether the kernel handed that block over and we have not given it back.
+    held: bool,
+    /// Frames of the held block not read yet.
+    left: u32,
+    /// Offset of the next frame in the held block.
+    off: usize,
+}
+
+impl RxRing {
+    /// The ring over `map`, which holds at least `nb_blocks` blocks of `block_size` bytes.
+    pub fn new(map: Mmap, block_size: usize, nb_blocks: usize) -> RxRing {
+        assert!(
+            block_size > BLOCK_DESC && nb_blocks > 0 && map.len() >= block_size * nb_blocks,
+            "ring geometry does not match its mapping"
+        );
+        RxRing {
+            map,
+            block_size,
+            nb_blocks,
+            block: 0,
+            held: false,
+            left: 0,
+            off: 0,
+        }
+    }
+
+    fn block_ptr(&self) -> *mut u8 {
+        // SAFETY: block < nb_blocks, so the offset stays in the mapping (checked in `new`).
+        unsafe { self.map.as_ptr().add(self.block * self.block_size) }
+    }
+
+    fn status_word(&self) -> &AtomicU32 {
+        // SAFETY: the status word of the current block: 4-aligned (blocks are page-aligned),
+        // inside the mapping, which lives as long as `self`; the kernel writes it atomically.
+        unsafe { AtomicU32::from_ptr(self.block_ptr().add(BLOCK_STATUS).cast()) }
+    }
+
+    fn read_u32(&self, off: usize) -> u32 {
+        debug_assert!(off + 4 <= self.block_size);
+        // SAFETY: inside the current block, which the kernel handed over (or whose descriptor
+        // it wrote before handing it over); read without alignment assumptions.
+        unsafe { self.block_ptr().add(off).cast::<u32>().read_unaligned() }
+    }
+
+    /// Frames ready to read. When the held block is used up, gives it back to the kernel and
+    /// takes the next one if the kernel has closed it.
+    #[inline]
+    pub fn ready(&mut self) -> Ready {
+        let mut r = Ready {
+            frames: self.left,
+            blocks: 0,
+            status: 0,
+        };
+        if self.held && self.left > 0 {
+            return r;
+        }
+        for _ in 0..self.nb_blocks {
+            if self.held {
+                self.give_back();
+            }
+            let status = self.status_word().load(Ordering::Acquire);
+            if status & libc::TP_STATUS_USER == 0 {
+                break;
+            }
+            r.blocks += 1;
+            r.status |= status;
+            self.held = true;
+            let first = self.read_u32(BLOCK_FIRST_PKT) as usize;
+            self.left = if (BLOCK_DESC..self.block_size).contains(&first) {
+                self.read_u32(BLOCK_NUM_PKTS)
+            } else {
+                0
+            };
+            self.off = first;
+            if self.left > 0 {
+                break;
+            }
+        }
+        r.frames = self.left;
+        r
+    }
+
+    /// The next frame of the held block, if any is left. A frame whose offsets fall outside
+    /// the block ends the block.
+    #[inline]
+    pub fn next_frame(&mut self) -> Option<Frame<'_>> {
+        if !self.held || self.left == 0 {
+            return None;
+        }
+        let off = self.off;
+        if off + V3_HDR + size_of::<libc::sockaddr_ll>() > self.block_size {
+            self.left = 0;
+            return None;
+        }
+        // SAFETY: the header lies in the held block (checked above); frames are 16-aligned.
+        let h: libc::tpacket3_hdr = unsafe {
+            self.block_ptr()
+                .add(off)
+                .cast::<libc::tpacket3_hdr>()
+                .read()
+        };
+        let (mac, snap) = (h.tp_mac as usize, h.tp_snaplen as usize);
+        if mac < V3_HDR || off + mac + snap > self.block_size {
+            self.left = 0;
+            return None;
+        }
+        self.left -= 1;
+        let next = h.tp_next_offset as usize;
+        if self.left > 0 {
+            if next == 0 || off + next >= self.block_size {
+                self.left = 0;
+            }
+            self.off = off + next;
+        }
+        // SAFETY: in the held block, checked above.
+        let pkttype = unsafe { *self.block_ptr().add(off + V3_HDR + SLL_PKTTYPE) };
+        // SAFETY: `mac..mac + snap` lies in the held block (checked above); the kernel does not
+        // write to it until the block is given back, which needs `&mut self`.
+        let data = unsafe { std::slice::from_raw_parts(self.block_ptr().add(off + mac), snap) };
+        Some(Frame {
+            data,
+            wire_len: h.tp_len,
+            status: h.tp_status,
+            vlan_tci: h.hv1.tp_vlan_tci as u16,
+            vlan_tpid: h.hv1.tp_vlan_tpid,
+            pkttype,
+        })
+    }
+
+    /// Gives the held block back to the kernel if every frame of it was read.
+    #[inline]
+    pub fn release_used(&mut self) {
+        if self.held && self.left == 0 {
+            self.give_back();
+        }
+    }
+
+    fn give_back(&mut self) {
+        self.status_word()
+            .store(libc::TP_STATUS_KERNEL, Ordering::Release);
+        self.held = false;
+        self.left = 0;
+        self.block += 1;
+        if self.block == self.nb_blocks {
+            self.block = 0;
+        }
+    }
+}
+
+/// The TPACKET_V2 transmit ring of a socket: `nb_frames` frames of `frame_size` bytes, packed
+/// into blocks of `block_size` bytes.
+#[derive(Debug)]
+pub(super) struct TxRing {
+    map: Mmap,
+    block_size: usize,
+    frame_size: usize,
+    frames_per_block: usize,
+    nb_frames: usize,
+    head: usize,
+}
+
+impl TxRing {
+    /// The ring over `map`, which holds `nb_frames` frames in blocks of `block_size`.
+    pub fn new(map: Mmap, block_size: usize, frame_size: usize, nb_frames: usize) -> TxRing {
+        let frames_per_block = block_size / frame_size.max(1);
+        assert!(
+            frame_size > TX_DATA_OFF
+                && frame_size % 16 == 0
+                && frames_per_block > 0
+                && nb_frames > 0
+                && nb_frames.div_ceil(frames_per_block) * block_size <= map.len(),
+            "ring geometry does not match its mapping"
+        );
+        TxRing {
+            map,
+            block_size,
+            frame_size,
+            frames_per_block,
+            nb_frames,
+            head: 0,
+        }
+    }
+
+    /// Bytes of frame data a slot holds.
+    pub fn data_room(&self) -> usize {
+        self.frame_size - TX_DATA_OFF
+    }
+
+    fn frame_ptr(&self) -> *mut u8 {
+        let (b, f) = (
+            self.head / self.frames_per_block,
+            self.head % self.frames_per_block,
+        );
+        // SAFETY: head < nb_frames, so the frame lies in the mapping (checked in `new`).
+        unsafe {
+            self.map
+                .as_ptr()
+                .add(b * self.block_size + f * self.frame_size)
+        }
+    }
+
+    fn status_word(&self) -> &AtomicU32 {
+        // SAFETY: `tp_status` opens the head frame: 16-aligned, inside the mapping, which lives as
+        // long as `self`; the kernel writes it atomically.
+        unsafe { AtomicU32::from_ptr(self.frame_ptr().cast()) }
+    }
+
+    /// Fills the head slot if the kernel is done with it: `write` gets the slot's data room and
+    /// returns the frame's length; the slot is then marked for sending and the head moves on.
+    /// Returns the slot's status when it is still the kernel's (`TP_STATUS_SEND_REQUEST` or
+    /// `TP_STATUS_SENDING`).
+    #[inline]
+    pub fn push(&mut self, write: impl FnOnce(&mut [u8]) -> usize) -> Result<(), u32> {
+        let status = self.status_word().load(Ordering::Acquire) & !TP_STATUS_TS_MASK;
+        // A malformed frame (only without PACKET_LOSS) is the kernel's no more either.
+        if status != libc::TP_STATUS_AVAILABLE && status != libc::TP_STATUS_WRONG_FORMAT {
+            return Err(status);
+        }
+        let room = self.data_room();
+        let frame = self.frame_ptr();
+        // SAFETY: the slot's data area lies in the mapping; the kernel leaves an available slot
+        // alone, and `&mut self` keeps any other writer out.
+        let data = unsafe { std::slice::from_raw_parts_mut(frame.add(TX_DATA_OFF), room) };
+        let len = write(data).min(room) as u32;
+        // SAFETY: tp_len and tp_snaplen (offsets 4 and 8 of tpacket2_hdr) are in the slot, which
+        // is still ours.
+        unsafe {
+            frame.add(4).cast::<u32>().write(len);
+            frame.add(8).cast::<u32>().write(len);
+        }
+        self.status_word()
+            .store(libc::TP_STATUS_SEND_REQUEST, Ordering::Release);
+        self.head += 1;
+        if self.head == self.nb_frames {
+            self.head = 0;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::offset_of;
+
+    #[test]
+    fn offsets_match_the_kernel_headers() {
+        assert_eq!(
+            V3_HDR,
+            size_of::<libc::tpacket3_hdr>().next_multiple_of(libc::TPACKET_ALIGNMENT)
+        );
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_pkttype), SLL_PKTTYPE);
+        let bh1 = offset_of!(libc::tpacket_block_desc, hdr);
+        assert_eq!(
+            bh1 + offset_of!(libc::tpacket_hdr_v1, block_status),
+            BLOCK_STATUS
+        );
+        assert_eq!(
+            bh1 + offset_of!(libc::tpacket_hdr_v1, num_pkts),
+            BLOCK_NUM_PKTS
+        );
+        assert_eq!(
+            bh1 + offset_of!(libc::tpacket_hdr_v1, offset_to_first_pkt),
+            BLOCK_FIRST_PKT
+        );
+        assert_eq!(size_of::<libc::tpacket_block_desc>(), BLOCK_DESC);
+        assert_eq!(
+            TX_DATA_OFF,
+            libc::TPACKET2_HDRLEN - size_of::<libc::sockaddr_ll>()
+        );
+        assert_eq!(offset_of!(libc::tpacket2_hdr, tp_len), 4);
+        assert_eq!(offset_of!(libc::tpacket2_hdr, tp_snaplen), 8);
+    }
+}
