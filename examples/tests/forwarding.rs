@@ -348,3 +348,139 @@ fn l2fwd_rewrites_macs_between_pcap_ports() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// l2fwd end to end on real interfaces (root): a generator in one namespace pings the other
+/// through l2fwd on two af_packet ports; tcpdump on the far side captures the requests with
+/// their MACs rewritten; l2fwd counts both directions.
+#[test]
+fn l2fwd_forwards_between_namespaces_over_af_packet() {
+    use rpdk_ethdev::drivers::pcap::format;
+    if !rpdk_testsupport::require_root("l2fwd_forwards_between_namespaces_over_af_packet") {
+        return;
+    }
+    // The topology's namespaces are the test's own (`rpdkt<pid>ns0`, `rpdkt<pid>ns1`); the
+    // root-side veth ends (`rpdkt<pid>0`, `rpdkt<pid>1`) are l2fwd's ports.
+    let p = rpdk_testsupport::unique_prefix("");
+    let topology = Topology::up(&p);
+    let port1_mac: rpdk_mbuf::net::MacAddr =
+        std::fs::read_to_string(format!("/sys/class/net/{p}1/address"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+    let lcores = two_lcores();
+    let l2fwd = Command::new(env!("CARGO_BIN_EXE_l2fwd"))
+        .args(["--lcores", &lcores, "--no-huge", "--no-shconf"])
+        .args(["--vdev", &format!("net_af_packet0,iface={p}0")])
+        .args(["--vdev", &format!("net_af_packet1,iface={p}1")])
+        .args(["--", "-p", "0x3", "-T", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let capture = std::env::temp_dir().join(format!("{p}.pcap"));
+    let tcpdump = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("{p}ns1"),
+            "timeout",
+            "15",
+            "tcpdump",
+            "-i",
+            "eth0",
+            "-U",
+            "-c",
+            "10",
+            "-w",
+        ])
+        .arg(&capture)
+        .arg("icmp[icmptype] == icmp-echo")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let ping = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("{p}ns0"),
+            "ping",
+            "-c",
+            "10",
+            "-i",
+            "0.1",
+            "-W",
+            "2",
+            "198.18.0.2",
+        ])
+        .output()
+        .unwrap();
+    let ping_out = String::from_utf8_lossy(&ping.stdout);
+    let captured = tcpdump.wait_with_output().unwrap();
+    let l2 = run_then_signal(l2fwd, 0, libc::SIGTERM);
+    let stdout = String::from_utf8_lossy(&l2.stdout);
+    drop(topology);
+
+    assert!(
+        ping_out.contains("10 received"),
+        "pings through l2fwd: {ping_out}\nl2fwd: {stdout}"
+    );
+    assert!(captured.status.success(), "tcpdump captured 10 requests");
+    let file = std::fs::File::open(&capture).unwrap();
+    let mut reader =
+        format::Reader::new(std::io::BufReader::new(file), capture.display().to_string()).unwrap();
+    let mut requests = 0;
+    while let Some(pkt) = reader.next_packet().unwrap() {
+        assert_eq!(
+            &pkt.data[..6],
+            &[0x02, 0, 0, 0, 0, 0x01],
+            "destination rewritten for port 1"
+        );
+        assert_eq!(&pkt.data[6..12], &port1_mac.0, "source: port 1's MAC");
+        requests += 1;
+    }
+    std::fs::remove_file(&capture).unwrap();
+    assert_eq!(requests, 10);
+    assert!(l2.status.success(), "{stdout}");
+    let final_block = stdout.rsplit("Port statistics ====").next().unwrap();
+    let received = number_after(final_block, "Total packets received:")[0];
+    assert!(
+        received >= 20,
+        "requests and replies, both ports: {final_block}"
+    );
+    assert_eq!(number_after(final_block, "Total packets dropped:")[0], 0);
+}
+
+/// `scripts/veth-topology.sh up` for one test, taken down again when dropped (even when the
+/// test fails).
+struct Topology(String);
+
+impl Topology {
+    const SCRIPT: &'static str =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/veth-topology.sh");
+
+    fn up(prefix: &str) -> Topology {
+        let out = Command::new(Self::SCRIPT)
+            .args(["up", "--prefix", prefix, "--pairs", "2"])
+            .output()
+            .unwrap();
+        let topology = Topology(prefix.to_string());
+        assert!(
+            out.status.success(),
+            "veth-topology.sh up: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        topology
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        let _ = Command::new(Self::SCRIPT)
+            .args(["down", "--prefix", &self.0])
+            .status();
+    }
+}
