@@ -62,6 +62,30 @@ impl CacheCore {
     #[inline(always)]
     pub unsafe fn put(&self, backing: &Backing, objs: &[*mut u8]) {
         let n = objs.len() as u32;
+        let len = self.len.load(Ordering::Relaxed);
+        if len + n > self.flushthresh {
+            // SAFETY: forwarded contract.
+            return unsafe { self.put_slow(backing, objs) };
+        }
+        // SAFETY: the caller is the only user of the cache's slots; `len + n` is within the
+        // threshold, which the slots hold; `objs` (a shared slice the caller holds) is not
+        // among them.
+        let free =
+            unsafe { std::slice::from_raw_parts_mut(self.slots().add(len as usize), objs.len()) };
+        copy_ptrs(free, objs);
+        // The last write to pool memory in this call.
+        self.len.store(len + n, Ordering::Release);
+    }
+
+    /// A put that crosses the threshold: the cache goes to the backing first, or the objects
+    /// go there directly when they alone cross it.
+    ///
+    /// # Safety
+    /// As [`put`](Self::put).
+    #[cold]
+    #[inline(never)]
+    unsafe fn put_slow(&self, backing: &Backing, objs: &[*mut u8]) {
+        let n = objs.len() as u32;
         if n > self.flushthresh {
             backing.enqueue_bulk(objs);
             return;
@@ -69,42 +93,66 @@ impl CacheCore {
         // SAFETY: the caller is the only user of the cache's slots.
         let slots = unsafe { &mut *self.objs.get() };
         let len = self.len.load(Ordering::Relaxed);
-        if len + n <= self.flushthresh {
-            slots[len as usize..(len + n) as usize].copy_from_slice(objs);
-            // The last write to pool memory in this call.
-            self.len.store(len + n, Ordering::Release);
-        } else {
-            backing.enqueue_bulk(&slots[..len as usize]);
-            slots[..n as usize].copy_from_slice(objs);
-            self.len.store(n, Ordering::Release);
-        }
+        backing.enqueue_bulk(&slots[..len as usize]);
+        slots[..n as usize].copy_from_slice(objs);
+        self.len.store(n, Ordering::Release);
     }
 
     /// Fills `out` from the cache, refilling it from `backing` first when needed; all or
-    /// nothing.
+    /// nothing. The most recently put objects come out (they are the warmest in the CPU's
+    /// caches).
     ///
     /// # Safety
     /// The caller is the cache's only user for the duration of the call.
     #[inline(always)]
     pub unsafe fn get(&self, backing: &Backing, out: &mut [*mut u8]) -> bool {
         let n = out.len() as u32;
+        let len = self.len.load(Ordering::Relaxed);
+        if n > len {
+            // SAFETY: forwarded contract.
+            return unsafe { self.get_slow(backing, out) };
+        }
+        // SAFETY: the caller is the only user of the cache's slots; the top `n` of the `len`
+        // cached ones (the most recently put) are read, and `out` (a `&mut`) is not among them.
+        let cached =
+            unsafe { std::slice::from_raw_parts(self.slots().add((len - n) as usize), n as usize) };
+        copy_ptrs(out, cached);
+        self.len.store(len - n, Ordering::Release);
+        true
+    }
+
+    /// A get the cache cannot serve: requests as large as the cache go to the backing
+    /// directly; smaller ones refill the cache with the request plus enough to bring it back
+    /// to `size`, or go to the backing alone when it is short of that many.
+    ///
+    /// # Safety
+    /// As [`get`](Self::get).
+    #[cold]
+    #[inline(never)]
+    unsafe fn get_slow(&self, backing: &Backing, out: &mut [*mut u8]) -> bool {
+        let n = out.len() as u32;
         if n >= self.size {
             return backing.dequeue_bulk(out);
         }
         // SAFETY: the caller is the only user of the cache's slots.
         let slots = unsafe { &mut *self.objs.get() };
-        let mut len = self.len.load(Ordering::Relaxed);
-        if len < n {
-            let req = n + (self.size - len);
-            if !backing.dequeue_bulk(&mut slots[len as usize..(len + req) as usize]) {
-                // Short of objects for the refill: try the request alone.
-                return backing.dequeue_bulk(out);
-            }
-            len += req;
+        let len = self.len.load(Ordering::Relaxed);
+        let req = n + (self.size - len);
+        if !backing.dequeue_bulk(&mut slots[len as usize..(len + req) as usize]) {
+            // Short of objects for the refill: try the request alone.
+            return backing.dequeue_bulk(out);
         }
+        let len = len + req;
         out.copy_from_slice(&slots[(len - n) as usize..len as usize]);
         self.len.store(len - n, Ordering::Release);
         true
+    }
+
+    /// The first slot.
+    #[inline(always)]
+    fn slots(&self) -> *mut *mut u8 {
+        // SAFETY: reading the box's pointer; its contents are not touched here.
+        unsafe { (*self.objs.get()).as_mut_ptr() }
     }
 
     /// Moves every cached object to `backing`.
@@ -129,6 +177,20 @@ impl CacheCore {
         // SAFETY: the caller guarantees no concurrent writer.
         let slots = unsafe { &*self.objs.get() };
         &slots[..self.len() as usize]
+    }
+}
+
+/// Copies pointers between equal-length slices: a loop for the few that most requests move,
+/// for which a call to `memcpy` costs more than the copy; `memcpy` (vectorised as the CPU
+/// allows) for more.
+#[inline(always)]
+fn copy_ptrs(dst: &mut [*mut u8], src: &[*mut u8]) {
+    if src.len() < 16 {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = s;
+        }
+    } else {
+        dst.copy_from_slice(src);
     }
 }
 
