@@ -319,6 +319,34 @@ impl BurstView<'_> {
         }
     }
 
+    /// The `n` slots after the mbufs held, as raw pointers (null until written), for filling
+    /// in place before [`commit_raw`](Self::commit_raw). `n` is at most the room.
+    #[inline(always)]
+    pub(crate) fn spare_raw(&mut self, n: usize) -> &mut [*mut u8] {
+        let spare = &mut self.slots[*self.len..*self.len + n];
+        for slot in spare.iter_mut() {
+            // SAFETY: MaybeUninit<Mbuf> has the layout of a pointer; writing null makes the
+            // slot a valid `*mut u8`.
+            unsafe {
+                slot.as_mut_ptr()
+                    .cast::<*mut u8>()
+                    .write(std::ptr::null_mut())
+            };
+        }
+        // SAFETY: the `n` slots are initialised pointers now, borrowed from `self`.
+        unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<*mut u8>(), n) }
+    }
+
+    /// Takes the `n` slots after the mbufs held as mbufs of the burst.
+    ///
+    /// # Safety
+    /// Each holds an allocated mbuf that nobody else owns.
+    #[inline(always)]
+    pub(crate) unsafe fn commit_raw(&mut self, n: usize) {
+        debug_assert!(n <= self.room());
+        *self.len += n;
+    }
+
     /// Appends mbufs given as raw pointers (from a ring, from hardware).
     ///
     /// # Safety
@@ -345,15 +373,20 @@ impl BurstView<'_> {
 /// The caller owns the `n` chains and gives them up.
 unsafe fn free_bulk(ms: *const NonNull<MbufHeader>, n: usize) {
     const BATCH: usize = 64;
-    let mut pending = [std::ptr::null_mut::<u8>(); BATCH];
+    // Not zeroed: only the first `count` entries are ever read.
+    let mut pending = [MaybeUninit::<*mut u8>::uninit(); BATCH];
     let mut count = 0usize;
     let mut pool = std::ptr::null();
-    let flush = |pending: &mut [*mut u8; BATCH],
+    let flush = |pending: &mut [MaybeUninit<*mut u8>; BATCH],
                  count: &mut usize,
                  pool: *const rpdk_mempool::RawMempool| {
         if *count > 0 {
-            // SAFETY: every pending object came from `pool` and is freed once.
-            unsafe { (*pool).put_bulk(&pending[..*count]) };
+            // SAFETY: the first `count` entries were written; every one is an object of
+            // `pool`, freed once.
+            unsafe {
+                let objs = std::slice::from_raw_parts(pending.as_ptr().cast::<*mut u8>(), *count);
+                (*pool).put_bulk(objs)
+            };
             *count = 0;
         }
     };
@@ -371,7 +404,7 @@ unsafe fn free_bulk(ms: *const NonNull<MbufHeader>, n: usize) {
                     flush(&mut pending, &mut count, pool);
                     pool = p;
                 }
-                pending[count] = seg as *mut u8;
+                pending[count].write(seg as *mut u8);
                 count += 1;
             }
             m = next;

@@ -175,32 +175,18 @@ impl PktmbufPool {
     /// As [`alloc_bulk`](Self::alloc_bulk), into a burst of any size (for drivers).
     #[inline]
     pub fn alloc_bulk_into(&self, burst: &mut BurstView<'_>, n: usize) -> Result<(), Exhausted> {
-        const CHUNK: usize = 64;
         if n > burst.room() {
             return Err(Exhausted);
         }
-        let mut done = 0;
-        while done < n {
-            let k = (n - done).min(CHUNK);
-            let mut raw = [std::ptr::null_mut::<u8>(); CHUNK];
-            if let Err(e) = self.pool.get_bulk(&mut raw[..k]) {
-                // All or nothing: give back what this call took.
-                burst.pop_n(done);
-                return Err(e);
-            }
-            let mut ms = [NonNull::<MbufHeader>::dangling(); CHUNK];
-            for (slot, &obj) in ms.iter_mut().zip(&raw[..k]) {
-                // SAFETY: each is a free mbuf of this pool, now ours.
-                unsafe {
-                    let m = obj as *mut MbufHeader;
-                    reset_fields(m);
-                    *slot = NonNull::new_unchecked(m);
-                }
-            }
-            // SAFETY: we own these k mbufs and the burst has room for them.
-            unsafe { burst.extend_raw(&ms[..k]) };
-            done += k;
+        // The objects land straight in the burst's free slots, which are then reset in place.
+        let slots = burst.spare_raw(n);
+        self.pool.get_bulk(slots)?;
+        for &obj in slots.iter() {
+            // SAFETY: each is a free mbuf of this pool, now ours.
+            unsafe { reset_fields(obj as *mut MbufHeader) };
         }
+        // SAFETY: the `n` slots after the burst's mbufs now hold allocated mbufs it owns.
+        unsafe { burst.commit_raw(n) };
         Ok(())
     }
 
