@@ -4,6 +4,7 @@
 pub mod af_packet;
 pub mod null;
 pub mod pcap;
+pub(crate) mod stash;
 pub mod tap;
 
 use std::sync::atomic::{AtomicU16, Ordering};

@@ -26,7 +26,6 @@
 
 pub(crate) mod netif;
 mod rxtx;
-pub(crate) mod stash;
 mod tun;
 
 use std::fs::File;
@@ -39,9 +38,9 @@ use rpdk_mbuf::net::MacAddr;
 
 use self::netif::NetIf;
 use self::rxtx::{MAX_RX_SEGS, TapRx, TapTx};
-use self::stash::{RxStash, STASH};
 use crate::config::{DevInfo, EthConf, Link, link_speed, rx_offload, tx_offload};
 use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::drivers::stash::{RxStash, STASH};
 use crate::error::DriverError;
 
 /// The driver's name.
