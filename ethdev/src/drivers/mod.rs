@@ -2,6 +2,7 @@
 //! DPDK's name and devargs.
 
 pub mod af_packet;
+pub(crate) mod netif;
 pub mod null;
 pub mod pcap;
 pub(crate) mod stash;

@@ -41,9 +41,9 @@ use rpdk_mbuf::net::MacAddr;
 
 use self::file::{Clock, DropTx, FileRx, FileTx, InfiniteRx, NullRx, RxTimestamp};
 use self::iface::{IfaceRx, IfaceTx};
-use super::tap::netif::{self, NetIf};
 use crate::config::{DevInfo, EthConf, Link, link_speed, tx_offload};
 use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::drivers::netif::{self, NetIf};
 use crate::error::DriverError;
 
 /// The driver's name.

@@ -24,7 +24,6 @@
 //! A deleted interface makes its queues count one error and return nothing from then on; its
 //! port still stops and closes.
 
-pub(crate) mod netif;
 mod rxtx;
 mod tun;
 
@@ -36,10 +35,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rpdk_eal::bus::{Devargs, DriverError as BusError, VDEV_DRIVERS, VdevDriver};
 use rpdk_mbuf::net::MacAddr;
 
-use self::netif::NetIf;
 use self::rxtx::{MAX_RX_SEGS, TapRx, TapTx};
 use crate::config::{DevInfo, EthConf, Link, link_speed, rx_offload, tx_offload};
 use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::drivers::netif::{self, NetIf};
 use crate::drivers::stash::{RxStash, STASH};
 use crate::error::DriverError;
 

@@ -9,7 +9,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 
-use super::netif::IFNAME_MAX;
+use crate::drivers::netif::IFNAME_MAX;
 
 const TUN_PATH: &str = "/dev/net/tun";
 
