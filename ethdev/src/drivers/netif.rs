@@ -13,28 +13,44 @@ use rpdk_mbuf::net::MacAddr;
 /// Longest interface name, in bytes (`IFNAMSIZ` less the NUL).
 pub(crate) const IFNAME_MAX: usize = libc::IFNAMSIZ - 1;
 
-/// Checks that `name` can be a Linux interface name (as DPDK's `is_valid_iface`): 1 to 15
-/// bytes, no `/`, `:`, whitespace or NUL.
+/// Whether the kernel's `isspace` counts byte `b` as a blank: ASCII's six (`\t`, `\n`, `\v`,
+/// `\f`, `\r`, space) and Latin-1's no-break space, `0xa0`, which is part of the UTF-8 of
+/// some characters.
+fn kernel_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | b' ' | 0xa0)
+}
+
+/// Checks that `name` can be a Linux interface name, by the rules of the kernel's
+/// `dev_valid_name`: 1 to [`IFNAME_MAX`] bytes, not `.` or `..`, and no `/`, `:`, blank or NUL.
+/// The error names the name and what is wrong with it.
 pub(crate) fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("an interface name cannot be empty".into());
-    }
-    if name.len() > IFNAME_MAX {
-        return Err(format!(
-            "interface names are at most {IFNAME_MAX} bytes, '{name}' has {}",
-            name.len()
-        ));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|&c| c == '/' || c == ':' || c == '\0' || c.is_whitespace())
-    {
-        return Err(format!(
-            "interface name '{name}' holds '{}'",
-            c.escape_default()
-        ));
-    }
-    Ok(())
+    let why = if name.is_empty() {
+        "it is empty".to_string()
+    } else if name.len() > IFNAME_MAX {
+        format!("it has {} bytes, at most {IFNAME_MAX} fit", name.len())
+    } else if name == "." || name == ".." {
+        "'.' and '..' are reserved".to_string()
+    } else if let Some(c) = name.chars().find(|&c| {
+        let mut utf8 = [0; 4];
+        c.encode_utf8(&mut utf8)
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b == 0 || kernel_space(b))
+    }) {
+        if c.is_ascii() {
+            format!("it holds '{}'", c.escape_debug())
+        } else {
+            format!(
+                "it holds '{c}' (U+{:04X}), whose UTF-8 has byte 0xa0, a blank to the kernel",
+                c as u32
+            )
+        }
+    } else {
+        return Ok(());
+    };
+    Err(format!(
+        "'{}' is not a valid interface name: {why}",
+        name.escape_debug()
+    ))
 }
 
 /// An interface, by name, with a control socket in its namespace.
@@ -158,19 +174,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_checked() {
-        assert!(check_name("dtap0").is_ok());
-        assert!(check_name("dtap%d").is_ok());
-        assert!(check_name("a23456789012345").is_ok());
-        for (bad, want) in [
-            ("", "cannot be empty"),
-            ("a234567890123456", "at most 15 bytes"),
-            ("a/b", "holds '/'"),
-            ("a:b", "holds ':'"),
-            ("a b", "holds ' '"),
+    fn names_are_checked_as_the_kernel_does() {
+        for good in ["dtap0", "dtap%d", "a23456789012345", "...", "a.b", "é-0"] {
+            assert_eq!(check_name(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("", "it is empty"),
+            ("a234567890123456", "it has 16 bytes, at most 15 fit"),
+            ("éééééééé", "it has 16 bytes"),
+            (".", "'.' and '..' are reserved"),
+            ("..", "'.' and '..' are reserved"),
+            ("a/b", "it holds '/'"),
+            ("a:b", "it holds ':'"),
+            ("a b", "it holds ' '"),
+            ("a\tb", "it holds '\\t'"),
+            ("a\x0bb", "it holds '\\u{b}'"),
+            ("a\0b", "it holds '\\0'"),
+            ("\u{a0}x", "(U+00A0), whose UTF-8 has byte 0xa0"),
+            ("à", "it holds 'à' (U+00E0)"),
         ] {
             let e = check_name(bad).unwrap_err();
-            assert!(e.contains(want), "{bad}: {e}");
+            let name = format!("'{}' is not a valid interface name: ", bad.escape_debug());
+            assert!(e.starts_with(&name) && e.contains(why), "{bad:?}: {e}");
         }
     }
 

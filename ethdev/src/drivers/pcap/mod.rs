@@ -560,6 +560,10 @@ mod tests {
                 "net_pcap0,rx_iface=a/b",
                 "invalid value 'a/b' for key 'rx_iface'",
             ),
+            (
+                "net_pcap0,tx_iface=..",
+                "invalid value '..' for key 'tx_iface': '..' is not a valid interface name",
+            ),
             ("net_pcap0,iface=a,iface=b", "key 'iface' given 2 times"),
             (
                 "net_pcap0,iface=a,tx_pcap=x",

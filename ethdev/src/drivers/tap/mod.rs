@@ -383,7 +383,7 @@ mod tests {
             ("net_tap0,iface=", "invalid value '' for key 'iface'"),
             (
                 "net_tap0,iface=averyverylongname0",
-                "'averyverylongname0' for key 'iface': interface names are at most 15",
+                "'averyverylongname0' for key 'iface': 'averyverylongname0' is not a valid interface name: it has 18 bytes",
             ),
             ("net_tap0,iface=a/b", "invalid value 'a/b' for key 'iface'"),
             ("net_tap0,mac=zz", "invalid value 'zz' for key 'mac'"),
