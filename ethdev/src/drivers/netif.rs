@@ -1,9 +1,14 @@
-//! Kernel network interfaces by name: flags, hardware address, MTU and index, through `ioctl`s on
-//! a datagram socket (`SIOCGIFFLAGS`, `SIOCSIFHWADDR`, ...). Used by `net_tap` for the TAP device
-//! it creates and by `net_pcap`'s interface mode.
+//! Kernel network interfaces by name: flags, hardware type and address, MTU, index and ethtool
+//! link settings, through `ioctl`s on a control socket (`SIOCGIFFLAGS`, `SIOCSIFHWADDR`,
+//! `SIOCETHTOOL`, ...), and the check of an interface name. The drivers that put a port on a
+//! kernel interface share it: `net_tap` for the TAP device it creates, `net_pcap` for the
+//! interfaces of its `iface`/`rx_iface`/`tx_iface` devargs, and `net_af_packet` for its `iface`.
 //!
-//! The control socket belongs to the network namespace it was created in, so a [`NetIf`] made at
-//! probe keeps acting on that namespace's interface whatever thread calls it later.
+//! A socket belongs to the network namespace of the thread that created it, and the kernel
+//! resolves the names in its `ioctl`s there, whatever the namespace of the thread that calls.
+//! A [`NetIf`] is made at probe, in the namespace where the driver found the interface (and
+//! where it opens its own sockets), so the port keeps acting on that interface when an lcore or
+//! a thread in another namespace drives it later, and never on a namesake elsewhere.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -127,17 +132,23 @@ impl NetIf {
         self.flags().is_ok_and(|f| f & want == want)
     }
 
-    /// The hardware address (`SIOCGIFHWADDR`).
-    pub(crate) fn mac(&self) -> io::Result<MacAddr> {
+    /// The hardware type (`ARPHRD_ETHER`, `ARPHRD_LOOPBACK`, ...) and address
+    /// (`SIOCGIFHWADDR`).
+    pub(crate) fn hwaddr(&self) -> io::Result<(u16, MacAddr)> {
         let mut r = ifreq(&self.name);
         self.ioctl(libc::SIOCGIFHWADDR, &mut r)?;
         // SAFETY: SIOCGIFHWADDR filled the hwaddr member.
-        let data = unsafe { r.ifr_ifru.ifru_hwaddr }.sa_data;
+        let sa = unsafe { r.ifr_ifru.ifru_hwaddr };
         let mut mac = [0u8; 6];
-        for (d, s) in mac.iter_mut().zip(data) {
+        for (d, s) in mac.iter_mut().zip(sa.sa_data) {
             *d = s as u8;
         }
-        Ok(MacAddr(mac))
+        Ok((sa.sa_family, MacAddr(mac)))
+    }
+
+    /// The hardware address (`SIOCGIFHWADDR`).
+    pub(crate) fn mac(&self) -> io::Result<MacAddr> {
+        self.hwaddr().map(|(_, mac)| mac)
     }
 
     /// Sets the hardware address (`SIOCSIFHWADDR`).
@@ -167,6 +178,78 @@ impl NetIf {
         r.ifr_ifru.ifru_mtu = mtu as libc::c_int;
         self.ioctl(libc::SIOCSIFMTU, &mut r)
     }
+
+    /// Speed, duplex and autonegotiation, from ethtool (`ETHTOOL_GSET`); `None` when the driver
+    /// does not know its speed (no carrier, or a virtual device without one).
+    pub(crate) fn link_settings(&self) -> io::Result<Option<LinkSettings>> {
+        let mut cmd = EthtoolCmd {
+            cmd: ETHTOOL_GSET,
+            ..EthtoolCmd::default()
+        };
+        let mut r = ifreq(&self.name);
+        r.ifr_ifru.ifru_data = (&mut cmd as *mut EthtoolCmd).cast();
+        // SAFETY: SIOCETHTOOL reads `r` and reads and writes the `struct ethtool_cmd` its data
+        // member points to: `cmd`, of the kernel's layout (see the test), alive and not
+        // otherwise borrowed during the call.
+        let rc = unsafe {
+            libc::ioctl(
+                self.sock.as_raw_fd(),
+                libc::SIOCETHTOOL as _,
+                &mut r as *mut libc::ifreq,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let speed = (cmd.speed_hi as u32) << 16 | cmd.speed as u32;
+        // SPEED_UNKNOWN is -1, in 32 bits or in the low 16 alone.
+        if speed == 0 || speed == u32::MAX || speed == u16::MAX as u32 {
+            return Ok(None);
+        }
+        Ok(Some(LinkSettings {
+            speed,
+            full_duplex: cmd.duplex == DUPLEX_FULL,
+            autoneg: cmd.autoneg == AUTONEG_ENABLE,
+        }))
+    }
+}
+
+/// An interface's link as ethtool reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LinkSettings {
+    /// Mbit/s.
+    pub speed: u32,
+    /// Full duplex (else half).
+    pub full_duplex: bool,
+    /// Autonegotiation on.
+    pub autoneg: bool,
+}
+
+const ETHTOOL_GSET: u32 = 1;
+const DUPLEX_FULL: u8 = 1;
+const AUTONEG_ENABLE: u8 = 1;
+
+/// `struct ethtool_cmd` (the legacy link settings, which every driver still answers).
+#[repr(C)]
+#[derive(Default)]
+struct EthtoolCmd {
+    cmd: u32,
+    supported: u32,
+    advertising: u32,
+    speed: u16,
+    duplex: u8,
+    port: u8,
+    phy_address: u8,
+    transceiver: u8,
+    autoneg: u8,
+    mdio_support: u8,
+    maxtxpkt: u32,
+    maxrxpkt: u32,
+    speed_hi: u16,
+    eth_tp_mdix: u8,
+    eth_tp_mdix_ctrl: u8,
+    lp_advertising: u32,
+    reserved: [u32; 2],
 }
 
 #[cfg(test)]
@@ -205,11 +288,24 @@ mod tests {
         assert!(lo.index().unwrap() > 0);
         assert!(lo.flags().unwrap() & libc::IFF_LOOPBACK as u32 != 0);
         assert!(lo.mtu().unwrap() >= 1500);
+        let (hwtype, mac) = lo.hwaddr().unwrap();
+        assert_eq!(hwtype, libc::ARPHRD_LOOPBACK);
+        assert_eq!(mac, MacAddr([0; 6]));
+        assert_eq!(lo.mac().unwrap(), mac);
         let missing = NetIf::new("rpdk-none0").unwrap();
         assert_eq!(
             missing.index().unwrap_err().raw_os_error(),
             Some(libc::ENODEV)
         );
         assert!(!missing.is_running());
+        assert_eq!(
+            missing.link_settings().unwrap_err().raw_os_error(),
+            Some(libc::ENODEV)
+        );
+    }
+
+    #[test]
+    fn ethtool_cmd_has_the_kernel_layout() {
+        assert_eq!(std::mem::size_of::<EthtoolCmd>(), 44);
     }
 }
