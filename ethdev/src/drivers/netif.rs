@@ -16,7 +16,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use rpdk_mbuf::net::MacAddr;
 
 /// Longest interface name, in bytes (`IFNAMSIZ` less the NUL).
-pub(crate) const IFNAME_MAX: usize = libc::IFNAMSIZ - 1;
+const IFNAME_MAX: usize = libc::IFNAMSIZ - 1;
 
 /// Whether the kernel's `isspace` counts byte `b` as a blank: ASCII's six (`\t`, `\n`, `\v`,
 /// `\f`, `\r`, space) and Latin-1's no-break space, `0xa0`, which is part of the UTF-8 of
@@ -66,7 +66,7 @@ pub(crate) struct NetIf {
 }
 
 /// An `ifreq` naming `name` (checked by [`check_name`]), the rest zeroed.
-fn ifreq(name: &str) -> libc::ifreq {
+pub(crate) fn ifreq(name: &str) -> libc::ifreq {
     // SAFETY: ifreq is plain data; all-zero is a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (d, s) in req.ifr_name.iter_mut().zip(name.bytes().take(IFNAME_MAX)) {
