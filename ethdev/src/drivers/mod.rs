@@ -2,8 +2,10 @@
 //! DPDK's name and devargs.
 
 pub mod af_packet;
+pub(crate) mod netif;
 pub mod null;
 pub mod pcap;
+pub(crate) mod stash;
 pub mod tap;
 
 use std::sync::atomic::{AtomicU16, Ordering};

@@ -4,7 +4,7 @@
 use rpdk_eal::bus::Devargs;
 
 use super::ring::TX_DATA_OFF;
-use super::sys::IfName;
+use crate::drivers::netif;
 
 /// The keys the driver takes.
 pub(super) const KEYS: &[&str] = &[
@@ -27,10 +27,8 @@ const MAX_RING_BYTES: u64 = 1 << 30;
 /// What the devargs ask for.
 #[derive(Clone, Debug)]
 pub(super) struct Params {
-    /// The interface's name, as given.
+    /// The interface's name (`iface`), checked for the kernel.
     pub iface: String,
-    /// It, checked for the kernel.
-    pub ifname: IfName,
     /// RX/TX queue pairs (`qpairs`, default 1).
     pub qpairs: u16,
     /// Ring block size in bytes (`blocksz`, default the page size).
@@ -78,7 +76,8 @@ pub(super) fn parse(dev: &Devargs, page_size: u32) -> Result<Params, String> {
             return Err("missing key 'iface' (the kernel interface to attach to)".into());
         }
     };
-    let ifname = IfName::new(&iface).map_err(|e| format!("invalid value for key 'iface': {e}"))?;
+    netif::check_name(&iface)
+        .map_err(|e| format!("invalid value '{iface}' for key 'iface': {e}"))?;
     let qpairs: u16 = dev.parse_or("qpairs", 1)?;
     if qpairs == 0 || qpairs > MAX_QPAIRS {
         return Err(format!(
@@ -119,7 +118,6 @@ pub(super) fn parse(dev: &Devargs, page_size: u32) -> Result<Params, String> {
     }
     Ok(Params {
         iface,
-        ifname,
         qpairs,
         block_size,
         frame_size,
@@ -169,11 +167,16 @@ mod tests {
             ("", "missing key 'iface'"),
             (
                 ",iface=",
-                "invalid value for key 'iface': '' is not an interface name",
+                "invalid value '' for key 'iface': '' is not a valid interface name: it is empty",
             ),
             (
                 ",iface=averyveryverylongname",
-                "invalid value for key 'iface'",
+                "invalid value 'averyveryverylongname' for key 'iface': \
+                 'averyveryverylongname' is not a valid interface name: it has 21 bytes",
+            ),
+            (
+                ",iface=..",
+                "invalid value '..' for key 'iface': '..' is not a valid interface name",
             ),
             (
                 ",iface=v,qpairs=0",

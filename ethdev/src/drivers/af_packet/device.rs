@@ -17,6 +17,7 @@ use super::tx::{AfPacketTx, TxXstats};
 use super::{DRIVER, LOG};
 use crate::config::{DevInfo, EthConf, Link, rx_offload, tx_offload};
 use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::drivers::netif::NetIf;
 use crate::error::DriverError;
 use crate::rss::{DEFAULT_RSS_KEY, RssHf};
 
@@ -51,8 +52,11 @@ struct State {
 pub(super) struct AfPacketDevice {
     params: Params,
     ifindex: i32,
-    /// For interface ioctls and the promiscuous and all-multicast memberships, which the
-    /// kernel drops when it closes.
+    /// The interface: index, flags, MAC address, MTU and link settings, in the namespace of
+    /// the port's sockets.
+    netif: NetIf,
+    /// For the promiscuous and all-multicast memberships, which the kernel drops when it
+    /// closes.
     ctl: Socket,
     state: Mutex<State>,
 }
@@ -69,30 +73,33 @@ impl AfPacketDevice {
             format!("opening an AF_PACKET socket: {e} (needs CAP_NET_RAW: run as root)")
         })?;
         let iface = &params.iface;
-        let ifindex = ctl.ifindex(&params.ifname).map_err(|e| {
+        let netif =
+            NetIf::new(iface).map_err(|e| format!("interface '{iface}' (key 'iface'): {e}"))?;
+        let ifindex = netif.index().map_err(|e| {
             if e.raw_os_error() == Some(libc::ENODEV) {
                 format!("interface '{iface}' (key 'iface') does not exist")
             } else {
                 format!("interface '{iface}' (key 'iface'): {e}")
             }
-        })?;
-        let (hwtype, mac) = ctl
-            .hwaddr(&params.ifname)
+        })? as i32;
+        let (hwtype, mac) = netif
+            .hwaddr()
             .map_err(|e| format!("reading the MAC address of '{iface}': {e}"))?;
         if hwtype != libc::ARPHRD_ETHER && hwtype != libc::ARPHRD_LOOPBACK {
             return Err(format!(
                 "interface '{iface}' (key 'iface') does not carry Ethernet frames (hardware type {hwtype})"
             ));
         }
-        let mtu = ctl.mtu(&params.ifname).unwrap_or(1500).min(u16::MAX as u32) as u16;
+        let mtu = netif.mtu().unwrap_or(1500).min(u16::MAX as u32) as u16;
         Ok(AfPacketDevice {
             state: Mutex::new(State {
-                mac: MacAddr(mac),
+                mac,
                 mtu,
                 ..State::default()
             }),
             params,
             ifindex,
+            netif,
             ctl,
         })
     }
@@ -113,7 +120,7 @@ impl AfPacketDevice {
     /// Whether the interface is still the one probed (not deleted, or replaced by another of
     /// the same name).
     fn present(&self) -> bool {
-        self.ctl.ifindex(&self.params.ifname).ok() == Some(self.ifindex)
+        self.netif.index().ok() == Some(self.ifindex as u32)
     }
 
     /// Puts a new RX socket in the port's fanout group (creating it with the first), leaving
@@ -412,24 +419,15 @@ impl EthDevice for AfPacketDevice {
     }
 
     fn link(&self) -> Link {
-        if !self.lock().started || !self.present() {
+        if !self.lock().started || !self.present() || !self.netif.is_running() {
             return Link::default();
         }
-        let want = libc::IFF_UP | libc::IFF_RUNNING;
-        match self.ctl.flags(&self.params.ifname) {
-            Ok(f) if f & want == want => {}
-            _ => return Link::default(),
-        }
-        let (speed, full_duplex, autoneg) = self
-            .ctl
-            .link_settings(&self.params.ifname)
-            .ok()
-            .flatten()
-            .unwrap_or((0, true, false));
+        // Speed unknown: 0, full duplex, no autonegotiation.
+        let ls = self.netif.link_settings().ok().flatten();
         Link {
-            speed,
-            full_duplex,
-            autoneg,
+            speed: ls.map_or(0, |l| l.speed),
+            full_duplex: ls.is_none_or(|l| l.full_duplex),
+            autoneg: ls.is_some_and(|l| l.autoneg),
             up: true,
         }
     }
@@ -437,21 +435,19 @@ impl EthDevice for AfPacketDevice {
     fn mac_addr(&self) -> MacAddr {
         let mut st = self.lock();
         if self.present()
-            && let Ok((_, mac)) = self.ctl.hwaddr(&self.params.ifname)
+            && let Ok(mac) = self.netif.mac()
         {
-            st.mac = MacAddr(mac);
+            st.mac = mac;
         }
         st.mac
     }
 
     fn set_mac_addr(&self, mac: MacAddr) -> DriverResult<()> {
         let mut st = self.lock();
-        self.ctl
-            .set_hwaddr(&self.params.ifname, mac.0)
-            .map_err(io_err(format!(
-                "setting the MAC address of '{}' (SIOCSIFHWADDR)",
-                self.iface()
-            )))?;
+        self.netif.set_mac(mac).map_err(io_err(format!(
+            "setting the MAC address of '{}' (SIOCSIFHWADDR)",
+            self.iface()
+        )))?;
         st.mac = mac;
         Ok(())
     }
@@ -484,12 +480,10 @@ impl EthDevice for AfPacketDevice {
 
     fn set_mtu(&self, mtu: u16) -> DriverResult<()> {
         let mut st = self.lock();
-        self.ctl
-            .set_mtu(&self.params.ifname, mtu as u32)
-            .map_err(io_err(format!(
-                "setting the MTU of '{}' to {mtu} (SIOCSIFMTU)",
-                self.iface()
-            )))?;
+        self.netif.set_mtu(mtu as u32).map_err(io_err(format!(
+            "setting the MTU of '{}' to {mtu} (SIOCSIFMTU)",
+            self.iface()
+        )))?;
         st.mtu = mtu;
         Ok(())
     }
@@ -497,7 +491,7 @@ impl EthDevice for AfPacketDevice {
     fn mtu(&self) -> u16 {
         let mut st = self.lock();
         if self.present()
-            && let Ok(mtu) = self.ctl.mtu(&self.params.ifname)
+            && let Ok(mtu) = self.netif.mtu()
         {
             st.mtu = mtu.min(u16::MAX as u32) as u16;
         }

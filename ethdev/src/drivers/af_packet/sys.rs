@@ -1,5 +1,6 @@
-//! The system calls of `net_af_packet`: packet sockets and their options, the interface ioctls,
-//! and the mapping of a socket's rings. With `ring.rs`, the only `unsafe` code of the driver.
+//! The system calls of `net_af_packet`: packet sockets and their options, and the mapping of a
+//! socket's rings. With `ring.rs`, the only `unsafe` code of the driver; the interface's own
+//! `ioctl`s (index, flags, MAC address, MTU, ethtool) are `crate::drivers::netif`'s.
 
 use std::ffi::{c_int, c_void};
 use std::io;
@@ -19,41 +20,6 @@ pub(super) fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if n > 0 { n as usize } else { 4096 }
-}
-
-/// An interface name as the kernel takes it: 1 to 15 bytes, none of `/`, `:`, blanks or NUL.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct IfName([libc::c_char; libc::IFNAMSIZ]);
-
-impl IfName {
-    /// Checks `name` as the kernel's `dev_valid_name` does.
-    pub fn new(name: &str) -> Result<IfName, String> {
-        let bad = name.is_empty()
-            || name.len() >= libc::IFNAMSIZ
-            || name == "."
-            || name == ".."
-            || name
-                .bytes()
-                .any(|b| b == b'/' || b == b':' || b == 0 || b.is_ascii_whitespace());
-        if bad {
-            return Err(format!(
-                "'{name}' is not an interface name (1 to {} characters, none of '/', ':' or blanks)",
-                libc::IFNAMSIZ - 1
-            ));
-        }
-        let mut out = [0 as libc::c_char; libc::IFNAMSIZ];
-        for (o, b) in out.iter_mut().zip(name.bytes()) {
-            *o = b as libc::c_char;
-        }
-        Ok(IfName(out))
-    }
-}
-
-fn ifreq(name: &IfName) -> libc::ifreq {
-    // SAFETY: ifreq is plain data; all-zero is a valid value.
-    let mut ifr: libc::ifreq = unsafe { zeroed() };
-    ifr.ifr_name = name.0;
-    ifr
 }
 
 fn check(rc: c_int) -> io::Result<c_int> {
@@ -267,111 +233,6 @@ impl Socket {
             len,
         })
     }
-
-    fn ioctl(&self, req: libc::c_ulong, ifr: &mut libc::ifreq) -> io::Result<()> {
-        // SAFETY: every request used here reads or writes one ifreq, which `ifr` is.
-        check(unsafe { libc::ioctl(self.0.as_raw_fd(), req as _, ifr as *mut libc::ifreq) })
-            .map(drop)
-    }
-
-    /// The index of interface `name`, in the socket's network namespace.
-    pub fn ifindex(&self, name: &IfName) -> io::Result<c_int> {
-        let mut ifr = ifreq(name);
-        self.ioctl(libc::SIOCGIFINDEX, &mut ifr)?;
-        // SAFETY: SIOCGIFINDEX filled the ifindex member.
-        Ok(unsafe { ifr.ifr_ifru.ifru_ifindex })
-    }
-
-    /// The hardware type (`ARPHRD_ETHER`...) and address of interface `name`.
-    pub fn hwaddr(&self, name: &IfName) -> io::Result<(u16, [u8; 6])> {
-        let mut ifr = ifreq(name);
-        self.ioctl(libc::SIOCGIFHWADDR, &mut ifr)?;
-        // SAFETY: SIOCGIFHWADDR filled the hwaddr member.
-        let sa = unsafe { ifr.ifr_ifru.ifru_hwaddr };
-        let mut mac = [0u8; 6];
-        for (m, b) in mac.iter_mut().zip(sa.sa_data) {
-            *m = b as u8;
-        }
-        Ok((sa.sa_family, mac))
-    }
-
-    /// Sets the hardware address of interface `name`.
-    pub fn set_hwaddr(&self, name: &IfName, mac: [u8; 6]) -> io::Result<()> {
-        let mut ifr = ifreq(name);
-        // SAFETY: sockaddr is plain data; all-zero is valid.
-        let mut sa: libc::sockaddr = unsafe { zeroed() };
-        sa.sa_family = libc::ARPHRD_ETHER;
-        for (d, b) in sa.sa_data.iter_mut().zip(mac) {
-            *d = b as libc::c_char;
-        }
-        ifr.ifr_ifru.ifru_hwaddr = sa;
-        self.ioctl(libc::SIOCSIFHWADDR, &mut ifr)
-    }
-
-    /// The flags of interface `name` (`IFF_UP`, `IFF_RUNNING`...).
-    pub fn flags(&self, name: &IfName) -> io::Result<c_int> {
-        let mut ifr = ifreq(name);
-        self.ioctl(libc::SIOCGIFFLAGS, &mut ifr)?;
-        // SAFETY: SIOCGIFFLAGS filled the flags member.
-        Ok(unsafe { ifr.ifr_ifru.ifru_flags } as u16 as c_int)
-    }
-
-    /// The MTU of interface `name`.
-    pub fn mtu(&self, name: &IfName) -> io::Result<u32> {
-        let mut ifr = ifreq(name);
-        self.ioctl(libc::SIOCGIFMTU, &mut ifr)?;
-        // SAFETY: SIOCGIFMTU filled the mtu member.
-        Ok(unsafe { ifr.ifr_ifru.ifru_mtu } as u32)
-    }
-
-    /// Sets the MTU of interface `name`.
-    pub fn set_mtu(&self, name: &IfName, mtu: u32) -> io::Result<()> {
-        let mut ifr = ifreq(name);
-        ifr.ifr_ifru.ifru_mtu = mtu as c_int;
-        self.ioctl(libc::SIOCSIFMTU, &mut ifr)
-    }
-
-    /// Speed (Mbit/s), full duplex and autonegotiation of interface `name`, from ethtool
-    /// (`ETHTOOL_GSET`); `None` when the driver does not know its speed.
-    pub fn link_settings(&self, name: &IfName) -> io::Result<Option<(u32, bool, bool)>> {
-        let mut cmd = EthtoolCmd {
-            cmd: ETHTOOL_GSET,
-            ..EthtoolCmd::default()
-        };
-        let mut ifr = ifreq(name);
-        ifr.ifr_ifru.ifru_data = (&mut cmd as *mut EthtoolCmd).cast();
-        self.ioctl(libc::SIOCETHTOOL, &mut ifr)?;
-        let speed = (cmd.speed_hi as u32) << 16 | cmd.speed as u32;
-        if speed == 0 || speed == u32::MAX || speed == u16::MAX as u32 {
-            return Ok(None);
-        }
-        Ok(Some((speed, cmd.duplex == 1, cmd.autoneg == 1)))
-    }
-}
-
-const ETHTOOL_GSET: u32 = 1;
-
-/// `struct ethtool_cmd` (legacy link settings, which every driver still answers).
-#[repr(C)]
-#[derive(Default)]
-struct EthtoolCmd {
-    cmd: u32,
-    supported: u32,
-    advertising: u32,
-    speed: u16,
-    duplex: u8,
-    port: u8,
-    phy_address: u8,
-    transceiver: u8,
-    autoneg: u8,
-    mdio_support: u8,
-    maxtxpkt: u32,
-    maxrxpkt: u32,
-    speed_hi: u16,
-    eth_tp_mdix: u8,
-    eth_tp_mdix_ctrl: u8,
-    lp_advertising: u32,
-    reserved: [u32; 2],
 }
 
 /// A shared mapping of a socket's ring, unmapped on drop.
@@ -401,25 +262,5 @@ impl Drop for Mmap {
     fn drop(&mut self) {
         // SAFETY: the mapping made in `Socket::map`, unmapped once.
         unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn interface_names_are_checked() {
-        assert!(IfName::new("veth0").is_ok());
-        assert!(IfName::new("a234567890abcde").is_ok(), "15 bytes fit");
-        for bad in ["", "a234567890abcdef", "a/b", "a b", "a:1", ".", ".."] {
-            let e = IfName::new(bad).unwrap_err();
-            assert!(e.contains("is not an interface name"), "{bad}: {e}");
-        }
-    }
-
-    #[test]
-    fn ethtool_cmd_has_the_kernel_layout() {
-        assert_eq!(size_of::<EthtoolCmd>(), 44);
     }
 }

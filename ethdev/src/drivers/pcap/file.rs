@@ -20,7 +20,7 @@ use rpdk_mbuf::{BurstView, DynField, DynFlag, Mbuf, PKTMBUF_HEADROOM, PktmbufPoo
 
 use super::format::{Reader, write_record_header};
 use crate::driver::{DriverResult, RxQueueOps, TxQueueOps};
-use crate::drivers::tap::stash::{RxStash, drop_headroom};
+use crate::drivers::stash::{RxStash, drop_headroom};
 use crate::error::DriverError;
 use crate::stats::QueueCounters;
 

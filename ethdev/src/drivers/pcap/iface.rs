@@ -16,7 +16,7 @@ use rpdk_mbuf::{BurstView, Mbuf, PKTMBUF_HEADROOM, PktmbufPool};
 use super::file::append_segments;
 use super::packet::{self, MAX_BATCH, Received};
 use crate::driver::{RxQueueOps, TxQueueOps};
-use crate::drivers::tap::stash::RxStash;
+use crate::drivers::stash::RxStash;
 use crate::stats::QueueCounters;
 
 const LOG: &str = "pmd.net.pcap";

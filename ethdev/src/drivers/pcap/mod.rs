@@ -41,9 +41,9 @@ use rpdk_mbuf::net::MacAddr;
 
 use self::file::{Clock, DropTx, FileRx, FileTx, InfiniteRx, NullRx, RxTimestamp};
 use self::iface::{IfaceRx, IfaceTx};
-use super::tap::netif::{self, NetIf};
 use crate::config::{DevInfo, EthConf, Link, link_speed, tx_offload};
 use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::drivers::netif::{self, NetIf};
 use crate::error::DriverError;
 
 /// The driver's name.
@@ -559,6 +559,10 @@ mod tests {
             (
                 "net_pcap0,rx_iface=a/b",
                 "invalid value 'a/b' for key 'rx_iface'",
+            ),
+            (
+                "net_pcap0,tx_iface=..",
+                "invalid value '..' for key 'tx_iface': '..' is not a valid interface name",
             ),
             ("net_pcap0,iface=a,iface=b", "key 'iface' given 2 times"),
             (

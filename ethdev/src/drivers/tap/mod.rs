@@ -24,9 +24,7 @@
 //! A deleted interface makes its queues count one error and return nothing from then on; its
 //! port still stops and closes.
 
-pub(crate) mod netif;
 mod rxtx;
-pub(crate) mod stash;
 mod tun;
 
 use std::fs::File;
@@ -37,11 +35,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rpdk_eal::bus::{Devargs, DriverError as BusError, VDEV_DRIVERS, VdevDriver};
 use rpdk_mbuf::net::MacAddr;
 
-use self::netif::NetIf;
 use self::rxtx::{MAX_RX_SEGS, TapRx, TapTx};
-use self::stash::{RxStash, STASH};
 use crate::config::{DevInfo, EthConf, Link, link_speed, rx_offload, tx_offload};
 use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::drivers::netif::{self, NetIf};
+use crate::drivers::stash::{RxStash, STASH};
 use crate::error::DriverError;
 
 /// The driver's name.
@@ -385,7 +383,7 @@ mod tests {
             ("net_tap0,iface=", "invalid value '' for key 'iface'"),
             (
                 "net_tap0,iface=averyverylongname0",
-                "'averyverylongname0' for key 'iface': interface names are at most 15",
+                "'averyverylongname0' for key 'iface': 'averyverylongname0' is not a valid interface name: it has 18 bytes",
             ),
             ("net_tap0,iface=a/b", "invalid value 'a/b' for key 'iface'"),
             ("net_tap0,mac=zz", "invalid value 'zz' for key 'mac'"),

@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use rpdk_mbuf::{BurstView, Mbuf, PacketType};
 
-use super::stash::{RxStash, STASH, drop_headroom};
 use super::tun::{self, PI_LEN, PKT_STRIP};
 use crate::driver::{RxQueueOps, TxQueueOps};
+use crate::drivers::stash::{RxStash, STASH, drop_headroom};
 use crate::stats::QueueCounters;
 
 const LOG: &str = "pmd.net.tap";

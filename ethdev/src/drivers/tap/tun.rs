@@ -2,14 +2,15 @@
 //! `IFF_MULTI_QUEUE` is one queue of the device; the device lives while any queue is open.
 //!
 //! Queue files are opened non-blocking and read and written with `readv`/`writev` through
-//! [`std::fs::File`]; the only `unsafe` here is the two `ioctl`s that attach and detach a queue.
+//! [`std::fs::File`]; the only `unsafe` here is for the two `ioctl`s that attach and detach a
+//! queue (the calls and a zeroed `ifreq`).
 
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 
-use super::netif::IFNAME_MAX;
+use crate::drivers::netif;
 
 const TUN_PATH: &str = "/dev/net/tun";
 
@@ -53,11 +54,7 @@ pub(crate) fn open_queue(name: &str, detached: bool) -> io::Result<(File, String
             "the kernel's TUN driver has no multi-queue support (IFF_MULTI_QUEUE)",
         ));
     }
-    // SAFETY: ifreq is plain data; all-zero is valid.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in req.ifr_name.iter_mut().zip(name.bytes().take(IFNAME_MAX)) {
-        *d = s as libc::c_char;
-    }
+    let mut req = netif::ifreq(name);
     req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_MULTI_QUEUE) as libc::c_short;
     ioctl(
         &file,
@@ -73,7 +70,7 @@ pub(crate) fn open_queue(name: &str, detached: bool) -> io::Result<(File, String
         .collect();
     let actual = String::from_utf8_lossy(&actual).into_owned();
     if detached {
-        // SAFETY: as above.
+        // SAFETY: ifreq is plain data; all-zero is valid.
         let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
         req.ifr_ifru.ifru_flags = libc::IFF_DETACH_QUEUE as libc::c_short;
         ioctl(
