@@ -68,7 +68,7 @@ pub(crate) fn geometry(count: u32, exact: bool) -> Result<(u32, u32, u32), Strin
         let size = (count + 1).next_power_of_two();
         Ok((size, size - 1, count))
     } else {
-        if !count.is_power_of_two() || count > RING_SIZE_MAX || count < 2 {
+        if !count.is_power_of_two() || !(2..=RING_SIZE_MAX).contains(&count) {
             return Err(format!(
                 "count {count} must be a power of two from 2 to {} (or use RingFlags::EXACT_SZ)",
                 RING_SIZE_MAX.div_ceil(2)

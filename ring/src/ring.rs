@@ -361,7 +361,7 @@ impl<T: Copy + Send> Ring<T> {
     #[inline]
     pub unsafe fn enqueue(&self, obj: T) -> std::result::Result<(), T> {
         let s = &*self.shared;
-        // SAFETY (every arm): the arm's protocol is the producer's; the caller's contract
+        // SAFETY: in every arm, the arm's protocol is the producer's; the caller's contract
         // covers single-producer.
         unsafe {
             match s.prod_sync() {
@@ -397,7 +397,7 @@ impl<T: Copy + Send> Ring<T> {
     unsafe fn enqueue_n(&self, objs: &[T], fixed: bool) -> Enqueued {
         let s = &*self.shared;
         let (p, n) = (objs.as_ptr(), objs.len());
-        // SAFETY (every arm): the arm's protocol is the producer's; `objs` is readable; the
+        // SAFETY: in every arm, the arm's protocol is the producer's; `objs` is readable; the
         // caller's contract covers single-producer.
         unsafe {
             match s.prod_sync() {
@@ -417,7 +417,7 @@ impl<T: Copy + Send> Ring<T> {
     #[inline]
     pub unsafe fn dequeue(&self) -> Option<T> {
         let s = &*self.shared;
-        // SAFETY (every arm): the arm's protocol is the consumer's; the caller's contract
+        // SAFETY: in every arm, the arm's protocol is the consumer's; the caller's contract
         // covers single-consumer.
         unsafe {
             match s.cons_sync() {
@@ -454,7 +454,7 @@ impl<T: Copy + Send> Ring<T> {
     unsafe fn dequeue_n(&self, out: &mut [T], fixed: bool) -> Dequeued {
         let s = &*self.shared;
         let (p, n) = (out.as_mut_ptr(), out.len());
-        // SAFETY (every arm): the arm's protocol is the consumer's; `out` is writable; the
+        // SAFETY: in every arm, the arm's protocol is the consumer's; `out` is writable; the
         // caller's contract covers single-consumer.
         unsafe {
             match s.cons_sync() {
