@@ -23,16 +23,13 @@
 use std::marker::PhantomData;
 
 use crate::handles::{Consumer, Producer};
-use crate::headtail::{PeekProtocol, Reservation};
+use crate::headtail::Reservation;
 use crate::shared::Shared;
 use crate::sync::{ConsumerMode, Peek, ProducerMode};
 
 /// An open peek enqueue: room for [`len`](Self::len) elements is reserved.
 #[must_use = "dropping the reservation hands it back; call finish"]
-pub struct EnqueuePeek<'a, T: Copy + Send, M: ProducerMode>
-where
-    M::Protocol: PeekProtocol,
-{
+pub struct EnqueuePeek<'a, T: Copy + Send, M: ProducerMode + Peek> {
     shared: &'a Shared<T>,
     r: Reservation,
     _handle: PhantomData<&'a mut Producer<T, M>>,
@@ -40,19 +37,13 @@ where
 
 /// An open peek dequeue: [`len`](Self::len) elements were copied out and are still in the ring.
 #[must_use = "dropping the reservation leaves the elements in the ring; call finish"]
-pub struct DequeuePeek<'a, T: Copy + Send, M: ConsumerMode>
-where
-    M::Protocol: PeekProtocol,
-{
+pub struct DequeuePeek<'a, T: Copy + Send, M: ConsumerMode + Peek> {
     shared: &'a Shared<T>,
     r: Reservation,
     _handle: PhantomData<&'a mut Consumer<T, M>>,
 }
 
-impl<T: Copy + Send, M: ProducerMode + Peek> Producer<T, M>
-where
-    M::Protocol: PeekProtocol,
-{
+impl<T: Copy + Send, M: ProducerMode + Peek> Producer<T, M> {
     /// Reserves room for `n` elements, or nothing if there is less room (DPDK's
     /// `rte_ring_enqueue_bulk_start`).
     #[inline]
@@ -71,7 +62,7 @@ where
         let shared = &*self.ring.shared;
         // SAFETY: M's protocol is the producer's; `&mut self` keeps this handle from any other
         // enqueue until the guard is gone (and an SP handle is the only producer).
-        let r = unsafe { shared.enqueue_start::<M::Protocol>(n, fixed) };
+        let r = unsafe { shared.enqueue_start::<M::PeekProtocol>(n, fixed) };
         EnqueuePeek {
             shared,
             r,
@@ -80,10 +71,7 @@ where
     }
 }
 
-impl<T: Copy + Send, M: ProducerMode> EnqueuePeek<'_, T, M>
-where
-    M::Protocol: PeekProtocol,
-{
+impl<T: Copy + Send, M: ProducerMode + Peek> EnqueuePeek<'_, T, M> {
     /// How many slots are reserved.
     pub fn len(&self) -> usize {
         self.r.n as usize
@@ -108,7 +96,7 @@ where
             // SAFETY: `r` is our open reservation on the producer side; `objs` has k elements.
             unsafe {
                 self.shared
-                    .enqueue_finish::<M::Protocol>(self.r, objs.as_ptr(), k)
+                    .enqueue_finish::<M::PeekProtocol>(self.r, objs.as_ptr(), k)
             };
         }
         std::mem::forget(self);
@@ -116,25 +104,19 @@ where
     }
 }
 
-impl<T: Copy + Send, M: ProducerMode> Drop for EnqueuePeek<'_, T, M>
-where
-    M::Protocol: PeekProtocol,
-{
+impl<T: Copy + Send, M: ProducerMode + Peek> Drop for EnqueuePeek<'_, T, M> {
     fn drop(&mut self) {
         if self.r.n != 0 {
             // SAFETY: our open reservation; zero elements are published.
             unsafe {
                 self.shared
-                    .enqueue_finish::<M::Protocol>(self.r, std::ptr::null(), 0)
+                    .enqueue_finish::<M::PeekProtocol>(self.r, std::ptr::null(), 0)
             };
         }
     }
 }
 
-impl<T: Copy + Send, M: ConsumerMode + Peek> Consumer<T, M>
-where
-    M::Protocol: PeekProtocol,
-{
+impl<T: Copy + Send, M: ConsumerMode + Peek> Consumer<T, M> {
     /// Copies `out.len()` elements into `out` and reserves them, or nothing if fewer are there
     /// (DPDK's `rte_ring_dequeue_bulk_start`).
     #[inline]
@@ -154,7 +136,8 @@ where
         let shared = &*self.ring.shared;
         // SAFETY: M's protocol is the consumer's; `&mut self` keeps this handle from any
         // other dequeue until the guard is gone; `out` is writable.
-        let r = unsafe { shared.dequeue_start::<M::Protocol>(out.as_mut_ptr(), out.len(), fixed) };
+        let r =
+            unsafe { shared.dequeue_start::<M::PeekProtocol>(out.as_mut_ptr(), out.len(), fixed) };
         DequeuePeek {
             shared,
             r,
@@ -163,10 +146,7 @@ where
     }
 }
 
-impl<T: Copy + Send, M: ConsumerMode> DequeuePeek<'_, T, M>
-where
-    M::Protocol: PeekProtocol,
-{
+impl<T: Copy + Send, M: ConsumerMode + Peek> DequeuePeek<'_, T, M> {
     /// How many elements were copied out and reserved.
     pub fn len(&self) -> usize {
         self.r.n as usize
@@ -189,21 +169,18 @@ where
         let k = n.min(self.r.n as usize) as u32;
         if self.r.n != 0 {
             // SAFETY: our open reservation on the consumer side; k is within it.
-            unsafe { self.shared.dequeue_finish::<M::Protocol>(self.r, k) };
+            unsafe { self.shared.dequeue_finish::<M::PeekProtocol>(self.r, k) };
         }
         std::mem::forget(self);
         k as usize
     }
 }
 
-impl<T: Copy + Send, M: ConsumerMode> Drop for DequeuePeek<'_, T, M>
-where
-    M::Protocol: PeekProtocol,
-{
+impl<T: Copy + Send, M: ConsumerMode + Peek> Drop for DequeuePeek<'_, T, M> {
     fn drop(&mut self) {
         if self.r.n != 0 {
             // SAFETY: our open reservation; nothing is removed.
-            unsafe { self.shared.dequeue_finish::<M::Protocol>(self.r, 0) };
+            unsafe { self.shared.dequeue_finish::<M::PeekProtocol>(self.r, 0) };
         }
     }
 }

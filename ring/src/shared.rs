@@ -120,6 +120,7 @@ impl<T> Shared<T> {
         unsafe { self.hdr.as_ref() }
     }
 
+    #[cfg(not(loom))]
     pub(crate) fn backing(&self) -> &Backing {
         &self.backing
     }
@@ -298,6 +299,7 @@ impl<T> Shared<T> {
     /// # Safety
     /// `r` is an open enqueue reservation of protocol `P`; its first `k` slots hold
     /// initialised elements, `k <= r.n`.
+    #[cfg(not(loom))]
     #[inline(always)]
     pub(crate) unsafe fn enqueue_commit<P: PeekProtocol>(&self, r: Reservation, k: u32) {
         P::finish(&self.header().prod, r.head, k);
@@ -345,6 +347,7 @@ impl<T> Shared<T> {
 
 impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
+        #[allow(irrefutable_let_patterns)] // under loom there is no memzone backing
         if let Backing::Heap(layout) = self.backing {
             // SAFETY: the header was written by `init_at` and nobody else uses the memory now
             // (this is the last handle); the memory came from `alloc` with `layout`.

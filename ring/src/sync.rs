@@ -5,7 +5,7 @@
 use std::fmt;
 use std::ops::BitOr;
 
-use crate::headtail::{Hts, Mt, Protocol, Rts, St};
+use crate::headtail::{Hts, Mt, PeekProtocol, Protocol, Rts, St};
 
 /// How one side of a ring (producer or consumer) synchronises its threads
 /// (DPDK's `enum rte_ring_sync_type`, same values).
@@ -216,7 +216,10 @@ pub trait ConsumerMode: sealed::Sealed + Send + Sync + 'static {
 pub trait MultiThread: sealed::Sealed {}
 
 /// Modes with the peek and zero-copy APIs (SP/SC and HTS).
-pub trait Peek: sealed::Sealed {}
+pub trait Peek: sealed::Sealed {
+    #[doc(hidden)]
+    type PeekProtocol: PeekProtocol;
+}
 
 macro_rules! mode {
     ($(#[$doc:meta])* $name:ident, $trait:ident, $sync:ident, $proto:ident $(, $extra:ident)*) => {
@@ -234,7 +237,7 @@ macro_rules! mode {
 
 mode!(
     /// Single producer (`RING_F_SP_ENQ`): the handle is `Send`, not `Clone` nor `Sync`.
-    Sp, ProducerMode, St, St, Peek
+    Sp, ProducerMode, St, St
 );
 mode!(
     /// Multi-producer (the default): the handle is `Clone + Send + Sync`.
@@ -246,11 +249,11 @@ mode!(
 );
 mode!(
     /// Multi-producer, head/tail sync (`RING_F_MP_HTS_ENQ`); has peek and zero-copy.
-    MpHts, ProducerMode, MtHts, Hts, MultiThread, Peek
+    MpHts, ProducerMode, MtHts, Hts, MultiThread
 );
 mode!(
     /// Single consumer (`RING_F_SC_DEQ`): the handle is `Send`, not `Clone` nor `Sync`.
-    Sc, ConsumerMode, St, St, Peek
+    Sc, ConsumerMode, St, St
 );
 mode!(
     /// Multi-consumer (the default): the handle is `Clone + Send + Sync`.
@@ -262,8 +265,21 @@ mode!(
 );
 mode!(
     /// Multi-consumer, head/tail sync (`RING_F_MC_HTS_DEQ`); has peek and zero-copy.
-    McHts, ConsumerMode, MtHts, Hts, MultiThread, Peek
+    McHts, ConsumerMode, MtHts, Hts, MultiThread
 );
+
+impl Peek for Sp {
+    type PeekProtocol = St;
+}
+impl Peek for Sc {
+    type PeekProtocol = St;
+}
+impl Peek for MpHts {
+    type PeekProtocol = Hts;
+}
+impl Peek for McHts {
+    type PeekProtocol = Hts;
+}
 
 #[cfg(test)]
 mod tests {

@@ -25,16 +25,13 @@ use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 
 use crate::handles::{Consumer, Producer};
-use crate::headtail::{PeekProtocol, Reservation};
+use crate::headtail::Reservation;
 use crate::shared::Shared;
 use crate::sync::{ConsumerMode, Peek, ProducerMode};
 
 /// An open zero-copy enqueue: [`len`](Self::len) slots of the ring, to write in place.
 #[must_use = "dropping the reservation hands it back; call finish"]
-pub struct EnqueueZc<'a, T: Copy + Send, M: ProducerMode>
-where
-    M::Protocol: PeekProtocol,
-{
+pub struct EnqueueZc<'a, T: Copy + Send, M: ProducerMode + Peek> {
     shared: &'a Shared<T>,
     r: Reservation,
     runs: [(*mut MaybeUninit<T>, usize); 2],
@@ -44,20 +41,14 @@ where
 
 /// An open zero-copy dequeue: [`len`](Self::len) elements, readable in place.
 #[must_use = "dropping the reservation leaves the elements in the ring; call finish"]
-pub struct DequeueZc<'a, T: Copy + Send, M: ConsumerMode>
-where
-    M::Protocol: PeekProtocol,
-{
+pub struct DequeueZc<'a, T: Copy + Send, M: ConsumerMode + Peek> {
     shared: &'a Shared<T>,
     r: Reservation,
     runs: [(*mut MaybeUninit<T>, usize); 2],
     _handle: PhantomData<&'a mut Consumer<T, M>>,
 }
 
-impl<T: Copy + Send, M: ProducerMode + Peek> Producer<T, M>
-where
-    M::Protocol: PeekProtocol,
-{
+impl<T: Copy + Send, M: ProducerMode + Peek> Producer<T, M> {
     /// Reserves `n` slots, or none if there is less room (DPDK's
     /// `rte_ring_enqueue_zc_bulk_start`).
     #[inline]
@@ -76,7 +67,7 @@ where
         let shared = &*self.ring.shared;
         // SAFETY: M's protocol is the producer's; `&mut self` keeps this handle from any other
         // enqueue until the guard is gone.
-        let r = unsafe { shared.enqueue_start::<M::Protocol>(n, fixed) };
+        let r = unsafe { shared.enqueue_start::<M::PeekProtocol>(n, fixed) };
         EnqueueZc {
             shared,
             r,
@@ -87,10 +78,7 @@ where
     }
 }
 
-impl<T: Copy + Send, M: ProducerMode> EnqueueZc<'_, T, M>
-where
-    M::Protocol: PeekProtocol,
-{
+impl<T: Copy + Send, M: ProducerMode + Peek> EnqueueZc<'_, T, M> {
     /// How many slots are reserved.
     pub fn len(&self) -> usize {
         self.r.n as usize
@@ -160,29 +148,26 @@ where
         let k = self.written;
         if self.r.n != 0 {
             // SAFETY: our open reservation; its first k slots are initialised.
-            unsafe { self.shared.enqueue_commit::<M::Protocol>(self.r, k as u32) };
+            unsafe {
+                self.shared
+                    .enqueue_commit::<M::PeekProtocol>(self.r, k as u32)
+            };
         }
         std::mem::forget(self);
         k
     }
 }
 
-impl<T: Copy + Send, M: ProducerMode> Drop for EnqueueZc<'_, T, M>
-where
-    M::Protocol: PeekProtocol,
-{
+impl<T: Copy + Send, M: ProducerMode + Peek> Drop for EnqueueZc<'_, T, M> {
     fn drop(&mut self) {
         if self.r.n != 0 {
             // SAFETY: our open reservation; nothing is published.
-            unsafe { self.shared.enqueue_commit::<M::Protocol>(self.r, 0) };
+            unsafe { self.shared.enqueue_commit::<M::PeekProtocol>(self.r, 0) };
         }
     }
 }
 
-impl<T: Copy + Send, M: ConsumerMode + Peek> Consumer<T, M>
-where
-    M::Protocol: PeekProtocol,
-{
+impl<T: Copy + Send, M: ConsumerMode + Peek> Consumer<T, M> {
     /// Reserves `n` elements, or none if fewer are there (DPDK's
     /// `rte_ring_dequeue_zc_bulk_start`).
     #[inline]
@@ -201,7 +186,7 @@ where
         let shared = &*self.ring.shared;
         // SAFETY: M's protocol is the consumer's; `&mut self` keeps this handle from any
         // other dequeue until the guard is gone; a null destination copies nothing.
-        let r = unsafe { shared.dequeue_start::<M::Protocol>(std::ptr::null_mut(), n, fixed) };
+        let r = unsafe { shared.dequeue_start::<M::PeekProtocol>(std::ptr::null_mut(), n, fixed) };
         DequeueZc {
             shared,
             r,
@@ -211,10 +196,7 @@ where
     }
 }
 
-impl<T: Copy + Send, M: ConsumerMode> DequeueZc<'_, T, M>
-where
-    M::Protocol: PeekProtocol,
-{
+impl<T: Copy + Send, M: ConsumerMode + Peek> DequeueZc<'_, T, M> {
     /// How many elements are reserved.
     pub fn len(&self) -> usize {
         self.r.n as usize
@@ -250,21 +232,18 @@ where
         let k = n.min(self.r.n as usize) as u32;
         if self.r.n != 0 {
             // SAFETY: our open reservation; k is within it.
-            unsafe { self.shared.dequeue_finish::<M::Protocol>(self.r, k) };
+            unsafe { self.shared.dequeue_finish::<M::PeekProtocol>(self.r, k) };
         }
         std::mem::forget(self);
         k as usize
     }
 }
 
-impl<T: Copy + Send, M: ConsumerMode> Drop for DequeueZc<'_, T, M>
-where
-    M::Protocol: PeekProtocol,
-{
+impl<T: Copy + Send, M: ConsumerMode + Peek> Drop for DequeueZc<'_, T, M> {
     fn drop(&mut self) {
         if self.r.n != 0 {
             // SAFETY: our open reservation; nothing is removed.
-            unsafe { self.shared.dequeue_finish::<M::Protocol>(self.r, 0) };
+            unsafe { self.shared.dequeue_finish::<M::PeekProtocol>(self.r, 0) };
         }
     }
 }

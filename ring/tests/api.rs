@@ -2,8 +2,8 @@
 //! sizes, handles and their claims, peek and zero-copy, run-time modes.
 
 use rpdk_ring::{
-    Consumer, ConsumerMode, Error, Mc, McHts, McRts, Mp, MpHts, MpRts, Producer, ProducerMode,
-    Ring, RingBuilder, RingFlags, Sc, Sp, SyncType,
+    Consumer, ConsumerMode, Error, Mc, McHts, McRts, Mp, MpHts, MpRts, Peek, Producer,
+    ProducerMode, Ring, RingBuilder, RingFlags, Sc, Sp, SyncType,
 };
 
 fn pair<T: Copy + Send, P: ProducerMode, C: ConsumerMode>(
@@ -213,83 +213,41 @@ fn sixteen_byte_and_odd_sized_elements() {
 
 #[test]
 fn peek_enqueue_and_dequeue_on_st_and_hts() {
-    fn run<P: ProducerMode + rpdk_ring::Peek, C: ConsumerMode + rpdk_ring::Peek>()
-    where
-        Producer<u32, P>: PeekProducer,
-        Consumer<u32, C>: PeekConsumer,
-    {
+    fn run<P: ProducerMode + Peek, C: ConsumerMode + Peek>() {
         let (mut tx, mut rx) = pair::<u32, P, C>(8);
         // Reserve 4, publish 2: the other 2 go back.
-        let (n, free, done) = tx.peek_enq(4, &[10, 11]);
-        assert_eq!((n, free, done), (4, 3, 2));
-        assert_eq!(tx.as_ring().count(), 2);
-        // Bulk reservation larger than the room gives nothing.
-        let (n, free, done) = tx.peek_enq(6, &[1]);
-        assert_eq!((n, free, done), (0, 5, 0));
-        // Dropped reservation publishes nothing.
-        tx.peek_drop(3);
-        assert_eq!(tx.as_ring().count(), 2);
+        let g = tx.enqueue_bulk_start(4);
+        assert_eq!((g.len(), g.free_space()), (4, 3));
+        assert_eq!(g.finish(&[10, 11]), 2);
+        assert_eq!(tx.ring().count(), 2);
+        // A bulk reservation larger than the room gives nothing.
+        let g = tx.enqueue_bulk_start(6);
+        assert_eq!((g.len(), g.free_space(), g.is_empty()), (0, 5, true));
+        assert_eq!(g.finish(&[1]), 0);
+        // A dropped reservation publishes nothing.
+        let g = tx.enqueue_burst_start(3);
+        assert_eq!(g.len(), 3);
+        drop(g);
+        assert_eq!(tx.ring().count(), 2);
         // Peek dequeue: see both, remove one.
-        let (n, avail, seen) = rx.peek_deq(2, 1);
-        assert_eq!((n, avail, seen), (2, 0, vec![10, 11]));
-        assert_eq!(rx.as_ring().count(), 1);
-        rx.peek_deq_drop(1);
-        assert_eq!(rx.as_ring().count(), 1, "dropped peek leaves the element");
-        let (n, _, seen) = rx.peek_deq(1, 1);
-        assert_eq!((n, seen), (1, vec![11]));
-        assert!(rx.as_ring().is_empty());
+        let mut out = [0; 2];
+        let g = rx.dequeue_burst_start(&mut out);
+        assert_eq!((g.len(), g.available()), (2, 0));
+        assert_eq!(g.finish(1), 1);
+        assert_eq!(out, [10, 11]);
+        assert_eq!(rx.ring().count(), 1);
+        let mut out = [0; 1];
+        drop(rx.dequeue_bulk_start(&mut out));
+        assert_eq!(rx.ring().count(), 1, "a dropped peek leaves the element");
+        let g = rx.dequeue_bulk_start(&mut out);
+        assert_eq!(g.finish(5), 1, "finish is capped at the reservation");
+        assert_eq!(out, [11]);
+        assert!(rx.ring().is_empty());
     }
-
-    trait PeekProducer {
-        fn as_ring(&self) -> &Ring<u32>;
-        fn peek_enq(&mut self, n: usize, objs: &[u32]) -> (usize, usize, usize);
-        fn peek_drop(&mut self, n: usize);
-    }
-    trait PeekConsumer {
-        fn as_ring(&self) -> &Ring<u32>;
-        fn peek_deq(&mut self, n: usize, keep: usize) -> (usize, usize, Vec<u32>);
-        fn peek_deq_drop(&mut self, n: usize);
-    }
-    macro_rules! peek_impls {
-        ($p:ty, $c:ty) => {
-            impl PeekProducer for Producer<u32, $p> {
-                fn as_ring(&self) -> &Ring<u32> {
-                    self.ring()
-                }
-                fn peek_enq(&mut self, n: usize, objs: &[u32]) -> (usize, usize, usize) {
-                    let g = self.enqueue_bulk_start(n);
-                    let (len, free) = (g.len(), g.free_space());
-                    (len, free, g.finish(objs))
-                }
-                fn peek_drop(&mut self, n: usize) {
-                    let g = self.enqueue_burst_start(n);
-                    assert_eq!(g.len(), n);
-                }
-            }
-            impl PeekConsumer for Consumer<u32, $c> {
-                fn as_ring(&self) -> &Ring<u32> {
-                    self.ring()
-                }
-                fn peek_deq(&mut self, n: usize, keep: usize) -> (usize, usize, Vec<u32>) {
-                    let mut out = vec![0; n];
-                    let g = self.dequeue_burst_start(&mut out);
-                    let (len, avail) = (g.len(), g.available());
-                    g.finish(keep);
-                    out.truncate(len);
-                    (len, avail, out)
-                }
-                fn peek_deq_drop(&mut self, n: usize) {
-                    let mut out = vec![0; n];
-                    let g = self.dequeue_bulk_start(&mut out);
-                    assert_eq!(g.len(), n);
-                }
-            }
-        };
-    }
-    peek_impls!(Sp, Sc);
-    peek_impls!(MpHts, McHts);
     run::<Sp, Sc>();
     run::<MpHts, McHts>();
+    run::<Sp, McHts>();
+    run::<MpHts, Sc>();
 }
 
 #[test]
