@@ -7,7 +7,7 @@
 //! use rpdk_ring::{RingBuilder, Sc, Sp};
 //!
 //! let (mut tx, mut rx) = RingBuilder::new(8).pair::<u32, Sp, Sc>()?;
-//! tx.enqueue_burst(&[1, 2, 3]).count;
+//! assert_eq!(tx.enqueue_burst(&[1, 2, 3]).count, 3);
 //! let mut out = [0; 3];
 //! let peek = rx.dequeue_bulk_start(&mut out); // copies 1, 2, 3 out; still in the ring
 //! assert_eq!(peek.len(), 3);

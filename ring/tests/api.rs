@@ -361,7 +361,7 @@ fn dump_and_debug_show_the_state() {
         .name("dumped")
         .pair::<u32, Mp, Sc>()
         .unwrap();
-    tx.enqueue_bulk(&[1, 2, 3]).count;
+    assert_eq!(tx.enqueue_bulk(&[1, 2, 3]).count, 3);
     let mut out = Vec::new();
     tx.ring().dump(&mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
