@@ -7,8 +7,10 @@
 # enqueues, the other dequeues: cycles per element, both sides summed). Single-lcore rows are
 # cycles per iteration (one enqueue plus one dequeue of `size` elements). "[all lcores]" rows
 # count iterations of bulk enqueue plus dequeue on every lcore in 100 ms (higher is better).
-# rpdk also prints RTS and HTS rows and crossbeam ArrayQueue and rtrb rows (DPDK's test has
-# none of those: their ratio is "-").
+# dpdk-test has no RTS or HTS rows: ring_rts_hts.c (built here against Debian's libdpdk-dev)
+# runs the same loops on DPDK's MP_RTS/MC_RTS and MP_HTS/MC_HTS rings and prints them with the
+# labels rpdk's ring_perf uses. The crossbeam ArrayQueue and rtrb rows are rpdk-side only
+# (ratio "-").
 
 ring_rows() {
     awk '
@@ -33,9 +35,24 @@ ring_rows() {
     }'
 }
 
+RING_RTS_HTS=target/bench-vs-dpdk/ring_rts_hts
+
+ring_prepare() {
+    command -v cc >/dev/null || {
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc >/dev/null
+    }
+    mkdir -p "$(dirname "$RING_RTS_HTS")"
+    # shellcheck disable=SC2046 # pkg-config prints several flags
+    cc -O3 -Wall $(pkg-config --cflags libdpdk) scripts/bench/ring_rts_hts.c \
+        -o "$RING_RTS_HTS" $(pkg-config --libs libdpdk)
+}
+
 ring_dpdk() {
-    DPDK_TEST=ring_perf_autotest dpdk-test -l 0,1 --no-pci --file-prefix "$DPDK_PREFIX" \
-        2>/dev/null | ring_rows
+    {
+        DPDK_TEST=ring_perf_autotest dpdk-test -l 0,1 --no-pci --file-prefix "$DPDK_PREFIX"
+        "$RING_RTS_HTS" -l 0,1 --no-pci --file-prefix "$DPDK_PREFIX"
+    } 2>/dev/null | ring_rows
 }
 
 ring_rpdk() {
