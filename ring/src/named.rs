@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::layout::{self, HEADER_ALIGN, HEADER_SIZE, Header, MAGIC, VERSION};
 use crate::ring::{Ring, RingBuilder};
 use crate::shared::{Backing, Shared};
-use crate::sync::RingFlags;
+use crate::sync::{RingFlags, SyncType};
 
 /// Memzone names of rings start with this (DPDK's `RTE_RING_MZ_PREFIX`).
 pub const RING_MZ_PREFIX: &str = "RG_";
@@ -105,7 +105,7 @@ impl<T: Copy + Send + 'static> Ring<T> {
         // SAFETY: the zone has at least HEADER_SIZE bytes of EAL memory, aligned to a cache
         // line; rings are only written by `create` under the lock we hold, so no one writes
         // the header's fixed fields now. Only plain fields are read here.
-        let (magic, version, esize, ealign, hash, size) = unsafe {
+        let (magic, version, esize, ealign, hash, size, prod, cons) = unsafe {
             let h = mem.cast::<Header>().as_ref();
             (
                 h.meta.magic,
@@ -114,9 +114,15 @@ impl<T: Copy + Send + 'static> Ring<T> {
                 h.meta.ealign,
                 h.meta.type_hash,
                 h.meta.size,
+                h.prod.sync,
+                h.cons.sync,
             )
         };
-        if magic != MAGIC || version != VERSION {
+        if magic != MAGIC
+            || version != VERSION
+            || SyncType::from_u32(prod).is_none()
+            || SyncType::from_u32(cons).is_none()
+        {
             return Err(mismatch(
                 "its memzone does not hold an rpdk ring (of this version)".into(),
             ));

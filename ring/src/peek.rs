@@ -3,6 +3,11 @@
 //! as wanted; the rest of the reservation goes back. Dropping a guard without `finish` hands
 //! the whole reservation back.
 //!
+//! On an HTS side an open reservation holds the whole side: every other operation on it, from
+//! any handle or thread, waits until the guard is finished or dropped. Keep reservations short,
+//! and never start an operation on another handle of the same side while holding one on the
+//! same thread (it would wait forever). The same holds for [zero-copy](crate::zc).
+//!
 //! ```
 //! use rpdk_ring::{RingBuilder, Sc, Sp};
 //!
