@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 \
-//!     cargo test -p rpdk-ring --test loom --release
+//!     cargo test -p rpdk-ring --test loom
 //! ```
 #![cfg(loom)]
 
