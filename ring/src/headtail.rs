@@ -6,10 +6,11 @@
 //! moving its head, copies, then publishes by moving its tail; the other side only ever reads
 //! this side's tail.
 //!
-//! Every side keeps its tail position in the low half of one 64-bit word, [`HeadTail::tail`],
+//! Every side keeps its tail position in the low half of one 64-bit word, [`TailLine::word`],
 //! whatever its sync type, so the other side reads it with one same-size load (no mixed-size
 //! atomics). The high half is the RTS tail counter or the HTS head; MT and ST keep their head in
-//! [`HeadTail::head`], RTS in [`HeadTail::rts_head`] (position low, counter high).
+//! [`HeadLine::pos`], RTS in [`HeadLine::rts`] (position low, counter high). Head and tail are
+//! on separate cache lines.
 
 use crate::atomic::{AtomicU32, AtomicU64, Ordering::*, spin};
 use crate::sync::SyncType;
@@ -29,53 +30,73 @@ fn pack(lo: u32, hi: u32) -> u64 {
     lo as u64 | (hi as u64) << 32
 }
 
-/// One side's state, on its own cache line and the one after it empty (128 bytes, against
-/// adjacent-line prefetch), as DPDK's `rte_ring_headtail`.
-#[repr(C, align(128))]
+/// One side's state: its head on one cache line, its tail on another, each line followed by
+/// an empty one (128 bytes, against adjacent-line prefetch). DPDK keeps a side's head and tail
+/// on one line; apart, the other side's reads of the tail do not take the line a multi-thread
+/// side CASes its head on.
+#[repr(C)]
 pub struct HeadTail {
-    /// Low half: the tail position. High half: RTS tail counter, or HTS head.
-    pub(crate) tail: AtomicU64,
+    /// What only this side's threads touch (except for HTS, whose head is in the tail word).
+    pub(crate) head: HeadLine,
+    /// What the other side reads.
+    pub(crate) tail: TailLine,
+}
+
+/// A side's head: MT/ST position, RTS head, RTS distance, sync type.
+#[repr(C, align(128))]
+pub struct HeadLine {
     /// MT and ST head position.
-    pub(crate) head: AtomicU32,
+    pub(crate) pos: AtomicU32,
     /// RTS: how far the head may run ahead of the tail.
     pub(crate) htd_max: AtomicU32,
     /// RTS head: position low, counter high.
-    pub(crate) rts_head: AtomicU64,
+    pub(crate) rts: AtomicU64,
     /// The side's [`SyncType`], fixed at creation.
     pub(crate) sync: u32,
+}
+
+/// A side's tail word: low half the tail position; high half the RTS tail counter, or the HTS
+/// head.
+#[repr(C, align(128))]
+pub struct TailLine {
+    pub(crate) word: AtomicU64,
 }
 
 impl HeadTail {
     pub(crate) fn new(sync: SyncType, htd_max: u32) -> HeadTail {
         HeadTail {
-            tail: AtomicU64::new(0),
-            head: AtomicU32::new(0),
-            htd_max: AtomicU32::new(htd_max),
-            rts_head: AtomicU64::new(0),
-            sync: sync as u32,
+            head: HeadLine {
+                pos: AtomicU32::new(0),
+                htd_max: AtomicU32::new(htd_max),
+                rts: AtomicU64::new(0),
+                sync: sync as u32,
+            },
+            tail: TailLine {
+                word: AtomicU64::new(0),
+            },
         }
     }
 
     /// The published tail position (what the other side may use).
     #[inline(always)]
     pub(crate) fn tail_pos(&self) -> u32 {
-        lo(self.tail.load(Acquire))
+        lo(self.tail.word.load(Acquire))
     }
 
     /// The head position, for dumps (racy by nature).
     pub(crate) fn head_pos(&self) -> u32 {
-        match SyncType::from_u32(self.sync) {
-            Some(SyncType::MtRts) => lo(self.rts_head.load(Relaxed)),
-            Some(SyncType::MtHts) => hi(self.tail.load(Relaxed)),
-            _ => self.head.load(Relaxed),
+        match SyncType::from_u32(self.head.sync) {
+            Some(SyncType::MtRts) => lo(self.head.rts.load(Relaxed)),
+            Some(SyncType::MtHts) => hi(self.tail.word.load(Relaxed)),
+            _ => self.head.pos.load(Relaxed),
         }
     }
 
     /// Back to position 0 (DPDK's `rte_ring_reset` of one side). Not thread safe.
     pub(crate) fn reset(&self) {
-        self.head.store(0, Relaxed);
-        self.rts_head.store(0, Relaxed);
-        self.tail.store(0, Release);
+        self.head.pos.store(0, Relaxed);
+        self.head.rts.store(0, Relaxed);
+        self.tail.word.store(0, Release);
     }
 }
 
@@ -140,12 +161,12 @@ impl Protocol for St {
 
     #[inline(always)]
     fn move_head(own: &HeadTail, other: &HeadTail, base: u32, n: u32, fixed: bool) -> Reservation {
-        let head = own.head.load(Relaxed);
+        let head = own.head.pos.load(Relaxed);
         // Acquire: the other side's slot accesses happen before we touch the slots.
         let entries = base.wrapping_add(other.tail_pos()).wrapping_sub(head);
         let n = fit(n, entries, fixed);
         if n != 0 {
-            own.head.store(head.wrapping_add(n), Relaxed);
+            own.head.pos.store(head.wrapping_add(n), Relaxed);
         }
         Reservation { head, n, entries }
     }
@@ -153,7 +174,7 @@ impl Protocol for St {
     #[inline(always)]
     fn update_tail(own: &HeadTail, head: u32, n: u32) {
         // Release: our slot accesses happen before the other side sees the new tail.
-        own.tail.store(pack(head.wrapping_add(n), 0), Release);
+        own.tail.word.store(pack(head.wrapping_add(n), 0), Release);
     }
 }
 
@@ -161,8 +182,8 @@ impl PeekProtocol for St {
     #[inline(always)]
     fn finish(own: &HeadTail, head: u32, n: u32) {
         let pos = head.wrapping_add(n);
-        own.head.store(pos, Relaxed);
-        own.tail.store(pack(pos, 0), Release);
+        own.head.pos.store(pos, Relaxed);
+        own.tail.word.store(pack(pos, 0), Release);
     }
 }
 
@@ -174,7 +195,7 @@ impl Protocol for Mt {
         // Acquire pairs with the release CAS of the thread that moved the head to this value,
         // so the other tail we read is at least as new as the one it read: the room computed
         // below can never go negative (wrap).
-        let mut head = own.head.load(Acquire);
+        let mut head = own.head.pos.load(Acquire);
         loop {
             let entries = base.wrapping_add(other.tail_pos()).wrapping_sub(head);
             let n = fit(n, entries, fixed);
@@ -183,6 +204,7 @@ impl Protocol for Mt {
             }
             match own
                 .head
+                .pos
                 .compare_exchange_weak(head, head.wrapping_add(n), Release, Acquire)
             {
                 Ok(_) => return Reservation { head, n, entries },
@@ -195,10 +217,10 @@ impl Protocol for Mt {
     fn update_tail(own: &HeadTail, head: u32, n: u32) {
         // Earlier reservations publish first. Acquire: their slot accesses happen before our
         // release below, so the other side sees them too.
-        while lo(own.tail.load(Acquire)) != head {
+        while lo(own.tail.word.load(Acquire)) != head {
             spin();
         }
-        own.tail.store(pack(head.wrapping_add(n), 0), Release);
+        own.tail.word.store(pack(head.wrapping_add(n), 0), Release);
     }
 }
 
@@ -209,11 +231,11 @@ impl Protocol for Rts {
     fn move_head(own: &HeadTail, other: &HeadTail, base: u32, n: u32, fixed: bool) -> Reservation {
         loop {
             // Wait until the head is at most htd_max ahead of the tail.
-            let mut old = own.rts_head.load(Acquire);
-            let max = own.htd_max.load(Relaxed);
-            while lo(old).wrapping_sub(lo(own.tail.load(Relaxed))) > max {
+            let mut old = own.head.rts.load(Acquire);
+            let max = own.head.htd_max.load(Relaxed);
+            while lo(old).wrapping_sub(lo(own.tail.word.load(Relaxed))) > max {
                 spin();
-                old = own.rts_head.load(Acquire);
+                old = own.head.rts.load(Acquire);
             }
             let head = lo(old);
             let entries = base.wrapping_add(other.tail_pos()).wrapping_sub(head);
@@ -223,7 +245,8 @@ impl Protocol for Rts {
             }
             let new = pack(head.wrapping_add(n), hi(old).wrapping_add(1));
             if own
-                .rts_head
+                .head
+                .rts
                 .compare_exchange_weak(old, new, Release, Relaxed)
                 .is_ok()
             {
@@ -235,13 +258,14 @@ impl Protocol for Rts {
     #[inline(always)]
     fn update_tail(own: &HeadTail, _head: u32, _n: u32) {
         // Count ourselves out; if every reservation so far is out, move the tail to the head.
-        let mut old = own.tail.load(Acquire);
+        let mut old = own.tail.word.load(Acquire);
         loop {
-            let head = own.rts_head.load(Relaxed);
+            let head = own.head.rts.load(Relaxed);
             let count = hi(old).wrapping_add(1);
             let pos = if count == hi(head) { lo(head) } else { lo(old) };
             match own
                 .tail
+                .word
                 .compare_exchange_weak(old, pack(pos, count), Release, Acquire)
             {
                 Ok(_) => return,
@@ -258,10 +282,10 @@ impl Protocol for Hts {
     fn move_head(own: &HeadTail, other: &HeadTail, base: u32, n: u32, fixed: bool) -> Reservation {
         loop {
             // Wait until no reservation is open (head == tail).
-            let mut old = own.tail.load(Acquire);
+            let mut old = own.tail.word.load(Acquire);
             while lo(old) != hi(old) {
                 spin();
-                old = own.tail.load(Acquire);
+                old = own.tail.word.load(Acquire);
             }
             let head = hi(old);
             let entries = base.wrapping_add(other.tail_pos()).wrapping_sub(head);
@@ -272,6 +296,7 @@ impl Protocol for Hts {
             let new = pack(lo(old), head.wrapping_add(n));
             if own
                 .tail
+                .word
                 .compare_exchange_weak(old, new, Release, Relaxed)
                 .is_ok()
             {
@@ -284,7 +309,7 @@ impl Protocol for Hts {
     fn update_tail(own: &HeadTail, head: u32, n: u32) {
         // Only the owner of the open reservation writes the word until head == tail again.
         let pos = head.wrapping_add(n);
-        own.tail.store(pack(pos, pos), Release);
+        own.tail.word.store(pack(pos, pos), Release);
     }
 }
 
@@ -304,9 +329,10 @@ mod tests {
     }
 
     #[test]
-    fn layout_is_two_cache_lines() {
-        assert_eq!(std::mem::size_of::<HeadTail>(), 128);
+    fn layout_puts_head_and_tail_128_bytes_apart() {
+        assert_eq!(std::mem::size_of::<HeadTail>(), 256);
         assert_eq!(std::mem::align_of::<HeadTail>(), 128);
+        assert_eq!(std::mem::offset_of!(HeadTail, tail), 128);
     }
 
     fn roundtrip<P: Protocol, C: Protocol>() {
@@ -346,10 +372,10 @@ mod tests {
     fn positions_wrap_around_u32() {
         let (prod, cons) = pair(SyncType::Mt, SyncType::Mt);
         let start = u32::MAX - 2;
-        prod.head.store(start, Relaxed);
-        prod.tail.store(pack(start, 0), Relaxed);
-        cons.head.store(start, Relaxed);
-        cons.tail.store(pack(start, 0), Relaxed);
+        prod.head.pos.store(start, Relaxed);
+        prod.tail.word.store(pack(start, 0), Relaxed);
+        cons.head.pos.store(start, Relaxed);
+        cons.tail.word.store(pack(start, 0), Relaxed);
         let r = Mt::move_head(&prod, &cons, 7, 6, true);
         assert_eq!((r.head, r.n, r.entries), (start, 6, 7));
         Mt::update_tail(&prod, r.head, r.n);
@@ -372,7 +398,7 @@ mod tests {
     #[test]
     fn rts_tail_moves_when_the_last_reservation_finishes() {
         let (prod, cons) = pair(SyncType::MtRts, SyncType::Mt);
-        prod.htd_max.store(100, Relaxed);
+        prod.head.htd_max.store(100, Relaxed);
         let a = Rts::move_head(&prod, &cons, 7, 2, true);
         let b = Rts::move_head(&prod, &cons, 7, 3, true);
         assert_eq!((a.head, b.head), (0, 2));

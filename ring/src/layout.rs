@@ -1,6 +1,7 @@
-//! The ring's memory: a 384-byte header (what the ring is; the producer's head/tail; the
-//! consumer's head/tail, each on its own 128 bytes) followed by the slots, as DPDK's
-//! `struct rte_ring` followed by its table. Everything a second process needs to use the ring is
+//! The ring's memory: a 640-byte header (what the ring is; the producer's head, then its tail;
+//! the consumer's head, then its tail; each on its own 128 bytes) followed by the slots, as
+//! DPDK's `struct rte_ring` followed by its table (DPDK keeps each side's head and tail on one
+//! line; see [`HeadTail`]). Everything a second process needs to use the ring is
 //! in this block, and nothing in it is a pointer, so it can be attached at another address.
 
 use crate::atomic::AtomicU32;
@@ -41,7 +42,7 @@ pub(crate) struct Meta {
     pub(crate) name: [u8; RING_NAME_MAX],
 }
 
-/// The whole header. The slots start right after it (at 384 bytes).
+/// The whole header. The slots start right after it (at 640 bytes).
 #[repr(C)]
 pub(crate) struct Header {
     pub(crate) meta: Meta,
@@ -148,10 +149,10 @@ mod tests {
     use std::mem::offset_of;
 
     #[test]
-    fn header_matches_dpdk_layout() {
-        assert_eq!(HEADER_SIZE, 384);
+    fn header_lines_are_128_bytes_apart() {
+        assert_eq!(HEADER_SIZE, 640);
         assert_eq!(offset_of!(Header, prod), 128);
-        assert_eq!(offset_of!(Header, cons), 256);
+        assert_eq!(offset_of!(Header, cons), 384);
     }
 
     #[test]
@@ -174,8 +175,8 @@ mod tests {
 
     #[test]
     fn memsize_is_header_plus_slots() {
-        assert_eq!(memsize(4096, 8), Some(384 + 32768));
-        assert_eq!(memsize(4, 3), Some(448));
+        assert_eq!(memsize(4096, 8), Some(640 + 32768));
+        assert_eq!(memsize(4, 3), Some(704));
         assert_eq!(memsize(u32::MAX, usize::MAX / 2), None);
     }
 }

@@ -3,8 +3,8 @@
 //! A ring is a bounded FIFO of fixed-size elements (`T: Copy + Send`: pointers, indices,
 //! 16-byte descriptors...) with DPDK's `rte_ring` semantics and memory layout: a power-of-two
 //! number of slots (capacity `count - 1`) or, with [`RingFlags::EXACT_SZ`], exactly the
-//! capacity asked for; free-running 32-bit head and tail positions per side, each side on its
-//! own 128 bytes.
+//! capacity asked for; free-running 32-bit head and tail positions per side, each head and each
+//! tail on its own 128 bytes.
 //!
 //! ```
 //! use rpdk_ring::{RingBuilder, Sc, Sp};

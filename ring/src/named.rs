@@ -114,8 +114,8 @@ impl<T: Copy + Send + 'static> Ring<T> {
                 h.meta.ealign,
                 h.meta.type_hash,
                 h.meta.size,
-                h.prod.sync,
-                h.cons.sync,
+                h.prod.head.sync,
+                h.cons.head.sync,
             )
         };
         if magic != MAGIC

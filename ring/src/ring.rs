@@ -254,6 +254,7 @@ impl<T: Copy + Send> Ring<T> {
                 .shared
                 .header()
                 .prod
+                .head
                 .htd_max
                 .load(crate::atomic::Ordering::Relaxed),
             _ => u32::MAX,
@@ -267,6 +268,7 @@ impl<T: Copy + Send> Ring<T> {
                 .shared
                 .header()
                 .cons
+                .head
                 .htd_max
                 .load(crate::atomic::Ordering::Relaxed),
             _ => u32::MAX,
@@ -297,7 +299,7 @@ impl<T: Copy + Send> Ring<T> {
                 reason: format!("the {side} side is not RTS; it has no head/tail distance"),
             });
         }
-        ht.htd_max.store(v, crate::atomic::Ordering::Relaxed);
+        ht.head.htd_max.store(v, crate::atomic::Ordering::Relaxed);
         Ok(())
     }
 

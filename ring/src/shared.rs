@@ -98,7 +98,7 @@ impl<T> Shared<T> {
         // SAFETY: the caller's contract.
         let h = unsafe { hdr.as_ref() };
         let size = h.meta.size;
-        // SAFETY: the slots follow the 384-byte header, which keeps T's alignment (the memory
+        // SAFETY: the slots follow the 640-byte header, which keeps T's alignment (the memory
         // is aligned to at least 128 and to T).
         let data = unsafe { mem.add(HEADER_SIZE) }.cast::<T>();
         Shared {
@@ -107,8 +107,8 @@ impl<T> Shared<T> {
             slots: unsafe { Slots::new(data, size) },
             mask: h.meta.mask,
             capacity: h.meta.capacity,
-            prod_sync: SyncType::from_u32(h.prod.sync).unwrap_or(SyncType::Mt),
-            cons_sync: SyncType::from_u32(h.cons.sync).unwrap_or(SyncType::Mt),
+            prod_sync: SyncType::from_u32(h.prod.head.sync).unwrap_or(SyncType::Mt),
+            cons_sync: SyncType::from_u32(h.cons.head.sync).unwrap_or(SyncType::Mt),
             backing,
         }
     }

@@ -22,7 +22,7 @@ fn create_lookup_free(eal: &Eal) {
     assert_eq!(ring.name(), "rx_ring");
     let mz = ring.memzone().expect("in a memzone");
     assert_eq!(mz.name(), "RG_rx_ring");
-    assert!(mz.len() >= 384 + 1024 * 8);
+    assert!(mz.len() >= 640 + 1024 * 8);
     assert_eq!(mz.as_ptr() as usize % 128, 0);
     assert_eq!(
         rpdk_eal::memzone::lookup("RG_rx_ring").unwrap().as_ptr(),
