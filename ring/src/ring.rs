@@ -360,7 +360,7 @@ impl<T: Copy + Send> Ring<T> {
     /// # Safety
     /// If the producer side is single-producer ([`SyncType::St`]), no other thread enqueues
     /// on this ring at the same time (through any handle).
-    #[inline]
+    #[inline(always)]
     pub unsafe fn enqueue(&self, obj: T) -> std::result::Result<(), T> {
         let s = &*self.shared;
         // SAFETY: in every arm, the arm's protocol is the producer's; the caller's contract
@@ -379,7 +379,7 @@ impl<T: Copy + Send> Ring<T> {
     ///
     /// # Safety
     /// As [`enqueue`](Self::enqueue).
-    #[inline]
+    #[inline(always)]
     pub unsafe fn enqueue_bulk(&self, objs: &[T]) -> Enqueued {
         // SAFETY: the caller's contract.
         unsafe { self.enqueue_n(objs, true) }
@@ -389,7 +389,7 @@ impl<T: Copy + Send> Ring<T> {
     ///
     /// # Safety
     /// As [`enqueue`](Self::enqueue).
-    #[inline]
+    #[inline(always)]
     pub unsafe fn enqueue_burst(&self, objs: &[T]) -> Enqueued {
         // SAFETY: the caller's contract.
         unsafe { self.enqueue_n(objs, false) }
@@ -398,17 +398,9 @@ impl<T: Copy + Send> Ring<T> {
     #[inline(always)]
     unsafe fn enqueue_n(&self, objs: &[T], fixed: bool) -> Enqueued {
         let s = &*self.shared;
-        let (p, n) = (objs.as_ptr(), objs.len());
-        // SAFETY: in every arm, the arm's protocol is the producer's; `objs` is readable; the
-        // caller's contract covers single-producer.
-        unsafe {
-            match s.prod_sync() {
-                SyncType::Mt => s.enqueue::<Mt>(p, n, fixed),
-                SyncType::St => s.enqueue::<St>(p, n, fixed),
-                SyncType::MtRts => s.enqueue::<Rts>(p, n, fixed),
-                SyncType::MtHts => s.enqueue::<Hts>(p, n, fixed),
-            }
-        }
+        // SAFETY: the producer side's sync type; `objs` is readable; the caller's contract
+        // covers single-producer.
+        unsafe { s.enqueue_dyn(s.prod_sync(), objs.as_ptr(), objs.len(), fixed) }
     }
 
     /// Dequeues one element (DPDK's `rte_ring_dequeue`).
@@ -416,7 +408,7 @@ impl<T: Copy + Send> Ring<T> {
     /// # Safety
     /// If the consumer side is single-consumer ([`SyncType::St`]), no other thread dequeues
     /// from this ring at the same time (through any handle).
-    #[inline]
+    #[inline(always)]
     pub unsafe fn dequeue(&self) -> Option<T> {
         let s = &*self.shared;
         // SAFETY: in every arm, the arm's protocol is the consumer's; the caller's contract
@@ -435,7 +427,7 @@ impl<T: Copy + Send> Ring<T> {
     ///
     /// # Safety
     /// As [`dequeue`](Self::dequeue).
-    #[inline]
+    #[inline(always)]
     pub unsafe fn dequeue_bulk(&self, out: &mut [T]) -> Dequeued {
         // SAFETY: the caller's contract.
         unsafe { self.dequeue_n(out, true) }
@@ -446,7 +438,7 @@ impl<T: Copy + Send> Ring<T> {
     ///
     /// # Safety
     /// As [`dequeue`](Self::dequeue).
-    #[inline]
+    #[inline(always)]
     pub unsafe fn dequeue_burst(&self, out: &mut [T]) -> Dequeued {
         // SAFETY: the caller's contract.
         unsafe { self.dequeue_n(out, false) }
@@ -455,17 +447,9 @@ impl<T: Copy + Send> Ring<T> {
     #[inline(always)]
     unsafe fn dequeue_n(&self, out: &mut [T], fixed: bool) -> Dequeued {
         let s = &*self.shared;
-        let (p, n) = (out.as_mut_ptr(), out.len());
-        // SAFETY: in every arm, the arm's protocol is the consumer's; `out` is writable; the
-        // caller's contract covers single-consumer.
-        unsafe {
-            match s.cons_sync() {
-                SyncType::Mt => s.dequeue::<Mt>(p, n, fixed),
-                SyncType::St => s.dequeue::<St>(p, n, fixed),
-                SyncType::MtRts => s.dequeue::<Rts>(p, n, fixed),
-                SyncType::MtHts => s.dequeue::<Hts>(p, n, fixed),
-            }
-        }
+        // SAFETY: the consumer side's sync type; `out` is writable; the caller's contract
+        // covers single-consumer.
+        unsafe { s.dequeue_dyn(s.cons_sync(), out.as_mut_ptr(), out.len(), fixed) }
     }
 
     /// Empties the ring (DPDK's `rte_ring_reset`).

@@ -6,7 +6,7 @@ use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
 use crate::atomic::Ordering::AcqRel;
-use crate::headtail::{PeekProtocol, Protocol, Reservation};
+use crate::headtail::{Hts, Mt, PeekProtocol, Protocol, Reservation, Rts, St};
 use crate::layout::{HEADER_ALIGN, HEADER_SIZE, Header, Init};
 use crate::slots::Slots;
 use crate::sync::SyncType;
@@ -227,6 +227,85 @@ impl<T> Shared<T> {
             // SAFETY: the slots are reserved for us and hold published elements.
             unsafe { self.slots.read(r.head, self.mask, dst, r.n) };
             P::update_tail(&h.cons, r.head, r.n);
+        }
+        Dequeued {
+            count: r.n as usize,
+            available: r.entries.wrapping_sub(r.n) as usize,
+        }
+    }
+
+    /// Enqueues with the protocol of `sync`, chosen at run time: a branch before moving the
+    /// head and one before moving the tail, around one copy of the slot code (rather than one
+    /// inlined enqueue per protocol, whose size costs more than the branches).
+    ///
+    /// # Safety
+    /// `sync` is the producer side's; if it is single-thread, no other enqueue runs at the
+    /// same time; `src` is valid for `n` reads.
+    #[inline(always)]
+    pub(crate) unsafe fn enqueue_dyn(
+        &self,
+        sync: SyncType,
+        src: *const T,
+        n: usize,
+        fixed: bool,
+    ) -> Enqueued {
+        let h = self.header();
+        let (own, other, cap) = (&h.prod, &h.cons, self.capacity);
+        let n = n.min(u32::MAX as usize) as u32;
+        let r = match sync {
+            SyncType::Mt => Mt::move_head(own, other, cap, n, fixed),
+            SyncType::St => St::move_head(own, other, cap, n, fixed),
+            SyncType::MtRts => Rts::move_head(own, other, cap, n, fixed),
+            SyncType::MtHts => Hts::move_head(own, other, cap, n, fixed),
+        };
+        if r.n != 0 {
+            // SAFETY: the slots [head, head + n) are reserved for us; the caller vouches for src.
+            unsafe { self.slots.write(r.head, self.mask, src, r.n) };
+            match sync {
+                SyncType::Mt => Mt::update_tail(own, r.head, r.n),
+                SyncType::St => St::update_tail(own, r.head, r.n),
+                SyncType::MtRts => Rts::update_tail(own, r.head, r.n),
+                SyncType::MtHts => Hts::update_tail(own, r.head, r.n),
+            }
+        }
+        Enqueued {
+            count: r.n as usize,
+            free_space: r.entries.wrapping_sub(r.n) as usize,
+        }
+    }
+
+    /// Dequeues with the protocol of `sync`, chosen at run time (see
+    /// [`enqueue_dyn`](Self::enqueue_dyn)).
+    ///
+    /// # Safety
+    /// `sync` is the consumer side's; if it is single-thread, no other dequeue runs at the
+    /// same time; `dst` is valid for `n` writes.
+    #[inline(always)]
+    pub(crate) unsafe fn dequeue_dyn(
+        &self,
+        sync: SyncType,
+        dst: *mut T,
+        n: usize,
+        fixed: bool,
+    ) -> Dequeued {
+        let h = self.header();
+        let (own, other) = (&h.cons, &h.prod);
+        let n = n.min(u32::MAX as usize) as u32;
+        let r = match sync {
+            SyncType::Mt => Mt::move_head(own, other, 0, n, fixed),
+            SyncType::St => St::move_head(own, other, 0, n, fixed),
+            SyncType::MtRts => Rts::move_head(own, other, 0, n, fixed),
+            SyncType::MtHts => Hts::move_head(own, other, 0, n, fixed),
+        };
+        if r.n != 0 {
+            // SAFETY: the slots are reserved for us and hold published elements.
+            unsafe { self.slots.read(r.head, self.mask, dst, r.n) };
+            match sync {
+                SyncType::Mt => Mt::update_tail(own, r.head, r.n),
+                SyncType::St => St::update_tail(own, r.head, r.n),
+                SyncType::MtRts => Rts::update_tail(own, r.head, r.n),
+                SyncType::MtHts => Hts::update_tail(own, r.head, r.n),
+            }
         }
         Dequeued {
             count: r.n as usize,

@@ -1,6 +1,6 @@
 //! `ring_perf`: DPDK's `ring_perf_autotest` (22.11) on rpdk-ring, with the same cases, labels
-//! and units, plus rows for the RTS and HTS modes and for two other Rust rings (crossbeam's
-//! `ArrayQueue`, `rtrb`) doing the same work.
+//! and units, plus rows for the RTS and HTS modes, for the run-time-mode `Ring` (the mempool
+//! path), and for two other Rust rings (crossbeam's `ArrayQueue`, `rtrb`) doing the same work.
 //!
 //! ```text
 //! ring_perf -l 0,1 --file-prefix perf [-- --quick]
@@ -197,6 +197,45 @@ impl<T: Elem> Deq<T> for rtrb::Consumer<T> {
     fn deq_burst(&mut self, s: &mut [T]) -> usize {
         let n = s.len().min(self.slots());
         self.deq_bulk(&mut s[..n])
+    }
+}
+
+/// The run-time-mode `Ring` (what a mempool uses), one thread at a time.
+struct Runtime<T>(Ring<T>);
+
+impl<T: Elem> Enq<T> for Runtime<T> {
+    #[inline(always)]
+    fn enq1(&mut self, v: T) -> bool {
+        // SAFETY: one thread uses the ring at a time (this benchmark's loops).
+        unsafe { self.0.enqueue(v).is_ok() }
+    }
+    #[inline(always)]
+    fn enq_bulk(&mut self, s: &[T]) -> usize {
+        // SAFETY: as in `enq1`.
+        unsafe { self.0.enqueue_bulk(s).count }
+    }
+    #[inline(always)]
+    fn enq_burst(&mut self, s: &[T]) -> usize {
+        // SAFETY: as in `enq1`.
+        unsafe { self.0.enqueue_burst(s).count }
+    }
+}
+
+impl<T: Elem> Deq<T> for Runtime<T> {
+    #[inline(always)]
+    fn deq1(&mut self) -> Option<T> {
+        // SAFETY: as in `enq1`.
+        unsafe { self.0.dequeue() }
+    }
+    #[inline(always)]
+    fn deq_bulk(&mut self, s: &mut [T]) -> usize {
+        // SAFETY: as in `enq1`.
+        unsafe { self.0.dequeue_bulk(s).count }
+    }
+    #[inline(always)]
+    fn deq_burst(&mut self, s: &mut [T]) -> usize {
+        // SAFETY: as in `enq1`.
+        unsafe { self.0.dequeue_burst(s).count }
     }
 }
 
@@ -455,7 +494,7 @@ fn run_esize<T: Elem>(eal: &Eal, prefix: &str, it: Iters) {
 
 /// The same single-lcore and two-core work on crossbeam's ArrayQueue and rtrb.
 fn alternatives(eal: &Eal, it: Iters) {
-    println!("\n### Testing other Rust rings on the same work ###");
+    println!("\n### Testing other Rust rings and the run-time-mode Ring on the same work ###");
     let cb = || {
         let q = Arc::new(crossbeam_queue::ArrayQueue::<usize>::new(
             RING_SIZE as usize - 1,
@@ -480,6 +519,21 @@ fn alternatives(eal: &Eal, it: Iters) {
     for size in BULK_SIZES {
         let v = burst_bulk(&mut e2, &mut d2, size, true, it);
         row(p2, m2, &format!("bulk (size: {size})"), v);
+    }
+    // The run-time-mode Ring on the same single-lcore work as the typed rows above.
+    let p3 = "Ring with run-time modes";
+    for (m3, flags) in [
+        ("SP/SC", RingFlags::SP_ENQ | RingFlags::SC_DEQ),
+        ("MP/MC", RingFlags::empty()),
+    ] {
+        let ring = Ring::<usize>::create(RING_NAME, RING_SIZE, None, flags).expect("ring");
+        let (mut e3, mut d3) = (Runtime(ring.clone()), Runtime(ring.clone()));
+        row(p3, m3, "single", single(&mut e3, &mut d3, it));
+        for size in BULK_SIZES {
+            let v = burst_bulk(&mut e3, &mut d3, size, true, it);
+            row(p3, m3, &format!("bulk (size: {size})"), v);
+        }
+        ring.free().expect("freeing the ring");
     }
     let Some(&worker) = eal.workers().first() else {
         return;
