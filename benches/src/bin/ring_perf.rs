@@ -3,8 +3,11 @@
 //! path), and for two other Rust rings (crossbeam's `ArrayQueue`, `rtrb`) doing the same work.
 //!
 //! ```text
-//! ring_perf -l 0,1 --file-prefix perf [-- --quick]
+//! ring_perf -l 0,1 --file-prefix perf [-- [--quick] [--only SECTIONS]]
 //! ```
+//!
+//! `--quick` divides iteration counts by 256; `--only` runs the comma-separated sections of
+//! `single,burst,bulk,empty,two-cores,all-lcores,others`.
 //!
 //! What each row measures, as DPDK's test does (TSC cycles):
 //! - `single`: one enqueue plus one dequeue of one element, per iteration (2^24 iterations);
@@ -45,15 +48,22 @@ trait Elem: Copy + Send + Default + 'static {}
 impl Elem for usize {}
 impl Elem for Elem16 {}
 
-/// Iteration counts (divided by 2^shift with `--quick`).
+/// Iteration counts (divided by 2^8 with `--quick`) and the sections asked for (`--only`).
 #[derive(Clone, Copy)]
 struct Iters {
     quick: u32,
+    only: Option<&'static str>,
 }
 
 impl Iters {
     fn n(self, shift: u32) -> u64 {
         1u64 << shift.saturating_sub(self.quick)
+    }
+
+    /// Whether section `name` runs (all of them without `--only`).
+    fn wants(self, name: &str) -> bool {
+        self.only
+            .is_none_or(|list| list.split(',').any(|s| s == name))
     }
 }
 
@@ -440,7 +450,11 @@ fn run_esize<T: Elem>(eal: &Eal, prefix: &str, it: Iters) {
         (Section::Bulk, "### Testing bulk enq/deq ###"),
         (Section::Empty, "### Testing empty bulk deq ###"),
     ];
-    for (section, title) in sections {
+    let names = ["single", "burst", "bulk", "empty"];
+    for ((section, title), name) in sections.into_iter().zip(names) {
+        if !it.wants(name) {
+            continue;
+        }
         println!("\n{title}");
         one_lcore_rows::<T, Sp, Sc>(prefix, "SP/SC", section, it);
         one_lcore_rows::<T, Mp, Mc>(prefix, "MP/MC", section, it);
@@ -452,6 +466,16 @@ fn run_esize<T: Elem>(eal: &Eal, prefix: &str, it: Iters) {
         println!("\n(one lcore: no two-core or all-lcore tests; give -l 0,1)");
         return;
     };
+    if it.wants("two-cores") {
+        two_core_rows::<T>(eal, worker, prefix, it);
+    }
+    if it.wants("all-lcores") {
+        all_lcore_rows::<T>(eal);
+    }
+}
+
+/// The two-core rows of every mode pair.
+fn two_core_rows<T: Elem>(eal: &Eal, worker: u32, prefix: &str, it: Iters) {
     println!("\n### Testing using two physical cores ###");
     for size in BULK_SIZES {
         let what = format!("bulk (size: {size})");
@@ -479,7 +503,10 @@ fn run_esize<T: Elem>(eal: &Eal, prefix: &str, it: Iters) {
         let v = two_cores(eal, worker, &mut q.tx, &mut q.rx, size, it);
         row(prefix, "MP_HTS/MC_HTS", &what, v);
     }
+}
 
+/// DPDK's "all worker nodes" counts.
+fn all_lcore_rows<T: Elem>(eal: &Eal) {
     println!("\n### Testing using all worker nodes ###");
     for size in BULK_SIZES {
         println!("\nBulk enq/dequeue count on size {size}");
@@ -567,12 +594,20 @@ fn main() {
         }
     };
     let quick = args.iter().any(|a| a == "--quick");
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| &*Box::leak(s.clone().into_boxed_str()));
     let it = Iters {
         quick: if quick { 8 } else { 0 },
+        only,
     };
     println!("RTE>>ring_perf_autotest");
     run_esize::<usize>(&eal, "legacy APIs", it);
     run_esize::<Elem16>(&eal, "elem APIs: element size 16B", it);
-    alternatives(&eal, it);
+    if it.wants("others") {
+        alternatives(&eal, it);
+    }
     println!("Test OK");
 }
