@@ -19,6 +19,12 @@ const INLINE_COPY_MAX: usize = 512;
 #[cfg(not(loom))]
 #[inline(always)]
 pub(crate) unsafe fn copy<T>(src: *const T, dst: *mut T, n: usize) {
+    if n == 1 {
+        // Single-element operations (n is a constant there once inlined): one typed move.
+        // SAFETY: the caller's contract.
+        unsafe { ptr::copy_nonoverlapping(src, dst, 1) };
+        return;
+    }
     let bytes = n * size_of::<T>();
     if bytes > INLINE_COPY_MAX {
         // SAFETY: the caller's contract.
