@@ -63,5 +63,5 @@ pub use header::{
 };
 pub use mbuf::{Mbuf, MbufError, Segment};
 pub use ol_flags::OlFlags;
-pub use pool::{PktmbufPool, PoolError};
+pub use pool::{PktmbufPool, PoolError, best_mempool_ops};
 pub use ptype::PacketType;

@@ -9,6 +9,7 @@ use rpdk_mbuf::{
     DynField, DynFlag, ExternalBuffer, MBUF_DEFAULT_BUF_SIZE, MBUF_PORT_INVALID, Mbuf, MbufBurst,
     MbufError, OlFlags, PacketType, PktmbufPool,
 };
+use rpdk_mempool::Ops;
 use rpdk_testsupport::{allowed_cpus, serial};
 
 fn init() -> Eal {
@@ -32,7 +33,9 @@ fn done(p: PktmbufPool) {
 fn alloc_reset_and_room() {
     let _s = serial();
     let _eal = init();
-    let p = pool("room", 16);
+    // A stack gives the last freed mbuf back first, which the end of the test relies on.
+    let p = PktmbufPool::create_with_ops("room", 16, 0, 8, MBUF_DEFAULT_BUF_SIZE, None, Ops::Stack)
+        .unwrap();
     assert_eq!(
         (p.data_room_size(), p.priv_size()),
         (MBUF_DEFAULT_BUF_SIZE, 8)
@@ -77,7 +80,7 @@ fn alloc_reset_and_room() {
             .contains(OlFlags::RX_RSS_HASH | OlFlags::RX_VLAN)
     );
     drop(m);
-    // The next allocation is reset.
+    // The next allocation (the same mbuf) is reset.
     let m = p.alloc().unwrap();
     assert_eq!(
         (
@@ -408,4 +411,49 @@ fn lcores_allocate_free_and_clone_concurrently() {
     drop(originals);
     done(p);
     done(clones);
+}
+
+/// Pools take `ring_mp_mc` unless `--mbuf-pool-ops-name` says otherwise; bad names and
+/// single-thread ops are errors that say what was wrong.
+#[test]
+fn pool_ops_come_from_the_eal_flag() {
+    let _s = serial();
+    {
+        let _eal = init();
+        let p = pool("ops_default", 64);
+        assert_eq!(p.mempool().ops(), Ops::RingMpMc);
+        done(p);
+        let e = PktmbufPool::create_with_ops("ops_st", 64, 0, 0, 256, None, Ops::RingSpSc)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ops ring_sp_sc has a single-thread side"), "{e}");
+        assert!(PktmbufPool::lookup("ops_st").is_none());
+    }
+    for (name, want) in [
+        ("stack", Ok(Ops::Stack)),
+        ("ring_mt_hts", Ok(Ops::RingMtHts)),
+        (
+            "rings",
+            Err("--mbuf-pool-ops-name: unknown mempool ops 'rings'"),
+        ),
+    ] {
+        let (_eal, _) = rpdk_eal::init([
+            "mbuf-test",
+            "--no-huge",
+            "--no-shconf",
+            "-l",
+            "0",
+            "--mbuf-pool-ops-name",
+            name,
+        ])
+        .unwrap();
+        match (PktmbufPool::create("ops_flag", 64, 0, 0, 256, None), want) {
+            (Ok(p), Ok(ops)) => {
+                assert_eq!(p.mempool().ops(), ops);
+                done(p);
+            }
+            (Err(e), Err(msg)) => assert!(e.to_string().contains(msg), "{e}"),
+            (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+        }
+    }
 }
