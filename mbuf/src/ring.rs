@@ -25,7 +25,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use rpdk_ring::{ConsumerMode, ProducerMode, Ring, RingBuilder, RingFlags};
+use rpdk_ring::{ConsumerMode, ProducerMode, Ring, RingBuilder, RingFlags, SyncType};
 
 use crate::burst::BurstView;
 use crate::header::MbufHeader;
@@ -101,6 +101,16 @@ impl MbufRing {
     /// Its flags, sync modes included.
     pub fn flags(&self) -> RingFlags {
         self.ring.flags()
+    }
+
+    /// The producer side's sync mode.
+    pub fn prod_sync(&self) -> SyncType {
+        self.ring.prod_sync()
+    }
+
+    /// The consumer side's sync mode.
+    pub fn cons_sync(&self) -> SyncType {
+        self.ring.cons_sync()
     }
 
     /// How many mbufs fit.
