@@ -14,7 +14,8 @@
 //! - `burst`/`bulk (size: n)` on one lcore: one enqueue plus one dequeue of `n` elements, per
 //!   iteration (2^23 iterations);
 //! - empty bulk dequeue: one failing bulk dequeue of 8 from an empty ring, per call (2^26);
-//! - two physical cores: one lcore enqueues, the other dequeues, bulks of `n` (2^15 each);
+//! - two physical cores (or two hyperthreads, or two NUMA nodes, as the two lcores are placed):
+//!   one lcore enqueues, the other dequeues, bulks of `n` (2^15 each);
 //!   the enqueuer's cycles per element plus the dequeuer's cycles per element;
 //! - all worker nodes: on every lcore, bulk enqueue plus dequeue for 100 ms; the count of
 //!   iterations per lcore and in total.
@@ -474,9 +475,33 @@ fn run_esize<T: Elem>(eal: &Eal, prefix: &str, it: Iters) {
     }
 }
 
+/// How two lcores relate, as DPDK's test sorts them: the same physical core (hyperthreads),
+/// two cores of one socket, or two sockets; the section title it prints.
+fn pair_title(a: u32, b: u32) -> &'static str {
+    let place = |lcore: u32| {
+        let info = rpdk_eal::lcore::info(lcore)?;
+        let cpu = info.cpuset.first()?;
+        let core =
+            std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu{cpu}/topology/core_id"))
+                .ok()?
+                .trim()
+                .parse::<u32>()
+                .ok()?;
+        Some((core, info.socket))
+    };
+    match (place(a), place(b)) {
+        (Some((_, sa)), Some((_, sb))) if sa != sb => "two NUMA nodes",
+        (Some((ca, _)), Some((cb, _))) if ca == cb => "two hyperthreads",
+        _ => "two physical cores",
+    }
+}
+
 /// The two-core rows of every mode pair.
 fn two_core_rows<T: Elem>(eal: &Eal, worker: u32, prefix: &str, it: Iters) {
-    println!("\n### Testing using two physical cores ###");
+    println!(
+        "\n### Testing using {} ###",
+        pair_title(eal.main_lcore(), worker)
+    );
     for size in BULK_SIZES {
         let what = format!("bulk (size: {size})");
         let mut q = named::<T, Sp, Sc>();
@@ -565,7 +590,10 @@ fn alternatives(eal: &Eal, it: Iters) {
     let Some(&worker) = eal.workers().first() else {
         return;
     };
-    println!("\n### Testing other Rust rings using two physical cores ###");
+    println!(
+        "\n### Testing other Rust rings using {} ###",
+        pair_title(eal.main_lcore(), worker)
+    );
     for size in BULK_SIZES {
         let what = format!("bulk (size: {size})");
         let (mut e, mut d) = cb();
