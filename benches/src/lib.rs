@@ -3,4 +3,6 @@
 //! Benchmarks of rpdk, measured side by side with DPDK by `scripts/bench-vs-dpdk.sh`: criterion
 //! benches per crate and perf binaries that print the same rows as DPDK's `*_perf_autotest`.
 //!
-//! **Nothing to measure yet.** The first benchmarks (`ring_perf`) arrive with rpdk-ring.
+//! - `ring_perf` (binary): DPDK 22.11's `ring_perf_autotest` rows on rpdk-ring, with RTS/HTS
+//!   rows and crossbeam `ArrayQueue` and `rtrb` on the same work;
+//! - `benches/ring.rs` (criterion): bulk and burst 8/32 for every ring mode, typed and run-time.

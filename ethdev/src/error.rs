@@ -65,6 +65,14 @@ pub enum EthError {
     /// A port of this name exists.
     #[error("port '{0}' already exists")]
     NameTaken(String),
+    /// A port could not be made from what was given (before it has an id).
+    #[error("device '{name}': {reason}")]
+    InvalidDevice {
+        /// The device's name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The driver failed.
     #[error("port {port} ({driver}): {message}")]
     Driver {

@@ -382,6 +382,9 @@ impl Port {
             });
         }
         let eth_conf = st.conf.clone();
+        // The queue set up before goes first (as DPDK releases it), so that what it holds (a
+        // ring's single-consumer side, a socket) is free for the new one.
+        st.rxq[queue as usize] = Slot::Empty;
         let ops = self
             .inner
             .dev
@@ -444,6 +447,8 @@ impl Port {
             });
         }
         let eth_conf = st.conf.clone();
+        // As for RX: the previous queue goes first.
+        st.txq[queue as usize] = Slot::Empty;
         let ops = self
             .inner
             .dev

@@ -6,7 +6,8 @@
 //! data access, headroom and tailroom, prepend/append/adj/trim, segment chains, clones sharing
 //! data, external buffers, copies. Around it: offload flags ([`OlFlags`]) and packet types
 //! ([`PacketType`]) with DPDK's values and names, dynamic fields and flags ([`DynField`],
-//! [`DynFlag`]), a burst container for rx/tx ([`MbufBurst`]), and typed views over headers,
+//! [`DynFlag`]), a burst container for rx/tx ([`MbufBurst`]), rings that hand mbufs between
+//! lcores with their ownership ([`MbufRing`], on rpdk-ring), and typed views over headers,
 //! checksums and a packet-type parser ([`net`]).
 //!
 //! ```
@@ -53,6 +54,7 @@ pub mod net;
 mod ol_flags;
 mod pool;
 mod ptype;
+mod ring;
 
 pub use burst::{BurstView, DEFAULT_BURST, MbufBurst};
 pub use dynfield::{DynError, DynField, DynFlag};
@@ -63,5 +65,6 @@ pub use header::{
 };
 pub use mbuf::{Mbuf, MbufError, Segment};
 pub use ol_flags::OlFlags;
-pub use pool::{PktmbufPool, PoolError};
+pub use pool::{PktmbufPool, PoolError, best_mempool_ops};
 pub use ptype::PacketType;
+pub use ring::{MbufConsumer, MbufProducer, MbufRing, RingError};

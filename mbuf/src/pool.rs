@@ -28,6 +28,18 @@ pub(crate) unsafe fn pool_private(pool: *const RawMempool) -> PoolPrivate {
     unsafe { ((*pool).private_data().0 as *const PoolPrivate).read() }
 }
 
+/// The ops packet-buffer pools get by default (DPDK's `rte_mbuf_best_mempool_ops`): the EAL's
+/// `--mbuf-pool-ops-name` when given, otherwise `ring_mp_mc`. An unknown name is an error that
+/// names the flag.
+pub fn best_mempool_ops() -> Result<Ops, String> {
+    match rpdk_eal::options().and_then(|o| o.mbuf_pool_ops_name) {
+        None => Ok(Ops::RingMpMc),
+        Some(name) => name
+            .parse()
+            .map_err(|e| format!("--mbuf-pool-ops-name: {e}")),
+    }
+}
+
 /// An error creating a pktmbuf pool.
 pub type PoolError = rpdk_mempool::Error;
 
@@ -55,7 +67,8 @@ impl PktmbufPool {
     /// Creates a pool of `n` mbufs with a per-lcore cache of `cache_size`, `priv_size` bytes of
     /// application data after each header (a multiple of 8), and buffers of `data_room_size`
     /// bytes (headroom included: [`crate::MBUF_DEFAULT_BUF_SIZE`] gives 2048 after the
-    /// default 128-byte headroom), on `socket` (default: the caller's).
+    /// default 128-byte headroom), on `socket` (default: the caller's). The backing store is
+    /// [`best_mempool_ops`]'s.
     pub fn create(
         name: &str,
         n: u32,
@@ -64,18 +77,16 @@ impl PktmbufPool {
         data_room_size: u16,
         socket: Option<u32>,
     ) -> Result<PktmbufPool, PoolError> {
-        Self::create_with_ops(
-            name,
-            n,
-            cache_size,
-            priv_size,
-            data_room_size,
-            socket,
-            Ops::default(),
-        )
+        let ops = best_mempool_ops().map_err(|reason| PoolError::InvalidConfig {
+            name: name.to_string(),
+            reason,
+        })?;
+        Self::create_with_ops(name, n, cache_size, priv_size, data_room_size, socket, ops)
     }
 
-    /// As [`create`](Self::create), with a chosen backing store.
+    /// As [`create`](Self::create), with a chosen backing store (DPDK's
+    /// `rte_pktmbuf_pool_create_by_ops`). Mbufs are freed from any lcore, so the ops must be
+    /// multi-thread on both sides.
     pub fn create_with_ops(
         name: &str,
         n: u32,
@@ -85,11 +96,20 @@ impl PktmbufPool {
         socket: Option<u32>,
         ops: Ops,
     ) -> Result<PktmbufPool, PoolError> {
+        let invalid = |reason: String| PoolError::InvalidConfig {
+            name: name.to_string(),
+            reason,
+        };
         if priv_size % 8 != 0 {
-            return Err(rpdk_mempool::Error::InvalidConfig {
-                name: name.to_string(),
-                reason: format!("private size {priv_size} is not a multiple of 8"),
-            });
+            return Err(invalid(format!(
+                "private size {priv_size} is not a multiple of 8"
+            )));
+        }
+        if ops.is_single_thread() {
+            return Err(invalid(format!(
+                "ops {ops} has a single-thread side; packet-buffer pools take ring_mp_mc, \
+                 ring_mt_rts, ring_mt_hts, stack or lf_stack"
+            )));
         }
         let elt = MBUF_HEADER_SIZE + priv_size as usize + data_room_size as usize;
         let mut b = Mempool::builder(name, n, elt)

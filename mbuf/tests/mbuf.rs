@@ -9,6 +9,7 @@ use rpdk_mbuf::{
     DynField, DynFlag, ExternalBuffer, MBUF_DEFAULT_BUF_SIZE, MBUF_PORT_INVALID, Mbuf, MbufBurst,
     MbufError, OlFlags, PacketType, PktmbufPool,
 };
+use rpdk_mempool::Ops;
 use rpdk_testsupport::{allowed_cpus, serial};
 
 fn init() -> Eal {
@@ -32,7 +33,9 @@ fn done(p: PktmbufPool) {
 fn alloc_reset_and_room() {
     let _s = serial();
     let _eal = init();
-    let p = pool("room", 16);
+    // A stack gives the last freed mbuf back first, which the end of the test relies on.
+    let p = PktmbufPool::create_with_ops("room", 16, 0, 8, MBUF_DEFAULT_BUF_SIZE, None, Ops::Stack)
+        .unwrap();
     assert_eq!(
         (p.data_room_size(), p.priv_size()),
         (MBUF_DEFAULT_BUF_SIZE, 8)
@@ -77,7 +80,7 @@ fn alloc_reset_and_room() {
             .contains(OlFlags::RX_RSS_HASH | OlFlags::RX_VLAN)
     );
     drop(m);
-    // The next allocation is reset.
+    // The next allocation (the same mbuf) is reset.
     let m = p.alloc().unwrap();
     assert_eq!(
         (
@@ -408,4 +411,130 @@ fn lcores_allocate_free_and_clone_concurrently() {
     drop(originals);
     done(p);
     done(clones);
+}
+
+/// Pools take `ring_mp_mc` unless `--mbuf-pool-ops-name` says otherwise; bad names and
+/// single-thread ops are errors that say what was wrong.
+#[test]
+fn pool_ops_come_from_the_eal_flag() {
+    let _s = serial();
+    {
+        let _eal = init();
+        let p = pool("ops_default", 64);
+        assert_eq!(p.mempool().ops(), Ops::RingMpMc);
+        done(p);
+        let e = PktmbufPool::create_with_ops("ops_st", 64, 0, 0, 256, None, Ops::RingSpSc)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ops ring_sp_sc has a single-thread side"), "{e}");
+        assert!(PktmbufPool::lookup("ops_st").is_none());
+    }
+    for (name, want) in [
+        ("stack", Ok(Ops::Stack)),
+        ("ring_mt_hts", Ok(Ops::RingMtHts)),
+        (
+            "rings",
+            Err("--mbuf-pool-ops-name: unknown mempool ops 'rings'"),
+        ),
+    ] {
+        let (_eal, _) = rpdk_eal::init([
+            "mbuf-test",
+            "--no-huge",
+            "--no-shconf",
+            "-l",
+            "0",
+            "--mbuf-pool-ops-name",
+            name,
+        ])
+        .unwrap();
+        match (PktmbufPool::create("ops_flag", 64, 0, 0, 256, None), want) {
+            (Ok(p), Ok(ops)) => {
+                assert_eq!(p.mempool().ops(), ops);
+                done(p);
+            }
+            (Err(e), Err(msg)) => assert!(e.to_string().contains(msg), "{e}"),
+            (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+        }
+    }
+}
+
+/// Mbufs through rings: a full ring gives the mbuf back, bulks are all or nothing, a named
+/// ring is found again, and two lcores pass mbufs (with their data) through an SP/SC ring.
+#[test]
+fn mbuf_rings_move_ownership_between_lcores() {
+    use rpdk_mbuf::MbufRing;
+    use rpdk_ring::{Mc, Mp, RingFlags, Sc, Sp};
+    let _s = serial();
+    let eal = init();
+    let p = pool("rings", 1024);
+
+    let ring = MbufRing::create("mbr", 8, None, RingFlags::empty()).unwrap();
+    assert_eq!(ring.capacity(), 7);
+    let (tx, rx) = (
+        ring.producer::<Mp>().unwrap(),
+        ring.consumer::<Mc>().unwrap(),
+    );
+    let mut burst = MbufBurst::<32>::new();
+    p.alloc_bulk(&mut burst, 10).unwrap();
+    assert_eq!(tx.enqueue_burst(&mut burst.view()), 7, "as many as fit");
+    assert_eq!(burst.len(), 3, "the rest stay");
+    assert!(
+        !tx.enqueue_bulk(&mut burst.view()),
+        "a bulk that does not fit takes none"
+    );
+    let m = burst.pop().unwrap();
+    assert!(tx.enqueue(m).is_err(), "full: the mbuf comes back");
+    assert!(!rx.dequeue_bulk(&mut burst.view(), 8), "not 8 in the ring");
+    assert_eq!(burst.len(), 2);
+    assert!(rx.dequeue_bulk(&mut burst.view(), 4));
+    assert_eq!((burst.len(), ring.count()), (6, 3));
+    let found = MbufRing::lookup("mbr").unwrap();
+    assert_eq!(found.count(), 3);
+    assert!(
+        rpdk_ring::Ring::<u64>::lookup("mbr").is_err(),
+        "not a ring of u64"
+    );
+    assert_eq!(rx.drain(), 3);
+    drop(burst);
+    ring.free().unwrap();
+
+    let ring = MbufRing::new(64, RingFlags::SP_ENQ | RingFlags::SC_DEQ).unwrap();
+    let tx = ring.producer::<Sp>().unwrap();
+    let rx = ring.consumer::<Sc>().unwrap();
+    assert!(ring.producer::<Sp>().is_err(), "one SP handle at a time");
+    let total = 20_000u32;
+    eal.scope(|s| {
+        let pool = &p;
+        let sender = s
+            .launch(1, move || {
+                let mut sent = 0u32;
+                let mut burst = MbufBurst::<32>::new();
+                while sent < total {
+                    let want = (total - sent).min(32) as usize;
+                    if burst.is_empty() && pool.alloc_bulk(&mut burst, want).is_ok() {
+                        for (i, m) in burst.iter_mut().enumerate() {
+                            let seq = sent + i as u32;
+                            m.append(4).unwrap().copy_from_slice(&seq.to_be_bytes());
+                        }
+                    }
+                    sent += tx.enqueue_burst(&mut burst.view()) as u32;
+                }
+            })
+            .unwrap();
+        let mut next = 0u32;
+        let mut burst = MbufBurst::<32>::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while next < total && std::time::Instant::now() < deadline {
+            rx.dequeue_burst(&mut burst.view());
+            for m in burst.iter() {
+                assert_eq!(m.data(), next.to_be_bytes(), "in order, data intact");
+                next += 1;
+            }
+            burst.clear();
+        }
+        sender.join().unwrap();
+        assert_eq!(next, total);
+    });
+    assert_eq!(ring.count(), 0);
+    done(p);
 }

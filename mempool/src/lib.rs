@@ -38,6 +38,16 @@
 //!
 //! Per-lcore caches belong to the lcore whose id indexes them: only the thread of that lcore
 //! (the EAL gives each id to one thread) touches its cache, without locks.
+//!
+//! ## Backing stores
+//!
+//! Behind the caches, the free objects live in one of DPDK's mempool ops ([`Ops`]): a ring
+//! (`ring_mp_mc`, the default, and `ring_sp_sc`, `ring_mp_sc`, `ring_sp_mc`, `ring_mt_rts`,
+//! `ring_mt_hts`, on `rpdk-ring`), a spinlock stack (`stack`) or a lock-free stack
+//! (`lf_stack`). The ops with a single-thread side keep DPDK's contract (one thread at a time
+//! puts, or gets), so a pool with them is made with the `unsafe`
+//! [`MempoolBuilder::create_single_thread`]; the `SP_PUT` and `SC_GET` flags pick them as
+//! `rte_mempool_create` does.
 
 mod backing;
 mod cache;

@@ -32,6 +32,14 @@ impl MempoolFlags {
     pub const NO_CACHE_ALIGN: MempoolFlags = MempoolFlags(0x0002);
     /// Objects may straddle non-contiguous pages (`RTE_MEMPOOL_F_NO_IOVA_CONTIG`).
     pub const NO_IOVA_CONTIG: MempoolFlags = MempoolFlags(0x0020);
+    /// One thread at a time puts (`RTE_MEMPOOL_F_SP_PUT`): picks a single-producer ring
+    /// unless [`MempoolBuilder::ops`] chose the ops. Needs
+    /// [`MempoolBuilder::create_single_thread`].
+    pub const SP_PUT: MempoolFlags = MempoolFlags(0x0004);
+    /// One thread at a time gets (`RTE_MEMPOOL_F_SC_GET`): picks a single-consumer ring
+    /// unless [`MempoolBuilder::ops`] chose the ops. Needs
+    /// [`MempoolBuilder::create_single_thread`].
+    pub const SC_GET: MempoolFlags = MempoolFlags(0x0008);
     /// Objects are never given to devices (`RTE_MEMPOOL_F_NON_IO`).
     pub const NON_IO: MempoolFlags = MempoolFlags(0x0040);
 
@@ -90,7 +98,7 @@ pub struct MempoolBuilder<'a> {
     priv_size: usize,
     socket: Option<u32>,
     flags: MempoolFlags,
-    ops: Ops,
+    ops: Option<Ops>,
     stats: bool,
     obj_init: Option<ObjInit<'a>>,
 }
@@ -120,10 +128,21 @@ impl<'a> MempoolBuilder<'a> {
         self
     }
 
-    /// The backing store.
+    /// The backing store (DPDK's `rte_mempool_set_ops_byname`). Without it, the ring that the
+    /// `SP_PUT` and `SC_GET` flags select: `ring_mp_mc` when neither is set.
     pub fn ops(mut self, ops: Ops) -> Self {
-        self.ops = ops;
+        self.ops = Some(ops);
         self
+    }
+
+    /// The ops the pool will have.
+    fn resolved_ops(&self) -> Ops {
+        self.ops.unwrap_or_else(|| {
+            Ops::from_flags(
+                self.flags.contains(MempoolFlags::SP_PUT),
+                self.flags.contains(MempoolFlags::SC_GET),
+            )
+        })
     }
 
     /// Keeps per-lcore statistics (a few stores per operation).
@@ -139,8 +158,34 @@ impl<'a> MempoolBuilder<'a> {
         self
     }
 
-    /// Creates the pool and registers its name.
+    /// Creates the pool and registers its name. Ops with a single-thread side (by
+    /// [`ops`](Self::ops) or the `SP_PUT`/`SC_GET` flags) are refused: they need
+    /// [`create_single_thread`](Self::create_single_thread).
     pub fn create(self) -> Result<Mempool, Error> {
+        let ops = self.resolved_ops();
+        if ops.is_single_thread() {
+            return Err(Error::InvalidConfig {
+                name: self.name,
+                reason: format!(
+                    "ops {ops} has a single-thread side: create the pool with the unsafe \
+                     create_single_thread, or use ring_mp_mc"
+                ),
+            });
+        }
+        // SAFETY: no side of these ops is single-thread.
+        unsafe { self.create_single_thread() }
+    }
+
+    /// Creates a pool whose ops may have a single-thread side (`ring_sp_sc`, `ring_sp_mc`,
+    /// `ring_mp_sc`, or the `SP_PUT`/`SC_GET` flags), as DPDK's `rte_mempool_create` does.
+    ///
+    /// # Safety
+    /// For a single-producer side, at most one thread at a time puts objects into the pool;
+    /// for a single-consumer side, at most one thread at a time gets objects from it. Cache
+    /// flushes and refills are puts and gets on the backing: with lcore caches, "one thread"
+    /// means that only one lcore uses the pool (or that the users synchronise among
+    /// themselves).
+    pub unsafe fn create_single_thread(self) -> Result<Mempool, Error> {
         let mut registry = registry().lock().unwrap_or_else(|e| e.into_inner());
         if registry.iter().any(|p| p.name() == self.name) {
             return Err(Error::Exists(self.name));
@@ -284,15 +329,24 @@ impl RawMempool {
             // SAFETY: offset_of(i) + header_size + elt_size lies within the memzone.
             .map(|i| unsafe { base.add(offset_of(i) + size.header_size) })
             .collect();
+        let ops = b.resolved_ops();
+        let backing = match Backing::new(ops, &objs, size.header_size) {
+            Ok(backing) => backing,
+            Err(e) => {
+                // Nothing else holds the zone yet.
+                let _ = mz.free();
+                return Err(invalid(format!("ops {ops}: {e}")));
+            }
+        };
         let raw = Box::new(RawMempool {
             name: b.name.clone(),
             n: b.n,
             size,
             flags: b.flags,
-            ops: b.ops,
+            ops,
             socket: mz.socket_id(),
             cache_size: b.cache_size,
-            backing: Backing::new(b.ops, &objs, size.header_size),
+            backing,
             caches,
             stats_on: b.stats,
             shared_stats: StatsCells::default(),
@@ -839,7 +893,7 @@ impl Mempool {
             priv_size: 0,
             socket: None,
             flags: MempoolFlags::empty(),
-            ops: Ops::default(),
+            ops: None,
             stats: false,
             obj_init: None,
         }

@@ -5,10 +5,26 @@ use std::collections::HashSet;
 use std::sync::mpsc;
 
 use rpdk_eal::Eal;
-use rpdk_mempool::{Error, Exhausted, Mempool, MempoolFlags, Ops};
+use rpdk_mempool::{Error, Exhausted, Mempool, MempoolBuilder, MempoolFlags, Ops};
 use rpdk_testsupport::{allowed_cpus, serial};
 
-const ALL_OPS: [Ops; 2] = [Ops::Stack, Ops::LfStack];
+/// The ops that any number of threads may use at once.
+const MT_OPS: [Ops; 5] = [
+    Ops::RingMpMc,
+    Ops::RingMtRts,
+    Ops::RingMtHts,
+    Ops::Stack,
+    Ops::LfStack,
+];
+
+/// Creates a pool with any ops, single-thread sides included.
+///
+/// # Safety
+/// With a single-thread side, the test uses the pool as its contract says.
+unsafe fn create_any(b: MempoolBuilder<'_>) -> Mempool {
+    // SAFETY: the caller's contract.
+    unsafe { b.create_single_thread() }.unwrap()
+}
 
 fn init(extra: &[&str]) -> Eal {
     let cpus = allowed_cpus();
@@ -82,19 +98,19 @@ fn creation_errors_name_the_problem() {
 fn get_put_and_exhaustion_on_every_backing() {
     let _s = serial();
     let _eal = init(&[]);
-    for ops in ALL_OPS {
+    for ops in Ops::ALL {
         for cache in [0u32, 32] {
             let name = format!("gp_{ops}_{cache}");
             let mut inits = Vec::new();
-            let pool = Mempool::builder(&name, 64, 100)
+            let b = Mempool::builder(&name, 64, 100)
                 .ops(ops)
                 .cache_size(cache)
                 .obj_init(|obj, i, _| {
                     obj[0] = i as u8;
                     inits.push(i);
-                })
-                .create()
-                .unwrap();
+                });
+            // SAFETY: only this thread uses the pool.
+            let pool = unsafe { create_any(b) };
             assert_eq!(
                 inits,
                 (0..64).collect::<Vec<_>>(),
@@ -161,12 +177,12 @@ fn get_put_and_exhaustion_on_every_backing() {
 fn audits_find_leaks_and_double_puts() {
     let _s = serial();
     let _eal = init(&[]);
-    for ops in ALL_OPS {
-        let pool = Mempool::builder(&format!("audit_{ops}"), 32, 64)
+    for ops in Ops::ALL {
+        let b = Mempool::builder(&format!("audit_{ops}"), 32, 64)
             .ops(ops)
-            .cache_size(8)
-            .create()
-            .unwrap();
+            .cache_size(8);
+        // SAFETY: only this thread uses the pool.
+        let pool = unsafe { create_any(b) };
         let leaked = pool.get().unwrap().as_ptr();
         let e = pool.audit().unwrap_err().to_string();
         assert!(e.contains("1 of 32 objects are not back"), "{e}");
@@ -219,7 +235,7 @@ fn owned_objects_and_iteration() {
         "mempool <owned>",
         "size=16",
         "elt_size=32",
-        "pool ops=stack",
+        "pool ops=ring_mp_mc",
         "get_fail_objs=17",
         "in_use_count=0",
     ] {
@@ -256,7 +272,7 @@ fn objects_are_spread_over_channels_unless_asked_not_to() {
 fn lcores_share_objects_through_their_caches() {
     let _s = serial();
     let eal = init(&[]);
-    for ops in ALL_OPS {
+    for ops in MT_OPS {
         let pool = Mempool::builder(&format!("xlc_{ops}"), 4096, 64)
             .ops(ops)
             .cache_size(256)
@@ -374,5 +390,116 @@ fn dropping_a_pool_with_objects_out_keeps_it_alive() {
         assert_eq!(*obj.add(63), 0xab);
         (*raw).put(obj);
         assert_eq!((*raw).in_use_count(), 0);
+    }
+}
+
+/// Ops with a single-thread side need the unsafe constructor; the flags pick DPDK's rings.
+#[test]
+fn single_thread_ops_and_flags() {
+    let _s = serial();
+    let _eal = init(&[]);
+    for ops in [Ops::RingSpSc, Ops::RingMpSc, Ops::RingSpMc] {
+        let e = Mempool::builder("st", 64, 64)
+            .ops(ops)
+            .create()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("ops {ops} has a single-thread side")),
+            "{e}"
+        );
+    }
+    let e = Mempool::builder("st", 64, 64)
+        .flags(MempoolFlags::SC_GET)
+        .create()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ops ring_mp_sc has a single-thread side"), "{e}");
+    assert!(Mempool::lookup("st").is_none(), "nothing registered");
+
+    for (flags, want) in [
+        (MempoolFlags::empty(), Ops::RingMpMc),
+        (MempoolFlags::SP_PUT, Ops::RingSpMc),
+        (MempoolFlags::SC_GET, Ops::RingMpSc),
+        (MempoolFlags::SP_PUT | MempoolFlags::SC_GET, Ops::RingSpSc),
+    ] {
+        let b = Mempool::builder("flags", 64, 64).flags(flags);
+        // SAFETY: the pool is only created and freed.
+        let pool = unsafe { create_any(b) };
+        assert_eq!(pool.ops(), want, "{flags:?}");
+        pool.free();
+    }
+    // Explicit ops win over the flags, as rte_mempool_set_ops_byname after creation.
+    let b = Mempool::builder("flags", 64, 64)
+        .flags(MempoolFlags::SP_PUT)
+        .ops(Ops::Stack);
+    // SAFETY: the pool is only created and freed.
+    let pool = unsafe { create_any(b) };
+    assert_eq!(pool.ops(), Ops::Stack);
+    pool.free();
+
+    assert_eq!("ring_mt_hts".parse::<Ops>(), Ok(Ops::RingMtHts));
+    let e = "ring".parse::<Ops>().unwrap_err();
+    assert!(
+        e.contains("unknown mempool ops 'ring' (known: ring_mp_mc, ring_sp_sc"),
+        "{e}"
+    );
+}
+
+/// An SP/SC pool used as its contract says: lcore 1 only gets, lcore 0 only puts; every
+/// object comes back once.
+#[test]
+fn sp_sc_pool_between_two_lcores() {
+    let _s = serial();
+    let eal = init(&[]);
+    for cache in [0, 64] {
+        let b = Mempool::builder(&format!("spsc_{cache}"), 1024, 64)
+            .flags(MempoolFlags::SP_PUT | MempoolFlags::SC_GET)
+            .cache_size(cache);
+        // SAFETY: below, only lcore 1 gets and only lcore 0 puts (cache refills are gets on
+        // lcore 1, flushes are puts on lcore 0).
+        let pool = unsafe { create_any(b) };
+        assert_eq!(pool.ops(), Ops::RingSpSc);
+        let (tx, rx) = mpsc::sync_channel::<Vec<usize>>(8);
+        let rounds = 5000;
+        eal.scope(|s| {
+            let p = &pool;
+            let getter = s
+                .launch(1, move || {
+                    let mut burst = null::<16>();
+                    let mut got = 0u64;
+                    for _ in 0..rounds {
+                        while p.get_bulk(&mut burst).is_err() {
+                            std::hint::spin_loop();
+                        }
+                        got += burst.len() as u64;
+                        tx.send(burst.iter().map(|&o| o as usize).collect())
+                            .unwrap();
+                    }
+                    got
+                })
+                .unwrap();
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..rounds {
+                let objs: Vec<*mut u8> = rx
+                    .recv()
+                    .unwrap()
+                    .into_iter()
+                    .map(|o| o as *mut u8)
+                    .collect();
+                for &o in &objs {
+                    assert!(pool.index_of(o).is_some(), "an object of the pool");
+                    seen.insert(o as usize);
+                }
+                // SAFETY: objects lcore 1 got and handed over; each goes back once.
+                unsafe { pool.put_bulk(&objs) };
+            }
+            assert_eq!(getter.join().unwrap(), rounds * 16);
+            assert!(seen.len() > 16, "objects circulate");
+        });
+        pool.flush_lcore_cache();
+        assert_eq!(pool.in_use_count(), 0);
+        pool.audit().unwrap();
+        pool.free();
     }
 }

@@ -1,5 +1,7 @@
 # testpmd forwarding rates, DPDK's dpdk-testpmd against rpdk-testpmd with the same arguments.
 #   testpmd io net_null x2: two null ports, one forwarding core (Mpps, all ports)
+#   testpmd io net_ring x2 --tx-first: two loopback ring ports, 64 mbufs circulating through
+#     the port layer and the io engine, no packet data touched (Mpps, all ports)
 #   testpmd io af_packet veth loop: two af_packet ports on the ends of one veth pair in a
 #     namespace, packets injected with --tx-first circulate (Mpps, all ports)
 
@@ -37,6 +39,9 @@ testpmd_side() {
     testpmd_run "$bin" "$prefix" "testpmd io net_null x2, 1 core" \
         "$bin" -l 0,1 --no-pci --file-prefix "$prefix" --vdev net_null0 --vdev net_null1 \
         -- --forward-mode=io --nb-cores=1 --stats-period=1
+    testpmd_run "$bin" "$prefix" "testpmd io net_ring x2 --tx-first, 1 core" \
+        "$bin" -l 0,1 --no-pci --file-prefix "$prefix" --vdev net_ring0 --vdev net_ring1 \
+        -- --forward-mode=io --nb-cores=1 --stats-period=1 --tx-first
     testpmd_run "$bin" "$prefix" "testpmd io af_packet veth loop --tx-first" \
         ip netns exec "$TESTPMD_NS" "$bin" -l 0,1 --no-pci --file-prefix "$prefix" \
         --vdev net_af_packet0,iface=tpa --vdev net_af_packet1,iface=tpb \

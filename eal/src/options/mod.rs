@@ -104,6 +104,9 @@ pub struct EalOptions {
     pub vdevs: Vec<Devargs>,
     /// `--log-level`, in order.
     pub log_levels: Vec<LogSetting>,
+    /// `--mbuf-pool-ops-name`: the mempool ops of packet-buffer pools (checked by the mbuf
+    /// library, which knows the names).
+    pub mbuf_pool_ops_name: Option<String>,
     /// `-v`: print the version at start.
     pub show_version: bool,
     /// Warnings about the command line (deprecated flags), logged by [`crate::init`] once the
@@ -162,6 +165,7 @@ const FLAGS: &[(&str, Option<char>, Arg)] = &[
     ("", Some('v'), Arg::None),
     ("help", Some('h'), Arg::None),
     // Accepted for command-line compatibility with DPDK; see docs/eal.md.
+    ("mbuf-pool-ops-name", None, Arg::Required),
     ("no-telemetry", None, Arg::None),
     ("telemetry", None, Arg::None),
     ("no-hpet", None, Arg::None),
@@ -361,6 +365,12 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
                 {
                     return Err(Error::Conflict(prev, flag.to_string()));
                 }
+            }
+            "mbuf-pool-ops-name" => {
+                if v.is_empty() {
+                    return Err(Error::invalid(flag, v, "empty name"));
+                }
+                o.mbuf_pool_ops_name = Some(v.to_string());
             }
             "huge-dir" => {
                 if v.is_empty() {

@@ -101,8 +101,11 @@ fn every_flag_is_understood() {
         "--log-level=7",
         "-v",
         "--no-telemetry",
+        "--mbuf-pool-ops-name",
+        "ring_mt_hts",
     ])
     .unwrap();
+    assert_eq!(o.mbuf_pool_ops_name.as_deref(), Some("ring_mt_hts"));
     assert_eq!(o.main_lcore, Some(1));
     assert_eq!(o.memory_channels, Some(4));
     assert_eq!(o.memory_ranks, Some(2));
@@ -318,6 +321,10 @@ fn bad_command_lines_name_what_is_wrong() {
         (
             &["--file-prefix", ""],
             "invalid value '' for --file-prefix: empty prefix",
+        ),
+        (
+            &["--mbuf-pool-ops-name="],
+            "invalid value '' for --mbuf-pool-ops-name: empty name",
         ),
         (
             &["--file-prefix", "a/b"],

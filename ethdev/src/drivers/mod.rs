@@ -5,6 +5,7 @@ pub mod af_packet;
 pub(crate) mod netif;
 pub mod null;
 pub mod pcap;
+pub mod ring;
 pub(crate) mod stash;
 pub mod tap;
 

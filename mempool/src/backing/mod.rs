@@ -1,31 +1,96 @@
 //! Where a pool keeps its free objects: the mempool "ops" of DPDK.
 
 mod lf_stack;
+mod ring;
 mod stack;
 
 use std::fmt;
 use std::str::FromStr;
 
 pub use lf_stack::LfStack;
+pub use ring::RingStore;
 pub use stack::SpinStack;
 
 /// The backing store of a pool, chosen at creation (DPDK's mempool ops names).
+///
+/// The rings are DPDK's `drivers/mempool/ring` ops, in rpdk-ring's modes; `ring_mp_mc` is the
+/// default, as DPDK's. The ops with a single-thread side (`ring_sp_sc`, `ring_sp_mc`,
+/// `ring_mp_sc`) come with DPDK's contract that one thread at a time puts (SP) or gets (SC);
+/// pools with them are made with the `unsafe`
+/// [`MempoolBuilder::create_single_thread`](crate::MempoolBuilder::create_single_thread).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Ops {
-    /// A stack behind a spinlock (`stack`).
+    /// A ring, multi-producer and multi-consumer (`ring_mp_mc`).
     #[default]
+    RingMpMc,
+    /// A ring, single-producer and single-consumer (`ring_sp_sc`).
+    RingSpSc,
+    /// A ring, multi-producer, single-consumer (`ring_mp_sc`).
+    RingMpSc,
+    /// A ring, single-producer, multi-consumer (`ring_sp_mc`).
+    RingSpMc,
+    /// A ring in relaxed tail sync mode on both sides (`ring_mt_rts`): no thread waits for a
+    /// preempted one.
+    RingMtRts,
+    /// A ring in head/tail sync mode on both sides (`ring_mt_hts`).
+    RingMtHts,
+    /// A stack behind a spinlock (`stack`).
     Stack,
     /// A lock-free stack (`lf_stack`).
     LfStack,
 }
 
 impl Ops {
+    /// Every ops, in the order DPDK lists them.
+    pub const ALL: [Ops; 8] = [
+        Ops::RingMpMc,
+        Ops::RingSpSc,
+        Ops::RingMpSc,
+        Ops::RingSpMc,
+        Ops::RingMtRts,
+        Ops::RingMtHts,
+        Ops::Stack,
+        Ops::LfStack,
+    ];
+
     /// DPDK's name of these ops.
     pub fn name(self) -> &'static str {
         match self {
+            Ops::RingMpMc => "ring_mp_mc",
+            Ops::RingSpSc => "ring_sp_sc",
+            Ops::RingMpSc => "ring_mp_sc",
+            Ops::RingSpMc => "ring_sp_mc",
+            Ops::RingMtRts => "ring_mt_rts",
+            Ops::RingMtHts => "ring_mt_hts",
             Ops::Stack => "stack",
             Ops::LfStack => "lf_stack",
         }
+    }
+
+    /// The ring ops that DPDK's `rte_mempool_create` picks from the `SP_PUT` and `SC_GET`
+    /// flags.
+    pub fn from_flags(single_put: bool, single_get: bool) -> Ops {
+        match (single_put, single_get) {
+            (false, false) => Ops::RingMpMc,
+            (true, true) => Ops::RingSpSc,
+            (false, true) => Ops::RingMpSc,
+            (true, false) => Ops::RingSpMc,
+        }
+    }
+
+    /// Whether puts (`true` in `.0`) or gets (`.1`) must come from one thread at a time.
+    pub fn single_thread_sides(self) -> (bool, bool) {
+        match self {
+            Ops::RingSpSc => (true, true),
+            Ops::RingMpSc => (false, true),
+            Ops::RingSpMc => (true, false),
+            _ => (false, false),
+        }
+    }
+
+    /// Whether any side is single-thread.
+    pub fn is_single_thread(self) -> bool {
+        self.single_thread_sides() != (false, false)
     }
 }
 
@@ -38,35 +103,47 @@ impl fmt::Display for Ops {
 impl FromStr for Ops {
     type Err = String;
     fn from_str(s: &str) -> Result<Ops, String> {
-        match s {
-            "stack" => Ok(Ops::Stack),
-            "lf_stack" => Ok(Ops::LfStack),
-            other => Err(format!(
-                "unknown mempool ops '{other}' (known: stack, lf_stack)"
-            )),
-        }
+        Ops::ALL.into_iter().find(|o| o.name() == s).ok_or_else(|| {
+            let known: Vec<&str> = Ops::ALL.iter().map(|o| o.name()).collect();
+            format!("unknown mempool ops '{s}' (known: {})", known.join(", "))
+        })
     }
 }
 
 /// A backing store.
 pub(crate) enum Backing {
+    Ring(RingStore),
     Stack(SpinStack),
     LfStack(LfStack, usize),
 }
 
 impl Backing {
     /// A backing for `objs`, empty. `header_size` locates each object's header (its index).
-    pub fn new(ops: Ops, objs: &[*mut u8], header_size: usize) -> Backing {
+    pub fn new(ops: Ops, objs: &[*mut u8], header_size: usize) -> Result<Backing, String> {
+        use rpdk_ring::SyncType::{Mt, MtHts, MtRts, St};
+        let ring = |put, get| RingStore::new(objs.len(), put, get).map(Backing::Ring);
         match ops {
-            Ops::Stack => Backing::Stack(SpinStack::new(objs.len())),
-            Ops::LfStack => Backing::LfStack(LfStack::new(objs.into()), header_size),
+            Ops::RingMpMc => ring(Mt, Mt),
+            Ops::RingSpSc => ring(St, St),
+            Ops::RingMpSc => ring(Mt, St),
+            Ops::RingSpMc => ring(St, Mt),
+            Ops::RingMtRts => ring(MtRts, MtRts),
+            Ops::RingMtHts => ring(MtHts, MtHts),
+            Ops::Stack => Ok(Backing::Stack(SpinStack::new(objs.len()))),
+            Ops::LfStack => Ok(Backing::LfStack(LfStack::new(objs.into()), header_size)),
         }
     }
 
     /// Adds objects (the pool never holds more than fit, so this succeeds).
-    #[inline]
+    ///
+    /// Not inlined, as DPDK's ops are called through a pointer: the callers' fast paths (the
+    /// caches) stay small enough to inline where they are used.
+    #[inline(never)]
     pub fn enqueue_bulk(&self, objs: &[*mut u8]) {
         let ok = match self {
+            // SAFETY: a pool with a single-producer ring was made with `create_single_thread`,
+            // whose caller promised that one thread at a time puts.
+            Backing::Ring(r) => unsafe { r.push_bulk(objs) },
             Backing::Stack(s) => s.push_bulk(objs),
             Backing::LfStack(s, header) => s.push_bulk(objs.iter().map(|&o| {
                 // SAFETY: every pointer given to a pool's backing is one of its objects, whose
@@ -77,10 +154,13 @@ impl Backing {
         debug_assert!(ok, "a pool backing overflowed: an object was put twice");
     }
 
-    /// Takes `out.len()` objects, or none.
-    #[inline]
+    /// Takes `out.len()` objects, or none. Not inlined, as `enqueue_bulk`.
+    #[inline(never)]
     pub fn dequeue_bulk(&self, out: &mut [*mut u8]) -> bool {
         match self {
+            // SAFETY: a pool with a single-consumer ring was made with
+            // `create_single_thread`, whose caller promised that one thread at a time gets.
+            Backing::Ring(r) => unsafe { r.pop_bulk(out) },
             Backing::Stack(s) => s.pop_bulk(out),
             Backing::LfStack(s, _) => s.pop_bulk(out),
         }
@@ -89,6 +169,7 @@ impl Backing {
     /// Objects held.
     pub fn count(&self) -> usize {
         match self {
+            Backing::Ring(r) => r.len(),
             Backing::Stack(s) => s.len(),
             Backing::LfStack(s, _) => s.len(),
         }
