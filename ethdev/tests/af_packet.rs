@@ -18,7 +18,7 @@ use rpdk_ethdev::{
 use rpdk_mbuf::net::MacAddr;
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, OlFlags, PktmbufPool};
 use rpdk_testsupport::netns::NetNs;
-use rpdk_testsupport::{allowed_cpus, require_root, serial, unique_prefix};
+use rpdk_testsupport::{eal_args, require_root, serial, unique_prefix};
 
 /// How long a test waits for frames before it fails.
 const DEADLINE: Duration = Duration::from_secs(5);
@@ -26,18 +26,7 @@ const DEADLINE: Duration = Duration::from_secs(5);
 const QUIET: Duration = Duration::from_millis(150);
 
 fn eal(vdevs: &[&str]) -> rpdk_eal::Result<Eal> {
-    let mut args = vec![
-        "af-packet-test".to_string(),
-        "--no-huge".into(),
-        "--no-shconf".into(),
-        "-l".into(),
-        format!("0@{}", allowed_cpus()[0]),
-    ];
-    for v in vdevs {
-        args.push("--vdev".into());
-        args.push(v.to_string());
-    }
-    rpdk_eal::init(args).map(|(e, _)| e)
+    rpdk_eal::init(eal_args("af-packet-test", vdevs)).map(|(e, _)| e)
 }
 
 fn pool(name: &str, n: u32) -> PktmbufPool {

@@ -4,22 +4,10 @@
 use rpdk_eal::Eal;
 use rpdk_ethdev::{EthConf, EthError, Port, RssHf, RxConf, RxMqMode, TxBuffer, TxConf, rx_offload};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, PktmbufPool};
-use rpdk_testsupport::{allowed_cpus, serial};
+use rpdk_testsupport::{eal_args, serial};
 
 fn init(vdevs: &[&str]) -> rpdk_eal::Result<Eal> {
-    let cpu = allowed_cpus()[0];
-    let mut args = vec![
-        "null-test".to_string(),
-        "--no-huge".into(),
-        "--no-shconf".into(),
-        "-l".into(),
-        format!("0@{cpu}"),
-    ];
-    for v in vdevs {
-        args.push("--vdev".into());
-        args.push(v.to_string());
-    }
-    rpdk_eal::init(args).map(|(e, _)| e)
+    rpdk_eal::init(eal_args("null-test", vdevs)).map(|(e, _)| e)
 }
 
 fn setup(port: &Port, pool: &PktmbufPool, nq: u16) {

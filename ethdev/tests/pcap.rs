@@ -12,22 +12,10 @@ use rpdk_ethdev::drivers::pcap::format::{write_file_header, write_record_header}
 use rpdk_ethdev::{EthConf, Port, RxConf, RxQueue, TxConf, TxQueue};
 use rpdk_mbuf::{DynField, MBUF_DEFAULT_BUF_SIZE, Mbuf, MbufBurst, PktmbufPool};
 use rpdk_testsupport::netns::NetNs;
-use rpdk_testsupport::{allowed_cpus, require_root, serial, unique_prefix};
+use rpdk_testsupport::{eal_args, require_root, serial, unique_prefix};
 
 fn init(vdevs: &[String]) -> rpdk_eal::Result<Eal> {
-    let cpu = allowed_cpus()[0];
-    let mut args = vec![
-        "pcap-test".to_string(),
-        "--no-huge".into(),
-        "--no-shconf".into(),
-        "-l".into(),
-        format!("0@{cpu}"),
-    ];
-    for v in vdevs {
-        args.push("--vdev".into());
-        args.push(v.clone());
-    }
-    rpdk_eal::init(args).map(|(e, _)| e)
+    rpdk_eal::init(eal_args("pcap-test", vdevs)).map(|(e, _)| e)
 }
 
 /// A directory of its own for a test's files, removed on drop.

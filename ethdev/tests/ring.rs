@@ -6,22 +6,10 @@ use rpdk_ethdev::drivers::ring::{from_ring, from_rings};
 use rpdk_ethdev::{EthConf, EthError, Port, RxConf, TxConf};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, MbufRing, PktmbufPool};
 use rpdk_ring::{RingFlags, Sc};
-use rpdk_testsupport::{allowed_cpus, serial};
+use rpdk_testsupport::{eal_args, serial};
 
 fn init(vdevs: &[&str]) -> rpdk_eal::Result<Eal> {
-    let cpu = allowed_cpus()[0];
-    let mut args = vec![
-        "ring-test".to_string(),
-        "--no-huge".into(),
-        "--no-shconf".into(),
-        "-l".into(),
-        format!("0@{cpu}"),
-    ];
-    for v in vdevs {
-        args.push("--vdev".into());
-        args.push(v.to_string());
-    }
-    rpdk_eal::init(args).map(|(e, _)| e)
+    rpdk_eal::init(eal_args("ring-test", vdevs)).map(|(e, _)| e)
 }
 
 fn pool(name: &str) -> PktmbufPool {

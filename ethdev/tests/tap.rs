@@ -9,22 +9,10 @@ use rpdk_ethdev::{EthConf, Port, RxConf, TxConf, rx_offload};
 use rpdk_mbuf::net::{Ethernet, Ipv4, MacAddr, Udp, ether_type, ip_proto};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, Mbuf, MbufBurst, PktmbufPool};
 use rpdk_testsupport::netns::NetNs;
-use rpdk_testsupport::{allowed_cpus, require_root, serial};
+use rpdk_testsupport::{eal_args, require_root, serial};
 
 fn init(vdevs: &[&str]) -> rpdk_eal::Result<Eal> {
-    let cpu = allowed_cpus()[0];
-    let mut args = vec![
-        "tap-test".to_string(),
-        "--no-huge".into(),
-        "--no-shconf".into(),
-        "-l".into(),
-        format!("0@{cpu}"),
-    ];
-    for v in vdevs {
-        args.push("--vdev".into());
-        args.push(v.to_string());
-    }
-    rpdk_eal::init(args).map(|(e, _)| e)
+    rpdk_eal::init(eal_args("tap-test", vdevs)).map(|(e, _)| e)
 }
 
 /// A namespace with IPv6 off (so the kernel sends nothing of its own on new interfaces).

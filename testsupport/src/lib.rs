@@ -89,6 +89,23 @@ pub fn unique_prefix(tag: &str) -> String {
     format!("rpdkt{}{tag}", std::process::id())
 }
 
+/// EAL arguments for a test of ports: program `name`, one lcore on the first allowed CPU,
+/// 4 KiB pages and no shared files (`--no-huge --no-shconf`), and a `--vdev` per entry.
+pub fn eal_args<S: AsRef<str>>(name: &str, vdevs: &[S]) -> Vec<String> {
+    let mut args = vec![
+        name.to_string(),
+        "--no-huge".into(),
+        "--no-shconf".into(),
+        "-l".into(),
+        format!("0@{}", allowed_cpus()[0]),
+    ];
+    for v in vdevs {
+        args.push("--vdev".into());
+        args.push(v.as_ref().to_string());
+    }
+    args
+}
+
 /// The CPUs this process may run on, lowest first.
 pub fn allowed_cpus() -> Vec<usize> {
     // SAFETY: all-zero is a valid empty cpu_set_t.
