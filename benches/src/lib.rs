@@ -5,4 +5,6 @@
 //!
 //! - `ring_perf` (binary): DPDK 22.11's `ring_perf_autotest` rows on rpdk-ring, with RTS/HTS
 //!   rows and crossbeam `ArrayQueue` and `rtrb` on the same work;
-//! - `benches/ring.rs` (criterion): bulk and burst 8/32 for every ring mode, typed and run-time.
+//! - `benches/ring.rs` (criterion): bulk and burst 8/32 for every ring mode, typed and run-time;
+//! - `mempool_perf` (binary): DPDK's `mempool_perf_autotest` loop for a fixed set of cases,
+//!   and pktmbuf alloc/free, in cycles per object.
