@@ -82,6 +82,11 @@ impl LcoreTimers {
         bump(&self.manages);
     }
 
+    /// Makes sure the list's wheel exists (it is allocated on first use).
+    pub(crate) fn prepare(&self) {
+        self.wheel();
+    }
+
     fn wheel(&self) -> &Racy<Wheel> {
         let mut w = self.wheel.load(Ordering::Acquire);
         if w.is_null() {

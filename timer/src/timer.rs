@@ -75,26 +75,25 @@ where
     /// the callback given once, here).
     #[cfg(not(loom))]
     pub fn new(f: F) -> Self {
-        Self::from_node(Node::alloc(f, TimerData::acquire_global(), home()))
+        Self::from_node(TimerData::global(), TimerData::acquire_global(), f)
     }
 
     /// A stopped timer of instance `data` that will run `f`; it is run by
     /// [`TimerData::manage`] of that instance only (the `alt` API of DPDK).
     pub fn new_in(data: &Arc<TimerData>, f: F) -> Self {
-        Self::from_node(Node::alloc(f, data.acquire(), home()))
+        Self::from_node(data, data.acquire(), f)
     }
 
-    fn from_node(node: *mut Header) -> Self {
+    fn from_node(data: &TimerData, held: *const TimerData, f: F) -> Self {
+        let home = current_lcore().unwrap_or(0);
+        // The home list is where the first reset goes: make it now rather than then.
+        data.lcore(home).prepare();
+        let node = Node::alloc(f, held, home);
         Timer {
             node: NonNull::new(node).expect("Box::into_raw is never null"),
             _closure: PhantomData,
         }
     }
-}
-
-/// The home of a new timer: the lock its first reset takes.
-fn home() -> u32 {
-    current_lcore().unwrap_or(0)
 }
 
 impl<F> Timer<F> {
