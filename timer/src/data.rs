@@ -87,27 +87,34 @@ impl LcoreTimers {
         self.wheel();
     }
 
+    #[inline(always)]
     fn wheel(&self) -> &Racy<Wheel> {
         let mut w = self.wheel.load(Ordering::Acquire);
         if w.is_null() {
-            let fresh = Box::into_raw(Box::new(Racy::new(Wheel::new(now()))));
-            match self.wheel.compare_exchange(
-                ptr::null_mut(),
-                fresh,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => w = fresh,
-                Err(installed) => {
-                    // SAFETY: `fresh` was never shared.
-                    drop(unsafe { Box::from_raw(fresh) });
-                    w = installed;
-                }
-            }
+            w = self.install_wheel();
         }
         // SAFETY: an installed wheel lives as long as its instance, which outlives `self`'s
         // borrow.
         unsafe { &*w }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn install_wheel(&self) -> *mut Racy<Wheel> {
+        let fresh = Box::into_raw(Box::new(Racy::new(Wheel::new(now()))));
+        match self.wheel.compare_exchange(
+            ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => fresh,
+            Err(installed) => {
+                // SAFETY: `fresh` was never shared.
+                drop(unsafe { Box::from_raw(fresh) });
+                installed
+            }
+        }
     }
 
     /// Takes this lcore's list lock.
@@ -171,12 +178,7 @@ impl ListGuard<'_> {
     /// Moves the timers due at `now` to `batch`, marking them with `mark`.
     pub(crate) fn collect(&mut self, now: u64, batch: &mut Batch, mark: u32) {
         // SAFETY: the lock is held: the wheel and its nodes are ours.
-        let due = unsafe {
-            self.wheel.with_mut(|w| {
-                w.collect(now, batch, mark);
-                w.next_due()
-            })
-        };
+        let due = unsafe { self.wheel.with_mut(|w| w.collect(now, batch, mark)) };
         self.lc.next_due.store(due, Ordering::Relaxed);
     }
 

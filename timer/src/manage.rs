@@ -100,7 +100,7 @@ impl Firing<'_> {
             unsafe {
                 self.next = (*n).next.get();
                 if Status((*n).status.load(Ordering::Relaxed)).orphan() {
-                    Header::free(n);
+                    free_cold(n);
                     continue;
                 }
                 self.current = n;
@@ -120,14 +120,37 @@ impl Firing<'_> {
     ///
     /// # Safety
     /// `n` is running on this lcore and its callback has returned (or unwound).
+    #[inline(always)]
     unsafe fn finish(&self, n: *mut Header, panicked: bool) {
+        let lc = self.data.lcore(self.me);
+        // SAFETY: this lcore's request cell is this thread's; `n` runs on this lcore, so this
+        // thread owns it.
+        unsafe {
+            if lc.request.get() == Request::None
+                && !panicked
+                && (*n).period.get() == 0
+                && !Status((*n).status.load(Ordering::Relaxed)).orphan()
+            {
+                // The common case: a single-shot timer that its callback left alone.
+                self.stopped(n);
+            } else {
+                self.finish_other(n, panicked);
+            }
+        }
+    }
+
+    /// [`Firing::finish`] for orphans, periodic timers, requests and panics.
+    ///
+    /// # Safety
+    /// As [`Firing::finish`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn finish_other(&self, n: *mut Header, panicked: bool) {
         let lc = self.data.lcore(self.me);
         // SAFETY: this lcore's request cell is this thread's.
         let request = unsafe { lc.request.get() };
-        if request != Request::None {
-            // SAFETY: as above.
-            unsafe { lc.request.set(Request::None) };
-        }
+        // SAFETY: as above.
+        unsafe { lc.request.set(Request::None) };
         // SAFETY: `n` runs on this lcore: this thread owns it.
         unsafe {
             if Status((*n).status.load(Ordering::Relaxed)).orphan() {
@@ -170,10 +193,33 @@ impl Firing<'_> {
     }
 }
 
+/// Frees an orphan, out of the firing loop's way.
+///
+/// # Safety
+/// As [`Header::free`].
+#[cold]
+#[inline(never)]
+unsafe fn free_cold(n: *mut Header) {
+    // SAFETY: per this function's contract.
+    unsafe { Header::free(n) }
+}
+
 impl Drop for Firing<'_> {
     fn drop(&mut self) {
         let lc = self.data.lcore(self.me);
         lc.running.store(ptr::null_mut(), Ordering::Relaxed);
+        if !self.current.is_null() || !self.next.is_null() {
+            self.unwind();
+        }
+        lc.in_manage.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Firing<'_> {
+    /// After a panicking callback: stops its timer, and puts the rest back on the list.
+    #[cold]
+    #[inline(never)]
+    fn unwind(&mut self) {
         if !self.current.is_null() {
             // SAFETY: the callback of `current` unwound; its timer is still ours.
             unsafe { self.finish(self.current, true) };
@@ -190,6 +236,5 @@ impl Drop for Firing<'_> {
                 }
             }
         }
-        lc.in_manage.store(false, Ordering::Relaxed);
     }
 }

@@ -40,11 +40,16 @@ impl Slot {
     };
 }
 
-/// A hierarchical timing wheel of timer nodes.
+/// A hierarchical timing wheel of timer nodes. What `collect` reads first (the time, the masks)
+/// shares the first cache lines.
+#[repr(C)]
 pub(crate) struct Wheel {
     /// Every deadline before `cur` has been collected; placements are relative to it.
     cur: u64,
     len: u64,
+    /// Bit `k` is set when level `k` has an occupied slot.
+    levels: u64,
+    /// Per level, bit `s` is set when slot `s` is occupied.
     occupied: [u64; LEVELS],
     slots: [[Slot; SLOTS]; LEVELS],
 }
@@ -93,6 +98,7 @@ impl Wheel {
         Wheel {
             cur: now,
             len: 0,
+            levels: 0,
             occupied: [0; LEVELS],
             slots: [[Slot::EMPTY; SLOTS]; LEVELS],
         }
@@ -124,6 +130,7 @@ impl Wheel {
             if tail.is_null() {
                 s.head = n;
                 self.occupied[level] |= 1 << slot;
+                self.levels |= 1 << level;
             } else {
                 (*tail).next.set(n);
             }
@@ -155,20 +162,33 @@ impl Wheel {
                 (*next).prev.set(prev);
             }
             if s.head.is_null() {
-                self.occupied[level] &= !(1 << slot);
+                self.vacate(level, slot);
             }
         }
         self.len -= 1;
     }
 
+    /// Marks `slot` of `level` empty.
+    #[inline(always)]
+    fn vacate(&mut self, level: usize, slot: usize) {
+        self.occupied[level] &= !(1 << slot);
+        if self.occupied[level] == 0 {
+            self.levels &= !(1 << level);
+        }
+    }
+
     /// The earliest occupied slot: its level, index and first cycle.
+    ///
+    /// It is usually on the lowest occupied level, but not always: a slot of a higher level
+    /// whose start `cur` has just reached comes first.
+    #[inline]
     fn earliest(&self) -> Option<(usize, usize, u64)> {
+        let mut levels = self.levels;
         let mut best: Option<(usize, usize, u64)> = None;
-        for (level, &occ) in self.occupied.iter().enumerate() {
-            if occ == 0 {
-                continue;
-            }
-            let slot = occ.trailing_zeros() as usize;
+        while levels != 0 {
+            let level = levels.trailing_zeros() as usize;
+            levels &= levels - 1;
+            let slot = self.occupied[level].trailing_zeros() as usize;
             let start = slot_start(self.cur, level, slot);
             if best.is_none_or(|(_, _, b)| start < b) {
                 best = Some((level, slot, start));
@@ -178,7 +198,8 @@ impl Wheel {
     }
 
     /// A lower bound of every linked deadline that `collect` needs: the first cycle of the
-    /// earliest occupied slot; 0 when the wheel is empty.
+    /// earliest occupied slot; 0 when the wheel is empty (what `collect` returns).
+    #[cfg(test)]
     pub(crate) fn next_due(&self) -> u64 {
         self.earliest().map_or(0, |(_, _, start)| start.max(1))
     }
@@ -199,18 +220,20 @@ impl Wheel {
     }
 
     /// Moves every timer whose deadline is at or before `now` to `batch`, storing `mark` in its
-    /// status word, and advances the wheel to `now`.
+    /// status word, advances the wheel to `now`, and returns [`Wheel::next_due`].
     ///
     /// # Safety
     /// The caller owns the wheel and its nodes.
-    pub(crate) unsafe fn collect(&mut self, now: u64, batch: &mut Batch, mark: u32) {
+    pub(crate) unsafe fn collect(&mut self, now: u64, batch: &mut Batch, mark: u32) -> u64 {
+        let mut due = 0;
         while let Some((level, slot, start)) = self.earliest() {
             if start > now {
+                due = start;
                 break;
             }
             self.cur = start;
             let s = std::mem::replace(&mut self.slots[level][slot], Slot::EMPTY);
-            self.occupied[level] &= !(1 << slot);
+            self.vacate(level, slot);
             if slot_last(start, level) <= now {
                 // SAFETY: the slot's nodes are owned with the wheel.
                 let taken = unsafe { batch.append(s.head, s.tail, mark) };
@@ -235,6 +258,7 @@ impl Wheel {
         if now > self.cur {
             self.cur = now;
         }
+        due
     }
 
     /// Unlinks every timer, calling `f` on each, and empties the wheel.
@@ -260,6 +284,7 @@ impl Wheel {
             }
             self.occupied[level] = 0;
         }
+        self.levels = 0;
         self.len = 0;
     }
 }
@@ -355,6 +380,8 @@ impl Batch {
     ///
     /// # Safety
     /// The caller owns the batch's nodes.
+    #[cold]
+    #[inline(never)]
     pub(crate) unsafe fn sort(&mut self) {
         const ON_STACK: usize = 64;
         let mut small = [(0u64, ptr::null_mut::<Header>()); ON_STACK];
