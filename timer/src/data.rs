@@ -31,7 +31,8 @@ pub(crate) struct LcoreTimers {
     lock: AtomicBool,
     /// Set while `manage()` runs on this lcore, which is not reentrant.
     pub(crate) in_manage: AtomicBool,
-    /// The round-robin cursor of [`LCORE_ID_ANY`].
+    /// The round-robin cursor of [`LCORE_ID_ANY`], plus one: 0 until first used, when it
+    /// starts from this lcore (as DPDK's).
     prev_lcore: AtomicU32,
     /// The timer whose callback runs on this lcore; null between callbacks.
     pub(crate) running: AtomicPtr<Header>,
@@ -332,9 +333,12 @@ impl TimerData {
             return Ok(first);
         };
         let lc = self.lcore(me);
-        let prev = lc.prev_lcore.load(Ordering::Relaxed);
+        let prev = match lc.prev_lcore.load(Ordering::Relaxed) {
+            0 => me,
+            p => p - 1,
+        };
         let next = enabled.iter().copied().find(|&l| l > prev).unwrap_or(first);
-        lc.prev_lcore.store(next, Ordering::Relaxed);
+        lc.prev_lcore.store(next + 1, Ordering::Relaxed);
         Ok(next)
     }
 
