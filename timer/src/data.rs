@@ -226,7 +226,7 @@ pub struct TimerStats {
 /// An instance of the timer subsystem: a list of pending timers per lcore (DPDK's
 /// `rte_timer_data`).
 ///
-/// [`TimerData::global`] is the instance behind [`crate::Timer::new`] and [`crate::manage`];
+/// [`TimerData::global`] is the instance behind [`crate::Timer::new`] and [`crate::manage()`];
 /// [`TimerData::new`] makes independent ones (DPDK's `rte_timer_data_alloc` and the `alt`
 /// API), whose timers are made with [`crate::Timer::new_in`] and run by their own
 /// [`TimerData::manage`]. A timer keeps its instance alive.
@@ -266,7 +266,7 @@ impl TimerData {
         })
     }
 
-    /// The default instance, which [`crate::Timer::new`] and [`crate::manage`] use.
+    /// The default instance, which [`crate::Timer::new`] and [`crate::manage()`] use.
     #[cfg(not(loom))]
     pub fn global() -> &'static TimerData {
         &GLOBAL

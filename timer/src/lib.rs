@@ -2,7 +2,7 @@
 //!
 //! DPDK's `rte_timer` in Rust: a [`Timer`] runs a callback once or periodically after a number
 //! of TSC cycles, on the lcore it is armed for; each lcore runs its expired timers by calling
-//! [`manage`] from its polling loop. The semantics are rte_timer's: the states stopped, pending,
+//! [`manage()`] from its polling loop. The semantics are rte_timer's: the states stopped, pending,
 //! running and config with an owner lcore, [`Timer::reset`] and [`Timer::stop`] from any lcore
 //! that fail while the callback runs elsewhere, their `_sync` variants that wait,
 //! [`Timer::pending`], [`next_ticks`], callbacks that reset or stop their own timer, independent
@@ -10,7 +10,7 @@
 //!
 //! What differs is inside and around: each lcore's list is a hierarchical timing wheel (O(1)
 //! arm, reset and stop with a million timers pending, where rte_timer's skiplist walks), an
-//! idle [`manage`] is one load and a TSC read, and Rust ownership replaces the C contract: a
+//! idle [`manage()`] is one load and a TSC read, and Rust ownership replaces the C contract: a
 //! timer owns its closure, dropping a timer stops it, and nothing it refers to can dangle.
 //!
 //! ```
@@ -45,7 +45,7 @@
 //! ## What is where
 //!
 //! - [`Timer`], [`TimerType`], [`Expired`] (what a callback gets): the timer API;
-//! - [`manage`], [`next_ticks`], [`stats`], [`dump_stats`]: the global instance, per lcore;
+//! - [`manage()`], [`next_ticks`], [`stats`], [`dump_stats`]: the global instance, per lcore;
 //! - [`TimerData`]: instances, with `manage_lcores` and `stop_all`;
 //! - inside: `wheel` (the timing wheel), `protocol` (the cross-lcore state machine, loom-checked
 //!   under `--cfg loom`), `node` (a timer's allocation), `manage` (running what expired).

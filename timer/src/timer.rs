@@ -24,7 +24,7 @@ pub enum TimerType {
 
 /// A timer: a callback, owned by the timer, that runs on a chosen lcore once or periodically
 /// after a number of TSC cycles (DPDK's `struct rte_timer` with `rte_timer_reset` and
-/// friends). The lcore runs it from [`crate::manage`] (or the instance's
+/// friends). The lcore runs it from [`crate::manage()`] (or the instance's
 /// [`TimerData::manage`]).
 ///
 /// A timer is `Send` and `Sync`: share it (in an `Arc`, say) and any thread may reset or stop

@@ -220,7 +220,8 @@ impl Wheel {
     }
 
     /// Moves every timer whose deadline is at or before `now` to `batch`, storing `mark` in its
-    /// status word, advances the wheel to `now`, and returns [`Wheel::next_due`].
+    /// status word, advances the wheel to `now`, and returns the first cycle of the earliest slot
+    /// left (0 when none is): a lower bound of the deadlines still linked.
     ///
     /// # Safety
     /// The caller owns the wheel and its nodes.
