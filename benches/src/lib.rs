@@ -7,4 +7,5 @@
 //!   rows and crossbeam `ArrayQueue` and `rtrb` on the same work;
 //! - `benches/ring.rs` (criterion): bulk and burst 8/32 for every ring mode, typed and run-time;
 //! - `mempool_perf` (binary): DPDK's `mempool_perf_autotest` loop for a fixed set of cases,
-//!   and pktmbuf alloc/free, in cycles per object.
+//!   and pktmbuf alloc/free, in cycles per object;
+//! - `timer_perf`: DPDK's `timer_perf_autotest` on rpdk-timer (`scripts/bench-vs-dpdk.sh timer`).
