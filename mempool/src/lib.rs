@@ -60,5 +60,6 @@ pub use cache::{CACHE_MAX_SIZE, MempoolStats, flush_threshold};
 pub use error::{Error, Exhausted};
 pub use layout::ObjSize;
 pub use pool::{
-    MEMPOOL_NAME_MAX, Mempool, MempoolBuilder, MempoolCache, MempoolFlags, PoolObj, RawMempool,
+    LcoreCache, MEMPOOL_NAME_MAX, Mempool, MempoolBuilder, MempoolCache, MempoolFlags, PoolObj,
+    RawMempool,
 };

@@ -444,15 +444,9 @@ impl RawMempool {
     #[inline]
     pub fn get_bulk(&self, out: &mut [*mut u8]) -> Result<(), Exhausted> {
         let ok = match self.slot() {
-            Some(slot) => {
-                // SAFETY: the slot of lcore `id` is used only by the thread whose lcore id is
-                // `id`, which is this one.
-                let ok = unsafe { slot.cache.get(&self.backing, out) };
-                if self.stats_on {
-                    slot.stats.get(out.len(), ok, false);
-                }
-                ok
-            }
+            // SAFETY: the slot of lcore `id` is used only by the thread whose lcore id is `id`,
+            // which is this one.
+            Some(slot) => unsafe { self.get_cached(slot, out) },
             None => {
                 let ok = self.backing.dequeue_bulk(out);
                 if self.stats_on {
@@ -462,6 +456,33 @@ impl RawMempool {
             }
         };
         if ok { Ok(()) } else { Err(Exhausted) }
+    }
+
+    /// Gets through an lcore's cache.
+    ///
+    /// # Safety
+    /// The calling thread is the lcore of `slot`.
+    #[inline(always)]
+    unsafe fn get_cached(&self, slot: &LcoreSlot, out: &mut [*mut u8]) -> bool {
+        // SAFETY: the caller's contract makes this thread the slot's only user.
+        let ok = unsafe { slot.cache.get(&self.backing, out) };
+        if self.stats_on {
+            slot.stats.get(out.len(), ok, false);
+        }
+        ok
+    }
+
+    /// Puts through an lcore's cache.
+    ///
+    /// # Safety
+    /// The calling thread is the lcore of `slot`; the objects are as `put_bulk` says.
+    #[inline(always)]
+    unsafe fn put_cached(&self, slot: &LcoreSlot, objs: &[*mut u8]) {
+        if self.stats_on {
+            slot.stats.put(objs.len(), false);
+        }
+        // SAFETY: the caller's contract.
+        unsafe { slot.cache.put(&self.backing, objs) };
     }
 
     /// Takes one object.
@@ -480,13 +501,8 @@ impl RawMempool {
     #[inline]
     pub unsafe fn put_bulk(&self, objs: &[*mut u8]) {
         match self.slot() {
-            Some(slot) => {
-                if self.stats_on {
-                    slot.stats.put(objs.len(), false);
-                }
-                // SAFETY: this thread is the only user of its lcore's slot.
-                unsafe { slot.cache.put(&self.backing, objs) };
-            }
+            // SAFETY: the slot is this thread's lcore's; the objects are as our contract says.
+            Some(slot) => unsafe { self.put_cached(slot, objs) },
             None => {
                 if self.stats_on {
                     self.shared_stats.put(objs.len(), true);
@@ -739,6 +755,17 @@ impl RawMempool {
         Ok(())
     }
 
+    /// The calling lcore's cache of this pool, found once for a loop of gets and puts (DPDK's
+    /// `rte_mempool_default_cache`, for `rte_mempool_generic_get/put`); `None` off EAL lcores
+    /// or when the pool has no cache. The handle stays on this thread.
+    pub fn default_cache(&self) -> Option<LcoreCache<'_>> {
+        Some(LcoreCache {
+            pool: self,
+            slot: self.slot()?,
+            _thread: std::marker::PhantomData,
+        })
+    }
+
     /// Creates a user cache of `size` objects for a thread without an lcore cache
     /// (DPDK's `rte_mempool_cache_create`). It flushes itself when dropped.
     pub fn create_cache(&self, size: u32) -> Result<MempoolCache<'_>, Error> {
@@ -773,6 +800,47 @@ impl fmt::Debug for RawMempool {
             .field("cache_size", &self.cache_size)
             .field("ops", &self.ops)
             .finish()
+    }
+}
+
+/// The calling lcore's cache of a pool ([`RawMempool::default_cache`]): gets and puts through
+/// it skip finding the lcore each time. Not `Send`: it belongs to the lcore's thread.
+pub struct LcoreCache<'p> {
+    pool: &'p RawMempool,
+    slot: &'p LcoreSlot,
+    _thread: std::marker::PhantomData<*const ()>,
+}
+
+impl LcoreCache<'_> {
+    /// Takes `out.len()` objects, all or nothing (DPDK's `rte_mempool_generic_get`).
+    #[inline]
+    pub fn get_bulk(&self, out: &mut [*mut u8]) -> Result<(), Exhausted> {
+        // SAFETY: the handle was made on this slot's lcore and cannot leave its thread.
+        if unsafe { self.pool.get_cached(self.slot, out) } {
+            Ok(())
+        } else {
+            Err(Exhausted)
+        }
+    }
+
+    /// Returns objects (DPDK's `rte_mempool_generic_put`).
+    ///
+    /// # Safety
+    /// As [`RawMempool::put_bulk`].
+    #[inline]
+    pub unsafe fn put_bulk(&self, objs: &[*mut u8]) {
+        // SAFETY: as in get_bulk; the objects are as the caller's contract says.
+        unsafe { self.pool.put_cached(self.slot, objs) }
+    }
+
+    /// Objects in the cache now.
+    pub fn len(&self) -> u32 {
+        self.slot.cache.len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

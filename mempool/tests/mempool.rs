@@ -503,3 +503,47 @@ fn sp_sc_pool_between_two_lcores() {
         pool.free();
     }
 }
+
+/// The lcore's cache found once serves gets and puts as the implicit path does; there is none
+/// off EAL lcores or without a cache.
+#[test]
+fn default_cache_is_the_lcores_own() {
+    let _s = serial();
+    let _eal = init(&[]);
+    let pool = Mempool::builder("dcache", 1024, 64)
+        .cache_size(64)
+        .stats(true)
+        .create()
+        .unwrap();
+    let cache = pool.default_cache().expect("lcore 0 has a cache");
+    let mut burst = null::<32>();
+    cache.get_bulk(&mut burst).unwrap();
+    assert_eq!(pool.in_use_count(), 32);
+    assert_eq!(
+        cache.len(),
+        64 + 32 - 32,
+        "refilled to size plus the request, then served"
+    );
+    // SAFETY: the objects just got, back once.
+    unsafe { cache.put_bulk(&burst) };
+    assert_eq!((cache.len(), pool.in_use_count()), (96, 0));
+    assert!(
+        cache
+            .get_bulk(&mut vec![std::ptr::null_mut(); 2000])
+            .is_err()
+    );
+    let s = pool.stats().unwrap();
+    assert_eq!(
+        (s.get_success_objs, s.put_objs, s.get_fail_objs),
+        (32, 32, 2000)
+    );
+    std::thread::scope(|s| {
+        s.spawn(|| assert!(pool.default_cache().is_none(), "not an EAL thread"));
+    });
+    let uncached = Mempool::builder("dcache0", 64, 64).create().unwrap();
+    assert!(uncached.default_cache().is_none());
+    uncached.free();
+    pool.flush_lcore_cache();
+    pool.audit().unwrap();
+    pool.free();
+}
