@@ -337,6 +337,13 @@ impl BurstView<'_> {
         unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<*mut u8>(), n) }
     }
 
+    /// The `n` slots after the mbufs held, as they are (not initialised), for filling in place
+    /// before [`commit_raw`](Self::commit_raw). `n` is at most the room.
+    #[inline(always)]
+    pub(crate) fn spare_uninit(&mut self, n: usize) -> &mut [MaybeUninit<Mbuf>] {
+        &mut self.slots[*self.len..*self.len + n]
+    }
+
     /// Takes the `n` slots after the mbufs held as mbufs of the burst.
     ///
     /// # Safety

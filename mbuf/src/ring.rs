@@ -25,6 +25,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::mem::MaybeUninit;
+
 use rpdk_ring::{ConsumerMode, ProducerMode, Ring, RingBuilder, RingFlags, SyncType};
 
 use crate::burst::BurstView;
@@ -230,14 +232,16 @@ impl<M: ConsumerMode> MbufConsumer<M> {
 
     #[inline(always)]
     fn dequeue_into(&self, burst: &mut BurstView<'_>, n: usize, bulk: bool) -> usize {
-        let spare = burst.spare_raw(n);
-        // SAFETY: RingMbuf is a transparent pointer, as the spare slots' `*mut u8`.
-        let out =
-            unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<RingMbuf>(), n) };
+        let spare = burst.spare_uninit(n);
+        // SAFETY: RingMbuf is a transparent pointer, as Mbuf; the slots stay uninitialised
+        // until the ring writes them.
+        let out = unsafe {
+            std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<MaybeUninit<RingMbuf>>(), n)
+        };
         let got = if bulk {
-            self.0.dequeue_bulk(out).count
+            self.0.dequeue_bulk_uninit(out).count
         } else {
-            self.0.dequeue_burst(out).count
+            self.0.dequeue_burst_uninit(out).count
         };
         // SAFETY: the first `got` slots hold mbufs that producers moved in, each out once.
         unsafe { burst.commit_raw(got) };

@@ -6,6 +6,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 
 use crate::layout::{CLAIM_CONSUMER, CLAIM_PRODUCER};
 use crate::ring::Ring;
@@ -186,6 +187,30 @@ impl<T: Copy + Send, M: ConsumerMode> Consumer<T, M> {
             self.ring
                 .shared
                 .dequeue::<M::Protocol>(out.as_mut_ptr(), out.len(), false)
+        }
+    }
+
+    /// As [`dequeue_bulk`](Self::dequeue_bulk), into memory not yet initialised: on success
+    /// every element of `out` is.
+    #[inline]
+    pub fn dequeue_bulk_uninit(&self, out: &mut [MaybeUninit<T>]) -> Dequeued {
+        // SAFETY: as in `dequeue`; `out` is writable, and the dequeue only writes it.
+        unsafe {
+            self.ring
+                .shared
+                .dequeue::<M::Protocol>(out.as_mut_ptr().cast(), out.len(), true)
+        }
+    }
+
+    /// As [`dequeue_burst`](Self::dequeue_burst), into memory not yet initialised: the first
+    /// `count` elements of `out` are, after it.
+    #[inline]
+    pub fn dequeue_burst_uninit(&self, out: &mut [MaybeUninit<T>]) -> Dequeued {
+        // SAFETY: as in `dequeue_bulk_uninit`.
+        unsafe {
+            self.ring
+                .shared
+                .dequeue::<M::Protocol>(out.as_mut_ptr().cast(), out.len(), false)
         }
     }
 }

@@ -379,3 +379,30 @@ fn dump_and_debug_show_the_state() {
     let dbg = format!("{tx:?}");
     assert!(dbg.contains("MP") && dbg.contains("dumped"), "{dbg}");
 }
+
+/// Dequeues into memory not yet initialised write exactly what they report.
+#[test]
+fn dequeues_into_uninitialised_memory() {
+    use std::mem::MaybeUninit;
+    let (tx, rx) = RingBuilder::new(16).pair::<u64, Sp, Sc>().unwrap();
+    assert_eq!(tx.enqueue_burst(&[1, 2, 3, 4, 5]).count, 5);
+    let mut out = [MaybeUninit::<u64>::uninit(); 8];
+    assert_eq!(
+        rx.dequeue_bulk_uninit(&mut out).count,
+        0,
+        "8 are not there: none"
+    );
+    let got = rx.dequeue_burst_uninit(&mut out);
+    assert_eq!((got.count, got.available), (5, 0));
+    // SAFETY: the first 5 were written by the dequeue.
+    let vals: Vec<u64> = out[..5]
+        .iter()
+        .map(|v| unsafe { v.assume_init() })
+        .collect();
+    assert_eq!(vals, [1, 2, 3, 4, 5]);
+    assert_eq!(tx.enqueue_burst(&[6, 7]).count, 2);
+    assert_eq!(rx.dequeue_bulk_uninit(&mut out[..2]).count, 2);
+    // SAFETY: both written.
+    let both = unsafe { [out[0].assume_init(), out[1].assume_init()] };
+    assert_eq!(both, [6, 7]);
+}
