@@ -57,6 +57,18 @@ export RPDK_BENCH_BIN=$ROOT/target/release
 export DPDK_PREFIX=bench-dpdk-$$
 export RPDK_PREFIX=bench-rpdk-$$
 export RPDK_BENCH_OUT=$ROOT/target/bench-vs-dpdk
+
+# What components ask to undo (on_exit CMD), then the two sides' runtime directories and
+# hugepage files, so that runs leave nothing behind.
+exit_hooks=()
+on_exit() { exit_hooks+=("$1"); }
+cleanup() {
+    local h
+    for h in "${exit_hooks[@]}"; do eval "$h" || true; done
+    rm -rf "/var/run/dpdk/$DPDK_PREFIX" "/var/run/rpdk/$RPDK_PREFIX"
+    rm -f /dev/hugepages/"$DPDK_PREFIX"* /dev/hugepages/"$RPDK_PREFIX"*
+}
+trap cleanup EXIT
 cargo build --release -q -p rpdk-benches -p rpdk-examples
 
 out=$ROOT/target/bench-vs-dpdk

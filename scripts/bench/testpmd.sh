@@ -15,7 +15,7 @@ testpmd_prepare() {
         ip link add tpa type veth peer name tpb && \
         sysctl -qw net.ipv6.conf.tpa.disable_ipv6=1 net.ipv6.conf.tpb.disable_ipv6=1 && \
         ip link set tpa up && ip link set tpb up"
-    trap 'ip netns del "$TESTPMD_NS" 2>/dev/null || true' EXIT
+    on_exit 'ip netns del "$TESTPMD_NS" 2>/dev/null'
 }
 
 # testpmd_run BINARY PREFIX CASE UNIT EAL-ARGS... -- APP-ARGS...
