@@ -2,8 +2,10 @@
 //!
 //! A driver registers with the EAL's device registry (`rpdk_eal::bus::VDEV_DRIVERS`); its probe
 //! creates the device and hands it to [`crate::port::allocate`], which gives it a port id. The
-//! port layer checks states, limits and queue ownership, and counts packets and bytes; the
-//! driver moves packets.
+//! port layer checks states, limits and queue ownership; the driver moves packets and counts
+//! them, as a DPDK PMD does: its burst functions count what they receive and send, packets and
+//! bytes, into the queue's [`QueueCounters`], in the loops where each packet's length is
+//! already at hand (the port layer never walks a burst's mbufs to count them).
 
 use std::sync::Arc;
 
@@ -33,8 +35,8 @@ pub struct RxSetup<'a> {
     pub eth_conf: &'a EthConf,
     /// Where received mbufs come from.
     pub pool: &'a PktmbufPool,
-    /// The queue's counters: the port layer counts packets and bytes; the driver counts
-    /// errors, `nombuf` and `missed`.
+    /// The queue's counters: the driver counts into them what it receives (packets and
+    /// bytes), errors, `nombuf` and `missed` (see [`RxQueueOps::rx_burst`]).
     pub counters: Arc<QueueCounters>,
 }
 
@@ -52,13 +54,21 @@ pub struct TxSetup<'a> {
     pub conf: &'a TxConf,
     /// The port's configuration.
     pub eth_conf: &'a EthConf,
-    /// The queue's counters (the driver counts errors).
+    /// The queue's counters: the driver counts into them what it sends (packets and bytes) and
+    /// errors (see [`TxQueueOps::tx_burst`]).
     pub counters: Arc<QueueCounters>,
 }
 
 /// A receive queue of a driver, used by one thread at a time.
 pub trait RxQueueOps: Send {
     /// Receives up to `pkts.room()` packets into `pkts` and returns how many. Never blocks.
+    ///
+    /// Counts, into the queue's [`QueueCounters`] ([`RxSetup::counters`]): the packets it
+    /// returns and their bytes (their `pkt_len`), with [`QueueCounters::add`], once per burst
+    /// and from lengths it already has in hand (a driver that cannot know the bytes without a
+    /// second pass over the mbufs counts packets only, and says so); frames it received but
+    /// could not deliver, as errors; mbuf allocation failures (`nombuf`) and the device's drops
+    /// for want of room (`missed`).
     fn rx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize;
 }
 
@@ -66,8 +76,12 @@ pub trait RxQueueOps: Send {
 pub trait TxQueueOps: Send {
     /// Sends packets from the front of `pkts`, taking them (freeing each once sent), and
     /// returns how many it took; those it could not send stay in `pkts`, in order. Never blocks.
-    /// A packet taken but dropped (a frame the device refuses) is reported with
-    /// `QueueCounters::add_tx_dropped`, so it counts as an error and not as sent.
+    ///
+    /// Counts, into the queue's [`QueueCounters`] ([`TxSetup::counters`]): the packets it sent
+    /// and their bytes (their `pkt_len`), with [`QueueCounters::add`], once per burst and from
+    /// lengths it already has in hand (or packets only, as for receive); and errors. A packet
+    /// taken but dropped (a frame the device refuses) is counted as an error and not as sent:
+    /// the count it returns is what it took, which may be more than what it counted as sent.
     fn tx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize;
 }
 

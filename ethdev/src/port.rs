@@ -546,7 +546,6 @@ impl Port {
     pub fn rx_queue(&self, queue: u16) -> Result<RxQueue> {
         let mut st = self.open_state()?;
         let count = st.rxq.len() as u16;
-        let counters = st.counters.rx.get(queue as usize).cloned();
         let slot = st
             .rxq
             .get_mut(queue as usize)
@@ -557,12 +556,7 @@ impl Port {
                 count,
             })?;
         match std::mem::replace(slot, Slot::Taken) {
-            Slot::Ready(ops) => Ok(RxQueue::new(
-                self.inner.clone(),
-                queue,
-                ops,
-                counters.expect("a counter per queue"),
-            )),
+            Slot::Ready(ops) => Ok(RxQueue::new(self.inner.clone(), queue, ops)),
             Slot::Taken => Err(EthError::QueueBusy {
                 port: self.id(),
                 dir: "rx",
@@ -579,7 +573,6 @@ impl Port {
     pub fn tx_queue(&self, queue: u16) -> Result<TxQueue> {
         let mut st = self.open_state()?;
         let count = st.txq.len() as u16;
-        let counters = st.counters.tx.get(queue as usize).cloned();
         let slot = st
             .txq
             .get_mut(queue as usize)
@@ -590,12 +583,7 @@ impl Port {
                 count,
             })?;
         match std::mem::replace(slot, Slot::Taken) {
-            Slot::Ready(ops) => Ok(TxQueue::new(
-                self.inner.clone(),
-                queue,
-                ops,
-                counters.expect("a counter per queue"),
-            )),
+            Slot::Ready(ops) => Ok(TxQueue::new(self.inner.clone(), queue, ops)),
             Slot::Taken => Err(EthError::QueueBusy {
                 port: self.id(),
                 dir: "tx",

@@ -1,4 +1,7 @@
 //! Queue handles: the per-lcore owners of a port's RX and TX queues, with the burst calls.
+//!
+//! A burst call checks that the port is started and calls the driver, nothing more: the driver
+//! counts packets and bytes in its own loops (see [`crate::driver`]).
 
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
@@ -8,7 +11,6 @@ use rpdk_mbuf::MbufBurst;
 
 use crate::driver::{RxQueueOps, TxQueueOps};
 use crate::port::{PortInner, Slot};
-use crate::stats::QueueCounters;
 
 /// An RX queue, owned by one thread at a time (`Send`, not `Clone` nor `Sync`). Dropping it
 /// gives the queue back to its port.
@@ -16,21 +18,14 @@ pub struct RxQueue {
     port: Arc<PortInner>,
     queue: u16,
     ops: ManuallyDrop<Box<dyn RxQueueOps>>,
-    counters: Arc<QueueCounters>,
 }
 
 impl RxQueue {
-    pub(crate) fn new(
-        port: Arc<PortInner>,
-        queue: u16,
-        ops: Box<dyn RxQueueOps>,
-        counters: Arc<QueueCounters>,
-    ) -> RxQueue {
+    pub(crate) fn new(port: Arc<PortInner>, queue: u16, ops: Box<dyn RxQueueOps>) -> RxQueue {
         RxQueue {
             port,
             queue,
             ops: ManuallyDrop::new(ops),
-            counters,
         }
     }
 
@@ -57,16 +52,7 @@ impl RxQueue {
         if !self.port.started.load(Ordering::Relaxed) {
             return 0;
         }
-        let before = burst.len();
-        let n = self.ops.rx_burst(&mut burst.view_limit(max));
-        if n > 0 {
-            let bytes: u64 = burst.as_slice()[before..]
-                .iter()
-                .map(|m| m.pkt_len() as u64)
-                .sum();
-            self.counters.add(n as u64, bytes);
-        }
-        n
+        self.ops.rx_burst(&mut burst.view_limit(max))
     }
 }
 
@@ -100,21 +86,14 @@ pub struct TxQueue {
     port: Arc<PortInner>,
     queue: u16,
     ops: ManuallyDrop<Box<dyn TxQueueOps>>,
-    counters: Arc<QueueCounters>,
 }
 
 impl TxQueue {
-    pub(crate) fn new(
-        port: Arc<PortInner>,
-        queue: u16,
-        ops: Box<dyn TxQueueOps>,
-        counters: Arc<QueueCounters>,
-    ) -> TxQueue {
+    pub(crate) fn new(port: Arc<PortInner>, queue: u16, ops: Box<dyn TxQueueOps>) -> TxQueue {
         TxQueue {
             port,
             queue,
             ops: ManuallyDrop::new(ops),
-            counters,
         }
     }
 
@@ -135,19 +114,7 @@ impl TxQueue {
         if !self.port.started.load(Ordering::Relaxed) || burst.is_empty() {
             return 0;
         }
-        let total: u64 = burst.iter().map(|m| m.pkt_len() as u64).sum();
-        let (drops, drop_bytes) = self.counters.tx_dropped();
-        let n = self.ops.tx_burst(&mut burst.view());
-        if n > 0 {
-            let left: u64 = burst.iter().map(|m| m.pkt_len() as u64).sum();
-            let (drops2, drop_bytes2) = self.counters.tx_dropped();
-            // Frames the driver took but dropped are errors, not sent packets.
-            self.counters.add(
-                n as u64 - (drops2 - drops),
-                (total - left) - (drop_bytes2 - drop_bytes),
-            );
-        }
-        n
+        self.ops.tx_burst(&mut burst.view())
     }
 }
 

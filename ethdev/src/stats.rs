@@ -1,8 +1,10 @@
 //! Port statistics (`struct rte_eth_stats`) and extended statistics by name.
 //!
-//! Each queue counts into its own cache-line-aligned counters, written only by the lcore that
-//! owns the queue (a load and a store, no locked instruction) and read by anyone. Resetting
-//! records a baseline instead of writing the counters, so it never races with the owner.
+//! Each queue counts into its own cache-line-aligned counters. The driver writes them in its
+//! burst functions, on the lcore that owns the queue (a load and a store, no locked
+//! instruction), counting what it received or sent where it already has each packet's length
+//! in hand, as DPDK's PMDs do; anyone reads them. Resetting records a baseline instead of
+//! writing the counters, so it never races with the owner.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,10 +23,6 @@ pub struct QueueCounters {
     nombuf: AtomicU64,
     /// RX: packets the device dropped for want of room.
     missed: AtomicU64,
-    /// TX: packets a driver took and dropped (counted in `errors` too), and their bytes, so that
-    /// the port layer does not count them as sent.
-    tx_dropped: AtomicU64,
-    tx_dropped_bytes: AtomicU64,
 }
 
 /// A snapshot of one queue's counters.
@@ -63,7 +61,8 @@ fn bump(c: &AtomicU64, by: u64) {
 }
 
 impl QueueCounters {
-    /// Counts packets and bytes (by the queue's owner).
+    /// Counts packets received or sent and their bytes (by the queue's owner: the driver, once
+    /// per burst).
     #[inline(always)]
     pub fn add(&self, packets: u64, bytes: u64) {
         if packets > 0 {
@@ -76,24 +75,6 @@ impl QueueCounters {
     #[inline(always)]
     pub fn add_errors(&self, n: u64) {
         bump(&self.errors, n);
-    }
-
-    /// Counts packets a TX queue took but could not send (frames the device refuses): errors,
-    /// and not sent packets (by the queue's owner).
-    #[inline(always)]
-    pub fn add_tx_dropped(&self, packets: u64, bytes: u64) {
-        bump(&self.errors, packets);
-        bump(&self.tx_dropped, packets);
-        bump(&self.tx_dropped_bytes, bytes);
-    }
-
-    /// TX packets and bytes dropped after being taken, so far.
-    #[inline(always)]
-    pub(crate) fn tx_dropped(&self) -> (u64, u64) {
-        (
-            self.tx_dropped.load(Ordering::Relaxed),
-            self.tx_dropped_bytes.load(Ordering::Relaxed),
-        )
     }
 
     /// Counts RX mbuf allocation failures (by the queue's owner).

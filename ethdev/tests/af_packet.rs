@@ -305,6 +305,10 @@ fn frames_cross_between_a_port_and_the_kernel_unchanged() {
     );
     let s = port.stats();
     assert_eq!((s.opackets, s.obytes, s.oerrors), (200, bytes, 0));
+    // A frame shorter than an Ethernet header is taken and dropped: an error, not sent bytes.
+    send(&mut txq, &pool, &[vec![0xff; 10]]);
+    let s = port.stats();
+    assert_eq!((s.opackets, s.obytes, s.oerrors), (200, bytes, 1));
     // The port does not see what it sent.
     assert!(
         receive_one_queue(&mut rxq, 0).is_empty(),
@@ -721,6 +725,8 @@ fn a_vanished_interface_gives_errors_and_link_down_not_a_hang() {
         s.opackets, 10,
         "frames taken and lost are errors, not sent packets"
     );
+    let first: u64 = frames(10).iter().map(|f| f.len() as u64).sum();
+    assert_eq!(s.obytes, first, "nor sent bytes");
     assert_eq!(s.ipackets, 0);
     let _ = port.mac_addr();
     let _ = port.mtu();

@@ -366,6 +366,11 @@ fn nanosecond_big_endian_and_pcapng_files_read() {
     let mut txq = port.tx_queue(1).unwrap();
     send_all(&mut txq, &pool, &[(frame(0, 60), 1), (frame(1, 70), 2)]);
     assert_eq!(port.stats().q_opackets[1], 2);
+    assert_eq!(
+        port.stats().q_obytes[1],
+        60 + 70,
+        "the dropping queue counts bytes too"
+    );
     drop(txq);
     port.stop().unwrap();
     port.close().unwrap();
@@ -496,6 +501,8 @@ fn infinite_rx_replays_forever_and_restarts_rewind() {
     );
     drop(more);
     assert_eq!(port.stats().ipackets, n as u64 + 64);
+    let replayed: u64 = (0..n as u64 + 64).map(|k| 60 + k % 3).sum();
+    assert_eq!(port.stats().ibytes, replayed);
     drop(rxq);
     port.stop().unwrap();
     port.close().unwrap();
@@ -609,7 +616,21 @@ fn interfaces_over_a_veth_pair() {
         })
         .collect();
     send_all(&mut tx1, &pool, &frames);
-    let got = ours(receive_all(&mut rx0, quiet));
+    let all = receive_all(&mut rx0, quiet);
+    // Bytes as received, the tags put back (and whatever else the kernel sent on the link).
+    let (s0, s1) = (p0.stats(), p1.stats());
+    assert_eq!(
+        (s0.ipackets, s0.ibytes),
+        (
+            all.len() as u64,
+            all.iter().map(|(f, _)| f.len() as u64).sum()
+        )
+    );
+    assert_eq!(
+        (s1.opackets, s1.obytes),
+        (40, frames.iter().map(|(f, _)| f.len() as u64).sum())
+    );
+    let got = ours(all);
     assert_eq!(got.len(), frames.len());
     for (i, ((g, _), (f, _))) in got.iter().zip(&frames).enumerate() {
         assert!(
@@ -652,8 +673,18 @@ fn interfaces_over_a_veth_pair() {
     let mut burst = MbufBurst::<4>::new();
     burst.push(mbuf(&pool, &frame(201, 3000), 2)).unwrap();
     burst.push(mbuf(&pool, &frame(202, 100), 1)).unwrap();
+    let before = p0.stats();
     assert_eq!(tx0.tx_burst(&mut burst), 2);
-    assert_eq!(p0.stats().oerrors, 1, "the oversized frame");
+    let after = p0.stats();
+    assert_eq!(after.oerrors, 1, "the oversized frame");
+    assert_eq!(
+        (
+            after.opackets - before.opackets,
+            after.obytes - before.obytes
+        ),
+        (1, 100),
+        "taken but dropped: not counted as sent"
+    );
     let got = ours(receive_all(&mut rx1, quiet));
     assert_eq!(got, [(frame(202, 100), 1)]);
 

@@ -91,7 +91,10 @@ fn a_vdev_port_is_a_loopback_over_sixteen_rings() {
         (s.opackets, s.oerrors, s.ipackets),
         (64 + 1023, 17 * 64 - 1023, 64)
     );
-    assert_eq!(s.obytes, (64 + 1023) * 4);
+    // Packets only, as DPDK's net_ring: the driver moves pointers and never reads the mbufs'
+    // lengths, so its byte counters stay 0 (4-byte packets were sent and received).
+    assert_eq!((s.obytes, s.ibytes), (0, 0));
+    assert_eq!((s.q_opackets[1], s.q_ipackets[1]), (64 + 1023, 64));
     drop((rx0, rx1, tx1));
     port.stop().unwrap();
 

@@ -148,8 +148,12 @@ fn kernel_answers_arp_and_exchanges_udp() {
         .unwrap();
     assert_eq!(txq.tx_burst(&mut burst), 1);
     let kmac: MacAddr = sysfs(&ns, "rtap0", "address").parse().unwrap();
+    // Every frame received, and its bytes, for the statistics.
+    let (mut frames, mut bytes) = (0u64, 0u64);
     let mut reply = Vec::new();
     receive(&mut rxq, |m| {
+        frames += 1;
+        bytes += m.pkt_len() as u64;
         let eth = Ethernet::new_checked(m.data()).unwrap();
         let arp = eth.payload();
         if eth.ether_type() == ether_type::ARP && arp.len() >= 28 && arp[6..8] == [0, 2] {
@@ -182,6 +186,8 @@ fn kernel_answers_arp_and_exchanges_udp() {
     }
     let mut got = Vec::new();
     receive(&mut rxq, |m| {
+        frames += 1;
+        bytes += m.pkt_len() as u64;
         if let Some((src, payload)) = udp_to(m, 7777) {
             let eth = Ethernet::new_checked(m.data()).unwrap();
             assert_eq!((eth.dst(), eth.src()), (mac, kmac));
@@ -227,6 +233,18 @@ fn kernel_answers_arp_and_exchanges_udp() {
     assert_eq!((st.opackets, st.obytes), (2, 42 + 1042));
     assert!(st.ipackets >= 4, "{st:?}");
     assert_eq!((st.ierrors, st.oerrors, st.rx_nombuf), (0, 0, 0));
+    // The ARP reply (42 bytes) and three 142-byte datagrams at least.
+    assert_eq!((st.ipackets, st.ibytes), (frames, bytes));
+    assert!(bytes >= 42 + 3 * 142, "{bytes}");
+
+    // A frame shorter than an Ethernet header: the kernel refuses it, the queue takes it and
+    // counts an error, not a sent packet.
+    let mut runt = pool.alloc().unwrap();
+    runt.append(10).unwrap().fill(0xff);
+    burst.push(runt).unwrap();
+    assert_eq!(txq.tx_burst(&mut burst), 1, "taken");
+    let st = port.stats();
+    assert_eq!((st.opackets, st.obytes, st.oerrors), (2, 42 + 1042, 1));
     drop((rxq, txq));
     port.stop().unwrap();
     port.close().unwrap();

@@ -18,13 +18,16 @@
 //! queue only, and setting up a second queue on it (on this port or another) is an error, as
 //! is an application holding its single-consumer handle.
 //!
-//! Statistics are DPDK's: a TX burst that does not fit in the ring leaves the rest with the
-//! caller and counts them as errors (`oerrors`). Closing a port whose rings it created frees
+//! Statistics are DPDK's: queues count packets only, never bytes (`ibytes` and `obytes` stay
+//! 0, as with DPDK's `net_ring`): a ring moves mbuf pointers and never reads their headers, and
+//! adding up their lengths would cost a pass over every mbuf of every burst. A TX burst that
+//! does not fit in the ring leaves the rest with the caller and counts them as errors
+//! (`oerrors`). Closing a port whose rings it created frees
 //! the mbufs still in them and the rings' names; rings given by the application or attached
 //! to are left as they are.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rpdk_eal::bus::{Devargs, DriverError as BusError, VDEV_DRIVERS, VdevDriver};
 use rpdk_mbuf::net::MacAddr;
@@ -272,7 +275,10 @@ impl EthDevice for RingDevice {
         let side = RxSide::new(ring).map_err(|e| {
             DriverError::Invalid(format!("RX queue {}: ring '{}': {e}", s.queue, ring.name()))
         })?;
-        Ok(Box::new(RingRx { side }))
+        Ok(Box::new(RingRx {
+            side,
+            counters: s.counters,
+        }))
     }
 
     fn tx_queue_setup(&self, s: TxSetup<'_>) -> DriverResult<Box<dyn TxQueueOps>> {
@@ -363,17 +369,21 @@ impl RxSide {
 
 struct RingRx {
     side: RxSide,
+    counters: Arc<QueueCounters>,
 }
 
 impl RxQueueOps for RingRx {
     #[inline]
     fn rx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize {
-        match &self.side {
+        let n = match &self.side {
             RxSide::Sc(c) => c.dequeue_burst(pkts),
             RxSide::Mc(c) => c.dequeue_burst(pkts),
             RxSide::Rts(c) => c.dequeue_burst(pkts),
             RxSide::Hts(c) => c.dequeue_burst(pkts),
-        }
+        };
+        // Packets only, as DPDK's ring PMD: the mbufs' headers are not read.
+        self.counters.add(n as u64, 0);
+        n
     }
 }
 
@@ -398,7 +408,7 @@ impl TxSide {
 
 struct RingTx {
     side: TxSide,
-    counters: std::sync::Arc<QueueCounters>,
+    counters: Arc<QueueCounters>,
 }
 
 impl TxQueueOps for RingTx {
@@ -411,6 +421,8 @@ impl TxQueueOps for RingTx {
             TxSide::Rts(p) => p.enqueue_burst(pkts),
             TxSide::Hts(p) => p.enqueue_burst(pkts),
         };
+        // Packets only, as DPDK's ring PMD: the mbufs' headers are not read.
+        self.counters.add(sent as u64, 0);
         if sent < n {
             // DPDK's ring PMD counts what did not fit as errors; it stays with the caller.
             self.counters.add_errors((n - sent) as u64);

@@ -62,7 +62,8 @@ pub(super) struct AfPacketRx {
 }
 
 enum Fill {
-    Done,
+    /// A frame of this many bytes.
+    Done(usize),
     /// Not for us (a frame this host sent, when the kernel cannot leave those out).
     Skip,
     /// Truncated by the ring or too long for an mbuf.
@@ -117,7 +118,7 @@ fn fill(m: &mut Mbuf, f: &Frame<'_>, cfg: &RxCfg) -> Fill {
     {
         m.set_rss_hash(h);
     }
-    Fill::Done
+    Fill::Done(len)
 }
 
 impl AfPacketRx {
@@ -162,6 +163,7 @@ impl RxQueueOps for AfPacketRx {
     #[inline]
     fn rx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize {
         let start = pkts.len();
+        let mut bytes = 0u64;
         loop {
             let room = pkts.room();
             if room == 0 {
@@ -187,7 +189,10 @@ impl RxQueueOps for AfPacketRx {
                     break;
                 };
                 match fill(&mut pkts.as_mut_slice()[filled], &frame, &self.cfg) {
-                    Fill::Done => filled += 1,
+                    Fill::Done(len) => {
+                        filled += 1;
+                        bytes += len as u64;
+                    }
                     Fill::Skip => {}
                     Fill::Error => errors += 1,
                 }
@@ -202,6 +207,8 @@ impl RxQueueOps for AfPacketRx {
             }
         }
         self.ring.release_used();
-        pkts.len() - start
+        let n = pkts.len() - start;
+        self.counters.add(n as u64, bytes);
+        n
     }
 }

@@ -63,8 +63,7 @@ impl TxQueueOps for AfPacketTx {
     #[inline]
     fn tx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize {
         let room = self.ring.data_room();
-        let (mut taken, mut queued, mut bad) = (0, 0u64, 0u64);
-        let (mut queued_bytes, mut bad_bytes) = (0u64, 0u64);
+        let (mut taken, mut queued, mut queued_bytes, mut bad) = (0, 0u64, 0u64, 0u64);
         let mut blocked = None;
         for m in pkts.as_slice() {
             let insert = m.ol_flags().intersects(OlFlags::TX_VLAN);
@@ -77,7 +76,6 @@ impl TxQueueOps for AfPacketTx {
             if len > room || short {
                 // Cannot be sent: dropped and counted.
                 bad += 1;
-                bad_bytes += m.pkt_len() as u64;
                 taken += 1;
                 continue;
             }
@@ -105,15 +103,17 @@ impl TxQueueOps for AfPacketTx {
                 if !transient {
                     // The interface is down or gone: what this burst queued is lost.
                     bad += queued;
-                    bad_bytes += queued_bytes;
+                    (queued, queued_bytes) = (0, 0);
                 }
             }
         }
         if blocked.is_some() {
             bump(&self.xstats.ring_full, 1);
         }
+        // Frames taken but dropped are errors, not sent packets.
+        self.counters.add(queued, queued_bytes);
         if bad > 0 {
-            self.counters.add_tx_dropped(bad, bad_bytes);
+            self.counters.add_errors(bad);
         }
         pkts.free_front(taken);
         taken

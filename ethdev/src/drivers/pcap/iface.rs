@@ -110,7 +110,7 @@ impl RxQueueOps for IfaceRx {
                 return 0;
             }
         };
-        let mut n = 0;
+        let (mut n, mut bytes) = (0, 0u64);
         for (i, info) in got[..r].iter().enumerate() {
             let Some(mut m) = self.stash.take() else {
                 break;
@@ -137,10 +137,13 @@ impl RxQueueOps for IfaceRx {
                 continue;
             }
             m.set_port(self.port);
+            // The frame's length, with the tag put back.
+            bytes += m.pkt_len() as u64;
             // Cannot fail: at most `room` frames were asked for.
             let _ = pkts.push(m);
             n += 1;
         }
+        self.counters.add(n as u64, bytes);
         n
     }
 }
@@ -189,10 +192,11 @@ impl IfaceTx {
 impl TxQueueOps for IfaceTx {
     fn tx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize {
         let total = pkts.len();
-        let mut taken = 0;
+        let (mut taken, mut sent, mut bytes) = (0, 0u64, 0u64);
         while taken < total {
             let mut iov = [IoSlice::new(&[]); MAX_BATCH * MAX_TX_SEGS];
             let mut counts = [0usize; MAX_BATCH];
+            let mut lens = [0u64; MAX_BATCH];
             let (mut k, mut at) = (0, 0);
             for m in pkts.as_slice()[taken..].iter().take(MAX_BATCH) {
                 let segs = m.nb_segs() as usize;
@@ -204,6 +208,7 @@ impl TxQueueOps for IfaceTx {
                         }
                         iov[0] = IoSlice::new(&self.scratch);
                         counts[0] = 1;
+                        lens[0] = m.pkt_len() as u64;
                         k = 1;
                     }
                     break;
@@ -213,12 +218,15 @@ impl TxQueueOps for IfaceTx {
                     at += 1;
                 }
                 counts[k] = segs;
+                lens[k] = m.pkt_len() as u64;
                 k += 1;
             }
             match packet::send_batch(self.sock.as_fd(), &iov, &counts[..k]) {
                 Ok(0) => break,
                 Ok(s) => {
                     taken += s;
+                    sent += s as u64;
+                    bytes += lens[..s].iter().sum::<u64>();
                     self.failing = false;
                 }
                 Err(e)
@@ -228,10 +236,10 @@ impl TxQueueOps for IfaceTx {
                     break;
                 }
                 // The frame itself is refused (longer than the MTU allows, shorter than a
-                // header): drop it, as a NIC drops a bad descriptor, and go on.
+                // header): drop it, as a NIC drops a bad descriptor (an error, not sent), and go
+                // on.
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EMSGSIZE | libc::EINVAL)) => {
-                    self.counters
-                        .add_tx_dropped(1, pkts.as_slice()[taken].pkt_len() as u64);
+                    self.counters.add_errors(1);
                     taken += 1;
                 }
                 // The interface is down or gone: give the rest back.
@@ -245,6 +253,7 @@ impl TxQueueOps for IfaceTx {
                 }
             }
         }
+        self.counters.add(sent, bytes);
         pkts.free_front(taken);
         taken
     }

@@ -443,7 +443,7 @@ impl EthDevice for PcapDevice {
                 Box::new(FileTx::new(file, path.clone(), self.clock, s.counters)?)
             }
             TxSink::Iface(i) => Box::new(IfaceTx::new(i.dup()?, s.counters, i.name.clone())),
-            TxSink::Drop => Box::new(DropTx),
+            TxSink::Drop => Box::new(DropTx::new(s.counters)),
         })
     }
 

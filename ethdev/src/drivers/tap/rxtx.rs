@@ -130,7 +130,7 @@ impl RxQueueOps for TapRx {
         if self.gone {
             return 0;
         }
-        let mut n = 0;
+        let (mut n, mut bytes) = (0, 0u64);
         let mut pi = [0u8; PI_LEN];
         while pkts.room() > 0 {
             if !self.stash.ensure(self.segs) {
@@ -147,6 +147,7 @@ impl RxQueueOps for TapRx {
                     }
                     match self.take_packet(len - PI_LEN) {
                         Some(m) => {
+                            bytes += m.pkt_len() as u64;
                             // Cannot fail: room was checked.
                             let _ = pkts.push(m);
                             n += 1;
@@ -178,6 +179,7 @@ impl RxQueueOps for TapRx {
                 }
             }
         }
+        self.counters.add(n as u64, bytes);
         n
     }
 }
@@ -232,10 +234,14 @@ impl TxQueueOps for TapTx {
             self.counters.add_errors(pkts.len() as u64);
             return 0;
         }
-        let mut taken = 0;
-        for i in 0..pkts.len() {
-            match self.write_frame(&pkts.as_slice()[i]) {
-                Ok(_) => taken += 1,
+        let (mut taken, mut sent, mut bytes) = (0, 0u64, 0u64);
+        for m in pkts.as_slice() {
+            match self.write_frame(m) {
+                Ok(_) => {
+                    taken += 1;
+                    sent += 1;
+                    bytes += m.pkt_len() as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if tun::is_gone(&e) => {
                     self.gone = true;
@@ -246,10 +252,9 @@ impl TxQueueOps for TapTx {
                 }
                 Err(e) => match e.raw_os_error() {
                     // The frame itself is refused (shorter than an Ethernet header, too long):
-                    // drop it, as a NIC drops a bad descriptor, and go on.
+                    // drop it, as a NIC drops a bad descriptor (an error, not sent), and go on.
                     Some(libc::EINVAL | libc::EMSGSIZE | libc::EFAULT) => {
-                        self.counters
-                            .add_tx_dropped(1, pkts.as_slice()[i].pkt_len() as u64);
+                        self.counters.add_errors(1);
                         taken += 1;
                     }
                     // The device is down or out of memory: give the rest back.
@@ -260,6 +265,7 @@ impl TxQueueOps for TapTx {
                 },
             }
         }
+        self.counters.add(sent, bytes);
         pkts.free_front(taken);
         taken
     }
