@@ -351,6 +351,20 @@ fn truncated_packets_give_a_prefix_of_the_type() {
     }
 }
 
+/// An IPv6 extension header that says "no next header" but is longer than the data is not
+/// counted in `l3_len` (a case the fuzzer found: the lengths pointed past the packet).
+#[test]
+fn an_extension_header_past_the_data_is_not_counted() {
+    // Hop-by-hop, next header 59 (none), length (3 + 1) * 8 = 32 bytes, but only 8 present.
+    let pkt = eth(ether_type::IPV6, &ip6(0, &[59, 3, 0, 0, 0, 0, 0, 0]));
+    let (pt, h) = get_ptype(&pkt, P::ALL_MASK);
+    assert_eq!(pt, P::L2_ETHER | P::L3_IPV6_EXT);
+    assert_eq!(h, lens(14, 40, 0));
+    // The same header when it fits.
+    let pkt = eth(ether_type::IPV6, &ip6(0, &[59, 0, 0, 0, 0, 0, 0, 0]));
+    assert_eq!(get_ptype(&pkt, P::ALL_MASK).1, lens(14, 48, 0));
+}
+
 proptest! {
     /// Arbitrary bytes never panic the parser or the views.
     #[test]

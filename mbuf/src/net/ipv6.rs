@@ -168,17 +168,16 @@ pub fn skip_ipv6_ext(first: u8, data: &[u8]) -> Result<(Option<u8>, usize, bool)
                 })?;
                 return Ok((Some(h[0]), off + 8, true));
             }
-            ip_proto::NONE => return Ok((None, off, false)),
-            other => {
-                if off > data.len() {
-                    return Err(HeaderError::Truncated {
-                        header: "IPv6 extension",
-                        need: off,
-                        have: data.len(),
-                    });
-                }
-                return Ok((Some(other), off, false));
+            // The last extension header walked must fit too, "no next header" included.
+            _ if off > data.len() => {
+                return Err(HeaderError::Truncated {
+                    header: "IPv6 extension",
+                    need: off,
+                    have: data.len(),
+                });
             }
+            ip_proto::NONE => return Ok((None, off, false)),
+            other => return Ok((Some(other), off, false)),
         }
     }
     Err(HeaderError::Malformed {
@@ -244,5 +243,8 @@ mod tests {
         // A loop of hop-by-hop headers stops after 5.
         let looped = vec![0u8; 64];
         assert!(skip_ipv6_ext(ip_proto::HOPOPTS, &looped).is_err());
+        // A header that says "no next header" but runs past the data (found by the fuzzer).
+        let short = [ip_proto::NONE, 3, 0, 0];
+        assert!(skip_ipv6_ext(ip_proto::HOPOPTS, &short).is_err());
     }
 }
