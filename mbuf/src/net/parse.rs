@@ -70,19 +70,120 @@ fn inner_l4_of(proto: u8) -> P {
     }
 }
 
-/// The length of an L4 header of packet type `l4` at `off`, if it fits.
-fn l4_len(pkt: &[u8], off: usize, l4: P, tcp: P, udp: P, sctp: P) -> Option<u16> {
-    if l4 == tcp {
+/// The packet types of one level of headers: the outer one, or the inner one of a tunnel.
+struct Level {
+    l3_mask: u32,
+    l4_mask: u32,
+    ipv4: P,
+    ipv4_ext: P,
+    ipv6: P,
+    ipv6_ext: P,
+    frag: P,
+    tcp: P,
+    udp: P,
+    sctp: P,
+}
+
+const OUTER: Level = Level {
+    l3_mask: P::L3_MASK,
+    l4_mask: P::L4_MASK,
+    ipv4: P::L3_IPV4,
+    ipv4_ext: P::L3_IPV4_EXT,
+    ipv6: P::L3_IPV6,
+    ipv6_ext: P::L3_IPV6_EXT,
+    frag: P::L4_FRAG,
+    tcp: P::L4_TCP,
+    udp: P::L4_UDP,
+    sctp: P::L4_SCTP,
+};
+
+const INNER: Level = Level {
+    l3_mask: P::INNER_L3_MASK,
+    l4_mask: P::INNER_L4_MASK,
+    ipv4: P::INNER_L3_IPV4,
+    ipv4_ext: P::INNER_L3_IPV4_EXT,
+    ipv6: P::INNER_L3_IPV6,
+    ipv6_ext: P::INNER_L3_IPV6_EXT,
+    frag: P::INNER_L4_FRAG,
+    tcp: P::INNER_L4_TCP,
+    udp: P::INNER_L4_UDP,
+    sctp: P::INNER_L4_SCTP,
+};
+
+/// The length of an L4 header of packet type `l4` (of level `lv`) at `off`, if it fits.
+fn l4_len(pkt: &[u8], off: usize, l4: P, lv: &Level) -> Option<u16> {
+    if l4 == lv.tcp {
         let th = bytes(pkt, off, 20)?;
         let len = ((th[12] & 0xf0) >> 2) as u16;
         (len >= 20 && bytes(pkt, off, len as usize).is_some()).then_some(len)
-    } else if l4 == udp {
+    } else if l4 == lv.udp {
         bytes(pkt, off, 8).map(|_| 8)
-    } else if l4 == sctp {
+    } else if l4 == lv.sctp {
         bytes(pkt, off, 12).map(|_| 12)
     } else {
         Some(0)
     }
+}
+
+/// Parses the IP header of ether type `proto` at `*off`, at level `lv`: adds its L3 type (and a
+/// fragment's L4 type) to `pt`, sets `l3_len` and moves `off` past it. Returns the L4 protocol
+/// if the parse goes on, `None` where it ends (not IP, malformed, truncated, a fragment, or
+/// `layers` stops there).
+fn ip(
+    pkt: &[u8],
+    layers: u32,
+    lv: &Level,
+    proto: u16,
+    off: &mut usize,
+    pt: &mut P,
+    l3_len: &mut u16,
+) -> Option<u8> {
+    if layers & lv.l3_mask == 0 {
+        return None;
+    }
+    let (next, frag) = match proto {
+        et::IPV4 => {
+            let ip = bytes(pkt, *off, 20)?;
+            let hl = ((ip[0] & 0xf) as usize) * 4;
+            if ip[0] >> 4 != 4 || hl < 20 || bytes(pkt, *off, hl).is_none() {
+                return None;
+            }
+            *pt |= if hl == 20 { lv.ipv4 } else { lv.ipv4_ext };
+            *l3_len = hl as u16;
+            *off += hl;
+            (ip[9], be16(ip, 6) & 0x3fff != 0)
+        }
+        et::IPV6 => {
+            let ip = bytes(pkt, *off, 40)?;
+            if ip[0] >> 4 != 6 {
+                return None;
+            }
+            *off += 40;
+            *l3_len = 40;
+            if is_ext(ip[6]) {
+                *pt |= lv.ipv6_ext;
+                let (next, len, frag) = skip_ipv6_ext(ip[6], &pkt[*off..]).ok()?;
+                *off += len;
+                *l3_len += len as u16;
+                (next?, frag)
+            } else {
+                *pt |= lv.ipv6;
+                if ip[6] == ip_proto::NONE {
+                    return None;
+                }
+                (ip[6], false)
+            }
+        }
+        _ => return None,
+    };
+    if layers & lv.l4_mask == 0 {
+        return None;
+    }
+    if frag {
+        *pt |= lv.frag;
+        return None;
+    }
+    Some(next)
 }
 
 /// Parses the headers at the start of `pkt` and returns its packet type and header lengths,
@@ -153,72 +254,13 @@ fn parse(pkt: &[u8], layers: u32, h: &mut HdrLens) -> P {
         et::NSH => return P::L2_ETHER_NSH,
         _ => return pt,
     }
-    if layers & P::L3_MASK == 0 {
+    let Some(l4_proto) = ip(pkt, layers, &OUTER, proto, &mut off, &mut pt, &mut h.l3_len) else {
         return pt;
-    }
-
-    // Outer L3.
-    let l4_proto = match proto {
-        et::IPV4 => {
-            let Some(ip) = bytes(pkt, off, 20) else {
-                return pt;
-            };
-            let hl = ((ip[0] & 0xf) as usize) * 4;
-            if ip[0] >> 4 != 4 || hl < 20 || bytes(pkt, off, hl).is_none() {
-                return pt;
-            }
-            pt |= if hl == 20 { P::L3_IPV4 } else { P::L3_IPV4_EXT };
-            h.l3_len = hl as u16;
-            off += hl;
-            if layers & P::L4_MASK == 0 {
-                return pt;
-            }
-            if be16(ip, 6) & 0x3fff != 0 {
-                return pt | P::L4_FRAG;
-            }
-            ip[9]
-        }
-        et::IPV6 => {
-            let Some(ip) = bytes(pkt, off, 40) else {
-                return pt;
-            };
-            if ip[0] >> 4 != 6 {
-                return pt;
-            }
-            let mut next = ip[6];
-            off += 40;
-            h.l3_len = 40;
-            let mut frag = false;
-            if is_ext(next) {
-                pt |= P::L3_IPV6_EXT;
-                let Ok((n, len, f)) = skip_ipv6_ext(next, &pkt[off..]) else {
-                    return pt;
-                };
-                off += len;
-                h.l3_len += len as u16;
-                frag = f;
-                let Some(n) = n else { return pt };
-                next = n;
-            } else {
-                pt |= P::L3_IPV6;
-                if next == ip_proto::NONE {
-                    return pt;
-                }
-            }
-            if layers & P::L4_MASK == 0 {
-                return pt;
-            }
-            if frag {
-                return pt | P::L4_FRAG;
-            }
-            next
-        }
-        _ => return pt,
     };
 
     // Outer L4, and tunnels.
     let l4 = l4_of(l4_proto);
-    let Some(len) = l4_len(pkt, off, l4, P::L4_TCP, P::L4_UDP, P::L4_SCTP) else {
+    let Some(len) = l4_len(pkt, off, l4, &OUTER) else {
         return pt;
     };
     pt |= l4;
@@ -367,79 +409,19 @@ fn inner(pkt: &[u8], layers: u32, h: &mut HdrLens, mut pt: P, mut off: usize, ne
         h.inner_l2_len += 4 * tags as u16;
         proto = be16(vh, 2);
     }
-    if layers & P::INNER_L3_MASK == 0 {
+    let Some(l4_proto) = ip(
+        pkt,
+        layers,
+        &INNER,
+        proto,
+        &mut off,
+        &mut pt,
+        &mut h.inner_l3_len,
+    ) else {
         return pt;
-    }
-    let l4_proto = match proto {
-        et::IPV4 => {
-            let Some(ip) = bytes(pkt, off, 20) else {
-                return pt;
-            };
-            let hl = ((ip[0] & 0xf) as usize) * 4;
-            if ip[0] >> 4 != 4 || hl < 20 || bytes(pkt, off, hl).is_none() {
-                return pt;
-            }
-            pt |= if hl == 20 {
-                P::INNER_L3_IPV4
-            } else {
-                P::INNER_L3_IPV4_EXT
-            };
-            h.inner_l3_len = hl as u16;
-            off += hl;
-            if layers & P::INNER_L4_MASK == 0 {
-                return pt;
-            }
-            if be16(ip, 6) & 0x3fff != 0 {
-                return pt | P::INNER_L4_FRAG;
-            }
-            ip[9]
-        }
-        et::IPV6 => {
-            let Some(ip) = bytes(pkt, off, 40) else {
-                return pt;
-            };
-            if ip[0] >> 4 != 6 {
-                return pt;
-            }
-            let mut next = ip[6];
-            off += 40;
-            h.inner_l3_len = 40;
-            let mut frag = false;
-            if is_ext(next) {
-                pt |= P::INNER_L3_IPV6_EXT;
-                let Ok((n, len, f)) = skip_ipv6_ext(next, &pkt[off..]) else {
-                    return pt;
-                };
-                off += len;
-                h.inner_l3_len += len as u16;
-                frag = f;
-                let Some(n) = n else { return pt };
-                next = n;
-            } else {
-                pt |= P::INNER_L3_IPV6;
-                if next == ip_proto::NONE {
-                    return pt;
-                }
-            }
-            if layers & P::INNER_L4_MASK == 0 {
-                return pt;
-            }
-            if frag {
-                return pt | P::INNER_L4_FRAG;
-            }
-            next
-        }
-        _ => return pt,
     };
     let l4 = inner_l4_of(l4_proto);
-    let Some(len) = l4_len(
-        pkt,
-        off,
-        l4,
-        P::INNER_L4_TCP,
-        P::INNER_L4_UDP,
-        P::INNER_L4_SCTP,
-    ) else {
+    let Some(len) = l4_len(pkt, off, l4, &INNER) else {
         return pt;
     };
     h.inner_l4_len = len;
