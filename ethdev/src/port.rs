@@ -321,7 +321,41 @@ impl Port {
         self.inner.lock().conf.clone()
     }
 
-    fn check_desc(&self, nb_desc: u16, lim: crate::config::DescLim, dir: &str) -> Result<()> {
+    /// A queue can be set up on a configured, stopped port.
+    fn check_setup_state(&self, st: &State) -> Result<()> {
+        if !st.configured {
+            return Err(self.bad_state("set up queues after configure"));
+        }
+        if self.is_started() {
+            return Err(self.bad_state("set up queues on a stopped port"));
+        }
+        Ok(())
+    }
+
+    /// Queue `queue` exists in `slots` and no handle holds it.
+    fn check_slot_free<T: ?Sized>(
+        &self,
+        slots: &[Slot<T>],
+        dir: &'static str,
+        queue: u16,
+    ) -> Result<()> {
+        match slots.get(queue as usize) {
+            None => Err(self.no_such_queue(slots.len(), dir, queue)),
+            Some(Slot::Taken) => Err(self.queue_busy(dir, queue)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The descriptor count (0: the driver's default) and the offloads asked of a queue are
+    /// within what the driver offers.
+    fn check_queue_conf(
+        &self,
+        dir: &str,
+        nb_desc: u16,
+        lim: crate::config::DescLim,
+        offloads: u64,
+        capa: u64,
+    ) -> Result<()> {
         if nb_desc != 0
             && (nb_desc < lim.nb_min || nb_desc > lim.nb_max || nb_desc % lim.nb_align != 0)
         {
@@ -333,7 +367,55 @@ impl Port {
                 ),
             });
         }
+        let bad = offloads & !capa;
+        if bad != 0 {
+            return Err(EthError::InvalidConfig {
+                port: self.id(),
+                reason: format!("{dir} queue offloads {bad:#x} not supported"),
+            });
+        }
         Ok(())
+    }
+
+    /// Takes queue `queue`'s driver object out of `slots` for a handle.
+    fn take_slot<T: ?Sized>(
+        &self,
+        slots: &mut [Slot<T>],
+        dir: &'static str,
+        queue: u16,
+    ) -> Result<Box<T>> {
+        let count = slots.len();
+        let slot = slots
+            .get_mut(queue as usize)
+            .ok_or_else(|| self.no_such_queue(count, dir, queue))?;
+        match std::mem::replace(slot, Slot::Taken) {
+            Slot::Ready(ops) => Ok(ops),
+            Slot::Taken => Err(self.queue_busy(dir, queue)),
+            Slot::Empty => {
+                *slot = Slot::Empty;
+                Err(self.bad_state(format!(
+                    "{} queue {queue} is not set up",
+                    dir.to_uppercase()
+                )))
+            }
+        }
+    }
+
+    fn no_such_queue(&self, count: usize, dir: &'static str, queue: u16) -> EthError {
+        EthError::NoSuchQueue {
+            port: self.id(),
+            dir,
+            queue,
+            count: count as u16,
+        }
+    }
+
+    fn queue_busy(&self, dir: &'static str, queue: u16) -> EthError {
+        EthError::QueueBusy {
+            port: self.id(),
+            dir,
+            queue,
+        }
     }
 
     /// Sets up RX queue `queue` with `nb_desc` descriptors (0: the driver's default) taking
@@ -347,40 +429,16 @@ impl Port {
         pool: &PktmbufPool,
     ) -> Result<()> {
         let mut st = self.open_state()?;
-        if !st.configured {
-            return Err(self.bad_state("set up queues after configure"));
-        }
-        if self.is_started() {
-            return Err(self.bad_state("set up queues on a stopped port"));
-        }
-        let count = st.rxq.len() as u16;
-        match st.rxq.get(queue as usize) {
-            None => {
-                return Err(EthError::NoSuchQueue {
-                    port: self.id(),
-                    dir: "rx",
-                    queue,
-                    count,
-                });
-            }
-            Some(Slot::Taken) => {
-                return Err(EthError::QueueBusy {
-                    port: self.id(),
-                    dir: "rx",
-                    queue,
-                });
-            }
-            _ => {}
-        }
+        self.check_setup_state(&st)?;
+        self.check_slot_free(&st.rxq, "rx", queue)?;
         let info = self.info();
-        self.check_desc(nb_desc, info.rx_desc_lim, "RX")?;
-        let bad = conf.offloads & !info.rx_offload_capa;
-        if bad != 0 {
-            return Err(EthError::InvalidConfig {
-                port: self.id(),
-                reason: format!("RX queue offloads {bad:#x} not supported"),
-            });
-        }
+        self.check_queue_conf(
+            "RX",
+            nb_desc,
+            info.rx_desc_lim,
+            conf.offloads,
+            info.rx_offload_capa,
+        )?;
         let eth_conf = st.conf.clone();
         // The queue set up before goes first (as DPDK releases it), so that what it holds (a
         // ring's single-consumer side, a socket) is free for the new one.
@@ -412,40 +470,16 @@ impl Port {
         conf: &TxConf,
     ) -> Result<()> {
         let mut st = self.open_state()?;
-        if !st.configured {
-            return Err(self.bad_state("set up queues after configure"));
-        }
-        if self.is_started() {
-            return Err(self.bad_state("set up queues on a stopped port"));
-        }
-        let count = st.txq.len() as u16;
-        match st.txq.get(queue as usize) {
-            None => {
-                return Err(EthError::NoSuchQueue {
-                    port: self.id(),
-                    dir: "tx",
-                    queue,
-                    count,
-                });
-            }
-            Some(Slot::Taken) => {
-                return Err(EthError::QueueBusy {
-                    port: self.id(),
-                    dir: "tx",
-                    queue,
-                });
-            }
-            _ => {}
-        }
+        self.check_setup_state(&st)?;
+        self.check_slot_free(&st.txq, "tx", queue)?;
         let info = self.info();
-        self.check_desc(nb_desc, info.tx_desc_lim, "TX")?;
-        let bad = conf.offloads & !info.tx_offload_capa;
-        if bad != 0 {
-            return Err(EthError::InvalidConfig {
-                port: self.id(),
-                reason: format!("TX queue offloads {bad:#x} not supported"),
-            });
-        }
+        self.check_queue_conf(
+            "TX",
+            nb_desc,
+            info.tx_desc_lim,
+            conf.offloads,
+            info.tx_offload_capa,
+        )?;
         let eth_conf = st.conf.clone();
         // As for RX: the previous queue goes first.
         st.txq[queue as usize] = Slot::Empty;
@@ -545,55 +579,15 @@ impl Port {
     /// dropped.
     pub fn rx_queue(&self, queue: u16) -> Result<RxQueue> {
         let mut st = self.open_state()?;
-        let count = st.rxq.len() as u16;
-        let slot = st
-            .rxq
-            .get_mut(queue as usize)
-            .ok_or(EthError::NoSuchQueue {
-                port: self.id(),
-                dir: "rx",
-                queue,
-                count,
-            })?;
-        match std::mem::replace(slot, Slot::Taken) {
-            Slot::Ready(ops) => Ok(RxQueue::new(self.inner.clone(), queue, ops)),
-            Slot::Taken => Err(EthError::QueueBusy {
-                port: self.id(),
-                dir: "rx",
-                queue,
-            }),
-            Slot::Empty => {
-                *slot = Slot::Empty;
-                Err(self.bad_state(format!("RX queue {queue} is not set up")))
-            }
-        }
+        let ops = self.take_slot(&mut st.rxq, "rx", queue)?;
+        Ok(RxQueue::new(self.inner.clone(), queue, ops))
     }
 
     /// Takes TX queue `queue` for this thread.
     pub fn tx_queue(&self, queue: u16) -> Result<TxQueue> {
         let mut st = self.open_state()?;
-        let count = st.txq.len() as u16;
-        let slot = st
-            .txq
-            .get_mut(queue as usize)
-            .ok_or(EthError::NoSuchQueue {
-                port: self.id(),
-                dir: "tx",
-                queue,
-                count,
-            })?;
-        match std::mem::replace(slot, Slot::Taken) {
-            Slot::Ready(ops) => Ok(TxQueue::new(self.inner.clone(), queue, ops)),
-            Slot::Taken => Err(EthError::QueueBusy {
-                port: self.id(),
-                dir: "tx",
-                queue,
-            }),
-            Slot::Empty => {
-                *slot = Slot::Empty;
-                Err(self.bad_state(format!("TX queue {queue} is not set up")))
-            }
-        }
+        let ops = self.take_slot(&mut st.txq, "tx", queue)?;
+        Ok(TxQueue::new(self.inner.clone(), queue, ops))
     }
 
     /// Statistics (DPDK's `rte_eth_stats_get`).

@@ -2,7 +2,9 @@
 //! exhaustion, transmit buffers, close and removal.
 
 use rpdk_eal::Eal;
-use rpdk_ethdev::{EthConf, EthError, Port, RssHf, RxConf, RxMqMode, TxBuffer, TxConf, rx_offload};
+use rpdk_ethdev::{
+    EthConf, EthError, Port, RssHf, RxConf, RxMqMode, TxBuffer, TxConf, rx_offload, tx_offload,
+};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, PktmbufPool};
 use rpdk_testsupport::{eal_args, serial};
 
@@ -108,6 +110,27 @@ fn one_handle_per_queue_and_states_are_checked() {
         err(port.rx_queue_setup(3, 0, None, &RxConf::default(), &pool))
             .contains("rx queue 3 does not exist (1 configured)")
     );
+    assert!(
+        err(port.tx_queue_setup(1, 0, None, &TxConf::default()))
+            .contains("tx queue 1 does not exist (1 configured)")
+    );
+    let lro = RxConf {
+        offloads: rx_offload::TCP_LRO,
+        ..RxConf::default()
+    };
+    assert!(
+        err(port.rx_queue_setup(0, 0, None, &lro, &pool))
+            .contains("RX queue offloads 0x10 not supported")
+    );
+    let tso = TxConf {
+        offloads: tx_offload::TCP_TSO,
+        ..TxConf::default()
+    };
+    assert!(err(port.tx_queue_setup(0, 0, None, &tso)).contains("TX queue offloads"));
+    assert_eq!(
+        port.tx_queue(0).unwrap_err().to_string(),
+        "port 0: TX queue 0 is not set up"
+    );
     setup(&port, &pool, 1);
     port.start().unwrap();
     assert_eq!(
@@ -124,6 +147,16 @@ fn one_handle_per_queue_and_states_are_checked() {
         port.rx_queue(0).unwrap_err().to_string(),
         "port 0: rx queue 0 is owned by another handle"
     );
+    assert_eq!(
+        err(port.rx_queue_setup(0, 0, None, &RxConf::default(), &pool)),
+        "port 0: set up queues on a stopped port"
+    );
+    port.stop().unwrap();
+    assert_eq!(
+        err(port.rx_queue_setup(0, 0, None, &RxConf::default(), &pool)),
+        "port 0: rx queue 0 is owned by another handle"
+    );
+    port.start().unwrap();
     // The handle can move to another thread, and comes back when dropped.
     std::thread::spawn(move || drop(rxq)).join().unwrap();
     let rxq = port.rx_queue(0).unwrap();
