@@ -111,6 +111,7 @@ const INNER: Level = Level {
 };
 
 /// The length of an L4 header of packet type `l4` (of level `lv`) at `off`, if it fits.
+#[inline(always)]
 fn l4_len(pkt: &[u8], off: usize, l4: P, lv: &Level) -> Option<u16> {
     if l4 == lv.tcp {
         let th = bytes(pkt, off, 20)?;
@@ -129,6 +130,7 @@ fn l4_len(pkt: &[u8], off: usize, l4: P, lv: &Level) -> Option<u16> {
 /// fragment's L4 type) to `pt`, sets `l3_len` and moves `off` past it. Returns the L4 protocol
 /// if the parse goes on, `None` where it ends (not IP, malformed, truncated, a fragment, or
 /// `layers` stops there).
+#[inline(always)]
 fn ip(
     pkt: &[u8],
     layers: u32,
