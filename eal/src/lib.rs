@@ -37,7 +37,7 @@
 //!
 //! ## What is where
 //!
-//! - [`options`]: the command line, with DPDK's syntax and errors that name the flag and value;
+//! - [`mod@options`]: the command line, with DPDK's syntax and errors that name the flag and value;
 //! - [`lcore`]: lcore ids, the main lcore, workers; launching is on [`Eal`];
 //! - [`time`]: `rdtsc`, `tsc_hz`, delays;
 //! - [`memory`] and [`memzone`]: hugepage heaps, memzones, `virt2iova`;
