@@ -4,6 +4,7 @@
 pub mod af_packet;
 pub(crate) mod netif;
 pub mod null;
+pub(crate) mod packet_socket;
 pub mod pcap;
 pub mod ring;
 pub(crate) mod stash;

@@ -12,12 +12,12 @@ use rpdk_mbuf::net::MacAddr;
 use super::devargs::Params;
 use super::ring::{RxRing, TxRing};
 use super::rx::{AfPacketRx, RssCfg, RxCfg, RxXstats};
-use super::sys::{self, Fanout, Socket};
 use super::tx::{AfPacketTx, TxXstats};
 use super::{DRIVER, LOG};
 use crate::config::{DevInfo, EthConf, Link, rx_offload, tx_offload};
 use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
 use crate::drivers::netif::NetIf;
+use crate::drivers::packet_socket::{self as sys, Fanout, Socket};
 use crate::error::DriverError;
 use crate::rss::{DEFAULT_RSS_KEY, RssHf};
 
@@ -69,7 +69,7 @@ impl AfPacketDevice {
     /// Opens interface `params.iface`: it must exist, in this thread's network namespace, and
     /// carry Ethernet frames.
     pub fn open(params: Params) -> Result<AfPacketDevice, String> {
-        let ctl = Socket::new().map_err(|e| {
+        let ctl = Socket::new(false).map_err(|e| {
             format!("opening an AF_PACKET socket: {e} (needs CAP_NET_RAW: run as root)")
         })?;
         let iface = &params.iface;
@@ -170,7 +170,7 @@ impl AfPacketDevice {
 
     fn rx_socket(&self, st: &mut State) -> DriverResult<(Socket, RxRing)> {
         let p = &self.params;
-        let sock = Socket::new().map_err(io_err("opening an AF_PACKET socket".into()))?;
+        let sock = Socket::new(false).map_err(io_err("opening an AF_PACKET socket".into()))?;
         sock.set_packet_opt(libc::PACKET_VERSION, sys::TPACKET_V3)
             .map_err(io_err("asking for TPACKET_V3".into()))?;
         let req = libc::tpacket_req3 {
@@ -206,7 +206,7 @@ impl AfPacketDevice {
 
     fn tx_socket(&self) -> DriverResult<(Socket, TxRing)> {
         let p = &self.params;
-        let sock = Socket::new().map_err(io_err("opening an AF_PACKET socket".into()))?;
+        let sock = Socket::new(false).map_err(io_err("opening an AF_PACKET socket".into()))?;
         sock.set_packet_opt(libc::PACKET_VERSION, sys::TPACKET_V2)
             .map_err(io_err("asking for TPACKET_V2".into()))?;
         // Malformed frames are skipped rather than stopping the ring.

@@ -52,13 +52,13 @@ mod devargs;
 mod device;
 mod ring;
 mod rx;
-mod sys;
 mod tx;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rpdk_eal::bus::{Devargs, DriverError as BusError, VDEV_DRIVERS, VdevDriver};
 
+use crate::drivers::packet_socket as sys;
 use device::AfPacketDevice;
 
 /// The driver's name.

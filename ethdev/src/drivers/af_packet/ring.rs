@@ -7,7 +7,7 @@
 use std::mem::size_of;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::sys::Mmap;
+use crate::drivers::packet_socket::Mmap;
 
 /// `TPACKET_ALIGN(sizeof(struct tpacket3_hdr))`: where the `sockaddr_ll` of a V3 frame starts.
 const V3_HDR: usize = 48;

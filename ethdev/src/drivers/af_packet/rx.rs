@@ -12,8 +12,8 @@ use rpdk_mbuf::{BurstView, Mbuf, OlFlags, PktmbufPool};
 
 use super::bump;
 use super::ring::{Frame, RxRing};
-use super::sys::Socket;
 use crate::driver::RxQueueOps;
+use crate::drivers::packet_socket::Socket;
 use crate::rss::{self, RssHf};
 use crate::stats::QueueCounters;
 

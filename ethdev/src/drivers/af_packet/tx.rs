@@ -11,8 +11,8 @@ use rpdk_mbuf::{BurstView, Mbuf, OlFlags};
 
 use super::bump;
 use super::ring::TxRing;
-use super::sys::Socket;
 use crate::driver::TxQueueOps;
+use crate::drivers::packet_socket::Socket;
 use crate::stats::QueueCounters;
 
 /// Counters of a TX queue that only this driver has (its extended statistics).

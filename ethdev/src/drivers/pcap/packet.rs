@@ -6,81 +6,27 @@
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::{MaybeUninit, size_of};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+
+use crate::drivers::packet_socket::{ETH_P_ALL, Socket, check};
 
 /// Most messages one batch moves.
 pub(crate) const MAX_BATCH: usize = 32;
 
-fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
-}
-
-fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, v: &T) -> io::Result<()> {
-    // SAFETY: `v` points to a live value of the size passed, as the option expects.
-    check(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (v as *const T).cast(),
-            size_of::<T>() as libc::socklen_t,
-        )
-    })
-    .map(drop)
-}
-
-/// Opens a raw packet socket on interface `ifindex`, receiving every protocol, with the
-/// interface in promiscuous mode while the socket lives; `inbound_only` leaves out the frames the
-/// host sends (libpcap's `PCAP_D_IN`).
+/// Opens a raw packet socket on interface `ifindex`, non-blocking, receiving every protocol,
+/// with the interface in promiscuous mode while the socket lives; `inbound_only` leaves out the
+/// frames the host sends (libpcap's `PCAP_D_IN`).
 pub(crate) fn open(ifindex: u32, inbound_only: bool) -> io::Result<OwnedFd> {
+    let ifindex = ifindex as libc::c_int;
     // Protocol 0 first, so nothing arrives from other interfaces before the bind.
-    // SAFETY: plain socket(2) call; the result is checked.
-    let fd = check(unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    })?;
-    // SAFETY: a fresh descriptor nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: sockaddr_ll is plain data; all-zero is valid.
-    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-    sll.sll_ifindex = ifindex as i32;
-    // SAFETY: `sll` is a valid sockaddr_ll of the length passed.
-    check(unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&sll as *const libc::sockaddr_ll).cast(),
-            size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-        )
-    })?;
-    // SAFETY: packet_mreq is plain data; all-zero is valid.
-    let mut mreq: libc::packet_mreq = unsafe { std::mem::zeroed() };
-    mreq.mr_ifindex = ifindex as i32;
-    mreq.mr_type = libc::PACKET_MR_PROMISC as u16;
-    setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq)?;
-    setsockopt(
-        &fd,
-        libc::SOL_PACKET,
-        libc::PACKET_AUXDATA,
-        &1 as &libc::c_int,
-    )?;
+    let sock = Socket::new(true)?;
+    sock.bind(ifindex, ETH_P_ALL)?;
+    sock.membership(ifindex, libc::PACKET_MR_PROMISC, true)?;
+    sock.set_packet_opt(libc::PACKET_AUXDATA, 1)?;
     if inbound_only {
-        setsockopt(
-            &fd,
-            libc::SOL_PACKET,
-            libc::PACKET_IGNORE_OUTGOING,
-            &1 as &libc::c_int,
-        )?;
+        sock.set_packet_opt(libc::PACKET_IGNORE_OUTGOING, 1)?;
     }
-    Ok(fd)
+    Ok(sock.into_fd())
 }
 
 /// What one received message holds.

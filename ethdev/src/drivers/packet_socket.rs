@@ -1,6 +1,7 @@
-//! The system calls of `net_af_packet`: packet sockets and their options, and the mapping of a
-//! socket's rings. With `ring.rs`, the only `unsafe` code of the driver; the interface's own
-//! `ioctl`s (index, flags, MAC address, MTU, ethtool) are `crate::drivers::netif`'s.
+//! Packet sockets (`AF_PACKET`) and their options, and the mapping of a socket's rings: the
+//! system calls of `net_af_packet` (rings, fanout) and of `net_pcap`'s interface mode (a plain
+//! socket read and written in batches). The interface's own `ioctl`s (index, flags, MAC address,
+//! MTU, ethtool) are [`crate::drivers::netif`]'s.
 
 use std::ffi::{c_int, c_void};
 use std::io;
@@ -9,20 +10,20 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 
 /// Every protocol (`ETH_P_ALL`), in host order.
-pub(super) const ETH_P_ALL: u16 = libc::ETH_P_ALL as u16;
+pub(crate) const ETH_P_ALL: u16 = libc::ETH_P_ALL as u16;
 /// `TPACKET_V2`, the TX ring's layout.
-pub(super) const TPACKET_V2: c_int = 1;
+pub(crate) const TPACKET_V2: c_int = 1;
 /// `TPACKET_V3`, the RX ring's layout.
-pub(super) const TPACKET_V3: c_int = 2;
+pub(crate) const TPACKET_V3: c_int = 2;
 
 /// The system's page size (ring blocks are multiples of it).
-pub(super) fn page_size() -> usize {
+pub(crate) fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if n > 0 { n as usize } else { 4096 }
 }
 
-fn check(rc: c_int) -> io::Result<c_int> {
+pub(crate) fn check(rc: c_int) -> io::Result<c_int> {
     if rc < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -32,7 +33,7 @@ fn check(rc: c_int) -> io::Result<c_int> {
 
 /// What a fanout group spreads frames by, with its flags (the high half of `PACKET_FANOUT`).
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Fanout {
+pub(crate) struct Fanout {
     /// Group id (0 with `unique`).
     pub id: u16,
     /// Let the kernel pick an unused id (`PACKET_FANOUT_FLAG_UNIQUEID`).
@@ -43,17 +44,25 @@ pub(super) struct Fanout {
 
 /// A packet socket (`AF_PACKET`, `SOCK_RAW`), closed on drop.
 #[derive(Debug)]
-pub(super) struct Socket(OwnedFd);
+pub(crate) struct Socket(OwnedFd);
 
 impl Socket {
-    /// A packet socket that receives nothing until bound with a protocol.
-    pub fn new() -> io::Result<Socket> {
+    /// A packet socket that receives nothing until bound with a protocol; `nonblocking` makes
+    /// its reads and writes return `WouldBlock` rather than wait.
+    pub fn new(nonblocking: bool) -> io::Result<Socket> {
+        let mut ty = libc::SOCK_RAW | libc::SOCK_CLOEXEC;
+        if nonblocking {
+            ty |= libc::SOCK_NONBLOCK;
+        }
         // SAFETY: socket has no memory preconditions; protocol 0 hooks nothing yet.
-        let fd = check(unsafe {
-            libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0)
-        })?;
+        let fd = check(unsafe { libc::socket(libc::AF_PACKET, ty, 0) })?;
         // SAFETY: a fresh descriptor that nothing else owns.
         Ok(Socket(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// The descriptor, for the socket's reads and writes elsewhere.
+    pub fn into_fd(self) -> OwnedFd {
+        self.0
     }
 
     fn setsockopt<T>(&self, level: c_int, opt: c_int, val: &T) -> io::Result<()> {
@@ -87,7 +96,7 @@ impl Socket {
     }
 
     /// Sets an integer `SOL_PACKET` option (`PACKET_VERSION`, `PACKET_LOSS`,
-    /// `PACKET_QDISC_BYPASS`, `PACKET_IGNORE_OUTGOING`).
+    /// `PACKET_QDISC_BYPASS`, `PACKET_IGNORE_OUTGOING`, `PACKET_AUXDATA`).
     pub fn set_packet_opt(&self, opt: c_int, val: c_int) -> io::Result<()> {
         self.setsockopt(libc::SOL_PACKET, opt, &val)
     }
@@ -237,7 +246,7 @@ impl Socket {
 
 /// A shared mapping of a socket's ring, unmapped on drop.
 #[derive(Debug)]
-pub(super) struct Mmap {
+pub(crate) struct Mmap {
     ptr: NonNull<u8>,
     len: usize,
 }
