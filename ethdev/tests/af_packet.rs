@@ -328,7 +328,12 @@ fn two_ports_on_a_veth_pair_exchange_identical_frames() {
     }
     let _s = serial();
     let (_ns, _in) = netns("afp2");
-    let _eal = eal(&["net_af_packet0,iface=afa", "eth_af_packet1,iface=afb"]).unwrap();
+    // Port 1 receives through a TPACKET_V2 ring, port 0 through the default V3 one.
+    let _eal = eal(&[
+        "net_af_packet0,iface=afa",
+        "eth_af_packet1,iface=afb,tpacket_version=2",
+    ])
+    .unwrap();
     let pool = pool("afp2_pool", 2048);
     let (p0, p1) = (Port::get(0).unwrap(), Port::get(1).unwrap());
     start(&p0, &pool, 1, &EthConf::default());
@@ -348,19 +353,38 @@ fn two_ports_on_a_veth_pair_exchange_identical_frames() {
     assert_eq!((s0.opackets, s0.ipackets), (302, 302));
     assert_eq!((s1.opackets, s1.ipackets), (302, 302));
     assert_eq!(s0.obytes, s1.ibytes);
+    // A V2 RX slot holds framesz - 66 bytes of frame, a V3 port promises framesz - 32.
+    assert_eq!(p0.info().max_rx_pktlen, 2016);
+    assert_eq!(p1.info().max_rx_pktlen, 1982);
+    // A V2 ring hands frames over one by one, never in blocks.
+    assert!(p0.xstat("rx_q0_blocks").unwrap() >= 1);
+    assert_eq!(p1.xstat("rx_q0_blocks").unwrap(), 0);
     drop((rx0, tx0, rx1, tx1));
     pool.audit().unwrap();
 }
 
 #[test]
 fn fanout_spreads_flows_over_queues_without_loss_or_duplicates() {
-    if !require_root("fanout_spreads_flows_over_queues_without_loss_or_duplicates") {
-        return;
+    if require_root("fanout_spreads_flows_over_queues_without_loss_or_duplicates") {
+        fanout("afpf", "net_af_packet0,iface=afa,qpairs=4");
     }
+}
+
+#[test]
+fn fanout_over_tpacket_v2_rings() {
+    if require_root("fanout_over_tpacket_v2_rings") {
+        fanout(
+            "afpg",
+            "net_af_packet0,iface=afa,qpairs=4,tpacket_version=2",
+        );
+    }
+}
+
+fn fanout(tag: &str, vdev: &str) {
     let _s = serial();
-    let (_ns, _in) = netns("afpf");
-    let _eal = eal(&["net_af_packet0,iface=afa,qpairs=4"]).unwrap();
-    let pool = pool("afpf_pool", 4096);
+    let (_ns, _in) = netns(tag);
+    let _eal = eal(&[vdev]).unwrap();
+    let pool = pool(&format!("{tag}_pool"), 4096);
     let port = Port::get(0).unwrap();
     assert_eq!(port.info().max_rx_queues, 4);
     start(&port, &pool, 4, &EthConf::default());
@@ -645,6 +669,10 @@ fn bad_devargs_and_missing_interfaces_are_named() {
             "invalid value 'yes please' for key 'qdisc_bypass'",
         ),
         (
+            "net_af_packet0,iface=afa,tpacket_version=1",
+            "invalid value '1' for key 'tpacket_version' (2 or 3)",
+        ),
+        (
             "net_af_packet0,iface=afa,speed=10",
             "unknown key 'speed' for driver net_af_packet",
         ),
@@ -739,13 +767,23 @@ fn a_vanished_interface_gives_errors_and_link_down_not_a_hang() {
 
 #[test]
 fn an_exhausted_pool_counts_rx_nombuf_and_loses_nothing() {
-    if !require_root("an_exhausted_pool_counts_rx_nombuf_and_loses_nothing") {
-        return;
+    if require_root("an_exhausted_pool_counts_rx_nombuf_and_loses_nothing") {
+        exhausted_pool("afpx", "net_af_packet0,iface=afa");
     }
+}
+
+#[test]
+fn an_exhausted_pool_loses_nothing_from_a_tpacket_v2_ring() {
+    if require_root("an_exhausted_pool_loses_nothing_from_a_tpacket_v2_ring") {
+        exhausted_pool("afpy", "net_af_packet0,iface=afa,tpacket_version=2");
+    }
+}
+
+fn exhausted_pool(tag: &str, vdev: &str) {
     let _s = serial();
-    let (_ns, _in) = netns("afpx");
-    let _eal = eal(&["net_af_packet0,iface=afa"]).unwrap();
-    let pool = pool("afpx_pool", 48);
+    let (_ns, _in) = netns(tag);
+    let _eal = eal(&[vdev]).unwrap();
+    let pool = pool(&format!("{tag}_pool"), 48);
     let port = Port::get(0).unwrap();
     start(&port, &pool, 1, &EthConf::default());
     let mut rxq = port.rx_queue(0).unwrap();

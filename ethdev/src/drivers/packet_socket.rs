@@ -11,9 +11,9 @@ use std::ptr::NonNull;
 
 /// Every protocol (`ETH_P_ALL`), in host order.
 pub(crate) const ETH_P_ALL: u16 = libc::ETH_P_ALL as u16;
-/// `TPACKET_V2`, the TX ring's layout.
+/// `TPACKET_V2`, the TX ring's layout, and the RX ring's with `tpacket_version=2`.
 pub(crate) const TPACKET_V2: c_int = 1;
-/// `TPACKET_V3`, the RX ring's layout.
+/// `TPACKET_V3`, the RX ring's layout by default.
 pub(crate) const TPACKET_V3: c_int = 2;
 
 /// The system's page size (ring blocks are multiples of it).
@@ -103,6 +103,11 @@ impl Socket {
 
     /// Gives the socket a TPACKET_V3 receive ring (`PACKET_RX_RING`); the version is set first.
     pub fn set_rx_ring_v3(&self, req: &libc::tpacket_req3) -> io::Result<()> {
+        self.setsockopt(libc::SOL_PACKET, libc::PACKET_RX_RING, req)
+    }
+
+    /// Gives the socket a TPACKET_V2 receive ring (`PACKET_RX_RING`); the version is set first.
+    pub fn set_rx_ring_v2(&self, req: &libc::tpacket_req) -> io::Result<()> {
         self.setsockopt(libc::SOL_PACKET, libc::PACKET_RX_RING, req)
     }
 

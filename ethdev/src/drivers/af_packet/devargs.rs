@@ -1,9 +1,9 @@
 //! The devargs of `net_af_packet`, with DPDK's names and defaults, and the ring geometry they
-//! give.
+//! give. `tpacket_version` is rpdk's own: DPDK's driver always uses TPACKET_V2.
 
 use rpdk_eal::bus::Devargs;
 
-use super::ring::TX_DATA_OFF;
+use super::ring::{TX_DATA_OFF, V2_RX_MAC};
 use crate::drivers::netif;
 
 /// The keys the driver takes.
@@ -14,6 +14,7 @@ pub(super) const KEYS: &[&str] = &[
     "framesz",
     "framecnt",
     "qdisc_bypass",
+    "tpacket_version",
 ];
 /// Default frame size (DPDK's `DFLT_FRAME_SIZE`).
 pub(super) const DEFAULT_FRAMESZ: u32 = 1 << 11;
@@ -39,6 +40,10 @@ pub(super) struct Params {
     pub frame_count: u32,
     /// `PACKET_QDISC_BYPASS` on the TX sockets (`qdisc_bypass`, default 1 as in DPDK's code).
     pub qdisc_bypass: bool,
+    /// The RX rings are TPACKET_V2 (`tpacket_version=2`: a frame is handed over as soon as the
+    /// kernel writes it) rather than V3 (the default: blocks of frames, handed over full or
+    /// after 1 ms).
+    pub rx_v2: bool,
 }
 
 impl Params {
@@ -52,9 +57,21 @@ impl Params {
         self.block_size as usize * self.block_count() as usize
     }
 
-    /// The longest frame a TX slot holds, and the longest the driver promises to receive.
+    /// The geometry of a TPACKET_V2 ring (TX, and RX with `tpacket_version=2`).
+    pub fn tpacket_req(&self) -> libc::tpacket_req {
+        libc::tpacket_req {
+            tp_block_size: self.block_size,
+            tp_block_nr: self.block_count(),
+            tp_frame_size: self.frame_size,
+            tp_frame_nr: self.frame_count,
+        }
+    }
+
+    /// The longest frame a TX slot holds, and the longest the driver promises to receive (a V2
+    /// RX slot holds less than a TX slot).
     pub fn max_frame(&self) -> u32 {
-        self.frame_size - TX_DATA_OFF as u32
+        let off = if self.rx_v2 { V2_RX_MAC } else { TX_DATA_OFF };
+        self.frame_size - off as u32
     }
 }
 
@@ -116,6 +133,15 @@ pub(super) fn parse(dev: &Devargs, page_size: u32) -> Result<Params, String> {
             "invalid value '{frame_count}' for key 'framecnt' (rings of {bytes} bytes, at most {MAX_RING_BYTES})"
         ));
     }
+    let rx_v2 = match dev.get("tpacket_version") {
+        None | Some("3") => false,
+        Some("2") => true,
+        Some(v) => {
+            return Err(format!(
+                "invalid value '{v}' for key 'tpacket_version' (2 or 3)"
+            ));
+        }
+    };
     Ok(Params {
         iface,
         qpairs,
@@ -123,6 +149,7 @@ pub(super) fn parse(dev: &Devargs, page_size: u32) -> Result<Params, String> {
         frame_size,
         frame_count,
         qdisc_bypass: super::super::flag_arg(dev, "qdisc_bypass", true)?,
+        rx_v2,
     })
 }
 
@@ -142,7 +169,7 @@ mod tests {
             (p.qpairs, p.block_size, p.frame_size, p.frame_count),
             (1, 4096, 2048, 512)
         );
-        assert!(p.qdisc_bypass);
+        assert!(p.qdisc_bypass && !p.rx_v2);
         assert_eq!((p.block_count(), p.ring_bytes()), (256, 1 << 20));
         assert_eq!(p.max_frame(), 2016);
     }
@@ -150,15 +177,17 @@ mod tests {
     #[test]
     fn values_are_taken() {
         let p = p(
-            "net_af_packet0,iface=eth1,qpairs=4,blocksz=65536,framesz=4096,framecnt=64,qdisc_bypass=0",
+            "net_af_packet0,iface=eth1,qpairs=4,blocksz=65536,framesz=4096,framecnt=64,qdisc_bypass=0,\
+             tpacket_version=2",
         )
         .unwrap();
         assert_eq!(
             (p.qpairs, p.block_size, p.frame_size, p.frame_count),
             (4, 65536, 4096, 64)
         );
-        assert!(!p.qdisc_bypass);
+        assert!(!p.qdisc_bypass && p.rx_v2);
         assert_eq!(p.block_count(), 4);
+        assert_eq!(p.max_frame(), 4096 - 66);
     }
 
     #[test]
@@ -219,6 +248,10 @@ mod tests {
             (
                 ",iface=v,qdisc_bypass=2",
                 "invalid value '2' for key 'qdisc_bypass'",
+            ),
+            (
+                ",iface=v,tpacket_version=1",
+                "invalid value '1' for key 'tpacket_version' (2 or 3)",
             ),
         ] {
             let e = p(&format!("net_af_packet0{args}")).unwrap_err();

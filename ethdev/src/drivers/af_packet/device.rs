@@ -10,14 +10,14 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use rpdk_mbuf::net::MacAddr;
 
 use super::devargs::Params;
-use super::ring::{RxRing, TxRing};
+use super::ring::{RxRingV2, RxRingV3, TxRing};
 use super::rx::{AfPacketRx, RssCfg, RxCfg, RxXstats};
 use super::tx::{AfPacketTx, TxXstats};
 use super::{DRIVER, LOG};
 use crate::config::{DevInfo, EthConf, Link, rx_offload, tx_offload};
 use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
 use crate::drivers::netif::NetIf;
-use crate::drivers::packet_socket::{self as sys, Fanout, Socket};
+use crate::drivers::packet_socket::{self as sys, Fanout, Mmap, Socket};
 use crate::error::DriverError;
 use crate::rss::{DEFAULT_RSS_KEY, RssHf};
 
@@ -27,6 +27,12 @@ const RETIRE_BLOCK_MS: u32 = 1;
 /// Ethernet header and one VLAN tag: a frame's length over its MTU.
 const L2_OVERHEAD: u32 = 18;
 const MIN_MTU: u16 = 68;
+
+/// The receive ring of a queue, of the version the devargs chose.
+enum RxRing {
+    V2(RxRingV2),
+    V3(RxRingV3),
+}
 
 #[derive(Default)]
 struct State {
@@ -171,25 +177,44 @@ impl AfPacketDevice {
     fn rx_socket(&self, st: &mut State) -> DriverResult<(Socket, RxRing)> {
         let p = &self.params;
         let sock = Socket::new(false).map_err(io_err("opening an AF_PACKET socket".into()))?;
-        sock.set_packet_opt(libc::PACKET_VERSION, sys::TPACKET_V3)
-            .map_err(io_err("asking for TPACKET_V3".into()))?;
-        let req = libc::tpacket_req3 {
-            tp_block_size: p.block_size,
-            tp_block_nr: p.block_count(),
-            tp_frame_size: p.frame_size,
-            tp_frame_nr: p.frame_count,
-            tp_retire_blk_tov: RETIRE_BLOCK_MS,
-            tp_sizeof_priv: 0,
-            tp_feature_req_word: 0,
+        let ring = if p.rx_v2 {
+            sock.set_packet_opt(libc::PACKET_VERSION, sys::TPACKET_V2)
+                .map_err(io_err("asking for TPACKET_V2".into()))?;
+            let req = p.tpacket_req();
+            sock.set_rx_ring_v2(&req).map_err(io_err(format!(
+                "setting up an RX ring of {} frames of {} bytes",
+                req.tp_frame_nr, req.tp_frame_size
+            )))?;
+            let map = self.map_rx(&sock)?;
+            RxRing::V2(RxRingV2::new(
+                map,
+                p.block_size as usize,
+                p.frame_size as usize,
+                p.frame_count as usize,
+            ))
+        } else {
+            sock.set_packet_opt(libc::PACKET_VERSION, sys::TPACKET_V3)
+                .map_err(io_err("asking for TPACKET_V3".into()))?;
+            let req = libc::tpacket_req3 {
+                tp_block_size: p.block_size,
+                tp_block_nr: p.block_count(),
+                tp_frame_size: p.frame_size,
+                tp_frame_nr: p.frame_count,
+                tp_retire_blk_tov: RETIRE_BLOCK_MS,
+                tp_sizeof_priv: 0,
+                tp_feature_req_word: 0,
+            };
+            sock.set_rx_ring_v3(&req).map_err(io_err(format!(
+                "setting up an RX ring of {} blocks of {} bytes",
+                req.tp_block_nr, req.tp_block_size
+            )))?;
+            let map = self.map_rx(&sock)?;
+            RxRing::V3(RxRingV3::new(
+                map,
+                p.block_size as usize,
+                p.block_count() as usize,
+            ))
         };
-        sock.set_rx_ring_v3(&req).map_err(io_err(format!(
-            "setting up an RX ring of {} blocks of {} bytes",
-            req.tp_block_nr, req.tp_block_size
-        )))?;
-        let map = sock
-            .map(p.ring_bytes())
-            .map_err(io_err("mapping the RX ring".into()))?;
-        let ring = RxRing::new(map, p.block_size as usize, p.block_count() as usize);
         // Linux 4.20 and later leave frames sent from this host out; the queue checks too.
         let _ = sock.set_packet_opt(libc::PACKET_IGNORE_OUTGOING, 1);
         if !st.started {
@@ -202,6 +227,11 @@ impl AfPacketDevice {
             self.join_fanout(&sock, st)?;
         }
         Ok((sock, ring))
+    }
+
+    fn map_rx(&self, sock: &Socket) -> DriverResult<Mmap> {
+        sock.map(self.params.ring_bytes())
+            .map_err(io_err("mapping the RX ring".into()))
     }
 
     fn tx_socket(&self) -> DriverResult<(Socket, TxRing)> {
@@ -218,12 +248,7 @@ impl AfPacketDevice {
                     "setting PACKET_QDISC_BYPASS (key 'qdisc_bypass')".into(),
                 ))?;
         }
-        let req = libc::tpacket_req {
-            tp_block_size: p.block_size,
-            tp_block_nr: p.block_count(),
-            tp_frame_size: p.frame_size,
-            tp_frame_nr: p.frame_count,
-        };
+        let req = p.tpacket_req();
         sock.set_tx_ring(&req).map_err(io_err(format!(
             "setting up a TX ring of {} frames of {} bytes",
             req.tp_frame_nr, req.tp_frame_size
@@ -355,19 +380,31 @@ impl EthDevice for AfPacketDevice {
             *slot = Some(xstats.clone());
         }
         log::debug!(target: LOG, "port {}: RX queue {} on '{}'", s.port, s.queue, self.iface());
-        Ok(Box::new(AfPacketRx {
-            ring,
-            sock,
-            pool: s.pool.clone(),
-            cfg: RxCfg {
-                port: s.port,
-                room,
-                vlan_strip: offloads & rx_offload::VLAN_STRIP != 0,
-                rss,
-            },
-            counters: s.counters,
-            xstats,
-        }))
+        let cfg = RxCfg {
+            port: s.port,
+            room,
+            vlan_strip: offloads & rx_offload::VLAN_STRIP != 0,
+            rss,
+        };
+        let pool = s.pool.clone();
+        Ok(match ring {
+            RxRing::V2(ring) => Box::new(AfPacketRx {
+                ring,
+                sock,
+                pool,
+                cfg,
+                counters: s.counters,
+                xstats,
+            }),
+            RxRing::V3(ring) => Box::new(AfPacketRx {
+                ring,
+                sock,
+                pool,
+                cfg,
+                counters: s.counters,
+                xstats,
+            }),
+        })
     }
 
     fn tx_queue_setup(&self, s: TxSetup<'_>) -> DriverResult<Box<dyn TxQueueOps>> {

@@ -1,6 +1,7 @@
 //! Safe views of the memory-mapped rings that a packet socket shares with the kernel: the
-//! TPACKET_V3 receive ring (blocks of frames, handed over a block at a time) and the TPACKET_V2
-//! transmit ring (one frame per slot). Ownership passes through each block's or frame's status
+//! TPACKET_V3 receive ring (blocks of frames, handed over a block at a time), the TPACKET_V2
+//! receive ring (one frame per slot, handed over as soon as it is written) and the TPACKET_V2
+//! transmit ring. Ownership passes through each block's or frame's status
 //! word: read with acquire ordering before the contents, written with release ordering after
 //! them. Every offset the kernel writes is checked against the block before it is used.
 
@@ -11,6 +12,13 @@ use crate::drivers::packet_socket::Mmap;
 
 /// `TPACKET_ALIGN(sizeof(struct tpacket3_hdr))`: where the `sockaddr_ll` of a V3 frame starts.
 const V3_HDR: usize = 48;
+/// `TPACKET_ALIGN(sizeof(struct tpacket2_hdr))`: where the `sockaddr_ll` of a V2 frame starts.
+const V2_HDR: usize = 32;
+/// Where the kernel puts an Ethernet frame's MAC header in a V2 RX slot:
+/// `TPACKET_ALIGN(TPACKET2_HDRLEN + 16) - 14`. A slot holds `frame_size - V2_RX_MAC` bytes of it.
+pub(super) const V2_RX_MAC: usize = 66;
+/// Most V2 frames one `ready` looks ahead at.
+const V2_LOOKAHEAD: u32 = 64;
 /// Offset of `sll_pkttype` in `struct sockaddr_ll`.
 const SLL_PKTTYPE: usize = 10;
 /// Offsets in `struct tpacket_block_desc` (`hdr.bh1.block_status`, `num_pkts`,
@@ -44,20 +52,32 @@ pub(super) struct Frame<'a> {
     pub pkttype: u8,
 }
 
-/// What [`RxRing::ready`] found.
+/// What [`RxFrames::ready`] found.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Ready {
     /// Frames ready to read.
     pub frames: u32,
-    /// Blocks taken from the kernel by this call.
+    /// Blocks taken from the kernel by this call (0 for a V2 ring).
     pub blocks: u32,
-    /// Their status bits, together (`TP_STATUS_LOSING`, `TP_STATUS_BLK_TMO`).
+    /// Status bits of the V3 blocks taken, together (`TP_STATUS_LOSING`, `TP_STATUS_BLK_TMO`);
+    /// of a V2 ring's frames, only `TP_STATUS_LOSING`. Zero when there is nothing to account.
     pub status: u32,
+}
+
+/// A receive ring, read frame by frame.
+pub(super) trait RxFrames: Send {
+    /// Frames ready to read. Gives back to the kernel what was read before.
+    fn ready(&mut self) -> Ready;
+    /// The next ready frame, if any is left; it stays ours until the next `ready` or
+    /// `release_used`.
+    fn next_frame(&mut self) -> Option<Frame<'_>>;
+    /// Gives back to the kernel the frames read (a V3 block once all of its frames are).
+    fn release_used(&mut self);
 }
 
 /// The TPACKET_V3 receive ring of a socket: `nb_blocks` blocks of `block_size` bytes.
 #[derive(Debug)]
-pub(super) struct RxRing {
+pub(super) struct RxRingV3 {
     map: Mmap,
     block_size: usize,
     nb_blocks: usize,
@@ -71,14 +91,14 @@ pub(super) struct RxRing {
     off: usize,
 }
 
-impl RxRing {
+impl RxRingV3 {
     /// The ring over `map`, which holds at least `nb_blocks` blocks of `block_size` bytes.
-    pub fn new(map: Mmap, block_size: usize, nb_blocks: usize) -> RxRing {
+    pub fn new(map: Mmap, block_size: usize, nb_blocks: usize) -> RxRingV3 {
         assert!(
             block_size > BLOCK_DESC && nb_blocks > 0 && map.len() >= block_size * nb_blocks,
             "ring geometry does not match its mapping"
         );
-        RxRing {
+        RxRingV3 {
             map,
             block_size,
             nb_blocks,
@@ -107,10 +127,23 @@ impl RxRing {
         unsafe { self.block_ptr().add(off).cast::<u32>().read_unaligned() }
     }
 
+    fn give_back(&mut self) {
+        self.status_word()
+            .store(libc::TP_STATUS_KERNEL, Ordering::Release);
+        self.held = false;
+        self.left = 0;
+        self.block += 1;
+        if self.block == self.nb_blocks {
+            self.block = 0;
+        }
+    }
+}
+
+impl RxFrames for RxRingV3 {
     /// Frames ready to read. When the held block is used up, gives it back to the kernel and
     /// takes the next one if the kernel has closed it.
     #[inline]
-    pub fn ready(&mut self) -> Ready {
+    fn ready(&mut self) -> Ready {
         let mut r = Ready {
             frames: self.left,
             blocks: 0,
@@ -148,7 +181,7 @@ impl RxRing {
     /// The next frame of the held block, if any is left. A frame whose offsets fall outside
     /// the block ends the block.
     #[inline]
-    pub fn next_frame(&mut self) -> Option<Frame<'_>> {
+    fn next_frame(&mut self) -> Option<Frame<'_>> {
         if !self.held || self.left == 0 {
             return None;
         }
@@ -194,21 +227,151 @@ impl RxRing {
 
     /// Gives the held block back to the kernel if every frame of it was read.
     #[inline]
-    pub fn release_used(&mut self) {
+    fn release_used(&mut self) {
         if self.held && self.left == 0 {
             self.give_back();
         }
     }
+}
 
-    fn give_back(&mut self) {
-        self.status_word()
-            .store(libc::TP_STATUS_KERNEL, Ordering::Release);
-        self.held = false;
-        self.left = 0;
-        self.block += 1;
-        if self.block == self.nb_blocks {
-            self.block = 0;
+/// The TPACKET_V2 receive ring of a socket: `nb_frames` frames of `frame_size` bytes, packed
+/// into blocks of `block_size` bytes. The kernel hands each frame over as soon as it is written,
+/// so light traffic waits for no block timer.
+#[derive(Debug)]
+pub(super) struct RxRingV2 {
+    map: Mmap,
+    block_size: usize,
+    frame_size: usize,
+    frames_per_block: usize,
+    nb_frames: usize,
+    /// The next frame to read.
+    head: usize,
+    /// Frames before `head` read and not given back yet.
+    used: usize,
+    /// Frames from `head` on that `ready` saw handed over.
+    left: u32,
+}
+
+impl RxRingV2 {
+    /// The ring over `map`, which holds `nb_frames` frames in blocks of `block_size`.
+    pub fn new(map: Mmap, block_size: usize, frame_size: usize, nb_frames: usize) -> RxRingV2 {
+        let frames_per_block = block_size / frame_size.max(1);
+        assert!(
+            frame_size > V2_RX_MAC
+                && frame_size % 16 == 0
+                && frames_per_block > 0
+                && nb_frames > 0
+                && nb_frames.div_ceil(frames_per_block) * block_size <= map.len(),
+            "ring geometry does not match its mapping"
+        );
+        RxRingV2 {
+            map,
+            block_size,
+            frame_size,
+            frames_per_block,
+            nb_frames,
+            head: 0,
+            used: 0,
+            left: 0,
         }
+    }
+
+    fn frame_ptr(&self, i: usize) -> *mut u8 {
+        let (b, f) = (i / self.frames_per_block, i % self.frames_per_block);
+        // SAFETY: i < nb_frames, so the frame lies in the mapping (checked in `new`).
+        unsafe {
+            self.map
+                .as_ptr()
+                .add(b * self.block_size + f * self.frame_size)
+        }
+    }
+
+    fn status_word(&self, i: usize) -> &AtomicU32 {
+        // SAFETY: `tp_status` opens frame i: 16-aligned, inside the mapping, which lives as long
+        // as `self`; the kernel writes it atomically.
+        unsafe { AtomicU32::from_ptr(self.frame_ptr(i).cast()) }
+    }
+
+    fn wrap(&self, i: usize) -> usize {
+        if i >= self.nb_frames {
+            i - self.nb_frames
+        } else {
+            i
+        }
+    }
+}
+
+impl RxFrames for RxRingV2 {
+    #[inline]
+    fn ready(&mut self) -> Ready {
+        self.release_used();
+        let mut r = Ready {
+            frames: self.left,
+            blocks: 0,
+            status: 0,
+        };
+        let mut i = self.wrap(self.head + self.left as usize);
+        while r.frames < V2_LOOKAHEAD && (r.frames as usize) < self.nb_frames {
+            let status = self.status_word(i).load(Ordering::Acquire);
+            if status & libc::TP_STATUS_USER == 0 {
+                break;
+            }
+            r.status |= status & libc::TP_STATUS_LOSING;
+            r.frames += 1;
+            i = self.wrap(i + 1);
+        }
+        self.left = r.frames;
+        r
+    }
+
+    /// The frame at the head. A header whose offsets fall outside its slot gives an empty
+    /// frame (which the queue counts as an error) and the slot is given back all the same.
+    #[inline]
+    fn next_frame(&mut self) -> Option<Frame<'_>> {
+        if self.left == 0 {
+            return None;
+        }
+        let i = self.head;
+        self.left -= 1;
+        self.used += 1;
+        self.head = self.wrap(i + 1);
+        let frame = self.frame_ptr(i);
+        // SAFETY: the header opens slot i, which the kernel handed over (its status was read with
+        // acquire ordering in `ready`); 16-aligned.
+        let h: libc::tpacket2_hdr = unsafe { frame.cast::<libc::tpacket2_hdr>().read() };
+        let (mac, snap) = (h.tp_mac as usize, h.tp_snaplen as usize);
+        let fits = mac >= V2_HDR + size_of::<libc::sockaddr_ll>() && mac + snap <= self.frame_size;
+        let (data, pkttype) = if fits {
+            // SAFETY: `mac..mac + snap` and the sockaddr_ll lie in slot i (checked above); the
+            // kernel does not write to it until it is given back, which needs `&mut self`.
+            unsafe {
+                (
+                    std::slice::from_raw_parts(frame.add(mac), snap),
+                    *frame.add(V2_HDR + SLL_PKTTYPE),
+                )
+            }
+        } else {
+            (&[][..], libc::PACKET_HOST)
+        };
+        Some(Frame {
+            data,
+            wire_len: h.tp_len.max(1),
+            status: h.tp_status,
+            vlan_tci: h.tp_vlan_tci,
+            vlan_tpid: h.tp_vlan_tpid,
+            pkttype,
+        })
+    }
+
+    #[inline]
+    fn release_used(&mut self) {
+        let mut i = self.wrap(self.head + self.nb_frames - self.used);
+        for _ in 0..self.used {
+            self.status_word(i)
+                .store(libc::TP_STATUS_KERNEL, Ordering::Release);
+            i = self.wrap(i + 1);
+        }
+        self.used = 0;
     }
 }
 
@@ -332,6 +495,14 @@ mod tests {
         assert_eq!(
             TX_DATA_OFF,
             libc::TPACKET2_HDRLEN - size_of::<libc::sockaddr_ll>()
+        );
+        assert_eq!(
+            V2_HDR,
+            size_of::<libc::tpacket2_hdr>().next_multiple_of(libc::TPACKET_ALIGNMENT)
+        );
+        assert_eq!(
+            V2_RX_MAC,
+            (libc::TPACKET2_HDRLEN + 16).next_multiple_of(libc::TPACKET_ALIGNMENT) - 14
         );
         assert_eq!(offset_of!(libc::tpacket2_hdr, tp_len), 4);
         assert_eq!(offset_of!(libc::tpacket2_hdr, tp_snaplen), 8);

@@ -1,7 +1,7 @@
-//! The receive queue: frames out of the socket's TPACKET_V3 ring, copied into mbufs of the
-//! port's pool, blocks given back to the kernel as soon as they are read. No system call,
-//! except one `getsockopt` to collect the kernel's drop count after it flagged a block with
-//! `TP_STATUS_LOSING`.
+//! The receive queue: frames out of the socket's receive ring (TPACKET_V3, or V2 with
+//! `tpacket_version=2`), copied into mbufs of the port's pool, blocks or frames given back to
+//! the kernel as soon as they are read. No system call, except one `getsockopt` to collect the
+//! kernel's drop count after it flagged a block or frame with `TP_STATUS_LOSING`.
 
 #![forbid(unsafe_code)]
 
@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicU64;
 use rpdk_mbuf::{BurstView, Mbuf, OlFlags, PktmbufPool};
 
 use super::bump;
-use super::ring::{Frame, RxRing};
+use super::ring::{Frame, RxFrames};
 use crate::driver::RxQueueOps;
 use crate::drivers::packet_socket::Socket;
 use crate::rss::{self, RssHf};
@@ -50,10 +50,10 @@ pub(super) struct RxCfg {
     pub rss: Option<RssCfg>,
 }
 
-/// An RX queue of an `net_af_packet` port.
-pub(super) struct AfPacketRx {
+/// An RX queue of an `net_af_packet` port over receive ring `R`.
+pub(super) struct AfPacketRx<R> {
     /// Dropped before the socket: the mapping goes first.
-    pub ring: RxRing,
+    pub ring: R,
     pub sock: Arc<Socket>,
     pub pool: PktmbufPool,
     pub cfg: RxCfg,
@@ -121,7 +121,7 @@ fn fill(m: &mut Mbuf, f: &Frame<'_>, cfg: &RxCfg) -> Fill {
     Fill::Done(len)
 }
 
-impl AfPacketRx {
+impl<R: RxFrames> AfPacketRx<R> {
     /// Appends `want` fresh mbufs to `pkts`, or as many as the pool has; counts the shortfall
     /// as `rx_nombuf` (those frames wait in the ring).
     #[inline]
@@ -144,7 +144,7 @@ impl AfPacketRx {
         got
     }
 
-    /// Accounts for blocks just taken from the kernel.
+    /// Accounts for blocks (or lossy frames) just taken from the kernel.
     #[cold]
     fn took_blocks(&mut self, blocks: u32, status: u32) {
         bump(&self.xstats.blocks, blocks as u64);
@@ -159,7 +159,7 @@ impl AfPacketRx {
     }
 }
 
-impl RxQueueOps for AfPacketRx {
+impl<R: RxFrames> RxQueueOps for AfPacketRx<R> {
     #[inline]
     fn rx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize {
         let start = pkts.len();
@@ -170,7 +170,7 @@ impl RxQueueOps for AfPacketRx {
                 break;
             }
             let ready = self.ring.ready();
-            if ready.blocks > 0 {
+            if ready.blocks > 0 || ready.status != 0 {
                 self.took_blocks(ready.blocks, ready.status);
             }
             if ready.frames == 0 {
