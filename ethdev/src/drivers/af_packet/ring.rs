@@ -234,51 +234,49 @@ impl RxFrames for RxRingV3 {
     }
 }
 
-/// The TPACKET_V2 receive ring of a socket: `nb_frames` frames of `frame_size` bytes, packed
-/// into blocks of `block_size` bytes. The kernel hands each frame over as soon as it is written,
-/// so light traffic waits for no block timer.
+/// The slots of a TPACKET_V2 ring: `nb_frames` frames of `frame_size` bytes, packed into blocks
+/// of `block_size` bytes, each opening with its `tp_status` word.
 #[derive(Debug)]
-pub(super) struct RxRingV2 {
+struct V2Slots {
     map: Mmap,
     block_size: usize,
     frame_size: usize,
     frames_per_block: usize,
     nb_frames: usize,
-    /// The next frame to read.
-    head: usize,
-    /// Frames before `head` read and not given back yet.
-    used: usize,
-    /// Frames from `head` on that `ready` saw handed over.
-    left: u32,
 }
 
-impl RxRingV2 {
-    /// The ring over `map`, which holds `nb_frames` frames in blocks of `block_size`.
-    pub fn new(map: Mmap, block_size: usize, frame_size: usize, nb_frames: usize) -> RxRingV2 {
+impl V2Slots {
+    /// The slots over `map`; each must hold more than `header` bytes.
+    fn new(
+        map: Mmap,
+        block_size: usize,
+        frame_size: usize,
+        nb_frames: usize,
+        header: usize,
+    ) -> V2Slots {
         let frames_per_block = block_size / frame_size.max(1);
         assert!(
-            frame_size > V2_RX_MAC
+            frame_size > header
                 && frame_size % 16 == 0
                 && frames_per_block > 0
                 && nb_frames > 0
                 && nb_frames.div_ceil(frames_per_block) * block_size <= map.len(),
             "ring geometry does not match its mapping"
         );
-        RxRingV2 {
+        V2Slots {
             map,
             block_size,
             frame_size,
             frames_per_block,
             nb_frames,
-            head: 0,
-            used: 0,
-            left: 0,
         }
     }
 
     fn frame_ptr(&self, i: usize) -> *mut u8 {
+        debug_assert!(i < self.nb_frames);
         let (b, f) = (i / self.frames_per_block, i % self.frames_per_block);
-        // SAFETY: i < nb_frames, so the frame lies in the mapping (checked in `new`).
+        // SAFETY: i < nb_frames (every caller's index went through `wrap`), so the frame lies in
+        // the mapping (checked in `new`).
         unsafe {
             self.map
                 .as_ptr()
@@ -292,11 +290,37 @@ impl RxRingV2 {
         unsafe { AtomicU32::from_ptr(self.frame_ptr(i).cast()) }
     }
 
+    /// Index `i`, less than twice the slot count, brought into the ring.
     fn wrap(&self, i: usize) -> usize {
         if i >= self.nb_frames {
             i - self.nb_frames
         } else {
             i
+        }
+    }
+}
+
+/// The TPACKET_V2 receive ring of a socket. The kernel hands each frame over as soon as it is
+/// written, so light traffic waits for no block timer.
+#[derive(Debug)]
+pub(super) struct RxRingV2 {
+    slots: V2Slots,
+    /// The next frame to read.
+    head: usize,
+    /// Frames before `head` read and not given back yet.
+    used: usize,
+    /// Frames from `head` on that `ready` saw handed over.
+    left: u32,
+}
+
+impl RxRingV2 {
+    /// The ring over `map`, which holds `nb_frames` frames in blocks of `block_size`.
+    pub fn new(map: Mmap, block_size: usize, frame_size: usize, nb_frames: usize) -> RxRingV2 {
+        RxRingV2 {
+            slots: V2Slots::new(map, block_size, frame_size, nb_frames, V2_RX_MAC),
+            head: 0,
+            used: 0,
+            left: 0,
         }
     }
 }
@@ -310,15 +334,15 @@ impl RxFrames for RxRingV2 {
             blocks: 0,
             status: 0,
         };
-        let mut i = self.wrap(self.head + self.left as usize);
-        while r.frames < V2_LOOKAHEAD && (r.frames as usize) < self.nb_frames {
-            let status = self.status_word(i).load(Ordering::Acquire);
+        let mut i = self.slots.wrap(self.head + self.left as usize);
+        while r.frames < V2_LOOKAHEAD && (r.frames as usize) < self.slots.nb_frames {
+            let status = self.slots.status_word(i).load(Ordering::Acquire);
             if status & libc::TP_STATUS_USER == 0 {
                 break;
             }
             r.status |= status & libc::TP_STATUS_LOSING;
             r.frames += 1;
-            i = self.wrap(i + 1);
+            i = self.slots.wrap(i + 1);
         }
         self.left = r.frames;
         r
@@ -334,13 +358,14 @@ impl RxFrames for RxRingV2 {
         let i = self.head;
         self.left -= 1;
         self.used += 1;
-        self.head = self.wrap(i + 1);
-        let frame = self.frame_ptr(i);
+        self.head = self.slots.wrap(i + 1);
+        let frame = self.slots.frame_ptr(i);
         // SAFETY: the header opens slot i, which the kernel handed over (its status was read with
         // acquire ordering in `ready`); 16-aligned.
         let h: libc::tpacket2_hdr = unsafe { frame.cast::<libc::tpacket2_hdr>().read() };
         let (mac, snap) = (h.tp_mac as usize, h.tp_snaplen as usize);
-        let fits = mac >= V2_HDR + size_of::<libc::sockaddr_ll>() && mac + snap <= self.frame_size;
+        let fits =
+            mac >= V2_HDR + size_of::<libc::sockaddr_ll>() && mac + snap <= self.slots.frame_size;
         let (data, pkttype) = if fits {
             // SAFETY: `mac..mac + snap` and the sockaddr_ll lie in slot i (checked above); the
             // kernel does not write to it until it is given back, which needs `&mut self`.
@@ -365,72 +390,38 @@ impl RxFrames for RxRingV2 {
 
     #[inline]
     fn release_used(&mut self) {
-        let mut i = self.wrap(self.head + self.nb_frames - self.used);
+        let mut i = self
+            .slots
+            .wrap(self.head + self.slots.nb_frames - self.used);
         for _ in 0..self.used {
-            self.status_word(i)
+            self.slots
+                .status_word(i)
                 .store(libc::TP_STATUS_KERNEL, Ordering::Release);
-            i = self.wrap(i + 1);
+            i = self.slots.wrap(i + 1);
         }
         self.used = 0;
     }
 }
 
-/// The TPACKET_V2 transmit ring of a socket: `nb_frames` frames of `frame_size` bytes, packed
-/// into blocks of `block_size` bytes.
+/// The TPACKET_V2 transmit ring of a socket.
 #[derive(Debug)]
 pub(super) struct TxRing {
-    map: Mmap,
-    block_size: usize,
-    frame_size: usize,
-    frames_per_block: usize,
-    nb_frames: usize,
+    slots: V2Slots,
     head: usize,
 }
 
 impl TxRing {
     /// The ring over `map`, which holds `nb_frames` frames in blocks of `block_size`.
     pub fn new(map: Mmap, block_size: usize, frame_size: usize, nb_frames: usize) -> TxRing {
-        let frames_per_block = block_size / frame_size.max(1);
-        assert!(
-            frame_size > TX_DATA_OFF
-                && frame_size % 16 == 0
-                && frames_per_block > 0
-                && nb_frames > 0
-                && nb_frames.div_ceil(frames_per_block) * block_size <= map.len(),
-            "ring geometry does not match its mapping"
-        );
         TxRing {
-            map,
-            block_size,
-            frame_size,
-            frames_per_block,
-            nb_frames,
+            slots: V2Slots::new(map, block_size, frame_size, nb_frames, TX_DATA_OFF),
             head: 0,
         }
     }
 
     /// Bytes of frame data a slot holds.
     pub fn data_room(&self) -> usize {
-        self.frame_size - TX_DATA_OFF
-    }
-
-    fn frame_ptr(&self) -> *mut u8 {
-        let (b, f) = (
-            self.head / self.frames_per_block,
-            self.head % self.frames_per_block,
-        );
-        // SAFETY: head < nb_frames, so the frame lies in the mapping (checked in `new`).
-        unsafe {
-            self.map
-                .as_ptr()
-                .add(b * self.block_size + f * self.frame_size)
-        }
-    }
-
-    fn status_word(&self) -> &AtomicU32 {
-        // SAFETY: `tp_status` opens the head frame: 16-aligned, inside the mapping, which lives as
-        // long as `self`; the kernel writes it atomically.
-        unsafe { AtomicU32::from_ptr(self.frame_ptr().cast()) }
+        self.slots.frame_size - TX_DATA_OFF
     }
 
     /// Fills the head slot if the kernel is done with it: `write` gets the slot's data room and
@@ -439,13 +430,13 @@ impl TxRing {
     /// `TP_STATUS_SENDING`).
     #[inline]
     pub fn push(&mut self, write: impl FnOnce(&mut [u8]) -> usize) -> Result<(), u32> {
-        let status = self.status_word().load(Ordering::Acquire) & !TP_STATUS_TS_MASK;
+        let status = self.slots.status_word(self.head).load(Ordering::Acquire) & !TP_STATUS_TS_MASK;
         // A malformed frame (only without PACKET_LOSS) is the kernel's no more either.
         if status != libc::TP_STATUS_AVAILABLE && status != libc::TP_STATUS_WRONG_FORMAT {
             return Err(status);
         }
         let room = self.data_room();
-        let frame = self.frame_ptr();
+        let frame = self.slots.frame_ptr(self.head);
         // SAFETY: the slot's data area lies in the mapping; the kernel leaves an available slot
         // alone, and `&mut self` keeps any other writer out.
         let data = unsafe { std::slice::from_raw_parts_mut(frame.add(TX_DATA_OFF), room) };
@@ -456,12 +447,10 @@ impl TxRing {
             frame.add(4).cast::<u32>().write(len);
             frame.add(8).cast::<u32>().write(len);
         }
-        self.status_word()
+        self.slots
+            .status_word(self.head)
             .store(libc::TP_STATUS_SEND_REQUEST, Ordering::Release);
-        self.head += 1;
-        if self.head == self.nb_frames {
-            self.head = 0;
-        }
+        self.head = self.slots.wrap(self.head + 1);
         Ok(())
     }
 }
