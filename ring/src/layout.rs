@@ -141,6 +141,27 @@ impl Header {
         let len = (self.meta.name_len as usize).min(RING_NAME_MAX);
         std::str::from_utf8(&self.meta.name[..len]).unwrap_or("?")
     }
+
+    /// Elements in the ring now: what the producer published and the consumer has not freed.
+    pub(crate) fn count(&self) -> u32 {
+        let count = self.prod.tail_pos().wrapping_sub(self.cons.tail_pos()) & self.meta.mask;
+        count.min(self.meta.capacity)
+    }
+
+    /// Writes the ring's state as DPDK's `rte_ring_dump` does.
+    pub(crate) fn dump(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let used = self.count();
+        writeln!(w, "ring <{}>@{:p}", self.name(), self)?;
+        writeln!(w, "  flags={:x}", self.meta.flags)?;
+        writeln!(w, "  size={}", self.meta.size)?;
+        writeln!(w, "  capacity={}", self.meta.capacity)?;
+        writeln!(w, "  ct={}", self.cons.tail_pos())?;
+        writeln!(w, "  ch={}", self.cons.head_pos())?;
+        writeln!(w, "  pt={}", self.prod.tail_pos())?;
+        writeln!(w, "  ph={}", self.prod.head_pos())?;
+        writeln!(w, "  used={used}")?;
+        writeln!(w, "  avail={}", self.meta.capacity - used)
+    }
 }
 
 #[cfg(all(test, not(loom)))]

@@ -93,7 +93,7 @@ pub use error::{Error, Result};
 pub use handles::{Consumer, Producer};
 pub use layout::{RING_NAME_MAX, RING_SIZE_MAX};
 #[cfg(not(loom))]
-pub use named::RING_MZ_PREFIX;
+pub use named::{RING_MZ_PREFIX, list_dump};
 pub use ring::{Ring, RingBuilder};
 pub use shared::{Dequeued, Enqueued};
 pub use sync::{

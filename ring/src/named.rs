@@ -39,6 +39,25 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
     NAMED.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Writes the state of every named ring of the EAL, as [`Ring::dump`] (DPDK's
+/// `rte_ring_list_dump`). A memzone named like a ring that holds none is skipped.
+pub fn list_dump(w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let _guard = lock();
+    for mz in memzone::list() {
+        if !mz.name().starts_with(RING_MZ_PREFIX) || mz.len() < HEADER_SIZE {
+            continue;
+        }
+        // SAFETY: the zone has at least HEADER_SIZE bytes of EAL memory, aligned to a cache
+        // line, alive while `mz` is; ring headers are written only by `create`, under the lock
+        // held here, so the fixed fields read now are settled; the rest are atomics.
+        let h = unsafe { mz.addr().cast::<Header>().as_ref() };
+        if h.meta.magic == MAGIC && h.meta.version == VERSION {
+            h.dump(w)?;
+        }
+    }
+    Ok(())
+}
+
 impl RingBuilder {
     /// Creates the ring in an EAL memzone under its [`name`](RingBuilder::name), findable with
     /// [`Ring::lookup`] (DPDK's `rte_ring_create_elem`). Needs the EAL.

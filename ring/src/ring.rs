@@ -464,17 +464,7 @@ impl<T: Copy + Send> Ring<T> {
 
     /// Writes the ring's state (DPDK's `rte_ring_dump`).
     pub fn dump(&self, w: &mut dyn Write) -> std::io::Result<()> {
-        let h = self.shared.header();
-        writeln!(w, "ring <{}>@{:p}", self.name(), h)?;
-        writeln!(w, "  flags={:x}", self.flags().bits())?;
-        writeln!(w, "  size={}", self.size())?;
-        writeln!(w, "  capacity={}", self.capacity())?;
-        writeln!(w, "  ct={}", h.cons.tail_pos())?;
-        writeln!(w, "  ch={}", h.cons.head_pos())?;
-        writeln!(w, "  pt={}", h.prod.tail_pos())?;
-        writeln!(w, "  ph={}", h.prod.head_pos())?;
-        writeln!(w, "  used={}", self.count())?;
-        writeln!(w, "  avail={}", self.free_count())
+        self.shared.header().dump(w)
     }
 }
 

@@ -52,6 +52,16 @@ fn create_lookup_free(eal: &Eal) {
     unsafe { raw.as_ptr().write_bytes(0xab, 4096) };
     let e = Ring::<u64>::lookup("fake").unwrap_err();
     assert!(e.to_string().contains("does not hold an rpdk ring"), "{e}");
+    // The list dump shows every named ring, and skips that zone.
+    let mut out = Vec::new();
+    rpdk_ring::list_dump(&mut out).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.starts_with("ring <rx_ring>@"), "{out}");
+    assert!(
+        out.contains("  capacity=1023\n") && out.contains("  used=0\n"),
+        "{out}"
+    );
+    assert_eq!(out.matches("ring <").count(), 1, "{out}");
     raw.free().unwrap();
 
     // Found by name, the same ring: what one handle enqueues the other dequeues.
