@@ -79,13 +79,21 @@ pub trait TxQueueOps: Send {
     ///
     /// Counts, into the queue's [`QueueCounters`] ([`TxSetup::counters`]): the packets it sent
     /// and their bytes (their `pkt_len`), with [`QueueCounters::add`], once per burst and from
-    /// lengths it already has in hand (or packets only, as for receive); and errors. A packet
-    /// taken but dropped (a frame the device refuses) is counted as an error and not as sent:
-    /// the count it returns is what it took, which may be more than what it counted as sent.
+    /// lengths it already has in hand (or packets only, as for receive); and errors.
+    ///
+    /// The one rule for errors (`oerrors`, DPDK's meaning): a packet taken but dropped (a
+    /// frame the device refuses, a link that went away) is an error and not a sent packet; the
+    /// count it returns is what it took, which may be more than what it counted as sent. A
+    /// packet it did not take (no room) is not counted at all: it is still the caller's, who
+    /// retries it or frees it and counts it (testpmd's `TX-dropped`).
     fn tx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize;
 }
 
-/// The device operations of a port. Control path: called with the port's lock held.
+/// The device operations of a port. Control path: every call, getters included, is made with
+/// the port's lock held, so a driver's calls never run at the same time as each other. The port
+/// layer owns the port's state (configured, started, closed, the configuration, the queues:
+/// DPDK's `rte_eth_dev_data`) and checks the order of calls; a driver keeps no copy of it. The
+/// link a stopped port reports is down whatever [`link`](EthDevice::link) says.
 pub trait EthDevice: Send + Sync {
     /// What the device is and can do.
     fn info(&self) -> DevInfo;
@@ -112,7 +120,7 @@ pub trait EthDevice: Send + Sync {
     /// and its queues dropped.
     fn close(&self) -> DriverResult<()>;
 
-    /// Link status now.
+    /// Link status now, of a started port.
     fn link(&self) -> Link;
 
     /// The MAC address.
@@ -153,11 +161,9 @@ pub trait EthDevice: Send + Sync {
         1500
     }
 
-    /// Driver-specific extended statistics, after the generic ones.
+    /// Driver-specific extended statistics, after the generic ones: the counters as they are
+    /// (the port layer keeps the baseline of a reset).
     fn xstats(&self) -> Vec<(String, u64)> {
         Vec::new()
     }
-
-    /// Resets the driver-specific extended statistics.
-    fn xstats_reset(&self) {}
 }

@@ -37,9 +37,13 @@ pub(crate) struct State {
     pub rxq: Vec<Slot<dyn RxQueueOps>>,
     pub txq: Vec<Slot<dyn TxQueueOps>>,
     pub counters: Arc<PortCounters>,
+    /// The driver's extended statistics when they were last reset (by name).
+    pub xstats_base: Vec<(String, u64)>,
 }
 
-/// A port's shared state.
+/// A port's shared state (DPDK's `rte_eth_dev_data`): the one owner of whether the port is
+/// configured, started or closed, of its configuration and of its queues. Drivers keep only
+/// what their device needs and never a copy of these.
 pub(crate) struct PortInner {
     pub id: PortId,
     pub name: String,
@@ -87,6 +91,7 @@ pub fn allocate(name: &str, dev: Box<dyn EthDevice>, socket: u32) -> Result<Port
             rxq: Vec::new(),
             txq: Vec::new(),
             counters: Arc::new(PortCounters::new(0, 0)),
+            xstats_base: Vec::new(),
         }),
     }));
     log::info!(target: "lib.ethdev", "port {id}: {name}");
@@ -177,6 +182,7 @@ impl Port {
 
     /// What it is and can do (DPDK's `rte_eth_dev_info_get`).
     pub fn info(&self) -> DevInfo {
+        let _st = self.inner.lock();
         self.inner.dev.info()
     }
 
@@ -189,7 +195,7 @@ impl Port {
         match e {
             DriverError::NotSupported(what) => EthError::NotSupported {
                 port: self.id(),
-                driver: self.info().driver_name,
+                driver: self.inner.dev.info().driver_name,
                 what,
             },
             DriverError::Invalid(reason) => EthError::InvalidConfig {
@@ -198,7 +204,7 @@ impl Port {
             },
             other => EthError::Driver {
                 port: self.id(),
-                driver: self.info().driver_name,
+                driver: self.inner.dev.info().driver_name,
                 message: other.to_string(),
             },
         }
@@ -231,7 +237,7 @@ impl Port {
         {
             return Err(self.bad_state("configure needs every queue handle given back"));
         }
-        let info = self.info();
+        let info = self.inner.dev.info();
         let invalid = |reason: String| EthError::InvalidConfig {
             port: self.id(),
             reason,
@@ -302,6 +308,7 @@ impl Port {
         st.rxq = (0..nb_rx).map(|_| Slot::Empty).collect();
         st.txq = (0..nb_tx).map(|_| Slot::Empty).collect();
         st.counters = Arc::new(PortCounters::new(nb_rx, nb_tx));
+        st.xstats_base.clear();
         st.configured = true;
         Ok(())
     }
@@ -431,7 +438,7 @@ impl Port {
         let mut st = self.open_state()?;
         self.check_setup_state(&st)?;
         self.check_slot_free(&st.rxq, "rx", queue)?;
-        let info = self.info();
+        let info = self.inner.dev.info();
         self.check_queue_conf(
             "RX",
             nb_desc,
@@ -472,7 +479,7 @@ impl Port {
         let mut st = self.open_state()?;
         self.check_setup_state(&st)?;
         self.check_slot_free(&st.txq, "tx", queue)?;
-        let info = self.info();
+        let info = self.inner.dev.info();
         self.check_queue_conf(
             "TX",
             nb_desc,
@@ -524,6 +531,11 @@ impl Port {
     /// Stops the port (DPDK's `rte_eth_dev_stop`): bursts return 0 until it starts again.
     pub fn stop(&self) -> Result<()> {
         let _st = self.open_state()?;
+        self.stop_locked()
+    }
+
+    /// Stops the port; the caller holds its lock.
+    fn stop_locked(&self) -> Result<()> {
         if !self.is_started() {
             return Ok(());
         }
@@ -559,19 +571,21 @@ impl Port {
     }
 
     /// Stops the port and drops its configuration and queues, back to how it was after probe
-    /// (DPDK's `rte_eth_dev_reset`).
+    /// (DPDK's `rte_eth_dev_reset`). Every queue handle must be given back first: a port with
+    /// a handle out is left as it was, started or not.
     pub fn reset(&self) -> Result<()> {
-        self.stop()?;
         let mut st = self.open_state()?;
         if st.rxq.iter().any(|s| matches!(s, Slot::Taken))
             || st.txq.iter().any(|s| matches!(s, Slot::Taken))
         {
             return Err(self.bad_state("reset needs every queue handle given back"));
         }
+        self.stop_locked()?;
         st.rxq.clear();
         st.txq.clear();
         st.configured = false;
         st.conf = EthConf::default();
+        st.xstats_base.clear();
         Ok(())
     }
 
@@ -603,8 +617,15 @@ impl Port {
     /// Extended statistics by name: the generic ones, then the driver's (DPDK's
     /// `rte_eth_xstats_get_names` and `rte_eth_xstats_get`).
     pub fn xstats(&self) -> Vec<(String, u64)> {
-        let mut x = self.inner.lock().counters.xstats();
-        x.extend(self.inner.dev.xstats());
+        let st = self.inner.lock();
+        let mut x = st.counters.xstats();
+        let mut drv = self.inner.dev.xstats();
+        for (name, v) in &mut drv {
+            if let Some((_, b)) = st.xstats_base.iter().find(|(n, _)| n == name) {
+                *v = v.wrapping_sub(*b);
+            }
+        }
+        x.extend(drv);
         x
     }
 
@@ -616,19 +637,27 @@ impl Port {
             .map(|(_, v)| v)
     }
 
-    /// Resets the extended statistics.
+    /// Resets the extended statistics: the generic ones and the driver's, whose values now
+    /// become the baseline they are reported from (the driver's counters are never written).
     pub fn xstats_reset(&self) {
-        self.stats_reset();
-        self.inner.dev.xstats_reset();
+        let mut st = self.inner.lock();
+        st.counters.reset();
+        st.xstats_base = self.inner.dev.xstats();
     }
 
-    /// Link status (DPDK's `rte_eth_link_get_nowait`).
+    /// Link status (DPDK's `rte_eth_link_get_nowait`): down while the port is stopped, the
+    /// device's once it is started.
     pub fn link(&self) -> Link {
+        let _st = self.inner.lock();
+        if !self.is_started() {
+            return Link::default();
+        }
         self.inner.dev.link()
     }
 
     /// The MAC address (DPDK's `rte_eth_macaddr_get`).
     pub fn mac_addr(&self) -> MacAddr {
+        let _st = self.inner.lock();
         self.inner.dev.mac_addr()
     }
 
@@ -649,6 +678,7 @@ impl Port {
 
     /// Turns promiscuous mode on.
     pub fn promiscuous_enable(&self) -> Result<()> {
+        let _st = self.open_state()?;
         self.inner
             .dev
             .set_promiscuous(true)
@@ -657,6 +687,7 @@ impl Port {
 
     /// Turns promiscuous mode off.
     pub fn promiscuous_disable(&self) -> Result<()> {
+        let _st = self.open_state()?;
         self.inner
             .dev
             .set_promiscuous(false)
@@ -665,11 +696,13 @@ impl Port {
 
     /// Whether promiscuous mode is on.
     pub fn promiscuous(&self) -> bool {
+        let _st = self.inner.lock();
         self.inner.dev.promiscuous()
     }
 
     /// Turns all-multicast on.
     pub fn allmulticast_enable(&self) -> Result<()> {
+        let _st = self.open_state()?;
         self.inner
             .dev
             .set_allmulticast(true)
@@ -678,6 +711,7 @@ impl Port {
 
     /// Turns all-multicast off.
     pub fn allmulticast_disable(&self) -> Result<()> {
+        let _st = self.open_state()?;
         self.inner
             .dev
             .set_allmulticast(false)
@@ -686,23 +720,31 @@ impl Port {
 
     /// Whether all-multicast is on.
     pub fn allmulticast(&self) -> bool {
+        let _st = self.inner.lock();
         self.inner.dev.allmulticast()
     }
 
     /// The MTU.
     pub fn mtu(&self) -> u16 {
+        let _st = self.inner.lock();
         self.inner.dev.mtu()
     }
 
-    /// Sets the MTU (DPDK's `rte_eth_dev_set_mtu`).
+    /// Sets the MTU (DPDK's `rte_eth_dev_set_mtu`); [`conf`](Self::conf) reports it after.
     pub fn set_mtu(&self, mtu: u16) -> Result<()> {
-        let info = self.info();
+        let mut st = self.open_state()?;
+        let info = self.inner.dev.info();
         if mtu < info.min_mtu || mtu > info.max_mtu {
             return Err(EthError::InvalidConfig {
                 port: self.id(),
                 reason: format!("MTU {mtu} outside {}..={}", info.min_mtu, info.max_mtu),
             });
         }
-        self.inner.dev.set_mtu(mtu).map_err(|e| self.driver_err(e))
+        self.inner
+            .dev
+            .set_mtu(mtu)
+            .map_err(|e| self.driver_err(e))?;
+        st.conf.mtu = Some(mtu);
+        Ok(())
     }
 }

@@ -36,7 +36,6 @@ enum RxRing {
 
 #[derive(Default)]
 struct State {
-    started: bool,
     promisc: bool,
     allmulti: bool,
     /// Last MAC address and MTU seen, for when the interface is gone.
@@ -50,8 +49,6 @@ struct State {
     rx_socks: Vec<Weak<Socket>>,
     rx_xstats: Vec<Option<Arc<RxXstats>>>,
     tx_xstats: Vec<Option<Arc<TxXstats>>>,
-    /// Extended statistics at the last reset.
-    xstats_base: Vec<(String, u64)>,
 }
 
 /// A port on a kernel interface through `AF_PACKET` sockets.
@@ -217,10 +214,9 @@ impl AfPacketDevice {
         };
         // Linux 4.20 and later leave frames sent from this host out; the queue checks too.
         let _ = sock.set_packet_opt(libc::PACKET_IGNORE_OUTGOING, 1);
-        if !st.started {
-            sock.drop_all(true)
-                .map_err(io_err("holding traffic until start".into()))?;
-        }
+        // Queues are set up on a stopped port: no traffic until it starts.
+        sock.drop_all(true)
+            .map_err(io_err("holding traffic until start".into()))?;
         sock.bind(self.ifindex, sys::ETH_P_ALL)
             .map_err(io_err(format!("binding to '{}'", self.iface())))?;
         if st.nb_rx > 1 {
@@ -339,7 +335,6 @@ impl EthDevice for AfPacketDevice {
         st.rx_socks.clear();
         st.rx_xstats = vec![None; nb_rx as usize];
         st.tx_xstats = vec![None; nb_tx as usize];
-        st.xstats_base.clear();
         Ok(())
     }
 
@@ -423,15 +418,12 @@ impl EthDevice for AfPacketDevice {
     }
 
     fn start(&self) -> DriverResult<()> {
-        let mut st = self.lock();
-        self.set_traffic(&st, true)?;
-        st.started = true;
-        Ok(())
+        let st = self.lock();
+        self.set_traffic(&st, true)
     }
 
     fn stop(&self) -> DriverResult<()> {
-        let mut st = self.lock();
-        st.started = false;
+        let st = self.lock();
         self.set_traffic(&st, false)
     }
 
@@ -456,7 +448,7 @@ impl EthDevice for AfPacketDevice {
     }
 
     fn link(&self) -> Link {
-        if !self.lock().started || !self.present() || !self.netif.is_running() {
+        if !self.present() || !self.netif.is_running() {
             return Link::default();
         }
         // Speed unknown: 0, full duplex, no autonegotiation.
@@ -536,18 +528,6 @@ impl EthDevice for AfPacketDevice {
     }
 
     fn xstats(&self) -> Vec<(String, u64)> {
-        let st = self.lock();
-        let mut x = self.current_xstats(&st);
-        for (name, v) in &mut x {
-            if let Some((_, b)) = st.xstats_base.iter().find(|(n, _)| n == name) {
-                *v = v.wrapping_sub(*b);
-            }
-        }
-        x
-    }
-
-    fn xstats_reset(&self) {
-        let mut st = self.lock();
-        st.xstats_base = self.current_xstats(&st);
+        self.current_xstats(&self.lock())
     }
 }
