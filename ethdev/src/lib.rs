@@ -39,6 +39,7 @@ mod error;
 pub mod port;
 mod queue;
 pub mod rss;
+pub mod stage;
 mod stats;
 mod txbuffer;
 
@@ -50,5 +51,6 @@ pub use error::{DriverError, EthError, Result};
 pub use port::{MAX_ETHPORTS, Port, PortId, allocate, port_count, ports, release_by_name};
 pub use queue::{RxQueue, TxQueue};
 pub use rss::RssHf;
+pub use stage::{CallbackId, RxCallbackFn, TxCallbackFn};
 pub use stats::{QUEUE_STAT_CNTRS, QueueCounters, QueueSnapshot, Stats};
 pub use txbuffer::TxBuffer;

@@ -12,6 +12,7 @@ use crate::config::{DevInfo, EthConf, Link, RxConf, RxMqMode, TxConf};
 use crate::driver::{EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
 use crate::error::{DriverError, EthError, Result};
 use crate::queue::{RxQueue, TxQueue};
+use crate::stage::{CallbackId, PortStage, RxCallbackFn, TxCallbackFn};
 use crate::stats::{PortCounters, Stats};
 
 /// Most ports at once (DPDK's default `RTE_MAX_ETHPORTS`).
@@ -39,6 +40,8 @@ pub(crate) struct State {
     pub counters: Arc<PortCounters>,
     /// The driver's extended statistics when they were last reset (by name).
     pub xstats_base: Vec<(String, u64)>,
+    /// The software stage of each queue.
+    pub stage: PortStage,
 }
 
 /// A port's shared state (DPDK's `rte_eth_dev_data`): the one owner of whether the port is
@@ -92,6 +95,7 @@ pub fn allocate(name: &str, dev: Box<dyn EthDevice>, socket: u32) -> Result<Port
             txq: Vec::new(),
             counters: Arc::new(PortCounters::new(0, 0)),
             xstats_base: Vec::new(),
+            stage: PortStage::default(),
         }),
     }));
     log::info!(target: "lib.ethdev", "port {id}: {name}");
@@ -309,6 +313,7 @@ impl Port {
         st.txq = (0..nb_tx).map(|_| Slot::Empty).collect();
         st.counters = Arc::new(PortCounters::new(nb_rx, nb_tx));
         st.xstats_base.clear();
+        st.stage = PortStage::new(nb_rx, nb_tx);
         st.configured = true;
         Ok(())
     }
@@ -557,6 +562,7 @@ impl Port {
         }
         st.rxq.clear();
         st.txq.clear();
+        st.stage = PortStage::default();
         st.closed = true;
         drop(st);
         let res = self.inner.dev.close().map_err(|e| self.driver_err(e));
@@ -586,6 +592,7 @@ impl Port {
         st.configured = false;
         st.conf = EthConf::default();
         st.xstats_base.clear();
+        st.stage = PortStage::default();
         Ok(())
     }
 
@@ -594,14 +601,108 @@ impl Port {
     pub fn rx_queue(&self, queue: u16) -> Result<RxQueue> {
         let mut st = self.open_state()?;
         let ops = self.take_slot(&mut st.rxq, "rx", queue)?;
-        Ok(RxQueue::new(self.inner.clone(), queue, ops))
+        let stage = st.stage.rx[queue as usize].clone();
+        Ok(RxQueue::new(self.inner.clone(), queue, ops, stage))
     }
 
     /// Takes TX queue `queue` for this thread.
     pub fn tx_queue(&self, queue: u16) -> Result<TxQueue> {
         let mut st = self.open_state()?;
         let ops = self.take_slot(&mut st.txq, "tx", queue)?;
-        Ok(TxQueue::new(self.inner.clone(), queue, ops))
+        let stage = st.stage.tx[queue as usize].clone();
+        Ok(TxQueue::new(self.inner.clone(), queue, ops, stage))
+    }
+
+    /// Adds `cb` after the RX callbacks of queue `queue` (DPDK's `rte_eth_add_rx_callback`):
+    /// from the next burst on, it runs on the polling lcore after the driver's receive. Safe
+    /// while traffic runs.
+    pub fn add_rx_callback(
+        &self,
+        queue: u16,
+        cb: impl Fn(u16, u16, &mut rpdk_mbuf::BurstView<'_>) + Send + Sync + 'static,
+    ) -> Result<CallbackId> {
+        self.add_rx_cb(queue, Arc::new(cb), false)
+    }
+
+    /// Adds `cb` before the other RX callbacks of queue `queue` (DPDK's
+    /// `rte_eth_add_first_rx_callback`).
+    pub fn add_first_rx_callback(
+        &self,
+        queue: u16,
+        cb: impl Fn(u16, u16, &mut rpdk_mbuf::BurstView<'_>) + Send + Sync + 'static,
+    ) -> Result<CallbackId> {
+        self.add_rx_cb(queue, Arc::new(cb), true)
+    }
+
+    fn add_rx_cb(&self, queue: u16, cb: Arc<RxCallbackFn>, first: bool) -> Result<CallbackId> {
+        let stage = {
+            let st = self.open_state()?;
+            st.stage
+                .rx
+                .get(queue as usize)
+                .cloned()
+                .ok_or_else(|| self.no_such_queue(st.stage.rx.len(), "rx", queue))?
+        };
+        let id = stage.callbacks.add(cb, first);
+        Ok(CallbackId { queue, id })
+    }
+
+    /// Removes an RX callback (DPDK's `rte_eth_remove_rx_callback`). Returns once the lcore
+    /// polling the queue is past it: after that, the callback is never called again and what
+    /// it holds is dropped. Safe while traffic runs.
+    pub fn remove_rx_callback(&self, cb: CallbackId) -> Result<()> {
+        let stage = {
+            let st = self.open_state()?;
+            st.stage.rx.get(cb.queue as usize).cloned()
+        };
+        match stage {
+            Some(s) if s.callbacks.remove(cb.id) => Ok(()),
+            _ => Err(self.no_callback("RX", cb)),
+        }
+    }
+
+    /// Adds `cb` after the TX callbacks of queue `queue` (DPDK's `rte_eth_add_tx_callback`):
+    /// it runs on the sending lcore before the driver's transmit.
+    pub fn add_tx_callback(
+        &self,
+        queue: u16,
+        cb: impl Fn(u16, u16, &mut rpdk_mbuf::BurstView<'_>) + Send + Sync + 'static,
+    ) -> Result<CallbackId> {
+        let cb: Arc<TxCallbackFn> = Arc::new(cb);
+        let stage = {
+            let st = self.open_state()?;
+            st.stage
+                .tx
+                .get(queue as usize)
+                .cloned()
+                .ok_or_else(|| self.no_such_queue(st.stage.tx.len(), "tx", queue))?
+        };
+        let id = stage.callbacks.add(cb, false);
+        Ok(CallbackId { queue, id })
+    }
+
+    /// Removes a TX callback (DPDK's `rte_eth_remove_tx_callback`), waiting as
+    /// [`remove_rx_callback`](Self::remove_rx_callback) does.
+    pub fn remove_tx_callback(&self, cb: CallbackId) -> Result<()> {
+        let stage = {
+            let st = self.open_state()?;
+            st.stage.tx.get(cb.queue as usize).cloned()
+        };
+        match stage {
+            Some(s) if s.callbacks.remove(cb.id) => Ok(()),
+            _ => Err(self.no_callback("TX", cb)),
+        }
+    }
+
+    fn no_callback(&self, dir: &str, cb: CallbackId) -> EthError {
+        EthError::InvalidConfig {
+            port: self.id(),
+            reason: format!(
+                "no such {dir} callback on queue {} (removed already, or the port was \
+                 configured again)",
+                cb.queue
+            ),
+        }
     }
 
     /// Statistics (DPDK's `rte_eth_stats_get`).
