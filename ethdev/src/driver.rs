@@ -161,6 +161,17 @@ pub trait EthDevice: Send + Sync {
         1500
     }
 
+    /// Applies RSS hash types and key (for a device with its own RSS: `reta_size` not 0 in
+    /// [`info`](EthDevice::info); otherwise the software stage does RSS and this is not called).
+    fn rss_hash_update(&self, _conf: &crate::config::RssConf) -> DriverResult<()> {
+        Err(DriverError::NotSupported("RSS hash update"))
+    }
+
+    /// Applies a whole redirection table (for a device with its own RSS, as above).
+    fn rss_reta_update(&self, _reta: &[u16]) -> DriverResult<()> {
+        Err(DriverError::NotSupported("RSS redirection table update"))
+    }
+
     /// Driver-specific extended statistics, after the generic ones: the counters as they are
     /// (the port layer keeps the baseline of a reset).
     fn xstats(&self) -> Vec<(String, u64)> {

@@ -9,10 +9,16 @@ use rpdk_mbuf::PktmbufPool;
 use rpdk_mbuf::net::MacAddr;
 
 use crate::config::{DevInfo, EthConf, Link, RxConf, RxMqMode, TxConf};
+use crate::config::{RssConf, rx_offload};
 use crate::driver::{EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
 use crate::error::{DriverError, EthError, Result};
 use crate::queue::{RxQueue, TxQueue};
-use crate::stage::{CallbackId, PortStage, RxCallbackFn, TxCallbackFn};
+use crate::rss::RssHf;
+use crate::stage::swq::{SharedRx, SharedTx, SwRxQueue, SwTxQueue};
+use crate::stage::{
+    CallbackId, HashRx, PortStage, RssState, RxCallbackFn, TxCallbackFn, port_info,
+};
+use crate::stats::QueueCounters;
 use crate::stats::{PortCounters, Stats};
 
 /// Most ports at once (DPDK's default `RTE_MAX_ETHPORTS`).
@@ -68,6 +74,14 @@ fn table() -> std::sync::RwLockReadGuard<'static, Vec<Option<Arc<PortInner>>>> {
     PORTS.read().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The configuration a device sees: the port's, without the offloads the stage does for it.
+fn device_conf(conf: &EthConf, dev: &DevInfo) -> EthConf {
+    EthConf {
+        rx_offloads: conf.rx_offloads & dev.rx_offload_capa,
+        ..conf.clone()
+    }
+}
+
 /// Gives a device a port id (DPDK's `rte_eth_dev_allocate`, for drivers).
 pub fn allocate(name: &str, dev: Box<dyn EthDevice>, socket: u32) -> Result<PortId> {
     let mut t = PORTS.write().unwrap_or_else(|e| e.into_inner());
@@ -93,7 +107,7 @@ pub fn allocate(name: &str, dev: Box<dyn EthDevice>, socket: u32) -> Result<Port
             conf: EthConf::default(),
             rxq: Vec::new(),
             txq: Vec::new(),
-            counters: Arc::new(PortCounters::new(0, 0)),
+            counters: Arc::new(PortCounters::new(0, 0, 0)),
             xstats_base: Vec::new(),
             stage: PortStage::default(),
         }),
@@ -184,8 +198,16 @@ impl Port {
         self.inner.socket
     }
 
-    /// What it is and can do (DPDK's `rte_eth_dev_info_get`).
+    /// What it is and can do (DPDK's `rte_eth_dev_info_get`): the device's, with the software
+    /// stage's queues beyond the device's and its RSS when the device has none.
     pub fn info(&self) -> DevInfo {
+        let _st = self.inner.lock();
+        port_info(self.inner.dev.info())
+    }
+
+    /// What the device alone is and can do, without the stage: how many queues it has
+    /// (those beyond are the stage's software queues), whether it does RSS itself.
+    pub fn device_info(&self) -> DevInfo {
         let _st = self.inner.lock();
         self.inner.dev.info()
     }
@@ -241,7 +263,8 @@ impl Port {
         {
             return Err(self.bad_state("configure needs every queue handle given back"));
         }
-        let info = self.inner.dev.info();
+        let dev_info = self.inner.dev.info();
+        let info = port_info(dev_info.clone());
         let invalid = |reason: String| EthError::InvalidConfig {
             port: self.id(),
             reason,
@@ -285,36 +308,95 @@ impl Port {
                 info.min_mtu, info.max_mtu
             )));
         }
-        if conf.rx_mq_mode == RxMqMode::Rss {
-            let bad = conf.rss.hf.0 & !info.flow_type_rss_offloads.0;
-            if bad != 0 {
-                return Err(invalid(format!(
-                    "RSS hash types {bad:#x} not supported (valid: {:#x})",
-                    info.flow_type_rss_offloads.0
-                )));
-            }
-            if let Some(key) = &conf.rss.key
-                && info.hash_key_size != 0
-                && key.len() != info.hash_key_size as usize
-            {
-                return Err(invalid(format!(
-                    "RSS key of {} bytes, the port takes {}",
-                    key.len(),
-                    info.hash_key_size
-                )));
-            }
+        let wants_rss =
+            conf.rx_mq_mode == RxMqMode::Rss || conf.rx_offloads & rx_offload::RSS_HASH != 0;
+        if wants_rss {
+            self.check_rss_conf(&info, &conf.rss)?;
         }
+        let kernel_rx = nb_rx.min(dev_info.max_rx_queues);
+        let kernel_tx = nb_tx.min(dev_info.max_tx_queues);
         self.inner
             .dev
-            .configure(nb_rx, nb_tx, conf)
+            .configure(kernel_rx, kernel_tx, &device_conf(conf, &dev_info))
             .map_err(|e| self.driver_err(e))?;
+        let mut stage = PortStage::new(nb_rx, nb_tx);
+        stage.kernel_rx = kernel_rx;
+        stage.kernel_tx = kernel_tx;
+        let hf = if wants_rss { conf.rss.hf } else { RssHf::NONE };
+        stage.rss = Some(Arc::new(RssState::new(
+            hf,
+            conf.rss.key.as_deref(),
+            nb_rx,
+            info.reta_size,
+        )));
+        let stage_rss = dev_info.reta_size == 0;
+        // The stage spreads over more queues than the device has, and over all of them when
+        // RSS is asked of a device that does not spread flows over its queues by a hash of
+        // its own (a NIC's RETA, or a kernel's flow hash as `net_af_packet`'s fanout: such a
+        // device says so with `reta_size` or `flow_type_rss_offloads`, and the stage trusts
+        // it).
+        let device_spreads =
+            dev_info.reta_size != 0 || dev_info.flow_type_rss_offloads != RssHf::NONE;
+        let stage_spreads =
+            conf.rx_mq_mode == RxMqMode::Rss && !device_spreads && nb_rx > 1 && kernel_rx > 0;
+        let counters = if nb_rx > kernel_rx || stage_spreads {
+            let c = PortCounters::new(nb_rx, nb_tx, kernel_rx);
+            stage.sw_rx = Some(
+                (0..kernel_rx)
+                    .map(|k| SharedRx::new(k, nb_rx, c.kernel_rx[k as usize].clone()))
+                    .collect(),
+            );
+            stage.spread = conf.rx_mq_mode == RxMqMode::Rss;
+            c
+        } else {
+            stage.hash_rx = stage_rss && conf.rx_offloads & rx_offload::RSS_HASH != 0;
+            PortCounters::new(nb_rx, nb_tx, 0)
+        };
+        if nb_tx > kernel_tx {
+            stage.sw_tx = Some(
+                (0..kernel_tx)
+                    .map(|_| {
+                        let c = Arc::new(QueueCounters::default());
+                        (Arc::new(SharedTx::new(c.clone())), c)
+                    })
+                    .collect(),
+            );
+        }
         st.conf = conf.clone();
         st.rxq = (0..nb_rx).map(|_| Slot::Empty).collect();
         st.txq = (0..nb_tx).map(|_| Slot::Empty).collect();
-        st.counters = Arc::new(PortCounters::new(nb_rx, nb_tx));
+        st.counters = Arc::new(counters);
         st.xstats_base.clear();
-        st.stage = PortStage::new(nb_rx, nb_tx);
+        st.stage = stage;
         st.configured = true;
+        Ok(())
+    }
+
+    /// RSS settings `rss` are within what the port offers.
+    fn check_rss_conf(&self, info: &DevInfo, rss: &RssConf) -> Result<()> {
+        let bad = rss.hf.0 & !info.flow_type_rss_offloads.0;
+        if bad != 0 {
+            return Err(EthError::InvalidConfig {
+                port: self.id(),
+                reason: format!(
+                    "RSS hash types {bad:#x} not supported (valid: {:#x})",
+                    info.flow_type_rss_offloads.0
+                ),
+            });
+        }
+        if let Some(key) = &rss.key
+            && info.hash_key_size != 0
+            && key.len() != info.hash_key_size as usize
+        {
+            return Err(EthError::InvalidConfig {
+                port: self.id(),
+                reason: format!(
+                    "RSS key of {} bytes, the port takes {}",
+                    key.len(),
+                    info.hash_key_size
+                ),
+            });
+        }
         Ok(())
     }
 
@@ -431,7 +513,9 @@ impl Port {
     }
 
     /// Sets up RX queue `queue` with `nb_desc` descriptors (0: the driver's default) taking
-    /// mbufs from `pool` (DPDK's `rte_eth_rx_queue_setup`).
+    /// mbufs from `pool` (DPDK's `rte_eth_rx_queue_setup`). A queue beyond the device's is
+    /// the stage's: `nb_desc` sizes its rings, and its packets come from the device queues'
+    /// pools.
     pub fn rx_queue_setup(
         &self,
         queue: u16,
@@ -443,7 +527,8 @@ impl Port {
         let mut st = self.open_state()?;
         self.check_setup_state(&st)?;
         self.check_slot_free(&st.rxq, "rx", queue)?;
-        let info = self.inner.dev.info();
+        let dev_info = self.inner.dev.info();
+        let info = port_info(dev_info.clone());
         self.check_queue_conf(
             "RX",
             nb_desc,
@@ -451,29 +536,75 @@ impl Port {
             conf.offloads,
             info.rx_offload_capa,
         )?;
-        let eth_conf = st.conf.clone();
+        let eth_conf = device_conf(&st.conf, &dev_info);
+        let dev_conf = RxConf {
+            offloads: conf.offloads & dev_info.rx_offload_capa,
+            ..*conf
+        };
         // The queue set up before goes first (as DPDK releases it), so that what it holds (a
         // ring's single-consumer side, a socket) is free for the new one.
         st.rxq[queue as usize] = Slot::Empty;
-        let ops = self
-            .inner
-            .dev
-            .rx_queue_setup(RxSetup {
-                port: self.id(),
-                queue,
-                nb_desc,
-                socket,
-                conf,
-                eth_conf: &eth_conf,
-                pool,
-                counters: st.counters.rx[queue as usize].clone(),
-            })
-            .map_err(|e| self.driver_err(e))?;
+        let sw_rx = st.stage.sw_rx.clone();
+        let kernel = queue < st.stage.kernel_rx;
+        let counters = if sw_rx.is_some() {
+            st.counters.kernel_rx.get(queue as usize).cloned()
+        } else {
+            st.counters.rx.get(queue as usize).cloned()
+        };
+        let ops = if kernel {
+            if let Some(sw) = &sw_rx {
+                sw[queue as usize].clear_ops();
+            }
+            let ops = self
+                .inner
+                .dev
+                .rx_queue_setup(RxSetup {
+                    port: self.id(),
+                    queue,
+                    nb_desc,
+                    socket,
+                    conf: &dev_conf,
+                    eth_conf: &eth_conf,
+                    pool,
+                    counters: counters.unwrap_or_default(),
+                })
+                .map_err(|e| self.driver_err(e))?;
+            Some(ops)
+        } else {
+            None
+        };
+        let ops: Box<dyn RxQueueOps> = match (sw_rx, ops) {
+            (Some(sw), ops) => {
+                if let Some(ops) = ops {
+                    sw[queue as usize].set_ops(ops);
+                }
+                let size = if nb_desc == 0 { 1024 } else { nb_desc as u32 };
+                let rss = st.stage.spread.then(|| st.stage.rss.clone()).flatten();
+                let q =
+                    SwRxQueue::new(queue, size, sw, rss, st.counters.rx[queue as usize].clone())
+                        .map_err(|e| EthError::InvalidConfig {
+                            port: self.id(),
+                            reason: format!("RX queue {queue}: the stage's rings: {e}"),
+                        })?;
+                Box::new(q)
+            }
+            (None, Some(ops)) => match (&st.stage.rss, st.stage.hash_rx) {
+                (Some(rss), true) => Box::new(HashRx {
+                    inner: ops,
+                    rss: rss.clone(),
+                }),
+                _ => ops,
+            },
+            (None, None) => {
+                return Err(self.bad_state(format!("RX queue {queue} has no device queue")));
+            }
+        };
         st.rxq[queue as usize] = Slot::Ready(ops);
         Ok(())
     }
 
-    /// Sets up TX queue `queue` (DPDK's `rte_eth_tx_queue_setup`).
+    /// Sets up TX queue `queue` (DPDK's `rte_eth_tx_queue_setup`). A queue beyond the
+    /// device's is the stage's, sharing device queue `queue % device queues`.
     pub fn tx_queue_setup(
         &self,
         queue: u16,
@@ -484,31 +615,54 @@ impl Port {
         let mut st = self.open_state()?;
         self.check_setup_state(&st)?;
         self.check_slot_free(&st.txq, "tx", queue)?;
-        let info = self.inner.dev.info();
+        let dev_info = self.inner.dev.info();
         self.check_queue_conf(
             "TX",
             nb_desc,
-            info.tx_desc_lim,
+            dev_info.tx_desc_lim,
             conf.offloads,
-            info.tx_offload_capa,
+            dev_info.tx_offload_capa,
         )?;
-        let eth_conf = st.conf.clone();
+        let eth_conf = device_conf(&st.conf, &dev_info);
         // As for RX: the previous queue goes first.
         st.txq[queue as usize] = Slot::Empty;
-        let ops = self
-            .inner
-            .dev
-            .tx_queue_setup(TxSetup {
-                port: self.id(),
-                queue,
-                nb_desc,
-                socket,
-                conf,
-                eth_conf: &eth_conf,
-                counters: st.counters.tx[queue as usize].clone(),
-            })
-            .map_err(|e| self.driver_err(e))?;
-        st.txq[queue as usize] = Slot::Ready(ops);
+        let kernel_tx = st.stage.kernel_tx;
+        let sw_tx = st.stage.sw_tx.clone();
+        if queue < kernel_tx {
+            let counters = match &sw_tx {
+                Some(sw) => {
+                    sw[queue as usize].0.clear_ops();
+                    sw[queue as usize].1.clone()
+                }
+                None => st.counters.tx[queue as usize].clone(),
+            };
+            let ops = self
+                .inner
+                .dev
+                .tx_queue_setup(TxSetup {
+                    port: self.id(),
+                    queue,
+                    nb_desc,
+                    socket,
+                    conf,
+                    eth_conf: &eth_conf,
+                    counters,
+                })
+                .map_err(|e| self.driver_err(e))?;
+            match &sw_tx {
+                Some(sw) => sw[queue as usize].0.set_ops(ops),
+                None => {
+                    st.txq[queue as usize] = Slot::Ready(ops);
+                    return Ok(());
+                }
+            }
+        }
+        let Some(sw) = sw_tx else {
+            return Err(self.bad_state(format!("TX queue {queue} has no device queue")));
+        };
+        let shared = sw[(queue % kernel_tx.max(1)) as usize].0.clone();
+        let ops = SwTxQueue::new(shared, st.counters.tx[queue as usize].clone());
+        st.txq[queue as usize] = Slot::Ready(Box::new(ops));
         Ok(())
     }
 
@@ -703,6 +857,103 @@ impl Port {
                 cb.queue
             ),
         }
+    }
+
+    /// Whether RSS calls go to the device (it has its own RSS and all the port's RX queues).
+    fn device_rss(&self, st: &State) -> bool {
+        self.inner.dev.info().reta_size != 0 && st.stage.sw_rx.is_none()
+    }
+
+    fn rss_state(&self, st: &State) -> Result<Arc<RssState>> {
+        if !st.configured {
+            return Err(self.bad_state("RSS needs configure first"));
+        }
+        st.stage
+            .rss
+            .clone()
+            .ok_or_else(|| self.bad_state("RSS needs configure first"))
+    }
+
+    /// Changes the RSS hash types and, when `conf.key` is given, the key (DPDK's
+    /// `rte_eth_dev_rss_hash_update`); takes effect on the next burst.
+    pub fn rss_hash_update(&self, conf: &RssConf) -> Result<()> {
+        let mut st = self.open_state()?;
+        let rss = self.rss_state(&st)?;
+        let info = port_info(self.inner.dev.info());
+        self.check_rss_conf(&info, conf)?;
+        let key = conf
+            .key
+            .clone()
+            .unwrap_or_else(|| rss.snapshot().key.to_vec());
+        let new = RssConf {
+            key: Some(key.clone()),
+            hf: conf.hf,
+        };
+        if self.device_rss(&st) {
+            self.inner
+                .dev
+                .rss_hash_update(&new)
+                .map_err(|e| self.driver_err(e))?;
+        }
+        rss.set(conf.hf, &key);
+        st.conf.rss = new;
+        Ok(())
+    }
+
+    /// The RSS hash types and key in use (DPDK's `rte_eth_dev_rss_hash_conf_get`).
+    pub fn rss_hash_conf_get(&self) -> Result<RssConf> {
+        let st = self.open_state()?;
+        let snap = self.rss_state(&st)?.snapshot();
+        Ok(RssConf {
+            key: Some(snap.key.to_vec()),
+            hf: snap.hf,
+        })
+    }
+
+    /// Sets redirection table entries, `(index, queue)` pairs (DPDK's
+    /// `rte_eth_dev_rss_reta_update`, its mask and groups as a list); takes effect on the
+    /// next burst.
+    pub fn rss_reta_update(&self, entries: &[(u16, u16)]) -> Result<()> {
+        let st = self.open_state()?;
+        let rss = self.rss_state(&st)?;
+        let size = port_info(self.inner.dev.info()).reta_size;
+        let nb_rx = st.rxq.len() as u16;
+        for &(i, q) in entries {
+            if i >= size {
+                return Err(EthError::InvalidConfig {
+                    port: self.id(),
+                    reason: format!("RETA index {i}: the table has {size} entries"),
+                });
+            }
+            if q >= nb_rx {
+                return Err(EthError::InvalidConfig {
+                    port: self.id(),
+                    reason: format!("RETA entry {i} to queue {q}: {nb_rx} RX queues configured"),
+                });
+            }
+        }
+        if self.device_rss(&st) {
+            let mut reta = rss.reta();
+            for &(i, q) in entries {
+                reta[i as usize] = q;
+            }
+            self.inner
+                .dev
+                .rss_reta_update(&reta)
+                .map_err(|e| self.driver_err(e))?;
+        }
+        rss.reta_set(entries);
+        Ok(())
+    }
+
+    /// The redirection table (DPDK's `rte_eth_dev_rss_reta_query`), `reta_size` entries.
+    pub fn rss_reta_query(&self) -> Result<Vec<u16>> {
+        let st = self.open_state()?;
+        let rss = self.rss_state(&st)?;
+        let size = port_info(self.inner.dev.info()).reta_size as usize;
+        let mut reta = rss.reta();
+        reta.truncate(size);
+        Ok(reta)
     }
 
     /// Statistics (DPDK's `rte_eth_stats_get`).

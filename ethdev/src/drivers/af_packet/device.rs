@@ -11,7 +11,7 @@ use rpdk_mbuf::net::MacAddr;
 
 use super::devargs::Params;
 use super::ring::{RxRingV2, RxRingV3, TxRing};
-use super::rx::{AfPacketRx, RssCfg, RxCfg, RxXstats};
+use super::rx::{AfPacketRx, RxCfg, RxXstats};
 use super::tx::{AfPacketTx, TxXstats};
 use super::{DRIVER, LOG};
 use crate::config::{DevInfo, EthConf, Link, rx_offload, tx_offload};
@@ -19,7 +19,7 @@ use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, Tx
 use crate::drivers::netif::NetIf;
 use crate::drivers::packet_socket::{self as sys, Fanout, Mmap, Socket};
 use crate::error::DriverError;
-use crate::rss::{DEFAULT_RSS_KEY, RssHf};
+use crate::rss::RssHf;
 
 /// How long the kernel keeps a block of the RX ring that is not full before handing it over,
 /// in milliseconds: the latency of light traffic (`tp_retire_blk_tov`).
@@ -315,10 +315,12 @@ impl EthDevice for AfPacketDevice {
             max_rx_queues: self.params.qpairs,
             max_tx_queues: self.params.qpairs,
             max_mac_addrs: 1,
-            rx_offload_capa: rx_offload::VLAN_STRIP | rx_offload::RSS_HASH,
+            rx_offload_capa: rx_offload::VLAN_STRIP,
             tx_offload_capa: tx_offload::MULTI_SEGS | tx_offload::VLAN_INSERT,
+            // The fanout group spreads flows over the queues by the kernel's flow hash (of
+            // addresses and ports): the software stage trusts it and spreads only over queues
+            // beyond `qpairs`.
             flow_type_rss_offloads: RssHf::IP | RssHf::TCP | RssHf::UDP | RssHf::SCTP,
-            hash_key_size: DEFAULT_RSS_KEY.len() as u8,
             ..DevInfo::new(DRIVER)
         }
     }
@@ -352,19 +354,6 @@ impl EthDevice for AfPacketDevice {
             )));
         }
         let offloads = s.eth_conf.rx_offloads | s.conf.offloads;
-        let rss =
-            (offloads & rx_offload::RSS_HASH != 0 && s.eth_conf.rss.hf != RssHf::NONE).then(|| {
-                RssCfg {
-                    hf: s.eth_conf.rss.hf,
-                    key: s
-                        .eth_conf
-                        .rss
-                        .key
-                        .clone()
-                        .unwrap_or_else(|| DEFAULT_RSS_KEY.to_vec())
-                        .into_boxed_slice(),
-                }
-            });
         let mut st = self.lock();
         let (sock, ring) = self.rx_socket(&mut st)?;
         let sock = Arc::new(sock);
@@ -379,7 +368,6 @@ impl EthDevice for AfPacketDevice {
             port: s.port,
             room,
             vlan_strip: offloads & rx_offload::VLAN_STRIP != 0,
-            rss,
         };
         let pool = s.pool.clone();
         Ok(match ring {
