@@ -161,6 +161,13 @@ pub trait EthDevice: Send + Sync {
         1500
     }
 
+    /// The packet types the device writes into received mbufs itself (DPDK's
+    /// `dev_supported_ptypes_get`); empty when it does not classify, and then the software
+    /// stage parses packets when the application asks (`Port::set_ptypes`).
+    fn supported_ptypes(&self) -> Vec<u32> {
+        Vec::new()
+    }
+
     /// Applies RSS hash types and key (for a device with its own RSS: `reta_size` not 0 in
     /// [`info`](EthDevice::info); otherwise the software stage does RSS and this is not called).
     fn rss_hash_update(&self, _conf: &crate::config::RssConf) -> DriverResult<()> {

@@ -16,7 +16,8 @@ use crate::queue::{RxQueue, TxQueue};
 use crate::rss::RssHf;
 use crate::stage::swq::{SharedRx, SharedTx, SwRxQueue, SwTxQueue};
 use crate::stage::{
-    CallbackId, HashRx, PortStage, RssState, RxCallbackFn, TxCallbackFn, port_info,
+    CallbackId, Classifier, HashRx, PortStage, RssState, RxCallbackFn, STAGE_PTYPES, TxCallbackFn,
+    active, port_info,
 };
 use crate::stats::QueueCounters;
 use crate::stats::{PortCounters, Stats};
@@ -319,7 +320,10 @@ impl Port {
             .dev
             .configure(kernel_rx, kernel_tx, &device_conf(conf, &dev_info))
             .map_err(|e| self.driver_err(e))?;
-        let mut stage = PortStage::new(nb_rx, nb_tx);
+        let mut stage = PortStage::new(nb_rx, nb_tx).map_err(|e| EthError::InvalidConfig {
+            port: self.id(),
+            reason: format!("the software stage's rings: {e}"),
+        })?;
         stage.kernel_rx = kernel_rx;
         stage.kernel_tx = kernel_tx;
         let hf = if wants_rss { conf.rss.hf } else { RssHf::NONE };
@@ -755,8 +759,8 @@ impl Port {
     pub fn rx_queue(&self, queue: u16) -> Result<RxQueue> {
         let mut st = self.open_state()?;
         let ops = self.take_slot(&mut st.rxq, "rx", queue)?;
-        let stage = st.stage.rx[queue as usize].clone();
-        Ok(RxQueue::new(self.inner.clone(), queue, ops, stage))
+        let stages = st.stage.rx.clone();
+        Ok(RxQueue::new(self.inner.clone(), queue, ops, stages))
     }
 
     /// Takes TX queue `queue` for this thread.
@@ -798,6 +802,7 @@ impl Port {
                 .ok_or_else(|| self.no_such_queue(st.stage.rx.len(), "rx", queue))?
         };
         let id = stage.callbacks.add(cb, first);
+        stage.set_active(active::CALLBACKS, true);
         Ok(CallbackId { queue, id })
     }
 
@@ -810,7 +815,12 @@ impl Port {
             st.stage.rx.get(cb.queue as usize).cloned()
         };
         match stage {
-            Some(s) if s.callbacks.remove(cb.id) => Ok(()),
+            Some(s) if s.callbacks.remove(cb.id) => {
+                if s.callbacks.is_empty() {
+                    s.set_active(active::CALLBACKS, false);
+                }
+                Ok(())
+            }
             _ => Err(self.no_callback("RX", cb)),
         }
     }
@@ -832,6 +842,7 @@ impl Port {
                 .ok_or_else(|| self.no_such_queue(st.stage.tx.len(), "tx", queue))?
         };
         let id = stage.callbacks.add(cb, false);
+        stage.set_active(active::CALLBACKS, true);
         Ok(CallbackId { queue, id })
     }
 
@@ -843,9 +854,76 @@ impl Port {
             st.stage.tx.get(cb.queue as usize).cloned()
         };
         match stage {
-            Some(s) if s.callbacks.remove(cb.id) => Ok(()),
+            Some(s) if s.callbacks.remove(cb.id) => {
+                if s.callbacks.is_empty() {
+                    s.set_active(active::CALLBACKS, false);
+                }
+                Ok(())
+            }
             _ => Err(self.no_callback("TX", cb)),
         }
+    }
+
+    /// Installs the port's classifier (the flow engine's hook, see [`Classifier`]) on every
+    /// RX and TX queue, replacing the one before, or removes it (`None`). Safe while traffic
+    /// runs; returns once no lcore can still be inside the one it replaced or removed. It
+    /// lasts until the next configure, reset or close.
+    pub fn set_classifier(&self, c: Option<Arc<dyn Classifier>>) -> Result<()> {
+        let (rx, tx) = {
+            let st = self.open_state()?;
+            if !st.configured {
+                return Err(self.bad_state("a classifier needs configure first"));
+            }
+            (st.stage.rx.clone(), st.stage.tx.clone())
+        };
+        for s in &rx {
+            Self::swap_classifier(&s.classifier, c.clone());
+            s.set_active(active::CLASSIFIER, c.is_some());
+        }
+        for s in &tx {
+            Self::swap_classifier(&s.classifier, c.clone());
+            s.set_active(active::CLASSIFIER, c.is_some());
+        }
+        Ok(())
+    }
+
+    fn swap_classifier(
+        list: &crate::stage::CallbackList<dyn Classifier>,
+        c: Option<Arc<dyn Classifier>>,
+    ) {
+        list.clear();
+        if let Some(c) = c {
+            list.add(c, false);
+        }
+    }
+
+    /// The packet types the port can give (DPDK's `rte_eth_dev_get_supported_ptypes`), those
+    /// in the layers of `mask`: the device's when it classifies, else the stage's parser's.
+    pub fn get_supported_ptypes(&self, mask: u32) -> Vec<u32> {
+        let _st = self.inner.lock();
+        let dev = self.inner.dev.supported_ptypes();
+        let all: &[u32] = if dev.is_empty() { STAGE_PTYPES } else { &dev };
+        all.iter().copied().filter(|p| p & mask != 0).collect()
+    }
+
+    /// The packet types the application wants in `mbuf.packet_type` (DPDK's
+    /// `rte_eth_dev_set_ptypes`), as layer masks (`PacketType::L2_MASK | ..`); 0 asks for
+    /// none. On a device that does not classify, the stage parses received packets for those
+    /// layers (and pays nothing when none are asked).
+    pub fn set_ptypes(&self, mask: u32) -> Result<()> {
+        let st = self.open_state()?;
+        if !st.configured {
+            return Err(self.bad_state("set_ptypes needs configure first"));
+        }
+        if !self.inner.dev.supported_ptypes().is_empty() {
+            return Ok(());
+        }
+        let mask = mask & rpdk_mbuf::PacketType::ALL_MASK;
+        for s in &st.stage.rx {
+            s.ptypes.store(mask, Ordering::Relaxed);
+            s.set_active(active::PTYPES, mask != 0);
+        }
+        Ok(())
     }
 
     fn no_callback(&self, dir: &str, cb: CallbackId) -> EthError {
@@ -978,6 +1056,12 @@ impl Port {
             }
         }
         x.extend(drv);
+        for (i, s) in st.stage.rx.iter().enumerate() {
+            let drops = s.drops.load(Ordering::Relaxed);
+            if drops != 0 || s.active.load(Ordering::Relaxed) & active::CLASSIFIER != 0 {
+                x.push((format!("rx_q{i}_classifier_drops"), drops));
+            }
+        }
         x
     }
 

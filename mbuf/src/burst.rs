@@ -336,6 +336,26 @@ impl BurstView<'_> {
         n - kept
     }
 
+    /// Hands each mbuf to `f`, in order, keeping those it gives back (`Some`); those it keeps
+    /// (`None`) are its own now: moved elsewhere, or dropped. Returns how many it kept. As
+    /// [`retain`](Self::retain), a panic in `f` leaks the rest.
+    pub fn retain_owned(&mut self, mut f: impl FnMut(Mbuf) -> Option<Mbuf>) -> usize {
+        let n = *self.len;
+        *self.len = 0;
+        let mut kept = 0;
+        for i in 0..n {
+            // SAFETY: slot i < n is initialised; it is read once here, and written back at
+            // `kept <= i` only if `f` returns it.
+            let m = unsafe { self.slots[i].assume_init_read() };
+            if let Some(m) = f(m) {
+                self.slots[kept].write(m);
+                kept += 1;
+            }
+        }
+        *self.len = kept;
+        n - kept
+    }
+
     /// Frees the last `n` mbufs (undoing appends).
     pub fn pop_n(&mut self, n: usize) {
         let n = n.min(*self.len);

@@ -132,6 +132,14 @@ impl<F: ?Sized> CallbackList<F> {
         id
     }
 
+    /// Removes every callback; returns once the reader can no longer be calling them.
+    pub fn clear(&self) {
+        let _w = self.lock();
+        if !self.current().is_empty() {
+            self.publish(Vec::new());
+        }
+    }
+
     /// Removes callback `id`; returns once the reader can no longer be calling it. False when
     /// there is no such callback.
     pub fn remove(&self, id: u64) -> bool {
