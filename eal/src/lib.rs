@@ -60,6 +60,7 @@ pub mod logging;
 pub mod memory;
 pub mod options;
 mod runtime;
+pub mod service;
 mod state;
 pub mod time;
 
@@ -232,6 +233,10 @@ pub fn init_with(opts: EalOptions) -> Result<Eal> {
     };
 
     let opts = state::get()?.options.clone();
+    if let Some(svc) = &opts.service_lcores {
+        service::init(&svc.lcores)?;
+        log::info!(target: "lib.eal", "Service lcores: {:?}", svc.lcores);
+    }
     drop(_guard);
     if let Err(e) = bus::probe_all(&opts) {
         eal.teardown();
@@ -540,6 +545,7 @@ impl Eal {
         }
         self.cleaned = true;
         let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        service::finalize();
         if let Ok(state) = state::get() {
             for (lcore, result) in state.lcores.wait_all() {
                 if let Err(e) = result {

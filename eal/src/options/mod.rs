@@ -63,6 +63,17 @@ pub struct LcoreSpec {
     pub map: LcoreMap,
 }
 
+/// The service lcores and the flag that gave them, for messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceSpec {
+    /// `-s` or `-S`.
+    pub flag: String,
+    /// Its value.
+    pub value: String,
+    /// The lcore ids, in increasing order.
+    pub lcores: Vec<u32>,
+}
+
 /// Every EAL flag, parsed.
 #[derive(Clone, Debug, Default)]
 pub struct EalOptions {
@@ -70,6 +81,9 @@ pub struct EalOptions {
     pub lcores: Option<LcoreSpec>,
     /// `--main-lcore`; `None` means the lowest lcore.
     pub main_lcore: Option<u32>,
+    /// `-s COREMASK`/`-S CORELIST`: the service lcores (DPDK's `ROLE_SERVICE`), which run
+    /// `rte_service` services and are not handed work by the launch calls.
+    pub service_lcores: Option<ServiceSpec>,
     /// `-n`: memory channels, used by mempools to spread objects.
     pub memory_channels: Option<u32>,
     /// `-r`: memory ranks.
@@ -144,6 +158,8 @@ const FLAGS: &[(&str, Option<char>, Arg)] = &[
     ("lcores", Some('l'), Arg::Required),
     ("", Some('c'), Arg::Required),
     ("main-lcore", None, Arg::Required),
+    ("", Some('s'), Arg::Required),
+    ("", Some('S'), Arg::Required),
     ("", Some('n'), Arg::Required),
     ("", Some('r'), Arg::Required),
     ("", Some('m'), Arg::Required),
@@ -330,6 +346,29 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
                     map,
                 });
             }
+            "s" | "S" => {
+                if let Some(prev) = &o.service_lcores {
+                    return Err(Error::Conflict(prev.flag.clone(), flag.to_string()));
+                }
+                let map = if occ.name == "s" {
+                    parse_coremask(v)
+                } else {
+                    parse_lcores(v)
+                }
+                .map_err(|reason| Error::invalid(flag, v, reason))?;
+                if v.contains('@') || v.contains('(') || map.is_empty() {
+                    return Err(Error::invalid(
+                        flag,
+                        v,
+                        "service lcores are lcore ids, without '@' CPU sets",
+                    ));
+                }
+                o.service_lcores = Some(ServiceSpec {
+                    flag: flag.to_string(),
+                    value: v.to_string(),
+                    lcores: map.keys().copied().collect(),
+                });
+            }
             "main-lcore" => {
                 o.main_lcore = Some(parse_u32(flag, v, 0, crate::lcore::MAX_LCORE - 1)?);
             }
@@ -500,6 +539,32 @@ fn check_conflicts(o: &EalOptions, mem_flag: Option<&str>, unlink: Option<&str>)
             "--in-memory".into(),
             "--huge-unlink=never".into(),
         ));
+    }
+    if let (Some(svc), Some(spec)) = (&o.service_lcores, &o.lcores)
+        && let Some(l) = svc.lcores.iter().find(|l| !spec.map.contains_key(l))
+    {
+        return Err(Error::invalid(
+            &svc.flag,
+            &svc.value,
+            format!(
+                "service lcore {l} is not in the lcore set given by {} {}",
+                spec.flag, spec.value
+            ),
+        ));
+    }
+    if let Some(svc) = &o.service_lcores {
+        let main = o
+            .main_lcore
+            .or_else(|| o.lcores.as_ref().and_then(|s| s.map.keys().next().copied()));
+        if let Some(main) = main
+            && svc.lcores.contains(&main)
+        {
+            return Err(Error::invalid(
+                &svc.flag,
+                &svc.value,
+                format!("lcore {main} is the main lcore, which cannot be a service lcore"),
+            ));
+        }
     }
     if let (Some(main), Some(spec)) = (o.main_lcore, &o.lcores)
         && !spec.map.contains_key(&main)

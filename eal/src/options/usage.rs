@@ -17,6 +17,8 @@ EAL common options:
                       '(0-3)@(0-1)': lcores 0..3 each on CPUs 0 and 1.
   -c COREMASK         Hexadecimal bitmask of lcores (deprecated, use -l)
   --main-lcore ID     Lcore used as main (default: the lowest)
+  -s SERVICE COREMASK Hexadecimal bitmask of lcores to be service lcores
+  -S SERVICE CORELIST List of lcores to be service lcores ('2,3' or '2-3')
   -n CHANNELS         Number of memory channels (spreads mempool objects)
   -r RANKS            Number of memory ranks
   -m MB               Memory to reserve at start, in megabytes
