@@ -545,7 +545,6 @@ impl Eal {
         }
         self.cleaned = true;
         let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        service::finalize();
         if let Ok(state) = state::get() {
             for (lcore, result) in state.lcores.wait_all() {
                 if let Err(e) = result {
@@ -554,6 +553,8 @@ impl Eal {
             }
         }
         bus::remove_all();
+        // After the devices (their services, hairpins, go with them), before the threads.
+        service::finalize();
         if let Some(state) = state::take() {
             state.lcores.stop();
             state.memory.unlink_files();

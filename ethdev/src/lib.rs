@@ -51,6 +51,7 @@ pub use error::{DriverError, EthError, Result};
 pub use port::{MAX_ETHPORTS, Port, PortId, allocate, port_count, ports, release_by_name};
 pub use queue::{RxQueue, TxQueue};
 pub use rss::RssHf;
+pub use stage::hairpin::{HairpinCap, HairpinConf, HairpinPeer};
 pub use stage::{CallbackId, Classifier, RxCallbackFn, TxCallbackFn, Verdict};
 pub use stats::{QUEUE_STAT_CNTRS, QueueCounters, QueueSnapshot, Stats};
 pub use txbuffer::TxBuffer;

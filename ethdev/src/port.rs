@@ -14,6 +14,7 @@ use crate::driver::{EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
 use crate::error::{DriverError, EthError, Result};
 use crate::queue::{RxQueue, TxQueue};
 use crate::rss::RssHf;
+use crate::stage::hairpin::{HAIRPIN_CAP, HairpinCap, HairpinConf, HairpinPeer};
 use crate::stage::swq::{SharedRx, SharedTx, SwRxQueue, SwTxQueue};
 use crate::stage::{
     CallbackId, Classifier, HashRx, PortStage, RssState, RxCallbackFn, STAGE_PTYPES, TxCallbackFn,
@@ -49,6 +50,23 @@ pub(crate) struct State {
     pub xstats_base: Vec<(String, u64)>,
     /// The software stage of each queue.
     pub stage: PortStage,
+    /// The hairpin settings of each RX and TX queue (`None`: a normal queue).
+    pub hairpin_rx: Vec<Option<HairpinConf>>,
+    pub hairpin_tx: Vec<Option<HairpinConf>>,
+    /// The pools of hairpin RX queues (the application gives none).
+    pub hairpin_pools: Vec<PktmbufPool>,
+}
+
+impl State {
+    /// Forgets the hairpin queues (their queues are gone); their pools go once their mbufs
+    /// are back.
+    fn clear_hairpin(&mut self, nb_rx: u16, nb_tx: u16) {
+        self.hairpin_rx = vec![None; nb_rx as usize];
+        self.hairpin_tx = vec![None; nb_tx as usize];
+        for p in self.hairpin_pools.drain(..) {
+            p.free();
+        }
+    }
 }
 
 /// A port's shared state (DPDK's `rte_eth_dev_data`): the one owner of whether the port is
@@ -111,6 +129,9 @@ pub fn allocate(name: &str, dev: Box<dyn EthDevice>, socket: u32) -> Result<Port
             counters: Arc::new(PortCounters::new(0, 0, 0)),
             xstats_base: Vec::new(),
             stage: PortStage::default(),
+            hairpin_rx: Vec::new(),
+            hairpin_tx: Vec::new(),
+            hairpin_pools: Vec::new(),
         }),
     }));
     log::info!(target: "lib.ethdev", "port {id}: {name}");
@@ -372,6 +393,7 @@ impl Port {
         st.counters = Arc::new(counters);
         st.xstats_base.clear();
         st.stage = stage;
+        st.clear_hairpin(nb_rx, nb_tx);
         st.configured = true;
         Ok(())
     }
@@ -688,11 +710,22 @@ impl Port {
         self.inner.dev.start().map_err(|e| self.driver_err(e))?;
         self.inner.started.store(true, Ordering::Release);
         log::info!(target: "lib.ethdev", "port {}: started", self.id());
+        let auto = st
+            .hairpin_tx
+            .iter()
+            .any(|c| c.as_ref().is_some_and(|c| !c.manual_bind));
+        drop(st);
+        if auto {
+            // Automatic bind: the hairpins of this port to itself.
+            self.bind_hairpins(Some(self.id()), false)?;
+        }
         Ok(())
     }
 
     /// Stops the port (DPDK's `rte_eth_dev_stop`): bursts return 0 until it starts again.
     pub fn stop(&self) -> Result<()> {
+        // Hairpins through this port stop first (their services hold its queues).
+        crate::stage::hairpin::unbind_where(|b| b.rx_port == self.id() || b.tx_port == self.id());
         let _st = self.open_state()?;
         self.stop_locked()
     }
@@ -721,6 +754,7 @@ impl Port {
         st.rxq.clear();
         st.txq.clear();
         st.stage = PortStage::default();
+        st.clear_hairpin(0, 0);
         st.closed = true;
         drop(st);
         let res = self.inner.dev.close().map_err(|e| self.driver_err(e));
@@ -751,20 +785,41 @@ impl Port {
         st.conf = EthConf::default();
         st.xstats_base.clear();
         st.stage = PortStage::default();
+        st.clear_hairpin(0, 0);
         Ok(())
     }
 
     /// Takes RX queue `queue` for this thread: one handle per queue at a time, given back when
-    /// dropped.
+    /// dropped. A hairpin queue is not the application's.
     pub fn rx_queue(&self, queue: u16) -> Result<RxQueue> {
+        if self.is_hairpin(true, queue) {
+            return Err(self.bad_state(format!("RX queue {queue} is a hairpin queue")));
+        }
+        self.take_rx_queue(queue)
+    }
+
+    fn is_hairpin(&self, rx: bool, queue: u16) -> bool {
+        let st = self.inner.lock();
+        let list = if rx { &st.hairpin_rx } else { &st.hairpin_tx };
+        list.get(queue as usize).is_some_and(Option::is_some)
+    }
+
+    fn take_rx_queue(&self, queue: u16) -> Result<RxQueue> {
         let mut st = self.open_state()?;
         let ops = self.take_slot(&mut st.rxq, "rx", queue)?;
         let stages = st.stage.rx.clone();
         Ok(RxQueue::new(self.inner.clone(), queue, ops, stages))
     }
 
-    /// Takes TX queue `queue` for this thread.
+    /// Takes TX queue `queue` for this thread. A hairpin queue is not the application's.
     pub fn tx_queue(&self, queue: u16) -> Result<TxQueue> {
+        if self.is_hairpin(false, queue) {
+            return Err(self.bad_state(format!("TX queue {queue} is a hairpin queue")));
+        }
+        self.take_tx_queue(queue)
+    }
+
+    fn take_tx_queue(&self, queue: u16) -> Result<TxQueue> {
         let mut st = self.open_state()?;
         let ops = self.take_slot(&mut st.txq, "tx", queue)?;
         let stage = st.stage.tx[queue as usize].clone();
@@ -1032,6 +1087,219 @@ impl Port {
         let mut reta = rss.reta();
         reta.truncate(size);
         Ok(reta)
+    }
+
+    /// What hairpin queues the port can have (DPDK's `rte_eth_dev_hairpin_capability_get`):
+    /// the software hairpin's, on every driver.
+    pub fn hairpin_capability_get(&self) -> Result<HairpinCap> {
+        drop(self.open_state()?);
+        Ok(HAIRPIN_CAP)
+    }
+
+    fn check_hairpin_conf(&self, dir: &str, nb_desc: u16, conf: &HairpinConf) -> Result<()> {
+        let invalid = |reason: String| EthError::InvalidConfig {
+            port: self.id(),
+            reason,
+        };
+        let [peer] = conf.peers[..] else {
+            return Err(invalid(format!(
+                "{dir} hairpin queue with {} peers: the software hairpin takes exactly 1",
+                conf.peers.len()
+            )));
+        };
+        if nb_desc > HAIRPIN_CAP.max_nb_desc {
+            return Err(invalid(format!(
+                "{nb_desc} hairpin descriptors, at most {}",
+                HAIRPIN_CAP.max_nb_desc
+            )));
+        }
+        if Port::get(peer.port).is_err() {
+            return Err(invalid(format!(
+                "hairpin peer port {} does not exist",
+                peer.port
+            )));
+        }
+        if peer.port != self.id() && !conf.manual_bind {
+            return Err(invalid(format!(
+                "a hairpin to another port ({}) needs manual_bind, then hairpin_bind",
+                peer.port
+            )));
+        }
+        Ok(())
+    }
+
+    fn hairpin_count(st: &State) -> usize {
+        st.hairpin_rx.iter().flatten().count() + st.hairpin_tx.iter().flatten().count()
+    }
+
+    /// Sets up RX queue `queue` as a hairpin queue (DPDK's `rte_eth_rx_hairpin_queue_setup`):
+    /// what it receives goes to its peer TX queue once bound, never to the application. Its
+    /// mbufs come from a pool of its own of `nb_desc` (0: 1024) mbufs.
+    pub fn rx_hairpin_queue_setup(
+        &self,
+        queue: u16,
+        nb_desc: u16,
+        conf: &HairpinConf,
+    ) -> Result<()> {
+        self.check_hairpin_conf("RX", nb_desc, conf)?;
+        {
+            let st = self.open_state()?;
+            self.check_setup_state(&st)?;
+            self.check_slot_free(&st.rxq, "rx", queue)?;
+            if Self::hairpin_count(&st) >= HAIRPIN_CAP.max_nb_queues as usize * 2 {
+                return Err(self.bad_state("too many hairpin queues"));
+            }
+        }
+        let n = if nb_desc == 0 { 1024 } else { nb_desc as u32 }.max(64) * 2 - 1;
+        let pool = PktmbufPool::create(
+            &format!("HP_p{}q{queue}", self.id()),
+            n,
+            0,
+            0,
+            rpdk_mbuf::MBUF_DEFAULT_BUF_SIZE,
+            Some(self.socket_id()),
+        )
+        .map_err(|e| EthError::InvalidConfig {
+            port: self.id(),
+            reason: format!("the pool of hairpin RX queue {queue}: {e}"),
+        })?;
+        if let Err(e) = self.rx_queue_setup(queue, nb_desc, None, &RxConf::default(), &pool) {
+            pool.free();
+            return Err(e);
+        }
+        let mut st = self.inner.lock();
+        st.hairpin_rx[queue as usize] = Some(conf.clone());
+        st.hairpin_pools.push(pool);
+        Ok(())
+    }
+
+    /// Sets up TX queue `queue` as a hairpin queue (DPDK's `rte_eth_tx_hairpin_queue_setup`):
+    /// it sends what its peer RX queue receives.
+    pub fn tx_hairpin_queue_setup(
+        &self,
+        queue: u16,
+        nb_desc: u16,
+        conf: &HairpinConf,
+    ) -> Result<()> {
+        self.check_hairpin_conf("TX", nb_desc, conf)?;
+        {
+            let st = self.open_state()?;
+            if Self::hairpin_count(&st) >= HAIRPIN_CAP.max_nb_queues as usize * 2 {
+                return Err(self.bad_state("too many hairpin queues"));
+            }
+        }
+        self.tx_queue_setup(queue, nb_desc, None, &TxConf::default())?;
+        self.inner.lock().hairpin_tx[queue as usize] = Some(conf.clone());
+        Ok(())
+    }
+
+    /// Binds the hairpin TX queues of this port to their peer RX queues on port `rx_port`
+    /// (all peer ports when `None`) (DPDK's `rte_eth_hairpin_bind(tx_port, rx_port)`): both
+    /// ports started; from now on an EAL service moves their packets.
+    pub fn hairpin_bind(&self, rx_port: Option<u16>) -> Result<()> {
+        self.bind_hairpins(rx_port, true)
+    }
+
+    fn bind_hairpins(&self, rx_port: Option<u16>, manual: bool) -> Result<()> {
+        let txs: Vec<(u16, HairpinConf)> = {
+            let st = self.open_state()?;
+            st.hairpin_tx
+                .iter()
+                .enumerate()
+                .filter_map(|(q, c)| Some((q as u16, c.clone()?)))
+                .filter(|(_, c)| c.manual_bind == manual)
+                .filter(|(_, c)| rx_port.is_none_or(|p| c.peers[0].port == p))
+                .collect()
+        };
+        if manual && txs.is_empty() {
+            return Err(self.bad_state(match rx_port {
+                Some(p) => format!("no hairpin TX queue with a peer on port {p}"),
+                None => "no hairpin TX queue to bind".into(),
+            }));
+        }
+        for (tq, conf) in txs {
+            let peer = conf.peers[0];
+            if crate::stage::hairpin::is_bound(self.id(), tq) {
+                if manual {
+                    return Err(self.bad_state(format!("hairpin TX queue {tq} is bound already")));
+                }
+                continue;
+            }
+            let rx = Port::get(peer.port)?;
+            if !self.is_started() || !rx.is_started() {
+                return Err(self.bad_state(format!(
+                    "hairpin bind needs both ports started (port {}: {}, port {}: {})",
+                    self.id(),
+                    self.is_started(),
+                    rx.id(),
+                    rx.is_started()
+                )));
+            }
+            let rx_conf = rx
+                .inner
+                .lock()
+                .hairpin_rx
+                .get(peer.queue as usize)
+                .cloned()
+                .flatten();
+            let want = HairpinPeer {
+                port: self.id(),
+                queue: tq,
+            };
+            match rx_conf {
+                Some(c) if c.peers[0] == want && c.tx_explicit == conf.tx_explicit => {}
+                Some(c) => {
+                    return Err(self.bad_state(format!(
+                        "hairpin TX queue {tq} and RX queue {} of port {} do not name each \
+                         other with the same settings ({:?} / {:?})",
+                        peer.queue, peer.port, conf, c
+                    )));
+                }
+                None => {
+                    return Err(self.bad_state(format!(
+                        "RX queue {} of port {} is not a hairpin queue",
+                        peer.queue, peer.port
+                    )));
+                }
+            }
+            let rxq = rx.take_rx_queue(peer.queue)?;
+            let txq = self.take_tx_queue(tq)?;
+            crate::stage::hairpin::bind(rxq, txq).map_err(|e| EthError::Driver {
+                port: self.id(),
+                driver: "hairpin",
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Unbinds the hairpin TX queues of this port from port `rx_port` (all when `None`) (DPDK's
+    /// `rte_eth_hairpin_unbind`): their service stops and the queues move nothing.
+    pub fn hairpin_unbind(&self, rx_port: Option<u16>) -> Result<()> {
+        drop(self.open_state()?);
+        let me = self.id();
+        crate::stage::hairpin::unbind_where(|b| {
+            b.tx_port == me && rx_port.is_none_or(|p| b.rx_port == p)
+        });
+        Ok(())
+    }
+
+    /// The peer ports of this port's hairpin queues (DPDK's `rte_eth_hairpin_get_peer_ports`):
+    /// with `tx`, the RX ports its hairpin TX queues take from; otherwise the TX ports its
+    /// hairpin RX queues send to.
+    pub fn hairpin_get_peer_ports(&self, tx: bool) -> Result<Vec<u16>> {
+        let st = self.open_state()?;
+        let list = if tx { &st.hairpin_tx } else { &st.hairpin_rx };
+        let mut ports: Vec<u16> = list.iter().flatten().map(|c| c.peers[0].port).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        Ok(ports)
+    }
+
+    /// The EAL services moving this port's bound hairpins (as RX or TX port), for an
+    /// application without service lcores to run (`service_run_iter_on_app_lcore`).
+    pub fn hairpin_services(&self) -> Vec<u32> {
+        crate::stage::hairpin::services_of(self.id())
     }
 
     /// Statistics (DPDK's `rte_eth_stats_get`).

@@ -10,6 +10,7 @@
 //! removal waits until the polling lcore is past the callback (see [`callbacks`]).
 
 pub(crate) mod callbacks;
+pub mod hairpin;
 pub(crate) mod rss;
 pub(crate) mod swq;
 
