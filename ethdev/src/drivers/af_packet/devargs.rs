@@ -3,7 +3,7 @@
 
 use rpdk_eal::bus::Devargs;
 
-use super::ring::{TX_DATA_OFF, V2_RX_MAC};
+use super::tpacket::{TX_DATA_OFF, V2_RX_MAC};
 use crate::drivers::netif;
 
 /// The keys the driver takes.

@@ -50,8 +50,8 @@
 
 mod devargs;
 mod device;
-mod ring;
 mod rx;
+mod tpacket;
 mod tx;
 
 use std::sync::atomic::{AtomicU64, Ordering};
