@@ -434,8 +434,72 @@ impl Mbuf {
         Ok(())
     }
 
+    /// Fills a fresh mbuf from `data`: copies the longest start of `data` that fits the
+    /// buffer after the data offset and makes it the mbuf's data (`data_len`, `pkt_len`).
+    /// Returns how many bytes it took: the rest is the caller's to put in more segments.
+    ///
+    /// What a receive path does with a frame it has in a buffer of its own. An mbuf just
+    /// allocated always takes the bytes; one that is shared or has a chain takes none
+    /// (returns 0) and stays as it was.
+    ///
+    /// ```
+    /// # let (_eal, _) = rpdk_eal::init(["app", "--no-huge", "--no-shconf", "-l", "0"]).unwrap();
+    /// # let pool = rpdk_mbuf::PktmbufPool::create("fill_doc", 15, 0, 0, 256, None).unwrap();
+    /// let mut m = pool.alloc().unwrap();
+    /// // 256 bytes of buffer, 128 of them headroom: 128 of the 200 fit.
+    /// assert_eq!(m.fill_from(&[7u8; 200]), 128);
+    /// assert_eq!((m.data_len(), m.pkt_len(), m.data()[127]), (128, 128, 7));
+    /// ```
+    #[inline]
+    pub fn fill_from(&mut self, data: &[u8]) -> usize {
+        if !self.h().next.is_null() {
+            return 0;
+        }
+        let Ok(room) = self.room_mut() else {
+            return 0;
+        };
+        let n = data.len().min(room.len());
+        room[..n].copy_from_slice(&data[..n]);
+        self.set_data_len_unchained(n as u16);
+        n
+    }
+
+    /// Makes the first `len` bytes after the data offset of a fresh mbuf its data, as far as
+    /// the buffer goes, without touching them: what a receive path does after the kernel or
+    /// the hardware wrote a frame into [`room_mut`](Self::room_mut). Returns the length set,
+    /// `len` or the room if smaller. An mbuf with a chain is left as it is (returns 0).
+    ///
+    /// ```
+    /// # let (_eal, _) = rpdk_eal::init(["app", "--no-huge", "--no-shconf", "-l", "0"]).unwrap();
+    /// # let pool = rpdk_mbuf::PktmbufPool::create("fill_len_doc", 15, 0, 0, 256, None).unwrap();
+    /// let mut m = pool.alloc().unwrap();
+    /// m.room_mut().unwrap()[..4].copy_from_slice(b"abcd");
+    /// assert_eq!(m.fill_len(4), 4);
+    /// assert_eq!(m.data(), b"abcd");
+    /// assert_eq!(m.fill_len(1000), 128, "at most the room");
+    /// ```
+    #[inline(always)]
+    pub fn fill_len(&mut self, len: usize) -> usize {
+        let h = self.h();
+        if !h.next.is_null() {
+            return 0;
+        }
+        let n = len.min((h.buf_len - h.data_off) as usize);
+        self.set_data_len_unchained(n as u16);
+        n
+    }
+
+    /// Sets `data_len` and `pkt_len` of a single segment; `len` fits its buffer.
+    #[inline(always)]
+    fn set_data_len_unchained(&mut self, len: u16) {
+        let h = self.hm();
+        debug_assert!(h.next.is_null() && h.data_off as u32 + len as u32 <= h.buf_len as u32);
+        h.data_len = len;
+        h.pkt_len = len as u32;
+    }
+
     /// The whole buffer of the first segment after the data offset, writable: where a
-    /// receive path writes a frame before [`set_len`](Self::set_len). Refused while shared.
+    /// receive path writes a frame before [`fill_len`](Self::fill_len). Refused while shared.
     #[inline(always)]
     pub fn room_mut(&mut self) -> Result<&mut [u8], MbufError> {
         let h = self.h();
