@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rpdk_eal::Eal;
-use rpdk_ethdev::drivers::ring::from_rings;
+use rpdk_ethdev::drivers::net_ring::from_rings;
 use rpdk_ethdev::{EthConf, Port, RxConf, TxConf};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, MbufRing, PktmbufPool};
 use rpdk_ring::RingFlags;
@@ -45,7 +45,7 @@ fn callbacks_run_in_order_drop_and_rewrite() {
     let _eal = init();
     let pool = PktmbufPool::create("cb_order", 1023, 0, 0, MBUF_DEFAULT_BUF_SIZE, None).unwrap();
     let ring = MbufRing::create("cb_lo", 256, None, RingFlags::SP_ENQ | RingFlags::SC_DEQ).unwrap();
-    let port = Port::get(rpdk_ethdev::drivers::ring::from_ring(&ring).unwrap()).unwrap();
+    let port = Port::get(rpdk_ethdev::drivers::net_ring::from_ring(&ring).unwrap()).unwrap();
     setup(&port, &pool);
     assert!(port.add_rx_callback(1, |_, _, _| {}).is_err(), "no queue 1");
     // RX: the first callback drops odd sequence numbers, the second (added first: it runs

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rpdk_ethdev::drivers::ring::from_ring;
+use rpdk_ethdev::drivers::net_ring::from_ring;
 use rpdk_ethdev::{Classifier, EthConf, Port, RxConf, TxConf, Verdict};
 use rpdk_mbuf::{
     MBUF_DEFAULT_BUF_SIZE, Mbuf, MbufBurst, MbufRing, OlFlags, PacketType, PktmbufPool,

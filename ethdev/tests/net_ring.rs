@@ -3,7 +3,7 @@
 //! as errors: nothing taken was dropped), and nothing lost at close.
 
 use rpdk_eal::Eal;
-use rpdk_ethdev::drivers::ring::{from_ring, from_rings};
+use rpdk_ethdev::drivers::net_ring::{from_ring, from_rings};
 use rpdk_ethdev::{EthConf, EthError, Port, RxConf, TxConf};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, MbufRing, PktmbufPool};
 use rpdk_ring::{RingFlags, Sc};
