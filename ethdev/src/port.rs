@@ -1170,6 +1170,17 @@ impl Port {
         let mut st = self.inner.lock();
         st.hairpin_rx[queue as usize] = Some(conf.clone());
         st.hairpin_pools.push(pool);
+        // RSS spreads over the normal queues only: a hairpin queue gets what flow rules send it.
+        let normal: Vec<u16> = (0..st.hairpin_rx.len() as u16)
+            .filter(|&q| st.hairpin_rx[q as usize].is_none())
+            .collect();
+        if let (Some(rss), false) = (&st.stage.rss, normal.is_empty()) {
+            let size = rss.reta().len() as u16;
+            let entries: Vec<(u16, u16)> = (0..size)
+                .map(|i| (i, normal[i as usize % normal.len()]))
+                .collect();
+            rss.reta_set(&entries);
+        }
         Ok(())
     }
 

@@ -98,6 +98,12 @@ pub fn list() -> Vec<u32> {
     .unwrap_or_default()
 }
 
+/// Every lcore with a thread, main, workers and service lcores, in increasing order (what
+/// per-lcore state such as mempool caches must cover: DPDK keeps it for every lcore id).
+pub fn all() -> Vec<u32> {
+    with_lcores(|l| l.infos().iter().map(|i| i.id).collect()).unwrap_or_default()
+}
+
 /// The worker lcores in increasing order, service lcores left out (DPDK's
 /// `RTE_LCORE_FOREACH_WORKER`).
 pub fn workers() -> Vec<u32> {

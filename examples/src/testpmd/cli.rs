@@ -22,6 +22,8 @@ Commands:
   clear port stats all|N     reset the statistics
   set fwd MODE               io, mac, macswap, txonly, rxonly, flowgen (while stopped)
   show config fwd            the forwarding streams
+  port config all rss TYPE   RSS hash types of every port: all, ip, tcp, udp, sctp, none...
+  show port N rss-hash [key] the RSS hash types (and key) of port N
   quit                       stop and exit
 ";
 
@@ -34,6 +36,15 @@ fn ports_of(tp: &Testpmd, which: &str) -> Result<Vec<u16>, String> {
         Ok(vec![p])
     } else {
         Err(format!("Invalid port {p}"))
+    }
+}
+
+/// The hash types of `port config all rss TYPE` (testpmd's names; `default` is all the
+/// port offers).
+fn rss_types(kind: &str) -> Option<rpdk_ethdev::RssHf> {
+    match kind {
+        "default" => rpdk_ethdev::RssHf::parse("all"),
+        k => rpdk_ethdev::RssHf::parse(k),
     }
 }
 
@@ -123,6 +134,29 @@ pub fn run(eal: &Eal, tp: &mut Testpmd) -> Result<(), Fatal> {
                         }
                         None => println!("Invalid {mode} packet forwarding mode"),
                     }
+                }
+            }
+            ["port", "config", "all", "rss", kind] => match rss_types(kind) {
+                Some(hf) => {
+                    for &p in &tp.ports {
+                        if let Ok(port) = Port::get(p) {
+                            let hf = hf.and(port.info().flow_type_rss_offloads);
+                            let conf = rpdk_ethdev::RssConf { key: None, hf };
+                            if let Err(e) = port.rss_hash_update(&conf) {
+                                println!("Port {p}: {e}");
+                            }
+                        }
+                    }
+                }
+                None => println!("Unknown RSS type {kind}"),
+            },
+            ["show", "port", n, "rss-hash", rest @ ..] if rest.len() <= 1 => {
+                match n.parse::<u16>().ok().and_then(|p| Port::get(p).ok()) {
+                    Some(port) => match port.rss_hash_conf_get() {
+                        Ok(c) => print!("{}", display::rss_hash(&c, rest == ["key"])),
+                        Err(e) => println!("{e}"),
+                    },
+                    None => println!("Invalid port {n}"),
                 }
             }
             ["show", "config", "fwd"] => {
