@@ -145,6 +145,14 @@ pub fn init_with(opts: EalOptions) -> Result<Eal> {
         logging::apply(setting);
     }
     logging::install();
+    let output = logging::OutputConfig {
+        timestamp: opts.log_timestamp,
+        color: opts.log_color,
+        syslog: opts.syslog,
+    };
+    if let Some(w) = logging::output::configure(output, &program_name()) {
+        log::warn!(target: "lib.eal", "{w}");
+    }
     for w in &opts.warnings {
         log::warn!(target: "lib.eal", "{w}");
     }
@@ -197,7 +205,11 @@ pub fn init_with(opts: EalOptions) -> Result<Eal> {
         dir.describe(&describe(&opts, &memory))?;
     }
 
-    let lcores = lcore::Lcores::start(&lcore_map, main)?;
+    let stack = opts.huge_worker_stack.map(lcore::worker_stack_size);
+    if let Some(bytes) = stack {
+        log::debug!(target: "lib.eal", "each worker lcore gets a {} kB stack", bytes >> 10);
+    }
+    let lcores = lcore::Lcores::start(&lcore_map, main, stack)?;
     let main_info = lcores.main_info().clone();
     let saved_affinity = cpuset::thread_affinity().ok();
     if let Err(e) = cpuset::set_thread_affinity(&main_info.cpuset) {
@@ -238,6 +250,14 @@ pub fn init_with(opts: EalOptions) -> Result<Eal> {
         return Err(e);
     }
     Ok(eal)
+}
+
+/// The program's name, for syslog messages.
+fn program_name() -> String {
+    std::env::args()
+        .next()
+        .map(|p| p.rsplit('/').next().unwrap_or(&p).to_string())
+        .unwrap_or_else(|| "rpdk".to_string())
 }
 
 fn lcore_flag(opts: &EalOptions) -> &str {
@@ -344,8 +364,9 @@ fn setup_memory(opts: &EalOptions, sockets: &[u32], main_socket: u32) -> Result<
     };
     log::info!(target: "lib.eal", "Selected IOVA mode '{}'", if iova_mode == IovaMode::Pa { "PA" } else { "VA" });
 
+    let limit = page_size_limit(opts, page_size);
     let mb = |m: u64| (m as usize) << 20;
-    let prealloc: Vec<(u32, usize)> = match (&opts.socket_mem, opts.memory_mb) {
+    let mut prealloc: Vec<(u32, usize)> = match (&opts.socket_mem, opts.memory_mb) {
         (Some(list), _) => {
             let mut out = Vec::new();
             for (socket, &m) in list.iter().enumerate() {
@@ -368,6 +389,17 @@ fn setup_memory(opts: &EalOptions, sockets: &[u32], main_socket: u32) -> Result<
         (None, Some(m)) => vec![(main_socket, mb(m))],
         (None, None) => Vec::new(),
     };
+    if opts.legacy_mem && prealloc.is_empty() {
+        let all = legacy_default(&kind, page_size);
+        log::info!(
+            target: "lib.eal",
+            "--legacy-mem without -m or --socket-mem: {} MiB mapped at start, and no more",
+            all >> 20
+        );
+        prealloc.push((main_socket, all));
+    }
+    let asked = asked_memory(opts);
+    check_prealloc(&asked, &prealloc, &kind, page_size, limit.as_ref())?;
     let cfg = MemoryConfig {
         kind,
         page_size,
@@ -375,8 +407,121 @@ fn setup_memory(opts: &EalOptions, sockets: &[u32], main_socket: u32) -> Result<
         prefix: opts.file_prefix().to_string(),
         unlink: opts.huge_unlink,
         numa: sockets.len() > 1,
+        fixed: opts.legacy_mem,
+        limit,
+        base_hint: opts.base_virtaddr.map(|a| a as usize),
     };
-    Memory::new(cfg, &prealloc)
+    Memory::new(cfg, &prealloc).map_err(|e| match (e, &asked) {
+        (Error::Hugepages(m) | Error::Memory(m), Some((flag, value))) => {
+            Error::invalid(flag, value, m)
+        }
+        (e, _) => e,
+    })
+}
+
+/// The memory flag given and its value, for messages: `("-m", "512")`.
+fn asked_memory(opts: &EalOptions) -> Option<(&'static str, String)> {
+    match (&opts.socket_mem, opts.memory_mb) {
+        (Some(list), _) => Some((
+            "--socket-mem",
+            list.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        )),
+        (None, Some(m)) => Some(("-m", m.to_string())),
+        (None, None) => None,
+    }
+}
+
+/// The `--pagesz-mem` limit of the page size in use, with the flag as written; limits of other
+/// page sizes are said to have no effect.
+fn page_size_limit(opts: &EalOptions, page_size: usize) -> Option<(usize, String)> {
+    let mut found = None;
+    for p in &opts.pagesz_mem {
+        let written = format!("--pagesz-mem={}K:{}K", p.page_size >> 10, p.limit >> 10);
+        if p.page_size == page_size as u64 {
+            found = Some((usize::try_from(p.limit).unwrap_or(usize::MAX), written));
+        } else {
+            log::info!(
+                target: "lib.eal",
+                "{written}: no effect, rpdk maps {} kB pages only",
+                page_size >> 10
+            );
+        }
+    }
+    found
+}
+
+/// What `--legacy-mem` maps when no amount is given: every free hugepage (DPDK's static
+/// layout), or 64 MiB of small pages with `--no-huge`.
+fn legacy_default(kind: &PageKind, page_size: usize) -> usize {
+    match kind {
+        PageKind::Small => 64 << 20,
+        _ => (hugetlbfs::available_pages(page_size) as usize * page_size)
+            .min(memory::HEAP_VA_RESERVE),
+    }
+}
+
+/// Fails, naming the flag and what it asked, when the memory to map at start is more than a
+/// heap can hold, than `--pagesz-mem` allows, or than the free hugepages.
+fn check_prealloc(
+    asked: &Option<(&'static str, String)>,
+    prealloc: &[(u32, usize)],
+    kind: &PageKind,
+    page_size: usize,
+    limit: Option<&(usize, String)>,
+) -> Result<()> {
+    let Some((flag, value)) = asked else {
+        return Ok(());
+    };
+    let mib = |b: usize| b >> 20;
+    let total: usize = prealloc.iter().map(|(_, b)| b).sum();
+    if *kind != PageKind::Small {
+        let pages = hugetlbfs::available_pages(page_size);
+        let free = pages as usize * page_size;
+        if total > free {
+            return Err(Error::invalid(
+                flag,
+                value,
+                format!(
+                    "{} MiB asked, but only {} MiB of {} kB hugepages are free ({pages} pages); {}",
+                    mib(total),
+                    mib(free),
+                    page_size >> 10,
+                    hugetlbfs::HOW_TO_RESERVE
+                ),
+            ));
+        }
+    }
+    if let Some((bytes, limit_flag)) = limit
+        && total > *bytes
+    {
+        return Err(Error::invalid(
+            flag,
+            value,
+            format!(
+                "{} MiB asked, but {limit_flag} allows {} MiB of {} kB pages",
+                mib(total),
+                mib(*bytes),
+                page_size >> 10
+            ),
+        ));
+    }
+    for &(socket, bytes) in prealloc {
+        if bytes > memory::HEAP_VA_RESERVE {
+            return Err(Error::invalid(
+                flag,
+                value,
+                format!(
+                    "{} MiB asked on NUMA node {socket}, but one node's heap holds at most {} MiB",
+                    mib(bytes),
+                    mib(memory::HEAP_VA_RESERVE)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn describe(opts: &EalOptions, memory: &Memory) -> String {

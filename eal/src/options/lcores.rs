@@ -12,9 +12,12 @@ pub type LcoreMap = BTreeMap<u32, CpuSet>;
 /// `<lcores[@cpus]>[,<lcores[@cpus]>...]`.
 ///
 /// - `0-3,6`: lcores 0..=3 and 6, each on the CPU of the same number;
-/// - `1@2`: lcore 1 on CPU 2; `0-3@1`: lcores 0..=3 all on CPU 1;
+/// - `1@2`: lcore 1 on CPU 2; `(0-3)@1`: lcores 0..=3 all on CPU 1;
 /// - `(0-3)@(0-1)`: lcores 0..=3, each allowed on CPUs 0 and 1;
 /// - `(0,1)`: lcores 0 and 1, each allowed on CPUs 0 and 1.
+///
+/// As in DPDK, a range of lcores before `@` must be a group: `0-1@(0,1)` is refused,
+/// `(0-1)@(0,1)` is the form.
 ///
 /// Returns a reason on error; the caller adds the flag and value.
 pub fn parse_lcores(input: &str) -> Result<LcoreMap, String> {
@@ -28,6 +31,12 @@ pub fn parse_lcores(input: &str) -> Result<LcoreMap, String> {
         let (lcores, lcores_form, after) = parse_set(rest)?;
         let (cpus, after) = match after.trim_start().strip_prefix('@') {
             Some(cpu_part) => {
+                if lcores_form == SetForm::Range {
+                    let range = rest[..rest.len() - after.len()].trim();
+                    return Err(format!(
+                        "a range of lcores before '@' must be a group: write ({range})@..."
+                    ));
+                }
                 let (cpus, _, after) = parse_set(cpu_part.trim_start())?;
                 (Some(cpus), after)
             }
@@ -101,7 +110,7 @@ fn parse_set(s: &str) -> Result<(CpuSet, SetForm, &str), String> {
         let (lo, hi, rest) = parse_range(s)?;
         let mut set = CpuSet::new();
         (lo.min(hi)..=lo.max(hi)).for_each(|c| set.insert(c));
-        let form = if lo == hi && !s.contains('-') {
+        let form = if !s[..s.len() - rest.len()].contains('-') {
             SetForm::Single
         } else {
             SetForm::Range
@@ -193,7 +202,12 @@ mod tests {
             ("0-1,3", "0@0 1@1 3@3"),
             ("3-1", "1@1 2@2 3@3"),
             ("1@2", "1@2"),
-            ("0-3@1", "0@1 1@1 2@1 3@1"),
+            ("(0-3)@1", "0@1 1@1 2@1 3@1"),
+            ("1@2-3", "1@2-3"),
+            (
+                "0-1,2@(5-7),(3-5)@(0,2),(0,6),7",
+                "0@0,6 1@1 2@5-7 3@0,2 4@0,2 5@0,2 6@0,6 7@7",
+            ),
             ("(0-3)@(0-1)", "0@0-1 1@0-1 2@0-1 3@0-1"),
             ("(0,1)", "0@0-1 1@0-1"),
             ("0,(1-2)@3,4@(0,2)", "0@0 1@3 2@3 4@0,2"),
@@ -222,6 +236,22 @@ mod tests {
             ("1;2", "unexpected ';'"),
             ("(1)(2)", "two groups without a separator"),
             ("0-1-2", "unexpected '-'"),
+            (
+                "0-1@(0,1)",
+                "a range of lcores before '@' must be a group: write (0-1)@",
+            ),
+            ("1-3@(1,3)", "write (1-3)@"),
+            ("(2-4)@(2-4-6)", "unexpected '-6' in group"),
+            ("3@((1,3)", "'(' is not a number"),
+            ("(4-7)=(1,3)", "unexpected '='"),
+            ("[4-7]@(1,3)", "'[' is not a number"),
+            ("0-1,,2", "',' is not a number"),
+            ("0-,1", "',' is not a number"),
+            ("(0-,2-4)", "a number is missing"),
+            ("(-1,2)", "'-' is not a number"),
+            ("(a,2)", "'a' is not a number"),
+            ("1#2", "unexpected '#'"),
+            ("-5", "'-' is not a number"),
         ];
         for (input, want) in cases {
             let err = parse_lcores(input).expect_err(input);

@@ -6,15 +6,17 @@
 
 mod lcores;
 mod usage;
+mod values;
 
 use std::path::PathBuf;
 
 pub use lcores::{LcoreMap, parse_coremask, parse_lcores};
 pub use usage::usage;
+pub use values::{PageSizeLimit, VfioIntr, WorkerStack, parse_size};
 
 use crate::bus::{Devargs, PciAddr};
 use crate::error::{Error, Result};
-use crate::logging::LogSetting;
+use crate::logging::{LogColor, LogSetting, LogTimestamp, SyslogFacility};
 
 /// The default `--file-prefix`: hugepage files are named `rpdkmap_<n>`.
 pub const DEFAULT_FILE_PREFIX: &str = "rpdk";
@@ -102,8 +104,30 @@ pub struct EalOptions {
     pub block: Vec<PciAddr>,
     /// `--vdev`: virtual devices.
     pub vdevs: Vec<Devargs>,
+    /// `--no-auto-probing`: probe only the devices `-a` and `--vdev` name, no PCI scan-all.
+    pub no_auto_probing: bool,
     /// `--log-level`, in order.
     pub log_levels: Vec<LogSetting>,
+    /// `--log-timestamp`.
+    pub log_timestamp: LogTimestamp,
+    /// `--log-color`.
+    pub log_color: LogColor,
+    /// `--syslog`: also send log messages to the system logger with this facility.
+    pub syslog: Option<SyslogFacility>,
+    /// `--legacy-mem`: all memory mapped at start (`-m`/`--socket-mem`, or every free
+    /// hugepage), never grown or given back.
+    pub legacy_mem: bool,
+    /// `--pagesz-mem`: the most memory of each page size, in the order given (a page size given
+    /// twice keeps the later limit).
+    pub pagesz_mem: Vec<PageSizeLimit>,
+    /// `--base-virtaddr`: where to place the first heap (rounded up to 16 MiB), a hint.
+    pub base_virtaddr: Option<u64>,
+    /// `--vfio-intr`: interrupt mode for VFIO devices (rpdk's PCI drivers poll; kept for them).
+    pub vfio_intr: Option<VfioIntr>,
+    /// `--create-uio-dev`: accepted; rpdk never creates `/dev/uioX` nodes (udev does).
+    pub create_uio_dev: bool,
+    /// `--huge-worker-stack`: the stack size of worker lcore threads.
+    pub huge_worker_stack: Option<WorkerStack>,
     /// `--mbuf-pool-ops-name`: the mempool ops of packet-buffer pools (checked by the mbuf
     /// library, which knows the names).
     pub mbuf_pool_ops_name: Option<String>,
@@ -142,11 +166,7 @@ enum Arg {
 /// (long name, short name, argument).
 const FLAGS: &[(&str, Option<char>, Arg)] = &[
     ("lcores", Some('l'), Arg::Required),
-    ("", Some('c'), Arg::Required),
     ("main-lcore", None, Arg::Required),
-    ("", Some('n'), Arg::Required),
-    ("", Some('r'), Arg::Required),
-    ("", Some('m'), Arg::Required),
     ("socket-mem", None, Arg::Required),
     ("numa-mem", None, Arg::Required),
     ("huge-dir", None, Arg::Required),
@@ -162,8 +182,23 @@ const FLAGS: &[(&str, Option<char>, Arg)] = &[
     ("block", Some('b'), Arg::Required),
     ("vdev", None, Arg::Required),
     ("log-level", None, Arg::Required),
-    ("", Some('v'), Arg::None),
+    ("log-timestamp", None, Arg::Optional),
+    ("log-color", None, Arg::Optional),
+    ("syslog", None, Arg::Optional),
+    ("auto-probing", None, Arg::None),
+    ("no-auto-probing", Some('A'), Arg::None),
+    ("legacy-mem", None, Arg::None),
+    ("pagesz-mem", None, Arg::Required),
+    ("base-virtaddr", None, Arg::Required),
+    ("vfio-intr", None, Arg::Required),
+    ("create-uio-dev", None, Arg::None),
+    ("huge-worker-stack", None, Arg::Optional),
+    ("version", Some('v'), Arg::None),
     ("help", Some('h'), Arg::None),
+    ("memory-channels", Some('n'), Arg::Required),
+    ("memory-ranks", Some('r'), Arg::Required),
+    ("memory-size", Some('m'), Arg::Required),
+    ("coremask", Some('c'), Arg::Required),
     // Accepted for command-line compatibility with DPDK; see docs/eal.md.
     ("mbuf-pool-ops-name", None, Arg::Required),
     ("no-telemetry", None, Arg::None),
@@ -300,24 +335,27 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
         .collect();
     let (occurrences, app_args) = tokenize(&args)?;
     let mut o = EalOptions::default();
-    let mut mem_flag: Option<String> = None;
+    // The memory flag given last, and whether it is -m.
+    let mut mem_flag: Option<(String, bool)> = None;
     let mut unlink_flag: Option<String> = None;
+    let mut auto_probing: Option<String> = None;
+    let mut single_file_segments = false;
     for occ in occurrences {
         let flag = occ.written.as_str();
         let v = occ.value.as_deref().unwrap_or("");
         match occ.name.as_str() {
             "help" => return Ok(Parsed::Help),
-            "lcores" | "c" => {
+            "lcores" | "coremask" => {
                 if let Some(prev) = &o.lcores {
                     return Err(Error::Conflict(prev.flag.clone(), flag.to_string()));
                 }
-                let map = if occ.name == "c" {
+                let map = if occ.name == "coremask" {
                     parse_coremask(v)
                 } else {
                     parse_lcores(v)
                 }
                 .map_err(|reason| Error::invalid(flag, v, reason))?;
-                if occ.name == "c" {
+                if occ.name == "coremask" {
                     let list: Vec<String> = map.keys().map(u32::to_string).collect();
                     o.warnings.push(format!(
                         "-c COREMASK is deprecated; use -l CORELIST (here: -l {})",
@@ -333,17 +371,15 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
             "main-lcore" => {
                 o.main_lcore = Some(parse_u32(flag, v, 0, crate::lcore::MAX_LCORE - 1)?);
             }
-            "n" => o.memory_channels = Some(parse_u32(flag, v, 1, 64)?),
-            "r" => o.memory_ranks = Some(parse_u32(flag, v, 1, 16)?),
-            "m" => {
+            "memory-channels" => o.memory_channels = Some(parse_u32(flag, v, 1, 64)?),
+            "memory-ranks" => o.memory_ranks = Some(parse_u32(flag, v, 1, 16)?),
+            "memory-size" => {
                 let mb = parse_megabytes(flag, v)?;
                 if mb == 0 {
                     return Err(Error::invalid(flag, v, "must be more than 0"));
                 }
                 o.memory_mb = Some(mb);
-                if let Some(prev) = mem_flag.replace(flag.to_string())
-                    && prev != "-m"
-                {
+                if let Some((prev, false)) = mem_flag.replace((flag.to_string(), true)) {
                     return Err(Error::Conflict(prev, flag.to_string()));
                 }
             }
@@ -360,9 +396,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 o.socket_mem = Some(list);
-                if let Some(prev) = mem_flag.replace(flag.to_string())
-                    && prev == "-m"
-                {
+                if let Some((prev, true)) = mem_flag.replace((flag.to_string(), false)) {
                     return Err(Error::Conflict(prev, flag.to_string()));
                 }
             }
@@ -474,32 +508,128 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
                 let s = LogSetting::parse(v).map_err(|reason| Error::invalid(flag, v, reason))?;
                 o.log_levels.push(s);
             }
-            "v" => o.show_version = true,
-            "no-telemetry" | "telemetry" | "no-hpet" | "single-file-segments" => {}
+            "version" => o.show_version = true,
+            "auto-probing" => auto_probing = Some(flag.to_string()),
+            "no-auto-probing" => o.no_auto_probing = true,
+            "log-timestamp" => {
+                o.log_timestamp = LogTimestamp::parse(occ.value.as_deref())
+                    .map_err(|reason| Error::invalid(flag, v, reason))?;
+            }
+            "log-color" => {
+                o.log_color = LogColor::parse(occ.value.as_deref())
+                    .map_err(|reason| Error::invalid(flag, v, reason))?;
+            }
+            "syslog" => {
+                o.syslog = Some(match occ.value.as_deref() {
+                    None => SyslogFacility::DAEMON,
+                    Some(name) => SyslogFacility::parse(name)
+                        .map_err(|reason| Error::invalid(flag, v, reason))?,
+                });
+            }
+            "legacy-mem" => o.legacy_mem = true,
+            "pagesz-mem" => {
+                let p = values::parse_pagesz_mem(v)
+                    .map_err(|reason| Error::invalid(flag, v, reason))?;
+                match o.pagesz_mem.iter_mut().find(|q| q.page_size == p.page_size) {
+                    Some(q) => {
+                        o.warnings.push(format!(
+                            "--pagesz-mem given twice for page size {} KiB: the later limit \
+                             ({v}) is used",
+                            p.page_size >> 10
+                        ));
+                        q.limit = p.limit;
+                    }
+                    None => o.pagesz_mem.push(p),
+                }
+            }
+            "base-virtaddr" => {
+                o.base_virtaddr = Some(
+                    values::parse_base_virtaddr(v)
+                        .map_err(|reason| Error::invalid(flag, v, reason))?,
+                );
+            }
+            "vfio-intr" => {
+                o.vfio_intr = Some(
+                    values::parse_vfio_intr(v).map_err(|reason| Error::invalid(flag, v, reason))?,
+                );
+            }
+            "create-uio-dev" => o.create_uio_dev = true,
+            "huge-worker-stack" => {
+                o.huge_worker_stack = Some(
+                    values::parse_worker_stack(occ.value.as_deref())
+                        .map_err(|reason| Error::invalid(flag, v, reason))?,
+                );
+            }
+            "single-file-segments" => single_file_segments = true,
+            "no-telemetry" | "telemetry" | "no-hpet" => {}
             other => unreachable!("flag table entry '{other}' without a handler"),
         }
     }
-    check_conflicts(&o, mem_flag.as_deref(), unlink_flag.as_deref())?;
+    let given = Given {
+        mem: mem_flag,
+        unlink: unlink_flag,
+        auto_probing,
+        single_file_segments,
+    };
+    check_conflicts(&o, &given)?;
     Ok(Parsed::Run(Box::new(o), app_args))
 }
 
-fn check_conflicts(o: &EalOptions, mem_flag: Option<&str>, unlink: Option<&str>) -> Result<()> {
-    if o.no_huge {
-        if let Some(f) = mem_flag.filter(|f| *f != "-m") {
-            return Err(Error::Conflict(f.to_string(), "--no-huge".into()));
+/// Flags whose only trace in [`EalOptions`] is not enough to report a conflict.
+struct Given {
+    /// The memory flag given last (`-m`, `--socket-mem`...), and whether it is `-m`.
+    mem: Option<(String, bool)>,
+    /// `--huge-unlink` as written, with its value.
+    unlink: Option<String>,
+    /// `--auto-probing` as written.
+    auto_probing: Option<String>,
+    /// `--single-file-segments`.
+    single_file_segments: bool,
+}
+
+/// The pairs of flags DPDK 26.07 refuses together.
+fn check_conflicts(o: &EalOptions, given: &Given) -> Result<()> {
+    let conflict = |a: &str, b: &str| Err(Error::Conflict(a.to_string(), b.to_string()));
+    if o.no_auto_probing {
+        if let Some(f) = &given.auto_probing {
+            return conflict(f, "--no-auto-probing");
         }
-        if o.huge_unlink == HugeUnlink::Always && !o.in_memory {
-            return Err(Error::Conflict(
-                unlink.unwrap_or("--huge-unlink").into(),
-                "--no-huge".into(),
-            ));
+        if !o.block.is_empty() {
+            return conflict("-b/--block", "--no-auto-probing");
         }
     }
-    if o.in_memory && o.huge_unlink == HugeUnlink::Never {
-        return Err(Error::Conflict(
-            "--in-memory".into(),
-            "--huge-unlink=never".into(),
-        ));
+    if !o.pagesz_mem.is_empty() {
+        if o.no_huge {
+            return conflict("--pagesz-mem", "--no-huge");
+        }
+        if o.legacy_mem {
+            return conflict("--pagesz-mem", "--legacy-mem");
+        }
+    }
+    if o.legacy_mem && o.in_memory {
+        return conflict("--legacy-mem", "--in-memory");
+    }
+    if o.no_huge {
+        if let Some((f, false)) = &given.mem {
+            return conflict(f, "--no-huge");
+        }
+        if o.huge_worker_stack.is_some() {
+            return conflict("--huge-worker-stack", "--no-huge");
+        }
+        if given.single_file_segments {
+            return conflict("--single-file-segments", "--no-huge");
+        }
+    }
+    if let Some(unlink) = &given.unlink {
+        if o.no_huge {
+            return conflict(unlink, "--no-huge");
+        }
+        if o.in_memory {
+            return conflict("--in-memory", unlink);
+        }
+        if given.single_file_segments {
+            return conflict("--single-file-segments", unlink);
+        }
     }
     if let (Some(main), Some(spec)) = (o.main_lcore, &o.lcores)
         && !spec.map.contains_key(&main)
