@@ -278,18 +278,18 @@ fn plan_lcores(opts: &EalOptions) -> Result<(options::LcoreMap, u32)> {
         Some(spec) => {
             for (lcore, cpus) in &spec.map {
                 for cpu in cpus.iter() {
-                    let reason = if !detected.contains(cpu) {
-                        format!(
-                            "lcore {lcore}: CPU {cpu} does not exist (this machine has CPUs {detected})"
-                        )
-                    } else if !allowed.contains(cpu) {
-                        format!(
-                            "lcore {lcore}: CPU {cpu} is not in this process's CPU affinity ({allowed})"
-                        )
-                    } else {
-                        continue;
-                    };
-                    return Err(Error::invalid(&spec.flag, &spec.value, reason));
+                    // As DPDK, only CPUs that do not exist are refused here: the process's
+                    // affinity may be narrower (a parent pinned it) and pinning widens it; a
+                    // CPU the cgroup forbids fails when its lcore is pinned.
+                    if !detected.contains(cpu) {
+                        return Err(Error::invalid(
+                            &spec.flag,
+                            &spec.value,
+                            format!(
+                                "lcore {lcore}: CPU {cpu} does not exist (this machine has CPUs {detected})"
+                            ),
+                        ));
+                    }
                 }
             }
             spec.map.clone()
