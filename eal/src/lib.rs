@@ -439,7 +439,11 @@ fn asked_memory(opts: &EalOptions) -> Option<(&'static str, String)> {
 fn page_size_limit(opts: &EalOptions, page_size: usize) -> Option<(usize, String)> {
     let mut found = None;
     for p in &opts.pagesz_mem {
-        let written = format!("--pagesz-mem={}K:{}K", p.page_size >> 10, p.limit >> 10);
+        let written = format!(
+            "--pagesz-mem={}:{}",
+            size_text(p.page_size),
+            size_text(p.limit)
+        );
         if p.page_size == page_size as u64 {
             found = Some((usize::try_from(p.limit).unwrap_or(usize::MAX), written));
         } else {
@@ -451,6 +455,17 @@ fn page_size_limit(opts: &EalOptions, page_size: usize) -> Option<(usize, String
         }
     }
     found
+}
+
+/// `2M`, `64M`, `1G`: a size in the largest binary unit that divides it.
+fn size_text(bytes: u64) -> String {
+    [(40, "T"), (30, "G"), (20, "M"), (10, "K")]
+        .iter()
+        .find(|(shift, _)| bytes > 0 && bytes % (1u64 << shift) == 0)
+        .map_or_else(
+            || bytes.to_string(),
+            |(shift, unit)| format!("{}{unit}", bytes >> shift),
+        )
 }
 
 /// What `--legacy-mem` maps when no amount is given: every free hugepage (DPDK's static

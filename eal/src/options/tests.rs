@@ -408,3 +408,179 @@ fn no_input_panics() {
         }
     }
 }
+
+#[test]
+fn dpdk_26_07_flags_parse_to_their_meaning() {
+    let (o, _) = run(&[
+        "--no-auto-probing",
+        "--legacy-mem",
+        "--syslog=local3",
+        "--base-virtaddr=0x23456789",
+        "--vfio-intr=msix",
+        "--create-uio-dev",
+        "--huge-worker-stack=512",
+        "--log-timestamp=iso",
+        "--log-color=never",
+        "--memory-channels=2",
+        "--memory-ranks",
+        "4",
+        "--memory-size=64",
+        "--version",
+    ])
+    .unwrap();
+    assert!(o.no_auto_probing && o.legacy_mem && o.create_uio_dev && o.show_version);
+    assert_eq!(o.syslog.unwrap().name(), "local3");
+    assert_eq!(o.base_virtaddr, Some(0x2400_0000));
+    assert_eq!(o.vfio_intr, Some(VfioIntr::Msix));
+    assert_eq!(o.huge_worker_stack, Some(WorkerStack::Bytes(512 << 10)));
+    assert_eq!(o.log_timestamp, LogTimestamp::Iso);
+    assert_eq!(o.log_color, LogColor::Never);
+    assert_eq!(
+        (o.memory_channels, o.memory_ranks, o.memory_mb),
+        (Some(2), Some(4), Some(64))
+    );
+
+    let (o, _) = run(&[
+        "-A",
+        "--syslog",
+        "--huge-worker-stack",
+        "--log-timestamp",
+        "--log-color",
+    ])
+    .unwrap();
+    assert!(o.no_auto_probing);
+    assert_eq!(o.syslog, Some(SyslogFacility::DAEMON));
+    assert_eq!(o.huge_worker_stack, Some(WorkerStack::Default));
+    assert_eq!(o.log_timestamp, LogTimestamp::Time);
+    assert_eq!(o.log_color, LogColor::Always);
+
+    let (o, _) = run(&["--auto-probing", "--coremask", "0x1"]).unwrap();
+    assert!(!o.no_auto_probing);
+    assert_eq!(lcores(&o), "0@0");
+
+    // A page size given twice keeps the later limit, with a warning, as DPDK.
+    let (o, _) = run(&[
+        "--pagesz-mem=2M:64M",
+        "--pagesz-mem=1K:8K",
+        "--pagesz-mem=2M:32M",
+    ])
+    .unwrap();
+    assert_eq!(
+        o.pagesz_mem,
+        [
+            PageSizeLimit {
+                page_size: 2 << 20,
+                limit: 32 << 20
+            },
+            PageSizeLimit {
+                page_size: 1 << 10,
+                limit: 8 << 10
+            }
+        ]
+    );
+    assert!(o.warnings[0].contains("later limit"), "{:?}", o.warnings);
+}
+
+/// Bad values of the flags DPDK 26.07 added, and the pairs it refuses together.
+#[test]
+fn dpdk_26_07_bad_values_and_conflicts() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--syslog=invalid"],
+            "invalid value 'invalid' for --syslog: unknown syslog facility",
+        ),
+        (
+            &["--log-timestamp=invalid"],
+            "invalid value 'invalid' for --log-timestamp: expected 'notime'",
+        ),
+        (
+            &["--log-color=invalid"],
+            "invalid value 'invalid' for --log-color: expected 'always', 'auto' or 'never'",
+        ),
+        (
+            &["--vfio-intr=invalid"],
+            "invalid value 'invalid' for --vfio-intr: expected 'legacy', 'msi' or 'msix'",
+        ),
+        (&["--vfio-intr"], "option --vfio-intr requires a value"),
+        (
+            &["--base-virtaddr=0xnope"],
+            "invalid value '0xnope' for --base-virtaddr: not a hexadecimal address",
+        ),
+        (
+            &["--huge-worker-stack=0"],
+            "invalid value '0' for --huge-worker-stack: the stack size must be more than 0 KB",
+        ),
+        (
+            &["--pagesz-mem=2M:3M"],
+            "invalid value '2M:3M' for --pagesz-mem: limit '3M' is not a multiple",
+        ),
+        (
+            &["--pagesz-mem=3M:6M"],
+            "invalid value '3M:6M' for --pagesz-mem: page size '3M' is not a power of two",
+        ),
+        (&["--legacy-mem=1"], "option --legacy-mem takes no value"),
+        (
+            &["--auto-probing", "--no-auto-probing"],
+            "options --auto-probing and --no-auto-probing cannot be used together",
+        ),
+        (
+            &["-b", "0:0.0", "--no-auto-probing"],
+            "options -b/--block and --no-auto-probing cannot be used together",
+        ),
+        (
+            &["--no-huge", "--pagesz-mem=2M:2M"],
+            "options --pagesz-mem and --no-huge cannot be used together",
+        ),
+        (
+            &["--legacy-mem", "--pagesz-mem=2M:2M"],
+            "options --pagesz-mem and --legacy-mem cannot be used together",
+        ),
+        (
+            &["--legacy-mem", "--in-memory"],
+            "options --legacy-mem and --in-memory cannot be used together",
+        ),
+        (
+            &["--no-huge", "--huge-worker-stack"],
+            "options --huge-worker-stack and --no-huge cannot be used together",
+        ),
+        (
+            &["--no-huge", "--single-file-segments"],
+            "options --single-file-segments and --no-huge cannot be used together",
+        ),
+        (
+            &["--single-file-segments", "--huge-unlink=never"],
+            "options --single-file-segments and --huge-unlink=never cannot be used together",
+        ),
+        (
+            &["--in-memory", "--huge-unlink"],
+            "options --in-memory and --huge-unlink cannot be used together",
+        ),
+        (
+            &["--no-huge", "--huge-unlink=existing"],
+            "options --huge-unlink=existing and --no-huge cannot be used together",
+        ),
+        (
+            &["--lcores", "0-1@(0,1)"],
+            "invalid value '0-1@(0,1)' for --lcores: a range of lcores before '@' must be a group: write (0-1)@...",
+        ),
+        // DPDK's test_memory_flags lines that need two or three NUMA nodes to run.
+        (&["--socket-mem=2,"], "'' is not a number of megabytes"),
+        (
+            &["--socket-mem=2,Fred"],
+            "'Fred' is not a number of megabytes",
+        ),
+        (
+            &["--socket-mem=2,Fred0"],
+            "'Fred0' is not a number of megabytes",
+        ),
+        (&["--socket-mem=2,,2"], "'' is not a number of megabytes"),
+    ];
+    for (args, want) in cases {
+        let got = err(args);
+        assert!(got.contains(want), "{args:?}:\n  got  {got}\n  want {want}");
+    }
+    // DPDK's command lines that need more CPUs than a test machine may have parse.
+    assert_eq!(lcores(&run(&["-l", "1-2,3"]).unwrap().0), "1@1 2@2 3@3");
+    let (o, _) = run(&["--lcores", "(0-1)@(0,1)"]).unwrap();
+    assert_eq!(lcores(&o), "0@0-1 1@0-1");
+}
