@@ -28,9 +28,6 @@ pub enum Error {
         /// The value that was attached to it.
         value: String,
     },
-    /// A word that is not a flag before `--`.
-    #[error("unexpected argument '{0}' (application arguments go after '--')")]
-    UnexpectedArgument(String),
     /// A flag's value could not be used.
     #[error("invalid value '{value}' for {flag}: {reason}")]
     InvalidValue {

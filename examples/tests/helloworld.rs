@@ -144,7 +144,11 @@ fn log_timestamps_and_colours_as_asked() {
     }
     let iso = stderr(&["--log-timestamp=iso"]);
     let first = iso.lines().next().unwrap();
-    assert_eq!(&first[5..6], "-", "[YYYY-MM-DDThh:mm:ss,uuuuuu+hh:mm] {first}");
+    assert_eq!(
+        &first[5..6],
+        "-",
+        "[YYYY-MM-DDThh:mm:ss,uuuuuu+hh:mm] {first}"
+    );
     assert_eq!(&first[11..12], "T", "{first}");
     let coloured = stderr(&["--log-color", "--log-timestamp=delta"]);
     let first = coloured.lines().next().unwrap();

@@ -2,7 +2,7 @@
 //!
 //! Flags follow DPDK's `getopt_long` conventions: `-l 0-3` and `-l0-3`, `--lcores 0-3` and
 //! `--lcores=0-3`, grouped value-less short flags (`-vh`), and `--` ending the EAL's part of the
-//! command line. Parsing has no side effects; [`crate::init`] acts on the result.
+//! command line; words before it that are not flags go to the application, as in DPDK 26.07. Parsing has no side effects; [`crate::init`] acts on the result.
 
 mod lcores;
 mod usage;
@@ -216,14 +216,18 @@ struct Occurrence {
 }
 
 /// Splits `args` (without the program name) into flag occurrences and application arguments.
+/// As DPDK 26.07, words before `--` that are not flags go to the application, ahead of those
+/// after `--`.
 fn tokenize(args: &[String]) -> Result<(Vec<Occurrence>, Vec<String>)> {
     let mut out = Vec::new();
+    let mut stray = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
         i += 1;
         if arg == "--" {
-            return Ok((out, args[i..].to_vec()));
+            stray.extend_from_slice(&args[i..]);
+            return Ok((out, stray));
         }
         if let Some(long) = arg.strip_prefix("--") {
             let (name, attached) = match long.split_once('=') {
@@ -297,10 +301,10 @@ fn tokenize(args: &[String]) -> Result<(Vec<Occurrence>, Vec<String>)> {
                 break;
             }
         } else {
-            return Err(Error::UnexpectedArgument(arg.clone()));
+            stray.push(arg.clone());
         }
     }
-    Ok((out, Vec::new()))
+    Ok((out, stray))
 }
 
 fn parse_u32(flag: &str, v: &str, min: u32, max: u32) -> Result<u32> {
