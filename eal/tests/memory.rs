@@ -464,7 +464,11 @@ fn pagesz_mem_caps_the_page_size_in_use() {
     let e = memzone::reserve("capped_b", 3 * page, None, MemzoneFlags::empty()).unwrap_err();
     let text = e.to_string();
     assert!(
-        text.contains("memzone 'capped_b'") && text.contains(&format!("MiB that --pagesz-mem=")),
+        text.contains("memzone 'capped_b'")
+            && text.contains(&format!(
+                "past the {} MiB that --pagesz-mem=",
+                (4 * page) >> 20
+            )),
         "{text}"
     );
     let b = memzone::reserve("capped_c", page, None, MemzoneFlags::empty()).unwrap();
