@@ -294,11 +294,19 @@ fn plan_lcores(opts: &EalOptions) -> Result<(options::LcoreMap, u32)> {
             }
             spec.map.clone()
         }
-        None => allowed
-            .iter()
-            .filter(|&c| detected.contains(c) && c < lcore::MAX_LCORE as usize)
-            .map(|c| (c as u32, CpuSet::single(c)))
-            .collect(),
+        None => {
+            let cpus: Vec<usize> = allowed.iter().filter(|&c| detected.contains(c)).collect();
+            match opts.remap_lcore_ids {
+                Some(base) => options::remap(&cpus, base).map_err(|reason| {
+                    Error::invalid("--remap-lcore-ids", &base.to_string(), reason)
+                })?,
+                None => cpus
+                    .into_iter()
+                    .filter(|&c| c < lcore::MAX_LCORE as usize)
+                    .map(|c| (c as u32, CpuSet::single(c)))
+                    .collect(),
+            }
+        }
     };
     let main = match opts.main_lcore {
         Some(m) if map.contains_key(&m) => m,
@@ -410,6 +418,19 @@ fn setup_memory(opts: &EalOptions, sockets: &[u32], main_socket: u32) -> Result<
         fixed: opts.legacy_mem,
         limit,
         base_hint: opts.base_virtaddr.map(|a| a as usize),
+        node_limits: match &opts.numa_limit {
+            Some(list) => (
+                list.iter().map(|&m| mb(m)).collect(),
+                format!(
+                    "--numa-limit={}",
+                    list.iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            ),
+            None => (Vec::new(), String::new()),
+        },
     };
     Memory::new(cfg, &prealloc).map_err(|e| match (e, &asked) {
         (Error::Hugepages(m) | Error::Memory(m), Some((flag, value))) => {

@@ -284,3 +284,16 @@ fn huge_worker_stack_sizes_worker_stacks() {
     assert_eq!(eal.wait_lcore(1).unwrap(), 7);
     drop(eal);
 }
+
+/// `--remap-lcore-ids`: lcore ids from the base up, whatever the CPUs' numbers.
+#[test]
+fn remapped_lcore_ids_start_at_the_base() {
+    let _s = serial();
+    let cpu = allowed_cpus()[0];
+    let eal = init(&["-l", &cpu.to_string(), "--remap-lcore-ids=5"]);
+    assert_eq!(eal.lcores(), [5]);
+    assert_eq!(eal.main_lcore(), 5);
+    let on = eal.run_on_lcores(|_| rpdk_eal::cpuset::thread_affinity().unwrap().first());
+    assert_eq!(on[0].1.as_ref().unwrap(), &Some(cpu));
+    drop(eal);
+}

@@ -497,3 +497,19 @@ fn base_virtaddr_places_the_heap() {
     assert_eq!(memory::heap_stats()[0].base, 0x1fff_4000_0000);
     drop(eal);
 }
+
+/// `--numa-limit` caps each node's heap.
+#[test]
+fn numa_limit_caps_a_node() {
+    let _s = serial();
+    let eal = init(&["--no-huge", "--no-shconf", "--numa-limit=8"]).unwrap();
+    let a = memzone::reserve("nl_a", 4 << 20, None, MemzoneFlags::empty()).unwrap();
+    let e = memzone::reserve("nl_b", 6 << 20, None, MemzoneFlags::empty()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("past the 8 MiB that --numa-limit=8 allows"),
+        "{e}"
+    );
+    drop(a);
+    drop(eal);
+}

@@ -70,6 +70,8 @@ pub(crate) struct MemoryConfig {
     pub limit: Option<(usize, String)>,
     /// `--base-virtaddr`: where the first heap should go.
     pub base_hint: Option<usize>,
+    /// `--numa-limit`: the most bytes each node's heap maps (0: no limit), and the flag.
+    pub node_limits: (Vec<usize>, String),
 }
 
 /// The heaps of all nodes.
@@ -153,12 +155,23 @@ impl Memory {
             .filter(|(s, _)| **s != socket)
             .map(|(_, h)| h.region().mapped())
             .sum();
-        let cap = match &self.cfg.limit {
+        let (limits, limit_flag) = &self.cfg.node_limits;
+        let node = limits
+            .get(socket as usize)
+            .filter(|b| **b > 0)
+            .map(|b| (*b, limit_flag.as_str()));
+        let page = self
+            .cfg
+            .limit
+            .as_ref()
+            .map(|(b, f)| (b.saturating_sub(others), f.as_str()));
+        let tighter = match (node, page) {
+            (Some(n), Some(p)) => Some(if n.0 <= p.0 { n } else { p }),
+            (n, p) => n.or(p),
+        };
+        let cap = match tighter {
             _ if self.cfg.fixed => Cap::Fixed,
-            Some((bytes, flag)) => Cap::Limit {
-                bytes: bytes.saturating_sub(others),
-                flag,
-            },
+            Some((bytes, flag)) => Cap::Limit { bytes, flag },
             None => Cap::Reserve,
         };
         let heap = match heaps.entry(socket) {

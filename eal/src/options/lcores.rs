@@ -148,6 +148,69 @@ fn parse_number(s: &str) -> Result<(usize, &str), String> {
     Ok((n, &s[end..]))
 }
 
+/// The CPUs of a plain core list (`1-3,8`) or, with `mask`, of a hexadecimal core mask, for
+/// `--remap-lcore-ids`: CPUs may go up to 1023, since the lcore ids are given afresh.
+pub fn parse_cpus(input: &str, mask: bool) -> Result<Vec<usize>, String> {
+    let mut set = CpuSet::new();
+    if mask {
+        let s = input.trim();
+        let s = s
+            .strip_prefix("0x")
+            .or_else(|| s.strip_prefix("0X"))
+            .unwrap_or(s);
+        for (pos, c) in s.chars().rev().enumerate() {
+            let v = c
+                .to_digit(16)
+                .ok_or_else(|| format!("'{c}' is not a hexadecimal digit"))?;
+            for bit in (0..4).filter(|b| v & (1 << b) != 0) {
+                let cpu = pos * 4 + bit;
+                if cpu >= MAX_CPUS {
+                    return Err(format!(
+                        "bit {cpu} is set but CPUs go up to {}",
+                        MAX_CPUS - 1
+                    ));
+                }
+                set.insert(cpu);
+            }
+        }
+    } else {
+        if input.contains(['@', '(']) {
+            return Err("'@' and groups '()' cannot be used when remapping lcore ids".into());
+        }
+        if input.trim().is_empty() {
+            return Err("empty core list".into());
+        }
+        for part in input.split(',') {
+            let (lo, hi, rest) = parse_range(part.trim())?;
+            if !rest.trim().is_empty() {
+                return Err(format!("unexpected '{}'", rest.trim()));
+            }
+            (lo.min(hi)..=lo.max(hi)).for_each(|c| set.insert(c));
+        }
+    }
+    let cpus: Vec<usize> = set.iter().collect();
+    if cpus.is_empty() {
+        return Err("no CPU selected".into());
+    }
+    Ok(cpus)
+}
+
+/// `--remap-lcore-ids`: lcores `base`, `base + 1`... on `cpus` in order, one CPU each.
+pub fn remap(cpus: &[usize], base: u32) -> Result<LcoreMap, String> {
+    if base as usize + cpus.len() > MAX_LCORE as usize {
+        return Err(format!(
+            "{} lcores from {base} go past lcore {}",
+            cpus.len(),
+            MAX_LCORE - 1
+        ));
+    }
+    Ok(cpus
+        .iter()
+        .enumerate()
+        .map(|(i, &cpu)| (base + i as u32, CpuSet::single(cpu)))
+        .collect())
+}
+
 /// Parses a hexadecimal core mask (`-c 0x3`): lcore `i` on CPU `i` for every bit `i` set.
 pub fn parse_coremask(input: &str) -> Result<LcoreMap, String> {
     let s = input.trim();
@@ -260,6 +323,23 @@ mod tests {
                 "input {input:?}: got {err:?}, want {want:?}"
             );
         }
+    }
+
+    #[test]
+    fn remapped_lcores() {
+        let cpus = parse_cpus("200-201,5", false).unwrap();
+        assert_eq!(cpus, [5, 200, 201]);
+        assert_eq!(show(&remap(&cpus, 0).unwrap()), "0@5 1@200 2@201");
+        assert_eq!(show(&remap(&cpus, 10).unwrap()), "10@5 11@200 12@201");
+        assert_eq!(parse_cpus("0x300", true).unwrap(), [8, 9]);
+        assert!(parse_cpus("1@2", false).unwrap_err().contains("'@'"));
+        assert!(parse_cpus("(1,2)", false).unwrap_err().contains("groups"));
+        assert!(remap(&cpus, 126).unwrap_err().contains("go past lcore 127"));
+        assert!(
+            parse_cpus("1024", false)
+                .unwrap_err()
+                .contains("out of range")
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod values;
 
 use std::path::PathBuf;
 
-pub use lcores::{LcoreMap, parse_coremask, parse_lcores};
+pub use lcores::{LcoreMap, parse_coremask, parse_cpus, parse_lcores, remap};
 pub use usage::usage;
 pub use values::{PageSizeLimit, VfioIntr, WorkerStack, parse_size};
 
@@ -128,6 +128,21 @@ pub struct EalOptions {
     pub create_uio_dev: bool,
     /// `--huge-worker-stack`: the stack size of worker lcore threads.
     pub huge_worker_stack: Option<WorkerStack>,
+    /// `-R`/`--remap-lcore-ids[=base]`: lcore ids from `base` up, one per CPU, whatever the
+    /// CPUs' numbers.
+    pub remap_lcore_ids: Option<u32>,
+    /// `--numa-limit`/`--socket-limit`: the most megabytes each NUMA node's heap maps (0: no
+    /// limit).
+    pub numa_limit: Option<Vec<u64>>,
+    /// `--match-allocations`: accepted (rpdk gives back only whole free pages at a heap's end).
+    pub match_allocations: bool,
+    /// `--force-max-simd-bitwidth`: the widest vectors code may use (rpdk chooses no vector
+    /// paths at run time: kept for applications).
+    pub max_simd_bitwidth: Option<u32>,
+    /// `--vmware-tsc-map`: accepted; rpdk reads the TSC with `rdtsc` in any case.
+    pub vmware_tsc_map: bool,
+    /// `--vfio-vf-token`: the VF token (UUID) shared by an SR-IOV PF and its VFs.
+    pub vfio_vf_token: Option<[u8; 16]>,
     /// `--mbuf-pool-ops-name`: the mempool ops of packet-buffer pools (checked by the mbuf
     /// library, which knows the names).
     pub mbuf_pool_ops_name: Option<String>,
@@ -193,6 +208,13 @@ const FLAGS: &[(&str, Option<char>, Arg)] = &[
     ("vfio-intr", None, Arg::Required),
     ("create-uio-dev", None, Arg::None),
     ("huge-worker-stack", None, Arg::Optional),
+    ("remap-lcore-ids", Some('R'), Arg::Optional),
+    ("numa-limit", None, Arg::Required),
+    ("socket-limit", None, Arg::Required),
+    ("match-allocations", None, Arg::None),
+    ("force-max-simd-bitwidth", None, Arg::Required),
+    ("vmware-tsc-map", None, Arg::None),
+    ("vfio-vf-token", None, Arg::Required),
     ("version", Some('v'), Arg::None),
     ("help", Some('h'), Arg::None),
     ("memory-channels", Some('n'), Arg::Required),
@@ -282,6 +304,16 @@ fn tokenize(args: &[String]) -> Result<(Vec<Occurrence>, Vec<String>)> {
                     continue;
                 }
                 let rest = &arg[1 + pos + c.len_utf8()..];
+                if *kind == Arg::Optional {
+                    // An optional value is only ever attached: `-R5`, `-R=5`.
+                    let value = rest.strip_prefix('=').unwrap_or(rest);
+                    out.push(Occurrence {
+                        name,
+                        written,
+                        value: (!rest.is_empty()).then(|| value.to_string()),
+                    });
+                    break;
+                }
                 let value = if !rest.is_empty() {
                     rest.to_string()
                 } else {
@@ -330,6 +362,41 @@ fn parse_megabytes(flag: &str, v: &str) -> Result<u64> {
         .ok_or_else(|| Error::invalid(flag, v, "not a number of megabytes"))
 }
 
+/// Parses `MB,MB...` (`--socket-mem`, `--numa-limit`).
+fn parse_mb_list(flag: &str, v: &str) -> Result<Vec<u64>> {
+    if v.trim().is_empty() {
+        return Err(Error::invalid(flag, v, "empty list"));
+    }
+    v.split(',')
+        .map(|p| {
+            parse_megabytes(flag, p)
+                .map_err(|_| Error::invalid(flag, v, format!("'{p}' is not a number of megabytes")))
+        })
+        .collect()
+}
+
+/// The lcores of `-l`/`--lcores` (or `-c` when `mask`) with value `v`, remapped when `-R` asks.
+fn lcore_spec(o: &mut EalOptions, mask: bool, flag: &str, v: &str) -> Result<LcoreSpec> {
+    let invalid = |reason: String| Error::invalid(flag, v, reason);
+    let map = match o.remap_lcore_ids {
+        Some(base) => remap(&parse_cpus(v, mask).map_err(invalid)?, base).map_err(invalid)?,
+        None if mask => parse_coremask(v).map_err(invalid)?,
+        None => parse_lcores(v).map_err(invalid)?,
+    };
+    if mask {
+        let list: Vec<String> = map.keys().map(u32::to_string).collect();
+        o.warnings.push(format!(
+            "-c COREMASK is deprecated; use -l CORELIST (here: -l {})",
+            list.join(",")
+        ));
+    }
+    Ok(LcoreSpec {
+        flag: flag.to_string(),
+        value: v.to_string(),
+        map,
+    })
+}
+
 /// Parses an EAL command line. `args` includes the program name (`argv[0]`).
 pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
     let args: Vec<String> = args
@@ -343,6 +410,9 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
     let mut mem_flag: Option<(String, bool)> = None;
     let mut unlink_flag: Option<String> = None;
     let mut auto_probing: Option<String> = None;
+    let mut numa_limit_flag: Option<String> = None;
+    // The lcore flag (whether it is -c, as written, its value), parsed once -R is known.
+    let mut lcore_arg: Option<(bool, String, String)> = None;
     let mut single_file_segments = false;
     for occ in occurrences {
         let flag = occ.written.as_str();
@@ -350,27 +420,33 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
         match occ.name.as_str() {
             "help" => return Ok(Parsed::Help),
             "lcores" | "coremask" => {
-                if let Some(prev) = &o.lcores {
-                    return Err(Error::Conflict(prev.flag.clone(), flag.to_string()));
+                if let Some((_, prev, _)) = &lcore_arg {
+                    return Err(Error::Conflict(prev.clone(), flag.to_string()));
                 }
-                let map = if occ.name == "coremask" {
-                    parse_coremask(v)
-                } else {
-                    parse_lcores(v)
-                }
-                .map_err(|reason| Error::invalid(flag, v, reason))?;
-                if occ.name == "coremask" {
-                    let list: Vec<String> = map.keys().map(u32::to_string).collect();
-                    o.warnings.push(format!(
-                        "-c COREMASK is deprecated; use -l CORELIST (here: -l {})",
-                        list.join(",")
-                    ));
-                }
-                o.lcores = Some(LcoreSpec {
-                    flag: flag.to_string(),
-                    value: v.to_string(),
-                    map,
-                });
+                lcore_arg = Some((occ.name == "coremask", flag.to_string(), v.to_string()));
+            }
+            "remap-lcore-ids" => {
+                let base = match occ.value.as_deref() {
+                    None => 0,
+                    Some(b) => parse_u32(flag, b, 0, crate::lcore::MAX_LCORE - 1)?,
+                };
+                o.remap_lcore_ids = Some(base);
+            }
+            "numa-limit" | "socket-limit" => {
+                o.numa_limit = Some(parse_mb_list(flag, v)?);
+                numa_limit_flag = Some(flag.to_string());
+            }
+            "match-allocations" => o.match_allocations = true,
+            "force-max-simd-bitwidth" => {
+                o.max_simd_bitwidth = Some(
+                    values::parse_simd_bitwidth(v)
+                        .map_err(|reason| Error::invalid(flag, v, reason))?,
+                );
+            }
+            "vmware-tsc-map" => o.vmware_tsc_map = true,
+            "vfio-vf-token" => {
+                o.vfio_vf_token =
+                    Some(values::parse_uuid(v).map_err(|reason| Error::invalid(flag, v, reason))?);
             }
             "main-lcore" => {
                 o.main_lcore = Some(parse_u32(flag, v, 0, crate::lcore::MAX_LCORE - 1)?);
@@ -388,18 +464,7 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
                 }
             }
             "socket-mem" | "numa-mem" => {
-                if v.trim().is_empty() {
-                    return Err(Error::invalid(flag, v, "empty list"));
-                }
-                let list = v
-                    .split(',')
-                    .map(|p| {
-                        parse_megabytes(flag, p).map_err(|_| {
-                            Error::invalid(flag, v, format!("'{p}' is not a number of megabytes"))
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                o.socket_mem = Some(list);
+                o.socket_mem = Some(parse_mb_list(flag, v)?);
                 if let Some((prev, true)) = mem_flag.replace((flag.to_string(), false)) {
                     return Err(Error::Conflict(prev, flag.to_string()));
                 }
@@ -568,6 +633,26 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
             "no-telemetry" | "telemetry" | "no-hpet" => {}
             other => unreachable!("flag table entry '{other}' without a handler"),
         }
+    }
+    if let Some((mask, flag, v)) = lcore_arg {
+        o.lcores = Some(lcore_spec(&mut o, mask, &flag, &v)?);
+    }
+    if o.legacy_mem {
+        if let Some(f) = numa_limit_flag {
+            return Err(Error::Conflict(f, "--legacy-mem".into()));
+        }
+        if o.match_allocations {
+            return Err(Error::Conflict(
+                "--legacy-mem".into(),
+                "--match-allocations".into(),
+            ));
+        }
+    }
+    if o.no_huge && o.match_allocations {
+        return Err(Error::Conflict(
+            "--no-huge".into(),
+            "--match-allocations".into(),
+        ));
     }
     let given = Given {
         mem: mem_flag,

@@ -598,3 +598,66 @@ fn dpdk_26_07_bad_values_and_conflicts() {
     let (o, _) = run(&["--lcores", "(0-1)@(0,1)"]).unwrap();
     assert_eq!(lcores(&o), "0@0-1 1@0-1");
 }
+
+#[test]
+fn more_dpdk_26_07_flags() {
+    let (o, app) = run(&["-R", "-l", "0,2"]).unwrap();
+    assert!(app.is_empty(), "-R takes no detached value");
+    assert_eq!(o.remap_lcore_ids, Some(0));
+    assert_eq!(lcores(&o), "0@0 1@2");
+    let (o, _) = run(&["-l", "200-201", "--remap-lcore-ids=4"]).unwrap();
+    assert_eq!(lcores(&o), "4@200 5@201");
+    let (o, _) = run(&["-R7"]).unwrap();
+    assert_eq!(o.remap_lcore_ids, Some(7));
+    let (o, _) = run(&[
+        "--numa-limit=512,0",
+        "--match-allocations",
+        "--force-max-simd-bitwidth=0",
+        "--vmware-tsc-map",
+        "--vfio-vf-token=bd48ea05-4fe4-4d52-a04a-43d8d2dcb87d",
+    ])
+    .unwrap();
+    assert_eq!(o.numa_limit, Some(vec![512, 0]));
+    assert!(o.match_allocations && o.vmware_tsc_map);
+    assert_eq!(o.max_simd_bitwidth, Some(values::SIMD_MAX));
+    assert_eq!(o.vfio_vf_token.unwrap()[0], 0xbd);
+    assert_eq!(
+        run(&["--socket-limit", "64"]).unwrap().0.numa_limit,
+        Some(vec![64])
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["-R", "--lcores", "0@1"],
+            "invalid value '0@1' for --lcores: '@' and groups '()' cannot be used when remapping",
+        ),
+        (
+            &["--remap-lcore-ids=200"],
+            "invalid value '200' for --remap-lcore-ids: must be between 0 and 127",
+        ),
+        (
+            &["--numa-limit=64", "--legacy-mem"],
+            "options --numa-limit and --legacy-mem cannot be used together",
+        ),
+        (
+            &["--legacy-mem", "--match-allocations"],
+            "options --legacy-mem and --match-allocations cannot be used together",
+        ),
+        (
+            &["--no-huge", "--match-allocations"],
+            "options --no-huge and --match-allocations cannot be used together",
+        ),
+        (
+            &["--force-max-simd-bitwidth=100"],
+            "invalid value '100' for --force-max-simd-bitwidth: expected 0 or a power of two",
+        ),
+        (
+            &["--vfio-vf-token=nope"],
+            "invalid value 'nope' for --vfio-vf-token: not a UUID",
+        ),
+        (&["--numa-limit=2,x"], "'x' is not a number of megabytes"),
+    ];
+    for (args, want) in cases {
+        let got = err(args);
+        assert!(got.contains(want), "{args:?}:\n  got  {got}\n  want {want}");
+    }
+}

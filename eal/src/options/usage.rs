@@ -19,6 +19,8 @@ EAL common options:
   -c, --coremask COREMASK
                       Hexadecimal bitmask of lcores (deprecated, use -l)
   --main-lcore ID     Lcore used as main (default: the lowest)
+  -R, --remap-lcore-ids[=BASE]
+                      Number lcores from BASE (default 0), one per CPU of -l/-c
   --huge-worker-stack[=KB]
                       Stack size of worker lcore threads (default: the system's)
   -n, --memory-channels CHANNELS
@@ -31,7 +33,10 @@ EAL common options:
                       Memory to reserve at start on each NUMA node, in megabytes
   --pagesz-mem SIZE:LIMIT
                       At most LIMIT of pages of SIZE (ex: 2M:512M; repeatable)
+  --numa-limit MB[,MB...], --socket-limit MB[,MB...]
+                      Most memory each NUMA node's heap maps (0: no limit)
   --legacy-mem        Map all memory at start and never grow or give it back
+  --match-allocations Accepted (rpdk gives back whole free pages at a heap's end)
   --base-virtaddr ADDR
                       Hexadecimal address at which to place the first heap
   -a, --allow <[domain:]bus:devid.func>[,key=val...]
@@ -47,6 +52,11 @@ EAL common options:
   --vfio-intr legacy|msi|msix
                       VFIO interrupt mode (rpdk's drivers poll: no effect)
   --create-uio-dev    Accepted; rpdk creates no /dev/uioX nodes
+  --vfio-vf-token UUID
+                      VF token shared by an SR-IOV PF and its VFs
+  --force-max-simd-bitwidth BITS
+                      Widest vectors to use (0: no limit; 64: none)
+  --vmware-tsc-map    Accepted; rpdk reads the TSC with rdtsc
   --iova-mode pa|va   IOVA mode: physical (needs root) or virtual addresses
   --proc-type primary|secondary|auto
                       Type of this process

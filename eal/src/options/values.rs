@@ -148,6 +148,42 @@ pub fn parse_worker_stack(v: Option<&str>) -> Result<WorkerStack, String> {
         .ok_or_else(|| "the stack size is too large".into())
 }
 
+/// DPDK's largest SIMD bitwidth (`RTE_VECT_SIMD_MAX`), what `--force-max-simd-bitwidth=0` means.
+pub const SIMD_MAX: u32 = 1 << 15;
+
+/// Parses `--force-max-simd-bitwidth`: 0 (no limit) or a power of two from 64 (vectors off)
+/// to 32768; decimal, `0x` hex or `0` octal, as `strtoul`.
+pub fn parse_simd_bitwidth(v: &str) -> Result<u32, String> {
+    let n = parse_size(v)
+        .ok()
+        .filter(|_| {
+            v.trim()
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == 'x' || c == 'X')
+        })
+        .ok_or_else(|| "not a number".to_string())?;
+    match n {
+        0 => Ok(SIMD_MAX),
+        64..=32768 if n.is_power_of_two() => Ok(n as u32),
+        _ => Err("expected 0 or a power of two from 64 to 32768".into()),
+    }
+}
+
+/// Parses `--vfio-vf-token`: a UUID, `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in hexadecimal.
+pub fn parse_uuid(v: &str) -> Result<[u8; 16], String> {
+    let groups: Vec<&str> = v.split('-').collect();
+    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    if lens != [8, 4, 4, 4, 12] || !v.chars().all(|c| c == '-' || c.is_ascii_hexdigit()) {
+        return Err("not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)".into());
+    }
+    let hex: String = groups.concat();
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +237,20 @@ mod tests {
         assert!(parse_base_virtaddr("0x").is_err());
         assert!(parse_base_virtaddr("0xzz").is_err());
         assert!(parse_base_virtaddr("ffffffffffffffff").is_err());
+    }
+
+    #[test]
+    fn simd_and_uuid() {
+        assert_eq!(parse_simd_bitwidth("0"), Ok(SIMD_MAX));
+        assert_eq!(parse_simd_bitwidth("256"), Ok(256));
+        assert_eq!(parse_simd_bitwidth("0x200"), Ok(512));
+        for bad in ["32", "100", "65536", "big", "-64", ""] {
+            assert!(parse_simd_bitwidth(bad).is_err(), "{bad}");
+        }
+        let u = parse_uuid("bd48ea05-4fe4-4d52-a04a-43d8d2dcb87d").unwrap();
+        assert_eq!((u[0], u[15]), (0xbd, 0x7d));
+        assert!(parse_uuid("bd48ea05-4fe4-4d52-a04a-43d8d2dcb87").is_err());
+        assert!(parse_uuid("bd48ea05x4fe4-4d52-a04a-43d8d2dcb87d").is_err());
     }
 
     #[test]
