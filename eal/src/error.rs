@@ -38,6 +38,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A flag that may be given once was given again (DPDK 26.07 refuses it too).
+    #[error("option {0} is given twice (only -a, -b, --vdev, --log-level and --pagesz-mem repeat)")]
+    Repeated(String),
     /// Two flags that cannot be used together.
     #[error("options {0} and {1} cannot be used together")]
     Conflict(String, String),

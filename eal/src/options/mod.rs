@@ -229,6 +229,9 @@ const FLAGS: &[(&str, Option<char>, Arg)] = &[
     ("single-file-segments", None, Arg::None),
 ];
 
+/// The flags that may be given more than once (DPDK's list arguments).
+const REPEATABLE: &[&str] = &["allow", "block", "vdev", "log-level", "pagesz-mem"];
+
 /// One flag occurrence: its canonical name (long name, or the short letter), how it was
 /// written, and its value.
 struct Occurrence {
@@ -405,6 +408,15 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
         .map(|s| s.as_ref().to_string())
         .collect();
     let (occurrences, app_args) = tokenize(&args)?;
+    let mut seen: Vec<&str> = Vec::new();
+    for occ in &occurrences {
+        if !REPEATABLE.contains(&occ.name.as_str()) {
+            if seen.contains(&occ.name.as_str()) {
+                return Err(Error::Repeated(occ.written.clone()));
+            }
+            seen.push(&occ.name);
+        }
+    }
     let mut o = EalOptions::default();
     // The memory flag given last, and whether it is -m.
     let mut mem_flag: Option<(String, bool)> = None;

@@ -256,7 +256,19 @@ fn bad_command_lines_name_what_is_wrong() {
         ),
         (
             &["-l", "0", "-l", "1"],
-            "options -l and -l cannot be used together",
+            "option -l is given twice (only -a, -b, --vdev, --log-level and --pagesz-mem repeat)",
+        ),
+        (
+            &["-l", "0", "--lcores", "1"],
+            "option --lcores is given twice",
+        ),
+        (
+            &["-m", "1", "--memory-size=2"],
+            "option --memory-size is given twice",
+        ),
+        (
+            &["--no-huge", "--no-huge"],
+            "option --no-huge is given twice",
         ),
         (
             &["-a", "00:03.0", "-b", "00:04.0"],
