@@ -318,7 +318,8 @@ fn tokenize(args: &[String]) -> Result<(Vec<Occurrence>, Vec<String>)> {
                     break;
                 }
                 let value = if !rest.is_empty() {
-                    rest.to_string()
+                    // `-l=0-3` as `-l0-3`, as DPDK's parser takes it.
+                    rest.strip_prefix('=').unwrap_or(rest).to_string()
                 } else {
                     match args.get(i) {
                         Some(v) => {
