@@ -41,7 +41,8 @@
 //! - [`lcore`]: lcore ids, the main lcore, workers; launching is on [`Eal`];
 //! - [`time`]: `rdtsc`, `tsc_hz`, delays;
 //! - [`memory`] and [`memzone`]: hugepage heaps, memzones, `virt2iova`;
-//! - [`logging`]: DPDK log types and levels over the `log` facade;
+//! - [`logging`]: DPDK log types and levels over the `log` facade, with DPDK's timestamps,
+//!   colours and syslog output;
 //! - [`bus`]: devargs, driver registration and probing;
 //! - [`cpuset`]: CPU sets and affinity.
 //!
@@ -51,6 +52,9 @@
 //! facade, `regex` for `--log-level` regular expressions, `linkme` so that drivers register by
 //! being linked (as DPDK's constructors do), `thiserror` for the error type. `core_affinity` was
 //! considered for pinning but pins to single cores only, and DPDK's `(0-3)@(0-1)` needs CPU sets.
+//! Syslog is a standard-library `UnixDatagram` to `/dev/log` rather than libc's `syslog(3)`
+//! (process-global state and a variadic call), and `chrono` was not taken for the one
+//! `localtime_r` call that log timestamps need.
 
 pub mod bus;
 pub mod cpuset;
