@@ -427,6 +427,18 @@ fn no_input_panics() {
         "99999999999999999999",
         "--huge-unlink=",
         "--file-prefix=%",
+        "--pagesz-mem",
+        "--pagesz-mem=:",
+        "--syslog=",
+        "-R",
+        "-R=",
+        "--base-virtaddr",
+        "--log-timestamp=",
+        "--huge-worker-stack=",
+        "--numa-limit",
+        "--force-max-simd-bitwidth",
+        "--vfio-vf-token",
+        "18446744073709551615",
     ];
     for a in words {
         for b in words {
