@@ -2,12 +2,12 @@
 //! and the application, the same for every driver.
 //!
 //! Per RX queue, after the driver's `rx_burst`: the software queues and RSS when the port has
-//! more queues than its device ([`swq`]), the RSS hash when the device writes none, then the
+//! more queues than its device (`swq.rs`), the RSS hash when the device writes none, then the
 //! RX callbacks in order (DPDK's `rte_eth_add_rx_callback`). Per TX queue, before the driver's
 //! `tx_burst`: the TX callbacks, then the software TX queues' turn-taking.
 //! A queue with no callback pays one relaxed load and a branch that always goes the same way.
 //! Callbacks are added and removed while traffic runs, without a lock on the burst path;
-//! removal waits until the polling lcore is past the callback (see [`callbacks`]).
+//! removal waits until the polling lcore is past the callback (see `callbacks.rs`).
 
 pub(crate) mod callbacks;
 pub mod hairpin;
