@@ -9,6 +9,10 @@
 #     spread by the stage's Toeplitz hash and RETA (--rss-udp); DPDK cannot run the second
 #     (af_packet has qpairs queues only), so these rows are rpdk's, and the last row is the
 #     stage's cost per packet in TSC cycles: hz/rate(4 queues) - hz/rate(1 queue)
+#   the same cost without the kernel: testpmd io on two net_ring ports with 4 queues, 1 core,
+#     --tx-first, once with --disable-rss (each ring its queue's) and once with --rss-udp
+#     (net_ring does not spread, so the stage spreads every packet by hash and RETA through
+#     its rings): cycles/packet of the one forwarding core, hz/rate, and their difference
 
 STAGE_SECS=${STAGE_SECS:-8}
 STAGE_NS=bench-stage-$$
@@ -79,6 +83,28 @@ stage_rpdk() {
             "$q" "$rate"
         if [[ $q == 1 ]]; then r1=$rate; else r4=$rate; fi
     done
+    local rn="" rr=""
+    for mode in --disable-rss --rss-udp; do
+        out=$(mktemp)
+        stage_run "$out" "$bin" -l 0,1 --no-pci --file-prefix "$RPDK_PREFIX" \
+            --vdev net_ring0 --vdev net_ring1 \
+            -- --forward-mode=io --nb-cores=1 --stats-period=1 --tx-first \
+            --rxq=4 --txq=4 "$mode"
+        rate=$(stage_rate "$out")
+        hz=$(sed -n 's/.*TSC frequency is ~\([0-9]*\) KHz.*/\1/p' "$out" | head -1)
+        if [[ -z $rate || -z $hz ]]; then
+            echo "stage: no rate for net_ring $mode (output: $out)" >&2
+            continue
+        fi
+        rm -f "$out"
+        /usr/bin/python3 -c "print(f'testpmd io net_ring x2 --tx-first, 4 queues, $mode\tcycles/packet\tlower\t{$hz * 1e3 / ($rate * 1e6):.1f}')"
+        if [[ $mode == --disable-rss ]]; then rn=$rate; else rr=$rate; fi
+    done
+    if [[ -n $rn && -n $rr && -n $hz ]]; then
+        /usr/bin/python3 -c "
+hz = $hz * 1e3
+print(f'software RSS over 4 queues on net_ring, cost\tcycles/packet\tlower\t{hz / ($rr * 1e6) - hz / ($rn * 1e6):.1f}')"
+    fi
     if [[ -n $r1 && -n $r4 && -n $hz ]]; then
         /usr/bin/python3 -c "
 hz = $hz * 1e3

@@ -86,6 +86,9 @@ pub struct Args {
     /// RSS on IP addresses and UDP ports.
     #[arg(long = "rss-udp")]
     pub rss_udp: bool,
+    /// No RSS, even with --rxq > 1 (each queue gets what its device queue, or nothing).
+    #[arg(long = "disable-rss")]
+    pub disable_rss: bool,
     /// Do not drain RX queues before forwarding.
     #[arg(long = "no-flush-rx")]
     pub no_flush_rx: bool,
@@ -187,6 +190,7 @@ mod tests {
         assert_eq!(a.eth_peer[0].0, 1);
         let h = parse(&["--hairpinq=2", "--hairpin-mode=0x12", "--rss-udp"]).unwrap();
         assert_eq!((h.hairpinq, h.hairpin_mode, h.rss_udp), (2, 0x12, true));
+        assert!(parse(&["--disable-rss"]).unwrap().disable_rss);
         let d = parse(&[]).unwrap();
         assert_eq!(
             (d.forward_mode.name, d.burst, d.txpkts.total(), d.mbcache),

@@ -171,7 +171,7 @@ impl Testpmd {
             let port = Port::get(p)?;
             println!("Configuring Port {p} (socket {})", port.socket_id());
             let mut conf = EthConf::default();
-            if args.rxq > 1 {
+            if args.rxq > 1 && !args.disable_rss {
                 let mut hf = if args.rss_udp {
                     RssHf::IP | RssHf::UDP
                 } else {
