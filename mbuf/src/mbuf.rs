@@ -873,6 +873,22 @@ impl Mbuf {
         txo::set(t, txo::OUTER_L3_LEN, l3 as u64);
     }
 
+    /// The address of the first segment's buffer (DPDK's `buf_addr`), for drivers that hand a
+    /// buffer's location to a device (AF_XDP's UMEM offsets); the data starts
+    /// [`headroom`](Self::headroom) bytes into it.
+    #[inline(always)]
+    pub fn buf_addr(&self) -> *const u8 {
+        self.h().buf_addr
+    }
+
+    /// Whether the first segment is a direct mbuf of `pool`: its buffer is its own, inside
+    /// the pool's memory, with no external buffer attached.
+    #[inline(always)]
+    pub fn is_own_buffer_of(&self, pool: &PktmbufPool) -> bool {
+        let h = self.h();
+        h.pool == pool.mempool().as_raw() && !is_attached(h)
+    }
+
     /// The IOVA of the first segment's buffer.
     pub fn buf_iova(&self) -> u64 {
         self.h().buf_iova
