@@ -1,0 +1,234 @@
+//! The devargs of `net_af_xdp`, with DPDK's names and defaults (`drivers/net/af_xdp`), and
+//! rpdk's `need_wakeup`.
+
+#![forbid(unsafe_code)]
+
+use rpdk_eal::bus::Devargs;
+
+use crate::drivers::{flag_arg, netif};
+
+/// The keys the driver takes.
+pub(super) const KEYS: &[&str] = &[
+    "iface",
+    "start_queue",
+    "queue_count",
+    "shared_umem",
+    "xdp_prog",
+    "busy_budget",
+    "force_copy",
+    "use_cni",
+    "use_pinned_map",
+    "dp_path",
+    "mode",
+    "need_wakeup",
+];
+
+/// Most queues a port takes.
+pub(super) const MAX_QUEUES: u16 = 64;
+/// DPDK's default busy-poll budget (`ETH_AF_XDP_DFLT_BUSY_BUDGET`).
+pub(super) const DEFAULT_BUSY_BUDGET: u32 = 64;
+
+/// Where the XDP program runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Native where the interface's driver has XDP, generic otherwise.
+    Auto,
+    /// In the driver (`XDP_FLAGS_DRV_MODE`).
+    Native,
+    /// On the kernel's socket buffers, any interface (`XDP_FLAGS_SKB_MODE`).
+    Generic,
+}
+
+/// Where the XSKMAP comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Program {
+    /// The driver's own program and map, attached at start and detached at stop.
+    BuiltIn,
+    /// A map pinned in bpffs at this path by whoever attached the program
+    /// (`use_pinned_map=1,dp_path=...`): the driver only puts its sockets in it.
+    PinnedMap(String),
+}
+
+/// What the devargs ask for.
+#[derive(Clone, Debug)]
+pub(super) struct Params {
+    /// The interface (`iface`).
+    pub iface: String,
+    /// The interface's first queue the port uses (`start_queue`).
+    pub start_queue: u32,
+    /// How many (`queue_count`): the port's queue pairs.
+    pub queue_count: u16,
+    /// Queues with the same pool share one UMEM registration (`shared_umem`).
+    pub shared_umem: bool,
+    /// Busy-poll budget, 0 for none (`busy_budget`).
+    pub busy_budget: u32,
+    /// Copy mode even where zero-copy is possible (`force_copy`).
+    pub force_copy: bool,
+    /// `mode`.
+    pub mode: Mode,
+    /// Ask the kernel to say when it needs a wake-up (`need_wakeup`, rpdk's own; default 1).
+    pub need_wakeup: bool,
+    /// The program.
+    pub program: Program,
+}
+
+/// Parses and checks the devargs; errors name the key and the value.
+pub(super) fn parse(dev: &Devargs) -> Result<Params, String> {
+    let iface = match dev.get("iface") {
+        Some(v) => v.to_string(),
+        None => return Err("missing key 'iface' (the kernel interface to attach to)".into()),
+    };
+    netif::check_name(&iface)
+        .map_err(|e| format!("invalid value '{iface}' for key 'iface': {e}"))?;
+    let start_queue: u32 = dev.parse_or("start_queue", 0)?;
+    let queue_count: u16 = dev.parse_or("queue_count", 1)?;
+    if queue_count == 0 || queue_count > MAX_QUEUES {
+        return Err(format!(
+            "invalid value '{queue_count}' for key 'queue_count' (1 to {MAX_QUEUES})"
+        ));
+    }
+    if start_queue
+        .checked_add(queue_count as u32)
+        .is_none_or(|e| e > u16::MAX as u32)
+    {
+        return Err(format!(
+            "invalid value '{start_queue}' for key 'start_queue' (with queue_count {queue_count}, beyond queue 65535)"
+        ));
+    }
+    let mode = match dev.get("mode") {
+        None => Mode::Auto,
+        Some("native" | "drv") => Mode::Native,
+        Some("generic" | "skb") => Mode::Generic,
+        Some(v) => {
+            return Err(format!(
+                "invalid value '{v}' for key 'mode' (native or drv, generic or skb; \
+                 absent: native where the interface's driver has XDP, generic otherwise)"
+            ));
+        }
+    };
+    if dev.has("xdp_prog") {
+        return Err(
+            "key 'xdp_prog': loading a BPF ELF object is not supported by rpdk's net_af_xdp; \
+             attach your program yourself, pin its xsks_map and give use_pinned_map=1,dp_path=<pinned map>"
+                .into(),
+        );
+    }
+    if flag_arg(dev, "use_cni", false)? {
+        return Err(
+            "key 'use_cni': the AF_XDP device plugin's socket protocol is not supported; \
+             give use_pinned_map=1,dp_path=<pinned xsks_map> instead"
+                .into(),
+        );
+    }
+    let program = if flag_arg(dev, "use_pinned_map", false)? {
+        match dev.get("dp_path") {
+            Some(p) if !p.is_empty() => Program::PinnedMap(p.to_string()),
+            _ => {
+                return Err(
+                    "key 'use_pinned_map' needs 'dp_path', the bpffs path of the pinned xsks_map"
+                        .into(),
+                );
+            }
+        }
+    } else {
+        if dev.has("dp_path") {
+            return Err("key 'dp_path' is only taken with use_pinned_map=1".into());
+        }
+        Program::BuiltIn
+    };
+    if program != Program::BuiltIn && dev.has("mode") {
+        return Err(
+            "key 'mode' does nothing with use_pinned_map=1 (the program is not ours)".into(),
+        );
+    }
+    Ok(Params {
+        iface,
+        start_queue,
+        queue_count,
+        shared_umem: flag_arg(dev, "shared_umem", false)?,
+        busy_budget: dev.parse_or("busy_budget", DEFAULT_BUSY_BUDGET)?,
+        force_copy: flag_arg(dev, "force_copy", false)?,
+        mode,
+        need_wakeup: flag_arg(dev, "need_wakeup", true)?,
+        program,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Params, String> {
+        parse(&Devargs::parse_vdev(&format!("net_af_xdp0{s}")).unwrap())
+    }
+
+    #[test]
+    fn defaults_are_dpdks() {
+        let p = p(",iface=veth0").unwrap();
+        assert_eq!(p.iface, "veth0");
+        assert_eq!((p.start_queue, p.queue_count, p.busy_budget), (0, 1, 64));
+        assert!(!p.shared_umem && !p.force_copy && p.need_wakeup);
+        assert_eq!((p.mode, p.program), (Mode::Auto, Program::BuiltIn));
+    }
+
+    #[test]
+    fn values_are_taken() {
+        let p = p(
+            ",iface=eth1,start_queue=2,queue_count=4,shared_umem=1,busy_budget=0,force_copy=1,\
+             mode=skb,need_wakeup=0",
+        )
+        .unwrap();
+        assert_eq!((p.start_queue, p.queue_count, p.busy_budget), (2, 4, 0));
+        assert!(p.shared_umem && p.force_copy && !p.need_wakeup);
+        assert_eq!(p.mode, Mode::Generic);
+        let q =
+            super::parse(&Devargs::parse_vdev("net_af_xdp0,iface=e,mode=native").unwrap()).unwrap();
+        assert_eq!(q.mode, Mode::Native);
+        let r = super::parse(
+            &Devargs::parse_vdev("net_af_xdp0,iface=e,use_pinned_map=1,dp_path=/sys/fs/bpf/m")
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(r.program, Program::PinnedMap("/sys/fs/bpf/m".into()));
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (args, want) in [
+            ("", "missing key 'iface'"),
+            (",iface=a/b", "invalid value 'a/b' for key 'iface'"),
+            (
+                ",iface=v,queue_count=0",
+                "invalid value '0' for key 'queue_count' (1 to 64)",
+            ),
+            (
+                ",iface=v,queue_count=x",
+                "invalid value 'x' for key 'queue_count'",
+            ),
+            (
+                ",iface=v,start_queue=-1",
+                "invalid value '-1' for key 'start_queue'",
+            ),
+            (
+                ",iface=v,start_queue=65535,queue_count=2",
+                "beyond queue 65535",
+            ),
+            (",iface=v,mode=hw", "invalid value 'hw' for key 'mode'"),
+            (
+                ",iface=v,force_copy=2",
+                "invalid value '2' for key 'force_copy'",
+            ),
+            (",iface=v,xdp_prog=a.o", "key 'xdp_prog'"),
+            (",iface=v,use_cni=1", "key 'use_cni'"),
+            (",iface=v,use_pinned_map=1", "needs 'dp_path'"),
+            (",iface=v,dp_path=/x", "only taken with use_pinned_map=1"),
+            (
+                ",iface=v,busy_budget=x",
+                "invalid value 'x' for key 'busy_budget'",
+            ),
+        ] {
+            let e = p(args).unwrap_err();
+            assert!(e.contains(want), "{args}: {e}");
+        }
+    }
+}
