@@ -363,9 +363,11 @@ fn frames_cross_unchanged_in_native_and_generic_mode_on_one_and_two_queues() {
     let _s = serial();
     for mode in ["native", "generic"] {
         for nq in [1, 2] {
-            both_ways(mode, nq);
+            both_ways(mode, nq, "");
         }
     }
+    // Two queues on one UMEM registration, without busy polling.
+    both_ways("native", 2, ",shared_umem=1,busy_budget=0");
 }
 
 #[test]

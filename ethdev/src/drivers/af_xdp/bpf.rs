@@ -14,7 +14,6 @@ const BPF_MAP_CREATE: i32 = 0;
 const BPF_MAP_UPDATE_ELEM: i32 = 2;
 const BPF_MAP_DELETE_ELEM: i32 = 3;
 const BPF_PROG_LOAD: i32 = 5;
-const BPF_OBJ_GET: i32 = 7;
 const BPF_LINK_CREATE: i32 = 28;
 
 /// `BPF_MAP_TYPE_XSKMAP`: AF_XDP sockets by queue index.
@@ -151,13 +150,4 @@ pub(super) fn link_xdp(prog: &OwnedFd, ifindex: u32, flags: u32) -> io::Result<O
         .u32_at(8, BPF_XDP)
         .u32_at(12, flags);
     bpf(BPF_LINK_CREATE, &mut a).map(fd_of)
-}
-
-/// Opens the BPF object pinned at `path` in bpffs (a map, for `use_pinned_map`).
-pub(super) fn obj_get(path: &str) -> io::Result<OwnedFd> {
-    let c = std::ffi::CString::new(path)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a path with a NUL byte"))?;
-    let mut a = Attr::new();
-    a.u64_at(0, c.as_ptr() as u64);
-    bpf(BPF_OBJ_GET, &mut a).map(fd_of)
 }

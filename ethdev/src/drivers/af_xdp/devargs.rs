@@ -39,16 +39,6 @@ pub(super) enum Mode {
     Generic,
 }
 
-/// Where the XSKMAP comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Program {
-    /// The driver's own program and map, attached at start and detached at stop.
-    BuiltIn,
-    /// A map pinned in bpffs at this path by whoever attached the program
-    /// (`use_pinned_map=1,dp_path=...`): the driver only puts its sockets in it.
-    PinnedMap(String),
-}
-
 /// What the devargs ask for.
 #[derive(Clone, Debug)]
 pub(super) struct Params {
@@ -68,8 +58,6 @@ pub(super) struct Params {
     pub mode: Mode,
     /// Ask the kernel to say when it needs a wake-up (`need_wakeup`, rpdk's own; default 1).
     pub need_wakeup: bool,
-    /// The program.
-    pub program: Program,
 }
 
 /// Parses and checks the devargs; errors name the key and the value.
@@ -108,38 +96,18 @@ pub(super) fn parse(dev: &Devargs) -> Result<Params, String> {
     };
     if dev.has("xdp_prog") {
         return Err(
-            "key 'xdp_prog': loading a BPF ELF object is not supported by rpdk's net_af_xdp; \
-             attach your program yourself, pin its xsks_map and give use_pinned_map=1,dp_path=<pinned map>"
+            "key 'xdp_prog': loading a BPF ELF object is not supported by rpdk's net_af_xdp \
+             (it attaches its own program, xdp-tools' default)"
                 .into(),
         );
     }
-    if flag_arg(dev, "use_cni", false)? {
-        return Err(
-            "key 'use_cni': the AF_XDP device plugin's socket protocol is not supported; \
-             give use_pinned_map=1,dp_path=<pinned xsks_map> instead"
-                .into(),
-        );
-    }
-    let program = if flag_arg(dev, "use_pinned_map", false)? {
-        match dev.get("dp_path") {
-            Some(p) if !p.is_empty() => Program::PinnedMap(p.to_string()),
-            _ => {
-                return Err(
-                    "key 'use_pinned_map' needs 'dp_path', the bpffs path of the pinned xsks_map"
-                        .into(),
-                );
-            }
+    for key in ["use_cni", "use_pinned_map", "dp_path"] {
+        if dev.has(key) {
+            return Err(format!(
+                "key '{key}': the AF_XDP device plugin's socket and pinned maps are not \
+                 supported by rpdk's net_af_xdp (it attaches its own program)"
+            ));
         }
-    } else {
-        if dev.has("dp_path") {
-            return Err("key 'dp_path' is only taken with use_pinned_map=1".into());
-        }
-        Program::BuiltIn
-    };
-    if program != Program::BuiltIn && dev.has("mode") {
-        return Err(
-            "key 'mode' does nothing with use_pinned_map=1 (the program is not ours)".into(),
-        );
     }
     Ok(Params {
         iface,
@@ -150,7 +118,6 @@ pub(super) fn parse(dev: &Devargs) -> Result<Params, String> {
         force_copy: flag_arg(dev, "force_copy", false)?,
         mode,
         need_wakeup: flag_arg(dev, "need_wakeup", true)?,
-        program,
     })
 }
 
@@ -168,7 +135,7 @@ mod tests {
         assert_eq!(p.iface, "veth0");
         assert_eq!((p.start_queue, p.queue_count, p.busy_budget), (0, 1, 64));
         assert!(!p.shared_umem && !p.force_copy && p.need_wakeup);
-        assert_eq!((p.mode, p.program), (Mode::Auto, Program::BuiltIn));
+        assert_eq!(p.mode, Mode::Auto);
     }
 
     #[test]
@@ -184,12 +151,6 @@ mod tests {
         let q =
             super::parse(&Devargs::parse_vdev("net_af_xdp0,iface=e,mode=native").unwrap()).unwrap();
         assert_eq!(q.mode, Mode::Native);
-        let r = super::parse(
-            &Devargs::parse_vdev("net_af_xdp0,iface=e,use_pinned_map=1,dp_path=/sys/fs/bpf/m")
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(r.program, Program::PinnedMap("/sys/fs/bpf/m".into()));
     }
 
     #[test]
@@ -220,8 +181,8 @@ mod tests {
             ),
             (",iface=v,xdp_prog=a.o", "key 'xdp_prog'"),
             (",iface=v,use_cni=1", "key 'use_cni'"),
-            (",iface=v,use_pinned_map=1", "needs 'dp_path'"),
-            (",iface=v,dp_path=/x", "only taken with use_pinned_map=1"),
+            (",iface=v,use_pinned_map=1", "key 'use_pinned_map'"),
+            (",iface=v,dp_path=/x", "key 'dp_path'"),
             (
                 ",iface=v,busy_budget=x",
                 "invalid value 'x' for key 'busy_budget'",

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use rpdk_mbuf::net::MacAddr;
 
-use super::devargs::{Mode, Params, Program};
+use super::devargs::{Mode, Params};
 use super::rx::AfXdpRx;
 use super::socket::{QueueSocket, SocketCfg};
 use super::tx::{AfXdpTx, TxLink};
@@ -51,7 +51,7 @@ struct State {
     mtu: u16,
     rx: Vec<Option<RxEntry>>,
     tx_links: Vec<Arc<TxLink>>,
-    /// The XSKMAP (ours, or the pinned one) and the built-in program, made at the first start.
+    /// The XSKMAP and the built-in program, made at the first start.
     map: Option<OwnedFd>,
     prog: Option<OwnedFd>,
     attached: Option<Attached>,
@@ -140,22 +140,15 @@ impl AfXdpDevice {
         self.page as u32 - XDP_PACKET_HEADROOM
     }
 
-    /// The XSKMAP, made (or opened, when pinned) at the first start.
+    /// The XSKMAP, made at the first start.
     fn map(&self, st: &mut State) -> DriverResult<()> {
-        if st.map.is_some() {
-            return Ok(());
-        }
-        let map = match &self.params.program {
-            Program::BuiltIn => {
-                let entries = self.params.start_queue + self.params.queue_count as u32;
+        if st.map.is_none() {
+            let entries = self.params.start_queue + self.params.queue_count as u32;
+            st.map = Some(
                 bpf::xskmap("xsks_map", entries)
-                    .map_err(|e| self.bpf_err("creating the XSKMAP", e))?
-            }
-            Program::PinnedMap(path) => bpf::obj_get(path).map_err(io_err(format!(
-                "opening the pinned xsks_map '{path}' (key 'dp_path')"
-            )))?,
-        };
-        st.map = Some(map);
+                    .map_err(|e| self.bpf_err("creating the XSKMAP", e))?,
+            );
+        }
         Ok(())
     }
 
@@ -434,7 +427,7 @@ impl EthDevice for AfXdpDevice {
                 })?;
             }
         }
-        if self.params.program == Program::BuiltIn && st.attached.is_none() {
+        if st.attached.is_none() {
             self.attach(&mut st)?;
         }
         st.started = true;

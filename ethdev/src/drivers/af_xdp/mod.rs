@@ -13,8 +13,6 @@
 //!   XDP link, in native mode where the interface's driver has XDP and generic mode otherwise
 //!   (`mode=native|generic` forces one), and detached when the port stops: the link is a file
 //!   descriptor, so the kernel detaches it also when the process dies, even by `SIGKILL`.
-//!   `use_pinned_map=1,dp_path=<path>` puts the sockets in a map pinned by whoever attached
-//!   their own program instead.
 //! - **UMEM.** Each RX queue's socket registers the whole memory of the queue's mbuf pool as its
 //!   UMEM ([`umem`]); received frames are written by the kernel into mbuf buffers and become
 //!   mbufs without a copy, and mbufs of that pool are sent from their own buffers.
