@@ -245,14 +245,14 @@ fn sorted(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     v
 }
 
-/// Frames both ways between the kernel and a port of `nq` queues in `mode`.
-fn both_ways(mode: &str, nq: u16) {
-    let (ns, _in) = netns(&format!("x{mode}{nq}"), nq);
-    let _eal = eal(&[&format!(
-        "net_af_xdp0,iface=xa,queue_count={nq},mode={mode}"
-    )])
-    .unwrap();
-    let pool = pool(&format!("afxdp_{mode}{nq}"), 4096);
+/// Frames both ways between the kernel and a port of `nq` queues in `mode`, with `extra`
+/// devargs.
+fn both_ways(mode: &str, nq: u16, extra: &str) {
+    let tag = format!("{}{nq}{}", &mode[..3], extra.len());
+    let (ns, _in) = netns(&format!("x{tag}"), nq);
+    let vdev = format!("net_af_xdp0,iface=xa,queue_count={nq},mode={mode}{extra}");
+    let _eal = eal(&[&vdev]).unwrap();
+    let pool = pool(&format!("afxdp_{tag}"), 4096);
     let port = Port::get(0).unwrap();
     assert_eq!(port.info().driver_name, "net_af_xdp");
     start(&port, &pool, nq, 0);

@@ -127,7 +127,9 @@ impl QueueSocket {
         }
         let shared = cfg.share.map(|s| s.fd());
         if shared.is_some() {
-            flags |= libc::XDP_SHARED_UMEM;
+            // A socket sharing a UMEM takes the first one's copy and wake-up settings; the
+            // kernel refuses them here.
+            flags = libc::XDP_SHARED_UMEM;
         }
         let deadline = std::time::Instant::now() + BUSY_RETRY;
         loop {
