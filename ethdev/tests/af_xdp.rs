@@ -14,6 +14,7 @@ use rpdk_eal::Eal;
 use rpdk_ethdev::{EthConf, Port, RxConf, RxQueue, TxConf, TxQueue};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, Mbuf, MbufBurst, PktmbufPool};
 use rpdk_testsupport::netns::NetNs;
+use rpdk_testsupport::port::{PortFixture, PortSetup};
 use rpdk_testsupport::{eal_args, require_root, serial};
 
 const DEADLINE: Duration = Duration::from_secs(5);
@@ -251,11 +252,9 @@ fn both_ways(mode: &str, nq: u16, extra: &str) {
     let tag = format!("{}{nq}{}", &mode[..3], extra.len());
     let (ns, _in) = netns(&format!("x{tag}"), nq);
     let vdev = format!("net_af_xdp0,iface=xa,queue_count={nq},mode={mode}{extra}");
-    let _eal = eal(&[&vdev]).unwrap();
-    let pool = pool(&format!("afxdp_{tag}"), 4096);
-    let port = Port::get(0).unwrap();
+    let f = PortFixture::new(&format!("afxdp_{tag}"), &[&vdev], &PortSetup::queues(nq)).unwrap();
+    let (port, pool) = (f.port(0), f.pool());
     assert_eq!(port.info().driver_name, "net_af_xdp");
-    start(&port, &pool, nq, 0);
     assert!(xdp_attached(&ns, "xa"), "program attached at start");
     assert_eq!(port.xstat("xdp_native"), Some((mode == "native") as u64));
     let mut rxqs: Vec<RxQueue> = (0..nq).map(|q| port.rx_queue(q).unwrap()).collect();
@@ -350,9 +349,7 @@ fn both_ways(mode: &str, nq: u16, extra: &str) {
     drop((rxqs, txqs));
     port.stop().unwrap();
     assert!(!xdp_attached(&ns, "xa"), "program detached at stop");
-    port.close().unwrap();
-    assert_eq!(pool.in_use_count(), 0, "every mbuf the kernel held is back");
-    pool.audit().unwrap();
+    // The fixture closes the port and checks that every mbuf the kernel held came back.
 }
 
 #[test]
@@ -377,10 +374,12 @@ fn start_stop_cycles_leave_no_program_attached() {
     }
     let _s = serial();
     let (ns, _in) = netns("xcyc", 1);
-    let _eal = eal(&["net_af_xdp0,iface=xa"]).unwrap();
-    let pool = pool("afxdp_cyc", 4096);
-    let port = Port::get(0).unwrap();
-    start(&port, &pool, 1, 256);
+    let setup = PortSetup {
+        nb_desc: 256,
+        ..PortSetup::default()
+    };
+    let f = PortFixture::new("afxdp_cyc", &["net_af_xdp0,iface=xa"], &setup).unwrap();
+    let port = f.port(0);
     let raw = Raw::open("xb");
     for round in 0..5u32 {
         assert!(xdp_attached(&ns, "xa"), "round {round}: attached");
@@ -404,8 +403,6 @@ fn start_stop_cycles_leave_no_program_attached() {
     port.stop().unwrap();
     port.close().unwrap();
     assert!(!xdp_attached(&ns, "xa"));
-    assert_eq!(pool.in_use_count(), 0);
-    pool.audit().unwrap();
 }
 
 /// The body of the process the SIGKILL test kills: a started port, then a long sleep.
@@ -485,10 +482,13 @@ fn an_exhausted_pool_counts_drops_and_recovers() {
     }
     let _s = serial();
     let (_ns, _in) = netns("xexh", 1);
-    let _eal = eal(&["net_af_xdp0,iface=xa,busy_budget=0"]).unwrap();
-    let pool = pool("afxdp_exh", 256);
-    let port = Port::get(0).unwrap();
-    start(&port, &pool, 1, 128);
+    let setup = PortSetup {
+        nb_desc: 128,
+        pool_size: 256,
+        ..PortSetup::default()
+    };
+    let f = PortFixture::new("afxdp_exh", &["net_af_xdp0,iface=xa,busy_budget=0"], &setup).unwrap();
+    let port = f.port(0);
     let mut rxq = port.rx_queue(0).unwrap();
     let raw = Raw::open("xb");
     // Hold every frame received: the pool runs dry, the fill ring empties, the kernel drops.
@@ -541,11 +541,7 @@ fn an_exhausted_pool_counts_drops_and_recovers() {
         .map(|(_, f)| f)
         .collect();
     assert!(got == sent, "frames after recovery: {}", got.len());
-    drop(rxq);
-    port.stop().unwrap();
-    port.close().unwrap();
-    assert_eq!(pool.in_use_count(), 0);
-    pool.audit().unwrap();
+    drop((rxq, burst));
 }
 
 #[test]

@@ -3,11 +3,11 @@
 
 pub mod af_packet;
 pub mod af_xdp;
+pub mod net_ring;
 pub(crate) mod netif;
 pub mod null;
 pub(crate) mod packet_socket;
 pub mod pcap;
-pub mod ring;
 pub(crate) mod stash;
 pub mod tap;
 
