@@ -306,7 +306,7 @@ fn both_ways(mode: &str, nq: u16, extra: &str) {
     // Port to kernel, spread over the TX queues.
     let chunk = sent.len().div_ceil(nq as usize);
     for (q, part) in sent.chunks(chunk).enumerate() {
-        send(&mut txqs[q], &pool, part);
+        send(&mut txqs[q], pool, part);
     }
     let out = raw.recv_n(sent.len());
     assert_eq!(out.len(), sent.len(), "frames the kernel received");
@@ -326,7 +326,7 @@ fn both_ways(mode: &str, nq: u16, extra: &str) {
     // The mbufs were the pool's: sent from their own buffers, nothing copied.
     assert_eq!(port.xstat("tx_q0_copies"), Some(0));
     // A frame shorter than an Ethernet header is taken and dropped: an error.
-    send(&mut txqs[0], &pool, &[vec![0xff; 10]]);
+    send(&mut txqs[0], pool, &[vec![0xff; 10]]);
     assert_eq!(port.stats().oerrors, 1);
     // A chained mbuf is copied into the UMEM.
     let mut head = pool.alloc().unwrap();

@@ -8,16 +8,16 @@
 //!
 //! - **Program.** The built-in XDP program is xdp-tools' default one,
 //!   `bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS)`, six eBPF instructions
-//!   written in Rust ([`program`]) and loaded with the `bpf()` system call ([`bpf`]) with an
+//!   written in Rust (`program.rs`) and loaded with the `bpf()` system call (`bpf.rs`) with an
 //!   `XSKMAP` of its own. It is attached when the port starts, through a `BPF_LINK_CREATE`
 //!   XDP link, in native mode where the interface's driver has XDP and generic mode otherwise
 //!   (`mode=native|generic` forces one), and detached when the port stops: the link is a file
 //!   descriptor, so the kernel detaches it also when the process dies, even by `SIGKILL`.
 //! - **UMEM.** Each RX queue's socket registers the whole memory of the queue's mbuf pool as its
-//!   UMEM ([`umem`]); received frames are written by the kernel into mbuf buffers and become
+//!   UMEM (`umem.rs`); received frames are written by the kernel into mbuf buffers and become
 //!   mbufs without a copy, and mbufs of that pool are sent from their own buffers.
 //!   `shared_umem=1` registers a pool once for all the queues that use it.
-//! - **Rings** ([`ring`]) are driven in bursts with one acquire load and one release store
+//! - **Rings** (`ring.rs`) are driven in bursts with one acquire load and one release store
 //!   each. The fill ring is topped up in bulk from the pool; completions are read at each TX
 //!   burst and freed in bulk. `sendto`/`recvfrom` wake the kernel only when it asks
 //!   (`XDP_USE_NEED_WAKEUP`; `need_wakeup=0` wakes it every burst) or when busy polling
