@@ -565,7 +565,11 @@ fn errors_name_what_is_wrong() {
             "net_af_xdp0,iface=xa,mode=fast",
             "invalid value 'fast' for key 'mode'",
         ),
-        ("net_af_xdp0,iface=xa,xdp_prog=x.o", "key 'xdp_prog'"),
+        (
+            "net_af_xdp0,iface=xa,xdp_prog=/nonexistent/x.o",
+            "xdp_prog '/nonexistent/x.o': No such file or directory",
+        ),
+        ("net_af_xdp0,iface=xa,use_cni=1", "key 'use_cni'"),
         ("net_af_xdp0,iface=xa,bogus=1", "bogus"),
     ] {
         let e = eal(&[vdev]).map(drop).unwrap_err().to_string();
@@ -605,4 +609,71 @@ fn errors_name_what_is_wrong() {
     a.close().unwrap();
     b.close().unwrap();
     pool.audit().unwrap();
+}
+
+/// xdp-tools' own default program, compiled by clang and shipped by libxdp: the object
+/// `xdp_prog` loads, with its `xsks_map` and its global `refcnt` in `.data`.
+const LIBXDP_PROG: &str = "/usr/lib/x86_64-linux-gnu/bpf/xsk_def_xdp_prog.o";
+
+#[test]
+fn a_users_program_from_an_elf_object_redirects_to_the_sockets() {
+    if !require_root("a_users_program_from_an_elf_object_redirects_to_the_sockets") {
+        return;
+    }
+    if !std::path::Path::new(LIBXDP_PROG).exists() {
+        rpdk_testsupport::skip(
+            "a_users_program_from_an_elf_object_redirects_to_the_sockets",
+            &format!("needs {LIBXDP_PROG} (Debian's libxdp1)"),
+        );
+        return;
+    }
+    let _s = serial();
+    let (ns, _in) = netns("xelf", 1);
+    // An object without xsks_map: the same file with the map's symbol renamed.
+    let bytes = std::fs::read(LIBXDP_PROG).unwrap();
+    let mut renamed = bytes.clone();
+    let mut at = 0;
+    while let Some(i) = renamed[at..].windows(8).position(|w| w == b"xsks_map") {
+        renamed[at + i..at + i + 8].copy_from_slice(b"othermap");
+        at += i + 8;
+    }
+    assert!(at > 0, "the object names xsks_map");
+    let bad = std::env::temp_dir().join(format!("afxdp-nomap-{}.o", std::process::id()));
+    std::fs::write(&bad, &renamed).unwrap();
+    let e = eal(&[&format!("net_af_xdp0,iface=xa,xdp_prog={}", bad.display())])
+        .map(drop)
+        .unwrap_err()
+        .to_string();
+    std::fs::remove_file(&bad).unwrap();
+    assert!(e.contains("has no map named xsks_map"), "{e}");
+
+    let vdev = format!("net_af_xdp0,iface=xa,xdp_prog={LIBXDP_PROG}");
+    let f = PortFixture::new("afxdp_elf", &[&vdev], &PortSetup::default()).unwrap();
+    let (port, pool) = (f.port(0), f.pool());
+    let link = ns.sh("ip -d link show xa").unwrap();
+    assert!(
+        link.contains("xsk_def_prog"),
+        "libxdp's program attached: {link}"
+    );
+    let raw = Raw::open("xb");
+    let sent = frames(100);
+    for fr in &sent {
+        raw.send(fr);
+    }
+    let mut rxq = port.rx_queue(0).unwrap();
+    let got: Vec<Vec<u8>> = receive(std::slice::from_mut(&mut rxq), sent.len())
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
+    assert!(
+        got == sent,
+        "frames through the user's program: {}",
+        got.len()
+    );
+    let mut txq = port.tx_queue(0).unwrap();
+    send(&mut txq, pool, &sent[..10]);
+    assert_eq!(raw.recv_n(10), sent[..10].to_vec());
+    drop((rxq, txq));
+    port.stop().unwrap();
+    assert!(!xdp_attached(&ns, "xa"), "detached at stop");
 }

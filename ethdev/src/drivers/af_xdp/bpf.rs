@@ -16,6 +16,8 @@ const BPF_MAP_DELETE_ELEM: i32 = 3;
 const BPF_PROG_LOAD: i32 = 5;
 const BPF_LINK_CREATE: i32 = 28;
 
+/// `BPF_MAP_TYPE_ARRAY`: global data of a program.
+const BPF_MAP_TYPE_ARRAY: u32 = 2;
 /// `BPF_MAP_TYPE_XSKMAP`: AF_XDP sockets by queue index.
 const BPF_MAP_TYPE_XSKMAP: u32 = 17;
 /// `BPF_PROG_TYPE_XDP`.
@@ -94,6 +96,28 @@ pub(super) fn xskmap(name: &str, entries: u32) -> io::Result<OwnedFd> {
     bpf(BPF_MAP_CREATE, &mut a).map(fd_of)
 }
 
+/// An array map of one element of `value_size` bytes, named `name` (a program's global data).
+pub(super) fn data_map(name: &str, value_size: u32) -> io::Result<OwnedFd> {
+    let mut a = Attr::new();
+    a.u32_at(0, BPF_MAP_TYPE_ARRAY)
+        .u32_at(4, 4)
+        .u32_at(8, value_size.max(1))
+        .u32_at(12, 1)
+        .name_at(28, name);
+    bpf(BPF_MAP_CREATE, &mut a).map(fd_of)
+}
+
+/// Writes `value` (the map's value size) into element 0 of array map `map`.
+pub(super) fn map_set_bytes(map: &OwnedFd, value: &[u8]) -> io::Result<()> {
+    let key = 0u32;
+    let mut a = Attr::new();
+    a.u32_at(0, map.as_raw_fd() as u32)
+        .u64_at(8, &key as *const u32 as u64)
+        .u64_at(16, value.as_ptr() as u64)
+        .u64_at(24, BPF_ANY);
+    bpf(BPF_MAP_UPDATE_ELEM, &mut a).map(drop)
+}
+
 /// Puts socket `xsk_fd` in slot `key` of map `map`.
 pub(super) fn map_set(map: &OwnedFd, key: u32, xsk_fd: i32) -> io::Result<()> {
     let value = xsk_fd as u32;
@@ -116,9 +140,11 @@ pub(super) fn map_clear(map: &OwnedFd, key: u32) -> io::Result<()> {
     }
 }
 
-/// Loads XDP program `insns` named `name`; on a refusal, the error carries the verifier's log.
-pub(super) fn load_xdp(name: &str, insns: &[Insn]) -> io::Result<OwnedFd> {
-    let license = b"Dual MIT/GPL\0";
+/// Loads XDP program `insns` named `name` under `license`; on a refusal, the error carries
+/// the verifier's log.
+pub(super) fn load_xdp(name: &str, insns: &[Insn], license: &str) -> io::Result<OwnedFd> {
+    let license = std::ffi::CString::new(license)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a license with a NUL byte"))?;
     let mut log = vec![0u8; 64 << 10];
     let mut a = Attr::new();
     a.u32_at(0, BPF_PROG_TYPE_XDP)

@@ -1,5 +1,6 @@
 //! The devargs of `net_af_xdp`, with DPDK's names and defaults (`drivers/net/af_xdp`), and
-//! rpdk's `need_wakeup`.
+//! rpdk's `need_wakeup`. DPDK's `use_cni`, `use_pinned_map` and `dp_path` (the Kubernetes
+//! AF_XDP device plugin's) are refused with an error that says so.
 
 #![forbid(unsafe_code)]
 
@@ -58,6 +59,8 @@ pub(super) struct Params {
     pub mode: Mode,
     /// Ask the kernel to say when it needs a wake-up (`need_wakeup`, rpdk's own; default 1).
     pub need_wakeup: bool,
+    /// A BPF ELF object whose XDP program to attach instead of the built-in one (`xdp_prog`).
+    pub xdp_prog: Option<String>,
 }
 
 /// Parses and checks the devargs; errors name the key and the value.
@@ -94,13 +97,13 @@ pub(super) fn parse(dev: &Devargs) -> Result<Params, String> {
             ));
         }
     };
-    if dev.has("xdp_prog") {
-        return Err(
-            "key 'xdp_prog': loading a BPF ELF object is not supported by rpdk's net_af_xdp \
-             (it attaches its own program, xdp-tools' default)"
-                .into(),
-        );
-    }
+    let xdp_prog = match dev.get("xdp_prog") {
+        None => None,
+        Some("") => {
+            return Err("invalid value '' for key 'xdp_prog' (a BPF ELF object file)".into());
+        }
+        Some(p) => Some(p.to_string()),
+    };
     for key in ["use_cni", "use_pinned_map", "dp_path"] {
         if dev.has(key) {
             return Err(format!(
@@ -118,6 +121,7 @@ pub(super) fn parse(dev: &Devargs) -> Result<Params, String> {
         force_copy: flag_arg(dev, "force_copy", false)?,
         mode,
         need_wakeup: flag_arg(dev, "need_wakeup", true)?,
+        xdp_prog,
     })
 }
 
@@ -135,7 +139,7 @@ mod tests {
         assert_eq!(p.iface, "veth0");
         assert_eq!((p.start_queue, p.queue_count, p.busy_budget), (0, 1, 64));
         assert!(!p.shared_umem && !p.force_copy && p.need_wakeup);
-        assert_eq!(p.mode, Mode::Auto);
+        assert_eq!((p.mode, p.xdp_prog), (Mode::Auto, None));
     }
 
     #[test]
@@ -179,7 +183,7 @@ mod tests {
                 ",iface=v,force_copy=2",
                 "invalid value '2' for key 'force_copy'",
             ),
-            (",iface=v,xdp_prog=a.o", "key 'xdp_prog'"),
+            (",iface=v,xdp_prog=", "invalid value '' for key 'xdp_prog'"),
             (",iface=v,use_cni=1", "key 'use_cni'"),
             (",iface=v,use_pinned_map=1", "key 'use_pinned_map'"),
             (",iface=v,dp_path=/x", "key 'dp_path'"),

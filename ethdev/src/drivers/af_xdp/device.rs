@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use rpdk_mbuf::net::MacAddr;
 
 use super::devargs::{Mode, Params};
+use super::elf::XdpObject;
 use super::rx::AfXdpRx;
 use super::socket::{QueueSocket, SocketCfg};
 use super::tx::{AfXdpTx, TxLink};
@@ -54,6 +55,8 @@ struct State {
     /// The XSKMAP and the built-in program, made at the first start.
     map: Option<OwnedFd>,
     prog: Option<OwnedFd>,
+    /// The array maps of a user program's global data.
+    data_maps: Vec<OwnedFd>,
     attached: Option<Attached>,
     /// The mode of the last attach, for xstats after stop.
     last_mode: Option<Mode>,
@@ -63,6 +66,8 @@ struct State {
 /// A port on a kernel interface through AF_XDP sockets.
 pub(super) struct AfXdpDevice {
     params: Params,
+    /// The user's program (`xdp_prog`), read at probe.
+    object: Option<XdpObject>,
     ifindex: u32,
     netif: NetIf,
     page: usize,
@@ -76,7 +81,11 @@ fn io_err(what: String) -> impl FnOnce(io::Error) -> DriverError {
 impl AfXdpDevice {
     /// Opens interface `params.iface` of this thread's network namespace: it must exist, carry
     /// Ethernet frames and have the queues asked for.
-    pub fn open(params: Params, page: usize) -> Result<AfXdpDevice, String> {
+    pub fn open(
+        params: Params,
+        object: Option<XdpObject>,
+        page: usize,
+    ) -> Result<AfXdpDevice, String> {
         let iface = &params.iface;
         let netif =
             NetIf::new(iface).map_err(|e| format!("interface '{iface}' (key 'iface'): {e}"))?;
@@ -113,6 +122,7 @@ impl AfXdpDevice {
                 ..State::default()
             }),
             params,
+            object,
             ifindex,
             netif,
             page,
@@ -174,11 +184,45 @@ impl AfXdpDevice {
             ));
         };
         if st.prog.is_none() {
-            let insns = program::redirect_to_xsks(map.as_raw_fd());
-            st.prog = Some(
-                bpf::load_xdp("rpdk_xsk_redir", &insns)
-                    .map_err(|e| self.bpf_err("loading the XDP program", e))?,
-            );
+            let prog = match &self.object {
+                None => {
+                    let insns = program::redirect_to_xsks(map.as_raw_fd());
+                    bpf::load_xdp("rpdk_xsk_redir", &insns, "Dual MIT/GPL")
+                        .map_err(|e| self.bpf_err("loading the XDP program", e))?
+                }
+                Some(obj) => {
+                    let path = self.params.xdp_prog.as_deref().unwrap_or("");
+                    let mut fds = Vec::new();
+                    for d in &obj.data {
+                        let m = bpf::data_map(&d.name, d.bytes.len() as u32).map_err(|e| {
+                            self.bpf_err(
+                                &format!("making the {} map of xdp_prog '{path}'", d.name),
+                                e,
+                            )
+                        })?;
+                        if !d.bytes.is_empty() {
+                            bpf::map_set_bytes(&m, &d.bytes).map_err(|e| {
+                                self.bpf_err(
+                                    &format!("writing the {} map of xdp_prog '{path}'", d.name),
+                                    e,
+                                )
+                            })?;
+                        }
+                        fds.push(m);
+                    }
+                    let raw: Vec<i32> = fds.iter().map(|f| f.as_raw_fd()).collect();
+                    let insns = obj.relocated(map.as_raw_fd(), &raw);
+                    let p = bpf::load_xdp(&obj.name, &insns, &obj.license).map_err(|e| {
+                        self.bpf_err(
+                            &format!("loading program '{}' of xdp_prog '{path}'", obj.name),
+                            e,
+                        )
+                    })?;
+                    st.data_maps = fds;
+                    p
+                }
+            };
+            st.prog = Some(prog);
         }
         let Some(prog) = &st.prog else {
             return Err(DriverError::Invalid("no program".into()));
@@ -451,6 +495,7 @@ impl EthDevice for AfXdpDevice {
         let mut st = self.lock();
         st.attached = None;
         st.prog = None;
+        st.data_maps.clear();
         st.map = None;
         st.rx.clear();
         st.tx_links.clear();

@@ -13,6 +13,8 @@
 //!   XDP link, in native mode where the interface's driver has XDP and generic mode otherwise
 //!   (`mode=native|generic` forces one), and detached when the port stops: the link is a file
 //!   descriptor, so the kernel detaches it also when the process dies, even by `SIGKILL`.
+//!   `xdp_prog=<file>` attaches the XDP program of a BPF ELF object instead (`elf.rs`), its
+//!   `xsks_map` references pointed at the driver's XSKMAP.
 //! - **UMEM.** Each RX queue's socket registers the whole memory of the queue's mbuf pool as its
 //!   UMEM (`umem.rs`); received frames are written by the kernel into mbuf buffers and become
 //!   mbufs without a copy, and mbufs of that pool are sent from their own buffers.
@@ -37,6 +39,7 @@
 mod bpf;
 mod devargs;
 mod device;
+mod elf;
 mod program;
 mod ring;
 mod rx;
@@ -84,7 +87,14 @@ fn probe(dev: &Devargs) -> Result<(), BusError> {
         params.start_queue,
         params.start_queue + params.queue_count as u32
     );
-    let device = AfXdpDevice::open(params, crate::drivers::packet_socket::page_size())?;
+    let object = match &params.xdp_prog {
+        None => None,
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| format!("xdp_prog '{path}': {e}"))?;
+            Some(elf::XdpObject::parse(path, &bytes)?)
+        }
+    };
+    let device = AfXdpDevice::open(params, object, crate::drivers::packet_socket::page_size())?;
     log::debug!(target: LOG, "{}: interface index {}", dev.name(), device.ifindex());
     let socket = rpdk_eal::lcore::socket_id().unwrap_or(0);
     crate::port::allocate(dev.name(), Box::new(device), socket)?;

@@ -25,7 +25,45 @@ impl Insn {
             imm,
         }
     }
+
+    /// The instruction as an ELF object stores it (little-endian).
+    pub(crate) fn from_le_bytes(b: [u8; 8]) -> Insn {
+        Insn {
+            code: b[0],
+            regs: b[1],
+            off: i16::from_le_bytes([b[2], b[3]]),
+            imm: i32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+        }
+    }
+
+    /// The opcode.
+    pub(crate) fn code(&self) -> u8 {
+        self.code
+    }
+
+    /// The immediate.
+    pub(crate) fn imm(&self) -> i32 {
+        self.imm
+    }
+
+    /// The same with source register `src` (a pseudo-register of a 64-bit load) and
+    /// immediate `imm`.
+    pub(crate) fn with_src_imm(self, src: u8, imm: i32) -> Insn {
+        Insn {
+            regs: (src << 4) | (self.regs & 0x0f),
+            imm,
+            ..self
+        }
+    }
 }
+
+/// The opcode of a 64-bit immediate load, the instruction a map reference is.
+pub(crate) const LD_IMM64_CODE: u8 = LD_IMM64;
+/// `BPF_PSEUDO_MAP_VALUE`: the immediate is a map's descriptor, the next one an offset into
+/// its one value (global data).
+pub(crate) const PSEUDO_MAP_VALUE: u8 = 2;
+/// `BPF_PSEUDO_MAP_FD`, for relocations.
+pub(crate) const PSEUDO_MAP_FD_SRC: u8 = PSEUDO_MAP_FD;
 
 /// `BPF_LDX | BPF_MEM | BPF_W`: a 32-bit load.
 const LDX_MEM_W: u8 = 0x61;
