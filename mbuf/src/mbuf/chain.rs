@@ -1,9 +1,9 @@
 //! Segment chains: walking, chaining, reading across segments, linearising, deep copies.
 
-use crate::OlFlags;
 use crate::header::MbufHeader;
 use crate::pool::PktmbufPool;
 
+use super::fields::copy_metadata;
 use super::{Mbuf, MbufError, free_chain};
 
 /// One segment of a chain, read-only.
@@ -147,17 +147,7 @@ impl Mbuf {
             return Err(MbufError::OutOfBounds);
         }
         let mut out = pool.alloc()?;
-        {
-            let src = self.h();
-            let dst = out.hm();
-            dst.port = src.port;
-            dst.vlan_tci = src.vlan_tci;
-            dst.vlan_tci_outer = src.vlan_tci_outer;
-            dst.tx_offload = src.tx_offload;
-            dst.hash = src.hash;
-            dst.packet_type = src.packet_type;
-            dst.ol_flags = src.ol_flags & !(OlFlags::INDIRECT.0 | OlFlags::EXTERNAL.0);
-        }
+        copy_metadata(out.hm(), self.h());
         let mut pos = off as usize;
         let mut left = len as usize;
         let mut scratch = [0u8; 2048];

@@ -8,6 +8,7 @@ use crate::external::{ExternalBuffer, SharedInfo};
 use crate::header::MbufHeader;
 use crate::pool::PktmbufPool;
 
+use super::fields::copy_metadata;
 use super::free::{direct_of, is_attached};
 use super::{Mbuf, MbufError};
 
@@ -37,16 +38,8 @@ impl Mbuf {
             }
         }
         let mut head = head.expect("an mbuf has at least one segment");
-        let src = self.h();
-        let dst = head.hm();
-        dst.pkt_len = src.pkt_len;
-        dst.port = src.port;
-        dst.vlan_tci = src.vlan_tci;
-        dst.vlan_tci_outer = src.vlan_tci_outer;
-        dst.tx_offload = src.tx_offload;
-        dst.hash = src.hash;
-        dst.packet_type = src.packet_type;
-        dst.ol_flags |= src.ol_flags & !(OlFlags::INDIRECT.0 | OlFlags::EXTERNAL.0);
+        head.hm().pkt_len = self.h().pkt_len;
+        copy_metadata(head.hm(), self.h());
         Ok(head)
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::header::{MBUF_HEADER_SIZE, txo};
+use crate::header::{MBUF_HEADER_SIZE, MbufHeader, txo};
 use crate::net::{self, HdrLens};
 use crate::pool::pool_private;
 use crate::{OlFlags, PacketType};
@@ -219,4 +219,17 @@ impl Mbuf {
         // SAFETY: an mbuf's pool outlives it.
         unsafe { pool_private(self.h().pool) }.priv_size as usize
     }
+}
+
+/// Copies the packet's metadata from `src` to `dst`, the head of a copy or a clone: port, VLAN
+/// tags, TX offload lengths, hash, packet type, and the offload flags but those that say
+/// where `src`'s buffer comes from (`INDIRECT`, `EXTERNAL`), which `dst` keeps its own of.
+pub(super) fn copy_metadata(dst: &mut MbufHeader, src: &MbufHeader) {
+    dst.port = src.port;
+    dst.vlan_tci = src.vlan_tci;
+    dst.vlan_tci_outer = src.vlan_tci_outer;
+    dst.tx_offload = src.tx_offload;
+    dst.hash = src.hash;
+    dst.packet_type = src.packet_type;
+    dst.ol_flags |= src.ol_flags & !(OlFlags::INDIRECT.0 | OlFlags::EXTERNAL.0);
 }

@@ -2,7 +2,6 @@
 //! packet, then forward it (DPDK's `macfwd.c`).
 
 use rpdk_ethdev::TxQueue;
-use rpdk_mbuf::net::Ethernet;
 
 use super::{Burst, Engine, FwdCtx, FwdEngine, Stream};
 
@@ -14,14 +13,11 @@ impl Engine for Mac {
         if s.receive(b, ctx) == 0 {
             return;
         }
-        for m in b.iter_mut() {
-            if let Ok(d) = m.data_mut()
-                && let Ok(mut eth) = Ethernet::new_checked(d)
-            {
-                eth.set_dst(s.peer);
-                eth.set_src(s.tx_mac);
-            }
-        }
+        let (peer, tx_mac) = (s.peer, s.tx_mac);
+        super::for_each_ethernet(b, |eth| {
+            eth.set_dst(peer);
+            eth.set_src(tx_mac);
+        });
         s.send(txq, b);
     }
 }

@@ -2,7 +2,6 @@
 //! `macswap.c`).
 
 use rpdk_ethdev::TxQueue;
-use rpdk_mbuf::net::Ethernet;
 
 use super::{Burst, Engine, FwdCtx, FwdEngine, Stream};
 
@@ -14,13 +13,7 @@ impl Engine for Macswap {
         if s.receive(b, ctx) == 0 {
             return;
         }
-        for m in b.iter_mut() {
-            if let Ok(d) = m.data_mut()
-                && let Ok(mut eth) = Ethernet::new_checked(d)
-            {
-                eth.swap_addrs();
-            }
-        }
+        super::for_each_ethernet(b, |eth| eth.swap_addrs());
         s.send(txq, b);
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rpdk_ethdev::{RxQueue, TxQueue};
-use rpdk_mbuf::net::MacAddr;
+use rpdk_mbuf::net::{Ethernet, MacAddr};
 use rpdk_mbuf::{MbufBurst, PktmbufPool};
 
 use super::packets::PacketGen;
@@ -260,6 +260,19 @@ impl CoreWork {
     /// Runs `engine` until `stop` is set.
     pub fn run(&mut self, engine: &FwdEngine, ctx: &FwdCtx<'_>, stop: &Arc<AtomicBool>) {
         (engine.run)(self, ctx, stop);
+    }
+}
+
+/// Runs `f` on the Ethernet header of every packet of `b` that has one and whose data is not
+/// shared (mac, macswap).
+#[inline]
+fn for_each_ethernet(b: &mut Burst, mut f: impl FnMut(&mut Ethernet<&mut [u8]>)) {
+    for m in b.iter_mut() {
+        if let Ok(d) = m.data_mut()
+            && let Ok(mut eth) = Ethernet::new_checked(d)
+        {
+            f(&mut eth);
+        }
     }
 }
 
