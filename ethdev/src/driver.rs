@@ -161,6 +161,12 @@ pub trait EthDevice: Send + Sync {
         1500
     }
 
+    /// Brings counters the device keeps elsewhere (the kernel's, read with a system call) into
+    /// the queues' [`QueueCounters`], before the port reads them for [`crate::Port::stats`] and
+    /// [`crate::Port::xstats`]. Called with the port's lock held, as every call here, and no
+    /// queue lock: a driver doing this writes only counters its burst functions never write.
+    fn refresh_stats(&self) {}
+
     /// The packet types the device writes into received mbufs itself (DPDK's
     /// `dev_supported_ptypes_get`); empty when it does not classify, and then the software
     /// stage parses packets when the application asks (`Port::set_ptypes`).
@@ -183,5 +189,11 @@ pub trait EthDevice: Send + Sync {
     /// (the port layer keeps the baseline of a reset).
     fn xstats(&self) -> Vec<(String, u64)> {
         Vec::new()
+    }
+
+    /// Whether extended statistic `name` counts (a reset zeroes it) or tells a state (a mode, a
+    /// size: a reset leaves it).
+    fn xstat_is_counter(&self, _name: &str) -> bool {
+        true
     }
 }

@@ -1315,22 +1315,29 @@ impl Port {
 
     /// Statistics (DPDK's `rte_eth_stats_get`).
     pub fn stats(&self) -> Stats {
-        self.inner.lock().counters.stats()
+        let st = self.inner.lock();
+        self.inner.dev.refresh_stats();
+        st.counters.stats()
     }
 
     /// Resets the statistics.
     pub fn stats_reset(&self) {
-        self.inner.lock().counters.reset();
+        let st = self.inner.lock();
+        self.inner.dev.refresh_stats();
+        st.counters.reset();
     }
 
     /// Extended statistics by name: the generic ones, then the driver's (DPDK's
     /// `rte_eth_xstats_get_names` and `rte_eth_xstats_get`).
     pub fn xstats(&self) -> Vec<(String, u64)> {
         let st = self.inner.lock();
+        self.inner.dev.refresh_stats();
         let mut x = st.counters.xstats();
         let mut drv = self.inner.dev.xstats();
         for (name, v) in &mut drv {
-            if let Some((_, b)) = st.xstats_base.iter().find(|(n, _)| n == name) {
+            if let Some((_, b)) = st.xstats_base.iter().find(|(n, _)| n == name)
+                && self.inner.dev.xstat_is_counter(name)
+            {
                 *v = v.wrapping_sub(*b);
             }
         }

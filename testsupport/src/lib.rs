@@ -15,6 +15,7 @@
 
 pub mod logs;
 pub mod netns;
+#[cfg(feature = "port")]
 pub mod port;
 
 use std::fs;
