@@ -320,7 +320,7 @@ fn testpmd_configures_rss_at_the_prompt() {
     let mut stdin = child.stdin.take().unwrap();
     writeln!(
         stdin,
-        "show port 0 rss-hash\nport config all rss udp\nshow port 1 rss-hash key\nport config all rss warp\nquit"
+        "show port 0 rss-hash\nport config all rss udp\nshow port 1 rss-hash key\nport config all rss warp\nport config 0 rss reta (0,1)(5,1)\nshow port 0 rss reta\nport config 0 rss reta (0,9)\nquit"
     )
     .unwrap();
     drop(stdin);
@@ -331,6 +331,12 @@ fn testpmd_configures_rss_at_the_prompt() {
         "RSS functions:\n  ipv4 ipv4-frag ipv4-other ipv6 ipv6-frag ipv6-other ipv6-ex\n",
         "RSS functions:\n  ipv4-udp ipv6-udp ipv6-udp-ex\nRSS key:\n6D5A56DA255B0EC2",
         "Unknown RSS type warp",
+        "RSS RETA configuration: hash index=0, queue=1\n",
+        "RSS RETA configuration: hash index=1, queue=1\n",
+        "RSS RETA configuration: hash index=2, queue=0\n",
+        "RSS RETA configuration: hash index=5, queue=1\n",
+        "RSS RETA configuration: hash index=127, queue=1\n",
+        "Failed to set RSS redirection table: port 0: invalid configuration: RETA entry 0 to queue 9: 2 RX queues configured",
     ] {
         assert!(stdout.contains(want), "missing {want:?} in:\n{stdout}");
     }
