@@ -1,7 +1,9 @@
-//! The poll-mode drivers that need no special hardware, each registered with the EAL under
-//! DPDK's name and devargs.
+//! The poll-mode drivers, each registered with the EAL under DPDK's name and devargs: software
+//! devices (`--vdev`) and PCI NICs driven over VFIO or UIO (`-a`).
 
 pub mod af_packet;
+pub(crate) mod dma;
+pub mod e1000;
 pub(crate) mod netif;
 pub mod null;
 pub(crate) mod packet_socket;
