@@ -348,6 +348,7 @@ impl EthDevice for E1000 {
             counters: setup.counters,
             state: state.clone(),
             discarding: false,
+            idle_polls: 0,
         };
         q.fill().map_err(DriverError::Invalid)?;
         lock(&self.settings).rx_buf = Some(buf);

@@ -38,7 +38,15 @@ pub(super) struct RxQueue {
     pub state: Arc<RingState>,
     /// Dropping the pieces of a frame that spans descriptors (bigger than a buffer).
     pub discarding: bool,
+    /// Empty polls since the tail was last written.
+    pub idle_polls: u32,
 }
+
+/// Empty polls after which an idle queue writes its (unchanged) tail again. QEMU's e1000
+/// models queue frames while they cannot receive and deliver them only on a tail write (or
+/// their flush timer); a frame queued just after our last write can otherwise wait forever
+/// on a quiet link. One register write per this many empty polls; harmless on hardware.
+const IDLE_TAIL_REWRITE: u32 = 1024;
 
 impl RxQueue {
     /// Arms every descriptor with an mbuf from the pool (8254x §3.2.6: software gives the
@@ -74,8 +82,17 @@ impl RxQueueOps for RxQueue {
         while n < pkts.room() {
             let i = self.next;
             if self.ring.read_u8(i, RXD_STATUS_OFFSET) & RXD_STAT_DD == 0 {
+                if n == 0 && armed.is_none() {
+                    self.idle_polls += 1;
+                    if self.idle_polls == IDLE_TAIL_REWRITE {
+                        self.idle_polls = 0;
+                        let count = self.mbufs.len();
+                        armed = Some((self.next + count - 1) % count);
+                    }
+                }
                 break;
             }
+            self.idle_polls = 0;
             // The rest of the descriptor is read after its DD bit.
             fence(Ordering::Acquire);
             let d = self.ring.read(i);
