@@ -4,11 +4,11 @@
 pub mod af_packet;
 pub(crate) mod dma;
 pub mod e1000;
+pub mod net_ring;
 pub(crate) mod netif;
 pub mod null;
 pub(crate) mod packet_socket;
 pub mod pcap;
-pub mod ring;
 pub(crate) mod stash;
 pub mod tap;
 
