@@ -6,7 +6,7 @@
 //! no-IOMMU mode (`/dev/vfio/noiommu-N`, after `enable_unsafe_noiommu_mode`) when it has none.
 //! With an IOMMU, every page of EAL memory is mapped into it at its IOVA (the virtual address in
 //! IOVA mode VA, the physical address in PA): what is mapped when the container is set up, and
-//! what the heaps add later (their regions call [`dma_map`] as they grow and [`dma_unmap`] as they
+//! what the heaps add later (their regions call `dma_map` as they grow and `dma_unmap` as they
 //! shrink). Without an IOMMU nothing is mapped and devices use physical addresses, so IOVA mode
 //! must be PA.
 
