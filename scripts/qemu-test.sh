@@ -15,8 +15,8 @@
 # The guest (q35 with an emulated Intel IOMMU, 2 vCPUs, TCG: this kind of machine's /dev/kvm runs
 # no ordinary guest) has these NICs, on two QEMU-internal hubs that reach nothing outside:
 #
-#   hub 0: 0000:00:03.0 e1000 (82540EM)   0000:00:04.0 e1000e (82574L)
-#          0000:00:07.0 virtio-net (modern only)   0000:00:05.0 e1000e (peer)
+#   hub 0: 0000:00:03.0 e1000 (82540EM)   0000:00:04.0 e1000e (82574L)   0000:00:05.0 e1000e (peer)
+#          0000:00:07.0 virtio-net (modern only; for net_virtio, not driven yet)
 #   hub 1: 0000:00:06.0 e1000 (82540EM)   0000:00:08.0 e1000e (peer)
 #
 # The peers stay with the kernel's e1000e driver: they check what the rpdk-driven NICs send
