@@ -593,13 +593,16 @@ impl Port {
     /// Statistics (DPDK's `rte_eth_stats_get`).
     pub fn stats(&self) -> Stats {
         self.inner.dev.refresh_stats();
-        self.inner.lock().counters.stats()
+        let mut s = self.inner.lock().counters.stats();
+        s.imissed += self.inner.dev.device_missed();
+        s
     }
 
     /// Resets the statistics.
     pub fn stats_reset(&self) {
         self.inner.dev.refresh_stats();
         self.inner.lock().counters.reset();
+        self.inner.dev.device_stats_reset();
     }
 
     /// Extended statistics by name: the generic ones, then the driver's (DPDK's
