@@ -5,7 +5,9 @@
 #   scripts/install-deps.sh demo    what scripts/demo.sh runs: ip (iproute2), ping, ethtool
 #   scripts/install-deps.sh test    what the test suite runs (.ci/run): the demo's, plus
 #                                   mount/flock (util-linux), sysctl (procps), tcpdump,
-#                                   libxdp1 (a compiled XDP program for net_af_xdp's xdp_prog)
+#                                   libxdp1 (a compiled XDP program for net_af_xdp's xdp_prog),
+#                                   and the PCI drivers' QEMU guest (qemu-system-x86,
+#                                   busybox-static, cpio)
 #
 # Needs root (apt-get); prints what it installs.
 set -euo pipefail
@@ -22,6 +24,9 @@ test=(
     "util-linux:mount and flock (hugepages)"
     "tcpdump:reading back the pcap files net_pcap writes"
     "libxdp1:xdp-tools' compiled default XDP program, which net_af_xdp's xdp_prog test loads"
+    "qemu-system-x86:the QEMU guest of the PCI drivers' tests (scripts/qemu-test.sh)"
+    "busybox-static:the guest's initramfs userland"
+    "cpio:packing the guest's initramfs"
 )
 
 case ${1:-} in

@@ -375,11 +375,33 @@ fn setup_memory(opts: &EalOptions, sockets: &[u32], main_socket: u32) -> Result<
                 },
             ));
         }
-        Some(m) => m,
-        None if phys && !memory::iommu_present() => IovaMode::Pa,
-        None => IovaMode::Va,
+        Some(m) => (m, "as --iova-mode asks".to_string()),
+        None => match bus::pci_needs_pa(opts) {
+            Some(why) if phys => (
+                IovaMode::Pa,
+                format!("{why}: devices use physical addresses"),
+            ),
+            Some(why) => (
+                IovaMode::Va,
+                format!("{why}, but physical addresses cannot be read: the device will fail"),
+            ),
+            None if phys && !memory::iommu_present() => (
+                IovaMode::Pa,
+                "no IOMMU, and physical addresses are readable".to_string(),
+            ),
+            None if memory::iommu_present() => (IovaMode::Va, "an IOMMU is present".to_string()),
+            None => (
+                IovaMode::Va,
+                "physical addresses cannot be read".to_string(),
+            ),
+        },
     };
-    log::info!(target: "lib.eal", "Selected IOVA mode '{}'", if iova_mode == IovaMode::Pa { "PA" } else { "VA" });
+    let (iova_mode, why) = iova_mode;
+    log::info!(
+        target: "lib.eal",
+        "Selected IOVA mode '{}' ({why})",
+        if iova_mode == IovaMode::Pa { "PA" } else { "VA" }
+    );
 
     let limit = page_size_limit(opts, page_size);
     let mb = |m: u64| (m as usize) << 20;

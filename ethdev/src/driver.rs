@@ -185,6 +185,18 @@ pub trait EthDevice: Send + Sync {
         Err(DriverError::NotSupported("RSS redirection table update"))
     }
 
+    /// Frames the device itself dropped for want of room, counted in its own registers (a
+    /// NIC's missed-packet counter), since the last [`device_stats_reset`]: added to the port's
+    /// `imissed`.
+    ///
+    /// [`device_stats_reset`]: EthDevice::device_stats_reset
+    fn device_missed(&self) -> u64 {
+        0
+    }
+
+    /// Resets what the device counts itself (with the port's statistics).
+    fn device_stats_reset(&self) {}
+
     /// Driver-specific extended statistics, after the generic ones: the counters as they are
     /// (the port layer keeps the baseline of a reset).
     fn xstats(&self) -> Vec<(String, u64)> {

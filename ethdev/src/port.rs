@@ -1317,14 +1317,23 @@ impl Port {
     pub fn stats(&self) -> Stats {
         let st = self.inner.lock();
         self.inner.dev.refresh_stats();
-        st.counters.stats()
+        let mut s = st.counters.stats();
+        s.imissed += self.inner.dev.device_missed();
+        s
     }
 
-    /// Resets the statistics.
+    /// Resets the statistics, the device's own counters with them (so the driver's extended
+    /// statistics that show those counters restart too: their baseline is taken anew).
     pub fn stats_reset(&self) {
-        let st = self.inner.lock();
+        let mut st = self.inner.lock();
+        self.reset_locked(&mut st);
+    }
+
+    fn reset_locked(&self, st: &mut State) {
         self.inner.dev.refresh_stats();
         st.counters.reset();
+        self.inner.dev.device_stats_reset();
+        st.xstats_base = self.inner.dev.xstats();
     }
 
     /// Extended statistics by name: the generic ones, then the driver's (DPDK's
@@ -1363,8 +1372,7 @@ impl Port {
     /// become the baseline they are reported from (the driver's counters are never written).
     pub fn xstats_reset(&self) {
         let mut st = self.inner.lock();
-        st.counters.reset();
-        st.xstats_base = self.inner.dev.xstats();
+        self.reset_locked(&mut st);
     }
 
     /// Link status (DPDK's `rte_eth_link_get_nowait`): down while the port is stopped, the

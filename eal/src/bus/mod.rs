@@ -39,7 +39,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 pub use devargs::{BusKind, Devargs};
-pub use pci::{PciAddr, PciDevice, PciId};
+pub use pci::{Bar, PciAccess, PciAddr, PciDevice, PciHandle, PciId};
 
 use crate::error::{Error, Result};
 use crate::options::EalOptions;
@@ -71,8 +71,9 @@ pub struct PciDriver {
     pub id_table: &'static [PciId],
     /// The keys the driver accepts in `-a` arguments.
     pub keys: &'static [&'static str],
-    /// Takes the device over.
-    pub probe: fn(&PciDevice, &Devargs) -> Result<(), DriverError>,
+    /// Takes the device over: it comes opened, its memory BARs mapped and bus mastering on;
+    /// the driver keeps the handle as long as it drives the device.
+    pub probe: fn(PciHandle, &Devargs) -> Result<(), DriverError>,
     /// Releases the device at this address.
     pub remove: fn(&PciAddr) -> Result<(), DriverError>,
 }
@@ -288,6 +289,39 @@ pub(crate) fn probe_all(opts: &EalOptions) -> Result<()> {
     probe_pci(opts, Path::new(pci::SYSFS_PCI_DEVICES))
 }
 
+/// Why the PCI devices this run would drive need physical addresses, if they do (DPDK's bus
+/// IOVA-mode vote): devices bound to uio_pci_generic, or to vfio-pci in no-IOMMU mode, that a
+/// registered driver handles and `-a`/`-b`/`--no-pci` select.
+pub(crate) fn pci_needs_pa(opts: &EalOptions) -> Option<String> {
+    if opts.no_pci {
+        return None;
+    }
+    let devices = pci::scan(Path::new(pci::SYSFS_PCI_DEVICES)).ok()?;
+    let drivers = pci_drivers();
+    let needs: Vec<String> = devices
+        .iter()
+        .filter(|d| {
+            if opts.allow.is_empty() {
+                !opts.block.contains(&d.addr)
+            } else {
+                opts.allow.iter().any(|a| a.pci_addr() == Some(d.addr))
+            }
+        })
+        .filter(|d| drivers.iter().any(|drv| drv.id_table.contains(&d.id)))
+        .filter_map(|d| match d.kernel_driver.as_deref() {
+            Some("uio_pci_generic") => Some(format!("{} is bound to uio_pci_generic", d.addr)),
+            Some("vfio-pci")
+                if crate::memory::vfio::device_mode(&d.sysfs_path)
+                    == Some(crate::memory::vfio::VfioMode::NoIommu) =>
+            {
+                Some(format!("{} is in VFIO no-IOMMU mode", d.addr))
+            }
+            _ => None,
+        })
+        .collect();
+    (!needs.is_empty()).then(|| needs.join(", "))
+}
+
 fn probe_pci(opts: &EalOptions, sysfs: &Path) -> Result<()> {
     let devices =
         pci::scan(sysfs).map_err(|e| Error::io(format!("scanning {}", sysfs.display()), e))?;
@@ -344,7 +378,31 @@ fn probe_pci(opts: &EalOptions, sysfs: &Path) -> Result<()> {
             reason,
         };
         devargs.warn_unknown_keys(driver.name, driver.keys);
-        (driver.probe)(dev, devargs)
+        if !matches!(
+            dev.kernel_driver.as_deref(),
+            Some("vfio-pci" | "uio_pci_generic")
+        ) {
+            // As DPDK: a device the kernel drives is not ours, unless asked for by -a.
+            let msg = format!(
+                "{} ({:04x}:{:04x}, {}) is bound to {}, not to vfio-pci or uio_pci_generic: \
+                 skipped (scripts/devbind.sh --bind=vfio-pci {})",
+                dev.addr,
+                dev.id.vendor,
+                dev.id.device,
+                driver.name,
+                dev.kernel_driver.as_deref().unwrap_or("no driver"),
+                dev.addr
+            );
+            if devargs.args().is_empty() && opts.allow.is_empty() {
+                log::debug!(target: "lib.eal", "{msg}");
+            } else {
+                log::warn!(target: "lib.eal", "{msg}");
+            }
+            continue;
+        }
+        let iova_mode = crate::state::get()?.memory.iova_mode();
+        let handle = PciHandle::open(dev, iova_mode)?;
+        (driver.probe)(handle, devargs)
             .map_err(|e| err(format!("{} probe failed: {e}", driver.name)))?;
         log::info!(target: "lib.eal", "probed PCI {} with driver {}", dev.addr, driver.name);
         PROBED

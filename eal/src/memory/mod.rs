@@ -22,6 +22,7 @@ pub mod hugetlbfs;
 mod iova;
 pub mod memzone;
 mod region;
+pub mod vfio;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -219,6 +220,22 @@ impl Memory {
         })
     }
 
+    /// Calls `f(va, iova, len)` for every mapped page of every heap, stopping at the first
+    /// error (VFIO maps them into the IOMMU this way).
+    pub fn for_each_segment(
+        &self,
+        mut f: impl FnMut(usize, u64, usize) -> Result<()>,
+    ) -> Result<()> {
+        for h in self.lock().values() {
+            let r = h.region();
+            let base = r.base().as_ptr() as usize;
+            for (i, iova) in r.page_iovas().enumerate() {
+                f(base + i * r.page_size(), iova, r.page_size())?;
+            }
+        }
+        Ok(())
+    }
+
     /// Statistics of every heap.
     pub fn stats(&self) -> Vec<HeapStats> {
         self.lock().values().map(Heap::stats).collect()
@@ -309,9 +326,10 @@ pub fn dump_physmem_layout(w: &mut dyn Write) -> Result<()> {
         .map_err(|e| Error::io("writing the memory layout", e))
 }
 
-/// Whether the machine has an IOMMU (any IOMMU group).
+/// Whether the machine has an IOMMU: a unit in `/sys/class/iommu` (VFIO's no-IOMMU mode makes
+/// IOMMU groups without one, so the groups alone do not tell).
 pub fn iommu_present() -> bool {
-    std::fs::read_dir("/sys/kernel/iommu_groups")
+    std::fs::read_dir("/sys/class/iommu")
         .map(|mut d| d.next().is_some())
         .unwrap_or(false)
 }

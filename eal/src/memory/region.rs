@@ -263,6 +263,15 @@ impl Region {
                 }
             }
         }
+        // Devices behind an IOMMU may use the new pages as soon as anything is placed in them.
+        for i in old / self.page_size..self.mapped / self.page_size {
+            let off = i * self.page_size;
+            let va = self.base.as_ptr() as usize + off;
+            if let Err(e) = super::vfio::dma_map(va, self.iova_at(off), self.page_size) {
+                self.unmap_from(old);
+                return Err(e);
+            }
+        }
         Ok(())
     }
 
@@ -277,6 +286,11 @@ impl Region {
     fn unmap_from(&mut self, keep: usize) {
         let addr = self.base.as_ptr() as usize + keep;
         let len = self.mapped.max(keep) - keep;
+        for off in (keep..self.mapped).step_by(self.page_size) {
+            if off / self.page_size < self.iovas.len() || self.iova_mode == IovaMode::Va {
+                super::vfio::dma_unmap(self.iova_at(off), self.page_size);
+            }
+        }
         if len > 0 {
             // SAFETY: the range is inside our reservation; replacing it with a PROT_NONE
             // mapping drops the pages and keeps the address space reserved.
@@ -314,6 +328,9 @@ impl Region {
 
 impl Drop for Region {
     fn drop(&mut self) {
+        for off in (0..self.mapped).step_by(self.page_size) {
+            super::vfio::dma_unmap(self.iova_at(off), self.page_size);
+        }
         // SAFETY: unmapping the whole reservation we own; nothing references it any more
         // (every memzone holds its heap alive).
         unsafe { libc::munmap(self.base.as_ptr().cast(), self.reserved) };
