@@ -197,7 +197,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
     #[test]
-    fn engine_agrees_with_the_reference(entropy in proptest::collection::vec(any::<u32>(), 97), nrules in 1usize..48) {
+    fn engine_agrees_with_the_reference(entropy in proptest::collection::vec(any::<u32>(), 97), nrules in 1usize..120) {
         let mut d = Dice(&entropy, 0);
         let t = FlowTable::new(0, 4);
         let mut rules = Vec::new();

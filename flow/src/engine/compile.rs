@@ -2,13 +2,13 @@
 //! form when it has one, and its actions resolved (counters, RSS queues and key).
 
 use crate::action::{Action, Attr};
-use crate::item::ItemType;
+use crate::item::{Field, ItemType};
 use crate::matcher::{ItemMatch, PatternMatch};
-use crate::packet::{Layers, MAX_LAYERS, Meta};
+use crate::packet::{Layers, Meta};
 use rpdk_ethdev::RssHf;
 use rpdk_ethdev::rss::DEFAULT_RSS_KEY;
 
-/// Key words of a tuple table: up to 48 masked bytes.
+/// Key words of a tuple table.
 pub(crate) const KEY_WORDS: usize = 6;
 
 /// Which side of the port a rule is on.
@@ -57,27 +57,46 @@ pub(crate) enum Step {
     },
 }
 
-/// Bytes `off..off + len` (at most 8) of the header of item `pos`, big-endian, masked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct Extract {
-    pub pos: u8,
-    pub off: u8,
-    pub len: u8,
-    pub mask: u64,
-}
+/// The most bytes of headers a tuple-table rule looks at (its items' blocks end to end).
+pub(crate) const FLAT_WORDS: usize = 16;
 
-/// The tuple-table form of a rule.
+/// A packet's headers for one shape: each item's block, end to end, as words.
+pub(crate) type Flat = [u64; FLAT_WORDS];
+
+/// The tuple-table form of a rule: its header items' blocks laid end to end ("flat"), the bits
+/// it matches exactly as masked words, its ranges, and its metadata items.
 #[derive(Clone, Debug)]
 pub(crate) struct Fast {
     /// Header item types, in order: the pattern's shape.
     pub shape: Vec<ItemType>,
-    /// The bytes hashed: every byte the rule matches whole.
-    pub extracts: Vec<Extract>,
-    pub key: [u64; KEY_WORDS],
-    /// Header items (by position) still to check after the hash: partial bytes and ranges.
-    pub residual: Vec<(u8, ItemMatch)>,
+    /// (word, mask, value) of every word with exactly matched bits.
+    pub words: Vec<(u8, u64, u64)>,
+    /// Range fields over the flat block: field, its mask, lo, hi.
+    pub ranges: Vec<(Field, u128, u128, u128)>,
     /// Metadata items.
     pub metas: Vec<ItemMatch>,
+    /// Tuple masks to place the rule in: the whole bytes it matches (`full`), and that with
+    /// ports and the low address bytes left to the check (`relaxed`).
+    pub full: Vec<(u8, u64)>,
+    pub relaxed: Vec<(u8, u64)>,
+}
+
+fn to_words(bytes: &[u8]) -> Flat {
+    let mut w = [0u64; FLAT_WORDS];
+    for (i, c) in bytes.chunks(8).enumerate().take(FLAT_WORDS) {
+        let mut b = [0u8; 8];
+        b[..c.len()].copy_from_slice(c);
+        w[i] = u64::from_le_bytes(b);
+    }
+    w
+}
+
+fn nonzero(w: &Flat) -> Vec<(u8, u64)> {
+    w.iter()
+        .enumerate()
+        .filter(|(_, m)| **m != 0)
+        .map(|(i, &m)| (i as u8, m))
+        .collect()
 }
 
 #[derive(Debug)]
@@ -139,77 +158,84 @@ pub(crate) fn steps(
 }
 
 /// The tuple-table form of a pattern, or `None` when it needs the reference matcher (INVERT,
-/// ANY, RAW, more than 48 whole bytes or 16 header items).
+/// ANY, RAW, or headers past 128 bytes).
 pub(crate) fn fast(p: &PatternMatch) -> Option<Fast> {
     if p.invert {
         return None;
     }
-    let mut f = Fast {
-        shape: Vec::new(),
-        extracts: Vec::new(),
-        key: [0; KEY_WORDS],
-        residual: Vec::new(),
-        metas: Vec::new(),
-    };
-    let mut bytes: Vec<(u8, u8, u8)> = Vec::new(); // (pos, off, value)
+    let mut shape = Vec::new();
+    let mut metas = Vec::new();
+    let (mut mask, mut spec, mut full, mut relaxed) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut ranges = Vec::new();
     for it in &p.items {
         match it.ty {
             ItemType::Any | ItemType::Raw => return None,
             t if t.is_header() => {
-                let pos = f.shape.len() as u8;
-                f.shape.push(t);
-                let mut partial = !it.ranges.is_empty();
-                for (off, (&m, &s)) in it.exact.iter().zip(&it.spec).enumerate() {
-                    if m == 0xff {
-                        bytes.push((pos, off as u8, s));
-                    } else if m != 0 {
-                        partial = true;
+                shape.push(t);
+                let base = mask.len();
+                let len = t.spec_len();
+                mask.extend_from_slice(&it.exact[..len]);
+                spec.extend_from_slice(&it.spec[..len]);
+                let whole: Vec<u8> = it.exact[..len]
+                    .iter()
+                    .map(|&m| if m == 0xff { 0xff } else { 0 })
+                    .collect();
+                let mut relax = whole.clone();
+                match t {
+                    ItemType::Udp | ItemType::Tcp | ItemType::Sctp => relax.fill(0),
+                    ItemType::Ipv4 => {
+                        relax[14..16].fill(0);
+                        relax[18..20].fill(0);
                     }
+                    ItemType::Ipv6 => {
+                        relax[16..24].fill(0);
+                        relax[32..40].fill(0);
+                    }
+                    _ => {}
                 }
-                if partial {
-                    f.residual.push((pos, it.clone()));
+                full.extend_from_slice(&whole);
+                relaxed.extend_from_slice(&relax);
+                for &(fl, lo, hi) in &it.ranges {
+                    let m = crate::item::get_field(&it.mask, fl);
+                    let mut f = *fl;
+                    f.off += base;
+                    ranges.push((f, m, lo, hi));
                 }
             }
-            _ => f.metas.push(it.clone()),
+            _ => metas.push(it.clone()),
         }
     }
-    if f.shape.len() > MAX_LAYERS {
+    if mask.len() > FLAT_WORDS * 8 {
         return None;
     }
-    // Runs of consecutive bytes of one item, up to 8 at a time.
-    let mut words: Vec<(Extract, u64)> = Vec::new();
-    for (pos, off, v) in bytes {
-        if let Some((e, val)) = words.last_mut() {
-            if e.pos == pos && e.off + e.len == off && e.len < 8 {
-                e.len += 1;
-                e.mask = (e.mask << 8) | 0xff;
-                *val = (*val << 8) | v as u64;
-                continue;
-            }
-        }
-        words.push((
-            Extract {
-                pos,
-                off,
-                len: 1,
-                mask: 0xff,
-            },
-            v as u64,
-        ));
-    }
-    if words.len() > KEY_WORDS {
+    let (m, v) = (to_words(&mask), to_words(&spec));
+    let words = m
+        .iter()
+        .zip(&v)
+        .enumerate()
+        .filter(|(_, (m, _))| **m != 0)
+        .map(|(i, (&m, &v))| (i as u8, m, v & m))
+        .collect();
+    let full = nonzero(&to_words(&full));
+    if full.len() > KEY_WORDS {
         return None;
     }
-    for (i, (e, v)) in words.into_iter().enumerate() {
-        f.extracts.push(e);
-        f.key[i] = v;
-    }
-    Some(f)
+    Some(Fast {
+        shape,
+        words,
+        ranges,
+        metas,
+        full,
+        relaxed: nonzero(&to_words(&relaxed)),
+    })
 }
 
-/// Resolves a shape against a packet: the layer of each header item.
+/// Resolves a shape against a packet and gathers its headers: each item's block from its
+/// layer, end to end.
 #[inline]
-pub(crate) fn resolve(shape: &[ItemType], l: &Layers<'_>, at: &mut [u8; MAX_LAYERS]) -> bool {
+pub(crate) fn gather(shape: &[ItemType], l: &Layers<'_>, flat: &mut Flat) -> bool {
+    *flat = [0; FLAT_WORDS];
     let Some(&first) = shape.first() else {
         return true;
     };
@@ -219,38 +245,61 @@ pub(crate) fn resolve(shape: &[ItemType], l: &Layers<'_>, at: &mut [u8; MAX_LAYE
     if k + shape.len() > l.len() {
         return false;
     }
+    let mut bytes = [0u8; FLAT_WORDS * 8];
+    let mut at = 0;
     for (i, &t) in shape.iter().enumerate() {
         if !l.kind(k + i).matches(t) {
             return false;
         }
-        at[i] = (k + i) as u8;
+        let len = t.spec_len();
+        let h = l.header(k + i);
+        let n = len.min(h.len());
+        bytes[at..at + n].copy_from_slice(&h[..n]);
+        at += len;
     }
+    *flat = to_words(&bytes[..at]);
     true
 }
 
-/// Reads an extract from the packet (0 past the data, which a resolved layer never is).
-#[inline(always)]
-pub(crate) fn read(l: &Layers<'_>, at: &[u8; MAX_LAYERS], e: &Extract) -> u64 {
-    let start = l.offset(at[e.pos as usize] as usize) + e.off as usize;
-    match l.data.get(start..start + e.len as usize) {
-        Some(b) => {
-            let mut v = 0u64;
-            for &x in b {
-                v = (v << 8) | x as u64;
-            }
-            v
-        }
-        None => u64::MAX,
-    }
-}
-
 impl Fast {
-    /// The checks after the hash hit: partial bytes, ranges, metadata.
+    /// The whole check of the rule against a packet's gathered headers.
     #[inline]
-    pub fn residual_ok(&self, l: &Layers<'_>, at: &[u8; MAX_LAYERS], meta: &Meta) -> bool {
-        self.residual
+    pub fn matches(&self, flat: &Flat, meta: &Meta) -> bool {
+        self.words
             .iter()
-            .all(|(pos, it)| it.block_matches(l.header(at[*pos as usize] as usize)))
+            .all(|&(w, m, v)| flat[w as usize] & m == v)
+            && (self.ranges.is_empty() || self.ranges_ok(flat))
             && self.metas.iter().all(|m| m.meta_matches(meta))
+    }
+
+    #[cold]
+    fn ranges_ok(&self, flat: &Flat) -> bool {
+        let mut bytes = [0u8; FLAT_WORDS * 8];
+        for (c, w) in bytes.chunks_mut(8).zip(flat) {
+            c.copy_from_slice(&w.to_le_bytes());
+        }
+        self.ranges.iter().all(|(f, m, lo, hi)| {
+            let v = crate::item::get_field(&bytes, f) & m;
+            *lo <= v && v <= *hi
+        })
+    }
+
+    /// The rule's key in a tuple of mask `tmask`.
+    pub fn key(&self, tmask: &[(u8, u64)]) -> [u64; KEY_WORDS] {
+        let mut k = [0u64; KEY_WORDS];
+        for (slot, &(w, m)) in k.iter_mut().zip(tmask) {
+            let v = self.words.iter().find(|x| x.0 == w).map_or(0, |x| x.2);
+            *slot = v & m;
+        }
+        k
+    }
+
+    /// Whether a tuple of mask `tmask` may hold the rule: it hashes only bits the rule matches
+    /// exactly.
+    pub fn fits(&self, tmask: &[(u8, u64)]) -> bool {
+        tmask.iter().all(|&(w, m)| {
+            let rm = self.words.iter().find(|x| x.0 == w).map_or(0, |x| x.1);
+            m & !rm == 0
+        })
     }
 }

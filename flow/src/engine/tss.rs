@@ -1,19 +1,22 @@
-//! One group's classifier: tuple space search with priority pruning, and a list for the rules
-//! it cannot hash.
+//! One group's classifier: tuple space search with tuple merging and priority pruning, and a
+//! list for the rules it cannot hash.
 //!
-//! A tuple is a pattern shape (the header item types in order) and the set of header bytes a
-//! rule matches whole (mask 0xff). Rules of one tuple sit in one hash table keyed by those
-//! bytes; a bucket holds the rules with the same key, in (priority, creation) order, each with
-//! its residual checks (bytes matched in part, such as a /20 prefix's third byte, ranges,
-//! metadata items). Prefixes therefore share tuples by whole bytes (a /20 and a /17 both hash
-//! two bytes), which keeps the number of tuples small. Tuples are visited in the order of the
-//! best rule they hold, and the search stops at the first tuple whose best rule cannot beat
-//! the match found so far. Rules with INVERT, ANY or RAW go to a list checked in order by the
-//! reference matcher.
+//! A packet's headers are gathered once per pattern shape (the header item types in order):
+//! each item's header block end to end, as 64-bit words. A tuple is a shape and a mask over
+//! those words; its rules sit in one hash table keyed by the masked words, a bucket holding
+//! the rules with the same key in (priority, creation) order. A tuple's mask may hash fewer bits
+//! than its rules match (tuple merging, after TupleMerge): a rule goes into the most specific
+//! existing tuple of its shape whose mask it covers and whose bucket for it has fewer than
+//! [`LIMIT`] rules; failing that, a new tuple hashes its whole bytes without ports and with
+//! addresses cut to 16 bits (IPv4) or 64 (IPv6), and if that one is full, all its whole bytes.
+//! So a few tuples hold many prefix lengths and port classes, and each candidate in a bucket is
+//! checked whole (masked words, ranges, metadata). Tuples are visited in the order of the best
+//! rule they hold; the search stops at the first whose best cannot beat the match so far. Rules
+//! with INVERT, ANY or RAW go to a list checked in order by the reference matcher.
 
-use super::compile::{Compiled, Extract, KEY_WORDS, read, resolve};
+use super::compile::{Compiled, FLAT_WORDS, KEY_WORDS, gather};
 use crate::item::ItemType;
-use crate::packet::{Layers, MAX_LAYERS, Meta};
+use crate::packet::{Layers, Meta};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
@@ -22,14 +25,78 @@ use std::sync::Arc;
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Key([u64; KEY_WORDS]);
 
-impl Hash for Key {
+impl Key {
     #[inline(always)]
-    fn hash<H: Hasher>(&self, state: &mut H) {
+    fn mix(&self) -> u64 {
         let mut h = 0u64;
         for w in self.0 {
             h = (h.rotate_left(23) ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         }
-        state.write_u64(h);
+        h
+    }
+}
+
+impl Hash for Key {
+    #[inline(always)]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.mix());
+    }
+}
+
+/// A tuple's filter: one bit per slot of a power-of-two table, set when a key of the tuple
+/// hashes there (with a count per slot for removals), so that a packet skips the tuples that
+/// cannot hold its key with one read of a small bitmap instead of a hash-table probe.
+#[derive(Clone, Default)]
+struct Filter {
+    bits: Vec<u64>,
+    counts: Vec<u16>,
+    keys: usize,
+}
+
+impl Filter {
+    #[inline(always)]
+    fn slot(&self, h: u64) -> usize {
+        (h >> 40) as usize & (self.counts.len() - 1)
+    }
+
+    #[inline(always)]
+    fn may_hold(&self, h: u64) -> bool {
+        if self.counts.is_empty() {
+            return false;
+        }
+        let i = self.slot(h);
+        self.bits[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    fn add(&mut self, h: u64, all: impl Iterator<Item = u64>) {
+        self.keys += 1;
+        if self.keys * 8 > self.counts.len() {
+            let n = (self.keys * 16).next_power_of_two().max(512);
+            self.counts = vec![0; n];
+            self.bits = vec![0; n / 64];
+            for k in all {
+                self.set(k);
+            }
+        }
+        self.set(h);
+    }
+
+    fn set(&mut self, h: u64) {
+        let i = self.slot(h);
+        self.counts[i] = self.counts[i].saturating_add(1);
+        self.bits[i / 64] |= 1 << (i % 64);
+    }
+
+    fn remove(&mut self, h: u64) {
+        self.keys -= 1;
+        let i = self.slot(h);
+        // A saturated count stays set: the filter may only err towards a probe.
+        if self.counts[i] != u16::MAX {
+            self.counts[i] -= 1;
+            if self.counts[i] == 0 {
+                self.bits[i / 64] &= !(1 << (i % 64));
+            }
+        }
     }
 }
 
@@ -55,24 +122,91 @@ impl Hasher for KeyHasher {
 
 type Map<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
+/// Most rules in one bucket before a rule looks for a more specific tuple.
+pub(crate) const LIMIT: usize = 16;
+
 #[derive(Clone, Default)]
 struct Tuple {
     shape: u16,
-    extracts: Vec<Extract>,
-    buckets: Map<Key, Vec<Arc<Compiled>>>,
+    mask: Vec<(u8, u64)>,
+    buckets: Map<Key, Vec<Entry>>,
+    filter: Filter,
     /// The orders of the rules it holds, to know its best.
     orders: BTreeMap<(u32, u64), ()>,
+}
+
+/// Words a bucket entry checks in place; rules with more (or with ranges or metadata items)
+/// are checked through their compiled form.
+const INLINE: usize = 4;
+
+/// A rule in a bucket, with what its check needs in place (one read, no pointer chase).
+#[derive(Clone)]
+struct Entry {
+    order: (u32, u64),
+    n: u8,
+    /// Ranges, metadata or more than `INLINE` words: check `rule` too.
+    more: bool,
+    idx: [u8; INLINE],
+    mask: [u64; INLINE],
+    val: [u64; INLINE],
+    rule: Arc<Compiled>,
+}
+
+impl Entry {
+    fn new(r: &Arc<Compiled>, f: &super::compile::Fast) -> Entry {
+        let mut e = Entry {
+            order: r.order,
+            n: f.words.len().min(INLINE) as u8,
+            more: f.words.len() > INLINE || !f.ranges.is_empty() || !f.metas.is_empty(),
+            idx: [0; INLINE],
+            mask: [0; INLINE],
+            val: [0; INLINE],
+            rule: r.clone(),
+        };
+        for (i, &(w, m, v)) in f.words.iter().take(INLINE).enumerate() {
+            e.idx[i] = w;
+            e.mask[i] = m;
+            e.val[i] = v;
+        }
+        e
+    }
+
+    #[inline(always)]
+    fn matches(&self, flat: &[u64; FLAT_WORDS], meta: &Meta) -> bool {
+        for i in 0..self.n as usize {
+            if flat[self.idx[i] as usize] & self.mask[i] != self.val[i] {
+                return false;
+            }
+        }
+        !self.more
+            || self
+                .rule
+                .fast
+                .as_ref()
+                .is_some_and(|f| f.matches(flat, meta))
+    }
+}
+
+/// What the lookup reads of a tuple, in the order tuples are visited.
+#[derive(Clone, Copy)]
+struct Probe {
+    best: (u32, u64),
+    tuple: u32,
+    shape: u16,
+    n: u8,
+    idx: [u8; KEY_WORDS],
+    mask: [u64; KEY_WORDS],
 }
 
 /// A group's rules, ready to classify.
 #[derive(Clone, Default)]
 pub(crate) struct Group {
     shapes: Vec<Vec<ItemType>>,
-    shape_rules: Vec<usize>,
     tuples: Vec<Tuple>,
-    tuple_ids: HashMap<(u16, Vec<Extract>), usize>,
-    /// Tuple indices by their best rule's order; empty tuples are left out.
-    order: Vec<(u32, u64, usize)>,
+    /// Where each hashed rule is: tuple and key.
+    placed: HashMap<u32, (usize, Key)>,
+    /// The tuples by their best rule's order; empty tuples are left out.
+    order: Vec<Probe>,
     slow: Vec<Arc<Compiled>>,
     rules: usize,
 }
@@ -92,9 +226,42 @@ impl Group {
             .tuples
             .iter()
             .enumerate()
-            .filter_map(|(i, t)| t.orders.keys().next().map(|&(p, s)| (p, s, i)))
+            .filter_map(|(i, t)| {
+                let &best = t.orders.keys().next()?;
+                let mut p = Probe {
+                    best,
+                    tuple: i as u32,
+                    shape: t.shape,
+                    n: t.mask.len() as u8,
+                    idx: [0; KEY_WORDS],
+                    mask: [0; KEY_WORDS],
+                };
+                for (k, &(w, m)) in t.mask.iter().enumerate() {
+                    p.idx[k] = w;
+                    p.mask[k] = m;
+                }
+                Some(p)
+            })
             .collect();
-        self.order.sort_unstable();
+        self.order.sort_unstable_by_key(|p| (p.best, p.tuple));
+    }
+
+    fn tuple(&mut self, shape: u16, mask: &[(u8, u64)]) -> usize {
+        match self
+            .tuples
+            .iter()
+            .position(|t| t.shape == shape && t.mask == mask)
+        {
+            Some(i) => i,
+            None => {
+                self.tuples.push(Tuple {
+                    shape,
+                    mask: mask.to_vec(),
+                    ..Tuple::default()
+                });
+                self.tuples.len() - 1
+            }
+        }
     }
 
     pub fn insert(&mut self, r: Arc<Compiled>) {
@@ -105,70 +272,76 @@ impl Group {
             return;
         };
         let shape = match self.shapes.iter().position(|s| *s == fast.shape) {
-            Some(i) => {
-                self.shape_rules[i] += 1;
-                i
-            }
+            Some(i) => i,
             None => {
                 self.shapes.push(fast.shape.clone());
-                self.shape_rules.push(1);
                 self.shapes.len() - 1
             }
         } as u16;
-        let sig = (shape, fast.extracts.clone());
-        let ti = match self.tuple_ids.get(&sig) {
-            Some(&i) => i,
+        let room = |t: &Tuple| {
+            t.buckets
+                .get(&Key(fast.key(&t.mask)))
+                .is_none_or(|b| b.len() < LIMIT)
+        };
+        let bits = |m: &[(u8, u64)]| m.iter().map(|x| x.1.count_ones()).sum::<u32>();
+        let best = self
+            .tuples
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.shape == shape && fast.fits(&t.mask) && room(t))
+            .max_by_key(|(i, t)| (bits(&t.mask), std::cmp::Reverse(*i)))
+            .map(|(i, _)| i);
+        let ti = match best {
+            Some(i) => i,
             None => {
-                self.tuples.push(Tuple {
-                    shape,
-                    extracts: fast.extracts.clone(),
-                    ..Tuple::default()
-                });
-                self.tuple_ids.insert(sig, self.tuples.len() - 1);
-                self.tuples.len() - 1
+                let relaxed = self.tuple(shape, &fast.relaxed);
+                if room(&self.tuples[relaxed]) {
+                    relaxed
+                } else {
+                    self.tuple(shape, &fast.full)
+                }
             }
         };
         let t = &mut self.tuples[ti];
+        let key = Key(fast.key(&t.mask));
         let before = t.orders.keys().next().copied();
         t.orders.insert(r.order, ());
-        let bucket = t.buckets.entry(Key(fast.key)).or_default();
+        if !t.buckets.contains_key(&key) {
+            let keys: Vec<u64> = t.buckets.keys().map(Key::mix).collect();
+            t.filter.add(key.mix(), keys.into_iter());
+        }
+        let bucket = t.buckets.entry(key).or_default();
         let at = bucket.partition_point(|x| x.order < r.order);
-        bucket.insert(at, r.clone());
+        bucket.insert(at, Entry::new(&r, fast));
+        self.placed.insert(r.id, (ti, key));
         if before.is_none_or(|b| r.order < b) {
             self.reorder();
         }
     }
 
     pub fn remove(&mut self, r: &Compiled) {
-        let Some(fast) = &r.fast else {
+        let Some((ti, key)) = self.placed.remove(&r.id) else {
             if let Some(i) = self.slow.iter().position(|x| x.id == r.id) {
                 self.slow.remove(i);
                 self.rules -= 1;
             }
             return;
         };
-        let Some(shape) = self.shapes.iter().position(|s| *s == fast.shape) else {
-            return;
-        };
-        let Some(&ti) = self.tuple_ids.get(&(shape as u16, fast.extracts.clone())) else {
-            return;
-        };
         let t = &mut self.tuples[ti];
-        let key = Key(fast.key);
         let Some(bucket) = t.buckets.get_mut(&key) else {
             return;
         };
-        let Some(i) = bucket.iter().position(|x| x.id == r.id) else {
+        let Some(i) = bucket.iter().position(|x| x.rule.id == r.id) else {
             return;
         };
         bucket.remove(i);
         if bucket.is_empty() {
             t.buckets.remove(&key);
+            t.filter.remove(key.mix());
         }
         let was_best = t.orders.keys().next() == Some(&r.order);
         t.orders.remove(&r.order);
         self.rules -= 1;
-        self.shape_rules[shape] -= 1;
         if was_best {
             self.reorder();
         }
@@ -183,51 +356,50 @@ impl Group {
         floor: Option<(u32, u64)>,
     ) -> Option<&Arc<Compiled>> {
         let mut best: Option<&Arc<Compiled>> = None;
-        // Shape resolutions, computed on first use: 0 unknown, 1 no match, 2 resolved.
-        const CACHED: usize = 16;
-        let mut state = [0u8; CACHED];
-        let mut at = [[0u8; MAX_LAYERS]; CACHED];
-        let mut scratch = [0u8; MAX_LAYERS];
-        for &(p, s, ti) in &self.order {
-            if best.is_some_and(|b| b.order < (p, s)) {
+        // Gathered headers of the last shapes used: (shape + 1, or 0 for none; matched).
+        const CACHED: usize = 4;
+        let mut which = [(0usize, false); CACHED];
+        let mut flats = [[0u64; FLAT_WORDS]; CACHED];
+        let mut next = 0;
+        for p in &self.order {
+            if best.is_some_and(|b| b.order < p.best) {
                 break;
             }
-            let t = &self.tuples[ti];
-            let sh = t.shape as usize;
-            let pos = if sh < CACHED {
-                if state[sh] == 0 {
-                    state[sh] = if resolve(&self.shapes[sh], l, &mut at[sh]) {
-                        2
-                    } else {
-                        1
-                    };
+            let sh = p.shape as usize;
+            let slot = match which.iter().position(|w| w.0 == sh + 1) {
+                Some(i) => i,
+                None => {
+                    let i = next;
+                    next = (next + 1) % CACHED;
+                    which[i] = (sh + 1, gather(&self.shapes[sh], l, &mut flats[i]));
+                    i
                 }
-                if state[sh] == 1 {
-                    continue;
-                }
-                &at[sh]
-            } else {
-                if !resolve(&self.shapes[sh], l, &mut scratch) {
-                    continue;
-                }
-                &scratch
             };
-            let mut key = [0u64; KEY_WORDS];
-            for (k, e) in key.iter_mut().zip(&t.extracts) {
-                *k = read(l, pos, e) & e.mask;
+            if !which[slot].1 {
+                continue;
             }
-            let Some(bucket) = t.buckets.get(&Key(key)) else {
+            let flat = &flats[slot];
+            let mut key = [0u64; KEY_WORDS];
+            for i in 0..p.n as usize {
+                key[i] = flat[p.idx[i] as usize] & p.mask[i];
+            }
+            let key = Key(key);
+            let t = &self.tuples[p.tuple as usize];
+            if !t.filter.may_hold(key.mix()) {
+                continue;
+            }
+            let Some(bucket) = t.buckets.get(&key) else {
                 continue;
             };
-            for r in bucket {
-                if best.is_some_and(|b| b.order < r.order) {
+            for e in bucket {
+                if best.is_some_and(|b| b.order < e.order) {
                     break;
                 }
-                if floor.is_some_and(|f| r.order <= f) {
+                if floor.is_some_and(|f| e.order <= f) {
                     continue;
                 }
-                if r.fast.as_ref().is_some_and(|f| f.residual_ok(l, pos, meta)) {
-                    best = Some(r);
+                if e.matches(flat, meta) {
+                    best = Some(&e.rule);
                     break;
                 }
             }
