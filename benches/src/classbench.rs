@@ -98,7 +98,7 @@ impl Rng {
         Rng(seed)
     }
     /// The next word.
-    pub fn next(&mut self) -> u64 {
+    pub fn word(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -107,11 +107,11 @@ impl Rng {
     }
     /// In `0..n`.
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.word() % n.max(1)
     }
     /// In `[0, 1)`.
     pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.word() >> 11) as f64 / (1u64 << 53) as f64
     }
     fn weighted<T: Copy>(&mut self, xs: &[(T, f64)]) -> T {
         let total: f64 = xs.iter().map(|x| x.1).sum();
@@ -250,7 +250,7 @@ HI/AR 0.03
     pub fn generate(&self, n: usize, seed: u64) -> Vec<Rule5> {
         let mut rng = Rng::new(seed);
         let nets: Vec<(u32, u32)> = (0..self.networks.max(1))
-            .map(|_| (rng.next() as u32, rng.next() as u32))
+            .map(|_| (rng.word() as u32, rng.word() as u32))
             .collect();
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::with_capacity(n);
@@ -267,7 +267,7 @@ HI/AR 0.03
             let net = nets[rng.below(nets.len() as u64) as usize];
             // Clustered: a network's top 12 bits, then random.
             let addr = |base: u32, rng: &mut Rng, len: u8| -> u32 {
-                let a = (base & 0xfff0_0000) | (rng.next() as u32 & 0x000f_ffff);
+                let a = (base & 0xfff0_0000) | (rng.word() as u32 & 0x000f_ffff);
                 if len == 0 {
                     0
                 } else {
@@ -369,10 +369,10 @@ pub fn trace(rules: &[Rule5], n: usize, seed: u64) -> Vec<Header5> {
         .map(|_| {
             if rules.is_empty() || rng.below(8) == 0 {
                 return Header5 {
-                    src: rng.next() as u32,
-                    dst: rng.next() as u32,
-                    sport: rng.next() as u16,
-                    dport: rng.next() as u16,
+                    src: rng.word() as u32,
+                    dst: rng.word() as u32,
+                    sport: rng.word() as u16,
+                    dport: rng.word() as u16,
                     proto: [6u8, 17][rng.below(2) as usize],
                 };
             }
@@ -382,11 +382,11 @@ pub fn trace(rules: &[Rule5], n: usize, seed: u64) -> Vec<Header5> {
             let r = &rules[i];
             let within = |net: u32, len: u8, rng: &mut Rng| {
                 if len == 0 {
-                    rng.next() as u32
+                    rng.word() as u32
                 } else if len == 32 {
                     net
                 } else {
-                    net | (rng.next() as u32 & (u32::MAX >> len))
+                    net | (rng.word() as u32 & (u32::MAX >> len))
                 }
             };
             let port = |(lo, hi): (u16, u16), rng: &mut Rng| {

@@ -88,7 +88,7 @@ pub enum Action {
     },
     /// Drops the packet.
     Drop,
-    /// Counts packets and bytes of the rule (query with [`crate::FlowTable::query`]).
+    /// Counts packets and bytes of the rule (query with [`crate::FlowTable::query_count`]).
     Count {
         /// The counter's id, as the application numbers it (DPDK: PMD-specific; here only a
         /// label: rules never share a COUNT action's counter; share one through an indirect

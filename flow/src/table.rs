@@ -5,7 +5,7 @@ use crate::action::{Action, Attr, IndirectAction};
 use crate::engine::compile::{self, Compiled, Direction};
 use crate::engine::counters::Counters;
 use crate::engine::publish::{Published, slot};
-use crate::engine::{Engine, Verdict};
+use crate::engine::{Ctx, Engine, Verdict};
 use crate::error::{Cause, ErrorType, FlowError};
 use crate::matcher::PatternMatch;
 use crate::packet::{Layers, Meta};
@@ -493,25 +493,24 @@ impl FlowTable {
         self.engine.read(|e| e.has_rules(dir)) || (dir == Direction::Ingress && self.is_isolated())
     }
 
+    fn ctx(&self, dir: Direction) -> Ctx<'_> {
+        Ctx {
+            counters: &self.counters,
+            slot: slot(),
+            isolated: dir != Direction::Egress && self.is_isolated(),
+        }
+    }
+
     /// Classifies one frame that came in on (or goes out of) `port`.
     pub fn classify_frame(&self, dir: Direction, frame: &[u8], port: u16) -> Verdict {
-        let isolated = dir != Direction::Egress && self.is_isolated();
-        let s = slot();
+        let ctx = self.ctx(dir);
         self.engine.read(|e| {
             let l = Layers::parse(frame);
             let meta = Meta {
                 port,
                 ..Meta::default()
             };
-            e.run(
-                dir,
-                &l,
-                meta,
-                frame.len() as u64,
-                &self.counters,
-                s,
-                isolated,
-            )
+            e.run(dir, &l, meta, frame.len() as u64, &ctx)
         })
     }
 
@@ -521,8 +520,7 @@ impl FlowTable {
     /// `RTE_MBUF_F_RX_RSS_HASH`). Headers are read from each packet's first segment. No lock,
     /// no allocation.
     pub fn classify(&self, dir: Direction, pkts: &mut [Mbuf], out: &mut [Verdict]) {
-        let isolated = dir != Direction::Egress && self.is_isolated();
-        let s = slot();
+        let ctx = self.ctx(dir);
         self.engine.read(|e| {
             for (m, v) in pkts.iter_mut().zip(out.iter_mut()) {
                 let frame = m.data();
@@ -531,15 +529,7 @@ impl FlowTable {
                     port: m.port(),
                     ..Meta::default()
                 };
-                *v = e.run(
-                    dir,
-                    &l,
-                    meta,
-                    m.pkt_len() as u64,
-                    &self.counters,
-                    s,
-                    isolated,
-                );
+                *v = e.run(dir, &l, meta, m.pkt_len() as u64, &ctx);
                 apply(m, v);
             }
         });

@@ -49,6 +49,14 @@ pub struct Verdict {
 /// default fate. Jump loops are refused at create, so only long PASSTHRU chains reach it.
 pub(crate) const MAX_STEPS: usize = 256;
 
+/// What a burst's packets are classified with: the counters, the calling thread's slot in
+/// them, and whether the port is isolated.
+pub(crate) struct Ctx<'a> {
+    pub counters: &'a Counters,
+    pub slot: usize,
+    pub isolated: bool,
+}
+
 /// One direction's groups.
 #[derive(Clone, Default)]
 pub(crate) struct Domain {
@@ -102,7 +110,7 @@ impl Engine {
         v
     }
 
-    /// Runs one packet through the rules of `dir`.
+    /// Runs one packet of `len` bytes through the rules of `dir`.
     #[inline]
     pub fn run(
         &self,
@@ -110,17 +118,15 @@ impl Engine {
         l: &Layers<'_>,
         mut meta: Meta,
         len: u64,
-        counters: &Counters,
-        slot: usize,
-        isolated: bool,
+        ctx: &Ctx<'_>,
     ) -> Verdict {
         let d = &self.domains[dir.index()];
         run(
             |g, meta, floor| d.groups.get(&g)?.lookup(l, meta, floor).map(|r| &**r),
             l,
             &mut meta,
-            |c| counters.add(slot, c, len),
-            isolated,
+            |c| ctx.counters.add(ctx.slot, c, len),
+            ctx.isolated,
         )
     }
 }

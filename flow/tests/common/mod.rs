@@ -4,9 +4,12 @@
 
 use etherparse::PacketBuilder;
 
+/// The frames' source MAC.
 pub const SRC_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+/// The frames' destination MAC.
 pub const DST_MAC: [u8; 6] = [0, 0x11, 0x22, 0x33, 0x44, 0x55];
 
+/// Ethernet / IPv4 / UDP.
 pub fn udp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
     let mut v = Vec::new();
     PacketBuilder::ethernet2(SRC_MAC, DST_MAC)
@@ -17,6 +20,7 @@ pub fn udp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
     v
 }
 
+/// Ethernet / IPv4 / TCP.
 pub fn tcp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
     let mut v = Vec::new();
     PacketBuilder::ethernet2(SRC_MAC, DST_MAC)
@@ -27,6 +31,7 @@ pub fn tcp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
     v
 }
 
+/// Ethernet / VLAN / IPv4 / UDP.
 pub fn udp4_vlan(vid: u16, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
     let mut v = Vec::new();
     PacketBuilder::ethernet2(SRC_MAC, DST_MAC)
@@ -38,6 +43,7 @@ pub fn udp4_vlan(vid: u16, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -
     v
 }
 
+/// Ethernet / IPv6 / UDP.
 pub fn udp6(src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16) -> Vec<u8> {
     let mut v = Vec::new();
     PacketBuilder::ethernet2(SRC_MAC, DST_MAC)
@@ -48,6 +54,7 @@ pub fn udp6(src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16) -> Vec<u8> {
     v
 }
 
+/// Ethernet / IPv4 / ICMP echo request (`ty` 8) or reply.
 pub fn icmp4(src: [u8; 4], dst: [u8; 4], ty: u8) -> Vec<u8> {
     let mut v = Vec::new();
     let b = PacketBuilder::ethernet2(SRC_MAC, DST_MAC).ipv4(src, dst, 64);
@@ -60,6 +67,7 @@ pub fn icmp4(src: [u8; 4], dst: [u8; 4], ty: u8) -> Vec<u8> {
     v
 }
 
+/// Ethernet / IPv6 / ICMPv6 echo request.
 pub fn icmp6(src: [u8; 16], dst: [u8; 16]) -> Vec<u8> {
     let mut v = Vec::new();
     PacketBuilder::ethernet2(SRC_MAC, DST_MAC)
@@ -135,6 +143,7 @@ pub fn mpls(l1: u32, l2: u32) -> Vec<u8> {
     v
 }
 
+/// Ethernet / IPv4 / SCTP.
 pub fn sctp4(sport: u16, dport: u16) -> Vec<u8> {
     let mut v = Vec::new();
     PacketBuilder::ethernet2(SRC_MAC, DST_MAC)
