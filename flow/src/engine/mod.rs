@@ -11,9 +11,8 @@ use crate::packet::{Layer, Layers, Meta};
 use compile::{Compiled, Direction, Step};
 use counters::Counters;
 use rpdk_ethdev::rss::hash_frame;
-use std::collections::HashMap;
 use std::sync::Arc;
-use tss::Group;
+use tss::{Group, Map};
 
 /// Where a packet goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -60,7 +59,7 @@ pub(crate) struct Ctx<'a> {
 /// One direction's groups.
 #[derive(Clone, Default)]
 pub(crate) struct Domain {
-    groups: HashMap<u32, Group>,
+    groups: Map<u32, Group>,
     rules: usize,
 }
 

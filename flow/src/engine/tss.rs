@@ -102,7 +102,7 @@ impl Filter {
 
 /// Takes the one word `Key` writes and spreads its high bits down.
 #[derive(Default)]
-struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
     #[inline(always)]
@@ -120,7 +120,7 @@ impl Hasher for KeyHasher {
     }
 }
 
-type Map<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
+pub(crate) type Map<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
 /// Most rules in one bucket before a rule looks for a more specific tuple.
 pub(crate) const LIMIT: usize = 16;
