@@ -25,6 +25,9 @@ const CANONICAL: &[&str] = &[
     "flow create 0 ingress pattern eth / ipv4 / sctp src is 1 tag is 0xdeadbeef / end actions drop / end",
     "flow create 0 ingress pattern void / any num is 2 / invert / raw relative is 1 search is 1 offset is -4 limit is 0x40 pattern is rpdk / end actions void / drop / end",
     "flow create 0 ingress pattern raw pattern_hex spec 00ff / end actions drop / end",
+    // Found by the fuzzer: RAW without a pattern (create refuses it, the syntax does not).
+    "flow create 1 ingress pattern raw relative is 1 search is 1 / end actions drop / end",
+    "flow create 0 ingress pattern ipv4 dst last 0.0.7.208 / udp src mask 0xff00 src last 9 / end actions drop / end",
     "flow create 0 ingress pattern mark id is 9 / meta data is 0x10 / tag data is 1 index is 2 / represented_port ethdev_port_id is 3 / end actions represented_port ethdev_port_id 1 / end",
     "flow create 0 ingress pattern ipv4 version_ihl spec 0 / end actions indirect 3 / rss func toeplitz key 6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa queues 1 end / end",
     "flow create 0 ingress pattern udp src spec 0 src mask 0 / end actions port_id original 1 id 4 / end",

@@ -138,6 +138,8 @@ fn prefix_len(m: u128, max: u128) -> Option<u32> {
 fn item(s: &mut String, it: &Item) {
     s.push_str(it.ty.token());
     let Some(spec) = &it.spec else {
+        // A mask or last without a spec: invalid (validate says why), but printable.
+        bare_parts(s, it);
         return;
     };
     let (mut did_spec, mut did_mask, mut did_last) = (false, false, false);
@@ -146,6 +148,9 @@ fn item(s: &mut String, it: &Item) {
         if matches!(fl.kind, Kind::Pattern | Kind::PatternHex) {
             let base = it.ty.spec_len();
             let pat = &spec[base.min(spec.len())..];
+            if pat.is_empty() {
+                continue;
+            }
             let whole = it
                 .mask
                 .as_ref()
@@ -224,6 +229,31 @@ fn item(s: &mut String, it: &Item) {
         }
         if it.last.is_some() && !did_last {
             let _ = write!(s, " {} last {z}", first.name);
+        }
+    }
+}
+
+/// The mask and last of an item without a spec.
+fn bare_parts(s: &mut String, it: &Item) {
+    let fields: Vec<&Field> = it
+        .ty
+        .info()
+        .fields
+        .iter()
+        .filter(|f| f.print && f.len > 0)
+        .collect();
+    for (part, name) in [(&it.mask, "mask"), (&it.last, "last")] {
+        let Some(block) = part else { continue };
+        let mut any = false;
+        for fl in &fields {
+            let v = get_field(block, fl);
+            if v != 0 {
+                let _ = write!(s, " {} {name} {}", fl.name, value(fl, v));
+                any = true;
+            }
+        }
+        if let (false, Some(first)) = (any, fields.first()) {
+            let _ = write!(s, " {} {name} {}", first.name, value(first, 0));
         }
     }
 }
