@@ -518,3 +518,47 @@ fn rules_change_while_lcores_classify() {
         assert!(r.join().unwrap() > 0);
     }
 }
+
+#[test]
+fn many_rules_sharing_a_merged_tuple_key() {
+    // 200 rules with one /16 and one port range each, differing in the low address bytes:
+    // more than a bucket takes, so they spread over merged and specific tuples.
+    let t = FlowTable::new(0, 16);
+    let mut ids = Vec::new();
+    for i in 0..200u16 {
+        let (c, d) = ((i / 100) as u8, (i % 100) as u8);
+        let r = rule(&format!(
+            "ingress priority {} pattern eth / ipv4 dst is 10.9.{c}.{d} / udp dst spec {} dst last {} / end actions queue index {} / end",
+            i % 3,
+            1000 + i,
+            1100 + i,
+            i % 16
+        ));
+        ids.push(t.create(r).unwrap());
+    }
+    let check = |t: &FlowTable, alive: &dyn Fn(u16) -> bool| {
+        for i in 0..200u16 {
+            let (c, d) = ((i / 100) as u8, (i % 100) as u8);
+            let want = if alive(i) {
+                Fate::Queue(i % 16)
+            } else {
+                Fate::Default
+            };
+            // The default UDP mask also asks source port 0.
+            assert_eq!(q(t, &udp4(A, [10, 9, c, d], 0, 1050 + i)), want, "rule {i}");
+            assert_eq!(
+                q(t, &udp4(A, [10, 9, c, d], 0, 1101 + i)),
+                Fate::Default,
+                "rule {i}: past the range"
+            );
+        }
+    };
+    check(&t, &|_| true);
+    for (i, id) in ids.iter().enumerate() {
+        if i % 2 == 0 {
+            t.destroy(*id).unwrap();
+        }
+    }
+    check(&t, &|i| i % 2 == 1);
+    assert!(t.dev_dump(None).unwrap().contains("ingress group 0: "));
+}
