@@ -4,7 +4,10 @@
 #
 #   scripts/install-deps.sh demo    what scripts/demo.sh runs: ip (iproute2), ping, ethtool
 #   scripts/install-deps.sh test    what the test suite runs (.ci/run): the demo's, plus
-#                                   mount/flock (util-linux), sysctl (procps), tcpdump
+#                                   mount/flock (util-linux), sysctl (procps), tcpdump,
+#                                   libxdp1 (a compiled XDP program for net_af_xdp's xdp_prog),
+#                                   and the PCI drivers' QEMU guest (qemu-system-x86,
+#                                   busybox-static, cpio)
 #
 # Needs root (apt-get); prints what it installs.
 set -euo pipefail
@@ -20,12 +23,16 @@ test=(
     "${demo[@]}"
     "util-linux:mount and flock (hugepages)"
     "tcpdump:reading back the pcap files net_pcap writes"
+    "libxdp1:xdp-tools' compiled default XDP program, which net_af_xdp's xdp_prog test loads"
+    "qemu-system-x86:the QEMU guest of the PCI drivers' tests (scripts/qemu-test.sh)"
+    "busybox-static:the guest's initramfs userland"
+    "cpio:packing the guest's initramfs"
 )
 
 case ${1:-} in
     demo) wanted=("${demo[@]}") ;;
     test) wanted=("${test[@]}") ;;
-    *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
 
 missing=()

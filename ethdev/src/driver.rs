@@ -153,6 +153,24 @@ pub trait EthDevice: Send + Sync {
         1500
     }
 
+    /// Brings counters the device keeps elsewhere (the kernel's, read with a system call) into
+    /// the queues' [`QueueCounters`], before the port reads them for [`crate::Port::stats`] and
+    /// [`crate::Port::xstats`]. Called with no queue lock: a driver doing this writes only
+    /// counters its burst functions never write.
+    fn refresh_stats(&self) {}
+
+    /// Frames the device itself dropped for want of room, counted in its own registers (a
+    /// NIC's missed-packet counter), since the last [`device_stats_reset`]: added to the port's
+    /// `imissed`.
+    ///
+    /// [`device_stats_reset`]: EthDevice::device_stats_reset
+    fn device_missed(&self) -> u64 {
+        0
+    }
+
+    /// Resets what the device counts itself (with the port's statistics).
+    fn device_stats_reset(&self) {}
+
     /// Driver-specific extended statistics, after the generic ones.
     fn xstats(&self) -> Vec<(String, u64)> {
         Vec::new()

@@ -592,17 +592,23 @@ impl Port {
 
     /// Statistics (DPDK's `rte_eth_stats_get`).
     pub fn stats(&self) -> Stats {
-        self.inner.lock().counters.stats()
+        self.inner.dev.refresh_stats();
+        let mut s = self.inner.lock().counters.stats();
+        s.imissed += self.inner.dev.device_missed();
+        s
     }
 
     /// Resets the statistics.
     pub fn stats_reset(&self) {
+        self.inner.dev.refresh_stats();
         self.inner.lock().counters.reset();
+        self.inner.dev.device_stats_reset();
     }
 
     /// Extended statistics by name: the generic ones, then the driver's (DPDK's
     /// `rte_eth_xstats_get_names` and `rte_eth_xstats_get`).
     pub fn xstats(&self) -> Vec<(String, u64)> {
+        self.inner.dev.refresh_stats();
         let mut x = self.inner.lock().counters.xstats();
         x.extend(self.inner.dev.xstats());
         x

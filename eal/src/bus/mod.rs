@@ -39,7 +39,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 pub use devargs::{BusKind, Devargs};
-pub use pci::{PciAddr, PciDevice, PciId};
+pub use pci::{Bar, PciAccess, PciAddr, PciDevice, PciHandle, PciId};
 
 use crate::error::{Error, Result};
 use crate::options::EalOptions;
@@ -54,7 +54,7 @@ pub struct VdevDriver {
     pub name: &'static str,
     /// Other accepted names (DPDK's aliases, e.g. `eth_af_packet`).
     pub aliases: &'static [&'static str],
-    /// The keys the driver accepts; any other is an error before probe.
+    /// The keys the driver knows; any other is a warning before probe, and ignored.
     pub keys: &'static [&'static str],
     /// Creates the device.
     pub probe: fn(&Devargs) -> Result<(), DriverError>,
@@ -71,8 +71,9 @@ pub struct PciDriver {
     pub id_table: &'static [PciId],
     /// The keys the driver accepts in `-a` arguments.
     pub keys: &'static [&'static str],
-    /// Takes the device over.
-    pub probe: fn(&PciDevice, &Devargs) -> Result<(), DriverError>,
+    /// Takes the device over: it comes opened, its memory BARs mapped and bus mastering on;
+    /// the driver keeps the handle as long as it drives the device.
+    pub probe: fn(PciHandle, &Devargs) -> Result<(), DriverError>,
     /// Releases the device at this address.
     pub remove: fn(&PciAddr) -> Result<(), DriverError>,
 }
@@ -167,7 +168,8 @@ pub fn find_vdev_driver(device: &str) -> Option<&'static VdevDriver> {
 }
 
 /// Probes one virtual device (DPDK's `rte_vdev_init`): at init for each `--vdev`, or later for
-/// hot-plugging. Unknown drivers and keys are errors naming them.
+/// hot-plugging. An unknown driver is an error naming it; keys the driver does not know are
+/// warnings naming them, and the device is probed without them, as in DPDK.
 pub fn probe_vdev(dev: &Devargs) -> Result<()> {
     let err = |reason: String| Error::Device {
         device: dev.name().to_string(),
@@ -190,7 +192,7 @@ pub fn probe_vdev(dev: &Devargs) -> Result<()> {
     if is_probed(dev.name()) {
         return Err(err("already probed".into()));
     }
-    dev.check_keys(driver.name, driver.keys).map_err(err)?;
+    dev.warn_unknown_keys(driver.name, driver.keys);
     (driver.probe)(dev).map_err(|e| err(format!("{} probe failed: {e}", driver.name)))?;
     log::info!(target: "lib.eal", "probed {} with driver {}", dev, driver.name);
     PROBED
@@ -280,7 +282,44 @@ pub(crate) fn probe_all(opts: &EalOptions) -> Result<()> {
         }
         return Ok(());
     }
+    if opts.no_auto_probing && opts.allow.is_empty() {
+        log::debug!(target: "lib.eal", "--no-auto-probing and no -a: no PCI device probed");
+        return Ok(());
+    }
     probe_pci(opts, Path::new(pci::SYSFS_PCI_DEVICES))
+}
+
+/// Why the PCI devices this run would drive need physical addresses, if they do (DPDK's bus
+/// IOVA-mode vote): devices bound to uio_pci_generic, or to vfio-pci in no-IOMMU mode, that a
+/// registered driver handles and `-a`/`-b`/`--no-pci` select.
+pub(crate) fn pci_needs_pa(opts: &EalOptions) -> Option<String> {
+    if opts.no_pci {
+        return None;
+    }
+    let devices = pci::scan(Path::new(pci::SYSFS_PCI_DEVICES)).ok()?;
+    let drivers = pci_drivers();
+    let needs: Vec<String> = devices
+        .iter()
+        .filter(|d| {
+            if opts.allow.is_empty() {
+                !opts.block.contains(&d.addr)
+            } else {
+                opts.allow.iter().any(|a| a.pci_addr() == Some(d.addr))
+            }
+        })
+        .filter(|d| drivers.iter().any(|drv| drv.id_table.contains(&d.id)))
+        .filter_map(|d| match d.kernel_driver.as_deref() {
+            Some("uio_pci_generic") => Some(format!("{} is bound to uio_pci_generic", d.addr)),
+            Some("vfio-pci")
+                if crate::memory::vfio::device_mode(&d.sysfs_path)
+                    == Some(crate::memory::vfio::VfioMode::NoIommu) =>
+            {
+                Some(format!("{} is in VFIO no-IOMMU mode", d.addr))
+            }
+            _ => None,
+        })
+        .collect();
+    (!needs.is_empty()).then(|| needs.join(", "))
 }
 
 fn probe_pci(opts: &EalOptions, sysfs: &Path) -> Result<()> {
@@ -289,10 +328,12 @@ fn probe_pci(opts: &EalOptions, sysfs: &Path) -> Result<()> {
     for allowed in &opts.allow {
         let addr = allowed.pci_addr().expect("allow entries are PCI devargs");
         if !devices.iter().any(|d| d.addr == addr) {
-            return Err(Error::Device {
-                device: addr.to_string(),
-                reason: format!("no such PCI device (not in {})", sysfs.display()),
-            });
+            // As DPDK: an allowed device that is not there is probed as nothing.
+            log::warn!(
+                target: "lib.eal",
+                "-a {addr}: no such PCI device (not in {}); nothing to probe there",
+                sysfs.display()
+            );
         }
     }
     for blocked in &opts.block {
@@ -336,8 +377,32 @@ fn probe_pci(opts: &EalOptions, sysfs: &Path) -> Result<()> {
             device: dev.addr.to_string(),
             reason,
         };
-        devargs.check_keys(driver.name, driver.keys).map_err(err)?;
-        (driver.probe)(dev, devargs)
+        devargs.warn_unknown_keys(driver.name, driver.keys);
+        if !matches!(
+            dev.kernel_driver.as_deref(),
+            Some("vfio-pci" | "uio_pci_generic")
+        ) {
+            // As DPDK: a device the kernel drives is not ours, unless asked for by -a.
+            let msg = format!(
+                "{} ({:04x}:{:04x}, {}) is bound to {}, not to vfio-pci or uio_pci_generic: \
+                 skipped (scripts/devbind.sh --bind=vfio-pci {})",
+                dev.addr,
+                dev.id.vendor,
+                dev.id.device,
+                driver.name,
+                dev.kernel_driver.as_deref().unwrap_or("no driver"),
+                dev.addr
+            );
+            if devargs.args().is_empty() && opts.allow.is_empty() {
+                log::debug!(target: "lib.eal", "{msg}");
+            } else {
+                log::warn!(target: "lib.eal", "{msg}");
+            }
+            continue;
+        }
+        let iova_mode = crate::state::get()?.memory.iova_mode();
+        let handle = PciHandle::open(dev, iova_mode)?;
+        (driver.probe)(handle, devargs)
             .map_err(|e| err(format!("{} probe failed: {e}", driver.name)))?;
         log::info!(target: "lib.eal", "probed PCI {} with driver {}", dev.addr, driver.name);
         PROBED

@@ -1,4 +1,11 @@
-//! PCI addresses and the PCI bus scan (sysfs).
+//! PCI addresses, the PCI bus scan (sysfs), and opened devices: memory BARs mapped through
+//! VFIO or UIO ([`PciHandle`], [`Bar`]).
+
+mod device;
+mod mmio;
+
+pub use device::{PciAccess, PciHandle};
+pub use mmio::Bar;
 
 use std::fmt;
 use std::fs;

@@ -58,22 +58,25 @@ unsafe impl Sync for Region {}
 
 impl Region {
     /// Reserves `reserve` bytes of address space aligned to [`BASE_ALIGN`] (so that offsets
-    /// aligned within the region are aligned in absolute terms too).
+    /// aligned within the region are aligned in absolute terms too), at `hint` (rounded up to
+    /// that alignment) if the kernel can place it there.
     pub fn new(
         reserve: usize,
         page_size: usize,
         backing: Backing,
         iova_mode: IovaMode,
         numa_node: Option<u32>,
+        hint: Option<usize>,
     ) -> Result<Region> {
         let reserve = reserve.next_multiple_of(page_size);
         let base_align = BASE_ALIGN.max(page_size);
         let len = reserve + base_align;
-        // SAFETY: a fresh anonymous PROT_NONE mapping at an address of the kernel's choosing;
-        // it touches no existing memory.
+        let want = hint.and_then(|h| h.checked_next_multiple_of(base_align));
+        // SAFETY: a fresh anonymous PROT_NONE mapping; without MAP_FIXED the address is only a
+        // hint, so it touches no existing memory.
         let raw = unsafe {
             libc::mmap(
-                std::ptr::null_mut(),
+                want.unwrap_or(0) as *mut libc::c_void,
                 len,
                 libc::PROT_NONE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
@@ -99,6 +102,14 @@ impl Region {
             if tail > 0 {
                 libc::munmap((aligned + reserve) as *mut libc::c_void, tail);
             }
+        }
+        if let Some(w) = want
+            && w != aligned
+        {
+            log::warn!(
+                target: "lib.eal",
+                "--base-virtaddr: {w:#x} is taken, the heap is at {aligned:#x} instead"
+            );
         }
         Ok(Region {
             base: NonNull::new(aligned as *mut u8).expect("mmap returned a non-null address"),
@@ -161,9 +172,10 @@ impl Region {
         let bytes = bytes.next_multiple_of(self.page_size);
         if self.mapped + bytes > self.reserved {
             return Err(Error::Memory(format!(
-                "out of reserved address space ({} MiB mapped of {} MiB)",
-                self.mapped >> 20,
-                self.reserved >> 20
+                "{} MiB more would pass the {} MiB one heap can hold ({} MiB mapped)",
+                bytes.div_ceil(1 << 20),
+                self.reserved >> 20,
+                self.mapped >> 20
             )));
         }
         let addr = self.base.as_ptr() as usize + self.mapped;
@@ -251,6 +263,15 @@ impl Region {
                 }
             }
         }
+        // Devices behind an IOMMU may use the new pages as soon as anything is placed in them.
+        for i in old / self.page_size..self.mapped / self.page_size {
+            let off = i * self.page_size;
+            let va = self.base.as_ptr() as usize + off;
+            if let Err(e) = super::vfio::dma_map(va, self.iova_at(off), self.page_size) {
+                self.unmap_from(old);
+                return Err(e);
+            }
+        }
         Ok(())
     }
 
@@ -265,6 +286,11 @@ impl Region {
     fn unmap_from(&mut self, keep: usize) {
         let addr = self.base.as_ptr() as usize + keep;
         let len = self.mapped.max(keep) - keep;
+        for off in (keep..self.mapped).step_by(self.page_size) {
+            if off / self.page_size < self.iovas.len() || self.iova_mode == IovaMode::Va {
+                super::vfio::dma_unmap(self.iova_at(off), self.page_size);
+            }
+        }
         if len > 0 {
             // SAFETY: the range is inside our reservation; replacing it with a PROT_NONE
             // mapping drops the pages and keeps the address space reserved.
@@ -302,6 +328,9 @@ impl Region {
 
 impl Drop for Region {
     fn drop(&mut self) {
+        for off in (0..self.mapped).step_by(self.page_size) {
+            super::vfio::dma_unmap(self.iova_at(off), self.page_size);
+        }
         // SAFETY: unmapping the whole reservation we own; nothing references it any more
         // (every memzone holds its heap alive).
         unsafe { libc::munmap(self.base.as_ptr().cast(), self.reserved) };

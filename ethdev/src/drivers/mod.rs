@@ -1,7 +1,10 @@
-//! The poll-mode drivers that need no special hardware, each registered with the EAL under
-//! DPDK's name and devargs.
+//! The poll-mode drivers, each registered with the EAL under DPDK's name and devargs: software
+//! devices (`--vdev`) and PCI NICs driven over VFIO or UIO (`-a`).
 
 pub mod af_packet;
+pub mod af_xdp;
+pub(crate) mod dma;
+pub mod e1000;
 pub mod net_ring;
 pub(crate) mod netif;
 pub mod null;

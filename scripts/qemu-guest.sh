@@ -1,0 +1,87 @@
+#!/bin/sh
+# The PCI driver tests, run inside the guest of scripts/qemu-test.sh (busybox sh, as root).
+# The NICs are those qemu-test.sh sets up: rpdk drives the e1000 and e1000e ones, the
+# kernel's e1000e driver the peers on the same hubs.
+set -u
+cd /rpdk
+export RUST_BACKTRACE=1
+failed=0
+
+iface_of() { # the kernel interface of a PCI device
+    for n in /sys/bus/pci/devices/$1/net/* /sys/bus/pci/devices/$1/virtio*/net/*; do
+        [ -e "$n" ] && { basename "$n"; return; }
+    done
+}
+
+PEER0=$(iface_of 0000:00:05.0)
+PEER1=$(iface_of 0000:00:08.0)
+for i in $PEER0 $PEER1; do ip link set "$i" up; done
+[ -n "$PEER0" ] && [ -n "$PEER1" ] || { echo "guest: the peers have no interfaces"; exit 1; }
+
+run() { # name command...
+    name=$1
+    shift
+    echo "== $name"
+    start=$(date +%s)
+    if "$@"; then
+        echo "== $name: ok ($(($(date +%s) - start)) s)"
+    else
+        echo "== $name: FAILED"
+        failed=1
+    fi
+}
+
+guest_test() { # pci mac iova test
+    RPDK_GUEST_PCI=$1 RPDK_GUEST_MAC=$2 RPDK_GUEST_IOVA=$3 RPDK_GUEST_PEER=$PEER0 \
+        pci_guest --exact "$4" --ignored --nocapture --test-threads=1
+}
+
+# devbind: the e1000s start on the kernel's e1000 driver, as on a real machine.
+run "devbind: status" scripts/devbind.sh --status
+run "devbind: refuses a device in use" sh -c '
+    i=$(ls /sys/bus/pci/devices/0000:00:03.0/net); ip link set "$i" up
+    ip addr add 198.18.0.1/24 dev "$i"
+    if scripts/devbind.sh --bind=vfio-pci 0000:00:03.0 2>/tmp/err; then exit 1; fi
+    cat /tmp/err; grep -q "in use" /tmp/err; rc=$?
+    ip addr flush dev "$i"; ip link set "$i" down; exit $rc'
+run "devbind: e1000 and e1000e to vfio-pci" \
+    scripts/devbind.sh --bind=vfio-pci 0000:00:03.0 00:04.0 0000:00:06.0
+run "devbind: status shows vfio-pci" sh -c \
+    'scripts/devbind.sh --status | grep "0000:00:03.0.*drv=vfio-pci"'
+
+run "e1000 (82540EM) over vfio-pci, IOVA VA" \
+    guest_test 0000:00:03.0 52:54:00:00:00:03 va nic_both_directions
+run "e1000e (82574L) over vfio-pci, IOVA VA" \
+    guest_test 0000:00:04.0 52:54:00:00:00:04 va nic_both_directions
+run "e1000 over vfio-pci, IOVA PA" \
+    guest_test 0000:00:03.0 52:54:00:00:00:03 pa nic_both_directions
+
+# l2fwd between the two hubs' e1000s; the test's af_packet ports are the peers.
+l2fwd_test() {
+    l2fwd -l 0-1 -a 0000:00:03.0 -a 0000:00:06.0 --file-prefix l2 -- -p 0x3 -P -T 0 \
+        >/tmp/l2fwd.log 2>&1 &
+    pid=$!
+    sleep 3
+    RPDK_GUEST_PEER=$PEER0 RPDK_GUEST_PEER2=$PEER1 \
+        pci_guest --exact l2fwd_peer --ignored --nocapture --test-threads=1
+    rc=$?
+    kill -INT $pid
+    wait $pid
+    l2rc=$?
+    cat /tmp/l2fwd.log
+    [ $rc = 0 ] && [ $l2rc = 0 ]
+}
+run "l2fwd between two e1000s over vfio-pci" l2fwd_test
+
+run "devbind: e1000 to uio_pci_generic" scripts/devbind.sh --bind=uio_pci_generic 0000:00:03.0
+run "e1000 over uio_pci_generic" guest_test 0000:00:03.0 52:54:00:00:00:03 pa nic_both_directions
+run "e1000 over uio_pci_generic: VA refused" sh -c '
+    RPDK_GUEST_PCI=0000:00:03.0 RPDK_GUEST_IOVA=va RPDK_GUEST_PEER='"$PEER0"' \
+        pci_guest --exact nic_both_directions --ignored >/tmp/uio-va.log 2>&1 && exit 1
+    grep -q "iova-mode=pa" /tmp/uio-va.log || { cat /tmp/uio-va.log; exit 1; }'
+run "devbind: back to the kernel's e1000" sh -c '
+    scripts/devbind.sh --bind=e1000 0000:00:03.0 && ls /sys/bus/pci/devices/0000:00:03.0/net'
+run "devbind: unbind" sh -c '
+    scripts/devbind.sh --unbind 0000:00:06.0 && [ ! -e /sys/bus/pci/devices/0000:00:06.0/driver ]'
+
+exit $failed
