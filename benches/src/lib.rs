@@ -9,3 +9,8 @@
 //! - `mempool_perf` (binary): DPDK's `mempool_perf_autotest` loop for a fixed set of cases,
 //!   and pktmbuf alloc/free, in cycles per object;
 //! - `timer_perf`: DPDK's `timer_perf_autotest` on rpdk-timer (`scripts/bench-vs-dpdk.sh timer`).
+//! - `flow_perf`: rpdk-flow's classifier on ClassBench-like 5-tuple rule sets ([`classbench`]):
+//!   classification rate on one core, insertion and deletion rates
+//!   (`scripts/bench-vs-dpdk.sh acl` runs it beside DPDK's `dpdk-test-acl`).
+
+pub mod classbench;

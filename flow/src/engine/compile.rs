@@ -1,0 +1,305 @@
+//! A rule compiled for the engine: its pattern as the reference matcher takes it, its tuple-table
+//! form when it has one, and its actions resolved (counters, RSS queues and key).
+
+use crate::action::{Action, Attr};
+use crate::item::{Field, ItemType};
+use crate::matcher::{ItemMatch, PatternMatch};
+use crate::packet::{Layers, Meta};
+use rpdk_ethdev::RssHf;
+use rpdk_ethdev::rss::DEFAULT_RSS_KEY;
+
+/// Key words of a tuple table.
+pub(crate) const KEY_WORDS: usize = 6;
+
+/// Which side of the port a rule is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Received packets.
+    Ingress,
+    /// Packets sent.
+    Egress,
+    /// The switch domain (every port sharing the table), at reception.
+    Transfer,
+}
+
+impl Direction {
+    pub(crate) fn of(attr: &Attr) -> Direction {
+        if attr.transfer {
+            Direction::Transfer
+        } else if attr.egress {
+            Direction::Egress
+        } else {
+            Direction::Ingress
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// An action as the engine runs it.
+#[derive(Clone, Debug)]
+pub(crate) enum Step {
+    Count(u32),
+    Mark(u32),
+    Flag,
+    Queue(u16),
+    Drop,
+    Port(u16),
+    Jump(u32),
+    Passthru,
+    Rss {
+        level: u32,
+        types: RssHf,
+        key: Box<[u8]>,
+        queues: Box<[u16]>,
+    },
+}
+
+/// The most bytes of headers a tuple-table rule looks at (its items' blocks end to end).
+pub(crate) const FLAT_WORDS: usize = 16;
+
+/// A packet's headers for one shape: each item's block, end to end, as words.
+pub(crate) type Flat = [u64; FLAT_WORDS];
+
+/// The tuple-table form of a rule: its header items' blocks laid end to end ("flat"), the bits
+/// it matches exactly as masked words, its ranges, and its metadata items.
+#[derive(Clone, Debug)]
+pub(crate) struct Fast {
+    /// Header item types, in order: the pattern's shape.
+    pub shape: Vec<ItemType>,
+    /// (word, mask, value) of every word with exactly matched bits.
+    pub words: Vec<(u8, u64, u64)>,
+    /// Range fields over the flat block: field, its mask, lo, hi.
+    pub ranges: Vec<(Field, u128, u128, u128)>,
+    /// Metadata items.
+    pub metas: Vec<ItemMatch>,
+    /// Tuple masks to place the rule in: the whole bytes it matches (`full`), and that with
+    /// ports and the low address bytes left to the check (`relaxed`).
+    pub full: Vec<(u8, u64)>,
+    pub relaxed: Vec<(u8, u64)>,
+}
+
+fn to_words(bytes: &[u8]) -> Flat {
+    let mut w = [0u64; FLAT_WORDS];
+    for (i, c) in bytes.chunks(8).enumerate().take(FLAT_WORDS) {
+        let mut b = [0u8; 8];
+        b[..c.len()].copy_from_slice(c);
+        w[i] = u64::from_le_bytes(b);
+    }
+    w
+}
+
+fn nonzero(w: &Flat) -> Vec<(u8, u64)> {
+    w.iter()
+        .enumerate()
+        .filter(|(_, m)| **m != 0)
+        .map(|(i, &m)| (i as u8, m))
+        .collect()
+}
+
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    pub id: u32,
+    /// (priority, creation sequence): the lower wins; also the tie-break.
+    pub order: (u32, u64),
+    pub group: u32,
+    pub dir: Direction,
+    pub pattern: PatternMatch,
+    pub fast: Option<Fast>,
+    pub steps: Vec<Step>,
+}
+
+/// Resolves what the engine needs of the actions; `counter` gives the counter of COUNT action
+/// `i` (in order) or of an indirect handle.
+pub(crate) fn steps(
+    actions: &[Action],
+    nb_rx_queues: u16,
+    mut counter: impl FnMut(&Action) -> Option<u32>,
+) -> Vec<Step> {
+    let mut out = Vec::new();
+    for a in actions {
+        out.push(match a {
+            Action::Void => continue,
+            Action::Passthru => Step::Passthru,
+            Action::Jump { group } => Step::Jump(*group),
+            Action::Mark { id } => Step::Mark(*id),
+            Action::Flag => Step::Flag,
+            Action::Queue { index } => Step::Queue(*index),
+            Action::Drop => Step::Drop,
+            Action::Count { .. } | Action::Indirect { .. } => match counter(a) {
+                Some(c) => Step::Count(c),
+                None => continue,
+            },
+            Action::PortId { id, .. } => Step::Port(*id as u16),
+            Action::RepresentedPort { port_id } => Step::Port(*port_id),
+            Action::Rss(r) => Step::Rss {
+                level: r.level,
+                types: if r.types == 0 {
+                    RssHf::IP
+                } else {
+                    RssHf(r.types)
+                },
+                key: if r.key.is_empty() {
+                    DEFAULT_RSS_KEY.to_vec().into()
+                } else {
+                    r.key.clone().into()
+                },
+                queues: if r.queues.is_empty() {
+                    (0..nb_rx_queues).collect()
+                } else {
+                    r.queues.clone().into()
+                },
+            },
+        });
+    }
+    out
+}
+
+/// The tuple-table form of a pattern, or `None` when it needs the reference matcher (INVERT,
+/// ANY, RAW, or headers past 128 bytes).
+pub(crate) fn fast(p: &PatternMatch) -> Option<Fast> {
+    if p.invert {
+        return None;
+    }
+    let mut shape = Vec::new();
+    let mut metas = Vec::new();
+    let (mut mask, mut spec, mut full, mut relaxed) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut ranges = Vec::new();
+    for it in &p.items {
+        match it.ty {
+            ItemType::Any | ItemType::Raw => return None,
+            t if t.is_header() => {
+                shape.push(t);
+                let base = mask.len();
+                let len = t.spec_len();
+                mask.extend_from_slice(&it.exact[..len]);
+                spec.extend_from_slice(&it.spec[..len]);
+                let whole: Vec<u8> = it.exact[..len]
+                    .iter()
+                    .map(|&m| if m == 0xff { 0xff } else { 0 })
+                    .collect();
+                let mut relax = whole.clone();
+                match t {
+                    ItemType::Udp | ItemType::Tcp | ItemType::Sctp => relax.fill(0),
+                    ItemType::Ipv4 => {
+                        relax[14..16].fill(0);
+                        relax[18..20].fill(0);
+                    }
+                    ItemType::Ipv6 => {
+                        relax[16..24].fill(0);
+                        relax[32..40].fill(0);
+                    }
+                    _ => {}
+                }
+                full.extend_from_slice(&whole);
+                relaxed.extend_from_slice(&relax);
+                for &(fl, lo, hi) in &it.ranges {
+                    let m = crate::item::get_field(&it.mask, fl);
+                    let mut f = *fl;
+                    f.off += base;
+                    ranges.push((f, m, lo, hi));
+                }
+            }
+            _ => metas.push(it.clone()),
+        }
+    }
+    if mask.len() > FLAT_WORDS * 8 {
+        return None;
+    }
+    let (m, v) = (to_words(&mask), to_words(&spec));
+    let words = m
+        .iter()
+        .zip(&v)
+        .enumerate()
+        .filter(|(_, (m, _))| **m != 0)
+        .map(|(i, (&m, &v))| (i as u8, m, v & m))
+        .collect();
+    let full = nonzero(&to_words(&full));
+    if full.len() > KEY_WORDS {
+        return None;
+    }
+    Some(Fast {
+        shape,
+        words,
+        ranges,
+        metas,
+        full,
+        relaxed: nonzero(&to_words(&relaxed)),
+    })
+}
+
+/// Resolves a shape against a packet and gathers its headers: each item's block from its
+/// layer, end to end.
+#[inline]
+pub(crate) fn gather(shape: &[ItemType], l: &Layers<'_>, flat: &mut Flat) -> bool {
+    *flat = [0; FLAT_WORDS];
+    let Some(&first) = shape.first() else {
+        return true;
+    };
+    let Some(k) = crate::matcher::first_layer(l, first) else {
+        return false;
+    };
+    if k + shape.len() > l.len() {
+        return false;
+    }
+    let mut bytes = [0u8; FLAT_WORDS * 8];
+    let mut at = 0;
+    for (i, &t) in shape.iter().enumerate() {
+        if !l.kind(k + i).matches(t) {
+            return false;
+        }
+        let len = t.spec_len();
+        let h = l.header(k + i);
+        let n = len.min(h.len());
+        bytes[at..at + n].copy_from_slice(&h[..n]);
+        at += len;
+    }
+    *flat = to_words(&bytes[..at]);
+    true
+}
+
+impl Fast {
+    /// The whole check of the rule against a packet's gathered headers.
+    #[inline]
+    pub fn matches(&self, flat: &Flat, meta: &Meta) -> bool {
+        self.words
+            .iter()
+            .all(|&(w, m, v)| flat[w as usize] & m == v)
+            && (self.ranges.is_empty() || self.ranges_ok(flat))
+            && self.metas.iter().all(|m| m.meta_matches(meta))
+    }
+
+    #[cold]
+    fn ranges_ok(&self, flat: &Flat) -> bool {
+        let mut bytes = [0u8; FLAT_WORDS * 8];
+        for (c, w) in bytes.chunks_mut(8).zip(flat) {
+            c.copy_from_slice(&w.to_le_bytes());
+        }
+        self.ranges.iter().all(|(f, m, lo, hi)| {
+            let v = crate::item::get_field(&bytes, f) & m;
+            *lo <= v && v <= *hi
+        })
+    }
+
+    /// The rule's key in a tuple of mask `tmask`.
+    pub fn key(&self, tmask: &[(u8, u64)]) -> [u64; KEY_WORDS] {
+        let mut k = [0u64; KEY_WORDS];
+        for (slot, &(w, m)) in k.iter_mut().zip(tmask) {
+            let v = self.words.iter().find(|x| x.0 == w).map_or(0, |x| x.2);
+            *slot = v & m;
+        }
+        k
+    }
+
+    /// Whether a tuple of mask `tmask` may hold the rule: it hashes only bits the rule matches
+    /// exactly.
+    pub fn fits(&self, tmask: &[(u8, u64)]) -> bool {
+        tmask.iter().all(|&(w, m)| {
+            let rm = self.words.iter().find(|x| x.0 == w).map_or(0, |x| x.1);
+            m & !rm == 0
+        })
+    }
+}

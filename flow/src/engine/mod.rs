@@ -1,0 +1,210 @@
+//! The software engine: per direction, groups of rules in tuple tables, published to the
+//! classifying lcores left-right, and the loop that runs a packet through groups and actions.
+
+pub(crate) mod compile;
+pub(crate) mod counters;
+#[allow(unsafe_code)]
+pub(crate) mod publish;
+pub(crate) mod tss;
+
+use crate::packet::{Layer, Layers, Meta};
+use compile::{Compiled, Direction, Step};
+use counters::Counters;
+use rpdk_ethdev::rss::hash_frame;
+use std::sync::Arc;
+use tss::{Group, Map};
+
+/// Where a packet goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Fate {
+    /// No rule decided: what the port does without rules (its RSS or queue 0 at rx; sent at
+    /// tx).
+    #[default]
+    Default,
+    /// To this rx queue (QUEUE, or RSS: the queue its hash picked).
+    Queue(u16),
+    /// Dropped by a rule.
+    Drop,
+    /// To this port's tx (PORT_ID, REPRESENTED_PORT).
+    Port(u16),
+    /// Matched no rule on an isolated port: the application must not see it.
+    Isolated,
+}
+
+/// What the rules decided for one packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Verdict {
+    /// Where it goes.
+    pub fate: Fate,
+    /// MARK's id (the last one run), for `hash.fdir.hi`.
+    pub mark: Option<u32>,
+    /// FLAG ran (or MARK: both set `RTE_MBUF_F_RX_FDIR`).
+    pub flag: bool,
+    /// The RSS hash of an RSS action, for `hash.rss`.
+    pub rss_hash: Option<u32>,
+}
+
+/// Most rules a packet goes through (PASSTHRU and JUMP steps); past it, the packet takes the
+/// default fate. Jump loops are refused at create, so only long PASSTHRU chains reach it.
+pub(crate) const MAX_STEPS: usize = 256;
+
+/// What a burst's packets are classified with: the counters, the calling thread's slot in
+/// them, and whether the port is isolated.
+pub(crate) struct Ctx<'a> {
+    pub counters: &'a Counters,
+    pub slot: usize,
+    pub isolated: bool,
+}
+
+/// One direction's groups.
+#[derive(Clone, Default)]
+pub(crate) struct Domain {
+    groups: Map<u32, Group>,
+    rules: usize,
+}
+
+/// What the lcores read: the rules of each direction.
+#[derive(Clone, Default)]
+pub(crate) struct Engine {
+    domains: [Domain; 3],
+}
+
+impl Engine {
+    pub fn insert(&mut self, r: &Arc<Compiled>) {
+        let d = &mut self.domains[r.dir.index()];
+        d.groups.entry(r.group).or_default().insert(r.clone());
+        d.rules += 1;
+    }
+
+    pub fn remove(&mut self, r: &Compiled) {
+        let d = &mut self.domains[r.dir.index()];
+        if let Some(g) = d.groups.get_mut(&r.group) {
+            g.remove(r);
+            d.rules -= 1;
+            if g.is_empty() {
+                d.groups.remove(&r.group);
+            }
+        }
+    }
+
+    pub fn clear(&mut self) {
+        *self = Engine::default();
+    }
+
+    pub fn has_rules(&self, dir: Direction) -> bool {
+        self.domains[dir.index()].rules != 0
+    }
+
+    /// (group, tuples, shapes, slow rules) of every group of a direction.
+    pub fn stats(&self, dir: Direction) -> Vec<(u32, usize, usize, usize)> {
+        let mut v: Vec<_> = self.domains[dir.index()]
+            .groups
+            .iter()
+            .map(|(&g, grp)| {
+                let (t, s, l) = grp.stats();
+                (g, t, s, l)
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Runs one packet of `len` bytes through the rules of `dir`.
+    #[inline]
+    pub fn run(
+        &self,
+        dir: Direction,
+        l: &Layers<'_>,
+        mut meta: Meta,
+        len: u64,
+        ctx: &Ctx<'_>,
+    ) -> Verdict {
+        let d = &self.domains[dir.index()];
+        run(
+            |g, meta, floor| d.groups.get(&g)?.lookup(l, meta, floor).map(|r| &**r),
+            l,
+            &mut meta,
+            |c| ctx.counters.add(ctx.slot, c, len),
+            ctx.isolated,
+        )
+    }
+}
+
+/// The group/action loop, over any lookup (the engine's tuple tables, or the reference's list
+/// in the tests).
+#[inline]
+pub(crate) fn run<'r>(
+    lookup: impl Fn(u32, &Meta, Option<(u32, u64)>) -> Option<&'r Compiled>,
+    l: &Layers<'_>,
+    meta: &mut Meta,
+    mut count: impl FnMut(u32),
+    isolated: bool,
+) -> Verdict {
+    let mut v = Verdict::default();
+    let mut group = 0;
+    let mut floor = None;
+    let mut matched = false;
+    'rules: for _ in 0..MAX_STEPS {
+        let Some(r) = lookup(group, meta, floor) else {
+            break;
+        };
+        matched = true;
+        for s in &r.steps {
+            match s {
+                Step::Count(c) => count(*c),
+                Step::Mark(id) => {
+                    v.mark = Some(*id);
+                    v.flag = true;
+                    meta.mark = Some(*id);
+                }
+                Step::Flag => v.flag = true,
+                Step::Queue(q) => {
+                    v.fate = Fate::Queue(*q);
+                    return v;
+                }
+                Step::Drop => {
+                    v.fate = Fate::Drop;
+                    return v;
+                }
+                Step::Port(p) => {
+                    v.fate = Fate::Port(*p);
+                    return v;
+                }
+                Step::Rss {
+                    level,
+                    types,
+                    key,
+                    queues,
+                } => {
+                    let frame = if *level >= 2 {
+                        (l.outer_end..l.len())
+                            .find(|&i| l.kind(i) == Layer::Eth)
+                            .map_or(l.data, |i| l.header(i))
+                    } else {
+                        l.data
+                    };
+                    let h = hash_frame(frame, *types, key);
+                    v.rss_hash = h;
+                    let h = h.unwrap_or(0);
+                    v.fate = Fate::Queue(queues[(h as usize & 127) % queues.len()]);
+                    return v;
+                }
+                Step::Jump(g) => {
+                    group = *g;
+                    floor = None;
+                    continue 'rules;
+                }
+                Step::Passthru => {
+                    floor = Some(r.order);
+                    continue 'rules;
+                }
+            }
+        }
+        // A rule without a fate (egress): the packet goes on as without rules.
+        return v;
+    }
+    if !matched && isolated {
+        v.fate = Fate::Isolated;
+    }
+    v
+}

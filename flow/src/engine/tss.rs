@@ -1,0 +1,421 @@
+//! One group's classifier: tuple space search with tuple merging and priority pruning, and a
+//! list for the rules it cannot hash.
+//!
+//! A packet's headers are gathered once per pattern shape (the header item types in order):
+//! each item's header block end to end, as 64-bit words. A tuple is a shape and a mask over
+//! those words; its rules sit in one hash table keyed by the masked words, a bucket holding
+//! the rules with the same key in (priority, creation) order. A tuple's mask may hash fewer bits
+//! than its rules match (tuple merging, after TupleMerge): a rule goes into the most specific
+//! existing tuple of its shape whose mask it covers and whose bucket for it has fewer than
+//! [`LIMIT`] rules; failing that, a new tuple hashes its whole bytes without ports and with
+//! addresses cut to 16 bits (IPv4) or 64 (IPv6), and if that one is full, all its whole bytes.
+//! So a few tuples hold many prefix lengths and port classes, and each candidate in a bucket is
+//! checked whole (masked words, ranges, metadata). Tuples are visited in the order of the best
+//! rule they hold; the search stops at the first whose best cannot beat the match so far. Rules
+//! with INVERT, ANY or RAW go to a list checked in order by the reference matcher.
+
+use super::compile::{Compiled, FLAT_WORDS, KEY_WORDS, gather};
+use crate::item::ItemType;
+use crate::packet::{Layers, Meta};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::Arc;
+
+/// A tuple table's key: the hashed words.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key([u64; KEY_WORDS]);
+
+impl Key {
+    #[inline(always)]
+    fn mix(&self) -> u64 {
+        let mut h = 0u64;
+        for w in self.0 {
+            h = (h.rotate_left(23) ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+        h
+    }
+}
+
+impl Hash for Key {
+    #[inline(always)]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.mix());
+    }
+}
+
+/// A tuple's filter: one bit per slot of a power-of-two table, set when a key of the tuple
+/// hashes there (with a count per slot for removals), so that a packet skips the tuples that
+/// cannot hold its key with one read of a small bitmap instead of a hash-table probe.
+#[derive(Clone, Default)]
+struct Filter {
+    bits: Vec<u64>,
+    counts: Vec<u16>,
+    keys: usize,
+}
+
+impl Filter {
+    #[inline(always)]
+    fn slot(&self, h: u64) -> usize {
+        (h >> 40) as usize & (self.counts.len() - 1)
+    }
+
+    #[inline(always)]
+    fn may_hold(&self, h: u64) -> bool {
+        if self.counts.is_empty() {
+            return false;
+        }
+        let i = self.slot(h);
+        self.bits[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    fn add(&mut self, h: u64, all: impl Iterator<Item = u64>) {
+        self.keys += 1;
+        if self.keys * 8 > self.counts.len() {
+            let n = (self.keys * 16).next_power_of_two().max(512);
+            self.counts = vec![0; n];
+            self.bits = vec![0; n / 64];
+            for k in all {
+                self.set(k);
+            }
+        }
+        self.set(h);
+    }
+
+    fn set(&mut self, h: u64) {
+        let i = self.slot(h);
+        self.counts[i] = self.counts[i].saturating_add(1);
+        self.bits[i / 64] |= 1 << (i % 64);
+    }
+
+    fn remove(&mut self, h: u64) {
+        self.keys -= 1;
+        let i = self.slot(h);
+        // A saturated count stays set: the filter may only err towards a probe.
+        if self.counts[i] != u16::MAX {
+            self.counts[i] -= 1;
+            if self.counts[i] == 0 {
+                self.bits[i / 64] &= !(1 << (i % 64));
+            }
+        }
+    }
+}
+
+/// Takes the one word `Key` writes and spreads its high bits down.
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    #[inline(always)]
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    #[inline(always)]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+pub(crate) type Map<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
+
+/// Most rules in one bucket before a rule looks for a more specific tuple.
+pub(crate) const LIMIT: usize = 16;
+
+#[derive(Clone, Default)]
+struct Tuple {
+    shape: u16,
+    mask: Vec<(u8, u64)>,
+    buckets: Map<Key, Vec<Entry>>,
+    filter: Filter,
+    /// The orders of the rules it holds, to know its best.
+    orders: BTreeMap<(u32, u64), ()>,
+}
+
+/// Words a bucket entry checks in place; rules with more (or with ranges or metadata items)
+/// are checked through their compiled form.
+const INLINE: usize = 4;
+
+/// A rule in a bucket, with what its check needs in place (one read, no pointer chase).
+#[derive(Clone)]
+struct Entry {
+    order: (u32, u64),
+    n: u8,
+    /// Ranges, metadata or more than `INLINE` words: check `rule` too.
+    more: bool,
+    idx: [u8; INLINE],
+    mask: [u64; INLINE],
+    val: [u64; INLINE],
+    rule: Arc<Compiled>,
+}
+
+impl Entry {
+    fn new(r: &Arc<Compiled>, f: &super::compile::Fast) -> Entry {
+        let mut e = Entry {
+            order: r.order,
+            n: f.words.len().min(INLINE) as u8,
+            more: f.words.len() > INLINE || !f.ranges.is_empty() || !f.metas.is_empty(),
+            idx: [0; INLINE],
+            mask: [0; INLINE],
+            val: [0; INLINE],
+            rule: r.clone(),
+        };
+        for (i, &(w, m, v)) in f.words.iter().take(INLINE).enumerate() {
+            e.idx[i] = w;
+            e.mask[i] = m;
+            e.val[i] = v;
+        }
+        e
+    }
+
+    #[inline(always)]
+    fn matches(&self, flat: &[u64; FLAT_WORDS], meta: &Meta) -> bool {
+        for i in 0..self.n as usize {
+            if flat[self.idx[i] as usize] & self.mask[i] != self.val[i] {
+                return false;
+            }
+        }
+        !self.more
+            || self
+                .rule
+                .fast
+                .as_ref()
+                .is_some_and(|f| f.matches(flat, meta))
+    }
+}
+
+/// What the lookup reads of a tuple, in the order tuples are visited.
+#[derive(Clone, Copy)]
+struct Probe {
+    best: (u32, u64),
+    tuple: u32,
+    shape: u16,
+    n: u8,
+    idx: [u8; KEY_WORDS],
+    mask: [u64; KEY_WORDS],
+}
+
+/// A group's rules, ready to classify.
+#[derive(Clone, Default)]
+pub(crate) struct Group {
+    shapes: Vec<Vec<ItemType>>,
+    tuples: Vec<Tuple>,
+    /// Where each hashed rule is: tuple and key.
+    placed: HashMap<u32, (usize, Key)>,
+    /// The tuples by their best rule's order; empty tuples are left out.
+    order: Vec<Probe>,
+    slow: Vec<Arc<Compiled>>,
+    rules: usize,
+}
+
+impl Group {
+    pub fn is_empty(&self) -> bool {
+        self.rules == 0
+    }
+
+    /// How many tuples (non-empty), shapes and slow-path rules there are.
+    pub fn stats(&self) -> (usize, usize, usize) {
+        (self.order.len(), self.shapes.len(), self.slow.len())
+    }
+
+    fn reorder(&mut self) {
+        self.order = self
+            .tuples
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| {
+                let &best = t.orders.keys().next()?;
+                let mut p = Probe {
+                    best,
+                    tuple: i as u32,
+                    shape: t.shape,
+                    n: t.mask.len() as u8,
+                    idx: [0; KEY_WORDS],
+                    mask: [0; KEY_WORDS],
+                };
+                for (k, &(w, m)) in t.mask.iter().enumerate() {
+                    p.idx[k] = w;
+                    p.mask[k] = m;
+                }
+                Some(p)
+            })
+            .collect();
+        self.order.sort_unstable_by_key(|p| (p.best, p.tuple));
+    }
+
+    fn tuple(&mut self, shape: u16, mask: &[(u8, u64)]) -> usize {
+        match self
+            .tuples
+            .iter()
+            .position(|t| t.shape == shape && t.mask == mask)
+        {
+            Some(i) => i,
+            None => {
+                self.tuples.push(Tuple {
+                    shape,
+                    mask: mask.to_vec(),
+                    ..Tuple::default()
+                });
+                self.tuples.len() - 1
+            }
+        }
+    }
+
+    pub fn insert(&mut self, r: Arc<Compiled>) {
+        self.rules += 1;
+        let Some(fast) = &r.fast else {
+            let at = self.slow.partition_point(|x| x.order < r.order);
+            self.slow.insert(at, r);
+            return;
+        };
+        let shape = match self.shapes.iter().position(|s| *s == fast.shape) {
+            Some(i) => i,
+            None => {
+                self.shapes.push(fast.shape.clone());
+                self.shapes.len() - 1
+            }
+        } as u16;
+        let room = |t: &Tuple| {
+            t.buckets
+                .get(&Key(fast.key(&t.mask)))
+                .is_none_or(|b| b.len() < LIMIT)
+        };
+        let bits = |m: &[(u8, u64)]| m.iter().map(|x| x.1.count_ones()).sum::<u32>();
+        let best = self
+            .tuples
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.shape == shape && fast.fits(&t.mask) && room(t))
+            .max_by_key(|(i, t)| (bits(&t.mask), std::cmp::Reverse(*i)))
+            .map(|(i, _)| i);
+        let ti = match best {
+            Some(i) => i,
+            None => {
+                let relaxed = self.tuple(shape, &fast.relaxed);
+                if room(&self.tuples[relaxed]) {
+                    relaxed
+                } else {
+                    self.tuple(shape, &fast.full)
+                }
+            }
+        };
+        let t = &mut self.tuples[ti];
+        let key = Key(fast.key(&t.mask));
+        let before = t.orders.keys().next().copied();
+        t.orders.insert(r.order, ());
+        if !t.buckets.contains_key(&key) {
+            let keys: Vec<u64> = t.buckets.keys().map(Key::mix).collect();
+            t.filter.add(key.mix(), keys.into_iter());
+        }
+        let bucket = t.buckets.entry(key).or_default();
+        let at = bucket.partition_point(|x| x.order < r.order);
+        bucket.insert(at, Entry::new(&r, fast));
+        self.placed.insert(r.id, (ti, key));
+        if before.is_none_or(|b| r.order < b) {
+            self.reorder();
+        }
+    }
+
+    pub fn remove(&mut self, r: &Compiled) {
+        let Some((ti, key)) = self.placed.remove(&r.id) else {
+            if let Some(i) = self.slow.iter().position(|x| x.id == r.id) {
+                self.slow.remove(i);
+                self.rules -= 1;
+            }
+            return;
+        };
+        let t = &mut self.tuples[ti];
+        let Some(bucket) = t.buckets.get_mut(&key) else {
+            return;
+        };
+        let Some(i) = bucket.iter().position(|x| x.rule.id == r.id) else {
+            return;
+        };
+        bucket.remove(i);
+        if bucket.is_empty() {
+            t.buckets.remove(&key);
+            t.filter.remove(key.mix());
+        }
+        let was_best = t.orders.keys().next() == Some(&r.order);
+        t.orders.remove(&r.order);
+        self.rules -= 1;
+        if was_best {
+            self.reorder();
+        }
+    }
+
+    /// The best rule matching the packet whose order is after `floor`.
+    #[inline]
+    pub fn lookup(
+        &self,
+        l: &Layers<'_>,
+        meta: &Meta,
+        floor: Option<(u32, u64)>,
+    ) -> Option<&Arc<Compiled>> {
+        let mut best: Option<&Arc<Compiled>> = None;
+        // Gathered headers of the last shapes used: (shape + 1, or 0 for none; matched).
+        const CACHED: usize = 4;
+        let mut which = [(0usize, false); CACHED];
+        let mut flats = [[0u64; FLAT_WORDS]; CACHED];
+        let mut next = 0;
+        for p in &self.order {
+            if best.is_some_and(|b| b.order < p.best) {
+                break;
+            }
+            let sh = p.shape as usize;
+            let slot = match which.iter().position(|w| w.0 == sh + 1) {
+                Some(i) => i,
+                None => {
+                    let i = next;
+                    next = (next + 1) % CACHED;
+                    which[i] = (sh + 1, gather(&self.shapes[sh], l, &mut flats[i]));
+                    i
+                }
+            };
+            if !which[slot].1 {
+                continue;
+            }
+            let flat = &flats[slot];
+            let mut key = [0u64; KEY_WORDS];
+            for i in 0..p.n as usize {
+                key[i] = flat[p.idx[i] as usize] & p.mask[i];
+            }
+            let key = Key(key);
+            let t = &self.tuples[p.tuple as usize];
+            if !t.filter.may_hold(key.mix()) {
+                continue;
+            }
+            let Some(bucket) = t.buckets.get(&key) else {
+                continue;
+            };
+            for e in bucket {
+                if best.is_some_and(|b| b.order < e.order) {
+                    break;
+                }
+                if floor.is_some_and(|f| e.order <= f) {
+                    continue;
+                }
+                if e.matches(flat, meta) {
+                    best = Some(&e.rule);
+                    break;
+                }
+            }
+        }
+        for r in &self.slow {
+            if best.is_some_and(|b| b.order < r.order) {
+                break;
+            }
+            if floor.is_some_and(|f| r.order <= f) {
+                continue;
+            }
+            if r.pattern.matches(l, meta) {
+                best = Some(r);
+                break;
+            }
+        }
+        best
+    }
+}

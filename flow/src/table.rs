@@ -1,0 +1,550 @@
+//! A port's flow rules: the rte_flow calls (validate, create, destroy, flush, query, isolate,
+//! dev_dump, indirect actions) and the burst classifier the port's software stage calls.
+
+use crate::action::{Action, Attr, IndirectAction};
+use crate::engine::compile::{self, Compiled, Direction};
+use crate::engine::counters::Counters;
+use crate::engine::publish::{Published, slot};
+use crate::engine::{Ctx, Engine, Verdict};
+use crate::error::{Cause, ErrorType, FlowError};
+use crate::matcher::PatternMatch;
+use crate::packet::{Layers, Meta};
+use crate::rule::FlowRule;
+use crate::validate::{self, Context};
+use rpdk_mbuf::{Mbuf, OlFlags};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A COUNT query's result (`struct rte_flow_query_count`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct CountQuery {
+    /// `hits` is valid.
+    pub hits_set: bool,
+    /// `bytes` is valid.
+    pub bytes_set: bool,
+    /// Packets counted.
+    pub hits: u64,
+    /// Bytes counted.
+    pub bytes: u64,
+}
+
+struct RuleEntry {
+    rule: FlowRule,
+    compiled: Arc<Compiled>,
+    /// Counters of its COUNT actions (not the indirect ones).
+    counters: Vec<u32>,
+}
+
+struct Indirect {
+    attr: Attr,
+    action: IndirectAction,
+    counter: u32,
+    users: usize,
+}
+
+struct Control {
+    rules: BTreeMap<u32, RuleEntry>,
+    indirect: BTreeMap<u32, Indirect>,
+    seq: u64,
+    /// Jump edges (from, to) -> how many rules, per direction.
+    jumps: [HashMap<(u32, u32), usize>; 3],
+}
+
+/// The flow rules of one port, and their classifier.
+///
+/// Control calls (create, destroy, ...) take a mutex and may wait for the classifying lcores to
+/// finish their current burst; `classify` takes no lock and allocates nothing.
+pub struct FlowTable {
+    port_id: u16,
+    nb_rx_queues: AtomicU16,
+    isolated: AtomicBool,
+    engine: Published<Engine>,
+    counters: Counters,
+    control: Mutex<Control>,
+}
+
+impl FlowTable {
+    /// The table of port `port_id`, whose rx queues QUEUE and RSS actions may name.
+    pub fn new(port_id: u16, nb_rx_queues: u16) -> FlowTable {
+        FlowTable {
+            port_id,
+            nb_rx_queues: AtomicU16::new(nb_rx_queues),
+            isolated: AtomicBool::new(false),
+            engine: Published::new(Engine::default()),
+            counters: Counters::new(),
+            control: Mutex::new(Control {
+                rules: BTreeMap::new(),
+                indirect: BTreeMap::new(),
+                seq: 0,
+                jumps: Default::default(),
+            }),
+        }
+    }
+
+    /// The port.
+    pub fn port_id(&self) -> u16 {
+        self.port_id
+    }
+
+    /// Sets how many rx queues the port has (after a reconfiguration); existing rules keep
+    /// their queues.
+    pub fn set_nb_rx_queues(&self, n: u16) {
+        self.nb_rx_queues.store(n, Ordering::Relaxed);
+    }
+
+    /// The port's rx queue count the rules are checked against.
+    pub fn nb_rx_queues(&self) -> u16 {
+        self.nb_rx_queues.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Control> {
+        self.control.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn check(&self, c: &Control, rule: &FlowRule) -> Result<(), FlowError> {
+        let ctx = Context {
+            nb_rx_queues: self.nb_rx_queues(),
+            indirect_exists: &|h| c.indirect.contains_key(&h),
+        };
+        validate::validate(rule, &ctx)?;
+        // A jump loop: an edge from -> to closes one when `to` already reaches `from`.
+        let dir = Direction::of(&rule.attr);
+        let edges = &c.jumps[dir.index()];
+        let from = rule.attr.group;
+        for (i, a) in rule.actions.iter().enumerate() {
+            if let Action::Jump { group: to } = a {
+                let mut seen = vec![*to];
+                let mut stack = vec![*to];
+                while let Some(g) = stack.pop() {
+                    if g == from {
+                        return Err(FlowError::action(
+                            ErrorType::ActionConf,
+                            i,
+                            format!(
+                                "jump from group {from} to group {to} makes a loop: group {to} already leads to group {from}"
+                            ),
+                        ));
+                    }
+                    for &(f, t) in edges.keys() {
+                        if f == g && !seen.contains(&t) {
+                            seen.push(t);
+                            stack.push(t);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a rule as `create` would, without creating it (`rte_flow_validate`).
+    pub fn validate(&self, rule: &FlowRule) -> Result<(), FlowError> {
+        let c = self.lock();
+        self.check(&c, rule)
+    }
+
+    /// Creates a rule (`rte_flow_create`) and returns its id: one more than the highest id in
+    /// use, 0 for the first, as testpmd numbers rules. Packets classified after this returns
+    /// see it.
+    pub fn create(&self, rule: FlowRule) -> Result<u32, FlowError> {
+        let mut c = self.lock();
+        self.check(&c, &rule)?;
+        let id = match c.rules.keys().next_back() {
+            Some(&max) if max == u32::MAX => {
+                return Err(
+                    FlowError::new(ErrorType::Handle, None, "highest rule id in use")
+                        .with_errno(libc::ENOSPC),
+                );
+            }
+            Some(&max) => max + 1,
+            None => 0,
+        };
+        let mut counters = Vec::new();
+        let mut failed = false;
+        let steps = {
+            let indirect = &c.indirect;
+            compile::steps(&rule.actions, self.nb_rx_queues(), |a| match a {
+                Action::Count { .. } => match self.counters.alloc() {
+                    Some(i) => {
+                        counters.push(i);
+                        Some(i)
+                    }
+                    None => {
+                        failed = true;
+                        None
+                    }
+                },
+                Action::Indirect { handle } => indirect.get(handle).map(|h| h.counter),
+                _ => None,
+            })
+        };
+        if failed {
+            counters.iter().for_each(|&i| self.counters.free(i));
+            return Err(
+                FlowError::action(ErrorType::Action, 0, "no counter left").with_errno(libc::ENOSPC)
+            );
+        }
+        for a in &rule.actions {
+            if let Action::Indirect { handle } = a {
+                if let Some(h) = c.indirect.get_mut(handle) {
+                    h.users += 1;
+                }
+            }
+        }
+        let pattern = PatternMatch::new(&rule.pattern);
+        let dir = Direction::of(&rule.attr);
+        c.seq += 1;
+        let compiled = Arc::new(Compiled {
+            id,
+            order: (rule.attr.priority, c.seq),
+            group: rule.attr.group,
+            dir,
+            fast: compile::fast(&pattern),
+            pattern,
+            steps,
+        });
+        for a in &rule.actions {
+            if let Action::Jump { group } = a {
+                *c.jumps[dir.index()]
+                    .entry((rule.attr.group, *group))
+                    .or_default() += 1;
+            }
+        }
+        self.engine.write(|e| e.insert(&compiled));
+        c.rules.insert(
+            id,
+            RuleEntry {
+                rule,
+                compiled,
+                counters,
+            },
+        );
+        Ok(id)
+    }
+
+    fn unlink(&self, c: &mut Control, e: &RuleEntry) {
+        let dir = e.compiled.dir;
+        for a in &e.rule.actions {
+            match a {
+                Action::Jump { group } => {
+                    let k = (e.rule.attr.group, *group);
+                    let edges = &mut c.jumps[dir.index()];
+                    if let Some(n) = edges.get_mut(&k) {
+                        *n -= 1;
+                        if *n == 0 {
+                            edges.remove(&k);
+                        }
+                    }
+                }
+                Action::Indirect { handle } => {
+                    if let Some(h) = c.indirect.get_mut(handle) {
+                        h.users -= 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Destroys a rule (`rte_flow_destroy`). When this returns, no lcore still runs it.
+    pub fn destroy(&self, id: u32) -> Result<(), FlowError> {
+        let mut c = self.lock();
+        let Some(e) = c.rules.remove(&id) else {
+            return Err(FlowError::new(
+                ErrorType::Handle,
+                Some(Cause::Rule(id)),
+                format!("no flow rule #{id}"),
+            )
+            .with_errno(libc::ENOENT));
+        };
+        self.engine.write(|en| en.remove(&e.compiled));
+        self.unlink(&mut c, &e);
+        e.counters.iter().for_each(|&i| self.counters.free(i));
+        Ok(())
+    }
+
+    /// Destroys every rule (`rte_flow_flush`); indirect actions stay.
+    pub fn flush(&self) -> Result<(), FlowError> {
+        let mut c = self.lock();
+        self.engine.write(Engine::clear);
+        let rules = std::mem::take(&mut c.rules);
+        for e in rules.values() {
+            self.unlink(&mut c, e);
+            e.counters.iter().for_each(|&i| self.counters.free(i));
+        }
+        Ok(())
+    }
+
+    /// The rule's first COUNT action's counts (`rte_flow_query`), reset to zero after when
+    /// `reset`.
+    pub fn query_count(&self, id: u32, reset: bool) -> Result<CountQuery, FlowError> {
+        let c = self.lock();
+        let Some(e) = c.rules.get(&id) else {
+            return Err(FlowError::new(
+                ErrorType::Handle,
+                Some(Cause::Rule(id)),
+                format!("no flow rule #{id}"),
+            )
+            .with_errno(libc::ENOENT));
+        };
+        let Some(&ctr) = e.counters.first() else {
+            return Err(FlowError::new(
+                ErrorType::Action,
+                Some(Cause::Rule(id)),
+                "the rule has no COUNT action",
+            )
+            .with_errno(libc::ENOTSUP));
+        };
+        let (hits, bytes) = self.counters.query(ctr, reset);
+        Ok(CountQuery {
+            hits_set: true,
+            bytes_set: true,
+            hits,
+            bytes,
+        })
+    }
+
+    /// Restricts ingress traffic to the rules (`rte_flow_isolate`): packets no ingress rule
+    /// matches get [`crate::Fate::Isolated`].
+    pub fn isolate(&self, on: bool) -> Result<(), FlowError> {
+        self.isolated.store(on, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether the port is isolated.
+    pub fn is_isolated(&self) -> bool {
+        self.isolated.load(Ordering::Relaxed)
+    }
+
+    /// The rules, by id.
+    pub fn rules(&self) -> Vec<(u32, FlowRule)> {
+        self.lock()
+            .rules
+            .iter()
+            .map(|(&id, e)| (id, e.rule.clone()))
+            .collect()
+    }
+
+    /// A rule by id.
+    pub fn rule(&self, id: u32) -> Option<FlowRule> {
+        self.lock().rules.get(&id).map(|e| e.rule.clone())
+    }
+
+    /// Creates an indirect action (`rte_flow_action_handle_create`): with `id`, that id
+    /// (refused if in use), else one more than the highest. Rules use it with
+    /// [`Action::Indirect`].
+    pub fn action_handle_create(
+        &self,
+        id: Option<u32>,
+        attr: Attr,
+        action: IndirectAction,
+    ) -> Result<u32, FlowError> {
+        let mut c = self.lock();
+        let id = match id {
+            Some(i) if c.indirect.contains_key(&i) => {
+                return Err(FlowError::new(
+                    ErrorType::Action,
+                    Some(Cause::Indirect(i)),
+                    format!("indirect action #{i} is already assigned, delete it first"),
+                )
+                .with_errno(libc::EEXIST));
+            }
+            Some(i) => i,
+            None => c
+                .indirect
+                .keys()
+                .next_back()
+                .map_or(0, |m| m.saturating_add(1)),
+        };
+        let IndirectAction::Count = action;
+        let Some(counter) = self.counters.alloc() else {
+            return Err(
+                FlowError::new(ErrorType::Action, None, "no counter left").with_errno(libc::ENOSPC)
+            );
+        };
+        c.indirect.insert(
+            id,
+            Indirect {
+                attr,
+                action,
+                counter,
+                users: 0,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Destroys an indirect action no rule uses (`rte_flow_action_handle_destroy`).
+    pub fn action_handle_destroy(&self, id: u32) -> Result<(), FlowError> {
+        let mut c = self.lock();
+        match c.indirect.get(&id) {
+            None => Err(FlowError::new(
+                ErrorType::Action,
+                Some(Cause::Indirect(id)),
+                format!("no indirect action #{id}"),
+            )
+            .with_errno(libc::ENOENT)),
+            Some(h) if h.users > 0 => Err(FlowError::new(
+                ErrorType::Action,
+                Some(Cause::Indirect(id)),
+                format!("indirect action #{id} is used by {} rule(s)", h.users),
+            )
+            .with_errno(libc::EBUSY)),
+            Some(h) => {
+                self.counters.free(h.counter);
+                c.indirect.remove(&id);
+                Ok(())
+            }
+        }
+    }
+
+    /// An indirect counter's counts (`rte_flow_action_handle_query`).
+    pub fn action_handle_query(&self, id: u32, reset: bool) -> Result<CountQuery, FlowError> {
+        let c = self.lock();
+        let Some(h) = c.indirect.get(&id) else {
+            return Err(FlowError::new(
+                ErrorType::Action,
+                Some(Cause::Indirect(id)),
+                format!("no indirect action #{id}"),
+            )
+            .with_errno(libc::ENOENT));
+        };
+        let (hits, bytes) = self.counters.query(h.counter, reset);
+        Ok(CountQuery {
+            hits_set: true,
+            bytes_set: true,
+            hits,
+            bytes,
+        })
+    }
+
+    /// The indirect actions: id, attributes, action.
+    pub fn action_handles(&self) -> Vec<(u32, Attr, IndirectAction)> {
+        self.lock()
+            .indirect
+            .iter()
+            .map(|(&i, h)| (i, h.attr, h.action.clone()))
+            .collect()
+    }
+
+    /// A text dump of the rules (one, or all) and of the engine's tables
+    /// (`rte_flow_dev_dump`).
+    pub fn dev_dump(&self, id: Option<u32>) -> Result<String, FlowError> {
+        let c = self.lock();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "port {} flow engine: software (tuple space search)",
+            self.port_id
+        );
+        let rules: Vec<_> = match id {
+            Some(i) => match c.rules.get(&i) {
+                Some(e) => vec![(i, e)],
+                None => {
+                    return Err(FlowError::new(
+                        ErrorType::Handle,
+                        Some(Cause::Rule(i)),
+                        format!("no flow rule #{i}"),
+                    )
+                    .with_errno(libc::ENOENT));
+                }
+            },
+            None => c.rules.iter().map(|(&i, e)| (i, e)).collect(),
+        };
+        for (i, e) in rules {
+            let path = if e.compiled.fast.is_some() {
+                "hash"
+            } else {
+                "list"
+            };
+            let _ = writeln!(
+                out,
+                "rule #{i}: group {} priority {} {} ({path}): {}",
+                e.rule.attr.group,
+                e.rule.attr.priority,
+                e.rule.attr.flags(),
+                crate::syntax::rule_text(&e.rule)
+            );
+        }
+        if id.is_none() {
+            self.engine.inspect(|en| {
+                for (dir, name) in [
+                    (Direction::Ingress, "ingress"),
+                    (Direction::Egress, "egress"),
+                    (Direction::Transfer, "transfer"),
+                ] {
+                    for (g, t, s, l) in en.stats(dir) {
+                        let _ = writeln!(
+                            out,
+                            "{name} group {g}: {t} tuples, {s} shapes, {l} listed rules"
+                        );
+                    }
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// Whether `dir` has rules: a stage can skip `classify` without (it returns the default
+    /// anyway, at the cost of a parse per packet).
+    pub fn has_rules(&self, dir: Direction) -> bool {
+        self.engine.read(|e| e.has_rules(dir)) || (dir == Direction::Ingress && self.is_isolated())
+    }
+
+    fn ctx(&self, dir: Direction) -> Ctx<'_> {
+        Ctx {
+            counters: &self.counters,
+            slot: slot(),
+            isolated: dir != Direction::Egress && self.is_isolated(),
+        }
+    }
+
+    /// Classifies one frame that came in on (or goes out of) `port`.
+    pub fn classify_frame(&self, dir: Direction, frame: &[u8], port: u16) -> Verdict {
+        let ctx = self.ctx(dir);
+        self.engine.read(|e| {
+            let l = Layers::parse(frame);
+            let meta = Meta {
+                port,
+                ..Meta::default()
+            };
+            e.run(dir, &l, meta, frame.len() as u64, &ctx)
+        })
+    }
+
+    /// Classifies a burst: one verdict per packet in `out` (which must be as long), and the
+    /// mbufs get what MARK, FLAG and RSS set (`hash.fdir.hi` with `RTE_MBUF_F_RX_FDIR |
+    /// RTE_MBUF_F_RX_FDIR_ID`, `RTE_MBUF_F_RX_FDIR`, `hash.rss` with
+    /// `RTE_MBUF_F_RX_RSS_HASH`). Headers are read from each packet's first segment. No lock,
+    /// no allocation.
+    pub fn classify(&self, dir: Direction, pkts: &mut [Mbuf], out: &mut [Verdict]) {
+        let ctx = self.ctx(dir);
+        self.engine.read(|e| {
+            for (m, v) in pkts.iter_mut().zip(out.iter_mut()) {
+                let frame = m.data();
+                let l = Layers::parse(frame);
+                let meta = Meta {
+                    port: m.port(),
+                    ..Meta::default()
+                };
+                *v = e.run(dir, &l, meta, m.pkt_len() as u64, &ctx);
+                apply(m, v);
+            }
+        });
+    }
+}
+
+/// Writes MARK, FLAG and the RSS hash into the mbuf.
+#[inline]
+fn apply(m: &mut Mbuf, v: &Verdict) {
+    if let Some(id) = v.mark {
+        m.set_fdir_id(id);
+    } else if v.flag {
+        m.set_ol_flags(m.ol_flags() | OlFlags::RX_FDIR);
+    }
+    if let Some(h) = v.rss_hash {
+        m.set_rss_hash(h);
+    }
+}
