@@ -107,6 +107,8 @@ pub struct EalOptions {
     /// `--mbuf-pool-ops-name`: the mempool ops of packet-buffer pools (checked by the mbuf
     /// library, which knows the names).
     pub mbuf_pool_ops_name: Option<String>,
+    /// `--no-telemetry`: no telemetry socket (`--telemetry`, the default, changes nothing).
+    pub no_telemetry: bool,
     /// `-v`: print the version at start.
     pub show_version: bool,
     /// Warnings about the command line (deprecated flags), logged by [`crate::init`] once the
@@ -164,10 +166,10 @@ const FLAGS: &[(&str, Option<char>, Arg)] = &[
     ("log-level", None, Arg::Required),
     ("", Some('v'), Arg::None),
     ("help", Some('h'), Arg::None),
-    // Accepted for command-line compatibility with DPDK; see docs/eal.md.
-    ("mbuf-pool-ops-name", None, Arg::Required),
     ("no-telemetry", None, Arg::None),
     ("telemetry", None, Arg::None),
+    // Accepted for command-line compatibility with DPDK; see docs/eal.md.
+    ("mbuf-pool-ops-name", None, Arg::Required),
     ("no-hpet", None, Arg::None),
     ("single-file-segments", None, Arg::None),
 ];
@@ -475,7 +477,9 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
                 o.log_levels.push(s);
             }
             "v" => o.show_version = true,
-            "no-telemetry" | "telemetry" | "no-hpet" | "single-file-segments" => {}
+            "no-telemetry" => o.no_telemetry = true,
+            // As in DPDK, --telemetry does not undo --no-telemetry.
+            "telemetry" | "no-hpet" | "single-file-segments" => {}
             other => unreachable!("flag table entry '{other}' without a handler"),
         }
     }
