@@ -573,6 +573,19 @@ impl RawMempool {
         (self.backing.count() as u32 + cached).min(self.n)
     }
 
+    /// Free objects in the lcore caches and in the backing store, as DPDK's telemetry counts
+    /// them (`total_cache_count`, `common_pool_count`).
+    pub(crate) fn counts(&self) -> (u32, u32) {
+        let cached: u32 = self.caches.iter().map(|s| s.cache.len()).sum();
+        let common = (self.backing.count() as u32).min(self.n.saturating_sub(cached));
+        (cached, common)
+    }
+
+    /// The memzone holding the objects.
+    pub(crate) fn memzone(&self) -> &Memzone {
+        &self.mz
+    }
+
     /// Objects taken and not given back (DPDK's `rte_mempool_in_use_count`).
     pub fn in_use_count(&self) -> u32 {
         self.n - self.avail_count()
