@@ -173,7 +173,7 @@ fn ten_clients_at_once_and_one_more_is_closed() {
         for (i, c) in clients.iter_mut().enumerate() {
             s.spawn(move || {
                 for n in 0..200 {
-                    let r = c.request(&format!("/help,/info")).unwrap();
+                    let r = c.request("/help,/info").unwrap();
                     assert_eq!(
                         r,
                         r#"{"/help":{"/info":"Returns DPDK Telemetry information. Takes no parameters"}}"#,

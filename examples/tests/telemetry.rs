@@ -100,7 +100,17 @@ impl Testpmd {
 }
 
 impl Drop for Testpmd {
+    /// After a failed assertion: SIGTERM, on which testpmd cleans up (its socket too), then
+    /// SIGKILL if it is still there after 5 s.
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            // SAFETY: signalling our own child process.
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

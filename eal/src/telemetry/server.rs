@@ -117,7 +117,7 @@ impl Server {
                 serve(&listener, &woken);
             })
             .map_err(|e| cleanup(Error::io("starting the telemetry thread", e)))?;
-        log::info!(target: "lib.telemetry", "telemetry socket {}", path.display());
+        log::debug!(target: "lib.telemetry", "socket {}", path.display());
         Ok(Server {
             path,
             dir: dir.to_path_buf(),
