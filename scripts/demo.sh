@@ -1,33 +1,58 @@
 #!/usr/bin/env bash
 # The README's main command: builds rpdk and runs l2fwd forwarding real packets.
 #
-#   sudo scripts/demo.sh [SECONDS]
+#   scripts/demo.sh [SECONDS]       as root, or as a user who may sudo (it asks for it)
 #
-# It reserves hugepages, builds the examples, makes two network namespaces with a veth pair each
-# (scripts/veth-topology.sh: namespace 0 is 198.18.0.1, namespace 1 is 198.18.0.2, their other
-# ends here), runs l2fwd on two af_packet ports over those ends, sends pings and a stream of pings
-# from namespace 0 to namespace 1 through it, shows l2fwd's statistics every second, stops it
-# with SIGINT (final statistics) and removes everything it made, also on failure or Ctrl-C.
-# Traffic stays inside the namespaces it makes.
+# It installs the Debian packages it runs (scripts/install-deps.sh demo: iproute2, ping,
+# ethtool), reserves hugepages, builds the examples, makes two network namespaces with a veth
+# pair each (scripts/veth-topology.sh: namespace 0 is 198.18.0.1, namespace 1 is 198.18.0.2,
+# their other ends here), runs l2fwd on two af_packet ports over those ends, sends pings and a
+# stream of pings from namespace 0 to namespace 1 through it, shows l2fwd's statistics every
+# second, stops it with SIGINT (final statistics) and removes everything it made, also on
+# failure or Ctrl-C. Traffic stays inside the namespaces it makes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 secs=${1:-8}
 prefix=rpdkdemo
+l2fwd=./target/release/l2fwd
+
+# build [USER]: the release l2fwd, with this shell's cargo or as USER with theirs.
+build() {
+    echo "demo.sh: building l2fwd (cargo build --release -p rpdk-examples --bin l2fwd)"
+    if [[ -n ${1:-} ]]; then
+        sudo -u "$1" -H bash -lc "cd '$PWD' && cargo build --release -q -p rpdk-examples --bin l2fwd"
+    else
+        cargo build --release -q -p rpdk-examples --bin l2fwd
+    fi
+}
 
 if [[ $(id -u) -ne 0 ]]; then
-    echo "demo.sh: needs root (hugepages, network namespaces); run it with sudo" >&2
-    exit 1
-fi
-for tool in ip ping ethtool; do
-    command -v "$tool" >/dev/null || {
-        echo "demo.sh: needs $tool (apt-get install iproute2 iputils-ping ethtool)" >&2
+    command -v sudo >/dev/null || {
+        echo "demo.sh: needs root (hugepages, network namespaces) and there is no sudo: run it as root" >&2
         exit 1
     }
-done
+    # Build as this user (their toolchain, their target/), then the rest as root.
+    build
+    echo "demo.sh: the rest needs root (hugepages, network namespaces): sudo $0 $*"
+    exec sudo RPDK_DEMO_BUILT=1 "$0" "$@"
+fi
 
+scripts/install-deps.sh demo
+if [[ ${RPDK_DEMO_BUILT:-} != 1 ]]; then
+    if command -v cargo >/dev/null; then
+        build
+    elif [[ -n ${SUDO_USER:-} ]]; then
+        # sudo's PATH has no user's ~/.cargo/bin: build as the user who asked.
+        build "$SUDO_USER"
+    else
+        echo "demo.sh: needs Rust's cargo (install Rust with rustup) to build l2fwd" >&2
+        exit 1
+    fi
+fi
+[[ -x $l2fwd ]] || { echo "demo.sh: $l2fwd was not built" >&2; exit 1; }
+echo "demo.sh: reserving 512 MiB of hugepages (scripts/hugepages.sh --setup 512M)"
 scripts/hugepages.sh --setup 512M
-cargo build --release -q -p rpdk-examples --bin l2fwd
 
 l2fwd_pid=
 cleanup() {
@@ -45,7 +70,7 @@ lcores=0-1
 [[ $(nproc) -ge 2 ]] || lcores='(0-1)@0'
 
 echo "+ l2fwd -l $lcores --vdev net_af_packet0,iface=${prefix}0 --vdev net_af_packet1,iface=${prefix}1 -- -p 0x3 -T 1"
-./target/release/l2fwd -l "$lcores" --file-prefix "$prefix" \
+"$l2fwd" -l "$lcores" --file-prefix "$prefix" \
     --vdev "net_af_packet0,iface=${prefix}0" --vdev "net_af_packet1,iface=${prefix}1" \
     -- -p 0x3 -T 1 &
 l2fwd_pid=$!

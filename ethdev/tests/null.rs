@@ -6,6 +6,7 @@ use rpdk_ethdev::{
     EthConf, EthError, Port, RssHf, RxConf, RxMqMode, TxBuffer, TxConf, rx_offload, tx_offload,
 };
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, PktmbufPool};
+use rpdk_testsupport::port::{PortFixture, PortSetup};
 use rpdk_testsupport::{eal_args, serial};
 
 fn init(vdevs: &[&str]) -> rpdk_eal::Result<Eal> {
@@ -175,11 +176,13 @@ fn one_handle_per_queue_and_states_are_checked() {
 #[test]
 fn exhausted_pools_count_rx_nombuf_and_lose_nothing() {
     let _s = serial();
-    let _eal = init(&["net_null0,size=64"]).unwrap();
-    let port = Port::get(0).unwrap();
-    let pool = PktmbufPool::create("tiny_pool", 40, 0, 0, MBUF_DEFAULT_BUF_SIZE, None).unwrap();
-    setup(&port, &pool, 1);
-    port.start().unwrap();
+    let setup = PortSetup {
+        pool_size: 40,
+        nb_desc: 512,
+        ..PortSetup::default()
+    };
+    let f = PortFixture::new("null-test", &["net_null0,size=64"], &setup).unwrap();
+    let (port, pool) = (f.port(0), f.pool());
     let mut rx = port.rx_queue(0).unwrap();
     let mut a = MbufBurst::<32>::new();
     let mut b = MbufBurst::<32>::new();
@@ -195,20 +198,18 @@ fn exhausted_pools_count_rx_nombuf_and_lose_nothing() {
     assert_eq!(rx.rx_burst(&mut b), 32);
     drop(b);
     assert_eq!(port.stats().ipackets, 64);
-    pool.audit().unwrap();
-    pool.free();
 }
 
 #[test]
 fn tx_buffers_flush_and_count_drops() {
     let _s = serial();
-    let _eal = init(&["net_null0", "net_null1"]).unwrap();
-    let pool = PktmbufPool::create("txbuf_pool", 256, 0, 0, MBUF_DEFAULT_BUF_SIZE, None).unwrap();
-    let (p0, p1) = (Port::get(0).unwrap(), Port::get(1).unwrap());
-    setup(&p0, &pool, 1);
-    setup(&p1, &pool, 1);
-    p0.start().unwrap();
-    p1.start().unwrap();
+    let setup = PortSetup {
+        pool_size: 256,
+        nb_desc: 512,
+        ..PortSetup::default()
+    };
+    let f = PortFixture::new("null-test", &["net_null0", "net_null1"], &setup).unwrap();
+    let (p1, pool) = (f.port(1), f.pool());
     let mut tx = p1.tx_queue(0).unwrap();
     let mut buf = TxBuffer::<32>::with_size(8);
     let mut sent = 0;
@@ -226,8 +227,6 @@ fn tx_buffers_flush_and_count_drops() {
     assert_eq!(buf.flush(&mut tx), 0);
     assert_eq!(buf.dropped(), 3);
     assert_eq!(pool.in_use_count(), 0, "dropped packets were freed");
-    pool.audit().unwrap();
-    pool.free();
 }
 
 #[test]

@@ -122,7 +122,10 @@ fn tcpdump(file: &str) -> Option<(usize, String)> {
     let out = match Command::new("tcpdump").args(["-nn", "-r", file]).output() {
         Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("SKIPPED the tcpdump check: tcpdump is not installed (.ci/run installs it)");
+            rpdk_testsupport::skip(
+                "the tcpdump check",
+                "tcpdump is not installed (.ci/run installs it)",
+            );
             return None;
         }
         Err(e) => panic!("running tcpdump: {e}"),

@@ -9,6 +9,7 @@ use rpdk_ethdev::{EthConf, Port, RxConf, TxConf, rx_offload};
 use rpdk_mbuf::net::{Ethernet, Ipv4, MacAddr, Udp, ether_type, ip_proto};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, Mbuf, MbufBurst, PktmbufPool};
 use rpdk_testsupport::netns::NetNs;
+use rpdk_testsupport::port::{PortFixture, PortSetup};
 use rpdk_testsupport::{eal_args, require_root, serial};
 
 fn init(vdevs: &[&str]) -> rpdk_eal::Result<Eal> {
@@ -21,6 +22,15 @@ fn netns(tag: &str) -> NetNs {
     ns.sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
         .unwrap();
     ns
+}
+
+/// The EAL with `vdevs`, set up as `setup` says (512 descriptors a queue), started.
+fn fixture(vdevs: &[&str], setup: PortSetup) -> PortFixture {
+    let setup = PortSetup {
+        nb_desc: 512,
+        ..setup
+    };
+    PortFixture::new("tap-test", vdevs, &setup).unwrap()
 }
 
 fn setup(port: &Port, pool: &PktmbufPool, nq: u16, conf: &EthConf) {
@@ -122,8 +132,14 @@ fn kernel_answers_arp_and_exchanges_udp() {
     let _s = serial();
     let ns = netns("tapa");
     let _inside = ns.enter().unwrap();
-    let eal = init(&["net_tap0,iface=rtap0"]).unwrap();
-    let port = Port::get(0).unwrap();
+    let setup = PortSetup {
+        pool_size: 1024,
+        cache: 32,
+        start: false,
+        ..PortSetup::default()
+    };
+    let f = fixture(&["net_tap0,iface=rtap0"], setup);
+    let (port, pool) = (f.port(0), f.pool());
     assert_eq!(port.info().driver_name, "net_tap");
     assert!(port.info().if_index.is_some());
     let mac = port.mac_addr();
@@ -134,8 +150,6 @@ fn kernel_answers_arp_and_exchanges_udp() {
     assert_eq!(sysfs(&ns, "rtap0", "address").parse::<MacAddr>(), Ok(mac));
     ns.sh("ip addr add 10.9.0.1/24 dev rtap0").unwrap();
 
-    let pool = PktmbufPool::create("tap_arp", 1024, 32, 0, MBUF_DEFAULT_BUF_SIZE, None).unwrap();
-    setup(&port, &pool, 1, &EthConf::default());
     assert!(!port.link().up, "down until started");
     port.start().unwrap();
     wait_until("link up", || port.link().up);
@@ -144,7 +158,7 @@ fn kernel_answers_arp_and_exchanges_udp() {
     // Who has 10.9.0.1? Tell 10.9.0.2.
     let mut burst = MbufBurst::<4>::new();
     burst
-        .push(arp_request(&pool, mac, [10, 9, 0, 2], [10, 9, 0, 1]))
+        .push(arp_request(pool, mac, [10, 9, 0, 2], [10, 9, 0, 1]))
         .unwrap();
     assert_eq!(txq.tx_burst(&mut burst), 1);
     let kmac: MacAddr = sysfs(&ns, "rtap0", "address").parse().unwrap();
@@ -245,12 +259,6 @@ fn kernel_answers_arp_and_exchanges_udp() {
     assert_eq!(txq.tx_burst(&mut burst), 1, "taken");
     let st = port.stats();
     assert_eq!((st.opackets, st.obytes, st.oerrors), (2, 42 + 1042, 1));
-    drop((rxq, txq));
-    port.stop().unwrap();
-    port.close().unwrap();
-    pool.audit().unwrap();
-    pool.free();
-    drop(eal);
 }
 
 #[test]
@@ -333,17 +341,21 @@ fn queue_pairs_spread_the_kernels_flows() {
     let _s = serial();
     let ns = netns("tapm");
     let _inside = ns.enter().unwrap();
-    let eal = init(&["net_tap0,iface=mtap0"]).unwrap();
-    let port = Port::get(0).unwrap();
-    let pool = PktmbufPool::create("tap_mq", 2048, 32, 0, MBUF_DEFAULT_BUF_SIZE, None).unwrap();
+    const NQ: u16 = 4;
+    let setup = PortSetup {
+        pool_size: 2048,
+        cache: 32,
+        start: false,
+        ..PortSetup::queues(NQ)
+    };
+    let f = fixture(&["net_tap0,iface=mtap0"], setup);
+    let (port, pool) = (f.port(0), f.pool());
     let err = port.configure(2, 1, &EthConf::default()).unwrap_err();
     assert!(
         err.to_string()
             .contains("needs as many RX as TX queues, one TAP queue each (2 RX, 1 TX)"),
         "{err}"
     );
-    const NQ: u16 = 4;
-    setup(&port, &pool, NQ, &EthConf::default());
     let queues = ns.sh("ls /sys/class/net/mtap0/queues").unwrap();
     assert!(
         queues.contains("tx-3") && !queues.contains("tx-4"),
@@ -430,12 +442,6 @@ fn queue_pairs_spread_the_kernels_flows() {
     let st = port.stats();
     assert_eq!(st.opackets, NQ as u64);
     assert!((0..NQ as usize).all(|q| st.q_opackets[q] == 1));
-    drop((rxqs, txqs));
-    port.stop().unwrap();
-    port.close().unwrap();
-    pool.audit().unwrap();
-    pool.free();
-    drop(eal);
 }
 
 #[test]
@@ -446,11 +452,12 @@ fn a_deleted_interface_gives_errors_not_hangs() {
     let _s = serial();
     let ns = netns("tapv");
     let _inside = ns.enter().unwrap();
-    let eal = init(&["net_tap0,iface=vtap0"]).unwrap();
-    let port = Port::get(0).unwrap();
-    let pool = PktmbufPool::create("tap_gone", 512, 0, 0, MBUF_DEFAULT_BUF_SIZE, None).unwrap();
-    setup(&port, &pool, 1, &EthConf::default());
-    port.start().unwrap();
+    let setup = PortSetup {
+        pool_size: 512,
+        ..PortSetup::default()
+    };
+    let f = fixture(&["net_tap0,iface=vtap0"], setup);
+    let (port, pool) = (f.port(0), f.pool());
     let (mut rxq, mut txq) = (port.rx_queue(0).unwrap(), port.tx_queue(0).unwrap());
     let mut burst = MbufBurst::<32>::new();
     assert_eq!(rxq.rx_burst(&mut burst), 0);
@@ -487,9 +494,6 @@ fn a_deleted_interface_gives_errors_not_hangs() {
         "{e}"
     );
     port.close().unwrap();
-    pool.audit().unwrap();
-    pool.free();
-    drop(eal);
 }
 
 #[test]
@@ -500,12 +504,13 @@ fn exhausted_pools_count_rx_nombuf_and_lose_nothing() {
     let _s = serial();
     let ns = netns("tapx");
     let _inside = ns.enter().unwrap();
-    let eal = init(&["net_tap0,iface=xtap0"]).unwrap();
-    let port = Port::get(0).unwrap();
-    let pool = PktmbufPool::create("tap_tiny", 100, 0, 0, MBUF_DEFAULT_BUF_SIZE, None).unwrap();
-    setup(&port, &pool, 1, &EthConf::default());
+    let setup = PortSetup {
+        pool_size: 100,
+        ..PortSetup::default()
+    };
+    let f = fixture(&["net_tap0,iface=xtap0"], setup);
+    let (port, pool) = (f.port(0), f.pool());
     ns.sh("ip addr add 10.9.2.1/24 dev xtap0").unwrap();
-    port.start().unwrap();
     wait_until("link up", || port.link().up);
     ns.sh(&format!(
         "ip neigh replace 10.9.2.2 lladdr {} dev xtap0 nud permanent",
@@ -554,13 +559,6 @@ fn exhausted_pools_count_rx_nombuf_and_lose_nothing() {
     let st = port.stats();
     assert!(st.rx_nombuf > 0);
     assert_eq!(st.ierrors, 0);
-    drop(rxq);
-    port.stop().unwrap();
-    port.close().unwrap();
-    assert_eq!(pool.in_use_count(), 0);
-    pool.audit().unwrap();
-    pool.free();
-    drop(eal);
 }
 
 #[test]
@@ -571,17 +569,18 @@ fn scattered_receive_takes_jumbo_frames() {
     let _s = serial();
     let ns = netns("tapj");
     let _inside = ns.enter().unwrap();
-    let eal = init(&["net_tap0,iface=jtap0"]).unwrap();
-    let port = Port::get(0).unwrap();
-    let pool = PktmbufPool::create("tap_jumbo", 512, 0, 0, MBUF_DEFAULT_BUF_SIZE, None).unwrap();
-    let conf = EthConf {
-        mtu: Some(9000),
-        rx_offloads: rx_offload::SCATTER,
-        ..EthConf::default()
+    let setup = PortSetup {
+        pool_size: 512,
+        conf: EthConf {
+            mtu: Some(9000),
+            rx_offloads: rx_offload::SCATTER,
+            ..EthConf::default()
+        },
+        ..PortSetup::default()
     };
-    setup(&port, &pool, 1, &conf);
+    let f = fixture(&["net_tap0,iface=jtap0"], setup);
+    let port = f.port(0);
     ns.sh("ip addr add 10.9.3.1/24 dev jtap0").unwrap();
-    port.start().unwrap();
     wait_until("link up", || port.link().up);
     ns.sh(&format!(
         "ip neigh replace 10.9.3.2 lladdr {} dev jtap0 nud permanent",
@@ -604,12 +603,6 @@ fn scattered_receive_takes_jumbo_frames() {
     assert_eq!((got[0].1, &got[0].2), (8000 + 42, &big));
     assert_eq!((got[1].0, got[1].1, &got[1].2[..]), (1, 47, &b"small"[..]));
     assert_eq!(port.stats().ierrors, 0);
-    drop(rxq);
-    port.stop().unwrap();
-    port.close().unwrap();
-    pool.audit().unwrap();
-    pool.free();
-    drop(eal);
 }
 
 #[test]

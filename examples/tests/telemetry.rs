@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rpdk_eal::telemetry::{self, SOCKET_NAME};
-use rpdk_testsupport::{allowed_cpus, unique_prefix};
+use rpdk_testsupport::{allowed_cpus, skip, unique_prefix};
 
 /// The client: `$RPDK_DPDK_TELEMETRY`, or where Debian's package (or `.ci/run`) puts it.
 fn client_script() -> Option<PathBuf> {
@@ -21,11 +21,10 @@ fn client_script() -> Option<PathBuf> {
     ];
     let found = candidates.into_iter().flatten().find(|p| p.exists());
     if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "dpdk-telemetry.py not found: .ci/run installs it from Debian's dpdk-dev"
+        skip(
+            "the dpdk-telemetry.py tests",
+            "dpdk-telemetry.py not found (scripts/install-deps.sh test installs it)",
         );
-        eprintln!("SKIPPED: dpdk-telemetry.py not found (Debian's dpdk-dev has it)");
     }
     found
 }

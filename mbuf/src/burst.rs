@@ -66,12 +66,7 @@ impl<const N: usize> MbufBurst<N> {
     /// Appends an mbuf, or gives it back when full.
     #[inline]
     pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
-        if self.len == N {
-            return Err(m);
-        }
-        self.slots[self.len].write(m);
-        self.len += 1;
-        Ok(())
+        self.view().push(m)
     }
 
     /// Appends without checking room.
@@ -99,15 +94,13 @@ impl<const N: usize> MbufBurst<N> {
     /// The mbufs.
     #[inline(always)]
     pub fn as_slice(&self) -> &[Mbuf] {
-        // SAFETY: the first `len` slots are initialised; MaybeUninit<Mbuf> has Mbuf's layout.
-        unsafe { std::slice::from_raw_parts(self.slots.as_ptr() as *const Mbuf, self.len) }
+        held(&self.slots, self.len)
     }
 
     /// The mbufs, mutable.
     #[inline(always)]
     pub fn as_mut_slice(&mut self) -> &mut [Mbuf] {
-        // SAFETY: as above.
-        unsafe { std::slice::from_raw_parts_mut(self.slots.as_mut_ptr() as *mut Mbuf, self.len) }
+        held_mut(&mut self.slots, self.len)
     }
 
     /// Iterates over the mbufs.
@@ -122,29 +115,15 @@ impl<const N: usize> MbufBurst<N> {
 
     /// Removes the first `n` mbufs, moving the rest to the front, and hands them to `f` in
     /// order (what `tx_burst` does with the mbufs it sent).
-    pub fn take_front(&mut self, n: usize, mut f: impl FnMut(Mbuf)) {
-        let n = n.min(self.len);
-        for i in 0..n {
-            // SAFETY: slot i < len is initialised and is taken out exactly once.
-            f(unsafe { self.slots[i].assume_init_read() });
-        }
-        // SAFETY: moves the initialised tail [n, len) to the front; the first n were taken.
-        unsafe {
-            std::ptr::copy(
-                self.slots.as_ptr().add(n),
-                self.slots.as_mut_ptr(),
-                self.len - n,
-            );
-        }
-        self.len -= n;
+    #[inline]
+    pub fn take_front(&mut self, n: usize, f: impl FnMut(Mbuf)) {
+        self.view().take_front(n, f);
     }
 
     /// The mbufs as raw pointers, for drivers that hand them to hardware or rings.
+    #[inline(always)]
     pub fn as_raw(&self) -> &[NonNull<MbufHeader>] {
-        // SAFETY: Mbuf is repr(transparent) over NonNull<MbufHeader>.
-        unsafe {
-            std::slice::from_raw_parts(self.slots.as_ptr() as *const NonNull<MbufHeader>, self.len)
-        }
+        held_raw(&self.slots, self.len)
     }
 
     /// Forgets the first `n` mbufs without freeing them, moving the rest to the front: their
@@ -152,17 +131,10 @@ impl<const N: usize> MbufBurst<N> {
     ///
     /// # Safety
     /// The first `n` mbufs are owned by someone else now.
+    #[inline]
     pub unsafe fn forget_front(&mut self, n: usize) {
-        let n = n.min(self.len);
-        // SAFETY: as take_front, without reading the forgotten slots.
-        unsafe {
-            std::ptr::copy(
-                self.slots.as_ptr().add(n),
-                self.slots.as_mut_ptr(),
-                self.len - n,
-            );
-        }
-        self.len -= n;
+        // SAFETY: the caller's contract is the view's.
+        unsafe { self.view().forget_front(n) }
     }
 
     /// A view that any code (a driver behind a trait object) can fill or drain without
@@ -234,15 +206,13 @@ impl BurstView<'_> {
     /// The mbufs.
     #[inline(always)]
     pub fn as_slice(&self) -> &[Mbuf] {
-        // SAFETY: the first `len` slots are initialised.
-        unsafe { std::slice::from_raw_parts(self.slots.as_ptr() as *const Mbuf, *self.len) }
+        held(self.slots, *self.len)
     }
 
     /// The mbufs, mutable.
     #[inline(always)]
     pub fn as_mut_slice(&mut self) -> &mut [Mbuf] {
-        // SAFETY: as above.
-        unsafe { std::slice::from_raw_parts_mut(self.slots.as_mut_ptr() as *mut Mbuf, *self.len) }
+        held_mut(self.slots, *self.len)
     }
 
     /// Removes the first `n` mbufs and hands them to `f`, moving the rest to the front.
@@ -267,10 +237,7 @@ impl BurstView<'_> {
     /// The mbufs as raw pointers, for drivers that hand them to hardware or rings.
     #[inline(always)]
     pub fn as_raw(&self) -> &[NonNull<MbufHeader>] {
-        // SAFETY: Mbuf is repr(transparent) over NonNull<MbufHeader>.
-        unsafe {
-            std::slice::from_raw_parts(self.slots.as_ptr() as *const NonNull<MbufHeader>, *self.len)
-        }
+        held_raw(self.slots, *self.len)
     }
 
     /// Forgets the first `n` mbufs, whose ownership went elsewhere through
@@ -372,6 +339,35 @@ impl BurstView<'_> {
         }
         *self.len += ms.len();
     }
+}
+
+// Both burst types keep one invariant: the first `len` of their `slots` hold initialised mbufs
+// that the burst owns, the rest are uninitialised. These three read the held part through it;
+// each caller passes its own `slots` and `len`.
+
+/// The held mbufs.
+#[inline(always)]
+fn held(slots: &[MaybeUninit<Mbuf>], len: usize) -> &[Mbuf] {
+    debug_assert!(len <= slots.len());
+    // SAFETY: the first `len` slots are initialised (the invariant above), and
+    // MaybeUninit<Mbuf> has Mbuf's layout.
+    unsafe { std::slice::from_raw_parts(slots.as_ptr().cast::<Mbuf>(), len) }
+}
+
+/// The held mbufs, mutable.
+#[inline(always)]
+fn held_mut(slots: &mut [MaybeUninit<Mbuf>], len: usize) -> &mut [Mbuf] {
+    debug_assert!(len <= slots.len());
+    // SAFETY: as `held`, borrowed mutably from the slots.
+    unsafe { std::slice::from_raw_parts_mut(slots.as_mut_ptr().cast::<Mbuf>(), len) }
+}
+
+/// The held mbufs as raw pointers.
+#[inline(always)]
+fn held_raw(slots: &[MaybeUninit<Mbuf>], len: usize) -> &[NonNull<MbufHeader>] {
+    let ms = held(slots, len);
+    // SAFETY: Mbuf is repr(transparent) over NonNull<MbufHeader>.
+    unsafe { std::slice::from_raw_parts(ms.as_ptr().cast::<NonNull<MbufHeader>>(), ms.len()) }
 }
 
 /// Frees `n` mbuf chains, giving last-reference segments back to their pools in bulk.

@@ -50,11 +50,11 @@ pub mod dynfield;
 mod external;
 mod header;
 mod mbuf;
+mod mbuf_ring;
 pub mod net;
 mod ol_flags;
 mod pool;
 mod ptype;
-mod ring;
 
 pub use burst::{BurstView, DEFAULT_BURST, MbufBurst};
 pub use dynfield::{DynError, DynField, DynFlag};
@@ -64,7 +64,7 @@ pub use header::{
     PKTMBUF_HEADROOM,
 };
 pub use mbuf::{Mbuf, MbufError, Segment};
+pub use mbuf_ring::{MbufConsumer, MbufProducer, MbufRing, RingError};
 pub use ol_flags::OlFlags;
 pub use pool::{PktmbufPool, PoolError, best_mempool_ops};
 pub use ptype::PacketType;
-pub use ring::{MbufConsumer, MbufProducer, MbufRing, RingError};

@@ -4,8 +4,9 @@
 #     the port layer and the io engine, no packet data touched (Mpps, all ports)
 #   testpmd io af_packet veth loop: two af_packet ports on the ends of one veth pair in a
 #     namespace, packets injected with --tx-first circulate (Mpps, all ports)
-#   the same with TPACKET_V2 RX rings: DPDK's driver has no other; rpdk's takes
-#     tpacket_version=2 (its default is V3)
+#     (both drivers' default TPACKET_V2 RX rings)
+#   the same with V3 RX rings: rpdk with tpacket_version=3; DPDK's driver has only V2, so its
+#     side runs the default again
 
 TESTPMD_SECS=${TESTPMD_SECS:-8}
 TESTPMD_NS=bench-tp-$$
@@ -36,10 +37,10 @@ testpmd_run() {
     rm -f "$out"
 }
 
-# testpmd_side BINARY PREFIX V2-DEVARG: the last is what makes the binary's af_packet RX
-# rings TPACKET_V2.
+# testpmd_side BINARY PREFIX V3-DEVARG: the last is what makes the binary's af_packet RX
+# rings TPACKET_V3 (empty where the driver has no V3).
 testpmd_side() {
-    local bin=$1 prefix=$2 v2=$3
+    local bin=$1 prefix=$2 v3=$3
     testpmd_run "$bin" "$prefix" "testpmd io net_null x2, 1 core" \
         "$bin" -l 0,1 --no-pci --file-prefix "$prefix" --vdev net_null0 --vdev net_null1 \
         -- --forward-mode=io --nb-cores=1 --stats-period=1
@@ -50,9 +51,9 @@ testpmd_side() {
         ip netns exec "$TESTPMD_NS" "$bin" -l 0,1 --no-pci --file-prefix "$prefix" \
         --vdev net_af_packet0,iface=tpa --vdev net_af_packet1,iface=tpb \
         -- --forward-mode=io --nb-cores=1 --stats-period=1 --tx-first
-    testpmd_run "$bin" "$prefix" "testpmd io af_packet veth loop --tx-first, V2 RX rings" \
+    testpmd_run "$bin" "$prefix" "testpmd io af_packet veth loop --tx-first, V3 RX rings" \
         ip netns exec "$TESTPMD_NS" "$bin" -l 0,1 --no-pci --file-prefix "$prefix" \
-        --vdev "net_af_packet0,iface=tpa$v2" --vdev "net_af_packet1,iface=tpb$v2" \
+        --vdev "net_af_packet0,iface=tpa$v3" --vdev "net_af_packet1,iface=tpb$v3" \
         -- --forward-mode=io --nb-cores=1 --stats-period=1 --tx-first
 }
 
@@ -61,5 +62,5 @@ testpmd_dpdk() {
 }
 
 testpmd_rpdk() {
-    testpmd_side "$RPDK_BENCH_BIN/rpdk-testpmd" "$RPDK_PREFIX" ",tpacket_version=2"
+    testpmd_side "$RPDK_BENCH_BIN/rpdk-testpmd" "$RPDK_PREFIX" ",tpacket_version=3"
 }

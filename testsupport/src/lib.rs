@@ -8,8 +8,12 @@
 //!   this lock first.
 //! - [`netns::NetNs`]: a network namespace per test, with veth pairs inside, entered by the
 //!   test's thread.
+//! - [`port::PortFixture`]: the EAL, a pool and every `--vdev` port set up and started, stopped,
+//!   closed and audited on drop.
+//! - [`skip`]: a test that cannot run here says why; under `CI=true` that is a failure.
 
 pub mod netns;
+pub mod port;
 
 use std::fs;
 use std::path::Path;
@@ -21,12 +25,31 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Returns true when running as root; otherwise prints that `test` needs root and was skipped.
+/// Whether the tests run under CI (`CI=true`, as `.ci/run` is started).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Says that `test` (or a part of it) is skipped because `why`. Under CI, which is root and
+/// installs everything the tests use, a skip means the set-up broke: it fails the test.
+pub fn skip(test: &str, why: &str) {
+    assert!(
+        !in_ci(),
+        "{test} would be skipped under CI=true ({why}): CI's set-up is broken"
+    );
+    eprintln!("SKIPPED {test}: {why}");
+}
+
+/// Returns true when running as root; otherwise says that `test` needs root and is skipped
+/// (a failure under CI: see [`skip`]).
 pub fn require_root(test: &str) -> bool {
     if is_root() {
         return true;
     }
-    eprintln!("SKIPPED {test}: needs root (hugepages, network namespaces); CI runs it as root");
+    skip(
+        test,
+        "needs root (hugepages, network namespaces); CI runs it as root",
+    );
     false
 }
 

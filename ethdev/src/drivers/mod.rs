@@ -2,11 +2,11 @@
 //! DPDK's name and devargs.
 
 pub mod af_packet;
+pub mod net_ring;
 pub(crate) mod netif;
 pub mod null;
 pub(crate) mod packet_socket;
 pub mod pcap;
-pub mod ring;
 pub(crate) mod stash;
 pub mod tap;
 

@@ -229,14 +229,12 @@ impl RxQueueOps for NullRx {
         }
         let size = self.params.size;
         for m in &mut pkts.as_mut_slice()[before..] {
+            // Fresh mbufs, and the size fits their buffers (checked at setup).
             if self.params.copy {
-                // A fresh mbuf is ours alone; the size fits (checked at setup).
-                if let Ok(room) = m.room_mut() {
-                    room[..size as usize].copy_from_slice(&self.dummy);
-                }
+                m.fill_from(&self.dummy[..size as usize]);
+            } else {
+                m.fill_len(size as usize);
             }
-            // The size fits the buffer (checked at setup), and the mbuf has one segment.
-            let _ = m.set_len(size);
             m.set_port(self.port);
         }
         self.counters.add(n as u64, n as u64 * size as u64);

@@ -3,36 +3,7 @@
 use clap::{Parser, ValueEnum};
 use rpdk_mbuf::net::MacAddr;
 
-/// The forwarding engines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FwdMode {
-    /// Forward packets unchanged.
-    Io,
-    /// Rewrite source (tx port) and destination (peer) MAC addresses.
-    Mac,
-    /// Swap source and destination MAC addresses.
-    Macswap,
-    /// Generate UDP packets, receive nothing.
-    Txonly,
-    /// Receive and drop.
-    Rxonly,
-    /// Generate UDP packets of many flows.
-    Flowgen,
-}
-
-impl FwdMode {
-    /// testpmd's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            FwdMode::Io => "io",
-            FwdMode::Mac => "mac",
-            FwdMode::Macswap => "macswap",
-            FwdMode::Txonly => "txonly",
-            FwdMode::Rxonly => "rxonly",
-            FwdMode::Flowgen => "flowgen",
-        }
-    }
-}
+use super::fwd::{self, FwdEngine};
 
 /// How ports pair up for forwarding (`--port-topology`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -65,8 +36,8 @@ pub struct Args {
     #[arg(long = "stats-period", value_name = "PERIOD")]
     pub stats_period: Option<u64>,
     /// Forwarding engine.
-    #[arg(long = "forward-mode", value_enum, default_value_t = FwdMode::Io)]
-    pub forward_mode: FwdMode,
+    #[arg(long = "forward-mode", value_name = "MODE", default_value = "io", value_parser = fwd::parse_mode)]
+    pub forward_mode: &'static FwdEngine,
     /// Forwarding cores (worker lcores); default: all workers, at most one per stream.
     #[arg(long = "nb-cores", value_parser = clap::value_parser!(u32).range(1..=128))]
     pub nb_cores: Option<u32>,
@@ -197,7 +168,7 @@ mod tests {
             "-i",
         ])
         .unwrap();
-        assert_eq!(a.forward_mode, FwdMode::Macswap);
+        assert_eq!(a.forward_mode.name, "macswap");
         assert_eq!((a.nb_cores, a.rxq, a.txq, a.burst), (Some(2), 2, 2, 64));
         assert_eq!(a.txpkts, TxPkts(vec![60, 40]));
         assert!(a.tx_first && a.interactive);
@@ -205,8 +176,8 @@ mod tests {
         assert_eq!(a.eth_peer[0].0, 1);
         let d = parse(&[]).unwrap();
         assert_eq!(
-            (d.forward_mode, d.burst, d.txpkts.total(), d.mbcache),
-            (FwdMode::Io, 32, 64, 250)
+            (d.forward_mode.name, d.burst, d.txpkts.total(), d.mbcache),
+            ("io", 32, 64, 250)
         );
     }
 

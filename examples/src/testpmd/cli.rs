@@ -6,7 +6,7 @@ use std::time::Duration;
 use rpdk_eal::Eal;
 use rpdk_ethdev::Port;
 
-use super::args::FwdMode;
+use super::fwd;
 use super::stdin::{Lines, Poll};
 use super::{Fatal, Testpmd, display};
 use crate::signals;
@@ -116,12 +116,12 @@ pub fn run(eal: &Eal, tp: &mut Testpmd) -> Result<(), Fatal> {
                 if tp.stop.is_some() {
                     println!("Please stop forwarding first");
                 } else {
-                    match <FwdMode as clap::ValueEnum>::from_str(mode, false) {
-                        Ok(m) => {
+                    match fwd::find(mode) {
+                        Some(m) => {
                             tp.mode = m;
-                            println!("Set {} packet forwarding mode", m.name());
+                            println!("Set {} packet forwarding mode", m.name);
                         }
-                        Err(_) => println!("Invalid {mode} packet forwarding mode"),
+                        None => println!("Invalid {mode} packet forwarding mode"),
                     }
                 }
             }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use rpdk_eal::time;
 use rpdk_ethdev::Port;
 
-use super::engine::Stream;
+use super::fwd::Stream;
 
 const BORDER: &str = "########################";
 

@@ -11,7 +11,7 @@
 pub mod args;
 mod cli;
 pub mod display;
-pub mod engine;
+pub mod fwd;
 pub mod packets;
 mod stdin;
 
@@ -28,9 +28,9 @@ use rpdk_mbuf::net::MacAddr;
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, PktmbufPool};
 
 use crate::signals;
-use args::{Args, FwdMode, Topology};
+use args::{Args, Topology};
 use display::Throughput;
-use engine::CoreWork;
+use fwd::{CoreWork, FwdCtx, FwdEngine};
 
 /// An error that ends testpmd with a message, as `rte_exit`.
 #[derive(Debug)]
@@ -45,7 +45,7 @@ impl<E: std::fmt::Display> From<E> for Fatal {
 /// The running application.
 pub struct Testpmd {
     args: Args,
-    mode: FwdMode,
+    mode: &'static FwdEngine,
     ports: Vec<u16>,
     pool: PktmbufPool,
     cores: Vec<Arc<Mutex<CoreWork>>>,
@@ -88,7 +88,7 @@ impl Testpmd {
         let nb_lcores = eal.lcore_count();
         let per_port = args.rxd as u32 * args.rxq as u32
             + args.txd as u32 * args.txq as u32
-            + engine::MAX_BURST as u32;
+            + fwd::MAX_BURST as u32;
         let n = args
             .total_num_mbufs
             .unwrap_or((per_port * ports.len() as u32 + nb_lcores * args.mbcache).max(8192));
@@ -201,7 +201,7 @@ impl Testpmd {
                     .unwrap_or(MacAddr([0x02, 0, 0, 0, 0, tp as u8]));
                 let tx_mac = Port::get(tp)?.mac_addr();
                 let rxq = Port::get(rp)?.rx_queue(rq)?;
-                core.add_stream(rxq, tp, tq, || Port::get(tp)?.tx_queue(tq), peer, tx_mac)?;
+                core.add_stream(rxq, (tp, tq), || Port::get(tp)?.tx_queue(tq), peer, tx_mac)?;
             }
         }
         self.cores = cores.into_iter().map(|c| Arc::new(Mutex::new(c))).collect();
@@ -216,7 +216,7 @@ impl Testpmd {
             .sum();
         println!(
             "{} packet forwarding - ports={} - cores={} - streams={nb_streams} - NUMA support enabled, MP allocation mode: native",
-            self.mode.name(),
+            self.mode.name,
             self.ports.len(),
             self.cores.len()
         );
@@ -237,8 +237,7 @@ impl Testpmd {
         }
         println!(
             "\n  {} packet forwarding packets/burst={}",
-            self.mode.name(),
-            self.args.burst
+            self.mode.name, self.args.burst
         );
         println!(
             "  nb forwarding cores={} - nb forwarding ports={}",
@@ -274,7 +273,13 @@ impl Testpmd {
             let lcore = work.lock().unwrap_or_else(|e| e.into_inner()).lcore;
             eal.remote_launch(lcore, move || {
                 let mut w = work.lock().unwrap_or_else(|e| e.into_inner());
-                w.run(mode, burst, &pool, &segs, flows, &stop);
+                let ctx = FwdCtx {
+                    burst,
+                    pool: &pool,
+                    segs: &segs,
+                    flows,
+                };
+                w.run(mode, &ctx, &stop);
                 0
             })?;
         }
@@ -306,7 +311,7 @@ impl Testpmd {
             .iter()
             .map(|c| c.lock().unwrap_or_else(|e| e.into_inner()))
             .collect();
-        let streams: Vec<&engine::Stream> = guards.iter().flat_map(|g| g.streams.iter()).collect();
+        let streams: Vec<&fwd::Stream> = guards.iter().flat_map(|g| g.streams.iter()).collect();
         print!("{}", display::fwd_stats(&self.ports, &streams, &imissed));
         println!("\nDone.");
     }
@@ -368,7 +373,7 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    println!("Set {} packet forwarding mode", args.forward_mode.name());
+    println!("Set {} packet forwarding mode", args.forward_mode.name);
     let interactive = args.interactive;
     let mut tp = match Testpmd::setup(&eal, args) {
         Ok(t) => t,

@@ -91,7 +91,7 @@ impl PacketGen {
             if let Ok(room) = m.room_mut() {
                 room[..HEADERS].copy_from_slice(&h);
             }
-            let _ = m.set_len(self.segs[0]);
+            m.fill_len(self.segs[0] as usize);
             if multi && !failed && Self::add_segments(pool, m, &self.segs[1..]).is_err() {
                 failed = true;
             }

@@ -2,7 +2,26 @@
 
 use std::net::Ipv4Addr;
 
-use super::{HeaderError, MacAddr, be16, need, put16};
+use super::{HeaderError, MacAddr, bytes, get16, need, set16};
+
+/// The packet's fields (RFC 826, for 6-byte hardware and 4-byte protocol addresses).
+pub(crate) mod field {
+    use crate::net::Field;
+    pub(crate) const HTYPE: Field = 0..2;
+    pub(crate) const PTYPE: Field = 2..4;
+    pub(crate) const HLEN: usize = 4;
+    pub(crate) const PLEN: usize = 5;
+    pub(crate) const OPER: Field = 6..8;
+    pub(crate) const SHA: Field = 8..14;
+    pub(crate) const SPA: Field = 14..18;
+    pub(crate) const THA: Field = 18..24;
+    pub(crate) const TPA: Field = 24..28;
+}
+
+/// Hardware type: Ethernet.
+const HTYPE_ETHERNET: u16 = 1;
+/// Protocol type: IPv4.
+const PTYPE_IPV4: u16 = 0x0800;
 
 /// A view of a 28-byte ARP packet for IPv4 over Ethernet.
 #[derive(Clone, Copy, Debug)]
@@ -22,7 +41,11 @@ impl<T: AsRef<[u8]>> Arp<T> {
     pub fn new_checked(buf: T) -> Result<Self, HeaderError> {
         let b = buf.as_ref();
         need("ARP", b, Self::LEN)?;
-        if be16(b, 0) != 1 || be16(b, 2) != 0x0800 || b[4] != 6 || b[5] != 4 {
+        if get16(b, field::HTYPE) != HTYPE_ETHERNET
+            || get16(b, field::PTYPE) != PTYPE_IPV4
+            || b[field::HLEN] != 6
+            || b[field::PLEN] != 4
+        {
             return Err(HeaderError::Malformed {
                 header: "ARP",
                 reason: "not IPv4 over Ethernet",
@@ -37,31 +60,27 @@ impl<T: AsRef<[u8]>> Arp<T> {
 
     /// Operation (1 request, 2 reply).
     pub fn oper(&self) -> u16 {
-        be16(self.b(), 6)
+        get16(self.b(), field::OPER)
     }
 
     /// Sender hardware address.
     pub fn sha(&self) -> MacAddr {
-        let b = self.b();
-        MacAddr([b[8], b[9], b[10], b[11], b[12], b[13]])
+        MacAddr(bytes(self.b(), field::SHA))
     }
 
     /// Sender protocol address.
     pub fn spa(&self) -> Ipv4Addr {
-        let b = self.b();
-        Ipv4Addr::new(b[14], b[15], b[16], b[17])
+        Ipv4Addr::from(bytes::<4>(self.b(), field::SPA))
     }
 
     /// Target hardware address.
     pub fn tha(&self) -> MacAddr {
-        let b = self.b();
-        MacAddr([b[18], b[19], b[20], b[21], b[22], b[23]])
+        MacAddr(bytes(self.b(), field::THA))
     }
 
     /// Target protocol address.
     pub fn tpa(&self) -> Ipv4Addr {
-        let b = self.b();
-        Ipv4Addr::new(b[24], b[25], b[26], b[27])
+        Ipv4Addr::from(bytes::<4>(self.b(), field::TPA))
     }
 }
 
@@ -77,15 +96,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Arp<T> {
     ) -> Result<Self, HeaderError> {
         let b = buf.as_mut();
         need("ARP", b, Self::LEN)?;
-        put16(b, 0, 1);
-        put16(b, 2, 0x0800);
-        b[4] = 6;
-        b[5] = 4;
-        put16(b, 6, oper);
-        b[8..14].copy_from_slice(&sha.0);
-        b[14..18].copy_from_slice(&spa.octets());
-        b[18..24].copy_from_slice(&tha.0);
-        b[24..28].copy_from_slice(&tpa.octets());
+        set16(b, field::HTYPE, HTYPE_ETHERNET);
+        set16(b, field::PTYPE, PTYPE_IPV4);
+        b[field::HLEN] = 6;
+        b[field::PLEN] = 4;
+        set16(b, field::OPER, oper);
+        b[field::SHA].copy_from_slice(&sha.0);
+        b[field::SPA].copy_from_slice(&spa.octets());
+        b[field::THA].copy_from_slice(&tha.0);
+        b[field::TPA].copy_from_slice(&tpa.octets());
         Ok(Arp { buf })
     }
 }

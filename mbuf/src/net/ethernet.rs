@@ -3,7 +3,15 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{HeaderError, be16, need, put16};
+use super::{HeaderError, bytes, get16, need, set16};
+
+/// The header's fields (IEEE 802.3 clause 3.1.1).
+pub(crate) mod field {
+    use crate::net::Field;
+    pub(crate) const DST: Field = 0..6;
+    pub(crate) const SRC: Field = 6..12;
+    pub(crate) const ETHERTYPE: Field = 12..14;
+}
 
 /// Ethernet types (`RTE_ETHER_TYPE_*`).
 pub mod ether_type {
@@ -136,19 +144,17 @@ impl<T: AsRef<[u8]>> Ethernet<T> {
 
     /// Destination address.
     pub fn dst(&self) -> MacAddr {
-        let b = self.buf.as_ref();
-        MacAddr([b[0], b[1], b[2], b[3], b[4], b[5]])
+        MacAddr(bytes(self.buf.as_ref(), field::DST))
     }
 
     /// Source address.
     pub fn src(&self) -> MacAddr {
-        let b = self.buf.as_ref();
-        MacAddr([b[6], b[7], b[8], b[9], b[10], b[11]])
+        MacAddr(bytes(self.buf.as_ref(), field::SRC))
     }
 
     /// The Ethernet type.
     pub fn ether_type(&self) -> u16 {
-        be16(self.buf.as_ref(), 12)
+        get16(self.buf.as_ref(), field::ETHERTYPE)
     }
 
     /// What follows the header.
@@ -160,17 +166,17 @@ impl<T: AsRef<[u8]>> Ethernet<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ethernet<T> {
     /// Sets the destination address.
     pub fn set_dst(&mut self, mac: MacAddr) {
-        self.buf.as_mut()[0..6].copy_from_slice(&mac.0);
+        self.buf.as_mut()[field::DST].copy_from_slice(&mac.0);
     }
 
     /// Sets the source address.
     pub fn set_src(&mut self, mac: MacAddr) {
-        self.buf.as_mut()[6..12].copy_from_slice(&mac.0);
+        self.buf.as_mut()[field::SRC].copy_from_slice(&mac.0);
     }
 
     /// Sets the Ethernet type.
     pub fn set_ether_type(&mut self, t: u16) {
-        put16(self.buf.as_mut(), 12, t);
+        set16(self.buf.as_mut(), field::ETHERTYPE, t);
     }
 
     /// Swaps source and destination (as testpmd's macswap).

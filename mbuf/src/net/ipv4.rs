@@ -2,7 +2,24 @@
 
 use std::net::Ipv4Addr;
 
-use super::{HeaderError, be16, checksum, need, put16};
+use super::{HeaderError, bytes, checksum, get16, need, set16};
+
+/// The header's fields (RFC 791 section 3.1).
+pub(crate) mod field {
+    use crate::net::Field;
+    /// Version (high nibble) and header length in 32-bit words (low nibble).
+    pub(crate) const VER_IHL: usize = 0;
+    pub(crate) const TOS: usize = 1;
+    pub(crate) const TOTAL_LEN: Field = 2..4;
+    pub(crate) const ID: Field = 4..6;
+    /// Flags (DF, MF) and fragment offset in 8-byte units.
+    pub(crate) const FRAG: Field = 6..8;
+    pub(crate) const TTL: usize = 8;
+    pub(crate) const PROTOCOL: usize = 9;
+    pub(crate) const CHECKSUM: Field = 10..12;
+    pub(crate) const SRC: Field = 12..16;
+    pub(crate) const DST: Field = 16..20;
+}
 
 /// A view of an IPv4 header and its payload.
 #[derive(Clone, Copy, Debug)]
@@ -23,13 +40,13 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
     pub fn new_checked(buf: T) -> Result<Self, HeaderError> {
         let b = buf.as_ref();
         need("IPv4", b, Self::MIN_LEN)?;
-        if b[0] >> 4 != 4 {
+        if b[field::VER_IHL] >> 4 != 4 {
             return Err(HeaderError::Malformed {
                 header: "IPv4",
                 reason: "version is not 4",
             });
         }
-        let hl = ((b[0] & 0xf) as usize) * 4;
+        let hl = ((b[field::VER_IHL] & 0xf) as usize) * 4;
         if hl < Self::MIN_LEN {
             return Err(HeaderError::Malformed {
                 header: "IPv4",
@@ -51,69 +68,67 @@ impl<T: AsRef<[u8]>> Ipv4<T> {
 
     /// Header length in bytes (IHL x 4).
     pub fn header_len(&self) -> usize {
-        ((self.b()[0] & 0xf) as usize) * 4
+        ((self.b()[field::VER_IHL] & 0xf) as usize) * 4
     }
 
     /// Type of service (DSCP and ECN).
     pub fn tos(&self) -> u8 {
-        self.b()[1]
+        self.b()[field::TOS]
     }
 
     /// Total length: header and payload.
     pub fn total_len(&self) -> u16 {
-        be16(self.b(), 2)
+        get16(self.b(), field::TOTAL_LEN)
     }
 
     /// Identification.
     pub fn id(&self) -> u16 {
-        be16(self.b(), 4)
+        get16(self.b(), field::ID)
     }
 
     /// Don't fragment.
     pub fn dont_frag(&self) -> bool {
-        be16(self.b(), 6) & DF != 0
+        get16(self.b(), field::FRAG) & DF != 0
     }
 
     /// More fragments.
     pub fn more_frags(&self) -> bool {
-        be16(self.b(), 6) & MF != 0
+        get16(self.b(), field::FRAG) & MF != 0
     }
 
     /// Fragment offset, in bytes.
     pub fn frag_offset(&self) -> u16 {
-        (be16(self.b(), 6) & OFFSET_MASK) * 8
+        (get16(self.b(), field::FRAG) & OFFSET_MASK) * 8
     }
 
     /// Whether it is a fragment (MF set or an offset).
     pub fn is_fragment(&self) -> bool {
-        be16(self.b(), 6) & (MF | OFFSET_MASK) != 0
+        get16(self.b(), field::FRAG) & (MF | OFFSET_MASK) != 0
     }
 
     /// Time to live.
     pub fn ttl(&self) -> u8 {
-        self.b()[8]
+        self.b()[field::TTL]
     }
 
     /// The payload's protocol.
     pub fn protocol(&self) -> u8 {
-        self.b()[9]
+        self.b()[field::PROTOCOL]
     }
 
     /// The header checksum field.
     pub fn checksum(&self) -> u16 {
-        be16(self.b(), 10)
+        get16(self.b(), field::CHECKSUM)
     }
 
     /// Source address.
     pub fn src(&self) -> Ipv4Addr {
-        let b = self.b();
-        Ipv4Addr::new(b[12], b[13], b[14], b[15])
+        Ipv4Addr::from(bytes::<4>(self.b(), field::SRC))
     }
 
     /// Destination address.
     pub fn dst(&self) -> Ipv4Addr {
-        let b = self.b();
-        Ipv4Addr::new(b[16], b[17], b[18], b[19])
+        Ipv4Addr::from(bytes::<4>(self.b(), field::DST))
     }
 
     /// The options.
@@ -158,48 +173,48 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4<T> {
 
     /// Sets the type of service.
     pub fn set_tos(&mut self, v: u8) {
-        self.bm()[1] = v;
+        self.bm()[field::TOS] = v;
     }
 
     /// Sets the total length.
     pub fn set_total_len(&mut self, v: u16) {
-        put16(self.bm(), 2, v);
+        set16(self.bm(), field::TOTAL_LEN, v);
     }
 
     /// Sets the identification.
     pub fn set_id(&mut self, v: u16) {
-        put16(self.bm(), 4, v);
+        set16(self.bm(), field::ID, v);
     }
 
     /// Sets the flags and fragment offset word (DF, MF, offset in 8-byte units).
     pub fn set_frag_word(&mut self, v: u16) {
-        put16(self.bm(), 6, v);
+        set16(self.bm(), field::FRAG, v);
     }
 
     /// Sets the time to live.
     pub fn set_ttl(&mut self, v: u8) {
-        self.bm()[8] = v;
+        self.bm()[field::TTL] = v;
     }
 
     /// Sets the protocol.
     pub fn set_protocol(&mut self, v: u8) {
-        self.bm()[9] = v;
+        self.bm()[field::PROTOCOL] = v;
     }
 
     /// Sets the source address.
     pub fn set_src(&mut self, a: Ipv4Addr) {
-        self.bm()[12..16].copy_from_slice(&a.octets());
+        self.bm()[field::SRC].copy_from_slice(&a.octets());
     }
 
     /// Sets the destination address.
     pub fn set_dst(&mut self, a: Ipv4Addr) {
-        self.bm()[16..20].copy_from_slice(&a.octets());
+        self.bm()[field::DST].copy_from_slice(&a.octets());
     }
 
     /// Computes and stores the header checksum.
     pub fn fill_checksum(&mut self) {
         let c = checksum::ipv4_header(self.header());
-        put16(self.bm(), 10, c);
+        set16(self.bm(), field::CHECKSUM, c);
     }
 
     /// The payload, writable (bounded as [`payload`](Self::payload)).

@@ -2,7 +2,24 @@
 
 use std::net::Ipv6Addr;
 
-use super::{HeaderError, be16, be32, checksum, ip_proto, need, put16, put32};
+use super::{HeaderError, bytes, checksum, get16, get32, ip_proto, need, set16, set32};
+
+/// The fixed header's fields (RFC 8200 section 3).
+pub(crate) mod field {
+    use crate::net::Field;
+    /// Version (4 bits), traffic class (8) and flow label (20).
+    pub(crate) const VTC_FLOW: Field = 0..4;
+    pub(crate) const PAYLOAD_LEN: Field = 4..6;
+    pub(crate) const NEXT_HEADER: usize = 6;
+    pub(crate) const HOP_LIMIT: usize = 7;
+    pub(crate) const SRC: Field = 8..24;
+    pub(crate) const DST: Field = 24..40;
+    /// Every extension header's next header (RFC 8200 section 4; AH's too, RFC 4302).
+    pub(crate) const EXT_NEXT_HEADER: usize = 0;
+    /// An extension header's length: in 8-byte units past the first 8, or for AH in 4-byte
+    /// units less 2.
+    pub(crate) const EXT_LEN: usize = 1;
+}
 
 /// A view of the fixed 40-byte IPv6 header and what follows it.
 #[derive(Clone, Copy, Debug)]
@@ -18,7 +35,7 @@ impl<T: AsRef<[u8]>> Ipv6<T> {
     pub fn new_checked(buf: T) -> Result<Self, HeaderError> {
         let b = buf.as_ref();
         need("IPv6", b, Self::LEN)?;
-        if b[0] >> 4 != 6 {
+        if b[field::VTC_FLOW.start] >> 4 != 6 {
             return Err(HeaderError::Malformed {
                 header: "IPv6",
                 reason: "version is not 6",
@@ -38,27 +55,27 @@ impl<T: AsRef<[u8]>> Ipv6<T> {
 
     /// Traffic class.
     pub fn traffic_class(&self) -> u8 {
-        ((be32(self.b(), 0) >> 20) & 0xff) as u8
+        ((get32(self.b(), field::VTC_FLOW) >> 20) & 0xff) as u8
     }
 
     /// Flow label.
     pub fn flow_label(&self) -> u32 {
-        be32(self.b(), 0) & 0x000f_ffff
+        get32(self.b(), field::VTC_FLOW) & 0x000f_ffff
     }
 
     /// Payload length (extension headers included).
     pub fn payload_len(&self) -> u16 {
-        be16(self.b(), 4)
+        get16(self.b(), field::PAYLOAD_LEN)
     }
 
     /// The first next header.
     pub fn next_header(&self) -> u8 {
-        self.b()[6]
+        self.b()[field::NEXT_HEADER]
     }
 
     /// Hop limit.
     pub fn hop_limit(&self) -> u8 {
-        self.b()[7]
+        self.b()[field::HOP_LIMIT]
     }
 
     /// Source address.
@@ -72,15 +89,11 @@ impl<T: AsRef<[u8]>> Ipv6<T> {
     }
 
     fn src_bytes(&self) -> [u8; 16] {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&self.b()[8..24]);
-        a
+        bytes(self.b(), field::SRC)
     }
 
     fn dst_bytes(&self) -> [u8; 16] {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&self.b()[24..40]);
-        a
+        bytes(self.b(), field::DST)
     }
 
     /// What follows the fixed header, up to the payload length or the end of the buffer.
@@ -99,32 +112,32 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6<T> {
     /// Sets version 6, the traffic class and the flow label.
     pub fn set_vtc_flow(&mut self, traffic_class: u8, flow_label: u32) {
         let v = (6 << 28) | ((traffic_class as u32) << 20) | (flow_label & 0x000f_ffff);
-        put32(self.buf.as_mut(), 0, v);
+        set32(self.buf.as_mut(), field::VTC_FLOW, v);
     }
 
     /// Sets the payload length.
     pub fn set_payload_len(&mut self, v: u16) {
-        put16(self.buf.as_mut(), 4, v);
+        set16(self.buf.as_mut(), field::PAYLOAD_LEN, v);
     }
 
     /// Sets the next header.
     pub fn set_next_header(&mut self, v: u8) {
-        self.buf.as_mut()[6] = v;
+        self.buf.as_mut()[field::NEXT_HEADER] = v;
     }
 
     /// Sets the hop limit.
     pub fn set_hop_limit(&mut self, v: u8) {
-        self.buf.as_mut()[7] = v;
+        self.buf.as_mut()[field::HOP_LIMIT] = v;
     }
 
     /// Sets the source address.
     pub fn set_src(&mut self, a: Ipv6Addr) {
-        self.buf.as_mut()[8..24].copy_from_slice(&a.octets());
+        self.buf.as_mut()[field::SRC].copy_from_slice(&a.octets());
     }
 
     /// Sets the destination address.
     pub fn set_dst(&mut self, a: Ipv6Addr) {
-        self.buf.as_mut()[24..40].copy_from_slice(&a.octets());
+        self.buf.as_mut()[field::DST].copy_from_slice(&a.octets());
     }
 
     /// What follows the fixed header, writable.
@@ -153,11 +166,11 @@ pub fn skip_ipv6_ext(first: u8, data: &[u8]) -> Result<(Option<u8>, usize, bool)
                     have: data.len(),
                 })?;
                 let len = if proto == ip_proto::AH {
-                    (h[1] as usize + 2) * 4
+                    (h[field::EXT_LEN] as usize + 2) * 4
                 } else {
-                    (h[1] as usize + 1) * 8
+                    (h[field::EXT_LEN] as usize + 1) * 8
                 };
-                proto = h[0];
+                proto = h[field::EXT_NEXT_HEADER];
                 off += len;
             }
             ip_proto::FRAGMENT => {
@@ -166,7 +179,7 @@ pub fn skip_ipv6_ext(first: u8, data: &[u8]) -> Result<(Option<u8>, usize, bool)
                     need: off + 8,
                     have: data.len(),
                 })?;
-                return Ok((Some(h[0]), off + 8, true));
+                return Ok((Some(h[field::EXT_NEXT_HEADER]), off + 8, true));
             }
             // The last extension header walked must fit too, "no next header" included.
             _ if off > data.len() => {

@@ -2,7 +2,51 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{HeaderError, be16, be32, checksum, ip_proto, need, put16, put32};
+use super::{HeaderError, checksum, get16, get32, ip_proto, need, set16, set32};
+
+/// The fields of each header, as RFC 793 (TCP), RFC 768 (UDP), RFC 792 / RFC 4443 (ICMP) and
+/// RFC 9260 (SCTP's common header) lay them out.
+pub(crate) mod field {
+    /// TCP.
+    pub(crate) mod tcp {
+        use crate::net::Field;
+        pub(crate) const SRC_PORT: Field = 0..2;
+        pub(crate) const DST_PORT: Field = 2..4;
+        pub(crate) const SEQ: Field = 4..8;
+        pub(crate) const ACK: Field = 8..12;
+        /// Data offset (header length in 32-bit words) in the high nibble.
+        pub(crate) const DATA_OFF: usize = 12;
+        pub(crate) const FLAGS: usize = 13;
+        pub(crate) const WINDOW: Field = 14..16;
+        pub(crate) const CHECKSUM: Field = 16..18;
+        pub(crate) const URGENT: Field = 18..20;
+    }
+    /// UDP.
+    pub(crate) mod udp {
+        use crate::net::Field;
+        pub(crate) const SRC_PORT: Field = 0..2;
+        pub(crate) const DST_PORT: Field = 2..4;
+        pub(crate) const LENGTH: Field = 4..6;
+        pub(crate) const CHECKSUM: Field = 6..8;
+    }
+    /// ICMP and ICMPv6 (echo messages for the identifier and sequence number).
+    pub(crate) mod icmp {
+        use crate::net::Field;
+        pub(crate) const TYPE: usize = 0;
+        pub(crate) const CODE: usize = 1;
+        pub(crate) const CHECKSUM: Field = 2..4;
+        pub(crate) const IDENT: Field = 4..6;
+        pub(crate) const SEQ: Field = 6..8;
+    }
+    /// SCTP's common header.
+    pub(crate) mod sctp {
+        use crate::net::Field;
+        pub(crate) const SRC_PORT: Field = 0..2;
+        pub(crate) const DST_PORT: Field = 2..4;
+        pub(crate) const TAG: Field = 4..8;
+        pub(crate) const CHECKSUM: Field = 8..12;
+    }
+}
 
 fn pseudo_v4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, len: usize) -> u16 {
     checksum::ipv4_pseudo(src.octets(), dst.octets(), proto, len as u16)
@@ -54,7 +98,7 @@ impl<T: AsRef<[u8]>> Tcp<T> {
     pub fn new_checked(buf: T) -> Result<Self, HeaderError> {
         let b = buf.as_ref();
         need("TCP", b, Self::MIN_LEN)?;
-        let hl = ((b[12] >> 4) as usize) * 4;
+        let hl = ((b[field::tcp::DATA_OFF] >> 4) as usize) * 4;
         if hl < Self::MIN_LEN {
             return Err(HeaderError::Malformed {
                 header: "TCP",
@@ -71,39 +115,39 @@ impl<T: AsRef<[u8]>> Tcp<T> {
 
     /// Source port.
     pub fn src_port(&self) -> u16 {
-        be16(self.b(), 0)
+        get16(self.b(), field::tcp::SRC_PORT)
     }
     /// Destination port.
     pub fn dst_port(&self) -> u16 {
-        be16(self.b(), 2)
+        get16(self.b(), field::tcp::DST_PORT)
     }
     /// Sequence number.
     pub fn seq(&self) -> u32 {
-        be32(self.b(), 4)
+        get32(self.b(), field::tcp::SEQ)
     }
     /// Acknowledgement number.
     pub fn ack(&self) -> u32 {
-        be32(self.b(), 8)
+        get32(self.b(), field::tcp::ACK)
     }
     /// Header length in bytes (data offset x 4).
     pub fn header_len(&self) -> usize {
-        ((self.b()[12] >> 4) as usize) * 4
+        ((self.b()[field::tcp::DATA_OFF] >> 4) as usize) * 4
     }
     /// Flags.
     pub fn flags(&self) -> TcpFlags {
-        TcpFlags(self.b()[13])
+        TcpFlags(self.b()[field::tcp::FLAGS])
     }
     /// Receive window.
     pub fn window(&self) -> u16 {
-        be16(self.b(), 14)
+        get16(self.b(), field::tcp::WINDOW)
     }
     /// Checksum field.
     pub fn checksum(&self) -> u16 {
-        be16(self.b(), 16)
+        get16(self.b(), field::tcp::CHECKSUM)
     }
     /// Urgent pointer.
     pub fn urgent(&self) -> u16 {
-        be16(self.b(), 18)
+        get16(self.b(), field::tcp::URGENT)
     }
     /// Options.
     pub fn options(&self) -> &[u8] {
@@ -126,39 +170,39 @@ impl<T: AsRef<[u8]>> Tcp<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Tcp<T> {
     /// Sets the source port.
     pub fn set_src_port(&mut self, v: u16) {
-        put16(self.buf.as_mut(), 0, v);
+        set16(self.buf.as_mut(), field::tcp::SRC_PORT, v);
     }
     /// Sets the destination port.
     pub fn set_dst_port(&mut self, v: u16) {
-        put16(self.buf.as_mut(), 2, v);
+        set16(self.buf.as_mut(), field::tcp::DST_PORT, v);
     }
     /// Sets the sequence number.
     pub fn set_seq(&mut self, v: u32) {
-        put32(self.buf.as_mut(), 4, v);
+        set32(self.buf.as_mut(), field::tcp::SEQ, v);
     }
     /// Sets the acknowledgement number.
     pub fn set_ack(&mut self, v: u32) {
-        put32(self.buf.as_mut(), 8, v);
+        set32(self.buf.as_mut(), field::tcp::ACK, v);
     }
     /// Sets the flags.
     pub fn set_flags(&mut self, f: TcpFlags) {
-        self.buf.as_mut()[13] = f.0;
+        self.buf.as_mut()[field::tcp::FLAGS] = f.0;
     }
     /// Sets the window.
     pub fn set_window(&mut self, v: u16) {
-        put16(self.buf.as_mut(), 14, v);
+        set16(self.buf.as_mut(), field::tcp::WINDOW, v);
     }
     /// Computes and stores the checksum over IPv4 (the buffer is the whole segment).
     pub fn fill_checksum_ipv4(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
         let p = pseudo_v4(src, dst, ip_proto::TCP, self.b().len());
-        let c = checksum::l4(p, self.b(), 16);
-        put16(self.buf.as_mut(), 16, c);
+        let c = checksum::l4(p, self.b(), field::tcp::CHECKSUM.start);
+        set16(self.buf.as_mut(), field::tcp::CHECKSUM, c);
     }
     /// Computes and stores the checksum over IPv6.
     pub fn fill_checksum_ipv6(&mut self, src: Ipv6Addr, dst: Ipv6Addr) {
         let p = pseudo_v6(src, dst, ip_proto::TCP, self.b().len());
-        let c = checksum::l4(p, self.b(), 16);
-        put16(self.buf.as_mut(), 16, c);
+        let c = checksum::l4(p, self.b(), field::tcp::CHECKSUM.start);
+        set16(self.buf.as_mut(), field::tcp::CHECKSUM, c);
     }
 }
 
@@ -184,15 +228,15 @@ impl<T: AsRef<[u8]>> Udp<T> {
 
     /// Source port.
     pub fn src_port(&self) -> u16 {
-        be16(self.b(), 0)
+        get16(self.b(), field::udp::SRC_PORT)
     }
     /// Destination port.
     pub fn dst_port(&self) -> u16 {
-        be16(self.b(), 2)
+        get16(self.b(), field::udp::DST_PORT)
     }
     /// Length field: header and payload.
     pub fn len(&self) -> u16 {
-        be16(self.b(), 4)
+        get16(self.b(), field::udp::LENGTH)
     }
     /// Whether the length field says there is no payload.
     pub fn is_empty(&self) -> bool {
@@ -200,7 +244,7 @@ impl<T: AsRef<[u8]>> Udp<T> {
     }
     /// Checksum field (0: none, over IPv4).
     pub fn checksum(&self) -> u16 {
-        be16(self.b(), 6)
+        get16(self.b(), field::udp::CHECKSUM)
     }
     /// The datagram as the length field bounds it (clamped to the buffer).
     fn datagram(&self) -> &[u8] {
@@ -226,15 +270,15 @@ impl<T: AsRef<[u8]>> Udp<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Udp<T> {
     /// Sets the source port.
     pub fn set_src_port(&mut self, v: u16) {
-        put16(self.buf.as_mut(), 0, v);
+        set16(self.buf.as_mut(), field::udp::SRC_PORT, v);
     }
     /// Sets the destination port.
     pub fn set_dst_port(&mut self, v: u16) {
-        put16(self.buf.as_mut(), 2, v);
+        set16(self.buf.as_mut(), field::udp::DST_PORT, v);
     }
     /// Sets the length field.
     pub fn set_len(&mut self, v: u16) {
-        put16(self.buf.as_mut(), 4, v);
+        set16(self.buf.as_mut(), field::udp::LENGTH, v);
     }
     /// Computes and stores the checksum over IPv4.
     pub fn fill_checksum_ipv4(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
@@ -242,9 +286,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Udp<T> {
         let c = checksum::udp_value(checksum::l4(
             pseudo_v4(src, dst, ip_proto::UDP, d.len()),
             d,
-            6,
+            field::udp::CHECKSUM.start,
         ));
-        put16(self.buf.as_mut(), 6, c);
+        set16(self.buf.as_mut(), field::udp::CHECKSUM, c);
     }
     /// Computes and stores the checksum over IPv6.
     pub fn fill_checksum_ipv6(&mut self, src: Ipv6Addr, dst: Ipv6Addr) {
@@ -252,9 +296,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Udp<T> {
         let c = checksum::udp_value(checksum::l4(
             pseudo_v6(src, dst, ip_proto::UDP, d.len()),
             d,
-            6,
+            field::udp::CHECKSUM.start,
         ));
-        put16(self.buf.as_mut(), 6, c);
+        set16(self.buf.as_mut(), field::udp::CHECKSUM, c);
     }
 }
 
@@ -288,23 +332,23 @@ impl<T: AsRef<[u8]>> Icmp<T> {
 
     /// Message type.
     pub fn msg_type(&self) -> u8 {
-        self.b()[0]
+        self.b()[field::icmp::TYPE]
     }
     /// Code.
     pub fn code(&self) -> u8 {
-        self.b()[1]
+        self.b()[field::icmp::CODE]
     }
     /// Checksum field.
     pub fn checksum(&self) -> u16 {
-        be16(self.b(), 2)
+        get16(self.b(), field::icmp::CHECKSUM)
     }
     /// Identifier (echo messages).
     pub fn ident(&self) -> u16 {
-        be16(self.b(), 4)
+        get16(self.b(), field::icmp::IDENT)
     }
     /// Sequence number (echo messages).
     pub fn seq(&self) -> u16 {
-        be16(self.b(), 6)
+        get16(self.b(), field::icmp::SEQ)
     }
     /// What follows the 8 bytes.
     pub fn payload(&self) -> &[u8] {
@@ -326,30 +370,30 @@ impl<T: AsRef<[u8]>> Icmp<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmp<T> {
     /// Sets the type.
     pub fn set_msg_type(&mut self, v: u8) {
-        self.buf.as_mut()[0] = v;
+        self.buf.as_mut()[field::icmp::TYPE] = v;
     }
     /// Sets the code.
     pub fn set_code(&mut self, v: u8) {
-        self.buf.as_mut()[1] = v;
+        self.buf.as_mut()[field::icmp::CODE] = v;
     }
     /// Sets the identifier.
     pub fn set_ident(&mut self, v: u16) {
-        put16(self.buf.as_mut(), 4, v);
+        set16(self.buf.as_mut(), field::icmp::IDENT, v);
     }
     /// Sets the sequence number.
     pub fn set_seq(&mut self, v: u16) {
-        put16(self.buf.as_mut(), 6, v);
+        set16(self.buf.as_mut(), field::icmp::SEQ, v);
     }
     /// Computes and stores an ICMP (v4) checksum.
     pub fn fill_checksum(&mut self) {
-        let c = checksum::l4(0, self.b(), 2);
-        put16(self.buf.as_mut(), 2, c);
+        let c = checksum::l4(0, self.b(), field::icmp::CHECKSUM.start);
+        set16(self.buf.as_mut(), field::icmp::CHECKSUM, c);
     }
     /// Computes and stores an ICMPv6 checksum.
     pub fn fill_checksum_v6(&mut self, src: Ipv6Addr, dst: Ipv6Addr) {
         let p = pseudo_v6(src, dst, ip_proto::ICMPV6, self.b().len());
-        let c = checksum::l4(p, self.b(), 2);
-        put16(self.buf.as_mut(), 2, c);
+        let c = checksum::l4(p, self.b(), field::icmp::CHECKSUM.start);
+        set16(self.buf.as_mut(), field::icmp::CHECKSUM, c);
     }
 }
 
@@ -370,19 +414,19 @@ impl<T: AsRef<[u8]>> Sctp<T> {
     }
     /// Source port.
     pub fn src_port(&self) -> u16 {
-        be16(self.buf.as_ref(), 0)
+        get16(self.buf.as_ref(), field::sctp::SRC_PORT)
     }
     /// Destination port.
     pub fn dst_port(&self) -> u16 {
-        be16(self.buf.as_ref(), 2)
+        get16(self.buf.as_ref(), field::sctp::DST_PORT)
     }
     /// Verification tag.
     pub fn tag(&self) -> u32 {
-        be32(self.buf.as_ref(), 4)
+        get32(self.buf.as_ref(), field::sctp::TAG)
     }
     /// Checksum field (CRC32c).
     pub fn checksum(&self) -> u32 {
-        be32(self.buf.as_ref(), 8)
+        get32(self.buf.as_ref(), field::sctp::CHECKSUM)
     }
 }
 

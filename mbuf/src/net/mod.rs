@@ -115,24 +115,65 @@ pub(crate) fn need(header: &'static str, buf: &[u8], len: usize) -> Result<(), H
     }
 }
 
+/// A field of a header: the range of its bytes (smoltcp's `Field`). Each view names its
+/// fields in a `field` module; single-byte fields are plain offsets.
+pub(crate) type Field = std::ops::Range<usize>;
+
+/// Reads the big-endian u16 field `f`; the caller has checked the length.
+#[inline(always)]
+pub(crate) fn get16(b: &[u8], f: Field) -> u16 {
+    debug_assert_eq!(f.len(), 2);
+    be16(b, f.start)
+}
+
+/// Reads the big-endian u32 field `f`; the caller has checked the length.
+#[inline(always)]
+pub(crate) fn get32(b: &[u8], f: Field) -> u32 {
+    debug_assert_eq!(f.len(), 4);
+    be32(b, f.start)
+}
+
+/// Writes the big-endian u16 field `f`.
+#[inline(always)]
+pub(crate) fn set16(b: &mut [u8], f: Field, v: u16) {
+    debug_assert_eq!(f.len(), 2);
+    put16(b, f.start, v);
+}
+
+/// Writes the big-endian u32 field `f`.
+#[inline(always)]
+pub(crate) fn set32(b: &mut [u8], f: Field, v: u32) {
+    debug_assert_eq!(f.len(), 4);
+    put32(b, f.start, v);
+}
+
+/// The bytes of field `f` (an address) as an array; `f` is `N` bytes long.
+#[inline(always)]
+pub(crate) fn bytes<const N: usize>(b: &[u8], f: Field) -> [u8; N] {
+    debug_assert_eq!(f.len(), N);
+    let mut a = [0u8; N];
+    a.copy_from_slice(&b[f.start..f.start + N]);
+    a
+}
+
 /// Reads a big-endian u16 at `at`; the caller has checked the length.
 #[inline(always)]
-pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
+fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
 /// Reads a big-endian u32 at `at`; the caller has checked the length.
 #[inline(always)]
-pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
+fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 #[inline(always)]
-pub(crate) fn put16(b: &mut [u8], at: usize, v: u16) {
+fn put16(b: &mut [u8], at: usize, v: u16) {
     b[at..at + 2].copy_from_slice(&v.to_be_bytes());
 }
 
 #[inline(always)]
-pub(crate) fn put32(b: &mut [u8], at: usize, v: u32) {
+fn put32(b: &mut [u8], at: usize, v: u32) {
     b[at..at + 4].copy_from_slice(&v.to_be_bytes());
 }

@@ -1,8 +1,39 @@
 //! The software packet-type parser (DPDK's `rte_net_get_ptype`).
 
-use super::ethernet::ether_type as et;
-use super::ipv6::{is_ext, skip_ipv6_ext};
-use super::{be16, ip_proto};
+use super::ethernet::{ether_type as et, field as eth_f};
+use super::ipv4::field as ipv4_f;
+use super::ipv6::{field as ipv6_f, is_ext, skip_ipv6_ext};
+use super::l4::field::udp as udp_f;
+use super::vlan::field as vlan_f;
+use super::{get16, ip_proto};
+
+/// The fields the parser reads of the tunnel headers that have no view of their own.
+mod tunnel_f {
+    /// VXLAN-GPE (draft-ietf-nvo3-vxlan-gpe section 3.1).
+    pub(super) mod vxlan_gpe {
+        pub(in super::super) const NEXT_PROTOCOL: usize = 3;
+    }
+    /// GENEVE (RFC 8926 section 3.4).
+    pub(super) mod geneve {
+        use crate::net::Field;
+        /// Version (2 bits) and options length in 4-byte units (6 bits).
+        pub(in super::super) const VER_OPT_LEN: usize = 0;
+        pub(in super::super) const PROTOCOL: Field = 2..4;
+    }
+    /// GTPv1 (3GPP TS 29.281 section 5.1).
+    pub(super) mod gtp {
+        /// Version, protocol type and the E, S and PN bits (any of which adds 4 bytes).
+        pub(in super::super) const FLAGS: usize = 0;
+        pub(in super::super) const MSG_TYPE: usize = 1;
+    }
+    /// GRE (RFC 2784, RFC 2890).
+    pub(super) mod gre {
+        use crate::net::Field;
+        /// The C, K and S bits (and reserved ones) and the version.
+        pub(in super::super) const FLAGS_VER: Field = 0..2;
+        pub(in super::super) const PROTOCOL: Field = 2..4;
+    }
+}
 use crate::ptype::PacketType as P;
 
 /// Header lengths found by [`get_ptype`] (DPDK's `struct rte_net_hdr_lens`).
@@ -146,34 +177,35 @@ fn ip(
     let (next, frag) = match proto {
         et::IPV4 => {
             let ip = bytes(pkt, *off, 20)?;
-            let hl = ((ip[0] & 0xf) as usize) * 4;
-            if ip[0] >> 4 != 4 || hl < 20 || bytes(pkt, *off, hl).is_none() {
+            let hl = ((ip[ipv4_f::VER_IHL] & 0xf) as usize) * 4;
+            if ip[ipv4_f::VER_IHL] >> 4 != 4 || hl < 20 || bytes(pkt, *off, hl).is_none() {
                 return None;
             }
             *pt |= if hl == 20 { lv.ipv4 } else { lv.ipv4_ext };
             *l3_len = hl as u16;
             *off += hl;
-            (ip[9], be16(ip, 6) & 0x3fff != 0)
+            (ip[ipv4_f::PROTOCOL], get16(ip, ipv4_f::FRAG) & 0x3fff != 0)
         }
         et::IPV6 => {
             let ip = bytes(pkt, *off, 40)?;
-            if ip[0] >> 4 != 6 {
+            if ip[ipv6_f::VTC_FLOW.start] >> 4 != 6 {
                 return None;
             }
             *off += 40;
             *l3_len = 40;
-            if is_ext(ip[6]) {
+            if is_ext(ip[ipv6_f::NEXT_HEADER]) {
                 *pt |= lv.ipv6_ext;
-                let (next, len, frag) = skip_ipv6_ext(ip[6], &pkt[*off..]).ok()?;
+                let (next, len, frag) =
+                    skip_ipv6_ext(ip[ipv6_f::NEXT_HEADER], &pkt[*off..]).ok()?;
                 *off += len;
                 *l3_len += len as u16;
                 (next?, frag)
             } else {
                 *pt |= lv.ipv6;
-                if ip[6] == ip_proto::NONE {
+                if ip[ipv6_f::NEXT_HEADER] == ip_proto::NONE {
                     return None;
                 }
-                (ip[6], false)
+                (ip[ipv6_f::NEXT_HEADER], false)
             }
         }
         _ => return None,
@@ -212,7 +244,7 @@ fn parse(pkt: &[u8], layers: u32, h: &mut HdrLens) -> P {
     if layers & P::L2_MASK == 0 {
         return P::UNKNOWN;
     }
-    let mut proto = be16(eth, 12);
+    let mut proto = get16(eth, eth_f::ETHERTYPE);
     let mut off = 14usize;
     h.l2_len = 14;
     let mut pt = P::L2_ETHER;
@@ -225,7 +257,7 @@ fn parse(pkt: &[u8], layers: u32, h: &mut HdrLens) -> P {
             };
             off += 4;
             h.l2_len += 4;
-            proto = be16(vh, 2);
+            proto = get16(vh, vlan_f::ETHERTYPE);
         }
         et::QINQ => {
             pt = P::L2_ETHER_QINQ;
@@ -234,7 +266,7 @@ fn parse(pkt: &[u8], layers: u32, h: &mut HdrLens) -> P {
             };
             off += 8;
             h.l2_len += 8;
-            proto = be16(vh, 2);
+            proto = get16(vh, vlan_f::ETHERTYPE);
         }
         et::MPLS | et::MPLSM => {
             for i in 0..MAX_MPLS {
@@ -294,8 +326,12 @@ fn parse(pkt: &[u8], layers: u32, h: &mut HdrLens) -> P {
 /// VXLAN, VXLAN-GPE, GENEVE and GTP over the UDP header at `off`.
 fn udp_tunnel(pkt: &[u8], off: &mut usize, h: &mut HdrLens) -> Option<(P, Next)> {
     let uh = bytes(pkt, *off, 8)?;
-    let src = be16(uh, 0);
-    let port = if src == GTPC_PORT { src } else { be16(uh, 2) };
+    let src = get16(uh, udp_f::SRC_PORT);
+    let port = if src == GTPC_PORT {
+        src
+    } else {
+        get16(uh, udp_f::DST_PORT)
+    };
     let at = *off + 8;
     let (tunnel, next, len) = match port {
         VXLAN_PORT => {
@@ -304,7 +340,7 @@ fn udp_tunnel(pkt: &[u8], off: &mut usize, h: &mut HdrLens) -> Option<(P, Next)>
         }
         VXLAN_GPE_PORT => {
             let g = bytes(pkt, at, 8)?;
-            let next = match g[3] {
+            let next = match g[tunnel_f::vxlan_gpe::NEXT_PROTOCOL] {
                 1 => Next::Type(et::IPV4),
                 2 => Next::Type(et::IPV6),
                 3 => Next::Ether,
@@ -314,9 +350,9 @@ fn udp_tunnel(pkt: &[u8], off: &mut usize, h: &mut HdrLens) -> Option<(P, Next)>
         }
         GENEVE_PORT => {
             let g = bytes(pkt, at, 8)?;
-            let len = 8 + ((g[0] & 0x3f) as usize) * 4;
+            let len = 8 + ((g[tunnel_f::geneve::VER_OPT_LEN] & 0x3f) as usize) * 4;
             bytes(pkt, at, len)?;
-            let next = match be16(g, 2) {
+            let next = match get16(g, tunnel_f::geneve::PROTOCOL) {
                 et::TEB => Next::Ether,
                 0 => Next::Type(et::IPV4),
                 t => Next::Type(t),
@@ -325,9 +361,13 @@ fn udp_tunnel(pkt: &[u8], off: &mut usize, h: &mut HdrLens) -> Option<(P, Next)>
         }
         GTPC_PORT | GTPU_PORT => {
             let g = bytes(pkt, at, 8)?;
-            let len = if g[0] & 0x07 != 0 { 12 } else { 8 };
+            let len = if g[tunnel_f::gtp::FLAGS] & 0x07 != 0 {
+                12
+            } else {
+                8
+            };
             bytes(pkt, at, len)?;
-            let next = if g[1] == 0xff {
+            let next = if g[tunnel_f::gtp::MSG_TYPE] == 0xff {
                 match bytes(pkt, at + len, 1)?[0] >> 4 {
                     4 => Next::Type(et::IPV4),
                     6 => Next::Type(et::IPV6),
@@ -356,7 +396,7 @@ fn ip_tunnel(pkt: &[u8], proto: u8, off: &mut usize) -> Option<(P, Next)> {
         ip_proto::GRE => {
             let gh = bytes(pkt, *off, 4)?;
             // Header length by the C, K and S bits (and reserved ones), as DPDK.
-            let len = match be16(gh, 0) >> 12 {
+            let len = match get16(gh, tunnel_f::gre::FLAGS_VER) >> 12 {
                 0x0 => 4,
                 0x1 | 0x2 | 0x8 => 8,
                 0x3 | 0x9 | 0xa => 12,
@@ -365,7 +405,7 @@ fn ip_tunnel(pkt: &[u8], proto: u8, off: &mut usize) -> Option<(P, Next)> {
             };
             bytes(pkt, *off, len)?;
             *off += len;
-            let t = be16(gh, 2);
+            let t = get16(gh, tunnel_f::gre::PROTOCOL);
             if t == et::TEB {
                 Some((P::TUNNEL_NVGRE, Next::Ether))
             } else {
@@ -393,7 +433,7 @@ fn inner(pkt: &[u8], layers: u32, h: &mut HdrLens, mut pt: P, mut off: usize, ne
             pt |= P::INNER_L2_ETHER;
             off += 14;
             h.inner_l2_len += 14;
-            be16(eh, 12)
+            get16(eh, eth_f::ETHERTYPE)
         }
     };
     if proto == et::VLAN || proto == et::QINQ {
@@ -409,7 +449,7 @@ fn inner(pkt: &[u8], layers: u32, h: &mut HdrLens, mut pt: P, mut off: usize, ne
             };
         off += 4 * tags;
         h.inner_l2_len += 4 * tags as u16;
-        proto = be16(vh, 2);
+        proto = get16(vh, vlan_f::ETHERTYPE);
     }
     let Some(l4_proto) = ip(
         pkt,

@@ -1,6 +1,13 @@
 //! The 802.1Q VLAN tag (`struct rte_vlan_hdr`): TCI and the encapsulated Ethernet type.
 
-use super::{HeaderError, be16, need, put16};
+use super::{HeaderError, get16, need, set16};
+
+/// The tag's fields (IEEE 802.1Q clause 9.6: TCI, then the encapsulated type).
+pub(crate) mod field {
+    use crate::net::Field;
+    pub(crate) const TCI: Field = 0..2;
+    pub(crate) const ETHERTYPE: Field = 2..4;
+}
 
 /// A view of a 4-byte VLAN tag (what follows the outer Ethernet type 0x8100 or 0x88A8).
 #[derive(Clone, Copy, Debug)]
@@ -20,7 +27,7 @@ impl<T: AsRef<[u8]>> Vlan<T> {
 
     /// Tag control information: priority (3 bits), drop eligible (1), VLAN id (12).
     pub fn tci(&self) -> u16 {
-        be16(self.buf.as_ref(), 0)
+        get16(self.buf.as_ref(), field::TCI)
     }
 
     /// VLAN id.
@@ -40,7 +47,7 @@ impl<T: AsRef<[u8]>> Vlan<T> {
 
     /// The Ethernet type of what follows.
     pub fn ether_type(&self) -> u16 {
-        be16(self.buf.as_ref(), 2)
+        get16(self.buf.as_ref(), field::ETHERTYPE)
     }
 
     /// What follows the tag.
@@ -52,12 +59,12 @@ impl<T: AsRef<[u8]>> Vlan<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Vlan<T> {
     /// Sets the TCI.
     pub fn set_tci(&mut self, tci: u16) {
-        put16(self.buf.as_mut(), 0, tci);
+        set16(self.buf.as_mut(), field::TCI, tci);
     }
 
     /// Sets the encapsulated Ethernet type.
     pub fn set_ether_type(&mut self, t: u16) {
-        put16(self.buf.as_mut(), 2, t);
+        set16(self.buf.as_mut(), field::ETHERTYPE, t);
     }
 }
 

@@ -1,9 +1,10 @@
 //! The devargs of `net_af_packet`, with DPDK's names and defaults, and the ring geometry they
-//! give. `tpacket_version` is rpdk's own: DPDK's driver always uses TPACKET_V2.
+//! give. `tpacket_version` is rpdk's own: DPDK's driver always uses TPACKET_V2, as rpdk's does by
+//! default; `tpacket_version=3` gives V3 receive rings.
 
 use rpdk_eal::bus::Devargs;
 
-use super::ring::{TX_DATA_OFF, V2_RX_MAC};
+use super::tpacket::{TX_DATA_OFF, V2_RX_MAC};
 use crate::drivers::netif;
 
 /// The keys the driver takes.
@@ -40,9 +41,9 @@ pub(super) struct Params {
     pub frame_count: u32,
     /// `PACKET_QDISC_BYPASS` on the TX sockets (`qdisc_bypass`, default 1 as in DPDK's code).
     pub qdisc_bypass: bool,
-    /// The RX rings are TPACKET_V2 (`tpacket_version=2`: a frame is handed over as soon as the
-    /// kernel writes it) rather than V3 (the default: blocks of frames, handed over full or
-    /// after 1 ms).
+    /// The RX rings are TPACKET_V2 (the default, `tpacket_version=2`: a frame is handed over
+    /// as soon as the kernel writes it) rather than V3 (`tpacket_version=3`: blocks of frames,
+    /// handed over full or after the kernel's 1 ms block timeout).
     pub rx_v2: bool,
 }
 
@@ -134,8 +135,8 @@ pub(super) fn parse(dev: &Devargs, page_size: u32) -> Result<Params, String> {
         ));
     }
     let rx_v2 = match dev.get("tpacket_version") {
-        None | Some("3") => false,
-        Some("2") => true,
+        None | Some("2") => true,
+        Some("3") => false,
         Some(v) => {
             return Err(format!(
                 "invalid value '{v}' for key 'tpacket_version' (2 or 3)"
@@ -169,25 +170,25 @@ mod tests {
             (p.qpairs, p.block_size, p.frame_size, p.frame_count),
             (1, 4096, 2048, 512)
         );
-        assert!(p.qdisc_bypass && !p.rx_v2);
+        assert!(p.qdisc_bypass && p.rx_v2, "TPACKET_V2 RX rings, as DPDK's");
         assert_eq!((p.block_count(), p.ring_bytes()), (256, 1 << 20));
-        assert_eq!(p.max_frame(), 2016);
+        assert_eq!(p.max_frame(), 2048 - 66);
     }
 
     #[test]
     fn values_are_taken() {
         let p = p(
             "net_af_packet0,iface=eth1,qpairs=4,blocksz=65536,framesz=4096,framecnt=64,qdisc_bypass=0,\
-             tpacket_version=2",
+             tpacket_version=3",
         )
         .unwrap();
         assert_eq!(
             (p.qpairs, p.block_size, p.frame_size, p.frame_count),
             (4, 65536, 4096, 64)
         );
-        assert!(!p.qdisc_bypass && p.rx_v2);
+        assert!(!p.qdisc_bypass && !p.rx_v2);
         assert_eq!(p.block_count(), 4);
-        assert_eq!(p.max_frame(), 4096 - 66);
+        assert_eq!(p.max_frame(), 4096 - 32);
     }
 
     #[test]

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use rpdk_mbuf::net::MacAddr;
 
 use super::devargs::Params;
-use super::ring::{RxRingV2, RxRingV3, TxRing};
 use super::rx::{AfPacketRx, RssCfg, RxCfg, RxXstats};
+use super::tpacket::{RxRingV2, RxRingV3, TxRing};
 use super::tx::{AfPacketTx, TxXstats};
 use super::{DRIVER, LOG};
 use crate::config::{DevInfo, EthConf, Link, rx_offload, tx_offload};

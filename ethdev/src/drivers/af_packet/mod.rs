@@ -15,11 +15,14 @@
 //! | `framesz` | ring frame size, a multiple of 16, at most `blocksz` | 2048 |
 //! | `framecnt` | frames per ring, a multiple of `blocksz / framesz` | 512 |
 //! | `qdisc_bypass` | send with `PACKET_QDISC_BYPASS` (skip the interface's qdisc) | 1 |
+//! | `tpacket_version` | RX ring layout: `2` (a frame a slot, as DPDK) or `3` (blocks of frames) | 2 |
 //!
-//! Each RX queue has its own socket and a TPACKET_V3 ring of `framecnt / (blocksz / framesz)`
-//! blocks of `blocksz` bytes: the kernel packs frames into a block and hands the block over when
-//! it is full or after 1 ms; `rx_burst` polls the block's status word, copies the frames into
-//! mbufs of the queue's pool and gives the block back, without a system call. With more than
+//! Each RX queue has its own socket and a TPACKET_V2 ring of `framecnt` slots of `framesz`
+//! bytes, as DPDK's: the kernel hands each frame over as soon as it is written; `rx_burst`
+//! polls the slots' status words, copies the frames into mbufs of the queue's pool and gives the
+//! slots back, without a system call. With `tpacket_version=3` (rpdk's own key) the ring is
+//! TPACKET_V3, `framecnt / (blocksz / framesz)` blocks of `blocksz` bytes that the kernel hands
+//! over full or after 1 ms: batches for the kernel, latency under light traffic. With more than
 //! one RX queue, the sockets form a `PACKET_FANOUT_HASH` group of their own (with rollover and
 //! defragmentation, as DPDK), so that the kernel spreads flows over the queues. Frames this
 //! host sends on the interface, the port's own included, are left out
@@ -50,8 +53,8 @@
 
 mod devargs;
 mod device;
-mod ring;
 mod rx;
+mod tpacket;
 mod tx;
 
 use std::sync::atomic::{AtomicU64, Ordering};

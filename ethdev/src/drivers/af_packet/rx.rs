@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicU64;
 use rpdk_mbuf::{BurstView, Mbuf, OlFlags, PktmbufPool};
 
 use super::bump;
-use super::ring::{Frame, RxFrames};
+use super::tpacket::{Frame, RxFrames};
 use crate::driver::RxQueueOps;
 use crate::drivers::packet_socket::Socket;
 use crate::rss::{self, RssHf};

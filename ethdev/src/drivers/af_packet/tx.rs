@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicU64;
 use rpdk_mbuf::{BurstView, Mbuf, OlFlags};
 
 use super::bump;
-use super::ring::TxRing;
+use super::tpacket::TxRing;
 use crate::driver::TxQueueOps;
 use crate::drivers::packet_socket::Socket;
 use crate::stats::QueueCounters;

@@ -60,13 +60,8 @@ pub(crate) fn append_segments(head: &mut Mbuf, pool: &PktmbufPool, mut data: &[u
             return false;
         };
         drop_headroom(&mut seg);
-        let Ok(room) = seg.room_mut() else {
-            return false;
-        };
-        let n = data.len().min(room.len());
-        room[..n].copy_from_slice(&data[..n]);
-        let _ = seg.set_len(n as u16);
-        if head.chain(seg).is_err() {
+        let n = seg.fill_from(data);
+        if n == 0 || head.chain(seg).is_err() {
             return false;
         }
         data = &data[n..];
@@ -79,10 +74,7 @@ pub(crate) fn append_segments(head: &mut Mbuf, pool: &PktmbufPool, mut data: &[u
 #[inline]
 fn copy_packet(stash: &mut RxStash, data: &[u8]) -> Option<Mbuf> {
     let mut m = stash.take()?;
-    let room = m.room_mut().ok()?;
-    let n = data.len().min(room.len());
-    room[..n].copy_from_slice(&data[..n]);
-    let _ = m.set_len(n as u16);
+    let n = m.fill_from(data);
     if n < data.len() && !append_segments(&mut m, stash.pool(), &data[n..]) {
         return None;
     }
@@ -273,11 +265,8 @@ impl RxQueueOps for InfiniteRx {
                 self.ends[self.next - 1]
             };
             let data = &self.bytes[start..self.ends[self.next]];
-            // A fresh mbuf: unshared, and every packet fits (checked at load).
-            if let Ok(room) = m.room_mut() {
-                room[..data.len()].copy_from_slice(data);
-            }
-            let _ = m.set_len(data.len() as u16);
+            // A fresh mbuf, and every packet fits (checked at load).
+            m.fill_from(data);
             m.set_port(self.port);
             bytes += data.len() as u64;
             self.next += 1;

@@ -120,9 +120,7 @@ impl RxQueueOps for IfaceRx {
                 self.counters.add_errors(1);
                 continue;
             }
-            let first = info.len.min(room);
-            // Fits the buffer; a fresh mbuf has one segment.
-            let _ = m.set_len(first as u16);
+            m.fill_len(info.len);
             if info.len > room {
                 let spilled = &self.overflow[i * self.slot..][..info.len - room];
                 if !append_segments(&mut m, self.stash.pool(), spilled) {

@@ -102,15 +102,12 @@ impl TapRx {
     #[inline]
     fn take_packet(&mut self, len: usize) -> Option<Mbuf> {
         let mut head = self.stash.take()?;
-        let first = len.min(head.room_mut().map_or(0, |r| r.len()));
-        // `first` fits the buffer and the mbuf has one segment.
-        let _ = head.set_len(first as u16);
+        let first = head.fill_len(len);
         let mut left = len - first;
         let mut used = 1;
         while left > 0 && used < self.segs {
             let mut seg = self.stash.take()?;
-            let n = left.min(seg.room_mut().map_or(0, |r| r.len()));
-            let _ = seg.set_len(n as u16);
+            let n = seg.fill_len(left);
             if head.chain(seg).is_err() {
                 return None;
             }

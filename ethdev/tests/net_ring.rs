@@ -2,7 +2,7 @@
 //! ports from the application's rings, full rings counted as errors, and nothing lost at close.
 
 use rpdk_eal::Eal;
-use rpdk_ethdev::drivers::ring::{from_ring, from_rings};
+use rpdk_ethdev::drivers::net_ring::{from_ring, from_rings};
 use rpdk_ethdev::{EthConf, EthError, Port, RxConf, TxConf};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, MbufRing, PktmbufPool};
 use rpdk_ring::{RingFlags, Sc};

@@ -1,0 +1,157 @@
+//! The pool, split by concern:
+//!
+//! - this file: [`RawMempool`], the state every handle and object points at, its properties
+//!   and counts, and each object's header;
+//! - `builder.rs`: flags, [`MempoolBuilder`] and creation (layout, memzone, backing, caches);
+//! - `getput.rs`: get and put, through the lcore's cache, a user cache or the backing store;
+//! - `inspect.rs`: objects by index, IOVAs, stats, audit and dump;
+//! - `handle.rs`: [`Mempool`], the named, reference-counted handle, and [`PoolObj`].
+
+mod builder;
+mod getput;
+mod handle;
+mod inspect;
+
+use std::fmt;
+
+use rpdk_eal::memzone::Memzone;
+
+use crate::backing::{Backing, Ops};
+use crate::cache::{LcoreSlot, StatsCells};
+use crate::layout::ObjSize;
+
+pub use builder::{MEMPOOL_NAME_MAX, MempoolBuilder, MempoolFlags};
+pub use getput::{LcoreCache, MempoolCache};
+pub use handle::{Mempool, PoolObj};
+
+/// The header before every object (DPDK's `struct rte_mempool_objhdr`).
+#[repr(C)]
+pub(crate) struct ObjHeader {
+    pub pool: *const RawMempool,
+    pub iova: u64,
+    pub index: u32,
+}
+
+impl ObjHeader {
+    /// The header of `obj`.
+    ///
+    /// # Safety
+    /// `obj` is an object of a pool whose headers are `header_size` bytes.
+    #[inline(always)]
+    pub unsafe fn of<'a>(obj: *mut u8, header_size: usize) -> &'a ObjHeader {
+        // SAFETY: the caller guarantees `obj - header_size` is this object's header, written at
+        // creation and never changed.
+        unsafe { &*(obj.sub(header_size) as *const ObjHeader) }
+    }
+}
+/// A pool's state, shared by every [`Mempool`] handle and referenced by its objects.
+pub struct RawMempool {
+    name: String,
+    n: u32,
+    size: ObjSize,
+    flags: MempoolFlags,
+    ops: Ops,
+    socket: u32,
+    cache_size: u32,
+    backing: Backing,
+    /// Indexed by lcore id; empty when the pool has no cache.
+    caches: Box<[LcoreSlot]>,
+    stats_on: bool,
+    /// Counters of threads without an lcore cache.
+    shared_stats: StatsCells,
+    /// Object pointers by index.
+    objs: Box<[*mut u8]>,
+    priv_ptr: *mut u8,
+    priv_size: usize,
+    /// Objects per page when laid out page by page (IOVA mode PA), and the page size.
+    per_page: Option<(usize, usize)>,
+    mz: Memzone,
+}
+
+// SAFETY: the raw pointers point into the pool's own memzone, which it keeps alive; shared
+// state is atomic or owned per lcore (see `cache`).
+unsafe impl Send for RawMempool {}
+// SAFETY: as above.
+unsafe impl Sync for RawMempool {}
+impl RawMempool {
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Number of objects.
+    pub fn size(&self) -> u32 {
+        self.n
+    }
+
+    /// Object size as asked.
+    pub fn elt_size(&self) -> usize {
+        self.size.elt_size
+    }
+
+    /// The slot layout.
+    pub fn obj_size(&self) -> ObjSize {
+        self.size
+    }
+
+    /// Per-lcore cache size.
+    pub fn cache_size(&self) -> u32 {
+        self.cache_size
+    }
+
+    /// NUMA node of the memory.
+    pub fn socket_id(&self) -> u32 {
+        self.socket
+    }
+
+    /// Flags.
+    pub fn flags(&self) -> MempoolFlags {
+        self.flags
+    }
+
+    /// The backing store.
+    pub fn ops(&self) -> Ops {
+        self.ops
+    }
+
+    /// Free objects: in the backing store and every cache (DPDK's `rte_mempool_avail_count`).
+    /// Exact when the pool is idle.
+    pub fn avail_count(&self) -> u32 {
+        let cached: u32 = self.caches.iter().map(|s| s.cache.len()).sum();
+        (self.backing.count() as u32 + cached).min(self.n)
+    }
+
+    /// Objects taken and not given back (DPDK's `rte_mempool_in_use_count`).
+    pub fn in_use_count(&self) -> u32 {
+        self.n - self.avail_count()
+    }
+
+    /// Whether every object is free.
+    pub fn is_full(&self) -> bool {
+        self.avail_count() == self.n
+    }
+
+    /// Whether no object is free.
+    pub fn is_empty(&self) -> bool {
+        self.avail_count() == 0
+    }
+}
+
+impl Drop for RawMempool {
+    fn drop(&mut self) {
+        // Releases the memzone's name; its memory goes with the last handle (ours).
+        let _ = self.mz.clone().free();
+    }
+}
+
+impl fmt::Debug for RawMempool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mempool")
+            .field("name", &self.name)
+            .field("size", &self.n)
+            .field("elt_size", &self.size.elt_size)
+            .field("cache_size", &self.cache_size)
+            .field("ops", &self.ops)
+            .finish()
+    }
+}
