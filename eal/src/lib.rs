@@ -265,16 +265,24 @@ fn init_inner(opts: EalOptions, cmdline: CmdLine) -> Result<Eal> {
 }
 
 /// Starts the telemetry socket, its thread on the CPUs of the process's affinity that no lcore
-/// uses (all of them when the lcores use every one), as DPDK places its control threads.
+/// uses, or on the main lcore's when the lcores use every one, as DPDK places its control
+/// threads: never on a worker's CPU unless the main lcore shares it.
 fn start_telemetry(opts: &EalOptions, affinity: Option<&CpuSet>) -> Result<telemetry::Server> {
     let all = affinity.cloned().unwrap_or_else(cpuset::detected_cpus);
-    let used = state::get()?
-        .lcores
-        .infos()
+    let state = state::get()?;
+    let infos = state.lcores.infos();
+    let used = infos
         .iter()
         .fold(CpuSet::default(), |acc, l| acc.union(&l.cpuset));
     let free = all.difference(&used);
-    let cpus = if free.is_empty() { all } else { free };
+    let cpus = if free.is_empty() {
+        infos
+            .iter()
+            .find(|l| l.is_main)
+            .map_or(all, |l| l.cpuset.clone())
+    } else {
+        free
+    };
     let server = telemetry::Server::start(&telemetry::socket_dir(opts.file_prefix()), cpus)?;
     telemetry::set_socket_path(Some(server.path().to_path_buf()));
     Ok(server)

@@ -303,3 +303,45 @@ fn no_telemetry_means_no_socket() {
     assert!(!telemetry::socket_dir(&prefix).exists());
     drop(eal);
 }
+
+/// The CPUs the thread named `name` of this process may run on, from /proc.
+fn thread_cpus(name: &str) -> Option<String> {
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() == name {
+            let status = std::fs::read_to_string(task.path().join("status")).ok()?;
+            return status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .map(|v| v.trim().to_string());
+        }
+    }
+    None
+}
+
+#[test]
+fn the_thread_keeps_off_the_workers_cpus() {
+    let _s = serial();
+    let prefix = unique_prefix("telcpu");
+    // Lcore 0 is on CPU 0: the thread gets the others, or CPU 0 (the main lcore's) if there are
+    // none. (Read before init pins this thread.)
+    let others: Vec<String> = rpdk_testsupport::allowed_cpus()
+        .into_iter()
+        .filter(|&c| c != 0)
+        .map(|c| c.to_string())
+        .collect();
+    let eal = start(&prefix, &[]);
+    let got = thread_cpus("rpdk-telemetry").expect("the telemetry thread");
+    let got: Vec<String> = rpdk_eal::cpuset::CpuSet::parse_list(&got)
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    if others.is_empty() {
+        assert_eq!(got, ["0"]);
+    } else {
+        assert_eq!(got, others);
+    }
+    drop(eal);
+    assert_eq!(thread_cpus("rpdk-telemetry"), None, "the thread is joined");
+}

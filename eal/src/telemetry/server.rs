@@ -1,8 +1,8 @@
 //! The socket and its control thread.
 //!
-//! One thread (`rpdk-telemetry`, on the CPUs no lcore uses, as DPDK's control threads) waits
-//! in `poll` on the listening socket, every client, and a wake-up socket that cleanup writes
-//! to. It accepts up to [`MAX_CONNECTIONS`] clients at once (DPDK's limit: one more is closed
+//! One thread (`rpdk-telemetry`, on the CPUs no lcore uses, or the main lcore's, as DPDK's
+//! control threads) waits in `poll` on the listening socket, every client, and a wake-up
+//! socket that cleanup writes to. It accepts up to [`MAX_CONNECTIONS`] clients at once (DPDK's limit: one more is closed
 //! at once), greets each, and answers each request message with one reply message. Client
 //! sockets are non-blocking: a client that does not read its replies has its next reply kept
 //! and its requests left unread until it does, so it never holds up the others. Nothing here
@@ -108,15 +108,19 @@ impl Server {
             .map_err(|e| cleanup(Error::io("telemetry socket", e)))?;
         let (wake, woken) =
             UnixStream::pair().map_err(|e| cleanup(Error::io("telemetry wake-up socket", e)))?;
+        // The thread says when it is pinned, so that it is in place when init returns.
+        let (ready, pinned) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("rpdk-telemetry".into())
             .spawn(move || {
                 if let Err(e) = cpuset::set_thread_affinity(&cpus) {
                     log::warn!(target: "lib.telemetry", "cannot pin the telemetry thread to {cpus}: {e}");
                 }
+                let _ = ready.send(());
                 serve(&listener, &woken);
             })
             .map_err(|e| cleanup(Error::io("starting the telemetry thread", e)))?;
+        let _ = pinned.recv();
         log::debug!(target: "lib.telemetry", "socket {}", path.display());
         Ok(Server {
             path,
