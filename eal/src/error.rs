@@ -28,9 +28,6 @@ pub enum Error {
         /// The value that was attached to it.
         value: String,
     },
-    /// A word that is not a flag before `--`.
-    #[error("unexpected argument '{0}' (application arguments go after '--')")]
-    UnexpectedArgument(String),
     /// A flag's value could not be used.
     #[error("invalid value '{value}' for {flag}: {reason}")]
     InvalidValue {
@@ -41,6 +38,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A flag that may be given once was given again (DPDK 26.07 refuses it too).
+    #[error("option {0} is given twice (only -a, -b, --vdev, --log-level and --pagesz-mem repeat)")]
+    Repeated(String),
     /// Two flags that cannot be used together.
     #[error("options {0} and {1} cannot be used together")]
     Conflict(String, String),

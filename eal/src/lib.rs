@@ -41,7 +41,8 @@
 //! - [`lcore`]: lcore ids, the main lcore, workers; launching is on [`Eal`];
 //! - [`time`]: `rdtsc`, `tsc_hz`, delays;
 //! - [`memory`] and [`memzone`]: hugepage heaps, memzones, `virt2iova`;
-//! - [`logging`]: DPDK log types and levels over the `log` facade;
+//! - [`logging`]: DPDK log types and levels over the `log` facade, with DPDK's timestamps,
+//!   colours and syslog output;
 //! - [`bus`]: devargs, driver registration and probing;
 //! - [`telemetry`]: DPDK's telemetry socket, its data model and command registry;
 //! - [`cpuset`]: CPU sets and affinity.
@@ -50,8 +51,12 @@
 //!
 //! `libc` for the system calls (`mmap`, `flock`, `sched_setaffinity`, ...), `log` as the logging
 //! facade, `regex` for `--log-level` regular expressions, `linkme` so that drivers and telemetry
-//! commands register by being linked (as DPDK's constructors do), `thiserror` for the error type. `core_affinity` was
-//! considered for pinning but pins to single cores only, and DPDK's `(0-3)@(0-1)` needs CPU sets.
+//! commands register by being linked (as DPDK's constructors do), `thiserror` for the error
+//! type. `core_affinity` was considered for pinning but pins to single cores only, and DPDK's
+//! `(0-3)@(0-1)` needs CPU sets.
+//! Syslog is a standard-library `UnixDatagram` to `/dev/log` rather than libc's `syslog(3)`
+//! (process-global state and a variadic call), and `chrono` was not taken for the one
+//! `localtime_r` call that log timestamps need.
 
 pub mod bus;
 pub mod cpuset;
@@ -158,6 +163,14 @@ fn init_inner(opts: EalOptions, cmdline: CmdLine) -> Result<Eal> {
         logging::apply(setting);
     }
     logging::install();
+    let output = logging::OutputConfig {
+        timestamp: opts.log_timestamp,
+        color: opts.log_color,
+        syslog: opts.syslog,
+    };
+    if let Some(w) = logging::output::configure(output, &program_name()) {
+        log::warn!(target: "lib.eal", "{w}");
+    }
     for w in &opts.warnings {
         log::warn!(target: "lib.eal", "{w}");
     }
@@ -210,7 +223,11 @@ fn init_inner(opts: EalOptions, cmdline: CmdLine) -> Result<Eal> {
         dir.describe(&describe(&opts, &memory))?;
     }
 
-    let lcores = lcore::Lcores::start(&lcore_map, main)?;
+    let stack = opts.huge_worker_stack.map(lcore::worker_stack_size);
+    if let Some(bytes) = stack {
+        log::debug!(target: "lib.eal", "each worker lcore gets a {} kB stack", bytes >> 10);
+    }
+    let lcores = lcore::Lcores::start(&lcore_map, main, stack)?;
     let main_info = lcores.main_info().clone();
     let saved_affinity = cpuset::thread_affinity().ok();
     if let Err(e) = cpuset::set_thread_affinity(&main_info.cpuset) {
@@ -276,16 +293,21 @@ fn start_telemetry(opts: &EalOptions, affinity: Option<&CpuSet>) -> Result<telem
         .fold(CpuSet::default(), |acc, l| acc.union(&l.cpuset));
     let free = all.difference(&used);
     let cpus = if free.is_empty() {
-        infos
-            .iter()
-            .find(|l| l.is_main)
-            .map_or(all, |l| l.cpuset.clone())
+        infos.iter().find(|l| l.is_main).map_or(all, |l| l.cpuset)
     } else {
         free
     };
     let server = telemetry::Server::start(&telemetry::socket_dir(opts.file_prefix()), cpus)?;
     telemetry::set_socket_path(Some(server.path().to_path_buf()));
     Ok(server)
+}
+
+/// The program's name, for syslog messages.
+fn program_name() -> String {
+    std::env::args()
+        .next()
+        .map(|p| p.rsplit('/').next().unwrap_or(&p).to_string())
+        .unwrap_or_else(|| "rpdk".to_string())
 }
 
 fn lcore_flag(opts: &EalOptions) -> &str {
@@ -306,27 +328,35 @@ fn plan_lcores(opts: &EalOptions) -> Result<(options::LcoreMap, u32)> {
         Some(spec) => {
             for (lcore, cpus) in &spec.map {
                 for cpu in cpus.iter() {
-                    let reason = if !detected.contains(cpu) {
-                        format!(
-                            "lcore {lcore}: CPU {cpu} does not exist (this machine has CPUs {detected})"
-                        )
-                    } else if !allowed.contains(cpu) {
-                        format!(
-                            "lcore {lcore}: CPU {cpu} is not in this process's CPU affinity ({allowed})"
-                        )
-                    } else {
-                        continue;
-                    };
-                    return Err(Error::invalid(&spec.flag, &spec.value, reason));
+                    // As DPDK, only CPUs that do not exist are refused here: the process's
+                    // affinity may be narrower (a parent pinned it) and pinning widens it; a
+                    // CPU the cgroup forbids fails when its lcore is pinned.
+                    if !detected.contains(cpu) {
+                        return Err(Error::invalid(
+                            &spec.flag,
+                            &spec.value,
+                            format!(
+                                "lcore {lcore}: CPU {cpu} does not exist (this machine has CPUs {detected})"
+                            ),
+                        ));
+                    }
                 }
             }
             spec.map.clone()
         }
-        None => allowed
-            .iter()
-            .filter(|&c| detected.contains(c) && c < lcore::MAX_LCORE as usize)
-            .map(|c| (c as u32, CpuSet::single(c)))
-            .collect(),
+        None => {
+            let cpus: Vec<usize> = allowed.iter().filter(|&c| detected.contains(c)).collect();
+            match opts.remap_lcore_ids {
+                Some(base) => options::remap(&cpus, base).map_err(|reason| {
+                    Error::invalid("--remap-lcore-ids", &base.to_string(), reason)
+                })?,
+                None => cpus
+                    .into_iter()
+                    .filter(|&c| c < lcore::MAX_LCORE as usize)
+                    .map(|c| (c as u32, CpuSet::single(c)))
+                    .collect(),
+            }
+        }
     };
     let main = match opts.main_lcore {
         Some(m) if map.contains_key(&m) => m,
@@ -392,8 +422,9 @@ fn setup_memory(opts: &EalOptions, sockets: &[u32], main_socket: u32) -> Result<
     };
     log::info!(target: "lib.eal", "Selected IOVA mode '{}'", if iova_mode == IovaMode::Pa { "PA" } else { "VA" });
 
+    let limit = page_size_limit(opts, page_size);
     let mb = |m: u64| (m as usize) << 20;
-    let prealloc: Vec<(u32, usize)> = match (&opts.socket_mem, opts.memory_mb) {
+    let mut prealloc: Vec<(u32, usize)> = match (&opts.socket_mem, opts.memory_mb) {
         (Some(list), _) => {
             let mut out = Vec::new();
             for (socket, &m) in list.iter().enumerate() {
@@ -416,6 +447,17 @@ fn setup_memory(opts: &EalOptions, sockets: &[u32], main_socket: u32) -> Result<
         (None, Some(m)) => vec![(main_socket, mb(m))],
         (None, None) => Vec::new(),
     };
+    if opts.legacy_mem && prealloc.is_empty() {
+        let all = legacy_default(&kind, page_size);
+        log::info!(
+            target: "lib.eal",
+            "--legacy-mem without -m or --socket-mem: {} MiB mapped at start, and no more",
+            all >> 20
+        );
+        prealloc.push((main_socket, all));
+    }
+    let asked = asked_memory(opts);
+    check_prealloc(&asked, &prealloc, &kind, page_size, limit.as_ref())?;
     let cfg = MemoryConfig {
         kind,
         page_size,
@@ -423,8 +465,149 @@ fn setup_memory(opts: &EalOptions, sockets: &[u32], main_socket: u32) -> Result<
         prefix: opts.file_prefix().to_string(),
         unlink: opts.huge_unlink,
         numa: sockets.len() > 1,
+        fixed: opts.legacy_mem,
+        limit,
+        base_hint: opts.base_virtaddr.map(|a| a as usize),
+        node_limits: match &opts.numa_limit {
+            Some(list) => (
+                list.iter().map(|&m| mb(m)).collect(),
+                format!(
+                    "--numa-limit={}",
+                    list.iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            ),
+            None => (Vec::new(), String::new()),
+        },
     };
-    Memory::new(cfg, &prealloc)
+    Memory::new(cfg, &prealloc).map_err(|e| match (e, &asked) {
+        (Error::Hugepages(m) | Error::Memory(m), Some((flag, value))) => {
+            Error::invalid(flag, value, m)
+        }
+        (e, _) => e,
+    })
+}
+
+/// The memory flag given and its value, for messages: `("-m", "512")`.
+fn asked_memory(opts: &EalOptions) -> Option<(&'static str, String)> {
+    match (&opts.socket_mem, opts.memory_mb) {
+        (Some(list), _) => Some((
+            "--socket-mem",
+            list.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        )),
+        (None, Some(m)) => Some(("-m", m.to_string())),
+        (None, None) => None,
+    }
+}
+
+/// The `--pagesz-mem` limit of the page size in use, with the flag as written; limits of other
+/// page sizes are said to have no effect.
+fn page_size_limit(opts: &EalOptions, page_size: usize) -> Option<(usize, String)> {
+    let mut found = None;
+    for p in &opts.pagesz_mem {
+        let written = format!(
+            "--pagesz-mem={}:{}",
+            size_text(p.page_size),
+            size_text(p.limit)
+        );
+        if p.page_size == page_size as u64 {
+            found = Some((usize::try_from(p.limit).unwrap_or(usize::MAX), written));
+        } else {
+            log::info!(
+                target: "lib.eal",
+                "{written}: no effect, rpdk maps {} kB pages only",
+                page_size >> 10
+            );
+        }
+    }
+    found
+}
+
+/// `2M`, `64M`, `1G`: a size in the largest binary unit that divides it.
+fn size_text(bytes: u64) -> String {
+    [(40, "T"), (30, "G"), (20, "M"), (10, "K")]
+        .iter()
+        .find(|(shift, _)| bytes > 0 && bytes % (1u64 << shift) == 0)
+        .map_or_else(
+            || bytes.to_string(),
+            |(shift, unit)| format!("{}{unit}", bytes >> shift),
+        )
+}
+
+/// What `--legacy-mem` maps when no amount is given: every free hugepage (DPDK's static
+/// layout), or 64 MiB of small pages with `--no-huge`.
+fn legacy_default(kind: &PageKind, page_size: usize) -> usize {
+    match kind {
+        PageKind::Small => 64 << 20,
+        _ => (hugetlbfs::available_pages(page_size) as usize * page_size)
+            .min(memory::HEAP_VA_RESERVE),
+    }
+}
+
+/// Fails, naming the flag and what it asked, when the memory to map at start is more than a
+/// heap can hold, than `--pagesz-mem` allows, or than the free hugepages.
+fn check_prealloc(
+    asked: &Option<(&'static str, String)>,
+    prealloc: &[(u32, usize)],
+    kind: &PageKind,
+    page_size: usize,
+    limit: Option<&(usize, String)>,
+) -> Result<()> {
+    let Some((flag, value)) = asked else {
+        return Ok(());
+    };
+    let mib = |b: usize| b >> 20;
+    let total: usize = prealloc.iter().map(|(_, b)| b).sum();
+    if *kind != PageKind::Small {
+        let pages = hugetlbfs::available_pages(page_size);
+        let free = pages as usize * page_size;
+        if total > free {
+            return Err(Error::invalid(
+                flag,
+                value,
+                format!(
+                    "{} MiB asked, but only {} MiB of {} kB hugepages are free ({pages} pages); {}",
+                    mib(total),
+                    mib(free),
+                    page_size >> 10,
+                    hugetlbfs::HOW_TO_RESERVE
+                ),
+            ));
+        }
+    }
+    if let Some((bytes, limit_flag)) = limit
+        && total > *bytes
+    {
+        return Err(Error::invalid(
+            flag,
+            value,
+            format!(
+                "{} MiB asked, but {limit_flag} allows {} MiB of {} kB pages",
+                mib(total),
+                mib(*bytes),
+                page_size >> 10
+            ),
+        ));
+    }
+    for &(socket, bytes) in prealloc {
+        if bytes > memory::HEAP_VA_RESERVE {
+            return Err(Error::invalid(
+                flag,
+                value,
+                format!(
+                    "{} MiB asked on NUMA node {socket}, but one node's heap holds at most {} MiB",
+                    mib(bytes),
+                    mib(memory::HEAP_VA_RESERVE)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn describe(opts: &EalOptions, memory: &Memory) -> String {

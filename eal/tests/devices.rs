@@ -1,10 +1,11 @@
-//! The device registry on a real EAL: --vdev probing, unknown drivers and keys, removal at
-//! cleanup, and cleanup when a probe fails.
+//! The device registry on a real EAL: --vdev probing, unknown drivers (errors) and keys
+//! (warnings), removal at cleanup, and cleanup when a probe fails.
 
 use std::sync::Mutex;
 
 use rpdk_eal::bus::{self, Devargs, DriverError, VDEV_DRIVERS, VdevDriver};
 use rpdk_eal::logging::{self, LogLevel};
+use rpdk_testsupport::logs::LogCapture;
 use rpdk_testsupport::serial;
 
 static EVENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -78,7 +79,7 @@ fn vdevs_are_probed_in_order_and_removed_in_reverse() {
 }
 
 #[test]
-fn unknown_drivers_keys_and_bad_values_are_errors_naming_them() {
+fn unknown_drivers_and_bad_values_are_errors_and_unknown_keys_warnings() {
     let _s = serial();
     events();
     let e = init(&["--vdev", "net_nosuch0"]).unwrap_err().to_string();
@@ -87,13 +88,20 @@ fn unknown_drivers_keys_and_bad_values_are_errors_naming_them() {
         "{e}"
     );
     assert!(e.contains("net_evtest"), "lists the known drivers: {e}");
-    let e = init(&["--vdev", "net_evtest0,colour=red"])
-        .unwrap_err()
-        .to_string();
-    assert_eq!(
-        e,
-        "device 'net_evtest0': unknown key 'colour' for driver net_evtest (valid keys: size, fail)"
+    // As DPDK's drivers: a key the driver does not know is a warning, and the device probes.
+    let logs = LogCapture::start();
+    let eal = init(&["--vdev", "net_evtest0,colour=red,size=32"]).unwrap();
+    assert!(
+        logs.text().contains(
+            "EAL: net_evtest0: ignoring unknown key 'colour' (valid keys of net_evtest: size, fail)"
+        ),
+        "{}",
+        logs.text()
     );
+    drop(logs);
+    assert_eq!(events(), ["probe net_evtest0 size=32"]);
+    drop(eal);
+    assert_eq!(events(), ["remove net_evtest0"]);
     let e = init(&["--vdev", "net_evtest0,size=big"])
         .unwrap_err()
         .to_string();
@@ -123,15 +131,38 @@ fn a_failed_probe_cleans_up_what_was_probed() {
 }
 
 #[test]
-fn pci_devices_must_exist() {
+fn absent_pci_devices_probe_nothing() {
     let _s = serial();
-    let e = init(&["-a", "ffff:ff:1f.7"]).unwrap_err().to_string();
+    // As DPDK: allowing a device that is not there is no error; nothing is probed.
+    let logs = LogCapture::start();
+    let eal = init(&["-a", "ffff:ff:1f.7"]).unwrap();
     assert!(
-        e.contains("device 'ffff:ff:1f.7': no such PCI device"),
-        "{e}"
+        logs.text()
+            .contains("EAL: -a ffff:ff:1f.7: no such PCI device"),
+        "{}",
+        logs.text()
     );
+    drop(logs);
+    assert!(bus::probed_devices().is_empty());
+    drop(eal);
     let eal = init(&["-a", "ffff:ff:1f.7", "--no-pci"]).unwrap();
     drop(eal);
+}
+
+#[test]
+fn no_auto_probing_probes_only_what_is_named() {
+    let _s = serial();
+    events();
+    let eal = init(&["--no-auto-probing", "--vdev", "net_evtest0"]).unwrap();
+    assert_eq!(events(), ["probe net_evtest0 size=64"]);
+    assert_eq!(bus::probed_devices().len(), 1);
+    drop(eal);
+    events();
+    let e = init(&["--no-auto-probing", "-b", "00:01.0"]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "options -b/--block and --no-auto-probing cannot be used together"
+    );
 }
 
 #[test]

@@ -255,3 +255,45 @@ fn secondary_processes_are_refused_clearly() {
     assert!(e.to_string().contains("secondary"), "{e}");
     assert!(!rpdk_eal::is_initialized());
 }
+
+/// `--huge-worker-stack=KB` gives worker lcores stacks of that size: 32 MiB holds a 6 MiB
+/// local buffer that std's default 2 MiB thread stack could not.
+#[test]
+fn huge_worker_stack_sizes_worker_stacks() {
+    // DPDK refuses the flag with --no-huge, so this needs hugepages.
+    if !rpdk_testsupport::require_root("huge_worker_stack_sizes_worker_stacks") {
+        return;
+    }
+    rpdk_testsupport::ensure_hugepages(4).unwrap();
+    let _s = serial();
+    let (_, map) = two_lcores();
+    let args = [
+        "lcores-test",
+        "--in-memory",
+        "-l",
+        &map,
+        "--huge-worker-stack=32768",
+    ];
+    let eal = rpdk_eal::init(args).expect("init").0;
+    eal.remote_launch(1, || {
+        let mut buf = [0u8; 6 << 20];
+        std::hint::black_box(&mut buf)[(6 << 20) - 1] = 7;
+        i32::from(std::hint::black_box(&buf)[(6 << 20) - 1])
+    })
+    .unwrap();
+    assert_eq!(eal.wait_lcore(1).unwrap(), 7);
+    drop(eal);
+}
+
+/// `--remap-lcore-ids`: lcore ids from the base up, whatever the CPUs' numbers.
+#[test]
+fn remapped_lcore_ids_start_at_the_base() {
+    let _s = serial();
+    let cpu = allowed_cpus()[0];
+    let eal = init(&["-l", &cpu.to_string(), "--remap-lcore-ids=5"]);
+    assert_eq!(eal.lcores(), [5]);
+    assert_eq!(eal.main_lcore(), 5);
+    let on = eal.run_on_lcores(|_| rpdk_eal::cpuset::thread_affinity().unwrap().first());
+    assert_eq!(on[0].1.as_ref().unwrap(), &Some(cpu));
+    drop(eal);
+}

@@ -388,3 +388,128 @@ fn missing_hugepages_say_how_to_reserve_them() {
     assert!(e.contains("scripts/hugepages.sh --setup"), "{e}");
     assert!(e.contains("--no-huge"), "{e}");
 }
+
+/// Memory asked for at start beyond what can be had names the flag, what it asked and the
+/// limit, not the heap's internals.
+#[test]
+fn too_much_memory_names_the_flag_the_amount_and_the_limit() {
+    let _s = serial();
+    let e = init(&["--no-huge", "--no-shconf", "-m", "99999999"]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid value '99999999' for -m: 99999999 MiB asked on NUMA node 0, but one node's \
+         heap holds at most 65536 MiB"
+    );
+    assert!(!rpdk_eal::is_initialized());
+    // At run time: a memzone larger than a heap can hold says so.
+    let eal = init(&["--no-huge", "--no-shconf"]).unwrap();
+    let e = memzone::reserve("huge", 70 << 30, None, MemzoneFlags::empty()).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("memzone 'huge'") && text.contains("the 65536 MiB one heap can hold"),
+        "{text}"
+    );
+    drop(eal);
+    if !require_root("too_much_memory_names_the_flag_the_amount_and_the_limit (hugepages)") {
+        return;
+    }
+    ensure_hugepages(16).unwrap();
+    for (flag, value) in [("-m", "99999999"), ("--socket-mem", "99999999")] {
+        let prefix = unique_prefix("toomuch");
+        let e = init(&[flag, value, "--file-prefix", &prefix]).unwrap_err();
+        let text = e.to_string();
+        let page_kb = hugetlbfs::find_mount(None).unwrap().page_size >> 10;
+        assert!(
+            text.starts_with(&format!(
+                "invalid value '99999999' for {flag}: 99999999 MiB asked, but only "
+            )) && text.contains(&format!("MiB of {page_kb} kB hugepages are free")),
+            "{text}"
+        );
+        assert!(files_with_prefix(&hugepage_dir(), &prefix).is_empty());
+    }
+}
+
+/// `--legacy-mem`: what is mapped at start is all there is; nothing is given back.
+#[test]
+fn legacy_mem_never_grows_or_shrinks() {
+    let _s = serial();
+    let eal = init(&["--no-huge", "--no-shconf", "--legacy-mem", "-m", "4"]).unwrap();
+    assert_eq!(memory::heap_stats()[0].mapped, 4 << 20);
+    let a = memzone::reserve("legacy_a", 2 << 20, None, MemzoneFlags::empty()).unwrap();
+    let e = memzone::reserve("legacy_b", 4 << 20, None, MemzoneFlags::empty()).unwrap_err();
+    assert!(
+        e.to_string().contains(
+            "--legacy-mem: 4194304 bytes do not fit in the 4 MiB of socket 0 mapped at start"
+        ),
+        "{e}"
+    );
+    a.free().unwrap();
+    assert_eq!(memory::heap_stats()[0].mapped, 4 << 20);
+    drop(eal);
+}
+
+/// `--pagesz-mem` caps the memory of the page size in use; limits of other sizes do nothing.
+#[test]
+fn pagesz_mem_caps_the_page_size_in_use() {
+    if !require_root("pagesz_mem_caps_the_page_size_in_use") {
+        return;
+    }
+    let _s = serial();
+    ensure_hugepages(16).unwrap();
+    let page = hugetlbfs::default_page_size().unwrap();
+    let size = |b: usize| format!("{}K", b >> 10);
+    let limit = format!("--pagesz-mem={}:{}", size(page), size(4 * page));
+    let eal = init(&["--in-memory", &limit, "--pagesz-mem=1K:0"]).unwrap();
+    let a = memzone::reserve("capped_a", 2 * page, None, MemzoneFlags::empty()).unwrap();
+    let e = memzone::reserve("capped_b", 3 * page, None, MemzoneFlags::empty()).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("memzone 'capped_b'")
+            && text.contains(&format!(
+                "past the {} MiB that --pagesz-mem=",
+                (4 * page) >> 20
+            )),
+        "{text}"
+    );
+    let b = memzone::reserve("capped_c", page, None, MemzoneFlags::empty()).unwrap();
+    drop((a, b));
+    drop(eal);
+    // Asking for more at start than the limit is refused before anything is mapped.
+    let e = init(&["--in-memory", &limit, "-m", &((8 * page) >> 20).to_string()]).unwrap_err();
+    assert!(
+        e.to_string().contains("MiB asked, but --pagesz-mem="),
+        "{e}"
+    );
+}
+
+/// `--base-virtaddr` places the first heap there (rounded up to the heaps' 1 GiB alignment).
+#[test]
+fn base_virtaddr_places_the_heap() {
+    let _s = serial();
+    let eal = init(&[
+        "--no-huge",
+        "--no-shconf",
+        "-m",
+        "2",
+        "--base-virtaddr=0x1fff00001000",
+    ])
+    .unwrap();
+    assert_eq!(memory::heap_stats()[0].base, 0x1fff_4000_0000);
+    drop(eal);
+}
+
+/// `--numa-limit` caps each node's heap.
+#[test]
+fn numa_limit_caps_a_node() {
+    let _s = serial();
+    let eal = init(&["--no-huge", "--no-shconf", "--numa-limit=8"]).unwrap();
+    let a = memzone::reserve("nl_a", 4 << 20, None, MemzoneFlags::empty()).unwrap();
+    let e = memzone::reserve("nl_b", 6 << 20, None, MemzoneFlags::empty()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("past the 8 MiB that --numa-limit=8 allows"),
+        "{e}"
+    );
+    drop(a);
+    drop(eal);
+}

@@ -17,6 +17,7 @@ use rpdk_ethdev::{
 };
 use rpdk_mbuf::net::MacAddr;
 use rpdk_mbuf::{MbufBurst, OlFlags, PktmbufPool};
+use rpdk_testsupport::logs::LogCapture;
 use rpdk_testsupport::netns::NetNs;
 use rpdk_testsupport::port::{PortFixture, PortSetup};
 use rpdk_testsupport::{eal_args, require_root, serial, unique_prefix};
@@ -672,10 +673,6 @@ fn bad_devargs_and_missing_interfaces_are_named() {
             "net_af_packet0,iface=afa,tpacket_version=1",
             "invalid value '1' for key 'tpacket_version' (2 or 3)",
         ),
-        (
-            "net_af_packet0,iface=afa,speed=10",
-            "unknown key 'speed' for driver net_af_packet",
-        ),
     ] {
         let e = eal(&[dev]).unwrap_err().to_string();
         assert!(
@@ -684,6 +681,17 @@ fn bad_devargs_and_missing_interfaces_are_named() {
         );
         assert_eq!(rpdk_ethdev::port_count(), 0);
     }
+    // A key the driver does not know is a warning, and the port probes without it.
+    let logs = LogCapture::start();
+    let eal_ok = eal(&["net_af_packet0,iface=afa,speed=10"]).unwrap();
+    let text = logs.text();
+    assert!(
+        text.contains("net_af_packet0: ignoring unknown key 'speed' (valid keys of net_af_packet"),
+        "{text}"
+    );
+    assert_eq!(rpdk_ethdev::port_count(), 1);
+    drop(logs);
+    drop(eal_ok);
     // Not an Ethernet interface.
     if ns.sh("ip tuntap add dev aftun mode tun").is_ok() {
         let e = eal(&["net_af_packet0,iface=aftun"])

@@ -6,6 +6,7 @@ use rpdk_ethdev::drivers::net_ring::{from_ring, from_rings};
 use rpdk_ethdev::{EthConf, EthError, Port, RxConf, TxConf};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, MbufRing, PktmbufPool};
 use rpdk_ring::{RingFlags, Sc};
+use rpdk_testsupport::logs::LogCapture;
 use rpdk_testsupport::{eal_args, serial};
 
 fn init(vdevs: &[&str]) -> rpdk_eal::Result<Eal> {
@@ -227,4 +228,23 @@ fn ports_from_the_applications_rings_cross_connect() {
     named.free().unwrap();
     pool.audit().unwrap();
     pool.free();
+}
+
+/// DPDK's `test_eal_flags` probes `net_ring0,args=test`: a key the driver does not know is a
+/// warning, and the port probes without it.
+#[test]
+fn unknown_keys_are_warnings_and_the_port_probes() {
+    let _s = serial();
+    let logs = LogCapture::start();
+    let eal = init(&["net_ring0,args=test"]).unwrap();
+    let text = logs.text();
+    assert!(
+        text.contains(
+            "net_ring0: ignoring unknown key 'args' (valid keys of net_ring: nodeaction)"
+        ),
+        "{text}"
+    );
+    assert_eq!(rpdk_ethdev::port_count(), 1);
+    drop(logs);
+    drop(eal);
 }

@@ -6,6 +6,7 @@ use rpdk_ethdev::{
     EthConf, EthError, Port, RssHf, RxConf, RxMqMode, TxBuffer, TxConf, rx_offload, tx_offload,
 };
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, PktmbufPool};
+use rpdk_testsupport::logs::LogCapture;
 use rpdk_testsupport::port::{PortFixture, PortSetup};
 use rpdk_testsupport::{eal_args, serial};
 
@@ -237,11 +238,22 @@ fn bad_devargs_fail_init_naming_the_key() {
         e.contains("device 'net_null0'") && e.contains("invalid value 'huge' for key 'size'"),
         "{e}"
     );
-    let e = init(&["net_null0,speed=10"]).unwrap_err().to_string();
-    assert!(
-        e.contains("unknown key 'speed' for driver net_null (valid keys: size, copy, no-rx)"),
-        "{e}"
-    );
     assert!(!rpdk_eal::is_initialized());
     assert_eq!(rpdk_ethdev::port_count(), 0);
+}
+
+#[test]
+fn unknown_keys_are_warnings_and_the_port_probes() {
+    let _s = serial();
+    let logs = LogCapture::start();
+    let eal = init(&["net_null0,speed=10,size=128"]).unwrap();
+    let text = logs.text();
+    assert!(
+        text.contains(
+            "net_null0: ignoring unknown key 'speed' (valid keys of net_null: size, copy, no-rx)"
+        ),
+        "{text}"
+    );
+    assert_eq!(rpdk_ethdev::port_count(), 1);
+    drop(eal);
 }

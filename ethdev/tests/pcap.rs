@@ -11,6 +11,7 @@ use rpdk_eal::Eal;
 use rpdk_ethdev::drivers::pcap::format::{write_file_header, write_record_header};
 use rpdk_ethdev::{EthConf, Port, RxConf, RxQueue, TxConf, TxQueue};
 use rpdk_mbuf::{DynField, MBUF_DEFAULT_BUF_SIZE, Mbuf, MbufBurst, PktmbufPool};
+use rpdk_testsupport::logs::LogCapture;
 use rpdk_testsupport::netns::NetNs;
 use rpdk_testsupport::{eal_args, require_root, serial, unique_prefix};
 
@@ -710,5 +711,22 @@ fn interfaces_over_a_veth_pair() {
     }
     pool.audit().unwrap();
     pool.free();
+    drop(eal);
+}
+
+#[test]
+fn unknown_keys_are_warnings_and_the_port_probes() {
+    let _s = serial();
+    let dir = TempDir::new("pcapukey");
+    let out = dir.0.join("out.pcap");
+    let logs = LogCapture::start();
+    let eal = init(&[format!("net_pcap0,tx_pcap={},snaplen=64", out.display())]).unwrap();
+    let text = logs.text();
+    assert!(
+        text.contains("net_pcap0: ignoring unknown key 'snaplen' (valid keys of net_pcap:"),
+        "{text}"
+    );
+    assert_eq!(rpdk_ethdev::port_count(), 1);
+    drop(logs);
     drop(eal);
 }

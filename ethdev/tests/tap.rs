@@ -8,6 +8,7 @@ use rpdk_eal::Eal;
 use rpdk_ethdev::{EthConf, Port, RxConf, TxConf, rx_offload};
 use rpdk_mbuf::net::{Ethernet, Ipv4, MacAddr, Udp, ether_type, ip_proto};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, Mbuf, MbufBurst, PktmbufPool};
+use rpdk_testsupport::logs::LogCapture;
 use rpdk_testsupport::netns::NetNs;
 use rpdk_testsupport::port::{PortFixture, PortSetup};
 use rpdk_testsupport::{eal_args, require_root, serial};
@@ -614,13 +615,24 @@ fn bad_devargs_and_interfaces_fail_probe() {
             "net_tap0,iface=this_is_too_long",
             "invalid value 'this_is_too_long' for key 'iface'",
         ),
-        (
-            "net_tap0,remote=eth0",
-            "unknown key 'remote' for driver net_tap (valid keys: iface, mac)",
-        ),
     ] {
         let e = init(&[vdev]).unwrap_err().to_string();
         assert!(e.contains("device 'net_tap0'") && e.contains(want), "{e}");
+    }
+    if require_root("bad_devargs_and_interfaces_fail_probe (unknown key)") {
+        // A key net_tap does not know is a warning, and the port probes without it.
+        let logs = LogCapture::start();
+        let eal = init(&["net_tap0,iface=tapukey0,remote=eth0"]).unwrap();
+        let text = logs.text();
+        assert!(
+            text.contains(
+                "net_tap0: ignoring unknown key 'remote' (valid keys of net_tap: iface, mac)"
+            ),
+            "{text}"
+        );
+        assert_eq!(rpdk_ethdev::port_count(), 1);
+        drop(logs);
+        drop(eal);
     }
     if !require_root("bad_devargs_and_interfaces_fail_probe (existing interface)") {
         return;

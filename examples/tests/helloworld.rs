@@ -122,3 +122,40 @@ fn version_flag_prints_the_version() {
         "{stderr}"
     );
 }
+
+#[test]
+fn log_timestamps_and_colours_as_asked() {
+    let base = ["-l", "0", "--no-huge", "--no-shconf"];
+    let stderr = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        let out = helloworld(&args);
+        assert!(out.status.success(), "{extra:?}: {:?}", out.status);
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let plain = stderr(&[]);
+    assert!(plain.lines().all(|l| l.starts_with("EAL: ")), "{plain}");
+    let timed = stderr(&["--log-timestamp"]);
+    for l in timed.lines() {
+        let (ts, rest) = l.split_once("] ").unwrap_or_else(|| panic!("{l}"));
+        let secs = ts.trim_start_matches('[').trim();
+        assert!(secs.parse::<f64>().is_ok(), "seconds since start: {l}");
+        assert!(rest.starts_with("EAL: "), "{l}");
+    }
+    let iso = stderr(&["--log-timestamp=iso"]);
+    let first = iso.lines().next().unwrap();
+    assert_eq!(
+        &first[5..6],
+        "-",
+        "[YYYY-MM-DDThh:mm:ss,uuuuuu+hh:mm] {first}"
+    );
+    assert_eq!(&first[11..12], "T", "{first}");
+    let coloured = stderr(&["--log-color", "--log-timestamp=delta"]);
+    let first = coloured.lines().next().unwrap();
+    assert!(
+        first.starts_with("\x1b[32m[<") && first.contains("\x1b[33mEAL:\x1b[0m"),
+        "{first:?}"
+    );
+    let never = stderr(&["--log-color=never"]);
+    assert!(!never.contains('\x1b'), "{never:?}");
+}

@@ -10,9 +10,12 @@
 //!   test's thread.
 //! - [`port::PortFixture`]: the EAL, a pool and every `--vdev` port set up and started, stopped,
 //!   closed and audited on drop.
+//! - [`logs::LogCapture`]: the EAL's log lines, captured for a test to assert on.
 //! - [`skip`]: a test that cannot run here says why; under `CI=true` that is a failure.
 
+pub mod logs;
 pub mod netns;
+#[cfg(feature = "port")]
 pub mod port;
 
 use std::fs;

@@ -119,18 +119,33 @@ impl Devargs {
         }
     }
 
-    /// Fails on the first key not in `valid`, naming it and the valid keys.
-    pub fn check_keys(&self, driver: &str, valid: &[&str]) -> Result<(), String> {
-        match self.args.iter().find(|(k, _)| !valid.contains(&k.as_str())) {
-            None => Ok(()),
-            Some((k, _)) if valid.is_empty() => Err(format!(
-                "unknown key '{k}': driver {driver} takes no arguments"
-            )),
-            Some((k, _)) => Err(format!(
-                "unknown key '{k}' for driver {driver} (valid keys: {})",
-                valid.join(", ")
-            )),
+    /// The keys given that are not in `valid`, each once, in order.
+    pub fn unknown_keys(&self, valid: &[&str]) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for (k, _) in &self.args {
+            if !valid.contains(&k.as_str()) && !out.contains(&k.as_str()) {
+                out.push(k);
+            }
         }
+        out
+    }
+
+    /// Warns about every key not in `valid`, naming the driver and its keys, and goes on: as
+    /// DPDK's drivers do, a driver ignores the keys it does not know. Returns the warnings.
+    pub fn warn_unknown_keys(&self, driver: &str, valid: &[&str]) -> Vec<String> {
+        let known = if valid.is_empty() {
+            format!("driver {driver} takes no arguments")
+        } else {
+            format!("valid keys of {driver}: {}", valid.join(", "))
+        };
+        self.unknown_keys(valid)
+            .into_iter()
+            .map(|k| {
+                let w = format!("{}: ignoring unknown key '{k}' ({known})", self.name);
+                log::warn!(target: "lib.eal", "{w}");
+                w
+            })
+            .collect()
     }
 }
 
@@ -266,16 +281,19 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_checked() {
-        let d = Devargs::parse_vdev("net_null0,size=64,colour=blue").unwrap();
-        let err = d.check_keys("net_null", &["size", "copy"]).unwrap_err();
+    fn unknown_keys_are_warnings() {
+        let d = Devargs::parse_vdev("net_null0,size=64,colour=blue,colour=red,args=x").unwrap();
+        assert_eq!(d.unknown_keys(&["size", "copy"]), ["colour", "args"]);
         assert_eq!(
-            err,
-            "unknown key 'colour' for driver net_null (valid keys: size, copy)"
+            d.warn_unknown_keys("net_null", &["size", "copy"]),
+            [
+                "net_null0: ignoring unknown key 'colour' (valid keys of net_null: size, copy)",
+                "net_null0: ignoring unknown key 'args' (valid keys of net_null: size, copy)",
+            ]
         );
-        assert!(d.check_keys("net_null", &["size", "colour"]).is_ok());
-        let err = d.check_keys("net_x", &[]).unwrap_err();
-        assert!(err.contains("takes no arguments"));
+        assert!(d.unknown_keys(&["size", "colour", "args"]).is_empty());
+        let w = d.warn_unknown_keys("net_x", &[]);
+        assert!(w[0].contains("takes no arguments"), "{w:?}");
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub struct VdevDriver {
     pub name: &'static str,
     /// Other accepted names (DPDK's aliases, e.g. `eth_af_packet`).
     pub aliases: &'static [&'static str],
-    /// The keys the driver accepts; any other is an error before probe.
+    /// The keys the driver knows; any other is a warning before probe, and ignored.
     pub keys: &'static [&'static str],
     /// Creates the device.
     pub probe: fn(&Devargs) -> Result<(), DriverError>,
@@ -167,7 +167,8 @@ pub fn find_vdev_driver(device: &str) -> Option<&'static VdevDriver> {
 }
 
 /// Probes one virtual device (DPDK's `rte_vdev_init`): at init for each `--vdev`, or later for
-/// hot-plugging. Unknown drivers and keys are errors naming them.
+/// hot-plugging. An unknown driver is an error naming it; keys the driver does not know are
+/// warnings naming them, and the device is probed without them, as in DPDK.
 pub fn probe_vdev(dev: &Devargs) -> Result<()> {
     let err = |reason: String| Error::Device {
         device: dev.name().to_string(),
@@ -190,7 +191,7 @@ pub fn probe_vdev(dev: &Devargs) -> Result<()> {
     if is_probed(dev.name()) {
         return Err(err("already probed".into()));
     }
-    dev.check_keys(driver.name, driver.keys).map_err(err)?;
+    dev.warn_unknown_keys(driver.name, driver.keys);
     (driver.probe)(dev).map_err(|e| err(format!("{} probe failed: {e}", driver.name)))?;
     log::info!(target: "lib.eal", "probed {} with driver {}", dev, driver.name);
     PROBED
@@ -280,6 +281,10 @@ pub(crate) fn probe_all(opts: &EalOptions) -> Result<()> {
         }
         return Ok(());
     }
+    if opts.no_auto_probing && opts.allow.is_empty() {
+        log::debug!(target: "lib.eal", "--no-auto-probing and no -a: no PCI device probed");
+        return Ok(());
+    }
     probe_pci(opts, Path::new(pci::SYSFS_PCI_DEVICES))
 }
 
@@ -289,10 +294,12 @@ fn probe_pci(opts: &EalOptions, sysfs: &Path) -> Result<()> {
     for allowed in &opts.allow {
         let addr = allowed.pci_addr().expect("allow entries are PCI devargs");
         if !devices.iter().any(|d| d.addr == addr) {
-            return Err(Error::Device {
-                device: addr.to_string(),
-                reason: format!("no such PCI device (not in {})", sysfs.display()),
-            });
+            // As DPDK: an allowed device that is not there is probed as nothing.
+            log::warn!(
+                target: "lib.eal",
+                "-a {addr}: no such PCI device (not in {}); nothing to probe there",
+                sysfs.display()
+            );
         }
     }
     for blocked in &opts.block {
@@ -336,7 +343,7 @@ fn probe_pci(opts: &EalOptions, sysfs: &Path) -> Result<()> {
             device: dev.addr.to_string(),
             reason,
         };
-        devargs.check_keys(driver.name, driver.keys).map_err(err)?;
+        devargs.warn_unknown_keys(driver.name, driver.keys);
         (driver.probe)(dev, devargs)
             .map_err(|e| err(format!("{} probe failed: {e}", driver.name)))?;
         log::info!(target: "lib.eal", "probed PCI {} with driver {}", dev.addr, driver.name);

@@ -87,8 +87,9 @@ fn worker_loop(slot: &Slot) {
 }
 
 impl Lcores {
-    /// Describes the lcores of `map` and starts a pinned thread for each worker.
-    pub fn start(map: &LcoreMap, main: u32) -> Result<Lcores> {
+    /// Describes the lcores of `map` and starts a pinned thread for each worker, with a stack
+    /// of `stack` bytes if given (`--huge-worker-stack`).
+    pub fn start(map: &LcoreMap, main: u32, stack: Option<usize>) -> Result<Lcores> {
         let infos: Vec<LcoreInfo> = map
             .iter()
             .enumerate()
@@ -106,7 +107,7 @@ impl Lcores {
             workers: Vec::new(),
         };
         for info in lcores.infos.iter().filter(|i| !i.is_main) {
-            match spawn_worker(info) {
+            match spawn_worker(info, stack) {
                 Ok(w) => lcores.workers.push(w),
                 Err(e) => {
                     lcores.stop();
@@ -236,7 +237,7 @@ impl Lcores {
     }
 }
 
-fn spawn_worker(info: &LcoreInfo) -> Result<Worker> {
+fn spawn_worker(info: &LcoreInfo, stack: Option<usize>) -> Result<Worker> {
     let slot = Arc::new(Slot {
         inner: Mutex::new(SlotInner {
             state: LcoreState::Wait,
@@ -249,8 +250,11 @@ fn spawn_worker(info: &LcoreInfo) -> Result<Worker> {
     let (tx, rx) = mpsc::sync_channel::<Result<()>>(1);
     let (id, cpus, socket) = (info.id, info.cpuset, info.socket);
     let thread_slot = slot.clone();
-    let handle = std::thread::Builder::new()
-        .name(format!("rpdk-lcore-{id}"))
+    let mut builder = std::thread::Builder::new().name(format!("rpdk-lcore-{id}"));
+    if let Some(bytes) = stack {
+        builder = builder.stack_size(bytes);
+    }
+    let handle = builder
         .spawn(move || {
             let pinned = set_thread_affinity(&cpus);
             let ok = pinned.is_ok();

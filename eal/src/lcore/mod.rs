@@ -7,6 +7,7 @@
 
 mod launch;
 mod scope;
+mod stack;
 
 use std::cell::Cell;
 
@@ -14,6 +15,7 @@ pub use launch::CallMain;
 pub(crate) use launch::{Lcores, panic_message};
 pub(crate) use scope::run as scope_run;
 pub use scope::{Scope, ScopedJoinHandle};
+pub(crate) use stack::worker_stack_size;
 
 use crate::cpuset::CpuSet;
 

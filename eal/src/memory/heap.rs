@@ -14,6 +14,22 @@ pub struct Heap {
     prealloc: usize,
 }
 
+/// How far a heap may grow.
+#[derive(Clone, Copy, Debug)]
+pub enum Cap<'a> {
+    /// Up to its address-space reservation.
+    Reserve,
+    /// Not at all (`--legacy-mem`).
+    Fixed,
+    /// Up to this many bytes mapped, as the flag written says (`--pagesz-mem=2M:64M`).
+    Limit {
+        /// The most bytes mapped.
+        bytes: usize,
+        /// The flag that set it, for messages.
+        flag: &'a str,
+    },
+}
+
 /// What a heap holds, for statistics and dumps.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeapStats {
@@ -50,12 +66,38 @@ impl Heap {
     }
 
     /// Takes `len` bytes aligned to `align`, not crossing a multiple of `bound` (0: no bound);
-    /// maps more pages when needed. Returns the offset from the heap's base.
-    pub fn alloc(&mut self, len: usize, align: usize, bound: usize) -> Result<usize> {
+    /// maps more pages when needed, up to `cap` bytes mapped in all. Returns the offset from
+    /// the heap's base.
+    pub fn alloc(&mut self, len: usize, align: usize, bound: usize, cap: Cap<'_>) -> Result<usize> {
         if let Some(off) = self.list.alloc(len, align, bound) {
             return Ok(off);
         }
-        let grow = self.list.growth_needed(len, align, bound);
+        let grow = self
+            .list
+            .growth_needed(len, align, bound)
+            .next_multiple_of(self.region.page_size());
+        let mapped = self.region.mapped();
+        match cap {
+            Cap::Fixed if grow > 0 => {
+                return Err(Error::Memory(format!(
+                    "--legacy-mem: {len} bytes do not fit in the {} MiB of socket {} mapped at \
+                     start (give more with -m or --socket-mem)",
+                    mapped >> 20,
+                    self.socket
+                )));
+            }
+            Cap::Limit { bytes, flag } if mapped + grow > bytes => {
+                return Err(Error::Memory(format!(
+                    "{len} bytes on socket {} need {} MiB more pages, past the {} MiB that \
+                     {flag} allows ({} MiB mapped)",
+                    self.socket,
+                    grow.div_ceil(1 << 20),
+                    bytes >> 20,
+                    mapped >> 20
+                )));
+            }
+            _ => {}
+        }
         self.region.grow(grow)?;
         self.list.extend(self.region.mapped());
         self.list.alloc(len, align, bound).ok_or_else(|| {

@@ -9,7 +9,9 @@
 //! - anonymous 4 KiB pages with `--no-huge` (a warning says it is slow).
 //!
 //! `-m`/`--socket-mem` map memory at start that stays mapped; beyond it, heaps grow as needed and
-//! give whole free pages at their end back when memzones are freed.
+//! give whole free pages at their end back when memzones are freed, up to the `--pagesz-mem`
+//! limit of the page size in use. With `--legacy-mem` heaps never grow past what was mapped at
+//! start. `--base-virtaddr` asks for the first heap at an address, the next ones after it.
 //!
 //! In IOVA mode PA, the physical address of every page is read from `/proc/self/pagemap` when it
 //! is mapped; in VA mode the IOVA is the virtual address.
@@ -25,17 +27,18 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use heap::HeapStats;
 pub use iova::{Pagemap, phys_addrs_available};
 
 use crate::error::{Error, Result};
 use crate::options::{HugeUnlink, IovaMode};
-use heap::Heap;
+use heap::{Cap, Heap};
 use region::{Backing, Region};
 
 /// Address space each heap reserves: the most memory one NUMA node can hand out.
-const HEAP_VA_RESERVE: usize = 64 << 30;
+pub const HEAP_VA_RESERVE: usize = 64 << 30;
 
 /// The cache line size memzones are aligned to.
 pub const CACHE_LINE_SIZE: usize = 64;
@@ -61,6 +64,14 @@ pub(crate) struct MemoryConfig {
     pub unlink: HugeUnlink,
     /// Bind pages to their node (only worth a syscall on multi-node machines).
     pub numa: bool,
+    /// `--legacy-mem`: heaps keep what they mapped at start and never grow.
+    pub fixed: bool,
+    /// The most bytes mapped over all heaps, and the flag that says so (`--pagesz-mem`).
+    pub limit: Option<(usize, String)>,
+    /// `--base-virtaddr`: where the first heap should go.
+    pub base_hint: Option<usize>,
+    /// `--numa-limit`: the most bytes each node's heap maps (0: no limit), and the flag.
+    pub node_limits: (Vec<usize>, String),
 }
 
 /// The heaps of all nodes.
@@ -68,12 +79,15 @@ pub(crate) struct MemoryConfig {
 pub(crate) struct Memory {
     cfg: MemoryConfig,
     heaps: Mutex<BTreeMap<u32, Heap>>,
+    /// Where the next heap should go, when `--base-virtaddr` is given.
+    next_hint: AtomicUsize,
 }
 
 impl Memory {
     /// Sets up memory, mapping `prealloc` bytes on each listed node now.
     pub fn new(cfg: MemoryConfig, prealloc: &[(u32, usize)]) -> Result<Memory> {
         let mem = Memory {
+            next_hint: AtomicUsize::new(cfg.base_hint.unwrap_or(0)),
             cfg,
             heaps: Mutex::new(BTreeMap::new()),
         };
@@ -100,12 +114,19 @@ impl Memory {
             PageKind::HugeAnon => Backing::AnonHuge,
             PageKind::Small => Backing::Anon,
         };
+        let hint = self.cfg.base_hint.map(|_| {
+            self.next_hint.fetch_add(
+                HEAP_VA_RESERVE + region::BASE_ALIGN.max(self.cfg.page_size),
+                Ordering::Relaxed,
+            )
+        });
         let region = Region::new(
             HEAP_VA_RESERVE,
             self.cfg.page_size,
             backing,
             self.cfg.iova_mode,
             self.cfg.numa.then_some(socket),
+            hint,
         )?;
         Heap::new(socket, region, prealloc)
     }
@@ -129,11 +150,35 @@ impl Memory {
         bound: usize,
     ) -> Result<(usize, usize)> {
         let mut heaps = self.lock();
+        let others: usize = heaps
+            .iter()
+            .filter(|(s, _)| **s != socket)
+            .map(|(_, h)| h.region().mapped())
+            .sum();
+        let (limits, limit_flag) = &self.cfg.node_limits;
+        let node = limits
+            .get(socket as usize)
+            .filter(|b| **b > 0)
+            .map(|b| (*b, limit_flag.as_str()));
+        let page = self
+            .cfg
+            .limit
+            .as_ref()
+            .map(|(b, f)| (b.saturating_sub(others), f.as_str()));
+        let tighter = match (node, page) {
+            (Some(n), Some(p)) => Some(if n.0 <= p.0 { n } else { p }),
+            (n, p) => n.or(p),
+        };
+        let cap = match tighter {
+            _ if self.cfg.fixed => Cap::Fixed,
+            Some((bytes, flag)) => Cap::Limit { bytes, flag },
+            None => Cap::Reserve,
+        };
         let heap = match heaps.entry(socket) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => e.insert(self.new_heap(socket, 0)?),
         };
-        let off = heap.alloc(len, align, bound)?;
+        let off = heap.alloc(len, align, bound, cap)?;
         Ok((heap.region().base().as_ptr() as usize + off, off))
     }
 

@@ -58,22 +58,25 @@ unsafe impl Sync for Region {}
 
 impl Region {
     /// Reserves `reserve` bytes of address space aligned to [`BASE_ALIGN`] (so that offsets
-    /// aligned within the region are aligned in absolute terms too).
+    /// aligned within the region are aligned in absolute terms too), at `hint` (rounded up to
+    /// that alignment) if the kernel can place it there.
     pub fn new(
         reserve: usize,
         page_size: usize,
         backing: Backing,
         iova_mode: IovaMode,
         numa_node: Option<u32>,
+        hint: Option<usize>,
     ) -> Result<Region> {
         let reserve = reserve.next_multiple_of(page_size);
         let base_align = BASE_ALIGN.max(page_size);
         let len = reserve + base_align;
-        // SAFETY: a fresh anonymous PROT_NONE mapping at an address of the kernel's choosing;
-        // it touches no existing memory.
+        let want = hint.and_then(|h| h.checked_next_multiple_of(base_align));
+        // SAFETY: a fresh anonymous PROT_NONE mapping; without MAP_FIXED the address is only a
+        // hint, so it touches no existing memory.
         let raw = unsafe {
             libc::mmap(
-                std::ptr::null_mut(),
+                want.unwrap_or(0) as *mut libc::c_void,
                 len,
                 libc::PROT_NONE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
@@ -99,6 +102,14 @@ impl Region {
             if tail > 0 {
                 libc::munmap((aligned + reserve) as *mut libc::c_void, tail);
             }
+        }
+        if let Some(w) = want
+            && w != aligned
+        {
+            log::warn!(
+                target: "lib.eal",
+                "--base-virtaddr: {w:#x} is taken, the heap is at {aligned:#x} instead"
+            );
         }
         Ok(Region {
             base: NonNull::new(aligned as *mut u8).expect("mmap returned a non-null address"),
@@ -161,9 +172,10 @@ impl Region {
         let bytes = bytes.next_multiple_of(self.page_size);
         if self.mapped + bytes > self.reserved {
             return Err(Error::Memory(format!(
-                "out of reserved address space ({} MiB mapped of {} MiB)",
-                self.mapped >> 20,
-                self.reserved >> 20
+                "{} MiB more would pass the {} MiB one heap can hold ({} MiB mapped)",
+                bytes.div_ceil(1 << 20),
+                self.reserved >> 20,
+                self.mapped >> 20
             )));
         }
         let addr = self.base.as_ptr() as usize + self.mapped;

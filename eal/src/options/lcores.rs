@@ -12,9 +12,12 @@ pub type LcoreMap = BTreeMap<u32, CpuSet>;
 /// `<lcores[@cpus]>[,<lcores[@cpus]>...]`.
 ///
 /// - `0-3,6`: lcores 0..=3 and 6, each on the CPU of the same number;
-/// - `1@2`: lcore 1 on CPU 2; `0-3@1`: lcores 0..=3 all on CPU 1;
+/// - `1@2`: lcore 1 on CPU 2; `(0-3)@1`: lcores 0..=3 all on CPU 1;
 /// - `(0-3)@(0-1)`: lcores 0..=3, each allowed on CPUs 0 and 1;
 /// - `(0,1)`: lcores 0 and 1, each allowed on CPUs 0 and 1.
+///
+/// As in DPDK, a range of lcores before `@` must be a group: `0-1@(0,1)` is refused,
+/// `(0-1)@(0,1)` is the form.
 ///
 /// Returns a reason on error; the caller adds the flag and value.
 pub fn parse_lcores(input: &str) -> Result<LcoreMap, String> {
@@ -28,6 +31,12 @@ pub fn parse_lcores(input: &str) -> Result<LcoreMap, String> {
         let (lcores, lcores_form, after) = parse_set(rest)?;
         let (cpus, after) = match after.trim_start().strip_prefix('@') {
             Some(cpu_part) => {
+                if lcores_form == SetForm::Range {
+                    let range = rest[..rest.len() - after.len()].trim();
+                    return Err(format!(
+                        "a range of lcores before '@' must be a group: write ({range})@..."
+                    ));
+                }
                 let (cpus, _, after) = parse_set(cpu_part.trim_start())?;
                 (Some(cpus), after)
             }
@@ -101,7 +110,7 @@ fn parse_set(s: &str) -> Result<(CpuSet, SetForm, &str), String> {
         let (lo, hi, rest) = parse_range(s)?;
         let mut set = CpuSet::new();
         (lo.min(hi)..=lo.max(hi)).for_each(|c| set.insert(c));
-        let form = if lo == hi && !s.contains('-') {
+        let form = if !s[..s.len() - rest.len()].contains('-') {
             SetForm::Single
         } else {
             SetForm::Range
@@ -137,6 +146,69 @@ fn parse_number(s: &str) -> Result<(usize, &str), String> {
         return Err(format!("{n} is out of range (max {})", MAX_CPUS - 1));
     }
     Ok((n, &s[end..]))
+}
+
+/// The CPUs of a plain core list (`1-3,8`) or, with `mask`, of a hexadecimal core mask, for
+/// `--remap-lcore-ids`: CPUs may go up to 1023, since the lcore ids are given afresh.
+pub fn parse_cpus(input: &str, mask: bool) -> Result<Vec<usize>, String> {
+    let mut set = CpuSet::new();
+    if mask {
+        let s = input.trim();
+        let s = s
+            .strip_prefix("0x")
+            .or_else(|| s.strip_prefix("0X"))
+            .unwrap_or(s);
+        for (pos, c) in s.chars().rev().enumerate() {
+            let v = c
+                .to_digit(16)
+                .ok_or_else(|| format!("'{c}' is not a hexadecimal digit"))?;
+            for bit in (0..4).filter(|b| v & (1 << b) != 0) {
+                let cpu = pos * 4 + bit;
+                if cpu >= MAX_CPUS {
+                    return Err(format!(
+                        "bit {cpu} is set but CPUs go up to {}",
+                        MAX_CPUS - 1
+                    ));
+                }
+                set.insert(cpu);
+            }
+        }
+    } else {
+        if input.contains(['@', '(']) {
+            return Err("'@' and groups '()' cannot be used when remapping lcore ids".into());
+        }
+        if input.trim().is_empty() {
+            return Err("empty core list".into());
+        }
+        for part in input.split(',') {
+            let (lo, hi, rest) = parse_range(part.trim())?;
+            if !rest.trim().is_empty() {
+                return Err(format!("unexpected '{}'", rest.trim()));
+            }
+            (lo.min(hi)..=lo.max(hi)).for_each(|c| set.insert(c));
+        }
+    }
+    let cpus: Vec<usize> = set.iter().collect();
+    if cpus.is_empty() {
+        return Err("no CPU selected".into());
+    }
+    Ok(cpus)
+}
+
+/// `--remap-lcore-ids`: lcores `base`, `base + 1`... on `cpus` in order, one CPU each.
+pub fn remap(cpus: &[usize], base: u32) -> Result<LcoreMap, String> {
+    if base as usize + cpus.len() > MAX_LCORE as usize {
+        return Err(format!(
+            "{} lcores from {base} go past lcore {}",
+            cpus.len(),
+            MAX_LCORE - 1
+        ));
+    }
+    Ok(cpus
+        .iter()
+        .enumerate()
+        .map(|(i, &cpu)| (base + i as u32, CpuSet::single(cpu)))
+        .collect())
 }
 
 /// Parses a hexadecimal core mask (`-c 0x3`): lcore `i` on CPU `i` for every bit `i` set.
@@ -193,7 +265,12 @@ mod tests {
             ("0-1,3", "0@0 1@1 3@3"),
             ("3-1", "1@1 2@2 3@3"),
             ("1@2", "1@2"),
-            ("0-3@1", "0@1 1@1 2@1 3@1"),
+            ("(0-3)@1", "0@1 1@1 2@1 3@1"),
+            ("1@2-3", "1@2-3"),
+            (
+                "0-1,2@(5-7),(3-5)@(0,2),(0,6),7",
+                "0@0,6 1@1 2@5-7 3@0,2 4@0,2 5@0,2 6@0,6 7@7",
+            ),
             ("(0-3)@(0-1)", "0@0-1 1@0-1 2@0-1 3@0-1"),
             ("(0,1)", "0@0-1 1@0-1"),
             ("0,(1-2)@3,4@(0,2)", "0@0 1@3 2@3 4@0,2"),
@@ -222,6 +299,22 @@ mod tests {
             ("1;2", "unexpected ';'"),
             ("(1)(2)", "two groups without a separator"),
             ("0-1-2", "unexpected '-'"),
+            (
+                "0-1@(0,1)",
+                "a range of lcores before '@' must be a group: write (0-1)@",
+            ),
+            ("1-3@(1,3)", "write (1-3)@"),
+            ("(2-4)@(2-4-6)", "unexpected '-6' in group"),
+            ("3@((1,3)", "'(' is not a number"),
+            ("(4-7)=(1,3)", "unexpected '='"),
+            ("[4-7]@(1,3)", "'[' is not a number"),
+            ("0-1,,2", "',' is not a number"),
+            ("0-,1", "',' is not a number"),
+            ("(0-,2-4)", "a number is missing"),
+            ("(-1,2)", "'-' is not a number"),
+            ("(a,2)", "'a' is not a number"),
+            ("1#2", "unexpected '#'"),
+            ("-5", "'-' is not a number"),
         ];
         for (input, want) in cases {
             let err = parse_lcores(input).expect_err(input);
@@ -230,6 +323,23 @@ mod tests {
                 "input {input:?}: got {err:?}, want {want:?}"
             );
         }
+    }
+
+    #[test]
+    fn remapped_lcores() {
+        let cpus = parse_cpus("200-201,5", false).unwrap();
+        assert_eq!(cpus, [5, 200, 201]);
+        assert_eq!(show(&remap(&cpus, 0).unwrap()), "0@5 1@200 2@201");
+        assert_eq!(show(&remap(&cpus, 10).unwrap()), "10@5 11@200 12@201");
+        assert_eq!(parse_cpus("0x300", true).unwrap(), [8, 9]);
+        assert!(parse_cpus("1@2", false).unwrap_err().contains("'@'"));
+        assert!(parse_cpus("(1,2)", false).unwrap_err().contains("groups"));
+        assert!(remap(&cpus, 126).unwrap_err().contains("go past lcore 127"));
+        assert!(
+            parse_cpus("1024", false)
+                .unwrap_err()
+                .contains("out of range")
+        );
     }
 
     #[test]

@@ -2,19 +2,21 @@
 //!
 //! Flags follow DPDK's `getopt_long` conventions: `-l 0-3` and `-l0-3`, `--lcores 0-3` and
 //! `--lcores=0-3`, grouped value-less short flags (`-vh`), and `--` ending the EAL's part of the
-//! command line. Parsing has no side effects; [`crate::init`] acts on the result.
+//! command line; words before it that are not flags go to the application, as in DPDK 26.07. Parsing has no side effects; [`crate::init`] acts on the result.
 
 mod lcores;
 mod usage;
+mod values;
 
 use std::path::PathBuf;
 
-pub use lcores::{LcoreMap, parse_coremask, parse_lcores};
+pub use lcores::{LcoreMap, parse_coremask, parse_cpus, parse_lcores, remap};
 pub use usage::usage;
+pub use values::{PageSizeLimit, VfioIntr, WorkerStack, parse_size};
 
 use crate::bus::{Devargs, PciAddr};
 use crate::error::{Error, Result};
-use crate::logging::LogSetting;
+use crate::logging::{LogColor, LogSetting, LogTimestamp, SyslogFacility};
 
 /// The default `--file-prefix`: hugepage files are named `rpdkmap_<n>`.
 pub const DEFAULT_FILE_PREFIX: &str = "rpdk";
@@ -102,8 +104,45 @@ pub struct EalOptions {
     pub block: Vec<PciAddr>,
     /// `--vdev`: virtual devices.
     pub vdevs: Vec<Devargs>,
+    /// `--no-auto-probing`: probe only the devices `-a` and `--vdev` name, no PCI scan-all.
+    pub no_auto_probing: bool,
     /// `--log-level`, in order.
     pub log_levels: Vec<LogSetting>,
+    /// `--log-timestamp`.
+    pub log_timestamp: LogTimestamp,
+    /// `--log-color`.
+    pub log_color: LogColor,
+    /// `--syslog`: also send log messages to the system logger with this facility.
+    pub syslog: Option<SyslogFacility>,
+    /// `--legacy-mem`: all memory mapped at start (`-m`/`--socket-mem`, or every free
+    /// hugepage), never grown or given back.
+    pub legacy_mem: bool,
+    /// `--pagesz-mem`: the most memory of each page size, in the order given (a page size given
+    /// twice keeps the later limit).
+    pub pagesz_mem: Vec<PageSizeLimit>,
+    /// `--base-virtaddr`: where to place the first heap (rounded up to 16 MiB), a hint.
+    pub base_virtaddr: Option<u64>,
+    /// `--vfio-intr`: interrupt mode for VFIO devices (rpdk's PCI drivers poll; kept for them).
+    pub vfio_intr: Option<VfioIntr>,
+    /// `--create-uio-dev`: accepted; rpdk never creates `/dev/uioX` nodes (udev does).
+    pub create_uio_dev: bool,
+    /// `--huge-worker-stack`: the stack size of worker lcore threads.
+    pub huge_worker_stack: Option<WorkerStack>,
+    /// `-R`/`--remap-lcore-ids[=base]`: lcore ids from `base` up, one per CPU, whatever the
+    /// CPUs' numbers.
+    pub remap_lcore_ids: Option<u32>,
+    /// `--numa-limit`/`--socket-limit`: the most megabytes each NUMA node's heap maps (0: no
+    /// limit).
+    pub numa_limit: Option<Vec<u64>>,
+    /// `--match-allocations`: accepted (rpdk gives back only whole free pages at a heap's end).
+    pub match_allocations: bool,
+    /// `--force-max-simd-bitwidth`: the widest vectors code may use (rpdk chooses no vector
+    /// paths at run time: kept for applications).
+    pub max_simd_bitwidth: Option<u32>,
+    /// `--vmware-tsc-map`: accepted; rpdk reads the TSC with `rdtsc` in any case.
+    pub vmware_tsc_map: bool,
+    /// `--vfio-vf-token`: the VF token (UUID) shared by an SR-IOV PF and its VFs.
+    pub vfio_vf_token: Option<[u8; 16]>,
     /// `--mbuf-pool-ops-name`: the mempool ops of packet-buffer pools (checked by the mbuf
     /// library, which knows the names).
     pub mbuf_pool_ops_name: Option<String>,
@@ -144,11 +183,7 @@ enum Arg {
 /// (long name, short name, argument).
 const FLAGS: &[(&str, Option<char>, Arg)] = &[
     ("lcores", Some('l'), Arg::Required),
-    ("", Some('c'), Arg::Required),
     ("main-lcore", None, Arg::Required),
-    ("", Some('n'), Arg::Required),
-    ("", Some('r'), Arg::Required),
-    ("", Some('m'), Arg::Required),
     ("socket-mem", None, Arg::Required),
     ("numa-mem", None, Arg::Required),
     ("huge-dir", None, Arg::Required),
@@ -164,15 +199,40 @@ const FLAGS: &[(&str, Option<char>, Arg)] = &[
     ("block", Some('b'), Arg::Required),
     ("vdev", None, Arg::Required),
     ("log-level", None, Arg::Required),
-    ("", Some('v'), Arg::None),
+    ("log-timestamp", None, Arg::Optional),
+    ("log-color", None, Arg::Optional),
+    ("syslog", None, Arg::Optional),
+    ("auto-probing", None, Arg::None),
+    ("no-auto-probing", Some('A'), Arg::None),
+    ("legacy-mem", None, Arg::None),
+    ("pagesz-mem", None, Arg::Required),
+    ("base-virtaddr", None, Arg::Required),
+    ("vfio-intr", None, Arg::Required),
+    ("create-uio-dev", None, Arg::None),
+    ("huge-worker-stack", None, Arg::Optional),
+    ("remap-lcore-ids", Some('R'), Arg::Optional),
+    ("numa-limit", None, Arg::Required),
+    ("socket-limit", None, Arg::Required),
+    ("match-allocations", None, Arg::None),
+    ("force-max-simd-bitwidth", None, Arg::Required),
+    ("vmware-tsc-map", None, Arg::None),
+    ("vfio-vf-token", None, Arg::Required),
+    ("version", Some('v'), Arg::None),
     ("help", Some('h'), Arg::None),
+    ("memory-channels", Some('n'), Arg::Required),
+    ("memory-ranks", Some('r'), Arg::Required),
+    ("memory-size", Some('m'), Arg::Required),
+    ("coremask", Some('c'), Arg::Required),
+    ("mbuf-pool-ops-name", None, Arg::Required),
     ("no-telemetry", None, Arg::None),
     ("telemetry", None, Arg::None),
     // Accepted for command-line compatibility with DPDK; see docs/eal.md.
-    ("mbuf-pool-ops-name", None, Arg::Required),
     ("no-hpet", None, Arg::None),
     ("single-file-segments", None, Arg::None),
 ];
+
+/// The flags that may be given more than once (DPDK's list arguments).
+const REPEATABLE: &[&str] = &["allow", "block", "vdev", "log-level", "pagesz-mem"];
 
 /// One flag occurrence: its canonical name (long name, or the short letter), how it was
 /// written, and its value.
@@ -183,14 +243,18 @@ struct Occurrence {
 }
 
 /// Splits `args` (without the program name) into flag occurrences and application arguments.
+/// As DPDK 26.07, words before `--` that are not flags go to the application, ahead of those
+/// after `--`.
 fn tokenize(args: &[String]) -> Result<(Vec<Occurrence>, Vec<String>)> {
     let mut out = Vec::new();
+    let mut stray = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
         i += 1;
         if arg == "--" {
-            return Ok((out, args[i..].to_vec()));
+            stray.extend_from_slice(&args[i..]);
+            return Ok((out, stray));
         }
         if let Some(long) = arg.strip_prefix("--") {
             let (name, attached) = match long.split_once('=') {
@@ -245,8 +309,19 @@ fn tokenize(args: &[String]) -> Result<(Vec<Occurrence>, Vec<String>)> {
                     continue;
                 }
                 let rest = &arg[1 + pos + c.len_utf8()..];
+                if *kind == Arg::Optional {
+                    // An optional value is only ever attached: `-R5`, `-R=5`.
+                    let value = rest.strip_prefix('=').unwrap_or(rest);
+                    out.push(Occurrence {
+                        name,
+                        written,
+                        value: (!rest.is_empty()).then(|| value.to_string()),
+                    });
+                    break;
+                }
                 let value = if !rest.is_empty() {
-                    rest.to_string()
+                    // `-l=0-3` as `-l0-3`, as DPDK's parser takes it.
+                    rest.strip_prefix('=').unwrap_or(rest).to_string()
                 } else {
                     match args.get(i) {
                         Some(v) => {
@@ -264,10 +339,10 @@ fn tokenize(args: &[String]) -> Result<(Vec<Occurrence>, Vec<String>)> {
                 break;
             }
         } else {
-            return Err(Error::UnexpectedArgument(arg.clone()));
+            stray.push(arg.clone());
         }
     }
-    Ok((out, Vec::new()))
+    Ok((out, stray))
 }
 
 fn parse_u32(flag: &str, v: &str, min: u32, max: u32) -> Result<u32> {
@@ -293,6 +368,41 @@ fn parse_megabytes(flag: &str, v: &str) -> Result<u64> {
         .ok_or_else(|| Error::invalid(flag, v, "not a number of megabytes"))
 }
 
+/// Parses `MB,MB...` (`--socket-mem`, `--numa-limit`).
+fn parse_mb_list(flag: &str, v: &str) -> Result<Vec<u64>> {
+    if v.trim().is_empty() {
+        return Err(Error::invalid(flag, v, "empty list"));
+    }
+    v.split(',')
+        .map(|p| {
+            parse_megabytes(flag, p)
+                .map_err(|_| Error::invalid(flag, v, format!("'{p}' is not a number of megabytes")))
+        })
+        .collect()
+}
+
+/// The lcores of `-l`/`--lcores` (or `-c` when `mask`) with value `v`, remapped when `-R` asks.
+fn lcore_spec(o: &mut EalOptions, mask: bool, flag: &str, v: &str) -> Result<LcoreSpec> {
+    let invalid = |reason: String| Error::invalid(flag, v, reason);
+    let map = match o.remap_lcore_ids {
+        Some(base) => remap(&parse_cpus(v, mask).map_err(invalid)?, base).map_err(invalid)?,
+        None if mask => parse_coremask(v).map_err(invalid)?,
+        None => parse_lcores(v).map_err(invalid)?,
+    };
+    if mask {
+        let list: Vec<String> = map.keys().map(u32::to_string).collect();
+        o.warnings.push(format!(
+            "-c COREMASK is deprecated; use -l CORELIST (here: -l {})",
+            list.join(",")
+        ));
+    }
+    Ok(LcoreSpec {
+        flag: flag.to_string(),
+        value: v.to_string(),
+        map,
+    })
+}
+
 /// Parses an EAL command line. `args` includes the program name (`argv[0]`).
 pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
     let args: Vec<String> = args
@@ -301,70 +411,76 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
         .map(|s| s.as_ref().to_string())
         .collect();
     let (occurrences, app_args) = tokenize(&args)?;
+    let mut seen: Vec<&str> = Vec::new();
+    for occ in &occurrences {
+        if !REPEATABLE.contains(&occ.name.as_str()) {
+            if seen.contains(&occ.name.as_str()) {
+                return Err(Error::Repeated(occ.written.clone()));
+            }
+            seen.push(&occ.name);
+        }
+    }
     let mut o = EalOptions::default();
-    let mut mem_flag: Option<String> = None;
+    // The memory flag given last, and whether it is -m.
+    let mut mem_flag: Option<(String, bool)> = None;
     let mut unlink_flag: Option<String> = None;
+    let mut auto_probing: Option<String> = None;
+    let mut numa_limit_flag: Option<String> = None;
+    // The lcore flag (whether it is -c, as written, its value), parsed once -R is known.
+    let mut lcore_arg: Option<(bool, String, String)> = None;
+    let mut single_file_segments = false;
     for occ in occurrences {
         let flag = occ.written.as_str();
         let v = occ.value.as_deref().unwrap_or("");
         match occ.name.as_str() {
             "help" => return Ok(Parsed::Help),
-            "lcores" | "c" => {
-                if let Some(prev) = &o.lcores {
-                    return Err(Error::Conflict(prev.flag.clone(), flag.to_string()));
+            "lcores" | "coremask" => {
+                if let Some((_, prev, _)) = &lcore_arg {
+                    return Err(Error::Conflict(prev.clone(), flag.to_string()));
                 }
-                let map = if occ.name == "c" {
-                    parse_coremask(v)
-                } else {
-                    parse_lcores(v)
-                }
-                .map_err(|reason| Error::invalid(flag, v, reason))?;
-                if occ.name == "c" {
-                    let list: Vec<String> = map.keys().map(u32::to_string).collect();
-                    o.warnings.push(format!(
-                        "-c COREMASK is deprecated; use -l CORELIST (here: -l {})",
-                        list.join(",")
-                    ));
-                }
-                o.lcores = Some(LcoreSpec {
-                    flag: flag.to_string(),
-                    value: v.to_string(),
-                    map,
-                });
+                lcore_arg = Some((occ.name == "coremask", flag.to_string(), v.to_string()));
+            }
+            "remap-lcore-ids" => {
+                let base = match occ.value.as_deref() {
+                    None => 0,
+                    Some(b) => parse_u32(flag, b, 0, crate::lcore::MAX_LCORE - 1)?,
+                };
+                o.remap_lcore_ids = Some(base);
+            }
+            "numa-limit" | "socket-limit" => {
+                o.numa_limit = Some(parse_mb_list(flag, v)?);
+                numa_limit_flag = Some(flag.to_string());
+            }
+            "match-allocations" => o.match_allocations = true,
+            "force-max-simd-bitwidth" => {
+                o.max_simd_bitwidth = Some(
+                    values::parse_simd_bitwidth(v)
+                        .map_err(|reason| Error::invalid(flag, v, reason))?,
+                );
+            }
+            "vmware-tsc-map" => o.vmware_tsc_map = true,
+            "vfio-vf-token" => {
+                o.vfio_vf_token =
+                    Some(values::parse_uuid(v).map_err(|reason| Error::invalid(flag, v, reason))?);
             }
             "main-lcore" => {
                 o.main_lcore = Some(parse_u32(flag, v, 0, crate::lcore::MAX_LCORE - 1)?);
             }
-            "n" => o.memory_channels = Some(parse_u32(flag, v, 1, 64)?),
-            "r" => o.memory_ranks = Some(parse_u32(flag, v, 1, 16)?),
-            "m" => {
+            "memory-channels" => o.memory_channels = Some(parse_u32(flag, v, 1, 64)?),
+            "memory-ranks" => o.memory_ranks = Some(parse_u32(flag, v, 1, 16)?),
+            "memory-size" => {
                 let mb = parse_megabytes(flag, v)?;
                 if mb == 0 {
                     return Err(Error::invalid(flag, v, "must be more than 0"));
                 }
                 o.memory_mb = Some(mb);
-                if let Some(prev) = mem_flag.replace(flag.to_string())
-                    && prev != "-m"
-                {
+                if let Some((prev, false)) = mem_flag.replace((flag.to_string(), true)) {
                     return Err(Error::Conflict(prev, flag.to_string()));
                 }
             }
             "socket-mem" | "numa-mem" => {
-                if v.trim().is_empty() {
-                    return Err(Error::invalid(flag, v, "empty list"));
-                }
-                let list = v
-                    .split(',')
-                    .map(|p| {
-                        parse_megabytes(flag, p).map_err(|_| {
-                            Error::invalid(flag, v, format!("'{p}' is not a number of megabytes"))
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                o.socket_mem = Some(list);
-                if let Some(prev) = mem_flag.replace(flag.to_string())
-                    && prev == "-m"
-                {
+                o.socket_mem = Some(parse_mb_list(flag, v)?);
+                if let Some((prev, true)) = mem_flag.replace((flag.to_string(), false)) {
                     return Err(Error::Conflict(prev, flag.to_string()));
                 }
             }
@@ -476,34 +592,150 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
                 let s = LogSetting::parse(v).map_err(|reason| Error::invalid(flag, v, reason))?;
                 o.log_levels.push(s);
             }
-            "v" => o.show_version = true,
+            "version" => o.show_version = true,
+            "auto-probing" => auto_probing = Some(flag.to_string()),
+            "no-auto-probing" => o.no_auto_probing = true,
+            "log-timestamp" => {
+                o.log_timestamp = LogTimestamp::parse(occ.value.as_deref())
+                    .map_err(|reason| Error::invalid(flag, v, reason))?;
+            }
+            "log-color" => {
+                o.log_color = LogColor::parse(occ.value.as_deref())
+                    .map_err(|reason| Error::invalid(flag, v, reason))?;
+            }
+            "syslog" => {
+                o.syslog = Some(match occ.value.as_deref() {
+                    None => SyslogFacility::DAEMON,
+                    Some(name) => SyslogFacility::parse(name)
+                        .map_err(|reason| Error::invalid(flag, v, reason))?,
+                });
+            }
+            "legacy-mem" => o.legacy_mem = true,
+            "pagesz-mem" => {
+                let p = values::parse_pagesz_mem(v)
+                    .map_err(|reason| Error::invalid(flag, v, reason))?;
+                match o.pagesz_mem.iter_mut().find(|q| q.page_size == p.page_size) {
+                    Some(q) => {
+                        o.warnings.push(format!(
+                            "--pagesz-mem given twice for page size {} KiB: the later limit \
+                             ({v}) is used",
+                            p.page_size >> 10
+                        ));
+                        q.limit = p.limit;
+                    }
+                    None => o.pagesz_mem.push(p),
+                }
+            }
+            "base-virtaddr" => {
+                o.base_virtaddr = Some(
+                    values::parse_base_virtaddr(v)
+                        .map_err(|reason| Error::invalid(flag, v, reason))?,
+                );
+            }
+            "vfio-intr" => {
+                o.vfio_intr = Some(
+                    values::parse_vfio_intr(v).map_err(|reason| Error::invalid(flag, v, reason))?,
+                );
+            }
+            "create-uio-dev" => o.create_uio_dev = true,
+            "huge-worker-stack" => {
+                o.huge_worker_stack = Some(
+                    values::parse_worker_stack(occ.value.as_deref())
+                        .map_err(|reason| Error::invalid(flag, v, reason))?,
+                );
+            }
+            "single-file-segments" => single_file_segments = true,
             "no-telemetry" => o.no_telemetry = true,
             // As in DPDK, --telemetry does not undo --no-telemetry.
-            "telemetry" | "no-hpet" | "single-file-segments" => {}
+            "telemetry" | "no-hpet" => {}
             other => unreachable!("flag table entry '{other}' without a handler"),
         }
     }
-    check_conflicts(&o, mem_flag.as_deref(), unlink_flag.as_deref())?;
-    Ok(Parsed::Run(Box::new(o), app_args))
-}
-
-fn check_conflicts(o: &EalOptions, mem_flag: Option<&str>, unlink: Option<&str>) -> Result<()> {
-    if o.no_huge {
-        if let Some(f) = mem_flag.filter(|f| *f != "-m") {
-            return Err(Error::Conflict(f.to_string(), "--no-huge".into()));
+    if let Some((mask, flag, v)) = lcore_arg {
+        o.lcores = Some(lcore_spec(&mut o, mask, &flag, &v)?);
+    }
+    if o.legacy_mem {
+        if let Some(f) = numa_limit_flag {
+            return Err(Error::Conflict(f, "--legacy-mem".into()));
         }
-        if o.huge_unlink == HugeUnlink::Always && !o.in_memory {
+        if o.match_allocations {
             return Err(Error::Conflict(
-                unlink.unwrap_or("--huge-unlink").into(),
-                "--no-huge".into(),
+                "--legacy-mem".into(),
+                "--match-allocations".into(),
             ));
         }
     }
-    if o.in_memory && o.huge_unlink == HugeUnlink::Never {
+    if o.no_huge && o.match_allocations {
         return Err(Error::Conflict(
-            "--in-memory".into(),
-            "--huge-unlink=never".into(),
+            "--no-huge".into(),
+            "--match-allocations".into(),
         ));
+    }
+    let given = Given {
+        mem: mem_flag,
+        unlink: unlink_flag,
+        auto_probing,
+        single_file_segments,
+    };
+    check_conflicts(&o, &given)?;
+    Ok(Parsed::Run(Box::new(o), app_args))
+}
+
+/// Flags whose only trace in [`EalOptions`] is not enough to report a conflict.
+struct Given {
+    /// The memory flag given last (`-m`, `--socket-mem`...), and whether it is `-m`.
+    mem: Option<(String, bool)>,
+    /// `--huge-unlink` as written, with its value.
+    unlink: Option<String>,
+    /// `--auto-probing` as written.
+    auto_probing: Option<String>,
+    /// `--single-file-segments`.
+    single_file_segments: bool,
+}
+
+/// The pairs of flags DPDK 26.07 refuses together.
+fn check_conflicts(o: &EalOptions, given: &Given) -> Result<()> {
+    let conflict = |a: &str, b: &str| Err(Error::Conflict(a.to_string(), b.to_string()));
+    if o.no_auto_probing {
+        if let Some(f) = &given.auto_probing {
+            return conflict(f, "--no-auto-probing");
+        }
+        if !o.block.is_empty() {
+            return conflict("-b/--block", "--no-auto-probing");
+        }
+    }
+    if !o.pagesz_mem.is_empty() {
+        if o.no_huge {
+            return conflict("--pagesz-mem", "--no-huge");
+        }
+        if o.legacy_mem {
+            return conflict("--pagesz-mem", "--legacy-mem");
+        }
+    }
+    if o.legacy_mem && o.in_memory {
+        return conflict("--legacy-mem", "--in-memory");
+    }
+    if o.no_huge {
+        if let Some((f, false)) = &given.mem {
+            return conflict(f, "--no-huge");
+        }
+        if o.huge_worker_stack.is_some() {
+            return conflict("--huge-worker-stack", "--no-huge");
+        }
+        if given.single_file_segments {
+            return conflict("--single-file-segments", "--no-huge");
+        }
+    }
+    if let Some(unlink) = &given.unlink {
+        if o.no_huge {
+            return conflict(unlink, "--no-huge");
+        }
+        if o.in_memory {
+            return conflict("--in-memory", unlink);
+        }
+        if given.single_file_segments {
+            return conflict("--single-file-segments", unlink);
+        }
     }
     if let (Some(main), Some(spec)) = (o.main_lcore, &o.lcores)
         && !spec.map.contains_key(&main)

@@ -38,6 +38,7 @@ fn lcore_flags_in_every_spelling() {
     let cases: &[(&[&str], &str, &str)] = &[
         (&["-l", "0-1"], "-l", "0@0 1@1"),
         (&["-l0-1"], "-l", "0@0 1@1"),
+        (&["-l=0-1"], "-l", "0@0 1@1"),
         (&["--lcores", "0,2"], "--lcores", "0@0 2@2"),
         (
             &["--lcores=(0-3)@(0-1)"],
@@ -68,6 +69,10 @@ fn app_arguments_follow_the_separator() {
     assert!(app.is_empty());
     let (_, app) = run(&["--"]).unwrap();
     assert!(app.is_empty());
+    // As DPDK 26.07: words that are not flags go to the application, before those after `--`.
+    let (o, app) = run(&["foo", "-l", "0", "", "bar", "--", "-p"]).unwrap();
+    assert_eq!(app, ["foo", "", "bar", "-p"]);
+    assert_eq!(lcores(&o), "0@0");
 }
 
 #[test]
@@ -171,11 +176,22 @@ fn help_and_log_help() {
     let text = usage("helloworld");
     for flag in [
         "-l, --lcores",
-        "-c COREMASK",
+        "-c, --coremask",
         "--main-lcore",
-        "-n CHANNELS",
-        "-r RANKS",
-        "-m MB",
+        "--huge-worker-stack",
+        "-n, --memory-channels",
+        "-r, --memory-ranks",
+        "-m, --memory-size",
+        "--pagesz-mem",
+        "--legacy-mem",
+        "--base-virtaddr",
+        "-A, --no-auto-probing",
+        "--auto-probing",
+        "--vfio-intr",
+        "--create-uio-dev",
+        "--log-timestamp",
+        "--log-color",
+        "--syslog",
         "--socket-mem",
         "--huge-dir",
         "--huge-unlink",
@@ -190,7 +206,7 @@ fn help_and_log_help() {
         "-b, --block",
         "--vdev",
         "--log-level",
-        "-v",
+        "-v, --version",
         "-h, --help",
     ] {
         assert!(text.contains(flag), "usage lacks {flag}");
@@ -209,7 +225,6 @@ fn bad_command_lines_name_what_is_wrong() {
             &["-p", "0x3"],
             "unknown EAL option '-p' (application options go after '--'",
         ),
-        (&["stray"], "unexpected argument 'stray'"),
         (&["-l"], "option -l requires a value"),
         (&["--lcores"], "option --lcores requires a value"),
         (&["--no-huge=1"], "option --no-huge takes no value, got '1'"),
@@ -243,7 +258,19 @@ fn bad_command_lines_name_what_is_wrong() {
         ),
         (
             &["-l", "0", "-l", "1"],
-            "options -l and -l cannot be used together",
+            "option -l is given twice (only -a, -b, --vdev, --log-level and --pagesz-mem repeat)",
+        ),
+        (
+            &["-l", "0", "--lcores", "1"],
+            "option --lcores is given twice",
+        ),
+        (
+            &["-m", "1", "--memory-size=2"],
+            "option --memory-size is given twice",
+        ),
+        (
+            &["--no-huge", "--no-huge"],
+            "option --no-huge is given twice",
         ),
         (
             &["-a", "00:03.0", "-b", "00:04.0"],
@@ -401,12 +428,263 @@ fn no_input_panics() {
         "99999999999999999999",
         "--huge-unlink=",
         "--file-prefix=%",
+        "--pagesz-mem",
+        "--pagesz-mem=:",
+        "--syslog=",
+        "-R",
+        "-R=",
+        "--base-virtaddr",
+        "--log-timestamp=",
+        "--huge-worker-stack=",
+        "--numa-limit",
+        "--force-max-simd-bitwidth",
+        "--vfio-vf-token",
+        "18446744073709551615",
     ];
     for a in words {
         for b in words {
             let _ = parse(&["app", a, b]);
             let _ = parse(&["app", a, b, a]);
         }
+    }
+}
+
+#[test]
+fn dpdk_26_07_flags_parse_to_their_meaning() {
+    let (o, _) = run(&[
+        "--no-auto-probing",
+        "--legacy-mem",
+        "--syslog=local3",
+        "--base-virtaddr=0x23456789",
+        "--vfio-intr=msix",
+        "--create-uio-dev",
+        "--huge-worker-stack=512",
+        "--log-timestamp=iso",
+        "--log-color=never",
+        "--memory-channels=2",
+        "--memory-ranks",
+        "4",
+        "--memory-size=64",
+        "--version",
+    ])
+    .unwrap();
+    assert!(o.no_auto_probing && o.legacy_mem && o.create_uio_dev && o.show_version);
+    assert_eq!(o.syslog.unwrap().name(), "local3");
+    assert_eq!(o.base_virtaddr, Some(0x2400_0000));
+    assert_eq!(o.vfio_intr, Some(VfioIntr::Msix));
+    assert_eq!(o.huge_worker_stack, Some(WorkerStack::Bytes(512 << 10)));
+    assert_eq!(o.log_timestamp, LogTimestamp::Iso);
+    assert_eq!(o.log_color, LogColor::Never);
+    assert_eq!(
+        (o.memory_channels, o.memory_ranks, o.memory_mb),
+        (Some(2), Some(4), Some(64))
+    );
+
+    let (o, _) = run(&[
+        "-A",
+        "--syslog",
+        "--huge-worker-stack",
+        "--log-timestamp",
+        "--log-color",
+    ])
+    .unwrap();
+    assert!(o.no_auto_probing);
+    assert_eq!(o.syslog, Some(SyslogFacility::DAEMON));
+    assert_eq!(o.huge_worker_stack, Some(WorkerStack::Default));
+    assert_eq!(o.log_timestamp, LogTimestamp::Time);
+    assert_eq!(o.log_color, LogColor::Always);
+
+    let (o, _) = run(&["--auto-probing", "--coremask", "0x1"]).unwrap();
+    assert!(!o.no_auto_probing);
+    assert_eq!(lcores(&o), "0@0");
+
+    // A page size given twice keeps the later limit, with a warning, as DPDK.
+    let (o, _) = run(&[
+        "--pagesz-mem=2M:64M",
+        "--pagesz-mem=1K:8K",
+        "--pagesz-mem=2M:32M",
+    ])
+    .unwrap();
+    assert_eq!(
+        o.pagesz_mem,
+        [
+            PageSizeLimit {
+                page_size: 2 << 20,
+                limit: 32 << 20
+            },
+            PageSizeLimit {
+                page_size: 1 << 10,
+                limit: 8 << 10
+            }
+        ]
+    );
+    assert!(o.warnings[0].contains("later limit"), "{:?}", o.warnings);
+}
+
+/// Bad values of the flags DPDK 26.07 added, and the pairs it refuses together.
+#[test]
+fn dpdk_26_07_bad_values_and_conflicts() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--syslog=invalid"],
+            "invalid value 'invalid' for --syslog: unknown syslog facility",
+        ),
+        (
+            &["--log-timestamp=invalid"],
+            "invalid value 'invalid' for --log-timestamp: expected 'notime'",
+        ),
+        (
+            &["--log-color=invalid"],
+            "invalid value 'invalid' for --log-color: expected 'always', 'auto' or 'never'",
+        ),
+        (
+            &["--vfio-intr=invalid"],
+            "invalid value 'invalid' for --vfio-intr: expected 'legacy', 'msi' or 'msix'",
+        ),
+        (&["--vfio-intr"], "option --vfio-intr requires a value"),
+        (
+            &["--base-virtaddr=0xnope"],
+            "invalid value '0xnope' for --base-virtaddr: not a hexadecimal address",
+        ),
+        (
+            &["--huge-worker-stack=0"],
+            "invalid value '0' for --huge-worker-stack: the stack size must be more than 0 KB",
+        ),
+        (
+            &["--pagesz-mem=2M:3M"],
+            "invalid value '2M:3M' for --pagesz-mem: limit '3M' is not a multiple",
+        ),
+        (
+            &["--pagesz-mem=3M:6M"],
+            "invalid value '3M:6M' for --pagesz-mem: page size '3M' is not a power of two",
+        ),
+        (&["--legacy-mem=1"], "option --legacy-mem takes no value"),
+        (
+            &["--auto-probing", "--no-auto-probing"],
+            "options --auto-probing and --no-auto-probing cannot be used together",
+        ),
+        (
+            &["-b", "0:0.0", "--no-auto-probing"],
+            "options -b/--block and --no-auto-probing cannot be used together",
+        ),
+        (
+            &["--no-huge", "--pagesz-mem=2M:2M"],
+            "options --pagesz-mem and --no-huge cannot be used together",
+        ),
+        (
+            &["--legacy-mem", "--pagesz-mem=2M:2M"],
+            "options --pagesz-mem and --legacy-mem cannot be used together",
+        ),
+        (
+            &["--legacy-mem", "--in-memory"],
+            "options --legacy-mem and --in-memory cannot be used together",
+        ),
+        (
+            &["--no-huge", "--huge-worker-stack"],
+            "options --huge-worker-stack and --no-huge cannot be used together",
+        ),
+        (
+            &["--no-huge", "--single-file-segments"],
+            "options --single-file-segments and --no-huge cannot be used together",
+        ),
+        (
+            &["--single-file-segments", "--huge-unlink=never"],
+            "options --single-file-segments and --huge-unlink=never cannot be used together",
+        ),
+        (
+            &["--in-memory", "--huge-unlink"],
+            "options --in-memory and --huge-unlink cannot be used together",
+        ),
+        (
+            &["--no-huge", "--huge-unlink=existing"],
+            "options --huge-unlink=existing and --no-huge cannot be used together",
+        ),
+        (
+            &["--lcores", "0-1@(0,1)"],
+            "invalid value '0-1@(0,1)' for --lcores: a range of lcores before '@' must be a group: write (0-1)@...",
+        ),
+        // DPDK's test_memory_flags lines that need two or three NUMA nodes to run.
+        (&["--socket-mem=2,"], "'' is not a number of megabytes"),
+        (
+            &["--socket-mem=2,Fred"],
+            "'Fred' is not a number of megabytes",
+        ),
+        (
+            &["--socket-mem=2,Fred0"],
+            "'Fred0' is not a number of megabytes",
+        ),
+        (&["--socket-mem=2,,2"], "'' is not a number of megabytes"),
+    ];
+    for (args, want) in cases {
+        let got = err(args);
+        assert!(got.contains(want), "{args:?}:\n  got  {got}\n  want {want}");
+    }
+    // DPDK's command lines that need more CPUs than a test machine may have parse.
+    assert_eq!(lcores(&run(&["-l", "1-2,3"]).unwrap().0), "1@1 2@2 3@3");
+    let (o, _) = run(&["--lcores", "(0-1)@(0,1)"]).unwrap();
+    assert_eq!(lcores(&o), "0@0-1 1@0-1");
+}
+
+#[test]
+fn more_dpdk_26_07_flags() {
+    let (o, app) = run(&["-R", "-l", "0,2"]).unwrap();
+    assert!(app.is_empty(), "-R takes no detached value");
+    assert_eq!(o.remap_lcore_ids, Some(0));
+    assert_eq!(lcores(&o), "0@0 1@2");
+    let (o, _) = run(&["-l", "200-201", "--remap-lcore-ids=4"]).unwrap();
+    assert_eq!(lcores(&o), "4@200 5@201");
+    let (o, _) = run(&["-R7"]).unwrap();
+    assert_eq!(o.remap_lcore_ids, Some(7));
+    let (o, _) = run(&[
+        "--numa-limit=512,0",
+        "--match-allocations",
+        "--force-max-simd-bitwidth=0",
+        "--vmware-tsc-map",
+        "--vfio-vf-token=bd48ea05-4fe4-4d52-a04a-43d8d2dcb87d",
+    ])
+    .unwrap();
+    assert_eq!(o.numa_limit, Some(vec![512, 0]));
+    assert!(o.match_allocations && o.vmware_tsc_map);
+    assert_eq!(o.max_simd_bitwidth, Some(values::SIMD_MAX));
+    assert_eq!(o.vfio_vf_token.unwrap()[0], 0xbd);
+    assert_eq!(
+        run(&["--socket-limit", "64"]).unwrap().0.numa_limit,
+        Some(vec![64])
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["-R", "--lcores", "0@1"],
+            "invalid value '0@1' for --lcores: '@' and groups '()' cannot be used when remapping",
+        ),
+        (
+            &["--remap-lcore-ids=200"],
+            "invalid value '200' for --remap-lcore-ids: must be between 0 and 127",
+        ),
+        (
+            &["--numa-limit=64", "--legacy-mem"],
+            "options --numa-limit and --legacy-mem cannot be used together",
+        ),
+        (
+            &["--legacy-mem", "--match-allocations"],
+            "options --legacy-mem and --match-allocations cannot be used together",
+        ),
+        (
+            &["--no-huge", "--match-allocations"],
+            "options --no-huge and --match-allocations cannot be used together",
+        ),
+        (
+            &["--force-max-simd-bitwidth=100"],
+            "invalid value '100' for --force-max-simd-bitwidth: expected 0 or a power of two",
+        ),
+        (
+            &["--vfio-vf-token=nope"],
+            "invalid value 'nope' for --vfio-vf-token: not a UUID",
+        ),
+        (&["--numa-limit=2,x"], "'x' is not a number of megabytes"),
+    ];
+    for (args, want) in cases {
+        let got = err(args);
+        assert!(got.contains(want), "{args:?}:\n  got  {got}\n  want {want}");
     }
 }
 

@@ -13,12 +13,21 @@
 //!
 //! A message is printed when its level is allowed by both the global level and its type's level.
 //! Levels are DPDK's, by number (1-8) or by a prefix of their name.
+//!
+//! How lines look and where they go follows `--log-timestamp`, `--log-color` and `--syslog`
+//! ([`output`]); an application can send them to a stream of its own with [`open_stream`].
+
+mod clock;
+pub mod output;
+pub mod syslog;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
+
+pub use output::{LogColor, LogTimestamp, OutputConfig, open_stream};
+pub use syslog::SyslogFacility;
 
 /// A DPDK log level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -246,8 +255,10 @@ pub fn apply(setting: &LogSetting) {
     }
 }
 
-/// Forgets every setting: global level debug, every type at [`DEFAULT_TYPE_LEVEL`].
+/// Forgets every setting: global level debug, every type at [`DEFAULT_TYPE_LEVEL`], plain
+/// lines on stderr.
 pub fn reset() {
+    output::reset();
     let f = filter();
     f.global.store(LogLevel::Debug as u8, Ordering::Relaxed);
     f.rules.write().unwrap_or_else(|e| e.into_inner()).clear();
@@ -351,12 +362,15 @@ impl log::Log for EalLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let line = format!("{}: {}\n", prefix(record.target()), record.args());
-        // One write per message, so lines from several lcores do not interleave.
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        output::write(
+            LogLevel::from_log(record.level()),
+            &prefix(record.target()),
+            &record.args().to_string(),
+        );
     }
 
     fn flush(&self) {
+        use std::io::Write;
         let _ = std::io::stderr().flush();
     }
 }
