@@ -5,7 +5,8 @@
 #   scripts/install-deps.sh demo    what scripts/demo.sh runs: ip (iproute2), ping, ethtool
 #   scripts/install-deps.sh test    what the test suite runs (.ci/run): the demo's, plus
 #                                   mount/flock (util-linux), sysctl (procps), tcpdump,
-#                                   python3 and DPDK's dpdk-telemetry.py
+#                                   python3 and DPDK's dpdk-telemetry.py, libxdp1 (a compiled
+#                                   XDP program for net_af_xdp's xdp_prog)
 #
 # Needs root (apt-get); prints what it installs.
 set -euo pipefail
@@ -22,12 +23,13 @@ test=(
     "util-linux:mount and flock (hugepages)"
     "tcpdump:reading back the pcap files net_pcap writes"
     "python3:running DPDK's telemetry client, dpdk-telemetry.py"
+    "libxdp1:xdp-tools' compiled default XDP program, which net_af_xdp's xdp_prog test loads"
 )
 
 case ${1:-} in
     demo) wanted=("${demo[@]}") ;;
     test) wanted=("${test[@]}") ;;
-    *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
 
 missing=()

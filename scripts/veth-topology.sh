@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Network namespaces and veth pairs for rpdk's af_packet tests, demos and benchmarks.
+# Network namespaces and veth pairs for rpdk's af_packet and af_xdp tests, demos and benchmarks.
 #
-#   scripts/veth-topology.sh up   [--prefix P] [--pairs N]
-#   scripts/veth-topology.sh up   [--prefix P] --loop
+#   scripts/veth-topology.sh up   [--prefix P] [--pairs N] [--xdp]
+#   scripts/veth-topology.sh up   [--prefix P] --loop [--xdp]
 #   scripts/veth-topology.sh down [--prefix P]
 #   scripts/veth-topology.sh show [--prefix P]
 #
@@ -27,6 +27,11 @@
 # their checksums). Addresses exist only inside the namespaces made here (198.18.0.0/15 is the
 # benchmarking range); nothing is routed anywhere else.
 #
+# --xdp: GRO on at the far end of each pair (eth0 in the namespaces; with --loop, both ends),
+#   which gives that veth the NAPI context that receives frames an XDP program redirects into
+#   its peer (XDP_REDIRECT into a veth is otherwise lost without a count). net_af_xdp's own
+#   sending does not need it; a program redirecting into the rpdk port's veth does.
+#
 # down removes every namespace and interface up made with prefix P; show lists them.
 # Needs root, ip (iproute2); ethtool to turn offloads off.
 set -euo pipefail
@@ -35,6 +40,7 @@ prog=$(basename "$0")
 prefix=rpdk
 pairs=2
 loop=0
+xdp=0
 
 usage() {
     sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -65,6 +71,10 @@ while [[ $# -gt 0 ]]; do
             loop=1
             shift
             ;;
+        --xdp)
+            xdp=1
+            shift
+            ;;
         -h | --help) usage ;;
         *) die "unknown option '$1' (see $prog --help)" ;;
     esac
@@ -93,6 +103,15 @@ quiet() { # [netns] dev
     "${run[@]}" ip link set "$dev" up
 }
 
+# Receiving side of XDP redirects: GRO on (with --xdp).
+xdp_peer() { # [netns] dev
+    local ns=$1 dev=$2 run=()
+    [[ $xdp -eq 1 ]] || return 0
+    [[ -n $ns ]] && run=(ip netns exec "$ns")
+    command -v ethtool >/dev/null || die "--xdp needs ethtool"
+    "${run[@]}" ethtool -K "$dev" gro on >/dev/null
+}
+
 namespaces() {
     ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${prefix}ns[0-9]+$" | sort -V || true
 }
@@ -112,6 +131,8 @@ up() {
         ip link add "${prefix}l0" type veth peer name "${prefix}l1"
         quiet "" "${prefix}l0"
         quiet "" "${prefix}l1"
+        xdp_peer "" "${prefix}l0"
+        xdp_peer "" "${prefix}l1"
         echo "veth pair ${prefix}l0 <-> ${prefix}l1"
         return
     fi
@@ -127,6 +148,7 @@ up() {
         ip -n "$ns" addr add "198.18.0.$((i + 1))/24" dev eth0
         quiet "" "${prefix}$i"
         quiet "$ns" eth0
+        xdp_peer "$ns" eth0
         echo "pair $i: ${prefix}$i <-> $ns:eth0 ($mac, 198.18.0.$((i + 1))/24)"
     done
     trap - ERR

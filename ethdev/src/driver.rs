@@ -153,6 +153,12 @@ pub trait EthDevice: Send + Sync {
         1500
     }
 
+    /// Brings counters the device keeps elsewhere (the kernel's, read with a system call) into
+    /// the queues' [`QueueCounters`], before the port reads them for [`crate::Port::stats`] and
+    /// [`crate::Port::xstats`]. Called with no queue lock: a driver doing this writes only
+    /// counters its burst functions never write.
+    fn refresh_stats(&self) {}
+
     /// Driver-specific extended statistics, after the generic ones.
     fn xstats(&self) -> Vec<(String, u64)> {
         Vec::new()

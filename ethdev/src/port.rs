@@ -612,17 +612,20 @@ impl Port {
 
     /// Statistics (DPDK's `rte_eth_stats_get`).
     pub fn stats(&self) -> Stats {
+        self.inner.dev.refresh_stats();
         self.inner.lock().counters.stats()
     }
 
     /// Resets the statistics.
     pub fn stats_reset(&self) {
+        self.inner.dev.refresh_stats();
         self.inner.lock().counters.reset();
     }
 
     /// Extended statistics by name: the generic ones, then the driver's (DPDK's
     /// `rte_eth_xstats_get_names` and `rte_eth_xstats_get`).
     pub fn xstats(&self) -> Vec<(String, u64)> {
+        self.inner.dev.refresh_stats();
         let mut x = self.inner.lock().counters.xstats();
         x.extend(self.inner.dev.xstats());
         x

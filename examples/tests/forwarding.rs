@@ -354,14 +354,34 @@ fn l2fwd_rewrites_macs_between_pcap_ports() {
 /// their MACs rewritten; l2fwd counts both directions.
 #[test]
 fn l2fwd_forwards_between_namespaces_over_af_packet() {
-    use rpdk_ethdev::drivers::pcap::format;
     if !rpdk_testsupport::require_root("l2fwd_forwards_between_namespaces_over_af_packet") {
         return;
     }
-    // The topology's namespaces are the test's own (`rpdkt<pid>ns0`, `rpdkt<pid>ns1`); the
-    // root-side veth ends (`rpdkt<pid>0`, `rpdkt<pid>1`) are l2fwd's ports.
-    let p = rpdk_testsupport::unique_prefix("");
-    let topology = Topology::up(&p);
+    l2fwd_between_namespaces("net_af_packet", &rpdk_testsupport::unique_prefix(""));
+}
+
+/// The same over two net_af_xdp ports (the XDP programs go with l2fwd).
+#[test]
+fn l2fwd_forwards_between_namespaces_over_af_xdp() {
+    if !rpdk_testsupport::require_root("l2fwd_forwards_between_namespaces_over_af_xdp") {
+        return;
+    }
+    // A prefix of its own, as long as the other's (the script takes 12 characters at most).
+    let p = format!("rpdkx{}", std::process::id());
+    l2fwd_between_namespaces("net_af_xdp", &p);
+    let links = Command::new("ip")
+        .args(["-d", "link", "show"])
+        .output()
+        .unwrap();
+    let links = String::from_utf8_lossy(&links.stdout);
+    assert!(!links.contains(&p), "the topology is gone: {links}");
+}
+
+fn l2fwd_between_namespaces(driver: &str, p: &str) {
+    use rpdk_ethdev::drivers::pcap::format;
+    // The topology's namespaces are the test's own (`<p>ns0`, `<p>ns1`); the root-side veth
+    // ends (`<p>0`, `<p>1`) are l2fwd's ports.
+    let topology = Topology::up(p, driver == "net_af_xdp");
     let port1_mac: rpdk_mbuf::net::MacAddr =
         std::fs::read_to_string(format!("/sys/class/net/{p}1/address"))
             .unwrap()
@@ -371,8 +391,8 @@ fn l2fwd_forwards_between_namespaces_over_af_packet() {
     let lcores = two_lcores();
     let l2fwd = Command::new(env!("CARGO_BIN_EXE_l2fwd"))
         .args(["--lcores", &lcores, "--no-huge", "--no-shconf"])
-        .args(["--vdev", &format!("net_af_packet0,iface={p}0")])
-        .args(["--vdev", &format!("net_af_packet1,iface={p}1")])
+        .args(["--vdev", &format!("{driver}0,iface={p}0")])
+        .args(["--vdev", &format!("{driver}1,iface={p}1")])
         .args(["--", "-p", "0x3", "-T", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -454,6 +474,64 @@ fn l2fwd_forwards_between_namespaces_over_af_packet() {
     assert_eq!(number_after(final_block, "Total packets dropped:")[0], 0);
 }
 
+/// rpdk-testpmd's io forwarding over two net_af_xdp ports on the ends of one veth pair in a
+/// namespace, with `--tx-first`: the injected packets circulate, both ports count them, and the
+/// XDP programs are gone after the exit.
+#[test]
+fn testpmd_io_forwards_over_af_xdp_on_a_veth_loop() {
+    if !rpdk_testsupport::require_root("testpmd_io_forwards_over_af_xdp_on_a_veth_loop") {
+        return;
+    }
+    let ns = rpdk_testsupport::netns::NetNs::new("tpx").unwrap();
+    ns.add_veth("xpa", "xpb").unwrap();
+    let lcores = two_lcores();
+    let child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns.name(),
+            env!("CARGO_BIN_EXE_rpdk-testpmd"),
+        ])
+        .args(["--lcores", &lcores, "--no-huge", "--no-shconf"])
+        .args([
+            "--vdev",
+            "net_af_xdp0,iface=xpa",
+            "--vdev",
+            "net_af_xdp1,iface=xpb",
+        ])
+        .args([
+            "--",
+            "--forward-mode=io",
+            "--stats-period=1",
+            "--nb-cores=1",
+            "--tx-first",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = run_then_signal(child, 3, libc::SIGINT);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let acc = stdout
+        .split("Accumulated forward statistics")
+        .nth(1)
+        .expect("accumulated block");
+    let rx = number_after(acc, "RX-packets:")[0];
+    let tx = number_after(acc, "TX-packets:")[0];
+    assert!(rx > 1000 && tx >= rx, "{acc}");
+    let links = ns.sh("ip -d link show").unwrap();
+    assert!(
+        !links.contains("prog/xdp"),
+        "programs detached at exit: {links}"
+    );
+}
+
 /// `scripts/veth-topology.sh up` for one test, taken down again when dropped (even when the
 /// test fails).
 struct Topology(String);
@@ -462,9 +540,11 @@ impl Topology {
     const SCRIPT: &'static str =
         concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/veth-topology.sh");
 
-    fn up(prefix: &str) -> Topology {
+    /// With `xdp`, the far ends take XDP redirects (`--xdp`).
+    fn up(prefix: &str, xdp: bool) -> Topology {
         let out = Command::new(Self::SCRIPT)
             .args(["up", "--prefix", prefix, "--pairs", "2"])
+            .args(xdp.then_some("--xdp"))
             .output()
             .unwrap();
         let topology = Topology(prefix.to_string());

@@ -177,6 +177,21 @@ fn clones_share_data_and_refcounts() {
 
     let c = m.clone_indirect(&clones).unwrap();
     assert!(c.is_indirect() && !c.is_direct());
+    assert!(m.is_own_buffer_of(&p) && !m.is_own_buffer_of(&clones));
+    assert!(
+        !c.is_own_buffer_of(&clones) && !c.is_own_buffer_of(&p),
+        "a clone's buffer is not its own"
+    );
+    assert_eq!(
+        c.buf_addr(),
+        m.buf_addr(),
+        "the clone points at the direct mbuf's buffer"
+    );
+    assert_eq!(
+        m.data().as_ptr(),
+        m.buf_addr().wrapping_add(m.headroom() as usize),
+        "the data starts headroom bytes into the buffer"
+    );
     assert_eq!((c.pkt_len(), c.nb_segs(), c.port()), (11, 2, 7));
     assert_eq!(c.data().as_ptr(), m.data().as_ptr(), "same bytes");
     assert_eq!(m.refcnt(), 2);

@@ -215,8 +215,11 @@ fn owned_objects_and_iteration() {
     }
     assert_eq!(pool.in_use_count(), 0, "returned on drop");
     let mut n = 0;
+    let (mem, mem_len) = pool.memory();
     pool.for_each_obj(|o, i| {
         assert_eq!(pool.index_of(o), Some(i));
+        let off = o as usize - mem as usize;
+        assert!(off + 32 <= mem_len, "object {i} inside the pool's memory");
         assert_eq!(o as usize % 64, 0, "cache-line aligned");
         n += 1;
     });

@@ -2,6 +2,7 @@
 //! DPDK's name and devargs.
 
 pub mod af_packet;
+pub mod af_xdp;
 pub mod net_ring;
 pub(crate) mod netif;
 pub mod null;

@@ -2,7 +2,7 @@
 //! link settings, through `ioctl`s on a control socket (`SIOCGIFFLAGS`, `SIOCSIFHWADDR`,
 //! `SIOCETHTOOL`, ...), and the check of an interface name. The drivers that put a port on a
 //! kernel interface share it: `net_tap` for the TAP device it creates, `net_pcap` for the
-//! interfaces of its `iface`/`rx_iface`/`tx_iface` devargs, and `net_af_packet` for its `iface`.
+//! interfaces of its `iface`/`rx_iface`/`tx_iface` devargs, `net_af_packet` and `net_af_xdp` for their `iface`.
 //!
 //! A socket belongs to the network namespace of the thread that created it, and the kernel
 //! resolves the names in its `ioctl`s there, whatever the namespace of the thread that calls.
@@ -212,6 +212,44 @@ impl NetIf {
             autoneg: cmd.autoneg == AUTONEG_ENABLE,
         }))
     }
+
+    /// The receive queues the interface has (ethtool's `ETHTOOL_GCHANNELS`: its RX and
+    /// combined channels); `None` when the driver does not answer.
+    pub(crate) fn rx_queues(&self) -> Option<u32> {
+        let mut ch = EthtoolChannels {
+            cmd: ETHTOOL_GCHANNELS,
+            ..EthtoolChannels::default()
+        };
+        let mut r = ifreq(&self.name);
+        r.ifr_ifru.ifru_data = (&mut ch as *mut EthtoolChannels).cast();
+        // SAFETY: SIOCETHTOOL reads `r` and writes the `struct ethtool_channels` its data
+        // member points to: `ch`, of the kernel's layout, alive during the call.
+        let rc = unsafe {
+            libc::ioctl(
+                self.sock.as_raw_fd(),
+                libc::SIOCETHTOOL as _,
+                &mut r as *mut libc::ifreq,
+            )
+        };
+        (rc == 0).then_some(ch.rx_count + ch.combined_count)
+    }
+}
+
+const ETHTOOL_GCHANNELS: u32 = 0x3c;
+
+/// `struct ethtool_channels`.
+#[repr(C)]
+#[derive(Default)]
+struct EthtoolChannels {
+    cmd: u32,
+    max_rx: u32,
+    max_tx: u32,
+    max_other: u32,
+    max_combined: u32,
+    rx_count: u32,
+    tx_count: u32,
+    other_count: u32,
+    combined_count: u32,
 }
 
 /// An interface's link as ethtool reports it.

@@ -78,6 +78,14 @@ impl Mbuf {
         !is_attached(self.h())
     }
 
+    /// Whether the first segment is a direct mbuf of `pool`: its buffer is its own, inside
+    /// the pool's memory, with no external buffer attached.
+    #[inline(always)]
+    pub fn is_own_buffer_of(&self, pool: &PktmbufPool) -> bool {
+        let h = self.h();
+        h.pool == pool.mempool().as_raw() && !is_attached(h)
+    }
+
     /// Whether it is a clone using another mbuf's buffer (DPDK's `RTE_MBUF_CLONED`).
     pub fn is_indirect(&self) -> bool {
         self.h().ol_flags & OlFlags::INDIRECT.0 != 0

@@ -170,6 +170,14 @@ impl Mbuf {
         txo::set(t, txo::OUTER_L3_LEN, l3 as u64);
     }
 
+    /// The address of the first segment's buffer (DPDK's `buf_addr`), for drivers that hand a
+    /// buffer's location to a device (AF_XDP's UMEM offsets); the data starts
+    /// [`headroom`](Self::headroom) bytes into it.
+    #[inline(always)]
+    pub fn buf_addr(&self) -> *const u8 {
+        self.h().buf_addr
+    }
+
     /// The IOVA of the first segment's buffer.
     pub fn buf_iova(&self) -> u64 {
         self.h().buf_iova

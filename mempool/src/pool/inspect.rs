@@ -58,6 +58,13 @@ impl RawMempool {
         Some(unsafe { ObjHeader::of(self.objs[i as usize], self.size.header_size) }.iova)
     }
 
+    /// The pool's memory: the start and length of the one memzone that holds every object
+    /// slot (headers included) and the private area, as DPDK's `rte_mempool_mem_iter` gives
+    /// its chunks. Drivers that register a pool's memory with a device (AF_XDP's UMEM) use it.
+    pub fn memory(&self) -> (*mut u8, usize) {
+        (self.mz.as_ptr(), self.mz.len())
+    }
+
     /// Calls `f(object, index)` for every object (DPDK's `rte_mempool_obj_iter`).
     pub fn for_each_obj(&self, mut f: impl FnMut(*mut u8, u32)) {
         for (i, &o) in self.objs.iter().enumerate() {
