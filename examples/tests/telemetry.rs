@@ -384,3 +384,37 @@ fn a_testpmd_killed_with_sigkill_is_served_again_after_restart() {
     tp.quit();
     assert!(!socket.exists());
 }
+
+#[test]
+fn an_application_that_exits_with_the_eal_running_leaves_no_socket() {
+    let prefix = unique_prefix("telexit");
+    // l2fwd refuses a port mask after the EAL is up, and exits (DPDK's rte_exit) without
+    // cleaning up: the exit handler removes the socket.
+    let out = Command::new(env!("CARGO_BIN_EXE_l2fwd"))
+        .args([
+            "-l",
+            &allowed_cpus()[0].to_string(),
+            "--no-huge",
+            "--no-shconf",
+        ])
+        .args([
+            "--file-prefix",
+            &prefix,
+            "--vdev",
+            "net_null0",
+            "--",
+            "-p",
+            "0x4",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Invalid portmask"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = telemetry::socket_dir(&prefix);
+    assert!(!dir.join(SOCKET_NAME).exists(), "socket left at exit");
+    assert!(!dir.exists(), "prefix directory left at exit");
+}

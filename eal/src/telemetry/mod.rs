@@ -81,5 +81,23 @@ pub fn socket_path() -> Option<PathBuf> {
 }
 
 pub(crate) fn set_socket_path(p: Option<PathBuf>) {
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    if p.is_some() {
+        AT_EXIT.call_once(|| socket::at_exit(remove_at_exit));
+    }
     *SOCKET.lock().unwrap_or_else(|e| e.into_inner()) = p;
+}
+
+/// An application that exits (`std::process::exit`) while the EAL runs leaves no socket file,
+/// as DPDK's `atexit` handler sees to; a normal cleanup has removed it already.
+extern "C" fn remove_at_exit() {
+    let Ok(guard) = SOCKET.try_lock() else {
+        return;
+    };
+    if let Some(path) = guard.as_ref() {
+        let _ = std::fs::remove_file(path);
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
 }

@@ -114,3 +114,13 @@ pub fn real_uid_is_root() -> bool {
     // SAFETY: getuid has no preconditions.
     unsafe { libc::getuid() == 0 }
 }
+
+/// Has `f` run when the process exits through `exit` (what `std::process::exit` calls), as
+/// DPDK unlinks its sockets with `atexit`.
+pub fn at_exit(f: extern "C" fn()) {
+    // SAFETY: `f` is a plain function with no arguments, as atexit wants; it stays valid for
+    // the life of the process.
+    if unsafe { libc::atexit(f) } != 0 {
+        log::warn!(target: "lib.telemetry", "atexit failed: the socket stays if the process exits without cleanup");
+    }
+}
