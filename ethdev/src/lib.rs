@@ -40,6 +40,7 @@ pub mod port;
 mod queue;
 pub mod rss;
 mod stats;
+mod telemetry;
 mod txbuffer;
 
 pub use config::{
