@@ -109,6 +109,9 @@ pub enum Error {
          (multi-process attach is a later issue); run as primary"
     )]
     SecondaryUnsupported,
+    /// The telemetry socket could not be set up, or a command was refused.
+    #[error("telemetry: {0}")]
+    Telemetry(String),
     /// A system call failed.
     #[error("{context}: {source}")]
     Io {

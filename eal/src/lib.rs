@@ -44,14 +44,16 @@
 //! - [`logging`]: DPDK log types and levels over the `log` facade, with DPDK's timestamps,
 //!   colours and syslog output;
 //! - [`bus`]: devargs, driver registration and probing;
+//! - [`telemetry`]: DPDK's telemetry socket, its data model and command registry;
 //! - [`cpuset`]: CPU sets and affinity.
 //!
 //! ## Dependencies
 //!
 //! `libc` for the system calls (`mmap`, `flock`, `sched_setaffinity`, ...), `log` as the logging
-//! facade, `regex` for `--log-level` regular expressions, `linkme` so that drivers register by
-//! being linked (as DPDK's constructors do), `thiserror` for the error type. `core_affinity` was
-//! considered for pinning but pins to single cores only, and DPDK's `(0-3)@(0-1)` needs CPU sets.
+//! facade, `regex` for `--log-level` regular expressions, `linkme` so that drivers and telemetry
+//! commands register by being linked (as DPDK's constructors do), `thiserror` for the error
+//! type. `core_affinity` was considered for pinning but pins to single cores only, and DPDK's
+//! `(0-3)@(0-1)` needs CPU sets.
 //! Syslog is a standard-library `UnixDatagram` to `/dev/log` rather than libc's `syslog(3)`
 //! (process-global state and a variadic call), and `chrono` was not taken for the one
 //! `localtime_r` call that log timestamps need.
@@ -66,6 +68,7 @@ pub mod options;
 mod runtime;
 pub mod service;
 mod state;
+pub mod telemetry;
 pub mod time;
 
 use std::marker::PhantomData;
@@ -82,7 +85,7 @@ use cpuset::CpuSet;
 use memory::{Memory, MemoryConfig, PageKind, hugetlbfs};
 use options::{HugeUnlink, IovaMode, Parsed, ProcType};
 use runtime::{Claim, RuntimeDir};
-use state::EalState;
+use state::{CmdLine, EalState};
 
 /// rpdk's version, as `-v` prints it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -115,7 +118,14 @@ where
             print!("{}", logging::help_text());
             Err(Error::HelpRequested)
         }
-        Parsed::Run(opts, app_args) => init_with(*opts).map(|eal| (eal, app_args)),
+        Parsed::Run(opts, app_args) => {
+            let eal_args = args.iter().take_while(|a| *a != "--").cloned().collect();
+            let cmdline = CmdLine {
+                eal: eal_args,
+                app: app_args.clone(),
+            };
+            init_inner(*opts, cmdline).map(|eal| (eal, app_args))
+        }
     }
 }
 
@@ -141,6 +151,10 @@ pub fn sockets() -> Vec<u32> {
 
 /// Initialises the EAL from parsed options (for applications that build them in code).
 pub fn init_with(opts: EalOptions) -> Result<Eal> {
+    init_inner(opts, CmdLine::default())
+}
+
+fn init_inner(opts: EalOptions, cmdline: CmdLine) -> Result<Eal> {
     let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     if state::is_set() {
         return Err(Error::AlreadyInitialized);
@@ -240,9 +254,11 @@ pub fn init_with(opts: EalOptions) -> Result<Eal> {
         lcores,
         sockets,
         main_socket,
+        cmdline,
     }));
     let mut eal = Eal {
         runtime,
+        telemetry: None,
         saved_affinity,
         cleaned: false,
         not_send: PhantomData,
@@ -254,11 +270,41 @@ pub fn init_with(opts: EalOptions) -> Result<Eal> {
         log::info!(target: "lib.eal", "Service lcores: {:?}", svc.lcores);
     }
     drop(_guard);
+    if !opts.no_telemetry {
+        match start_telemetry(&opts, eal.saved_affinity.as_ref()) {
+            Ok(server) => eal.telemetry = Some(server),
+            Err(e) => {
+                eal.teardown();
+                return Err(e);
+            }
+        }
+    }
     if let Err(e) = bus::probe_all(&opts) {
         eal.teardown();
         return Err(e);
     }
     Ok(eal)
+}
+
+/// Starts the telemetry socket, its thread on the CPUs of the process's affinity that no lcore
+/// uses, or on the main lcore's when the lcores use every one, as DPDK places its control
+/// threads: never on a worker's CPU unless the main lcore shares it.
+fn start_telemetry(opts: &EalOptions, affinity: Option<&CpuSet>) -> Result<telemetry::Server> {
+    let all = affinity.cloned().unwrap_or_else(cpuset::detected_cpus);
+    let state = state::get()?;
+    let infos = state.lcores.infos();
+    let used = infos
+        .iter()
+        .fold(CpuSet::default(), |acc, l| acc.union(&l.cpuset));
+    let free = all.difference(&used);
+    let cpus = if free.is_empty() {
+        infos.iter().find(|l| l.is_main).map_or(all, |l| l.cpuset)
+    } else {
+        free
+    };
+    let server = telemetry::Server::start(&telemetry::socket_dir(opts.file_prefix()), cpus)?;
+    telemetry::set_socket_path(Some(server.path().to_path_buf()));
+    Ok(server)
 }
 
 /// The program's name, for syslog messages.
@@ -619,6 +665,7 @@ fn describe(opts: &EalOptions, memory: &Memory) -> String {
 /// lcores, which DPDK allows only from the main lcore, can only be done from there.
 pub struct Eal {
     runtime: Option<RuntimeDir>,
+    telemetry: Option<telemetry::Server>,
     saved_affinity: Option<CpuSet>,
     cleaned: bool,
     not_send: PhantomData<*const ()>,
@@ -752,6 +799,9 @@ impl Eal {
         }
         self.cleaned = true;
         let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        if self.telemetry.take().is_some() {
+            telemetry::set_socket_path(None);
+        }
         if let Ok(state) = state::get() {
             for (lcore, result) in state.lcores.wait_all() {
                 if let Err(e) = result {

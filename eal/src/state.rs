@@ -8,6 +8,15 @@ use crate::memory::Memory;
 use crate::memory::memzone::Memzone;
 use crate::options::EalOptions;
 
+/// The command line `init` was given, for telemetry's `/eal/params` and `/eal/app_params`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CmdLine {
+    /// The program name and the EAL's flags (before `--`).
+    pub eal: Vec<String>,
+    /// The application's arguments (after `--`).
+    pub app: Vec<String>,
+}
+
 /// What `init` sets up and cleanup tears down.
 pub(crate) struct EalState {
     pub options: EalOptions,
@@ -18,6 +27,8 @@ pub(crate) struct EalState {
     pub sockets: Vec<u32>,
     /// The NUMA node of the main lcore.
     pub main_socket: u32,
+    /// The command line.
+    pub cmdline: CmdLine,
 }
 
 static STATE: RwLock<Option<Arc<EalState>>> = RwLock::new(None);

@@ -43,6 +43,7 @@ mod queue;
 pub mod rss;
 pub mod stage;
 mod stats;
+mod telemetry;
 mod txbuffer;
 
 pub use config::{

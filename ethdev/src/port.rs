@@ -55,6 +55,9 @@ pub(crate) struct State {
     pub hairpin_tx: Vec<Option<HairpinConf>>,
     /// The pools of hairpin RX queues (the application gives none).
     pub hairpin_pools: Vec<PktmbufPool>,
+    /// The smallest data room of the RX queues' pools (DPDK's `min_rx_buf_size`); 0 before
+    /// any RX queue is set up.
+    pub min_rx_buf_size: u32,
 }
 
 impl State {
@@ -132,6 +135,7 @@ pub fn allocate(name: &str, dev: Box<dyn EthDevice>, socket: u32) -> Result<Port
             hairpin_rx: Vec::new(),
             hairpin_tx: Vec::new(),
             hairpin_pools: Vec::new(),
+            min_rx_buf_size: 0,
         }),
     }));
     log::info!(target: "lib.ethdev", "port {id}: {name}");
@@ -436,6 +440,18 @@ impl Port {
         self.inner.lock().txq.len() as u16
     }
 
+    /// Whether [`configure`](Self::configure) succeeded (and the port was not closed or reset
+    /// since).
+    pub fn is_configured(&self) -> bool {
+        self.inner.lock().configured
+    }
+
+    /// The smallest buffer of the RX queues' pools, headroom included (DPDK's
+    /// `min_rx_buf_size`); 0 before an RX queue is set up.
+    pub fn min_rx_buf_size(&self) -> u32 {
+        self.inner.lock().min_rx_buf_size
+    }
+
     /// The configuration applied.
     pub fn conf(&self) -> EthConf {
         self.inner.lock().conf.clone()
@@ -626,6 +642,10 @@ impl Port {
             }
         };
         st.rxq[queue as usize] = Slot::Ready(ops);
+        let room = u32::from(pool.data_room_size());
+        if st.min_rx_buf_size == 0 || st.min_rx_buf_size > room {
+            st.min_rx_buf_size = room;
+        }
         Ok(())
     }
 

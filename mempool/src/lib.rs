@@ -54,6 +54,7 @@ mod cache;
 mod error;
 mod layout;
 mod pool;
+mod telemetry;
 
 pub use backing::Ops;
 pub use cache::{CACHE_MAX_SIZE, MempoolStats, flush_threshold};

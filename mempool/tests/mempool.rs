@@ -550,3 +550,66 @@ fn default_cache_is_the_lcores_own() {
     pool.audit().unwrap();
     pool.free();
 }
+
+#[test]
+fn telemetry_lists_and_describes_pools() {
+    use rpdk_eal::telemetry::{self, Client};
+    let _s = serial();
+    let prefix = rpdk_testsupport::unique_prefix("mptel");
+    let eal = init(&["--file-prefix", &prefix]);
+    let pool = Mempool::builder("tel_pool", 1024, 100)
+        .cache_size(32)
+        .ops(Ops::Stack)
+        .create()
+        .unwrap();
+    let mut taken = null::<10>();
+    pool.get_bulk(&mut taken).unwrap();
+    let mut c = Client::connect(&telemetry::socket_path().unwrap()).unwrap();
+    assert!(
+        c.request("/mempool/list")
+            .unwrap()
+            .contains(r#""tel_pool""#)
+    );
+    let size = pool.obj_size();
+    let info = c.request("/mempool/info,tel_pool").unwrap();
+    let want = format!(
+        r#"{{"/mempool/info":{{"name":"tel_pool","pool_id":{},"flags":0,"socket_id":0,"size":1024,"cache_size":32,"elt_size":100,"header_size":{},"trailer_size":{},"private_data_size":0,"ops_index":6,"populated_size":1024,"total_cache_count":"#,
+        pool.as_raw() as u64,
+        size.header_size,
+        size.trailer_size
+    );
+    assert!(info.starts_with(&want), "{info}\n{want}");
+    assert!(
+        info.contains(r#""mz_name":"MP_tel_pool","mz_len":"#),
+        "{info}"
+    );
+    // The free objects, wherever they are, are the pool's less the ten taken.
+    let count = |key: &str| -> u32 {
+        let at = info.find(&format!("\"{key}\":")).unwrap() + key.len() + 3;
+        info[at..]
+            .split([',', '}'])
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        count("total_cache_count") + count("common_pool_count"),
+        1024 - 10
+    );
+    assert_eq!(
+        c.request("/mempool/info,nosuch").unwrap(),
+        r#"{"/mempool/info":{}}"#
+    );
+    assert_eq!(
+        c.request("/mempool/info").unwrap(),
+        r#"{"/mempool/info":null}"#
+    );
+    for obj in taken {
+        // SAFETY: each object came from this pool and goes back once.
+        unsafe { pool.put(obj) };
+    }
+    pool.audit().unwrap();
+    pool.free();
+    drop(eal);
+}

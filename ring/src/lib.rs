@@ -87,6 +87,8 @@ mod shared;
 mod slots;
 mod sync;
 #[cfg(not(loom))]
+mod telemetry;
+#[cfg(not(loom))]
 pub mod zc;
 
 pub use error::{Error, Result};

@@ -39,9 +39,12 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
     NAMED.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Writes the state of every named ring of the EAL, as [`Ring::dump`] (DPDK's
-/// `rte_ring_list_dump`). A memzone named like a ring that holds none is skipped.
-pub fn list_dump(w: &mut dyn std::io::Write) -> std::io::Result<()> {
+/// Calls `f` with the memzone and header of every named ring of the EAL, under the lock that
+/// keeps headers from being half-written. A memzone named like a ring that holds none is
+/// skipped.
+pub(crate) fn walk<E>(
+    mut f: impl FnMut(&memzone::Memzone, &Header) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
     let _guard = lock();
     for mz in memzone::list() {
         if !mz.name().starts_with(RING_MZ_PREFIX) || mz.len() < HEADER_SIZE {
@@ -52,10 +55,16 @@ pub fn list_dump(w: &mut dyn std::io::Write) -> std::io::Result<()> {
         // held here, so the fixed fields read now are settled; the rest are atomics.
         let h = unsafe { mz.addr().cast::<Header>().as_ref() };
         if h.meta.magic == MAGIC && h.meta.version == VERSION {
-            h.dump(w)?;
+            f(&mz, h)?;
         }
     }
     Ok(())
+}
+
+/// Writes the state of every named ring of the EAL, as [`Ring::dump`] (DPDK's
+/// `rte_ring_list_dump`).
+pub fn list_dump(w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    walk(|_, h| h.dump(w))
 }
 
 impl RingBuilder {

@@ -179,3 +179,53 @@ fn named_rings_need_the_eal() {
     assert!(matches!(e, Error::Eal(_)), "{e}");
     assert!(e.to_string().contains("not initialised"), "{e}");
 }
+
+#[test]
+fn telemetry_lists_and_describes_named_rings() {
+    use rpdk_eal::telemetry::{self, Client};
+    let _s = serial();
+    let prefix = unique_prefix("ringtel");
+    let eal = init(&["--no-huge", "--no-shconf", "--file-prefix", &prefix]);
+    let ring = Ring::<u64>::create("rx_to_worker", 1024, None, RingFlags::SP_ENQ).unwrap();
+    let tx = ring.producer::<Sp>().unwrap();
+    for i in 0..5 {
+        tx.enqueue(i).unwrap();
+    }
+    let _other = RingBuilder::new(100)
+        .name("exact")
+        .exact_size(true)
+        .sync(rpdk_ring::SyncType::MtRts, rpdk_ring::SyncType::MtHts)
+        .create::<u32>()
+        .unwrap();
+    let mut c = Client::connect(&telemetry::socket_path().unwrap()).unwrap();
+    let list = c.request("/ring/list").unwrap();
+    assert!(
+        list.starts_with(r#"{"/ring/list":["#)
+            && list.contains(r#""rx_to_worker""#)
+            && list.contains(r#""exact""#),
+        "{list}"
+    );
+    let mz = ring.memzone().unwrap();
+    assert_eq!(
+        c.request("/ring/info,rx_to_worker").unwrap(),
+        format!(
+            r#"{{"/ring/info":{{"name":"rx_to_worker","socket":0,"flags":1,"producer_type":"SP","consumer_type":"MC","size":1024,"mask":"0x3ff","capacity":1023,"used_count":5,"mz_name":"RG_rx_to_worker","mz_len":{},"mz_hugepage_sz":{},"mz_socket_id":0,"mz_flags":"0x0"}}}}"#,
+            mz.len(),
+            mz.hugepage_size()
+        )
+    );
+    let exact = c.request("/ring/info,exact").unwrap();
+    assert!(
+        exact.contains(r#""producer_type":"MP_RTS","consumer_type":"MC_HTS","size":128,"mask":"0x7f","capacity":100,"used_count":0"#),
+        "{exact}"
+    );
+    assert_eq!(
+        c.request("/ring/info,nosuch").unwrap(),
+        r#"{"/ring/info":{}}"#
+    );
+    assert_eq!(c.request("/ring/info").unwrap(), r#"{"/ring/info":null}"#);
+    drop(tx);
+    ring.free().unwrap();
+    assert!(!c.request("/ring/list").unwrap().contains("rx_to_worker"));
+    drop(eal);
+}

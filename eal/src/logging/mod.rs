@@ -188,6 +188,7 @@ impl LogSetting {
 /// The log types rpdk's own crates use, listed by `--log-level=help`.
 pub const KNOWN_TYPES: &[&str] = &[
     "lib.eal",
+    "lib.telemetry",
     "lib.ring",
     "lib.mempool",
     "lib.mbuf",

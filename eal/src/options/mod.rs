@@ -160,6 +160,8 @@ pub struct EalOptions {
     /// `--mbuf-pool-ops-name`: the mempool ops of packet-buffer pools (checked by the mbuf
     /// library, which knows the names).
     pub mbuf_pool_ops_name: Option<String>,
+    /// `--no-telemetry`: no telemetry socket (`--telemetry`, the default, changes nothing).
+    pub no_telemetry: bool,
     /// `-v`: print the version at start.
     pub show_version: bool,
     /// Warnings about the command line (deprecated flags), logged by [`crate::init`] once the
@@ -237,10 +239,10 @@ const FLAGS: &[(&str, Option<char>, Arg)] = &[
     ("memory-ranks", Some('r'), Arg::Required),
     ("memory-size", Some('m'), Arg::Required),
     ("coremask", Some('c'), Arg::Required),
-    // Accepted for command-line compatibility with DPDK; see docs/eal.md.
     ("mbuf-pool-ops-name", None, Arg::Required),
     ("no-telemetry", None, Arg::None),
     ("telemetry", None, Arg::None),
+    // Accepted for command-line compatibility with DPDK; see docs/eal.md.
     ("no-hpet", None, Arg::None),
     ("single-file-segments", None, Arg::None),
 ];
@@ -682,7 +684,9 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
                 );
             }
             "single-file-segments" => single_file_segments = true,
-            "no-telemetry" | "telemetry" | "no-hpet" => {}
+            "no-telemetry" => o.no_telemetry = true,
+            // As in DPDK, --telemetry does not undo --no-telemetry.
+            "telemetry" | "no-hpet" => {}
             other => unreachable!("flag table entry '{other}' without a handler"),
         }
     }

@@ -111,6 +111,7 @@ fn every_flag_is_understood() {
     ])
     .unwrap();
     assert_eq!(o.mbuf_pool_ops_name.as_deref(), Some("ring_mt_hts"));
+    assert!(o.no_telemetry);
     assert_eq!(o.main_lcore, Some(1));
     assert_eq!(o.memory_channels, Some(4));
     assert_eq!(o.memory_ranks, Some(2));
@@ -713,4 +714,26 @@ fn service_lcores_by_mask_or_list() {
         let e = err(args);
         assert!(e.contains(want), "{args:?}: {e}");
     }
+}
+
+#[test]
+fn telemetry_is_on_unless_no_telemetry() {
+    assert!(!run(&[]).unwrap().0.no_telemetry);
+    assert!(!run(&["--telemetry"]).unwrap().0.no_telemetry);
+    assert!(
+        run(&["--no-telemetry", "--telemetry"])
+            .unwrap()
+            .0
+            .no_telemetry
+    );
+    assert!(
+        run(&["--telemetry", "--no-telemetry"])
+            .unwrap()
+            .0
+            .no_telemetry
+    );
+    assert_eq!(
+        err(&["--telemetry=1"]),
+        "option --telemetry takes no value, got '1'"
+    );
 }

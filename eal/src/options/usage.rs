@@ -73,6 +73,8 @@ EAL common options:
   --in-memory         Anonymous hugepage memory, no files; implies --no-shconf
   --no-huge           4 KiB pages instead of hugepages (for tests; slower)
   --no-shconf         No runtime directory or shared configuration
+  --telemetry         Serve the telemetry socket (the default)
+  --no-telemetry      No telemetry socket
   --mbuf-pool-ops-name NAME
                       Mempool ops of packet-buffer pools (default ring_mp_mc)
   --log-level LEVEL   Global log level (1-8 or a name: emergency, alert, critical,

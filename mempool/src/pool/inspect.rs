@@ -10,6 +10,19 @@ use crate::error::Error;
 use super::{ObjHeader, RawMempool};
 
 impl RawMempool {
+    /// Free objects in the lcore caches and in the backing store, as DPDK's telemetry counts
+    /// them (`total_cache_count`, `common_pool_count`).
+    pub(crate) fn counts(&self) -> (u32, u32) {
+        let cached: u32 = self.caches.iter().map(|s| s.cache.len()).sum();
+        let common = (self.backing.count() as u32).min(self.n.saturating_sub(cached));
+        (cached, common)
+    }
+
+    /// The memzone holding the objects.
+    pub(crate) fn memzone(&self) -> &rpdk_eal::memzone::Memzone {
+        &self.mz
+    }
+
     /// Object `index`.
     pub fn obj(&self, index: u32) -> Option<*mut u8> {
         self.objs.get(index as usize).copied()
