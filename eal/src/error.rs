@@ -72,6 +72,9 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A service-core call was refused (`rte_service`).
+    #[error("service: {0}")]
+    Service(String),
     /// A function launched on an lcore panicked.
     #[error("lcore {lcore}: the launched function panicked: {message}")]
     Panicked {

@@ -66,6 +66,7 @@ pub mod logging;
 pub mod memory;
 pub mod options;
 mod runtime;
+pub mod service;
 mod state;
 pub mod telemetry;
 pub mod time;
@@ -264,6 +265,10 @@ fn init_inner(opts: EalOptions, cmdline: CmdLine) -> Result<Eal> {
     };
 
     let opts = state::get()?.options.clone();
+    if let Some(svc) = &opts.service_lcores {
+        service::init(&svc.lcores)?;
+        log::info!(target: "lib.eal", "Service lcores: {:?}", svc.lcores);
+    }
     drop(_guard);
     if !opts.no_telemetry {
         match start_telemetry(&opts, eal.saved_affinity.as_ref()) {
@@ -805,6 +810,8 @@ impl Eal {
             }
         }
         bus::remove_all();
+        // After the devices (their services, hairpins, go with them), before the threads.
+        service::finalize();
         if let Some(state) = state::take() {
             state.lcores.stop();
             state.memory.unlink_files();

@@ -79,13 +79,21 @@ pub trait TxQueueOps: Send {
     ///
     /// Counts, into the queue's [`QueueCounters`] ([`TxSetup::counters`]): the packets it sent
     /// and their bytes (their `pkt_len`), with [`QueueCounters::add`], once per burst and from
-    /// lengths it already has in hand (or packets only, as for receive); and errors. A packet
-    /// taken but dropped (a frame the device refuses) is counted as an error and not as sent:
-    /// the count it returns is what it took, which may be more than what it counted as sent.
+    /// lengths it already has in hand (or packets only, as for receive); and errors.
+    ///
+    /// The one rule for errors (`oerrors`, DPDK's meaning): a packet taken but dropped (a
+    /// frame the device refuses, a link that went away) is an error and not a sent packet; the
+    /// count it returns is what it took, which may be more than what it counted as sent. A
+    /// packet it did not take (no room) is not counted at all: it is still the caller's, who
+    /// retries it or frees it and counts it (testpmd's `TX-dropped`).
     fn tx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize;
 }
 
-/// The device operations of a port. Control path: called with the port's lock held.
+/// The device operations of a port. Control path: every call, getters included, is made with
+/// the port's lock held, so a driver's calls never run at the same time as each other. The port
+/// layer owns the port's state (configured, started, closed, the configuration, the queues:
+/// DPDK's `rte_eth_dev_data`) and checks the order of calls; a driver keeps no copy of it. The
+/// link a stopped port reports is down whatever [`link`](EthDevice::link) says.
 pub trait EthDevice: Send + Sync {
     /// What the device is and can do.
     fn info(&self) -> DevInfo;
@@ -112,7 +120,7 @@ pub trait EthDevice: Send + Sync {
     /// and its queues dropped.
     fn close(&self) -> DriverResult<()>;
 
-    /// Link status now.
+    /// Link status now, of a started port.
     fn link(&self) -> Link;
 
     /// The MAC address.
@@ -155,9 +163,27 @@ pub trait EthDevice: Send + Sync {
 
     /// Brings counters the device keeps elsewhere (the kernel's, read with a system call) into
     /// the queues' [`QueueCounters`], before the port reads them for [`crate::Port::stats`] and
-    /// [`crate::Port::xstats`]. Called with no queue lock: a driver doing this writes only
-    /// counters its burst functions never write.
+    /// [`crate::Port::xstats`]. Called with the port's lock held, as every call here, and no
+    /// queue lock: a driver doing this writes only counters its burst functions never write.
     fn refresh_stats(&self) {}
+
+    /// The packet types the device writes into received mbufs itself (DPDK's
+    /// `dev_supported_ptypes_get`); empty when it does not classify, and then the software
+    /// stage parses packets when the application asks (`Port::set_ptypes`).
+    fn supported_ptypes(&self) -> Vec<u32> {
+        Vec::new()
+    }
+
+    /// Applies RSS hash types and key (for a device with its own RSS: `reta_size` not 0 in
+    /// [`info`](EthDevice::info); otherwise the software stage does RSS and this is not called).
+    fn rss_hash_update(&self, _conf: &crate::config::RssConf) -> DriverResult<()> {
+        Err(DriverError::NotSupported("RSS hash update"))
+    }
+
+    /// Applies a whole redirection table (for a device with its own RSS, as above).
+    fn rss_reta_update(&self, _reta: &[u16]) -> DriverResult<()> {
+        Err(DriverError::NotSupported("RSS redirection table update"))
+    }
 
     /// Frames the device itself dropped for want of room, counted in its own registers (a
     /// NIC's missed-packet counter), since the last [`device_stats_reset`]: added to the port's
@@ -171,11 +197,15 @@ pub trait EthDevice: Send + Sync {
     /// Resets what the device counts itself (with the port's statistics).
     fn device_stats_reset(&self) {}
 
-    /// Driver-specific extended statistics, after the generic ones.
+    /// Driver-specific extended statistics, after the generic ones: the counters as they are
+    /// (the port layer keeps the baseline of a reset).
     fn xstats(&self) -> Vec<(String, u64)> {
         Vec::new()
     }
 
-    /// Resets the driver-specific extended statistics.
-    fn xstats_reset(&self) {}
+    /// Whether extended statistic `name` counts (a reset zeroes it) or tells a state (a mode, a
+    /// size: a reset leaves it).
+    fn xstat_is_counter(&self, _name: &str) -> bool {
+        true
+    }
 }

@@ -4,8 +4,10 @@
 //! (queues, offloads, RSS, MTU), given RX/TX queues with descriptors and a mempool, started and
 //! stopped, closed and reset; packets move in bursts through per-queue handles that one lcore
 //! owns at a time; statistics and extended statistics by name, link status, MAC address,
-//! promiscuous and all-multicast modes, a transmit buffer, and software RSS (Toeplitz with
-//! DPDK's default key).
+//! promiscuous and all-multicast modes, a transmit buffer, and the software stage every port
+//! has ([`stage`]): RX/TX callbacks, more queues than the device has, Toeplitz RSS with a
+//! redirection table, packet types, hairpin queues, and the [`Classifier`] hook of the flow
+//! engine.
 //!
 //! ```no_run
 //! use rpdk_ethdev::{EthConf, Port, RxConf, TxConf};
@@ -39,6 +41,7 @@ mod error;
 pub mod port;
 mod queue;
 pub mod rss;
+pub mod stage;
 mod stats;
 mod telemetry;
 mod txbuffer;
@@ -51,5 +54,7 @@ pub use error::{DriverError, EthError, Result};
 pub use port::{MAX_ETHPORTS, Port, PortId, allocate, port_count, ports, release_by_name};
 pub use queue::{RxQueue, TxQueue};
 pub use rss::RssHf;
+pub use stage::hairpin::{HairpinCap, HairpinConf, HairpinPeer};
+pub use stage::{CallbackId, Classifier, RxCallbackFn, TxCallbackFn, Verdict};
 pub use stats::{QUEUE_STAT_CNTRS, QueueCounters, QueueSnapshot, Stats};
 pub use txbuffer::TxBuffer;

@@ -9,9 +9,18 @@ use rpdk_mbuf::PktmbufPool;
 use rpdk_mbuf::net::MacAddr;
 
 use crate::config::{DevInfo, EthConf, Link, RxConf, RxMqMode, TxConf};
+use crate::config::{RssConf, rx_offload};
 use crate::driver::{EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
 use crate::error::{DriverError, EthError, Result};
 use crate::queue::{RxQueue, TxQueue};
+use crate::rss::RssHf;
+use crate::stage::hairpin::{HAIRPIN_CAP, HairpinCap, HairpinConf, HairpinPeer};
+use crate::stage::swq::{SharedRx, SharedTx, SwRxQueue, SwTxQueue};
+use crate::stage::{
+    CallbackId, Classifier, HashRx, PortStage, RssState, RxCallbackFn, STAGE_PTYPES, TxCallbackFn,
+    active, port_info,
+};
+use crate::stats::QueueCounters;
 use crate::stats::{PortCounters, Stats};
 
 /// Most ports at once (DPDK's default `RTE_MAX_ETHPORTS`).
@@ -37,12 +46,35 @@ pub(crate) struct State {
     pub rxq: Vec<Slot<dyn RxQueueOps>>,
     pub txq: Vec<Slot<dyn TxQueueOps>>,
     pub counters: Arc<PortCounters>,
+    /// The driver's extended statistics when they were last reset (by name).
+    pub xstats_base: Vec<(String, u64)>,
+    /// The software stage of each queue.
+    pub stage: PortStage,
+    /// The hairpin settings of each RX and TX queue (`None`: a normal queue).
+    pub hairpin_rx: Vec<Option<HairpinConf>>,
+    pub hairpin_tx: Vec<Option<HairpinConf>>,
+    /// The pools of hairpin RX queues (the application gives none).
+    pub hairpin_pools: Vec<PktmbufPool>,
     /// The smallest data room of the RX queues' pools (DPDK's `min_rx_buf_size`); 0 before
     /// any RX queue is set up.
     pub min_rx_buf_size: u32,
 }
 
-/// A port's shared state.
+impl State {
+    /// Forgets the hairpin queues (their queues are gone); their pools go once their mbufs
+    /// are back.
+    fn clear_hairpin(&mut self, nb_rx: u16, nb_tx: u16) {
+        self.hairpin_rx = vec![None; nb_rx as usize];
+        self.hairpin_tx = vec![None; nb_tx as usize];
+        for p in self.hairpin_pools.drain(..) {
+            p.free();
+        }
+    }
+}
+
+/// A port's shared state (DPDK's `rte_eth_dev_data`): the one owner of whether the port is
+/// configured, started or closed, of its configuration and of its queues. Drivers keep only
+/// what their device needs and never a copy of these.
 pub(crate) struct PortInner {
     pub id: PortId,
     pub name: String,
@@ -62,6 +94,14 @@ static PORTS: RwLock<Vec<Option<Arc<PortInner>>>> = RwLock::new(Vec::new());
 
 fn table() -> std::sync::RwLockReadGuard<'static, Vec<Option<Arc<PortInner>>>> {
     PORTS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The configuration a device sees: the port's, without the offloads the stage does for it.
+fn device_conf(conf: &EthConf, dev: &DevInfo) -> EthConf {
+    EthConf {
+        rx_offloads: conf.rx_offloads & dev.rx_offload_capa,
+        ..conf.clone()
+    }
 }
 
 /// Gives a device a port id (DPDK's `rte_eth_dev_allocate`, for drivers).
@@ -89,7 +129,12 @@ pub fn allocate(name: &str, dev: Box<dyn EthDevice>, socket: u32) -> Result<Port
             conf: EthConf::default(),
             rxq: Vec::new(),
             txq: Vec::new(),
-            counters: Arc::new(PortCounters::new(0, 0)),
+            counters: Arc::new(PortCounters::new(0, 0, 0)),
+            xstats_base: Vec::new(),
+            stage: PortStage::default(),
+            hairpin_rx: Vec::new(),
+            hairpin_tx: Vec::new(),
+            hairpin_pools: Vec::new(),
             min_rx_buf_size: 0,
         }),
     }));
@@ -179,8 +224,17 @@ impl Port {
         self.inner.socket
     }
 
-    /// What it is and can do (DPDK's `rte_eth_dev_info_get`).
+    /// What it is and can do (DPDK's `rte_eth_dev_info_get`): the device's, with the software
+    /// stage's queues beyond the device's and its RSS when the device has none.
     pub fn info(&self) -> DevInfo {
+        let _st = self.inner.lock();
+        port_info(self.inner.dev.info())
+    }
+
+    /// What the device alone is and can do, without the stage: how many queues it has
+    /// (those beyond are the stage's software queues), whether it does RSS itself.
+    pub fn device_info(&self) -> DevInfo {
+        let _st = self.inner.lock();
         self.inner.dev.info()
     }
 
@@ -193,7 +247,7 @@ impl Port {
         match e {
             DriverError::NotSupported(what) => EthError::NotSupported {
                 port: self.id(),
-                driver: self.info().driver_name,
+                driver: self.inner.dev.info().driver_name,
                 what,
             },
             DriverError::Invalid(reason) => EthError::InvalidConfig {
@@ -202,7 +256,7 @@ impl Port {
             },
             other => EthError::Driver {
                 port: self.id(),
-                driver: self.info().driver_name,
+                driver: self.inner.dev.info().driver_name,
                 message: other.to_string(),
             },
         }
@@ -235,7 +289,8 @@ impl Port {
         {
             return Err(self.bad_state("configure needs every queue handle given back"));
         }
-        let info = self.info();
+        let dev_info = self.inner.dev.info();
+        let info = port_info(dev_info.clone());
         let invalid = |reason: String| EthError::InvalidConfig {
             port: self.id(),
             reason,
@@ -279,34 +334,99 @@ impl Port {
                 info.min_mtu, info.max_mtu
             )));
         }
-        if conf.rx_mq_mode == RxMqMode::Rss {
-            let bad = conf.rss.hf.0 & !info.flow_type_rss_offloads.0;
-            if bad != 0 {
-                return Err(invalid(format!(
-                    "RSS hash types {bad:#x} not supported (valid: {:#x})",
-                    info.flow_type_rss_offloads.0
-                )));
-            }
-            if let Some(key) = &conf.rss.key
-                && info.hash_key_size != 0
-                && key.len() != info.hash_key_size as usize
-            {
-                return Err(invalid(format!(
-                    "RSS key of {} bytes, the port takes {}",
-                    key.len(),
-                    info.hash_key_size
-                )));
-            }
+        let wants_rss =
+            conf.rx_mq_mode == RxMqMode::Rss || conf.rx_offloads & rx_offload::RSS_HASH != 0;
+        if wants_rss {
+            self.check_rss_conf(&info, &conf.rss)?;
         }
+        let kernel_rx = nb_rx.min(dev_info.max_rx_queues);
+        let kernel_tx = nb_tx.min(dev_info.max_tx_queues);
         self.inner
             .dev
-            .configure(nb_rx, nb_tx, conf)
+            .configure(kernel_rx, kernel_tx, &device_conf(conf, &dev_info))
             .map_err(|e| self.driver_err(e))?;
+        let mut stage = PortStage::new(nb_rx, nb_tx).map_err(|e| EthError::InvalidConfig {
+            port: self.id(),
+            reason: format!("the software stage's rings: {e}"),
+        })?;
+        stage.kernel_rx = kernel_rx;
+        stage.kernel_tx = kernel_tx;
+        let hf = if wants_rss { conf.rss.hf } else { RssHf::NONE };
+        stage.rss = Some(Arc::new(RssState::new(
+            hf,
+            conf.rss.key.as_deref(),
+            nb_rx,
+            info.reta_size,
+        )));
+        let stage_rss = dev_info.reta_size == 0;
+        // The stage spreads over more queues than the device has, and over all of them when
+        // RSS is asked of a device that does not spread flows over its queues by a hash of
+        // its own (a NIC's RETA, or a kernel's flow hash as `net_af_packet`'s fanout: such a
+        // device says so with `reta_size` or `flow_type_rss_offloads`, and the stage trusts
+        // it).
+        let device_spreads =
+            dev_info.reta_size != 0 || dev_info.flow_type_rss_offloads != RssHf::NONE;
+        let stage_spreads =
+            conf.rx_mq_mode == RxMqMode::Rss && !device_spreads && nb_rx > 1 && kernel_rx > 0;
+        let counters = if nb_rx > kernel_rx || stage_spreads {
+            let c = PortCounters::new(nb_rx, nb_tx, kernel_rx);
+            stage.sw_rx = Some(
+                (0..kernel_rx)
+                    .map(|k| SharedRx::new(k, nb_rx, c.kernel_rx[k as usize].clone()))
+                    .collect(),
+            );
+            stage.spread = conf.rx_mq_mode == RxMqMode::Rss;
+            c
+        } else {
+            stage.hash_rx = stage_rss && conf.rx_offloads & rx_offload::RSS_HASH != 0;
+            PortCounters::new(nb_rx, nb_tx, 0)
+        };
+        if nb_tx > kernel_tx {
+            stage.sw_tx = Some(
+                (0..kernel_tx)
+                    .map(|_| {
+                        let c = Arc::new(QueueCounters::default());
+                        (Arc::new(SharedTx::new(c.clone())), c)
+                    })
+                    .collect(),
+            );
+        }
         st.conf = conf.clone();
         st.rxq = (0..nb_rx).map(|_| Slot::Empty).collect();
         st.txq = (0..nb_tx).map(|_| Slot::Empty).collect();
-        st.counters = Arc::new(PortCounters::new(nb_rx, nb_tx));
+        st.counters = Arc::new(counters);
+        st.xstats_base.clear();
+        st.stage = stage;
+        st.clear_hairpin(nb_rx, nb_tx);
         st.configured = true;
+        Ok(())
+    }
+
+    /// RSS settings `rss` are within what the port offers.
+    fn check_rss_conf(&self, info: &DevInfo, rss: &RssConf) -> Result<()> {
+        let bad = rss.hf.0 & !info.flow_type_rss_offloads.0;
+        if bad != 0 {
+            return Err(EthError::InvalidConfig {
+                port: self.id(),
+                reason: format!(
+                    "RSS hash types {bad:#x} not supported (valid: {:#x})",
+                    info.flow_type_rss_offloads.0
+                ),
+            });
+        }
+        if let Some(key) = &rss.key
+            && info.hash_key_size != 0
+            && key.len() != info.hash_key_size as usize
+        {
+            return Err(EthError::InvalidConfig {
+                port: self.id(),
+                reason: format!(
+                    "RSS key of {} bytes, the port takes {}",
+                    key.len(),
+                    info.hash_key_size
+                ),
+            });
+        }
         Ok(())
     }
 
@@ -435,7 +555,9 @@ impl Port {
     }
 
     /// Sets up RX queue `queue` with `nb_desc` descriptors (0: the driver's default) taking
-    /// mbufs from `pool` (DPDK's `rte_eth_rx_queue_setup`).
+    /// mbufs from `pool` (DPDK's `rte_eth_rx_queue_setup`). A queue beyond the device's is
+    /// the stage's: `nb_desc` sizes its rings, and its packets come from the device queues'
+    /// pools.
     pub fn rx_queue_setup(
         &self,
         queue: u16,
@@ -447,7 +569,8 @@ impl Port {
         let mut st = self.open_state()?;
         self.check_setup_state(&st)?;
         self.check_slot_free(&st.rxq, "rx", queue)?;
-        let info = self.info();
+        let dev_info = self.inner.dev.info();
+        let info = port_info(dev_info.clone());
         self.check_queue_conf(
             "RX",
             nb_desc,
@@ -455,24 +578,69 @@ impl Port {
             conf.offloads,
             info.rx_offload_capa,
         )?;
-        let eth_conf = st.conf.clone();
+        let eth_conf = device_conf(&st.conf, &dev_info);
+        let dev_conf = RxConf {
+            offloads: conf.offloads & dev_info.rx_offload_capa,
+            ..*conf
+        };
         // The queue set up before goes first (as DPDK releases it), so that what it holds (a
         // ring's single-consumer side, a socket) is free for the new one.
         st.rxq[queue as usize] = Slot::Empty;
-        let ops = self
-            .inner
-            .dev
-            .rx_queue_setup(RxSetup {
-                port: self.id(),
-                queue,
-                nb_desc,
-                socket,
-                conf,
-                eth_conf: &eth_conf,
-                pool,
-                counters: st.counters.rx[queue as usize].clone(),
-            })
-            .map_err(|e| self.driver_err(e))?;
+        let sw_rx = st.stage.sw_rx.clone();
+        let kernel = queue < st.stage.kernel_rx;
+        let counters = if sw_rx.is_some() {
+            st.counters.kernel_rx.get(queue as usize).cloned()
+        } else {
+            st.counters.rx.get(queue as usize).cloned()
+        };
+        let ops = if kernel {
+            if let Some(sw) = &sw_rx {
+                sw[queue as usize].clear_ops();
+            }
+            let ops = self
+                .inner
+                .dev
+                .rx_queue_setup(RxSetup {
+                    port: self.id(),
+                    queue,
+                    nb_desc,
+                    socket,
+                    conf: &dev_conf,
+                    eth_conf: &eth_conf,
+                    pool,
+                    counters: counters.unwrap_or_default(),
+                })
+                .map_err(|e| self.driver_err(e))?;
+            Some(ops)
+        } else {
+            None
+        };
+        let ops: Box<dyn RxQueueOps> = match (sw_rx, ops) {
+            (Some(sw), ops) => {
+                if let Some(ops) = ops {
+                    sw[queue as usize].set_ops(ops);
+                }
+                let size = if nb_desc == 0 { 1024 } else { nb_desc as u32 };
+                let rss = st.stage.spread.then(|| st.stage.rss.clone()).flatten();
+                let q =
+                    SwRxQueue::new(queue, size, sw, rss, st.counters.rx[queue as usize].clone())
+                        .map_err(|e| EthError::InvalidConfig {
+                            port: self.id(),
+                            reason: format!("RX queue {queue}: the stage's rings: {e}"),
+                        })?;
+                Box::new(q)
+            }
+            (None, Some(ops)) => match (&st.stage.rss, st.stage.hash_rx) {
+                (Some(rss), true) => Box::new(HashRx {
+                    inner: ops,
+                    rss: rss.clone(),
+                }),
+                _ => ops,
+            },
+            (None, None) => {
+                return Err(self.bad_state(format!("RX queue {queue} has no device queue")));
+            }
+        };
         st.rxq[queue as usize] = Slot::Ready(ops);
         let room = u32::from(pool.data_room_size());
         if st.min_rx_buf_size == 0 || st.min_rx_buf_size > room {
@@ -481,7 +649,8 @@ impl Port {
         Ok(())
     }
 
-    /// Sets up TX queue `queue` (DPDK's `rte_eth_tx_queue_setup`).
+    /// Sets up TX queue `queue` (DPDK's `rte_eth_tx_queue_setup`). A queue beyond the
+    /// device's is the stage's, sharing device queue `queue % device queues`.
     pub fn tx_queue_setup(
         &self,
         queue: u16,
@@ -492,31 +661,54 @@ impl Port {
         let mut st = self.open_state()?;
         self.check_setup_state(&st)?;
         self.check_slot_free(&st.txq, "tx", queue)?;
-        let info = self.info();
+        let dev_info = self.inner.dev.info();
         self.check_queue_conf(
             "TX",
             nb_desc,
-            info.tx_desc_lim,
+            dev_info.tx_desc_lim,
             conf.offloads,
-            info.tx_offload_capa,
+            dev_info.tx_offload_capa,
         )?;
-        let eth_conf = st.conf.clone();
+        let eth_conf = device_conf(&st.conf, &dev_info);
         // As for RX: the previous queue goes first.
         st.txq[queue as usize] = Slot::Empty;
-        let ops = self
-            .inner
-            .dev
-            .tx_queue_setup(TxSetup {
-                port: self.id(),
-                queue,
-                nb_desc,
-                socket,
-                conf,
-                eth_conf: &eth_conf,
-                counters: st.counters.tx[queue as usize].clone(),
-            })
-            .map_err(|e| self.driver_err(e))?;
-        st.txq[queue as usize] = Slot::Ready(ops);
+        let kernel_tx = st.stage.kernel_tx;
+        let sw_tx = st.stage.sw_tx.clone();
+        if queue < kernel_tx {
+            let counters = match &sw_tx {
+                Some(sw) => {
+                    sw[queue as usize].0.clear_ops();
+                    sw[queue as usize].1.clone()
+                }
+                None => st.counters.tx[queue as usize].clone(),
+            };
+            let ops = self
+                .inner
+                .dev
+                .tx_queue_setup(TxSetup {
+                    port: self.id(),
+                    queue,
+                    nb_desc,
+                    socket,
+                    conf,
+                    eth_conf: &eth_conf,
+                    counters,
+                })
+                .map_err(|e| self.driver_err(e))?;
+            match &sw_tx {
+                Some(sw) => sw[queue as usize].0.set_ops(ops),
+                None => {
+                    st.txq[queue as usize] = Slot::Ready(ops);
+                    return Ok(());
+                }
+            }
+        }
+        let Some(sw) = sw_tx else {
+            return Err(self.bad_state(format!("TX queue {queue} has no device queue")));
+        };
+        let shared = sw[(queue % kernel_tx.max(1)) as usize].0.clone();
+        let ops = SwTxQueue::new(shared, st.counters.tx[queue as usize].clone());
+        st.txq[queue as usize] = Slot::Ready(Box::new(ops));
         Ok(())
     }
 
@@ -538,12 +730,28 @@ impl Port {
         self.inner.dev.start().map_err(|e| self.driver_err(e))?;
         self.inner.started.store(true, Ordering::Release);
         log::info!(target: "lib.ethdev", "port {}: started", self.id());
+        let auto = st
+            .hairpin_tx
+            .iter()
+            .any(|c| c.as_ref().is_some_and(|c| !c.manual_bind));
+        drop(st);
+        if auto {
+            // Automatic bind: the hairpins of this port to itself.
+            self.bind_hairpins(Some(self.id()), false)?;
+        }
         Ok(())
     }
 
     /// Stops the port (DPDK's `rte_eth_dev_stop`): bursts return 0 until it starts again.
     pub fn stop(&self) -> Result<()> {
+        // Hairpins through this port stop first (their services hold its queues).
+        crate::stage::hairpin::unbind_where(|b| b.rx_port == self.id() || b.tx_port == self.id());
         let _st = self.open_state()?;
+        self.stop_locked()
+    }
+
+    /// Stops the port; the caller holds its lock.
+    fn stop_locked(&self) -> Result<()> {
         if !self.is_started() {
             return Ok(());
         }
@@ -565,6 +773,8 @@ impl Port {
         }
         st.rxq.clear();
         st.txq.clear();
+        st.stage = PortStage::default();
+        st.clear_hairpin(0, 0);
         st.closed = true;
         drop(st);
         let res = self.inner.dev.close().map_err(|e| self.driver_err(e));
@@ -579,58 +789,594 @@ impl Port {
     }
 
     /// Stops the port and drops its configuration and queues, back to how it was after probe
-    /// (DPDK's `rte_eth_dev_reset`).
+    /// (DPDK's `rte_eth_dev_reset`). Every queue handle must be given back first: a port with
+    /// a handle out is left as it was, started or not.
     pub fn reset(&self) -> Result<()> {
-        self.stop()?;
         let mut st = self.open_state()?;
         if st.rxq.iter().any(|s| matches!(s, Slot::Taken))
             || st.txq.iter().any(|s| matches!(s, Slot::Taken))
         {
             return Err(self.bad_state("reset needs every queue handle given back"));
         }
+        self.stop_locked()?;
         st.rxq.clear();
         st.txq.clear();
         st.configured = false;
         st.conf = EthConf::default();
+        st.xstats_base.clear();
+        st.stage = PortStage::default();
+        st.clear_hairpin(0, 0);
         Ok(())
     }
 
     /// Takes RX queue `queue` for this thread: one handle per queue at a time, given back when
-    /// dropped.
+    /// dropped. A hairpin queue is not the application's.
     pub fn rx_queue(&self, queue: u16) -> Result<RxQueue> {
-        let mut st = self.open_state()?;
-        let ops = self.take_slot(&mut st.rxq, "rx", queue)?;
-        Ok(RxQueue::new(self.inner.clone(), queue, ops))
+        if self.is_hairpin(true, queue) {
+            return Err(self.bad_state(format!("RX queue {queue} is a hairpin queue")));
+        }
+        self.take_rx_queue(queue)
     }
 
-    /// Takes TX queue `queue` for this thread.
+    fn is_hairpin(&self, rx: bool, queue: u16) -> bool {
+        let st = self.inner.lock();
+        let list = if rx { &st.hairpin_rx } else { &st.hairpin_tx };
+        list.get(queue as usize).is_some_and(Option::is_some)
+    }
+
+    fn take_rx_queue(&self, queue: u16) -> Result<RxQueue> {
+        let mut st = self.open_state()?;
+        let ops = self.take_slot(&mut st.rxq, "rx", queue)?;
+        let stages = st.stage.rx.clone();
+        Ok(RxQueue::new(self.inner.clone(), queue, ops, stages))
+    }
+
+    /// Takes TX queue `queue` for this thread. A hairpin queue is not the application's.
     pub fn tx_queue(&self, queue: u16) -> Result<TxQueue> {
+        if self.is_hairpin(false, queue) {
+            return Err(self.bad_state(format!("TX queue {queue} is a hairpin queue")));
+        }
+        self.take_tx_queue(queue)
+    }
+
+    fn take_tx_queue(&self, queue: u16) -> Result<TxQueue> {
         let mut st = self.open_state()?;
         let ops = self.take_slot(&mut st.txq, "tx", queue)?;
-        Ok(TxQueue::new(self.inner.clone(), queue, ops))
+        let stage = st.stage.tx[queue as usize].clone();
+        Ok(TxQueue::new(self.inner.clone(), queue, ops, stage))
+    }
+
+    /// Adds `cb` after the RX callbacks of queue `queue` (DPDK's `rte_eth_add_rx_callback`):
+    /// from the next burst on, it runs on the polling lcore after the driver's receive. Safe
+    /// while traffic runs.
+    pub fn add_rx_callback(
+        &self,
+        queue: u16,
+        cb: impl Fn(u16, u16, &mut rpdk_mbuf::BurstView<'_>) + Send + Sync + 'static,
+    ) -> Result<CallbackId> {
+        self.add_rx_cb(queue, Arc::new(cb), false)
+    }
+
+    /// Adds `cb` before the other RX callbacks of queue `queue` (DPDK's
+    /// `rte_eth_add_first_rx_callback`).
+    pub fn add_first_rx_callback(
+        &self,
+        queue: u16,
+        cb: impl Fn(u16, u16, &mut rpdk_mbuf::BurstView<'_>) + Send + Sync + 'static,
+    ) -> Result<CallbackId> {
+        self.add_rx_cb(queue, Arc::new(cb), true)
+    }
+
+    fn add_rx_cb(&self, queue: u16, cb: Arc<RxCallbackFn>, first: bool) -> Result<CallbackId> {
+        let stage = {
+            let st = self.open_state()?;
+            st.stage
+                .rx
+                .get(queue as usize)
+                .cloned()
+                .ok_or_else(|| self.no_such_queue(st.stage.rx.len(), "rx", queue))?
+        };
+        let id = stage.callbacks.add(cb, first);
+        stage.set_active(active::CALLBACKS, true);
+        Ok(CallbackId { queue, id })
+    }
+
+    /// Removes an RX callback (DPDK's `rte_eth_remove_rx_callback`). Returns once the lcore
+    /// polling the queue is past it: after that, the callback is never called again and what
+    /// it holds is dropped. Safe while traffic runs.
+    pub fn remove_rx_callback(&self, cb: CallbackId) -> Result<()> {
+        let stage = {
+            let st = self.open_state()?;
+            st.stage.rx.get(cb.queue as usize).cloned()
+        };
+        match stage {
+            Some(s) if s.callbacks.remove(cb.id) => {
+                if s.callbacks.is_empty() {
+                    s.set_active(active::CALLBACKS, false);
+                }
+                Ok(())
+            }
+            _ => Err(self.no_callback("RX", cb)),
+        }
+    }
+
+    /// Adds `cb` after the TX callbacks of queue `queue` (DPDK's `rte_eth_add_tx_callback`):
+    /// it runs on the sending lcore before the driver's transmit.
+    pub fn add_tx_callback(
+        &self,
+        queue: u16,
+        cb: impl Fn(u16, u16, &mut rpdk_mbuf::BurstView<'_>) + Send + Sync + 'static,
+    ) -> Result<CallbackId> {
+        let cb: Arc<TxCallbackFn> = Arc::new(cb);
+        let stage = {
+            let st = self.open_state()?;
+            st.stage
+                .tx
+                .get(queue as usize)
+                .cloned()
+                .ok_or_else(|| self.no_such_queue(st.stage.tx.len(), "tx", queue))?
+        };
+        let id = stage.callbacks.add(cb, false);
+        stage.set_active(active::CALLBACKS, true);
+        Ok(CallbackId { queue, id })
+    }
+
+    /// Removes a TX callback (DPDK's `rte_eth_remove_tx_callback`), waiting as
+    /// [`remove_rx_callback`](Self::remove_rx_callback) does.
+    pub fn remove_tx_callback(&self, cb: CallbackId) -> Result<()> {
+        let stage = {
+            let st = self.open_state()?;
+            st.stage.tx.get(cb.queue as usize).cloned()
+        };
+        match stage {
+            Some(s) if s.callbacks.remove(cb.id) => {
+                if s.callbacks.is_empty() {
+                    s.set_active(active::CALLBACKS, false);
+                }
+                Ok(())
+            }
+            _ => Err(self.no_callback("TX", cb)),
+        }
+    }
+
+    /// Installs the port's classifier (the flow engine's hook, see [`Classifier`]) on every
+    /// RX and TX queue, replacing the one before, or removes it (`None`). Safe while traffic
+    /// runs; returns once no lcore can still be inside the one it replaced or removed. It
+    /// lasts until the next configure, reset or close.
+    pub fn set_classifier(&self, c: Option<Arc<dyn Classifier>>) -> Result<()> {
+        let (rx, tx) = {
+            let st = self.open_state()?;
+            if !st.configured {
+                return Err(self.bad_state("a classifier needs configure first"));
+            }
+            (st.stage.rx.clone(), st.stage.tx.clone())
+        };
+        for s in &rx {
+            Self::swap_classifier(&s.classifier, c.clone());
+            s.set_active(active::CLASSIFIER, c.is_some());
+        }
+        for s in &tx {
+            Self::swap_classifier(&s.classifier, c.clone());
+            s.set_active(active::CLASSIFIER, c.is_some());
+        }
+        Ok(())
+    }
+
+    fn swap_classifier(
+        list: &crate::stage::CallbackList<dyn Classifier>,
+        c: Option<Arc<dyn Classifier>>,
+    ) {
+        list.clear();
+        if let Some(c) = c {
+            list.add(c, false);
+        }
+    }
+
+    /// The packet types the port can give (DPDK's `rte_eth_dev_get_supported_ptypes`), those
+    /// in the layers of `mask`: the device's when it classifies, else the stage's parser's.
+    pub fn get_supported_ptypes(&self, mask: u32) -> Vec<u32> {
+        let _st = self.inner.lock();
+        let dev = self.inner.dev.supported_ptypes();
+        let all: &[u32] = if dev.is_empty() { STAGE_PTYPES } else { &dev };
+        all.iter().copied().filter(|p| p & mask != 0).collect()
+    }
+
+    /// The packet types the application wants in `mbuf.packet_type` (DPDK's
+    /// `rte_eth_dev_set_ptypes`), as layer masks (`PacketType::L2_MASK | ..`); 0 asks for
+    /// none. On a device that does not classify, the stage parses received packets for those
+    /// layers (and pays nothing when none are asked).
+    pub fn set_ptypes(&self, mask: u32) -> Result<()> {
+        let st = self.open_state()?;
+        if !st.configured {
+            return Err(self.bad_state("set_ptypes needs configure first"));
+        }
+        if !self.inner.dev.supported_ptypes().is_empty() {
+            return Ok(());
+        }
+        let mask = mask & rpdk_mbuf::PacketType::ALL_MASK;
+        for s in &st.stage.rx {
+            s.ptypes.store(mask, Ordering::Relaxed);
+            s.set_active(active::PTYPES, mask != 0);
+        }
+        Ok(())
+    }
+
+    fn no_callback(&self, dir: &str, cb: CallbackId) -> EthError {
+        EthError::InvalidConfig {
+            port: self.id(),
+            reason: format!(
+                "no such {dir} callback on queue {} (removed already, or the port was \
+                 configured again)",
+                cb.queue
+            ),
+        }
+    }
+
+    /// Whether RSS calls go to the device (it has its own RSS and all the port's RX queues).
+    fn device_rss(&self, st: &State) -> bool {
+        self.inner.dev.info().reta_size != 0 && st.stage.sw_rx.is_none()
+    }
+
+    fn rss_state(&self, st: &State) -> Result<Arc<RssState>> {
+        if !st.configured {
+            return Err(self.bad_state("RSS needs configure first"));
+        }
+        st.stage
+            .rss
+            .clone()
+            .ok_or_else(|| self.bad_state("RSS needs configure first"))
+    }
+
+    /// Changes the RSS hash types and, when `conf.key` is given, the key (DPDK's
+    /// `rte_eth_dev_rss_hash_update`); takes effect on the next burst.
+    pub fn rss_hash_update(&self, conf: &RssConf) -> Result<()> {
+        let mut st = self.open_state()?;
+        let rss = self.rss_state(&st)?;
+        let info = port_info(self.inner.dev.info());
+        self.check_rss_conf(&info, conf)?;
+        let key = conf
+            .key
+            .clone()
+            .unwrap_or_else(|| rss.snapshot().key.to_vec());
+        let new = RssConf {
+            key: Some(key.clone()),
+            hf: conf.hf,
+        };
+        if self.device_rss(&st) {
+            self.inner
+                .dev
+                .rss_hash_update(&new)
+                .map_err(|e| self.driver_err(e))?;
+        }
+        rss.set(conf.hf, &key);
+        st.conf.rss = new;
+        Ok(())
+    }
+
+    /// The RSS hash types and key in use (DPDK's `rte_eth_dev_rss_hash_conf_get`).
+    pub fn rss_hash_conf_get(&self) -> Result<RssConf> {
+        let st = self.open_state()?;
+        let snap = self.rss_state(&st)?.snapshot();
+        Ok(RssConf {
+            key: Some(snap.key.to_vec()),
+            hf: snap.hf,
+        })
+    }
+
+    /// Sets redirection table entries, `(index, queue)` pairs (DPDK's
+    /// `rte_eth_dev_rss_reta_update`, its mask and groups as a list); takes effect on the
+    /// next burst.
+    pub fn rss_reta_update(&self, entries: &[(u16, u16)]) -> Result<()> {
+        let st = self.open_state()?;
+        let rss = self.rss_state(&st)?;
+        let size = port_info(self.inner.dev.info()).reta_size;
+        let nb_rx = st.rxq.len() as u16;
+        for &(i, q) in entries {
+            if i >= size {
+                return Err(EthError::InvalidConfig {
+                    port: self.id(),
+                    reason: format!("RETA index {i}: the table has {size} entries"),
+                });
+            }
+            if q >= nb_rx {
+                return Err(EthError::InvalidConfig {
+                    port: self.id(),
+                    reason: format!("RETA entry {i} to queue {q}: {nb_rx} RX queues configured"),
+                });
+            }
+        }
+        if self.device_rss(&st) {
+            let mut reta = rss.reta();
+            for &(i, q) in entries {
+                reta[i as usize] = q;
+            }
+            self.inner
+                .dev
+                .rss_reta_update(&reta)
+                .map_err(|e| self.driver_err(e))?;
+        }
+        rss.reta_set(entries);
+        Ok(())
+    }
+
+    /// The redirection table (DPDK's `rte_eth_dev_rss_reta_query`), `reta_size` entries.
+    pub fn rss_reta_query(&self) -> Result<Vec<u16>> {
+        let st = self.open_state()?;
+        let rss = self.rss_state(&st)?;
+        let size = port_info(self.inner.dev.info()).reta_size as usize;
+        let mut reta = rss.reta();
+        reta.truncate(size);
+        Ok(reta)
+    }
+
+    /// What hairpin queues the port can have (DPDK's `rte_eth_dev_hairpin_capability_get`):
+    /// the software hairpin's, on every driver.
+    pub fn hairpin_capability_get(&self) -> Result<HairpinCap> {
+        drop(self.open_state()?);
+        Ok(HAIRPIN_CAP)
+    }
+
+    fn check_hairpin_conf(&self, dir: &str, nb_desc: u16, conf: &HairpinConf) -> Result<()> {
+        let invalid = |reason: String| EthError::InvalidConfig {
+            port: self.id(),
+            reason,
+        };
+        let [peer] = conf.peers[..] else {
+            return Err(invalid(format!(
+                "{dir} hairpin queue with {} peers: the software hairpin takes exactly 1",
+                conf.peers.len()
+            )));
+        };
+        if nb_desc > HAIRPIN_CAP.max_nb_desc {
+            return Err(invalid(format!(
+                "{nb_desc} hairpin descriptors, at most {}",
+                HAIRPIN_CAP.max_nb_desc
+            )));
+        }
+        if Port::get(peer.port).is_err() {
+            return Err(invalid(format!(
+                "hairpin peer port {} does not exist",
+                peer.port
+            )));
+        }
+        if peer.port != self.id() && !conf.manual_bind {
+            return Err(invalid(format!(
+                "a hairpin to another port ({}) needs manual_bind, then hairpin_bind",
+                peer.port
+            )));
+        }
+        Ok(())
+    }
+
+    fn hairpin_count(st: &State) -> usize {
+        st.hairpin_rx.iter().flatten().count() + st.hairpin_tx.iter().flatten().count()
+    }
+
+    /// Sets up RX queue `queue` as a hairpin queue (DPDK's `rte_eth_rx_hairpin_queue_setup`):
+    /// what it receives goes to its peer TX queue once bound, never to the application. Its
+    /// mbufs come from a pool of its own of `nb_desc` (0: 1024) mbufs.
+    pub fn rx_hairpin_queue_setup(
+        &self,
+        queue: u16,
+        nb_desc: u16,
+        conf: &HairpinConf,
+    ) -> Result<()> {
+        self.check_hairpin_conf("RX", nb_desc, conf)?;
+        {
+            let st = self.open_state()?;
+            self.check_setup_state(&st)?;
+            self.check_slot_free(&st.rxq, "rx", queue)?;
+            if Self::hairpin_count(&st) >= HAIRPIN_CAP.max_nb_queues as usize * 2 {
+                return Err(self.bad_state("too many hairpin queues"));
+            }
+        }
+        let n = if nb_desc == 0 { 1024 } else { nb_desc as u32 }.max(64) * 2 - 1;
+        let pool = PktmbufPool::create(
+            &format!("HP_p{}q{queue}", self.id()),
+            n,
+            0,
+            0,
+            rpdk_mbuf::MBUF_DEFAULT_BUF_SIZE,
+            Some(self.socket_id()),
+        )
+        .map_err(|e| EthError::InvalidConfig {
+            port: self.id(),
+            reason: format!("the pool of hairpin RX queue {queue}: {e}"),
+        })?;
+        if let Err(e) = self.rx_queue_setup(queue, nb_desc, None, &RxConf::default(), &pool) {
+            pool.free();
+            return Err(e);
+        }
+        let mut st = self.inner.lock();
+        st.hairpin_rx[queue as usize] = Some(conf.clone());
+        st.hairpin_pools.push(pool);
+        // RSS spreads over the normal queues only: a hairpin queue gets what flow rules send it.
+        let normal: Vec<u16> = (0..st.hairpin_rx.len() as u16)
+            .filter(|&q| st.hairpin_rx[q as usize].is_none())
+            .collect();
+        if let (Some(rss), false) = (&st.stage.rss, normal.is_empty()) {
+            let size = rss.reta().len() as u16;
+            let entries: Vec<(u16, u16)> = (0..size)
+                .map(|i| (i, normal[i as usize % normal.len()]))
+                .collect();
+            rss.reta_set(&entries);
+        }
+        Ok(())
+    }
+
+    /// Sets up TX queue `queue` as a hairpin queue (DPDK's `rte_eth_tx_hairpin_queue_setup`):
+    /// it sends what its peer RX queue receives.
+    pub fn tx_hairpin_queue_setup(
+        &self,
+        queue: u16,
+        nb_desc: u16,
+        conf: &HairpinConf,
+    ) -> Result<()> {
+        self.check_hairpin_conf("TX", nb_desc, conf)?;
+        {
+            let st = self.open_state()?;
+            if Self::hairpin_count(&st) >= HAIRPIN_CAP.max_nb_queues as usize * 2 {
+                return Err(self.bad_state("too many hairpin queues"));
+            }
+        }
+        self.tx_queue_setup(queue, nb_desc, None, &TxConf::default())?;
+        self.inner.lock().hairpin_tx[queue as usize] = Some(conf.clone());
+        Ok(())
+    }
+
+    /// Binds the hairpin TX queues of this port to their peer RX queues on port `rx_port`
+    /// (all peer ports when `None`) (DPDK's `rte_eth_hairpin_bind(tx_port, rx_port)`): both
+    /// ports started; from now on an EAL service moves their packets.
+    pub fn hairpin_bind(&self, rx_port: Option<u16>) -> Result<()> {
+        self.bind_hairpins(rx_port, true)
+    }
+
+    fn bind_hairpins(&self, rx_port: Option<u16>, manual: bool) -> Result<()> {
+        let txs: Vec<(u16, HairpinConf)> = {
+            let st = self.open_state()?;
+            st.hairpin_tx
+                .iter()
+                .enumerate()
+                .filter_map(|(q, c)| Some((q as u16, c.clone()?)))
+                .filter(|(_, c)| c.manual_bind == manual)
+                .filter(|(_, c)| rx_port.is_none_or(|p| c.peers[0].port == p))
+                .collect()
+        };
+        if manual && txs.is_empty() {
+            return Err(self.bad_state(match rx_port {
+                Some(p) => format!("no hairpin TX queue with a peer on port {p}"),
+                None => "no hairpin TX queue to bind".into(),
+            }));
+        }
+        for (tq, conf) in txs {
+            let peer = conf.peers[0];
+            if crate::stage::hairpin::is_bound(self.id(), tq) {
+                if manual {
+                    return Err(self.bad_state(format!("hairpin TX queue {tq} is bound already")));
+                }
+                continue;
+            }
+            let rx = Port::get(peer.port)?;
+            if !self.is_started() || !rx.is_started() {
+                return Err(self.bad_state(format!(
+                    "hairpin bind needs both ports started (port {}: {}, port {}: {})",
+                    self.id(),
+                    self.is_started(),
+                    rx.id(),
+                    rx.is_started()
+                )));
+            }
+            let rx_conf = rx
+                .inner
+                .lock()
+                .hairpin_rx
+                .get(peer.queue as usize)
+                .cloned()
+                .flatten();
+            let want = HairpinPeer {
+                port: self.id(),
+                queue: tq,
+            };
+            match rx_conf {
+                Some(c) if c.peers[0] == want && c.tx_explicit == conf.tx_explicit => {}
+                Some(c) => {
+                    return Err(self.bad_state(format!(
+                        "hairpin TX queue {tq} and RX queue {} of port {} do not name each \
+                         other with the same settings ({:?} / {:?})",
+                        peer.queue, peer.port, conf, c
+                    )));
+                }
+                None => {
+                    return Err(self.bad_state(format!(
+                        "RX queue {} of port {} is not a hairpin queue",
+                        peer.queue, peer.port
+                    )));
+                }
+            }
+            let rxq = rx.take_rx_queue(peer.queue)?;
+            let txq = self.take_tx_queue(tq)?;
+            crate::stage::hairpin::bind(rxq, txq).map_err(|e| EthError::Driver {
+                port: self.id(),
+                driver: "hairpin",
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Unbinds the hairpin TX queues of this port from port `rx_port` (all when `None`) (DPDK's
+    /// `rte_eth_hairpin_unbind`): their service stops and the queues move nothing.
+    pub fn hairpin_unbind(&self, rx_port: Option<u16>) -> Result<()> {
+        drop(self.open_state()?);
+        let me = self.id();
+        crate::stage::hairpin::unbind_where(|b| {
+            b.tx_port == me && rx_port.is_none_or(|p| b.rx_port == p)
+        });
+        Ok(())
+    }
+
+    /// The peer ports of this port's hairpin queues (DPDK's `rte_eth_hairpin_get_peer_ports`):
+    /// with `tx`, the RX ports its hairpin TX queues take from; otherwise the TX ports its
+    /// hairpin RX queues send to.
+    pub fn hairpin_get_peer_ports(&self, tx: bool) -> Result<Vec<u16>> {
+        let st = self.open_state()?;
+        let list = if tx { &st.hairpin_tx } else { &st.hairpin_rx };
+        let mut ports: Vec<u16> = list.iter().flatten().map(|c| c.peers[0].port).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        Ok(ports)
+    }
+
+    /// The EAL services moving this port's bound hairpins (as RX or TX port), for an
+    /// application without service lcores to run (`service_run_iter_on_app_lcore`).
+    pub fn hairpin_services(&self) -> Vec<u32> {
+        crate::stage::hairpin::services_of(self.id())
     }
 
     /// Statistics (DPDK's `rte_eth_stats_get`).
     pub fn stats(&self) -> Stats {
+        let st = self.inner.lock();
         self.inner.dev.refresh_stats();
-        let mut s = self.inner.lock().counters.stats();
+        let mut s = st.counters.stats();
         s.imissed += self.inner.dev.device_missed();
         s
     }
 
-    /// Resets the statistics.
+    /// Resets the statistics, the device's own counters with them (so the driver's extended
+    /// statistics that show those counters restart too: their baseline is taken anew).
     pub fn stats_reset(&self) {
+        let mut st = self.inner.lock();
+        self.reset_locked(&mut st);
+    }
+
+    fn reset_locked(&self, st: &mut State) {
         self.inner.dev.refresh_stats();
-        self.inner.lock().counters.reset();
+        st.counters.reset();
         self.inner.dev.device_stats_reset();
+        st.xstats_base = self.inner.dev.xstats();
     }
 
     /// Extended statistics by name: the generic ones, then the driver's (DPDK's
     /// `rte_eth_xstats_get_names` and `rte_eth_xstats_get`).
     pub fn xstats(&self) -> Vec<(String, u64)> {
+        let st = self.inner.lock();
         self.inner.dev.refresh_stats();
-        let mut x = self.inner.lock().counters.xstats();
-        x.extend(self.inner.dev.xstats());
+        let mut x = st.counters.xstats();
+        let mut drv = self.inner.dev.xstats();
+        for (name, v) in &mut drv {
+            if let Some((_, b)) = st.xstats_base.iter().find(|(n, _)| n == name)
+                && self.inner.dev.xstat_is_counter(name)
+            {
+                *v = v.wrapping_sub(*b);
+            }
+        }
+        x.extend(drv);
+        for (i, s) in st.stage.rx.iter().enumerate() {
+            let drops = s.drops.load(Ordering::Relaxed);
+            if drops != 0 || s.active.load(Ordering::Relaxed) & active::CLASSIFIER != 0 {
+                x.push((format!("rx_q{i}_classifier_drops"), drops));
+            }
+        }
         x
     }
 
@@ -642,19 +1388,26 @@ impl Port {
             .map(|(_, v)| v)
     }
 
-    /// Resets the extended statistics.
+    /// Resets the extended statistics: the generic ones and the driver's, whose values now
+    /// become the baseline they are reported from (the driver's counters are never written).
     pub fn xstats_reset(&self) {
-        self.stats_reset();
-        self.inner.dev.xstats_reset();
+        let mut st = self.inner.lock();
+        self.reset_locked(&mut st);
     }
 
-    /// Link status (DPDK's `rte_eth_link_get_nowait`).
+    /// Link status (DPDK's `rte_eth_link_get_nowait`): down while the port is stopped, the
+    /// device's once it is started.
     pub fn link(&self) -> Link {
+        let _st = self.inner.lock();
+        if !self.is_started() {
+            return Link::default();
+        }
         self.inner.dev.link()
     }
 
     /// The MAC address (DPDK's `rte_eth_macaddr_get`).
     pub fn mac_addr(&self) -> MacAddr {
+        let _st = self.inner.lock();
         self.inner.dev.mac_addr()
     }
 
@@ -675,6 +1428,7 @@ impl Port {
 
     /// Turns promiscuous mode on.
     pub fn promiscuous_enable(&self) -> Result<()> {
+        let _st = self.open_state()?;
         self.inner
             .dev
             .set_promiscuous(true)
@@ -683,6 +1437,7 @@ impl Port {
 
     /// Turns promiscuous mode off.
     pub fn promiscuous_disable(&self) -> Result<()> {
+        let _st = self.open_state()?;
         self.inner
             .dev
             .set_promiscuous(false)
@@ -691,11 +1446,13 @@ impl Port {
 
     /// Whether promiscuous mode is on.
     pub fn promiscuous(&self) -> bool {
+        let _st = self.inner.lock();
         self.inner.dev.promiscuous()
     }
 
     /// Turns all-multicast on.
     pub fn allmulticast_enable(&self) -> Result<()> {
+        let _st = self.open_state()?;
         self.inner
             .dev
             .set_allmulticast(true)
@@ -704,6 +1461,7 @@ impl Port {
 
     /// Turns all-multicast off.
     pub fn allmulticast_disable(&self) -> Result<()> {
+        let _st = self.open_state()?;
         self.inner
             .dev
             .set_allmulticast(false)
@@ -712,23 +1470,31 @@ impl Port {
 
     /// Whether all-multicast is on.
     pub fn allmulticast(&self) -> bool {
+        let _st = self.inner.lock();
         self.inner.dev.allmulticast()
     }
 
     /// The MTU.
     pub fn mtu(&self) -> u16 {
+        let _st = self.inner.lock();
         self.inner.dev.mtu()
     }
 
-    /// Sets the MTU (DPDK's `rte_eth_dev_set_mtu`).
+    /// Sets the MTU (DPDK's `rte_eth_dev_set_mtu`); [`conf`](Self::conf) reports it after.
     pub fn set_mtu(&self, mtu: u16) -> Result<()> {
-        let info = self.info();
+        let mut st = self.open_state()?;
+        let info = self.inner.dev.info();
         if mtu < info.min_mtu || mtu > info.max_mtu {
             return Err(EthError::InvalidConfig {
                 port: self.id(),
                 reason: format!("MTU {mtu} outside {}..={}", info.min_mtu, info.max_mtu),
             });
         }
-        self.inner.dev.set_mtu(mtu).map_err(|e| self.driver_err(e))
+        self.inner
+            .dev
+            .set_mtu(mtu)
+            .map_err(|e| self.driver_err(e))?;
+        st.conf.mtu = Some(mtu);
+        Ok(())
     }
 }

@@ -1,7 +1,8 @@
 //! Queue handles: the per-lcore owners of a port's RX and TX queues, with the burst calls.
 //!
-//! A burst call checks that the port is started and calls the driver, nothing more: the driver
-//! counts packets and bytes in its own loops (see [`crate::driver`]).
+//! A burst call checks that the port is started, calls the driver and then the queue's software
+//! stage when it has work (one branch when it has none): the driver counts packets and bytes in
+//! its own loops (see [`crate::driver`]); the stage is [`crate::stage`].
 
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
@@ -9,8 +10,12 @@ use std::sync::atomic::Ordering;
 
 use rpdk_mbuf::MbufBurst;
 
+use rpdk_mbuf::{BurstView, MbufConsumer, MbufProducer};
+use rpdk_ring::{Mp, Sc};
+
 use crate::driver::{RxQueueOps, TxQueueOps};
 use crate::port::{PortInner, Slot};
+use crate::stage::{RxStage, TxStage, Verdict, active};
 
 /// An RX queue, owned by one thread at a time (`Send`, not `Clone` nor `Sync`). Dropping it
 /// gives the queue back to its port.
@@ -18,14 +23,36 @@ pub struct RxQueue {
     port: Arc<PortInner>,
     queue: u16,
     ops: ManuallyDrop<Box<dyn RxQueueOps>>,
+    stage: Arc<RxStage>,
+    /// What the slow path of the stage needs, made when first needed.
+    slow: Option<Box<RxSlow>>,
+    /// Every RX queue's stage of the port (for the classifier's `Queue` verdicts).
+    stages: Vec<Arc<RxStage>>,
+}
+
+/// The classifier's working state of a queue handle.
+struct RxSlow {
+    /// This queue's inbox (taken from its stage, given back on drop).
+    inbox: Option<MbufConsumer<Sc>>,
+    /// Into each queue's inbox.
+    steer: Vec<Option<MbufProducer<Mp>>>,
+    verdicts: Vec<Verdict>,
 }
 
 impl RxQueue {
-    pub(crate) fn new(port: Arc<PortInner>, queue: u16, ops: Box<dyn RxQueueOps>) -> RxQueue {
+    pub(crate) fn new(
+        port: Arc<PortInner>,
+        queue: u16,
+        ops: Box<dyn RxQueueOps>,
+        stages: Vec<Arc<RxStage>>,
+    ) -> RxQueue {
         RxQueue {
             port,
             queue,
             ops: ManuallyDrop::new(ops),
+            stage: stages[queue as usize].clone(),
+            slow: None,
+            stages,
         }
     }
 
@@ -52,7 +79,104 @@ impl RxQueue {
         if !self.port.started.load(Ordering::Relaxed) {
             return 0;
         }
-        self.ops.rx_burst(&mut burst.view_limit(max))
+        let start = burst.len();
+        let n = self.ops.rx_burst(&mut burst.view_limit(max));
+        if self.stage.active.load(Ordering::Relaxed) == 0 {
+            return n;
+        }
+        let room = max.saturating_sub(n);
+        burst.with_tail_view(start, room, |v| self.slow_path(v))
+    }
+
+    /// The stage's work on the packets just received: packet types, the classifier, the
+    /// inbox, the callbacks; how many packets are left.
+    #[inline(never)]
+    fn slow_path(&mut self, v: &mut BurstView<'_>) -> usize {
+        let (port, queue) = (self.port.id, self.queue);
+        let on = self.stage.active.load(Ordering::Acquire);
+        if on & active::PTYPES != 0 {
+            let mask = self.stage.ptypes.load(Ordering::Relaxed);
+            for m in v.as_mut_slice() {
+                let (pt, _) = m.parse_packet_type(mask);
+                m.set_packet_type(pt);
+            }
+        }
+        if on & active::CLASSIFIER != 0 {
+            self.classify(v);
+        }
+        if on & active::CALLBACKS != 0 {
+            self.stage.callbacks.run(|cb| cb(port, queue, v));
+        }
+        v.len()
+    }
+
+    /// Runs the classifier and carries out its verdicts, then takes what other queues sent.
+    fn classify(&mut self, v: &mut BurstView<'_>) {
+        let (port, queue) = (self.port.id, self.queue);
+        let slow = self.slow.get_or_insert_with(|| {
+            Box::new(RxSlow {
+                inbox: self
+                    .stage
+                    .inbox_rx
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take(),
+                steer: self
+                    .stages
+                    .iter()
+                    .map(|s| s.inbox.producer::<Mp>().ok())
+                    .collect(),
+                verdicts: Vec::new(),
+            })
+        });
+        let n = v.len();
+        if slow.verdicts.len() < n {
+            slow.verdicts.resize(n, Verdict::Keep);
+        }
+        let verdicts = &mut slow.verdicts[..n];
+        verdicts.fill(Verdict::Keep);
+        let mut ran = false;
+        self.stage.classifier.run(|c| {
+            c.rx(port, queue, v.as_mut_slice(), verdicts);
+            ran = true;
+        });
+        if ran && verdicts.iter().any(|&d| d != Verdict::Keep) {
+            let mut i = 0;
+            let mut dropped = 0u64;
+            let steer = &slow.steer;
+            v.retain_owned(|m| {
+                let d = verdicts[i];
+                i += 1;
+                match d {
+                    Verdict::Keep => Some(m),
+                    Verdict::Queue(q) if q == queue => Some(m),
+                    Verdict::Drop => {
+                        dropped += 1;
+                        None
+                    }
+                    Verdict::Queue(q) => {
+                        // Moved to the other queue's inbox, or freed when it is full.
+                        let sent = steer
+                            .get(q as usize)
+                            .and_then(Option::as_ref)
+                            .is_some_and(|p| p.enqueue(m).is_ok());
+                        if !sent {
+                            dropped += 1;
+                        }
+                        None
+                    }
+                }
+            });
+            if dropped > 0 {
+                let d = &self.stage.drops;
+                d.store(d.load(Ordering::Relaxed) + dropped, Ordering::Relaxed);
+            }
+        }
+        if let Some(inbox) = &slow.inbox
+            && v.room() > 0
+        {
+            inbox.dequeue_burst(v);
+        }
     }
 }
 
@@ -70,6 +194,13 @@ impl std::fmt::Debug for TxQueue {
 
 impl Drop for RxQueue {
     fn drop(&mut self) {
+        if let Some(inbox) = self.slow.take().and_then(|s| s.inbox) {
+            *self
+                .stage
+                .inbox_rx
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(inbox);
+        }
         // SAFETY: taken once, here.
         let ops = unsafe { ManuallyDrop::take(&mut self.ops) };
         let mut st = self.port.lock();
@@ -86,14 +217,23 @@ pub struct TxQueue {
     port: Arc<PortInner>,
     queue: u16,
     ops: ManuallyDrop<Box<dyn TxQueueOps>>,
+    stage: Arc<TxStage>,
+    verdicts: Vec<Verdict>,
 }
 
 impl TxQueue {
-    pub(crate) fn new(port: Arc<PortInner>, queue: u16, ops: Box<dyn TxQueueOps>) -> TxQueue {
+    pub(crate) fn new(
+        port: Arc<PortInner>,
+        queue: u16,
+        ops: Box<dyn TxQueueOps>,
+        stage: Arc<TxStage>,
+    ) -> TxQueue {
         TxQueue {
             port,
             queue,
             ops: ManuallyDrop::new(ops),
+            stage,
+            verdicts: Vec::new(),
         }
     }
 
@@ -109,12 +249,48 @@ impl TxQueue {
 
     /// Sends packets from the front of `burst` and returns how many were taken (DPDK's
     /// `rte_eth_tx_burst`); the rest stay in `burst`, in order. 0 while the port is stopped.
+    /// Packets a TX callback dropped count as taken.
     #[inline]
     pub fn tx_burst<const N: usize>(&mut self, burst: &mut MbufBurst<N>) -> usize {
         if !self.port.started.load(Ordering::Relaxed) || burst.is_empty() {
             return 0;
         }
+        if self.stage.active.load(Ordering::Relaxed) != 0 {
+            return self.tx_slow(burst);
+        }
         self.ops.tx_burst(&mut burst.view())
+    }
+
+    /// The classifier's egress verdicts and the TX callbacks, then the driver.
+    #[inline(never)]
+    fn tx_slow<const N: usize>(&mut self, burst: &mut MbufBurst<N>) -> usize {
+        let (port, queue) = (self.port.id, self.queue);
+        let before = burst.len();
+        let mut v = burst.view();
+        let on = self.stage.active.load(Ordering::Acquire);
+        if on & active::CLASSIFIER != 0 {
+            let n = v.len();
+            if self.verdicts.len() < n {
+                self.verdicts.resize(n, Verdict::Keep);
+            }
+            let verdicts = &mut self.verdicts[..n];
+            verdicts.fill(Verdict::Keep);
+            self.stage
+                .classifier
+                .run(|c| c.tx(port, queue, v.as_mut_slice(), verdicts));
+            if verdicts.contains(&Verdict::Drop) {
+                let mut i = 0;
+                v.retain(|_| {
+                    i += 1;
+                    verdicts[i - 1] != Verdict::Drop
+                });
+            }
+        }
+        if on & active::CALLBACKS != 0 {
+            self.stage.callbacks.run(|cb| cb(port, queue, &mut v));
+        }
+        let dropped = before.saturating_sub(v.len());
+        dropped + self.ops.tx_burst(&mut v)
     }
 }
 

@@ -133,45 +133,58 @@ pub struct Stats {
 }
 
 /// The counters of a port's queues, with their reset baselines.
+///
+/// With software RX queues (more queues than the device has, see `stage::swq`), the driver
+/// counts each device queue into `kernel_rx`: its packets and bytes are what the stage then
+/// hands to the queues (which count what they deliver into `rx`), so only its errors,
+/// `nombuf` and `missed` (ring overflows of the stage included) add to the port's.
 #[derive(Debug, Default)]
 pub(crate) struct PortCounters {
     pub rx: Vec<std::sync::Arc<QueueCounters>>,
     pub tx: Vec<std::sync::Arc<QueueCounters>>,
-    base: Mutex<(Vec<QueueSnapshot>, Vec<QueueSnapshot>)>,
+    pub kernel_rx: Vec<std::sync::Arc<QueueCounters>>,
+    base: Mutex<[Vec<QueueSnapshot>; 3]>,
 }
 
+type Snapshots = [Vec<QueueSnapshot>; 3];
+
 impl PortCounters {
-    pub fn new(nb_rx: u16, nb_tx: u16) -> PortCounters {
+    pub fn new(nb_rx: u16, nb_tx: u16, nb_kernel_rx: u16) -> PortCounters {
         PortCounters {
             rx: (0..nb_rx).map(|_| Default::default()).collect(),
             tx: (0..nb_tx).map(|_| Default::default()).collect(),
-            base: Mutex::new((
+            kernel_rx: (0..nb_kernel_rx).map(|_| Default::default()).collect(),
+            base: Mutex::new([
                 vec![QueueSnapshot::default(); nb_rx as usize],
                 vec![QueueSnapshot::default(); nb_tx as usize],
-            )),
+                vec![QueueSnapshot::default(); nb_kernel_rx as usize],
+            ]),
         }
     }
 
-    fn current(&self) -> (Vec<QueueSnapshot>, Vec<QueueSnapshot>) {
+    fn current(&self) -> Snapshots {
         let base = self.base.lock().unwrap_or_else(|e| e.into_inner());
-        let rx = self
-            .rx
-            .iter()
-            .zip(&base.0)
-            .map(|(c, b)| c.snapshot().minus(*b))
-            .collect();
-        let tx = self
-            .tx
-            .iter()
-            .zip(&base.1)
-            .map(|(c, b)| c.snapshot().minus(*b))
-            .collect();
-        (rx, tx)
+        let since = |cs: &[std::sync::Arc<QueueCounters>], bs: &[QueueSnapshot]| {
+            cs.iter()
+                .zip(bs)
+                .map(|(c, b)| c.snapshot().minus(*b))
+                .collect()
+        };
+        [
+            since(&self.rx, &base[0]),
+            since(&self.tx, &base[1]),
+            since(&self.kernel_rx, &base[2]),
+        ]
     }
 
     pub fn stats(&self) -> Stats {
-        let (rx, tx) = self.current();
+        let [rx, tx, kernel] = self.current();
         let mut s = Stats::default();
+        for q in &kernel {
+            s.ierrors += q.errors;
+            s.rx_nombuf += q.nombuf;
+            s.imissed += q.missed;
+        }
         for (i, q) in rx.iter().enumerate() {
             s.ipackets += q.packets;
             s.ibytes += q.bytes;
@@ -199,7 +212,7 @@ impl PortCounters {
     /// Extended statistics, DPDK's generic names first.
     pub fn xstats(&self) -> Vec<(String, u64)> {
         let s = self.stats();
-        let (rx, tx) = self.current();
+        let [rx, tx, _] = self.current();
         let mut out = vec![
             ("rx_good_packets".to_string(), s.ipackets),
             ("tx_good_packets".to_string(), s.opackets),
@@ -224,8 +237,9 @@ impl PortCounters {
 
     pub fn reset(&self) {
         let mut base = self.base.lock().unwrap_or_else(|e| e.into_inner());
-        base.0 = self.rx.iter().map(|c| c.snapshot()).collect();
-        base.1 = self.tx.iter().map(|c| c.snapshot()).collect();
+        base[0] = self.rx.iter().map(|c| c.snapshot()).collect();
+        base[1] = self.tx.iter().map(|c| c.snapshot()).collect();
+        base[2] = self.kernel_rx.iter().map(|c| c.snapshot()).collect();
     }
 }
 
@@ -235,7 +249,9 @@ mod tests {
 
     #[test]
     fn sums_per_queue_and_resets_by_baseline() {
-        let c = PortCounters::new(2, 1);
+        let c = PortCounters::new(2, 1, 1);
+        c.kernel_rx[0].add(9, 900);
+        c.kernel_rx[0].add_missed(2);
         c.rx[0].add(3, 300);
         c.rx[1].add(2, 128);
         c.rx[1].add_nombuf(4);
@@ -247,7 +263,11 @@ mod tests {
             (s.ipackets, s.ibytes, s.opackets, s.obytes),
             (5, 428, 5, 500)
         );
-        assert_eq!((s.rx_nombuf, s.imissed, s.oerrors), (4, 1, 1));
+        assert_eq!(
+            (s.rx_nombuf, s.imissed, s.oerrors),
+            (4, 3, 1),
+            "kernel queues' missed too"
+        );
         assert_eq!((s.q_ipackets[0], s.q_ipackets[1]), (3, 2));
         let x = c.xstats();
         assert!(x.contains(&("rx_q1_bytes".to_string(), 128)));

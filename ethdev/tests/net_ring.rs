@@ -1,5 +1,6 @@
 //! `net_ring`: loopback ports from `--vdev`, rings shared between ports and refused twice,
-//! ports from the application's rings, full rings counted as errors, and nothing lost at close.
+//! ports from the application's rings, full rings leaving the rest with the caller (not counted
+//! as errors: nothing taken was dropped), and nothing lost at close.
 
 use rpdk_eal::Eal;
 use rpdk_ethdev::drivers::net_ring::{from_ring, from_rings};
@@ -50,9 +51,10 @@ fn a_vdev_port_is_a_loopback_over_sixteen_rings() {
     let _eal = init(&["net_ring0"]).unwrap();
     let port = Port::by_name("net_ring0").unwrap();
     let info = port.info();
+    // 16 rings; the software stage serves queues beyond them.
     assert_eq!(
         (info.driver_name, info.max_rx_queues, info.max_tx_queues),
-        ("net_ring", 16, 16)
+        ("net_ring", rpdk_ethdev::stage::STAGE_MAX_QUEUES, 1024)
     );
     let r = MbufRing::lookup("ETH_RXTX15_net_ring0").unwrap();
     assert_eq!(r.capacity(), 1023);
@@ -77,21 +79,26 @@ fn a_vdev_port_is_a_loopback_over_sixteen_rings() {
     );
     got.clear();
 
-    // A ring holds 1023: the rest stays with the caller and counts as errors.
+    // A ring holds 1023: the rest stays with the caller, in order, and is no error (DPDK's
+    // meaning of oerrors: taken but dropped). The caller owns and frees what is left.
     let mut sent = 0;
+    let mut left = 0;
     for round in 0..17 {
         let mut out = numbered(&pool, round * 64, 64);
-        sent += tx1.tx_burst(&mut out);
+        let took = tx1.tx_burst(&mut out);
+        sent += took;
+        assert_eq!(out.len(), 64 - took, "what was not taken stays");
+        if let Some(&first) = numbers(&out).first() {
+            assert_eq!(first, round * 64 + took as u32, "the rest, in order");
+        }
+        left += out.len();
         if round == 16 {
             assert_eq!(out.len(), 64, "a full ring takes nothing");
         }
     }
-    assert_eq!(sent, 1023);
+    assert_eq!((sent, left), (1023, 17 * 64 - 1023));
     let s = port.stats();
-    assert_eq!(
-        (s.opackets, s.oerrors, s.ipackets),
-        (64 + 1023, 17 * 64 - 1023, 64)
-    );
+    assert_eq!((s.opackets, s.oerrors, s.ipackets), (64 + 1023, 0, 64));
     // Packets only, as DPDK's net_ring: the driver moves pointers and never reads the mbufs'
     // lengths, so its byte counters stay 0 (4-byte packets were sent and received).
     assert_eq!((s.obytes, s.ibytes), (0, 0));
@@ -228,6 +235,62 @@ fn ports_from_the_applications_rings_cross_connect() {
     named.free().unwrap();
     pool.audit().unwrap();
     pool.free();
+}
+
+#[test]
+fn queues_beyond_the_rings_are_the_stages() {
+    let _s = serial();
+    let _eal = init(&[]).unwrap();
+    let pool = pool("ring_sw");
+    let ring =
+        MbufRing::create("sw_lo", 1024, None, RingFlags::SP_ENQ | RingFlags::SC_DEQ).unwrap();
+    let port = Port::get(from_ring(&ring).unwrap()).unwrap();
+    assert_eq!(port.device_info().max_rx_queues, 1);
+    // One ring: 2 RX and 4 TX queues, those beyond the first the stage's.
+    port.configure(2, 4, &EthConf::default()).unwrap();
+    for q in 0..2 {
+        port.rx_queue_setup(q, 0, None, &RxConf::default(), &pool)
+            .unwrap();
+    }
+    for q in 0..4 {
+        port.tx_queue_setup(q, 0, None, &TxConf::default()).unwrap();
+    }
+    port.start().unwrap();
+    let txs: Vec<_> = (0..4).map(|q| port.tx_queue(q).unwrap()).collect();
+    let (mut rx0, mut rx1) = (port.rx_queue(0).unwrap(), port.rx_queue(1).unwrap());
+    // Each TX queue from its own thread: they take turns on the ring.
+    std::thread::scope(|s| {
+        for (i, mut tx) in txs.into_iter().enumerate() {
+            let pool = &pool;
+            s.spawn(move || {
+                let mut out = numbered(pool, i as u32 * 1000, 50);
+                assert_eq!(tx.tx_burst(&mut out), 50);
+            });
+        }
+    });
+    // Without RSS, the device queue's packets are queue 0's; queue 1 gets none.
+    let mut got = MbufBurst::<64>::new();
+    let mut all = Vec::new();
+    let mut polls = 0;
+    while all.len() < 200 && polls < 100 {
+        assert_eq!(rx1.rx_burst(&mut got), 0);
+        rx0.rx_burst(&mut got);
+        all.extend(numbers(&got));
+        got.clear();
+        polls += 1;
+    }
+    all.sort_unstable();
+    let want: Vec<u32> = (0..4).flat_map(|i| i * 1000..i * 1000 + 50).collect();
+    assert_eq!(all, want);
+    let s = port.stats();
+    assert_eq!(s.q_opackets[..4], [50, 50, 50, 50], "each TX queue its own");
+    assert_eq!((s.opackets, s.ipackets, s.q_ipackets[0]), (200, 200, 200));
+    drop((rx0, rx1));
+    port.stop().unwrap();
+    port.close().unwrap();
+    pool.audit().unwrap();
+    pool.free();
+    ring.free().unwrap();
 }
 
 /// DPDK's `test_eal_flags` probes `net_ring0,args=test`: a key the driver does not know is a

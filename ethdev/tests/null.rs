@@ -34,7 +34,7 @@ fn ports_come_from_vdevs_and_move_packets() {
     let p1 = Port::by_name("net_null1").unwrap();
     assert_eq!((p0.name(), p1.id()), ("net_null0", 1));
     assert_eq!(p0.info().driver_name, "net_null");
-    assert!(p0.link().up);
+    assert!(!p0.link().up, "down until started");
     assert_ne!(p0.mac_addr(), p1.mac_addr());
     assert!(matches!(Port::get(7), Err(EthError::NoSuchPort(7))));
 
@@ -171,6 +171,37 @@ fn one_handle_per_queue_and_states_are_checked() {
     port.close().unwrap();
     assert!(matches!(Port::get(0), Err(EthError::NoSuchPort(0))));
     assert_eq!(err(port.start()), "port 0: the port is closed");
+    pool.free();
+}
+
+#[test]
+fn the_port_layer_owns_started_mtu_and_reset() {
+    let _s = serial();
+    let _eal = init(&["net_null0"]).unwrap();
+    let port = Port::get(0).unwrap();
+    let pool = PktmbufPool::create("owner_pool", 512, 0, 0, MBUF_DEFAULT_BUF_SIZE, None).unwrap();
+    setup(&port, &pool, 1);
+    port.set_mtu(1400).unwrap();
+    assert_eq!((port.mtu(), port.conf().mtu), (1400, Some(1400)));
+    assert!(port.set_mtu(20).is_err());
+    assert_eq!(port.conf().mtu, Some(1400), "a refused MTU changes nothing");
+    port.start().unwrap();
+    assert!(port.link().up);
+    // reset checks for handles out before it touches the port: it stays started.
+    let rxq = port.rx_queue(0).unwrap();
+    assert_eq!(
+        port.reset().unwrap_err().to_string(),
+        "port 0: reset needs every queue handle given back"
+    );
+    assert!(port.is_started() && port.link().up);
+    drop(rxq);
+    port.reset().unwrap();
+    assert!(!port.is_started() && !port.link().up);
+    assert_eq!((port.nb_rx_queues(), port.conf()), (0, EthConf::default()));
+    assert_eq!(
+        port.start().unwrap_err().to_string(),
+        "port 0: start needs configure first"
+    );
     pool.free();
 }
 

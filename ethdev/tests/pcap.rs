@@ -41,7 +41,8 @@ impl Drop for TempDir {
 }
 
 fn setup(port: &Port, pool: &PktmbufPool) {
-    let (nrx, ntx) = (port.info().max_rx_queues, port.info().max_tx_queues);
+    let dev = port.device_info();
+    let (nrx, ntx) = (dev.max_rx_queues, dev.max_tx_queues);
     port.configure(nrx, ntx, &EthConf::default()).unwrap();
     for q in 0..nrx {
         port.rx_queue_setup(q, 0, None, &RxConf::default(), pool)
@@ -350,10 +351,8 @@ fn nanosecond_big_endian_and_pcapng_files_read() {
     std::fs::write(&b, pcapng(&refs[2..])).unwrap();
     rpdk_eal::bus::probe_vdev_str(&format!("net_pcap1,rx_pcap={a},rx_pcap={b}")).unwrap();
     let port = Port::by_name("net_pcap1").unwrap();
-    assert_eq!(
-        (port.info().max_rx_queues, port.info().max_tx_queues),
-        (2, 2)
-    );
+    let dev = port.device_info();
+    assert_eq!((dev.max_rx_queues, dev.max_tx_queues), (2, 2));
     setup(&port, &pool);
     let mut per_queue = Vec::new();
     for q in 0..2 {

@@ -193,7 +193,13 @@ fn kernel_answers_arp_and_exchanges_udp() {
     let neigh = ns.sh("ip neigh show 10.9.0.2 dev rtap0").unwrap();
     assert!(neigh.contains(&mac.to_string().to_lowercase()), "{neigh}");
 
-    // Datagrams the kernel sends toward 10.9.0.2 arrive whole.
+    // Datagrams the kernel sends toward 10.9.0.2 arrive whole, with packet types once asked
+    // (the software stage parses them: net_tap does not classify).
+    assert!(
+        port.get_supported_ptypes(rpdk_mbuf::PacketType::L4_MASK)
+            .contains(&rpdk_mbuf::PacketType::L4_UDP.0)
+    );
+    port.set_ptypes(rpdk_mbuf::PacketType::ALL_MASK).unwrap();
     let sock = UdpSocket::bind("10.9.0.1:0").unwrap();
     let sport = sock.local_addr().unwrap().port();
     for i in 0..3u8 {

@@ -219,6 +219,129 @@ fn testpmd_interactive_commands() {
     }
 }
 
+/// rpdk-testpmd with `app` after two net_null ports, run for `secs` then stopped by SIGINT;
+/// its stdout.
+fn testpmd_for(lcores: &str, app: &[&str], secs: u64) -> String {
+    let child = Command::new(env!("CARGO_BIN_EXE_rpdk-testpmd"))
+        .args(["--lcores", lcores, "--no-huge", "--no-shconf"])
+        .args(NULL2)
+        .arg("--")
+        .args(app)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = run_then_signal(child, secs, libc::SIGINT);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn testpmd_hairpin_queues_on_a_service_lcore() {
+    let cpus = allowed_cpus();
+    if cpus.len() < 3 {
+        // Main, forwarding and service lcores each on a CPU of their own: with fewer, the
+        // busy service loop shares a CPU and the run measures the scheduler.
+        eprintln!("SKIPPED testpmd_hairpin_queues_on_a_service_lcore: needs 3 CPUs");
+        return;
+    }
+    let lcores = format!("0@{},1@{},2@{}", cpus[0], cpus[1], cpus[2]);
+    let stdout = testpmd_for(
+        &lcores,
+        &["--hairpinq=1", "--nb-cores=1", "--stats-period=1"],
+        3,
+    );
+    assert!(
+        stdout.contains("lcore 2 is the service lcore that moves the hairpins"),
+        "{stdout}"
+    );
+    // The hairpin queues' packets are the ports' but no stream's.
+    let port0 = stdout.rsplit("NIC statistics for port 0").next().unwrap();
+    let tx = number_after(port0, "TX-packets:")[0];
+    let acc = stdout
+        .split("Accumulated forward statistics")
+        .nth(1)
+        .expect("accumulated block");
+    assert!(tx > number_after(acc, "TX-packets:")[0] / 2, "{stdout}");
+}
+
+#[test]
+fn testpmd_streams_per_core_and_rss() {
+    let stdout = testpmd_for(
+        &two_lcores(),
+        &[
+            "--rxq=2",
+            "--txq=2",
+            "--rss-udp",
+            "--nb-cores=1",
+            "--stats-period=1",
+        ],
+        3,
+    );
+    for want in [
+        "io packet forwarding - ports=2 - cores=1 - streams=4",
+        "Logical Core 1 (socket 0) forwards packets on 4 streams:",
+        // net_null's frames are not IP: RSS gives them all to queue 0, and the unused
+        // queue-1 streams print nothing, as DPDK's.
+        "------- Forward Stats for RX Port= 0/Queue= 0 -> TX Port= 1/Queue= 0 -------",
+        "------- Forward Stats for RX Port= 1/Queue= 0 -> TX Port= 0/Queue= 0 -------",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?} in:\n{stdout}");
+    }
+    assert!(!stdout.contains("Queue= 1 ->"), "{stdout}");
+    // The per-stream blocks come before the per-port ones, and add up to them.
+    let at_stop = stdout.split("Telling cores to stop").nth(1).expect("stop");
+    let (streams, ports) = at_stop
+        .split_once("Forward statistics for port 0")
+        .expect("port block");
+    let per_stream: u64 = number_after(streams, "RX-packets:").iter().sum();
+    let acc = ports
+        .split("Accumulated forward statistics")
+        .nth(1)
+        .expect("accumulated block");
+    assert_eq!(per_stream, number_after(acc, "RX-packets:")[0], "{stdout}");
+    assert!(per_stream > 1000);
+}
+
+#[test]
+fn testpmd_configures_rss_at_the_prompt() {
+    let mut child = spawn(
+        env!("CARGO_BIN_EXE_rpdk-testpmd"),
+        &NULL2,
+        &["-i", "--rxq=2", "--txq=2"],
+        Stdio::piped(),
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(
+        stdin,
+        "show port 0 rss-hash\nport config all rss udp\nshow port 1 rss-hash key\nport config all rss warp\nport config 0 rss reta (0,1)(5,1)\nshow port 0 rss reta\nport config 0 rss reta (0,9)\nquit"
+    )
+    .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    for want in [
+        "RSS functions:\n  ipv4 ipv4-frag ipv4-other ipv6 ipv6-frag ipv6-other ipv6-ex\n",
+        "RSS functions:\n  ipv4-udp ipv6-udp ipv6-udp-ex\nRSS key:\n6D5A56DA255B0EC2",
+        "Unknown RSS type warp",
+        "RSS RETA configuration: hash index=0, queue=1\n",
+        "RSS RETA configuration: hash index=1, queue=1\n",
+        "RSS RETA configuration: hash index=2, queue=0\n",
+        "RSS RETA configuration: hash index=5, queue=1\n",
+        "RSS RETA configuration: hash index=127, queue=1\n",
+        "Failed to set RSS redirection table: port 0: invalid configuration: RETA entry 0 to queue 9: 2 RX queues configured",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?} in:\n{stdout}");
+    }
+}
+
 #[test]
 fn testpmd_refuses_bad_arguments() {
     for (app, want) in [

@@ -63,6 +63,7 @@ mod item;
 mod matcher;
 mod packet;
 mod rule;
+mod stage;
 pub mod syntax;
 mod table;
 mod validate;

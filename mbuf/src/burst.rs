@@ -157,6 +157,27 @@ impl<const N: usize> MbufBurst<N> {
         }
     }
 
+    /// Runs `f` over a view of the mbufs from index `from` on (those appended since the burst
+    /// held `from`), whose room is at most `room`: what `f` keeps, drops or adds there is
+    /// what the burst holds after `from`. The mbufs before `from` are not touched.
+    #[inline]
+    pub fn with_tail_view<R>(
+        &mut self,
+        from: usize,
+        room: usize,
+        f: impl FnOnce(&mut BurstView<'_>) -> R,
+    ) -> R {
+        let from = from.min(self.len);
+        let end = (self.len + room).min(N);
+        let mut tail_len = self.len - from;
+        let r = f(&mut BurstView {
+            slots: &mut self.slots[from..end],
+            len: &mut tail_len,
+        });
+        self.len = from + tail_len;
+        r
+    }
+
     /// Frees every mbuf, in bulk per pool (DPDK's `rte_pktmbuf_free_bulk`).
     pub fn clear(&mut self) {
         let n = self.len;
@@ -257,6 +278,49 @@ impl BurstView<'_> {
             );
         }
         *self.len -= n;
+    }
+
+    /// Keeps the mbufs for which `keep` is true, in order, and frees the others (how a
+    /// callback or a filter drops packets of a burst). Returns how many it freed. Should `keep`
+    /// panic, the mbufs not yet looked at are leaked, never freed twice.
+    pub fn retain(&mut self, mut keep: impl FnMut(&mut Mbuf) -> bool) -> usize {
+        let n = *self.len;
+        // Nothing is the burst's while slots are moved: a panic in `keep` leaks, not frees twice.
+        *self.len = 0;
+        let mut kept = 0;
+        for i in 0..n {
+            // SAFETY: slot i < n is initialised; it is read once here and either written back
+            // at `kept <= i` or dropped (freed).
+            let mut m = unsafe { self.slots[i].assume_init_read() };
+            if keep(&mut m) {
+                self.slots[kept].write(m);
+                kept += 1;
+            } else {
+                drop(m);
+            }
+        }
+        *self.len = kept;
+        n - kept
+    }
+
+    /// Hands each mbuf to `f`, in order, keeping those it gives back (`Some`); those it keeps
+    /// (`None`) are its own now: moved elsewhere, or dropped. Returns how many it kept. As
+    /// [`retain`](Self::retain), a panic in `f` leaks the rest.
+    pub fn retain_owned(&mut self, mut f: impl FnMut(Mbuf) -> Option<Mbuf>) -> usize {
+        let n = *self.len;
+        *self.len = 0;
+        let mut kept = 0;
+        for i in 0..n {
+            // SAFETY: slot i < n is initialised; it is read once here, and written back at
+            // `kept <= i` only if `f` returns it.
+            let m = unsafe { self.slots[i].assume_init_read() };
+            if let Some(m) = f(m) {
+                self.slots[kept].write(m);
+                kept += 1;
+            }
+        }
+        *self.len = kept;
+        n - kept
     }
 
     /// Frees the last `n` mbufs (undoing appends).

@@ -341,6 +341,35 @@ fn bursts_move_and_free_in_bulk() {
 }
 
 #[test]
+fn tail_views_keep_drop_and_add() {
+    let _s = serial();
+    let _eal = init();
+    let p = pool("tails", 64);
+    let mut b = MbufBurst::<16>::new();
+    p.alloc_bulk(&mut b, 8).unwrap();
+    for (i, m) in b.iter_mut().enumerate() {
+        m.set_port(i as u16);
+    }
+    // The view starts at 3: the odd ones of 3..8 go, one is added, 0..3 are untouched.
+    let freed = b.with_tail_view(3, 2, |v| {
+        assert_eq!((v.len(), v.room()), (5, 2));
+        let freed = v.retain(|m| m.port() % 2 == 0);
+        let mut extra = p.alloc().unwrap();
+        extra.set_port(100);
+        v.push(extra).unwrap();
+        freed
+    });
+    assert_eq!(freed, 3);
+    assert_eq!(
+        b.iter().map(Mbuf::port).collect::<Vec<_>>(),
+        [0, 1, 2, 4, 6, 100]
+    );
+    assert_eq!(p.in_use_count(), 6, "dropped mbufs went back to the pool");
+    b.clear();
+    done(p);
+}
+
+#[test]
 fn dynamic_fields_and_flags() {
     let _s = serial();
     let _eal = init();

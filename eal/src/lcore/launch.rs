@@ -194,10 +194,16 @@ impl Lcores {
         }
     }
 
+    /// The workers that are not service lcores (those run their services' loop).
+    fn app_workers(&self) -> impl Iterator<Item = &Worker> {
+        self.workers
+            .iter()
+            .filter(|w| !crate::service::is_service_lcore(w.id))
+    }
+
     pub fn mp_launch(&self, f: Arc<dyn Fn() -> i32 + Send + Sync>) -> Result<()> {
         if let Some(busy) = self
-            .workers
-            .iter()
+            .app_workers()
             .find(|w| w.slot.lock().state != LcoreState::Wait)
         {
             return Err(Error::Lcore {
@@ -205,7 +211,7 @@ impl Lcores {
                 reason: "busy: wait for all workers before mp_remote_launch".into(),
             });
         }
-        for w in &self.workers {
+        for w in self.app_workers() {
             let f = f.clone();
             self.remote_launch(w.id, Box::new(move || f()))?;
         }
@@ -213,8 +219,7 @@ impl Lcores {
     }
 
     pub fn wait_all(&self) -> Vec<(u32, Result<i32>)> {
-        self.workers
-            .iter()
+        self.app_workers()
             .map(|w| (w.id, self.wait(w.id)))
             .collect()
     }

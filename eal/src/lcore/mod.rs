@@ -81,22 +81,38 @@ pub fn main_lcore() -> Option<u32> {
     with_lcores(Lcores::main)
 }
 
-/// How many lcores are enabled (DPDK's `rte_lcore_count`); 0 before init.
+/// How many lcores are enabled (DPDK's `rte_lcore_count`), service lcores left out; 0 before
+/// init.
 pub fn count() -> u32 {
-    with_lcores(|l| l.infos().len() as u32).unwrap_or(0)
+    list().len() as u32
 }
 
-/// The enabled lcores in increasing order, main included (DPDK's `RTE_LCORE_FOREACH`).
+/// The enabled lcores in increasing order, main included, service lcores left out (DPDK's
+/// `RTE_LCORE_FOREACH`).
 pub fn list() -> Vec<u32> {
+    with_lcores(|l| {
+        l.infos()
+            .iter()
+            .filter(|i| !crate::service::is_service_lcore(i.id))
+            .map(|i| i.id)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Every lcore with a thread, main, workers and service lcores, in increasing order (what
+/// per-lcore state such as mempool caches must cover: DPDK keeps it for every lcore id).
+pub fn all() -> Vec<u32> {
     with_lcores(|l| l.infos().iter().map(|i| i.id).collect()).unwrap_or_default()
 }
 
-/// The worker lcores in increasing order (DPDK's `RTE_LCORE_FOREACH_WORKER`).
+/// The worker lcores in increasing order, service lcores left out (DPDK's
+/// `RTE_LCORE_FOREACH_WORKER`).
 pub fn workers() -> Vec<u32> {
     with_lcores(|l| {
         l.infos()
             .iter()
-            .filter(|i| !i.is_main)
+            .filter(|i| !i.is_main && !crate::service::is_service_lcore(i.id))
             .map(|i| i.id)
             .collect()
     })

@@ -65,6 +65,17 @@ pub struct LcoreSpec {
     pub map: LcoreMap,
 }
 
+/// The service lcores and the flag that gave them, for messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceSpec {
+    /// `-s` or `-S`.
+    pub flag: String,
+    /// Its value.
+    pub value: String,
+    /// The lcore ids, in increasing order.
+    pub lcores: Vec<u32>,
+}
+
 /// Every EAL flag, parsed.
 #[derive(Clone, Debug, Default)]
 pub struct EalOptions {
@@ -72,6 +83,9 @@ pub struct EalOptions {
     pub lcores: Option<LcoreSpec>,
     /// `--main-lcore`; `None` means the lowest lcore.
     pub main_lcore: Option<u32>,
+    /// `-s COREMASK`/`-S CORELIST`: the service lcores (DPDK's `ROLE_SERVICE`), which run
+    /// `rte_service` services and are not handed work by the launch calls.
+    pub service_lcores: Option<ServiceSpec>,
     /// `-n`: memory channels, used by mempools to spread objects.
     pub memory_channels: Option<u32>,
     /// `-r`: memory ranks.
@@ -184,6 +198,8 @@ enum Arg {
 const FLAGS: &[(&str, Option<char>, Arg)] = &[
     ("lcores", Some('l'), Arg::Required),
     ("main-lcore", None, Arg::Required),
+    ("service-coremask", Some('s'), Arg::Required),
+    ("service-corelist", Some('S'), Arg::Required),
     ("socket-mem", None, Arg::Required),
     ("numa-mem", None, Arg::Required),
     ("huge-dir", None, Arg::Required),
@@ -463,6 +479,29 @@ pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Parsed> {
                 o.vfio_vf_token =
                     Some(values::parse_uuid(v).map_err(|reason| Error::invalid(flag, v, reason))?);
             }
+            "service-coremask" | "service-corelist" => {
+                if let Some(prev) = &o.service_lcores {
+                    return Err(Error::Conflict(prev.flag.clone(), flag.to_string()));
+                }
+                let map = if occ.name == "service-coremask" {
+                    parse_coremask(v)
+                } else {
+                    parse_lcores(v)
+                }
+                .map_err(|reason| Error::invalid(flag, v, reason))?;
+                if v.contains('@') || v.contains('(') || map.is_empty() {
+                    return Err(Error::invalid(
+                        flag,
+                        v,
+                        "service lcores are lcore ids, without '@' CPU sets",
+                    ));
+                }
+                o.service_lcores = Some(ServiceSpec {
+                    flag: flag.to_string(),
+                    value: v.to_string(),
+                    lcores: map.keys().copied().collect(),
+                });
+            }
             "main-lcore" => {
                 o.main_lcore = Some(parse_u32(flag, v, 0, crate::lcore::MAX_LCORE - 1)?);
             }
@@ -737,6 +776,7 @@ fn check_conflicts(o: &EalOptions, given: &Given) -> Result<()> {
             return conflict("--single-file-segments", unlink);
         }
     }
+    check_service_lcores(o)?;
     if let (Some(main), Some(spec)) = (o.main_lcore, &o.lcores)
         && !spec.map.contains_key(&main)
     {
@@ -748,6 +788,37 @@ fn check_conflicts(o: &EalOptions, given: &Given) -> Result<()> {
                 spec.flag, spec.value
             ),
         ));
+    }
+    Ok(())
+}
+
+/// The service lcores are lcores of the set, and not the main one.
+fn check_service_lcores(o: &EalOptions) -> Result<()> {
+    if let (Some(svc), Some(spec)) = (&o.service_lcores, &o.lcores)
+        && let Some(l) = svc.lcores.iter().find(|l| !spec.map.contains_key(l))
+    {
+        return Err(Error::invalid(
+            &svc.flag,
+            &svc.value,
+            format!(
+                "service lcore {l} is not in the lcore set given by {} {}",
+                spec.flag, spec.value
+            ),
+        ));
+    }
+    if let Some(svc) = &o.service_lcores {
+        let main = o
+            .main_lcore
+            .or_else(|| o.lcores.as_ref().and_then(|s| s.map.keys().next().copied()));
+        if let Some(main) = main
+            && svc.lcores.contains(&main)
+        {
+            return Err(Error::invalid(
+                &svc.flag,
+                &svc.value,
+                format!("lcore {main} is the main lcore, which cannot be a service lcore"),
+            ));
+        }
     }
     Ok(())
 }

@@ -689,6 +689,34 @@ fn more_dpdk_26_07_flags() {
 }
 
 #[test]
+fn service_lcores_by_mask_or_list() {
+    let (o, _) = run(&["-l", "0-3", "-s", "0xc"]).unwrap();
+    assert_eq!(o.service_lcores.unwrap().lcores, [2, 3]);
+    let (o, _) = run(&["-l", "0-3", "-S", "1,3"]).unwrap();
+    let svc = o.service_lcores.unwrap();
+    assert_eq!((svc.flag.as_str(), svc.lcores), ("-S", vec![1, 3]));
+    for (args, want) in [
+        (
+            &["-l", "0-1", "-s", "0x4"][..],
+            "service lcore 2 is not in the lcore set given by -l 0-1",
+        ),
+        (
+            &["-l", "0-1", "-S", "0"][..],
+            "lcore 0 is the main lcore, which cannot be a service lcore",
+        ),
+        (&["-l", "0-1", "-s", "zz"][..], "invalid value 'zz' for -s"),
+        (&["-l", "0-3", "-s", "0x2", "-S", "3"][..], "-s"),
+        (
+            &["-l", "0-3", "-S", "2@1"][..],
+            "service lcores are lcore ids, without '@' CPU sets",
+        ),
+    ] {
+        let e = err(args);
+        assert!(e.contains(want), "{args:?}: {e}");
+    }
+}
+
+#[test]
 fn telemetry_is_on_unless_no_telemetry() {
     assert!(!run(&[]).unwrap().0.no_telemetry);
     assert!(!run(&["--telemetry"]).unwrap().0.no_telemetry);

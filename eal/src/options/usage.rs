@@ -19,6 +19,10 @@ EAL common options:
   -c, --coremask COREMASK
                       Hexadecimal bitmask of lcores (deprecated, use -l)
   --main-lcore ID     Lcore used as main (default: the lowest)
+  -s, --service-coremask COREMASK
+                      Hexadecimal bitmask of lcores to be service lcores
+  -S, --service-corelist CORELIST
+                      List of lcores to be service lcores ('2,3' or '2-3')
   -R, --remap-lcore-ids[=BASE]
                       Number lcores from BASE (default 0), one per CPU of -l/-c
   --huge-worker-stack[=KB]

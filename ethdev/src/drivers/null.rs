@@ -19,7 +19,6 @@ use rpdk_mbuf::{BurstView, PktmbufPool};
 use crate::config::{DevInfo, EthConf, Link, link_speed};
 use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
 use crate::error::DriverError;
-use crate::rss::RssHf;
 use crate::stats::QueueCounters;
 
 /// The driver's name.
@@ -106,9 +105,6 @@ impl EthDevice for NullDevice {
             max_tx_queues: MAX_QUEUES,
             max_rx_pktlen: u32::MAX,
             max_mtu: u16::MAX,
-            flow_type_rss_offloads: RssHf::IP | RssHf::TCP | RssHf::UDP | RssHf::SCTP,
-            reta_size: 128,
-            hash_key_size: 40,
             speed_capa: link_speed::SPEED_10G,
             ..DevInfo::new(DRIVER)
         }

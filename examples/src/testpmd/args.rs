@@ -86,12 +86,26 @@ pub struct Args {
     /// RSS on IP addresses and UDP ports.
     #[arg(long = "rss-udp")]
     pub rss_udp: bool,
+    /// No RSS, even with --rxq > 1 (each queue gets what its device queue, or nothing).
+    #[arg(long = "disable-rss")]
+    pub disable_rss: bool,
     /// Do not drain RX queues before forwarding.
     #[arg(long = "no-flush-rx")]
     pub no_flush_rx: bool,
     /// Turn promiscuous mode off (testpmd turns it on by default).
     #[arg(long = "no-promisc")]
     pub no_promisc: bool,
+    /// Hairpin queues per port, after the --rxq/--txq ones (moved by an EAL service).
+    #[arg(long = "hairpinq", default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=16))]
+    pub hairpinq: u16,
+    /// Hairpin port mode, DPDK's bits: 0x00 each port to itself, 0x01 ports in a loop
+    /// (0 -> 1 -> ... -> 0), 0x02 ports paired (0 <-> 1), 0x10 explicit TX flow rules.
+    #[arg(long = "hairpin-mode", default_value = "0", value_parser = parse_hex)]
+    pub hairpin_mode: u64,
+    /// rpdk only: one empty RX callback on every forwarding RX queue (measures the cost of
+    /// the callback path of the software stage).
+    #[arg(long = "noop-rx-callbacks")]
+    pub noop_rx_callbacks: bool,
 }
 
 /// Segment lengths of generated packets.
@@ -174,6 +188,9 @@ mod tests {
         assert!(a.tx_first && a.interactive);
         assert_eq!(a.stats_period, Some(1));
         assert_eq!(a.eth_peer[0].0, 1);
+        let h = parse(&["--hairpinq=2", "--hairpin-mode=0x12", "--rss-udp"]).unwrap();
+        assert_eq!((h.hairpinq, h.hairpin_mode, h.rss_udp), (2, 0x12, true));
+        assert!(parse(&["--disable-rss"]).unwrap().disable_rss);
         let d = parse(&[]).unwrap();
         assert_eq!(
             (d.forward_mode.name, d.burst, d.txpkts.total(), d.mbcache),
@@ -193,6 +210,8 @@ mod tests {
             ),
             (&["--eth-peer=0,zz"], "not a MAC address"),
             (&["--portmask=0xg"], "not a hexadecimal mask"),
+            (&["--hairpinq=17"], "--hairpinq"),
+            (&["--hairpin-mode=0xzz"], "not a hexadecimal mask"),
             (&["--bogus"], "--bogus"),
         ] {
             let e = parse(args).unwrap_err().to_string();

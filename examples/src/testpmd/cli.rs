@@ -22,6 +22,11 @@ Commands:
   clear port stats all|N     reset the statistics
   set fwd MODE               io, mac, macswap, txonly, rxonly, flowgen (while stopped)
   show config fwd            the forwarding streams
+  port config all rss TYPE   RSS hash types of every port: all, ip, tcp, udp, sctp, none...
+  port config N rss reta (H,Q)[(H,Q)...]
+                             RETA entry H of port N to queue Q
+  show port N rss reta       the redirection table of port N
+  show port N rss-hash [key] the RSS hash types (and key) of port N
   quit                       stop and exit
 ";
 
@@ -35,6 +40,25 @@ fn ports_of(tp: &Testpmd, which: &str) -> Result<Vec<u16>, String> {
     } else {
         Err(format!("Invalid port {p}"))
     }
+}
+
+/// The hash types of `port config all rss TYPE` (testpmd's names; `default` is all the
+/// port offers).
+fn rss_types(kind: &str) -> Option<rpdk_ethdev::RssHf> {
+    match kind {
+        "default" => rpdk_ethdev::RssHf::parse("all"),
+        k => rpdk_ethdev::RssHf::parse(k),
+    }
+}
+
+/// testpmd's RETA entries, `(H,Q)(H,Q)...` (hash index, queue).
+fn reta_pairs(s: &str) -> Option<Vec<(u16, u16)>> {
+    let mut out = Vec::new();
+    for part in s.split(')').filter(|p| !p.is_empty()) {
+        let (h, q) = part.strip_prefix('(')?.split_once(',')?;
+        out.push((h.trim().parse().ok()?, q.trim().parse().ok()?));
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// Runs commands until `quit`, end of input or a signal.
@@ -125,6 +149,56 @@ pub fn run(eal: &Eal, tp: &mut Testpmd) -> Result<(), Fatal> {
                     }
                 }
             }
+            ["port", "config", "all", "rss", kind] => match rss_types(kind) {
+                Some(hf) => {
+                    for &p in &tp.ports {
+                        if let Ok(port) = Port::get(p) {
+                            let hf = hf.and(port.info().flow_type_rss_offloads);
+                            let conf = rpdk_ethdev::RssConf { key: None, hf };
+                            if let Err(e) = port.rss_hash_update(&conf) {
+                                println!("Port {p}: {e}");
+                            }
+                        }
+                    }
+                }
+                None => println!("Unknown RSS type {kind}"),
+            },
+            ["port", "config", n, "rss", "reta", pairs @ ..] if !pairs.is_empty() => {
+                match (
+                    n.parse::<u16>().ok().and_then(|p| Port::get(p).ok()),
+                    reta_pairs(&pairs.concat()),
+                ) {
+                    (Some(port), Some(entries)) => {
+                        if let Err(e) = port.rss_reta_update(&entries) {
+                            println!("Failed to set RSS redirection table: {e}");
+                        }
+                    }
+                    (None, _) => println!("Invalid port {n}"),
+                    (_, None) => println!("Invalid RETA entries {}", pairs.concat()),
+                }
+            }
+            ["show", "port", n, "rss", "reta"] => {
+                match n.parse::<u16>().ok().and_then(|p| Port::get(p).ok()) {
+                    Some(port) => match port.rss_reta_query() {
+                        Ok(reta) => {
+                            for (i, q) in reta.iter().enumerate() {
+                                println!("RSS RETA configuration: hash index={i}, queue={q}");
+                            }
+                        }
+                        Err(e) => println!("{e}"),
+                    },
+                    None => println!("Invalid port {n}"),
+                }
+            }
+            ["show", "port", n, "rss-hash", rest @ ..] if rest.len() <= 1 => {
+                match n.parse::<u16>().ok().and_then(|p| Port::get(p).ok()) {
+                    Some(port) => match port.rss_hash_conf_get() {
+                        Ok(c) => print!("{}", display::rss_hash(&c, rest == ["key"])),
+                        Err(e) => println!("{e}"),
+                    },
+                    None => println!("Invalid port {n}"),
+                }
+            }
             ["show", "config", "fwd"] => {
                 if let Err(Fatal(e)) = tp.plan(eal) {
                     println!("{e}");
@@ -134,5 +208,17 @@ pub fn run(eal: &Eal, tp: &mut Testpmd) -> Result<(), Fatal> {
             }
             _ => println!("Bad arguments"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reta_pairs;
+
+    #[test]
+    fn reta_entries_parse_as_testpmd_writes_them() {
+        assert_eq!(reta_pairs("(0,1)(127,3)"), Some(vec![(0, 1), (127, 3)]));
+        assert_eq!(reta_pairs("(0,x)"), None);
+        assert_eq!(reta_pairs("0,1"), None);
     }
 }

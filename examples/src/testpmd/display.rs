@@ -64,9 +64,27 @@ fn fwd_lines(rx: u64, rx_dropped: u64, tx: u64, tx_dropped: u64) -> String {
     )
 }
 
-/// The forward statistics testpmd prints when forwarding stops.
+/// One stream's block (DPDK's `fwd_stream_stats_display`), printed when there are more
+/// streams than ports; an unused stream prints nothing.
+fn stream_stats(s: &Stream) -> String {
+    if s.rx_packets == 0 && s.tx_packets == 0 && s.fwd_dropped == 0 {
+        return String::new();
+    }
+    format!(
+        "\n  ------- Forward Stats for RX Port={:2}/Queue={:2} -> TX Port={:2}/Queue={:2} -------\n  RX-packets: {:<14} TX-packets: {:<14} TX-dropped: {:<14}\n",
+        s.rx_port, s.rx_queue, s.tx_port, s.tx_queue, s.rx_packets, s.tx_packets, s.fwd_dropped
+    )
+}
+
+/// The forward statistics testpmd prints when forwarding stops: a block per stream when there
+/// are more streams than ports, then per port, then the sum.
 pub fn fwd_stats(ports: &[u16], streams: &[&Stream], imissed: &HashMap<u16, u64>) -> String {
     let mut out = String::new();
+    if streams.len() > ports.len() {
+        for s in streams {
+            out.push_str(&stream_stats(s));
+        }
+    }
     let (mut trx, mut trxd, mut ttx, mut ttxd) = (0, 0, 0, 0);
     for &p in ports {
         let rx: u64 = streams
@@ -193,9 +211,61 @@ pub fn port_summary(ports: &[u16]) -> String {
     out
 }
 
+/// `show port N rss-hash [key]` (DPDK's `port_rss_hash_conf_show`): the hash types by name,
+/// and the key in hex.
+pub fn rss_hash(c: &rpdk_ethdev::RssConf, key: bool) -> String {
+    use rpdk_ethdev::RssHf;
+    if c.hf == RssHf::NONE {
+        return "RSS disabled\n".into();
+    }
+    let names: Vec<&str> = [
+        ("ipv4", RssHf::IPV4),
+        ("ipv4-frag", RssHf::FRAG_IPV4),
+        ("ipv4-tcp", RssHf::NONFRAG_IPV4_TCP),
+        ("ipv4-udp", RssHf::NONFRAG_IPV4_UDP),
+        ("ipv4-sctp", RssHf::NONFRAG_IPV4_SCTP),
+        ("ipv4-other", RssHf::NONFRAG_IPV4_OTHER),
+        ("ipv6", RssHf::IPV6),
+        ("ipv6-frag", RssHf::FRAG_IPV6),
+        ("ipv6-tcp", RssHf::NONFRAG_IPV6_TCP),
+        ("ipv6-udp", RssHf::NONFRAG_IPV6_UDP),
+        ("ipv6-sctp", RssHf::NONFRAG_IPV6_SCTP),
+        ("ipv6-other", RssHf::NONFRAG_IPV6_OTHER),
+        ("l2-payload", RssHf::L2_PAYLOAD),
+        ("ipv6-ex", RssHf::IPV6_EX),
+        ("ipv6-tcp-ex", RssHf::IPV6_TCP_EX),
+        ("ipv6-udp-ex", RssHf::IPV6_UDP_EX),
+    ]
+    .into_iter()
+    .filter(|(_, f)| c.hf.intersects(*f))
+    .map(|(n, _)| n)
+    .collect();
+    let mut out = format!("RSS functions:\n  {}\n", names.join(" "));
+    if key && let Some(k) = &c.key {
+        out.push_str("RSS key:\n");
+        out.extend(k.iter().map(|b| format!("{b:02X}")));
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rss_hash_names_types_and_key() {
+        use rpdk_ethdev::{RssConf, RssHf};
+        let c = RssConf {
+            key: Some(vec![0x6d, 0x5a]),
+            hf: RssHf::NONFRAG_IPV4_UDP | RssHf::IPV4,
+        };
+        assert_eq!(
+            rss_hash(&c, true),
+            "RSS functions:\n  ipv4 ipv4-udp\nRSS key:\n6D5A\n"
+        );
+        assert_eq!(rss_hash(&RssConf::default(), false), "RSS disabled\n");
+    }
 
     #[test]
     fn forward_lines_match_testpmd() {

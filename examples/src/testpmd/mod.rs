@@ -67,6 +67,54 @@ fn peer_of(ports: &[u16], i: usize, topo: Topology) -> u16 {
     }
 }
 
+/// The hairpin peers of port `ports[i]` in `--hairpin-mode` `mode`: (the port its hairpin RX
+/// queues send to, the port its hairpin TX queues take from), as DPDK's testpmd pairs them.
+fn hairpin_peers(ports: &[u16], i: usize, mode: u64) -> (u16, u16) {
+    let n = ports.len();
+    if mode & 0x1 != 0 {
+        (ports[(i + 1) % n], ports[(i + n - 1) % n])
+    } else if mode & 0x2 != 0 {
+        let p = if i % 2 == 0 {
+            ports.get(i + 1).copied().unwrap_or(ports[i])
+        } else {
+            ports[i - 1]
+        };
+        (p, p)
+    } else {
+        (ports[i], ports[i])
+    }
+}
+
+/// Sets up the `--hairpinq` hairpin queues of port `ports[i]`, after its normal queues.
+fn setup_hairpin(ports: &[u16], i: usize, args: &Args) -> Result<(), Fatal> {
+    use rpdk_ethdev::{HairpinConf, HairpinPeer};
+    let port = Port::get(ports[i])?;
+    let (to, from) = hairpin_peers(ports, i, args.hairpin_mode);
+    let manual_bind = args.hairpin_mode & 0xf != 0;
+    let tx_explicit = args.hairpin_mode & 0x10 != 0;
+    for h in 0..args.hairpinq {
+        let rx = HairpinConf {
+            peers: vec![HairpinPeer {
+                port: to,
+                queue: args.txq + h,
+            }],
+            tx_explicit,
+            manual_bind,
+        };
+        port.rx_hairpin_queue_setup(args.rxq + h, args.rxd, &rx)?;
+        let tx = HairpinConf {
+            peers: vec![HairpinPeer {
+                port: from,
+                queue: args.rxq + h,
+            }],
+            tx_explicit,
+            manual_bind,
+        };
+        port.tx_hairpin_queue_setup(args.txq + h, args.txd, &tx)?;
+    }
+    Ok(())
+}
+
 impl Testpmd {
     /// Configures and starts every port, as testpmd does before its prompt.
     pub fn setup(eal: &Eal, args: Args) -> Result<Testpmd, Fatal> {
@@ -106,11 +154,24 @@ impl Testpmd {
                 "\nWarning! port-topology=paired and odd forward ports number, the last port will pair with itself.\n"
             );
         }
-        for &p in &ports {
+        if args.hairpinq > 0 && rpdk_eal::service::lcore_count() == 0 {
+            // Hairpins are moved by an EAL service: without -s/-S, the last worker runs them.
+            let workers = eal.workers();
+            if workers.len() < 2 {
+                return Err(Fatal(
+                    "--hairpinq needs a service lcore (-s/-S) or two worker lcores".into(),
+                ));
+            }
+            let l = workers[workers.len() - 1];
+            rpdk_eal::service::lcore_add(l)?;
+            println!("testpmd: lcore {l} is the service lcore that moves the hairpins");
+        }
+        let nb_hp = args.hairpinq;
+        for (i, &p) in ports.iter().enumerate() {
             let port = Port::get(p)?;
             println!("Configuring Port {p} (socket {})", port.socket_id());
             let mut conf = EthConf::default();
-            if args.rxq > 1 {
+            if args.rxq > 1 && !args.disable_rss {
                 let mut hf = if args.rss_udp {
                     RssHf::IP | RssHf::UDP
                 } else {
@@ -122,19 +183,27 @@ impl Testpmd {
                     conf.rss = RssConf { key: None, hf };
                 }
             }
-            port.configure(args.rxq, args.txq, &conf)?;
+            port.configure(args.rxq + nb_hp, args.txq + nb_hp, &conf)?;
             for q in 0..args.rxq {
                 port.rx_queue_setup(q, args.rxd, None, &RxConf::default(), &pool)?;
             }
             for q in 0..args.txq {
                 port.tx_queue_setup(q, args.txd, None, &TxConf::default())?;
             }
+            setup_hairpin(&ports, i, &args)?;
             port.start()?;
             if !args.no_promisc {
                 // Not every driver has the mode (net_ring); testpmd goes on without it.
                 let _ = port.promiscuous_enable();
             }
             println!("Port {p}: {}", port.mac_addr());
+        }
+        if nb_hp > 0 && args.hairpin_mode & 0xf != 0 {
+            // Two-port hairpins are bound by the application, once both ports run.
+            for (i, &p) in ports.iter().enumerate() {
+                let (_, rx_peer) = hairpin_peers(&ports, i, args.hairpin_mode);
+                Port::get(p)?.hairpin_bind(Some(rx_peer))?;
+            }
         }
         println!("Checking link statuses...");
         let deadline = Instant::now() + Duration::from_secs(9);
@@ -200,7 +269,11 @@ impl Testpmd {
                     .copied()
                     .unwrap_or(MacAddr([0x02, 0, 0, 0, 0, tp as u8]));
                 let tx_mac = Port::get(tp)?.mac_addr();
-                let rxq = Port::get(rp)?.rx_queue(rq)?;
+                let rx_port = Port::get(rp)?;
+                if self.args.noop_rx_callbacks {
+                    rx_port.add_rx_callback(rq, |_, _, _| {})?;
+                }
+                let rxq = rx_port.rx_queue(rq)?;
                 core.add_stream(rxq, (tp, tq), || Port::get(tp)?.tx_queue(tq), peer, tx_mac)?;
             }
         }

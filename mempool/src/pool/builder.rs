@@ -257,8 +257,8 @@ impl RawMempool {
             None => i * size.total_size,
         };
 
-        // A slot for every lcore id up to the highest enabled one.
-        let slots = rpdk_eal::lcore::list().last().map_or(0, |&l| l + 1);
+        // A slot for every lcore id up to the highest with a thread, service lcores included.
+        let slots = rpdk_eal::lcore::all().last().map_or(0, |&l| l + 1);
         let caches: Box<[LcoreSlot]> = if b.cache_size > 0 {
             (0..slots)
                 .map(|_| LcoreSlot {

@@ -101,8 +101,10 @@ impl RawMempool {
             if rpdk_eal::lcore::id() != rpdk_eal::lcore::main_lcore() {
                 return Err(err("audit runs on the main lcore".into()));
             }
-            if let Some(w) = rpdk_eal::lcore::workers()
+            // Service lcores included: their caches are read too.
+            if let Some(w) = rpdk_eal::lcore::all()
                 .into_iter()
+                .filter(|&l| Some(l) != rpdk_eal::lcore::main_lcore())
                 .find(|&w| rpdk_eal::lcore::state(w) == Some(rpdk_eal::LcoreState::Running))
             {
                 return Err(err(format!("lcore {w} is running: audit an idle pool")));

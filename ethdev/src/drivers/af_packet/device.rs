@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use rpdk_mbuf::net::MacAddr;
 
 use super::devargs::Params;
-use super::rx::{AfPacketRx, RssCfg, RxCfg, RxXstats};
+use super::rx::{AfPacketRx, RxCfg, RxXstats};
 use super::tpacket::{RxRingV2, RxRingV3, TxRing};
 use super::tx::{AfPacketTx, TxXstats};
 use super::{DRIVER, LOG};
@@ -19,7 +19,7 @@ use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, Tx
 use crate::drivers::netif::NetIf;
 use crate::drivers::packet_socket::{self as sys, Fanout, Mmap, Socket};
 use crate::error::DriverError;
-use crate::rss::{DEFAULT_RSS_KEY, RssHf};
+use crate::rss::RssHf;
 
 /// How long the kernel keeps a block of the RX ring that is not full before handing it over,
 /// in milliseconds: the latency of light traffic (`tp_retire_blk_tov`).
@@ -36,7 +36,6 @@ enum RxRing {
 
 #[derive(Default)]
 struct State {
-    started: bool,
     promisc: bool,
     allmulti: bool,
     /// Last MAC address and MTU seen, for when the interface is gone.
@@ -50,8 +49,6 @@ struct State {
     rx_socks: Vec<Weak<Socket>>,
     rx_xstats: Vec<Option<Arc<RxXstats>>>,
     tx_xstats: Vec<Option<Arc<TxXstats>>>,
-    /// Extended statistics at the last reset.
-    xstats_base: Vec<(String, u64)>,
 }
 
 /// A port on a kernel interface through `AF_PACKET` sockets.
@@ -217,10 +214,9 @@ impl AfPacketDevice {
         };
         // Linux 4.20 and later leave frames sent from this host out; the queue checks too.
         let _ = sock.set_packet_opt(libc::PACKET_IGNORE_OUTGOING, 1);
-        if !st.started {
-            sock.drop_all(true)
-                .map_err(io_err("holding traffic until start".into()))?;
-        }
+        // Queues are set up on a stopped port: no traffic until it starts.
+        sock.drop_all(true)
+            .map_err(io_err("holding traffic until start".into()))?;
         sock.bind(self.ifindex, sys::ETH_P_ALL)
             .map_err(io_err(format!("binding to '{}'", self.iface())))?;
         if st.nb_rx > 1 {
@@ -319,10 +315,12 @@ impl EthDevice for AfPacketDevice {
             max_rx_queues: self.params.qpairs,
             max_tx_queues: self.params.qpairs,
             max_mac_addrs: 1,
-            rx_offload_capa: rx_offload::VLAN_STRIP | rx_offload::RSS_HASH,
+            rx_offload_capa: rx_offload::VLAN_STRIP,
             tx_offload_capa: tx_offload::MULTI_SEGS | tx_offload::VLAN_INSERT,
+            // The fanout group spreads flows over the queues by the kernel's flow hash (of
+            // addresses and ports): the software stage trusts it and spreads only over queues
+            // beyond `qpairs`.
             flow_type_rss_offloads: RssHf::IP | RssHf::TCP | RssHf::UDP | RssHf::SCTP,
-            hash_key_size: DEFAULT_RSS_KEY.len() as u8,
             ..DevInfo::new(DRIVER)
         }
     }
@@ -339,7 +337,6 @@ impl EthDevice for AfPacketDevice {
         st.rx_socks.clear();
         st.rx_xstats = vec![None; nb_rx as usize];
         st.tx_xstats = vec![None; nb_tx as usize];
-        st.xstats_base.clear();
         Ok(())
     }
 
@@ -357,19 +354,6 @@ impl EthDevice for AfPacketDevice {
             )));
         }
         let offloads = s.eth_conf.rx_offloads | s.conf.offloads;
-        let rss =
-            (offloads & rx_offload::RSS_HASH != 0 && s.eth_conf.rss.hf != RssHf::NONE).then(|| {
-                RssCfg {
-                    hf: s.eth_conf.rss.hf,
-                    key: s
-                        .eth_conf
-                        .rss
-                        .key
-                        .clone()
-                        .unwrap_or_else(|| DEFAULT_RSS_KEY.to_vec())
-                        .into_boxed_slice(),
-                }
-            });
         let mut st = self.lock();
         let (sock, ring) = self.rx_socket(&mut st)?;
         let sock = Arc::new(sock);
@@ -384,7 +368,6 @@ impl EthDevice for AfPacketDevice {
             port: s.port,
             room,
             vlan_strip: offloads & rx_offload::VLAN_STRIP != 0,
-            rss,
         };
         let pool = s.pool.clone();
         Ok(match ring {
@@ -423,15 +406,12 @@ impl EthDevice for AfPacketDevice {
     }
 
     fn start(&self) -> DriverResult<()> {
-        let mut st = self.lock();
-        self.set_traffic(&st, true)?;
-        st.started = true;
-        Ok(())
+        let st = self.lock();
+        self.set_traffic(&st, true)
     }
 
     fn stop(&self) -> DriverResult<()> {
-        let mut st = self.lock();
-        st.started = false;
+        let st = self.lock();
         self.set_traffic(&st, false)
     }
 
@@ -456,7 +436,7 @@ impl EthDevice for AfPacketDevice {
     }
 
     fn link(&self) -> Link {
-        if !self.lock().started || !self.present() || !self.netif.is_running() {
+        if !self.present() || !self.netif.is_running() {
             return Link::default();
         }
         // Speed unknown: 0, full duplex, no autonegotiation.
@@ -536,18 +516,6 @@ impl EthDevice for AfPacketDevice {
     }
 
     fn xstats(&self) -> Vec<(String, u64)> {
-        let st = self.lock();
-        let mut x = self.current_xstats(&st);
-        for (name, v) in &mut x {
-            if let Some((_, b)) = st.xstats_base.iter().find(|(n, _)| n == name) {
-                *v = v.wrapping_sub(*b);
-            }
-        }
-        x
-    }
-
-    fn xstats_reset(&self) {
-        let mut st = self.lock();
-        st.xstats_base = self.current_xstats(&st);
+        self.current_xstats(&self.lock())
     }
 }

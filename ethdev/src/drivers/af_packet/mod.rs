@@ -35,9 +35,12 @@
 //! `tx_burst` copies mbufs into free slots, frees them, and asks the kernel to send with one
 //! `sendto` per burst. Mbufs that find the ring full stay in the burst.
 //!
-//! Offloads: `VLAN_STRIP` and `RSS_HASH` (software Toeplitz over the frame, with the port's key
-//! and hash types) on receive; VLAN tags that the kernel took out of frames are put back when
-//! `VLAN_STRIP` is off. `MULTI_SEGS` and `VLAN_INSERT` on transmit.
+//! Offloads: `VLAN_STRIP` on receive; VLAN tags that the kernel took out of frames are put back
+//! when `VLAN_STRIP` is off. `MULTI_SEGS` and `VLAN_INSERT` on transmit. RSS (the `RSS_HASH`
+//! offload, `RTE_ETH_MQ_RX_RSS` over more RX queues than `qpairs`) is the software stage's
+//! (`crate::stage`), as for every driver: with `qpairs` queues the kernel's fanout spreads flows
+//! and the stage only writes the Toeplitz hash; with more queues than `qpairs` the stage spreads
+//! by its redirection table.
 //!
 //! Counters: `rx_nombuf` when the pool runs dry (the frames wait in the ring), `imissed` for
 //! frames the kernel dropped because the ring was full, `ierrors` for frames truncated by the

@@ -14,7 +14,6 @@ use super::bump;
 use super::tpacket::{Frame, RxFrames};
 use crate::driver::RxQueueOps;
 use crate::drivers::packet_socket::Socket;
-use crate::rss::{self, RssHf};
 use crate::stats::QueueCounters;
 
 /// Counters of an RX queue that only this driver has (its extended statistics).
@@ -27,15 +26,6 @@ pub(super) struct RxXstats {
     pub block_timeouts: AtomicU64,
 }
 
-/// The software RSS settings of a queue.
-#[derive(Debug)]
-pub(super) struct RssCfg {
-    /// The types hashed.
-    pub hf: RssHf,
-    /// The Toeplitz key.
-    pub key: Box<[u8]>,
-}
-
 /// How a queue turns frames into mbufs.
 #[derive(Debug)]
 pub(super) struct RxCfg {
@@ -46,8 +36,6 @@ pub(super) struct RxCfg {
     /// Leave VLAN tags out of the data (`RX_OFFLOAD_VLAN_STRIP`); otherwise the tags the kernel
     /// took out are put back.
     pub vlan_strip: bool,
-    /// Hash frames in software (`RX_OFFLOAD_RSS_HASH`).
-    pub rss: Option<RssCfg>,
 }
 
 /// An RX queue of an `net_af_packet` port over receive ring `R`.
@@ -112,11 +100,6 @@ fn fill(m: &mut Mbuf, f: &Frame<'_>, cfg: &RxCfg) -> Fill {
     if tagged && cfg.vlan_strip {
         m.set_vlan_tci(f.vlan_tci);
         m.set_ol_flags(m.ol_flags() | OlFlags::RX_VLAN | OlFlags::RX_VLAN_STRIPPED);
-    }
-    if let Some(r) = &cfg.rss
-        && let Some(h) = rss::hash_frame(m.data(), r.hf, &r.key)
-    {
-        m.set_rss_hash(h);
     }
     Fill::Done(len)
 }

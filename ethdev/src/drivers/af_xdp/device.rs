@@ -46,7 +46,6 @@ struct Attached {
 
 #[derive(Default)]
 struct State {
-    started: bool,
     promisc_set: bool,
     mac: MacAddr,
     mtu: u16,
@@ -60,7 +59,6 @@ struct State {
     attached: Option<Attached>,
     /// The mode of the last attach, for xstats after stop.
     last_mode: Option<Mode>,
-    xstats_base: Vec<(String, u64)>,
 }
 
 /// A port on a kernel interface through AF_XDP sockets.
@@ -329,6 +327,12 @@ impl EthDevice for AfXdpDevice {
             max_rx_queues: self.params.queue_count,
             max_tx_queues: self.params.queue_count,
             max_mac_addrs: 1,
+            // The NIC's queues: the interface spreads flows over them by its own hash, which
+            // the software stage trusts (it spreads only over queues beyond `queue_count`).
+            flow_type_rss_offloads: crate::rss::RssHf::IP
+                | crate::rss::RssHf::TCP
+                | crate::rss::RssHf::UDP
+                | crate::rss::RssHf::SCTP,
             ..DevInfo::new(DRIVER)
         }
     }
@@ -348,7 +352,6 @@ impl EthDevice for AfXdpDevice {
         let mut st = self.lock();
         st.rx = (0..nb_rx).map(|_| None).collect();
         st.tx_links = (0..nb_tx).map(|_| Arc::new(TxLink::default())).collect();
-        st.xstats_base.clear();
         Ok(())
     }
 
@@ -474,13 +477,11 @@ impl EthDevice for AfXdpDevice {
         if st.attached.is_none() {
             self.attach(&mut st)?;
         }
-        st.started = true;
         Ok(())
     }
 
     fn stop(&self) -> DriverResult<()> {
         let mut st = self.lock();
-        st.started = false;
         // Dropping the link detaches the program: the interface is the kernel's again.
         st.attached = None;
         if let Some(map) = &st.map {
@@ -507,7 +508,7 @@ impl EthDevice for AfXdpDevice {
     }
 
     fn link(&self) -> Link {
-        if !self.lock().started || !self.present() || !self.netif.is_running() {
+        if !self.present() || !self.netif.is_running() {
             return Link::default();
         }
         let ls = self.netif.link_settings().ok().flatten();
@@ -596,21 +597,11 @@ impl EthDevice for AfXdpDevice {
     }
 
     fn xstats(&self) -> Vec<(String, u64)> {
-        let st = self.lock();
-        let mut x = self.current_xstats(&st);
-        for (name, v) in &mut x {
-            if let Some((_, b)) = st.xstats_base.iter().find(|(n, _)| n == name)
-                && !name.ends_with("zero_copy")
-                && name != "xdp_native"
-            {
-                *v = v.wrapping_sub(*b);
-            }
-        }
-        x
+        self.current_xstats(&self.lock())
     }
 
-    fn xstats_reset(&self) {
-        let mut st = self.lock();
-        st.xstats_base = self.current_xstats(&st);
+    fn xstat_is_counter(&self, name: &str) -> bool {
+        // Modes, not counts: a reset leaves them.
+        !name.ends_with("zero_copy") && name != "xdp_native"
     }
 }

@@ -533,10 +533,6 @@ impl EthDevice for E1000 {
         x
     }
 
-    fn xstats_reset(&self) {
-        self.device_stats_reset();
-    }
-
     fn device_missed(&self) -> u64 {
         self.stat(MPC)
     }

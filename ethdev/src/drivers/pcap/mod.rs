@@ -33,7 +33,7 @@ mod packet;
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rpdk_eal::bus::{Devargs, DriverError as BusError, VDEV_DRIVERS, VdevDriver};
@@ -266,7 +266,6 @@ struct PcapDevice {
     /// The interface whose state is the link's (`iface`, or the first one used).
     link_iface: Option<Arc<Iface>>,
     if_index: Option<u32>,
-    started: AtomicBool,
     starts: Arc<AtomicU64>,
     clock: Clock,
     ts: Option<RxTimestamp>,
@@ -367,7 +366,6 @@ impl PcapDevice {
             mac,
             link_iface: first_iface,
             if_index,
-            started: AtomicBool::new(false),
             starts: Arc::new(AtomicU64::new(0)),
             clock: Clock::new(),
             ts,
@@ -449,12 +447,10 @@ impl EthDevice for PcapDevice {
 
     fn start(&self) -> DriverResult<()> {
         self.starts.fetch_add(1, Ordering::Relaxed);
-        self.started.store(true, Ordering::Release);
         Ok(())
     }
 
     fn stop(&self) -> DriverResult<()> {
-        self.started.store(false, Ordering::Release);
         Ok(())
     }
 
@@ -465,16 +461,14 @@ impl EthDevice for PcapDevice {
     }
 
     fn link(&self) -> Link {
-        let started = self.started.load(Ordering::Acquire);
         Link {
             speed: 10_000,
             full_duplex: true,
             autoneg: false,
-            up: started
-                && self
-                    .link_iface
-                    .as_ref()
-                    .is_none_or(|i| i.netif.is_running()),
+            up: self
+                .link_iface
+                .as_ref()
+                .is_none_or(|i| i.netif.is_running()),
         }
     }
 

@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::sync::Arc;
 
-use rpdk_mbuf::{BurstView, Mbuf, PacketType};
+use rpdk_mbuf::{BurstView, Mbuf};
 
 use super::tun::{self, PI_LEN, PKT_STRIP};
 use crate::driver::{RxQueueOps, TxQueueOps};
@@ -116,8 +116,6 @@ impl TapRx {
         }
         self.restore(self.segs - used);
         head.set_port(self.port);
-        let (ptype, _) = head.parse_packet_type(PacketType::ALL_MASK);
-        head.set_packet_type(ptype);
         Some(head)
     }
 }
