@@ -5,7 +5,6 @@
 //! veth topology script. Every sending loop is bounded in count and time.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -19,7 +18,8 @@ use rpdk_mbuf::net::MacAddr;
 use rpdk_mbuf::{MbufBurst, OlFlags, PktmbufPool};
 use rpdk_testsupport::logs::LogCapture;
 use rpdk_testsupport::netns::NetNs;
-use rpdk_testsupport::port::{PortFixture, PortSetup};
+use rpdk_testsupport::port::{PortFixture, PortSetup, receive_frames, send_frames};
+use rpdk_testsupport::raw::RawSocket as Raw;
 use rpdk_testsupport::{eal_args, require_root, serial, unique_prefix};
 
 /// How long a test waits for frames before it fails.
@@ -107,30 +107,7 @@ fn receive(queues: &mut [RxQueue], n: usize) -> Vec<(usize, Vec<u8>)> {
 
 /// As [`receive`], watching `quiet` for extra frames.
 fn receive_then_wait(queues: &mut [RxQueue], n: usize, quiet: Duration) -> Vec<(usize, Vec<u8>)> {
-    let mut got = Vec::new();
-    let mut burst = MbufBurst::<32>::new();
-    let deadline = Instant::now() + DEADLINE;
-    let mut quiet_until = None;
-    loop {
-        let now = Instant::now();
-        if got.len() >= n && quiet_until.is_none() {
-            quiet_until = Some(now + quiet);
-        }
-        if now > deadline || quiet_until.is_some_and(|q| now > q) {
-            return got;
-        }
-        let mut idle = true;
-        for (q, rxq) in queues.iter_mut().enumerate() {
-            if rxq.rx_burst(&mut burst) > 0 {
-                idle = false;
-                got.extend(burst.iter().map(|m| (q, m.data().to_vec())));
-                burst.clear();
-            }
-        }
-        if idle {
-            std::thread::sleep(Duration::from_micros(200));
-        }
-    }
+    receive_frames(queues, n, DEADLINE, quiet)
 }
 
 fn receive_one_queue(rxq: &mut RxQueue, n: usize) -> Vec<Vec<u8>> {
@@ -140,138 +117,9 @@ fn receive_one_queue(rxq: &mut RxQueue, n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Sends `frames` on `txq` in bursts of up to 32, retrying what the ring could not take.
+/// Sends `frames` on `txq` in bursts of up to 32, retrying what the queue could not take.
 fn send(txq: &mut TxQueue, pool: &PktmbufPool, frames: &[Vec<u8>]) {
-    let deadline = Instant::now() + DEADLINE;
-    let mut burst = MbufBurst::<32>::new();
-    let mut next = 0;
-    while next < frames.len() || !burst.is_empty() {
-        assert!(Instant::now() < deadline, "sending timed out at {next}");
-        while next < frames.len() && !burst.is_full() {
-            let mut m = pool.alloc().unwrap();
-            m.append(frames[next].len() as u16)
-                .unwrap()
-                .copy_from_slice(&frames[next]);
-            burst.push(m).unwrap();
-            next += 1;
-        }
-        if txq.tx_burst(&mut burst) == 0 {
-            std::thread::sleep(Duration::from_micros(100));
-        }
-    }
-}
-
-/// A raw packet socket on an interface: the kernel's end of a test.
-struct Raw {
-    fd: OwnedFd,
-}
-
-impl Raw {
-    fn open(iface: &str) -> Raw {
-        let name = std::ffi::CString::new(iface).unwrap();
-        // SAFETY: a valid C string.
-        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-        assert_ne!(ifindex, 0, "no interface {iface}");
-        // SAFETY: plain socket creation.
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-        // SAFETY: a fresh descriptor.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // Leave out what it sends; hold all a test sends before it reads.
-        for (level, opt, val) in [
-            (libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1),
-            (libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 16 << 20),
-        ] {
-            let val: libc::c_int = val;
-            // SAFETY: an int option of the size passed.
-            let rc = unsafe {
-                libc::setsockopt(
-                    fd.as_raw_fd(),
-                    level,
-                    opt,
-                    (&val as *const libc::c_int).cast(),
-                    4,
-                )
-            };
-            assert_eq!(rc, 0, "setsockopt: {}", std::io::Error::last_os_error());
-        }
-        // SAFETY: sockaddr_ll is plain data.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-        sll.sll_ifindex = ifindex as i32;
-        // SAFETY: a sockaddr_ll of the size passed.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            )
-        };
-        assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
-        Raw { fd }
-    }
-
-    fn send(&self, frame: &[u8]) {
-        let deadline = Instant::now() + DEADLINE;
-        while Instant::now() < deadline {
-            // SAFETY: the buffer is valid for its length.
-            let rc =
-                unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-            if rc == frame.len() as isize {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        panic!("raw send: {}", std::io::Error::last_os_error());
-    }
-
-    /// The next frame, if one comes before `deadline`.
-    fn recv(&self, deadline: Instant) -> Option<Vec<u8>> {
-        let mut buf = vec![0u8; 65536];
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            let mut pfd = libc::pollfd {
-                fd: self.fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one pollfd.
-            unsafe { libc::poll(&mut pfd, 1, left.as_millis().max(1) as i32) };
-            // SAFETY: the buffer is valid for its length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n > 0 {
-                buf.truncate(n as usize);
-                return Some(buf);
-            }
-        }
-    }
-
-    fn recv_n(&self, n: usize) -> Vec<Vec<u8>> {
-        let deadline = Instant::now() + DEADLINE;
-        let mut got = Vec::new();
-        while got.len() < n {
-            match self.recv(deadline) {
-                Some(f) => got.push(f),
-                None => break,
-            }
-        }
-        // Anything more is an error the caller sees.
-        while let Some(f) = self.recv(Instant::now() + QUIET) {
-            got.push(f);
-        }
-        got
-    }
+    send_frames(txq, pool, frames, DEADLINE);
 }
 
 #[test]
@@ -304,7 +152,7 @@ fn frames_cross_between_a_port_and_the_kernel_unchanged() {
 
     // Port to kernel.
     send(&mut txq, pool, &sent);
-    let out = raw.recv_n(sent.len());
+    let out = raw.recv_n(sent.len(), DEADLINE, QUIET);
     assert_eq!(out.len(), sent.len(), "frames the kernel received");
     assert!(
         out == sent,
@@ -437,7 +285,7 @@ fn fanout(tag: &str, vdev: &str) {
     for (q, txq) in txqs.iter_mut().enumerate() {
         send(txq, pool, &sent[q * 50..q * 50 + 50]);
     }
-    let out = raw.recv_n(200);
+    let out = raw.recv_n(200, DEADLINE, QUIET);
     assert!(out == sent[..200], "frames sent on four queues");
     assert!(
         receive(&mut rxqs, 0).is_empty(),

@@ -3,13 +3,13 @@
 //! nothing, one-port hairpin (automatic bind at start) returns them on the same port; both
 //! moved by an EAL service on a `-s` lcore; unbind stops them; errors name what is wrong.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rpdk_eal::Eal;
 use rpdk_ethdev::{EthConf, HairpinConf, HairpinPeer, Port, RxConf, TxConf};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, PktmbufPool};
 use rpdk_testsupport::netns::NetNs;
+use rpdk_testsupport::raw::RawSocket as Raw;
 use rpdk_testsupport::{allowed_cpus, require_root, serial};
 
 const DEADLINE: Duration = Duration::from_secs(5);
@@ -30,96 +30,12 @@ fn eal(vdevs: &[&str]) -> Eal {
     rpdk_eal::init(args).unwrap().0
 }
 
-/// A raw packet socket on an interface, leaving out what it sends.
-struct Raw {
-    fd: OwnedFd,
-}
-
-impl Raw {
-    fn open(iface: &str) -> Raw {
-        let name = std::ffi::CString::new(iface).unwrap();
-        // SAFETY: a valid C string.
-        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-        assert_ne!(ifindex, 0, "no interface {iface}");
-        // SAFETY: plain socket creation.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                (libc::ETH_P_ALL as u16).to_be() as i32,
-            )
-        };
-        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-        // SAFETY: a fresh descriptor.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let one: libc::c_int = 1;
-        // SAFETY: an int option of the size passed.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_IGNORE_OUTGOING,
-                (&one as *const libc::c_int).cast(),
-                4,
-            )
-        };
-        assert_eq!(rc, 0);
-        // SAFETY: sockaddr_ll is plain data.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-        sll.sll_ifindex = ifindex as i32;
-        // SAFETY: a sockaddr_ll of the size passed.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            )
-        };
-        assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
-        Raw { fd }
-    }
-
-    fn send(&self, frame: &[u8]) {
-        // SAFETY: the buffer is valid for its length.
-        let rc = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-        assert_eq!(
-            rc,
-            frame.len() as isize,
-            "{}",
-            std::io::Error::last_os_error()
-        );
-    }
-
-    /// Frames of ours (EtherType 0x88b5) until `n` came or the deadline passed, then a little
-    /// longer for extra ones.
-    fn receive(&self, n: usize) -> Vec<Vec<u8>> {
-        let mut got = Vec::new();
-        let deadline = Instant::now() + DEADLINE;
-        let mut quiet = None;
-        let mut buf = vec![0u8; 2048];
-        loop {
-            let now = Instant::now();
-            if got.len() >= n && quiet.is_none() {
-                quiet = Some(now + Duration::from_millis(100));
-            }
-            if now > deadline || quiet.is_some_and(|q| now > q) {
-                return got;
-            }
-            // SAFETY: the buffer is valid for its length.
-            let rc =
-                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if rc > 0 {
-                let f = &buf[..rc as usize];
-                if f.len() >= 14 && f[12..14] == [0x88, 0xb5] {
-                    got.push(f.to_vec());
-                }
-            } else {
-                std::thread::sleep(Duration::from_micros(200));
-            }
-        }
-    }
+/// Frames of ours (EtherType 0x88b5) until `n` came or the deadline passed, then a little
+/// longer for extra ones.
+fn receive(raw: &Raw, n: usize) -> Vec<Vec<u8>> {
+    raw.recv_n_where(n, DEADLINE, Duration::from_millis(100), |f| {
+        f.len() >= 14 && f[12..14] == [0x88, 0xb5]
+    })
 }
 
 /// Frame `i`: an experimental EtherType, a counter and a pattern, `60 + i % 300` bytes.
@@ -207,7 +123,7 @@ fn two_port_hairpin_forwards_identical_bytes_unpolled() {
     for f in &sent {
         into.send(f);
     }
-    let got = out.receive(sent.len());
+    let got = receive(&out, sent.len());
     assert!(
         got == sent,
         "{} of {} frames, identical and in order",
@@ -223,7 +139,7 @@ fn two_port_hairpin_forwards_identical_bytes_unpolled() {
     for f in &sent[..10] {
         into.send(f);
     }
-    assert!(out.receive(0).is_empty(), "nothing after unbind");
+    assert!(receive(&out, 0).is_empty(), "nothing after unbind");
     p0.stop().unwrap();
     p1.stop().unwrap();
     p0.close().unwrap();
@@ -270,7 +186,7 @@ fn one_port_hairpin_returns_frames_on_the_same_port() {
     for f in &sent {
         raw.send(f);
     }
-    let got = raw.receive(sent.len());
+    let got = receive(&raw, sent.len());
     assert!(
         got == sent,
         "{} of {} frames back, identical",

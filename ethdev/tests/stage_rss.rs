@@ -7,7 +7,6 @@
 //! every sending loop is bounded in count and time.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use rpdk_eal::Eal;
@@ -15,6 +14,7 @@ use rpdk_ethdev::rss::{self, DEFAULT_RSS_KEY};
 use rpdk_ethdev::{EthConf, Port, RssConf, RssHf, RxConf, RxMqMode, RxQueue, TxConf};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, OlFlags, PktmbufPool};
 use rpdk_testsupport::netns::NetNs;
+use rpdk_testsupport::raw::RawSocket as Raw;
 use rpdk_testsupport::{eal_args, require_root, serial};
 
 const DEADLINE: Duration = Duration::from_secs(5);
@@ -147,53 +147,6 @@ fn check_spread(got: &[Got], key: &[u8], reta: &[u16], sent: usize) -> HashMap<u
         assert_eq!(q, g.queue, "a flow keeps its queue");
     }
     flows
-}
-
-/// A raw packet socket on an interface (the kernel's end).
-struct Raw {
-    fd: OwnedFd,
-}
-
-impl Raw {
-    fn open(iface: &str) -> Raw {
-        let name = std::ffi::CString::new(iface).unwrap();
-        // SAFETY: a valid C string.
-        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
-        assert_ne!(ifindex, 0, "no interface {iface}");
-        // SAFETY: plain socket creation.
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-        // SAFETY: a fresh descriptor.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: sockaddr_ll is plain data.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_ifindex = ifindex as i32;
-        // SAFETY: a sockaddr_ll of the size passed.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            )
-        };
-        assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
-        Raw { fd }
-    }
-
-    fn send(&self, frame: &[u8]) {
-        let deadline = Instant::now() + DEADLINE;
-        while Instant::now() < deadline {
-            // SAFETY: the buffer is valid for its length.
-            let rc =
-                unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-            if rc == frame.len() as isize {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        panic!("raw send: {}", std::io::Error::last_os_error());
-    }
 }
 
 /// The test over a live interface: `send_on` is where the kernel's frames for the port go out.

@@ -11,12 +11,14 @@
 //! - `port::PortFixture` (feature `port`): the EAL, a pool and every `--vdev` port set up and started, stopped,
 //!   closed and audited on drop.
 //! - [`logs::LogCapture`]: the EAL's log lines, captured for a test to assert on.
+//! - [`raw::RawSocket`]: a raw packet socket on an interface, the kernel's end of a test.
 //! - [`skip`]: a test that cannot run here says why; under `CI=true` that is a failure.
 
 pub mod logs;
 pub mod netns;
 #[cfg(feature = "port")]
 pub mod port;
+pub mod raw;
 
 use std::fs;
 use std::path::Path;

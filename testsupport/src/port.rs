@@ -14,9 +14,11 @@
 //! drop((burst, rxq));
 //! ```
 
+use std::time::{Duration, Instant};
+
 use rpdk_eal::Eal;
-use rpdk_ethdev::{EthConf, Port, RxConf, TxConf};
-use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, PktmbufPool};
+use rpdk_ethdev::{EthConf, Port, RxConf, RxQueue, TxConf, TxQueue};
+use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, PktmbufPool};
 
 /// How each port of a [`PortFixture`] is set up.
 #[derive(Clone, Debug)]
@@ -176,6 +178,65 @@ impl Drop for PortFixture {
         drop(self.eal.take());
         if !problems.is_empty() && !std::thread::panicking() {
             panic!("port fixture teardown: {}", problems.join("; "));
+        }
+    }
+}
+
+/// Sends `frames` on `txq` in bursts of up to 32 mbufs of `pool`, retrying what the queue did
+/// not take, for at most `wait` (a test failure past it).
+pub fn send_frames(txq: &mut TxQueue, pool: &PktmbufPool, frames: &[Vec<u8>], wait: Duration) {
+    let deadline = Instant::now() + wait;
+    let mut burst = MbufBurst::<32>::new();
+    let mut next = 0;
+    while next < frames.len() || !burst.is_empty() {
+        assert!(Instant::now() < deadline, "sending timed out at {next}");
+        while next < frames.len() && !burst.is_full() {
+            let mut m = pool.alloc().expect("the test's pool has room");
+            assert_eq!(
+                m.fill_from(&frames[next]),
+                frames[next].len(),
+                "frame too long"
+            );
+            burst.push(m).expect("the burst has room");
+            next += 1;
+        }
+        if txq.tx_burst(&mut burst) == 0 {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+}
+
+/// Receives on `queues` until `n` frames came or `wait` passed, then watches `quiet` longer
+/// for extra ones (which a test must see to fail on them). Each frame comes with the index of
+/// its queue in `queues`.
+pub fn receive_frames(
+    queues: &mut [RxQueue],
+    n: usize,
+    wait: Duration,
+    quiet: Duration,
+) -> Vec<(usize, Vec<u8>)> {
+    let mut got = Vec::new();
+    let mut burst = MbufBurst::<32>::new();
+    let deadline = Instant::now() + wait;
+    let mut quiet_until = None;
+    loop {
+        let now = Instant::now();
+        if got.len() >= n && quiet_until.is_none() {
+            quiet_until = Some(now + quiet);
+        }
+        if now > deadline || quiet_until.is_some_and(|q| now > q) {
+            return got;
+        }
+        let mut idle = true;
+        for (q, rxq) in queues.iter_mut().enumerate() {
+            if rxq.rx_burst(&mut burst) > 0 {
+                idle = false;
+                got.extend(burst.iter().map(|m| (q, m.data().to_vec())));
+                burst.clear();
+            }
+        }
+        if idle {
+            std::thread::sleep(Duration::from_micros(200));
         }
     }
 }
