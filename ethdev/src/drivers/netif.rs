@@ -132,6 +132,22 @@ impl NetIf {
         self.flags().is_ok_and(|f| f & want == want)
     }
 
+    /// The link as the interface has it: down unless it is up with carrier; speed, duplex and
+    /// autonegotiation from ethtool (speed 0, full duplex and no autonegotiation when ethtool
+    /// does not say).
+    pub(crate) fn link(&self) -> crate::Link {
+        if !self.is_running() {
+            return crate::Link::default();
+        }
+        let ls = self.link_settings().ok().flatten();
+        crate::Link {
+            speed: ls.map_or(0, |l| l.speed),
+            full_duplex: ls.is_none_or(|l| l.full_duplex),
+            autoneg: ls.is_some_and(|l| l.autoneg),
+            up: true,
+        }
+    }
+
     /// The hardware type (`ARPHRD_ETHER`, `ARPHRD_LOOPBACK`, ...) and address
     /// (`SIOCGIFHWADDR`).
     pub(crate) fn hwaddr(&self) -> io::Result<(u16, MacAddr)> {

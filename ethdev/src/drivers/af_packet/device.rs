@@ -436,17 +436,10 @@ impl EthDevice for AfPacketDevice {
     }
 
     fn link(&self) -> Link {
-        if !self.present() || !self.netif.is_running() {
+        if !self.present() {
             return Link::default();
         }
-        // Speed unknown: 0, full duplex, no autonegotiation.
-        let ls = self.netif.link_settings().ok().flatten();
-        Link {
-            speed: ls.map_or(0, |l| l.speed),
-            full_duplex: ls.is_none_or(|l| l.full_duplex),
-            autoneg: ls.is_some_and(|l| l.autoneg),
-            up: true,
-        }
+        self.netif.link()
     }
 
     fn mac_addr(&self) -> MacAddr {
