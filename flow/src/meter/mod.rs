@@ -32,8 +32,8 @@
 //! # Ok::<(), MtrError>(())
 //! ```
 //!
-//! The engine does not apply the METER action to rules yet: meters are used directly through
-//! [`Meter::color`] and the policy's actions through [`MeterTable::policy`].
+//! Rules use meters through [`crate::Action::Meter`]: a [`crate::FlowTable`] has a table of
+//! its own ([`crate::FlowTable::meters`]) and runs the policy's actions for the colour.
 
 mod bucket;
 mod color;

@@ -43,8 +43,9 @@ impl MeterPolicy {
     }
 
     /// Checks what each colour's list may hold: actions that mark, count or decide the fate,
-    /// at most one fate per colour, no PASSTHRU (a colour's fate is final) and no indirect
-    /// action (`rte_mtr_meter_policy_validate`). `id` is the policy named in errors.
+    /// at most one fate per colour, no PASSTHRU (a colour's fate is final), no indirect action,
+    /// no COUNT (the meter's statistics count per colour) and no METER
+    /// (`rte_mtr_meter_policy_validate`). `id` is the policy named in errors.
     pub fn validate(&self, id: u32) -> Result<(), MtrError> {
         for color in Color::ALL {
             let kind = match color {
@@ -58,7 +59,10 @@ impl MeterPolicy {
                     MtrError::new(kind, Some(i as u64), format!("policy {id}: {why}"))
                 };
                 match a {
-                    Action::Passthru | Action::Indirect { .. } => {
+                    Action::Passthru
+                    | Action::Indirect { .. }
+                    | Action::Count { .. }
+                    | Action::Meter { .. } => {
                         return Err(bad(format!(
                             "{} actions: {} is not allowed in a meter policy",
                             color.name(),
@@ -119,7 +123,12 @@ mod tests {
                 Color::Green,
                 vec![Action::Mark { id: 1 }, Action::Queue { index: 0 }],
             )
-            .actions(Color::Red, vec![Action::Count { id: 0 }, Action::Drop]);
+            .actions(Color::Red, vec![Action::Flag, Action::Drop]);
+        let e = MeterPolicy::new()
+            .actions(Color::Red, vec![Action::Count { id: 0 }])
+            .validate(3)
+            .unwrap_err();
+        assert!(e.message.contains("COUNT is not allowed"), "{}", e.message);
         assert!(ok.validate(3).is_ok());
     }
 }

@@ -512,6 +512,12 @@ fn action(w: &mut Words<'_>, t: &str, at: usize) -> R<Action> {
             };
             Action::Count { id }
         }
+        "meter" => {
+            w.expect("mtr_id")?;
+            Action::Meter {
+                mtr_id: w.u32("a meter id")?,
+            }
+        }
         "indirect" => Action::Indirect {
             handle: w.u32("an indirect action id")?,
         },
