@@ -60,7 +60,7 @@ pub(crate) fn rss_type(name: &str) -> Option<u64> {
 
 /// One action of a rule (DPDK's `RTE_FLOW_ACTION_TYPE_*` with its configuration).
 ///
-/// The enum is `non_exhaustive`: the packet-modifying actions, meters and aging come later.
+/// The enum is `non_exhaustive`: the packet-modifying actions and aging come later.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Action {
@@ -109,6 +109,14 @@ pub enum Action {
         /// The port.
         port_id: u16,
     },
+    /// Meters the packet with a meter object of the port's [`crate::meter::MeterTable`]
+    /// ([`crate::FlowTable::meters`]), then runs the actions of its policy for the colour: a
+    /// colour whose actions have a fate ends the rule there; otherwise the rule's next
+    /// actions run.
+    Meter {
+        /// The meter object.
+        mtr_id: u32,
+    },
     /// An indirect action by handle (a shared counter).
     Indirect {
         /// The handle, from [`crate::FlowTable::action_handle_create`].
@@ -131,6 +139,7 @@ impl Action {
             Action::Rss(_) => "RSS",
             Action::PortId { .. } => "PORT_ID",
             Action::RepresentedPort { .. } => "REPRESENTED_PORT",
+            Action::Meter { .. } => "METER",
             Action::Indirect { .. } => "INDIRECT",
         }
     }

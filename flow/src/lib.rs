@@ -61,6 +61,7 @@ mod engine;
 mod error;
 mod item;
 mod matcher;
+pub mod meter;
 mod packet;
 mod rule;
 mod stage;

@@ -8,6 +8,7 @@ use crate::engine::publish::{Published, slot};
 use crate::engine::{Ctx, Engine, Verdict};
 use crate::error::{Cause, ErrorType, FlowError};
 use crate::matcher::PatternMatch;
+use crate::meter::{Meter, MeterPolicy, MeterTable, MtrError};
 use crate::packet::{Layers, Meta};
 use crate::rule::FlowRule;
 use crate::validate::{self, Context};
@@ -62,6 +63,7 @@ pub struct FlowTable {
     isolated: AtomicBool,
     engine: Published<Engine>,
     counters: Counters,
+    meters: MeterTable,
     control: Mutex<Control>,
 }
 
@@ -74,6 +76,7 @@ impl FlowTable {
             isolated: AtomicBool::new(false),
             engine: Published::new(Engine::default()),
             counters: Counters::new(),
+            meters: MeterTable::new(),
             control: Mutex::new(Control {
                 rules: BTreeMap::new(),
                 indirect: BTreeMap::new(),
@@ -86,6 +89,19 @@ impl FlowTable {
     /// The port.
     pub fn port_id(&self) -> u16 {
         self.port_id
+    }
+
+    /// The port's meter profiles, policies and meter objects (`rte_mtr_*`), which METER
+    /// actions name. A meter's policy changes for its rules through
+    /// [`FlowTable::meter_policy_update`].
+    pub fn meters(&self) -> &MeterTable {
+        &self.meters
+    }
+
+    /// The policy of meter `mtr_id`, as its rules run it.
+    fn meter_policy(&self, mtr_id: u32) -> Option<MeterPolicy> {
+        let (_, policy) = self.meters.meter_ids(mtr_id).ok()?;
+        self.meters.policy(policy)
     }
 
     /// Sets how many rx queues the port has (after a reconfiguration); existing rules keep
@@ -107,6 +123,7 @@ impl FlowTable {
         let ctx = Context {
             nb_rx_queues: self.nb_rx_queues(),
             indirect_exists: &|h| c.indirect.contains_key(&h),
+            meter_policy: &|m| self.meter_policy(m),
         };
         validate::validate(rule, &ctx)?;
         // A jump loop: an edge from -> to closes one when `to` already reaches `from`.
@@ -163,25 +180,47 @@ impl FlowTable {
         };
         let mut counters = Vec::new();
         let mut failed = false;
+        let mut meter_error = None;
         let steps = {
             let indirect = &c.indirect;
-            compile::steps(&rule.actions, self.nb_rx_queues(), |a| match a {
-                Action::Count { .. } => match self.counters.alloc() {
-                    Some(i) => {
-                        counters.push(i);
-                        Some(i)
-                    }
-                    None => {
-                        failed = true;
+            compile::steps(
+                &rule.actions,
+                self.nb_rx_queues(),
+                |a| match a {
+                    Action::Count { .. } => match self.counters.alloc() {
+                        Some(i) => {
+                            counters.push(i);
+                            Some(i)
+                        }
+                        None => {
+                            failed = true;
+                            None
+                        }
+                    },
+                    Action::Indirect { handle } => indirect.get(handle).map(|h| h.counter),
+                    _ => None,
+                },
+                |m| match self.attach_meter(m) {
+                    Ok(x) => Some(x),
+                    Err(e) => {
+                        meter_error.get_or_insert(e);
                         None
                     }
                 },
-                Action::Indirect { handle } => indirect.get(handle).map(|h| h.counter),
-                _ => None,
-            })
+            )
         };
-        if failed {
+        if failed || meter_error.is_some() {
             counters.iter().for_each(|&i| self.counters.free(i));
+            if let Some(e) = meter_error {
+                let i = rule
+                    .actions
+                    .iter()
+                    .position(|a| matches!(a, Action::Meter { .. }))
+                    .unwrap_or(0);
+                return Err(
+                    FlowError::action(ErrorType::ActionConf, i, e.message).with_errno(e.errno)
+                );
+            }
             return Err(
                 FlowError::action(ErrorType::Action, 0, "no counter left").with_errno(libc::ENOSPC)
             );
@@ -222,6 +261,103 @@ impl FlowTable {
             },
         );
         Ok(id)
+    }
+
+    /// A METER's meter for a new rule (refused when it is not shared and a rule has it) and
+    /// its policy.
+    fn attach_meter(&self, mtr_id: u32) -> Result<(Arc<Meter>, MeterPolicy), MtrError> {
+        let meter = self.meters.attach(mtr_id)?;
+        let (_, policy) = self.meters.meter_ids(mtr_id)?;
+        let policy = self.meters.policy(policy).unwrap_or_default();
+        Ok((meter, policy))
+    }
+
+    /// `rte_mtr_meter_policy_update` for the port's rules: meter `mtr_id` takes policy
+    /// `policy_id`, and the rules that meter with it run the new policy from the next burst
+    /// on. Refused, with nothing changed, when the policy does not suit one of those rules
+    /// (a queue the port lacks, an action of the wrong direction).
+    pub fn meter_policy_update(&self, mtr_id: u32, policy_id: u32) -> Result<(), FlowError> {
+        let to_flow =
+            |e: MtrError| FlowError::new(ErrorType::Action, None, e.message).with_errno(e.errno);
+        let mut c = self.lock();
+        let policy = self.meters.policy(policy_id).ok_or_else(|| {
+            FlowError::new(
+                ErrorType::Action,
+                None,
+                format!("meter policy {policy_id} does not exist"),
+            )
+            .with_errno(libc::ENOENT)
+        })?;
+        let meter = self.meters.get(mtr_id).ok_or_else(|| {
+            FlowError::new(
+                ErrorType::Action,
+                None,
+                format!("meter {mtr_id} does not exist"),
+            )
+            .with_errno(libc::ENOENT)
+        })?;
+        let users: Vec<u32> = c
+            .rules
+            .iter()
+            .filter(|(_, e)| e.rule.actions.contains(&Action::Meter { mtr_id }))
+            .map(|(&id, _)| id)
+            .collect();
+        // Check every rule against the new policy before changing anything.
+        for id in &users {
+            let rule = &c.rules[id].rule;
+            let ctx = Context {
+                nb_rx_queues: self.nb_rx_queues(),
+                indirect_exists: &|h| c.indirect.contains_key(&h),
+                meter_policy: &|m| {
+                    if m == mtr_id {
+                        Some(policy.clone())
+                    } else {
+                        self.meter_policy(m)
+                    }
+                },
+            };
+            validate::validate(rule, &ctx)?;
+        }
+        self.meters
+            .policy_update(mtr_id, policy_id)
+            .map_err(to_flow)?;
+        for id in users {
+            let e = c.rules.get(&id).expect("listed above");
+            let mut own = e.counters.iter();
+            let steps = compile::steps(
+                &e.rule.actions,
+                self.nb_rx_queues(),
+                |a| match a {
+                    Action::Count { .. } => own.next().copied(),
+                    Action::Indirect { handle } => c.indirect.get(handle).map(|h| h.counter),
+                    _ => None,
+                },
+                |m| {
+                    let meter = if m == mtr_id {
+                        meter.clone()
+                    } else {
+                        self.meters.get(m)?
+                    };
+                    Some((meter, self.meter_policy(m).unwrap_or_default()))
+                },
+            );
+            let old = e.compiled.clone();
+            let new = Arc::new(Compiled {
+                id: old.id,
+                order: old.order,
+                group: old.group,
+                dir: old.dir,
+                pattern: old.pattern.clone(),
+                fast: old.fast.clone(),
+                steps,
+            });
+            self.engine.write(|en| {
+                en.remove(&old);
+                en.insert(&new);
+            });
+            c.rules.get_mut(&id).expect("listed above").compiled = new;
+        }
+        Ok(())
     }
 
     fn unlink(&self, c: &mut Control, e: &RuleEntry) {
@@ -498,6 +634,7 @@ impl FlowTable {
             counters: &self.counters,
             slot: slot(),
             isolated: dir != Direction::Egress && self.is_isolated(),
+            now: rpdk_eal::time::rdtsc(),
         }
     }
 

@@ -4,13 +4,16 @@
 use crate::action::{Action, Rss};
 use crate::error::{Cause, ErrorType, FlowError};
 use crate::item::{ItemType, get_field};
+use crate::meter::{Color, MeterPolicy};
 use crate::rule::FlowRule;
 use rpdk_ethdev::MAX_ETHPORTS;
 
-/// What a rule is checked against: the port's rx queues and the indirect actions there are.
+/// What a rule is checked against: the port's rx queues, the indirect actions there are, and
+/// the policy of each meter there is.
 pub(crate) struct Context<'a> {
     pub nb_rx_queues: u16,
     pub indirect_exists: &'a dyn Fn(u32) -> bool,
+    pub meter_policy: &'a dyn Fn(u32) -> Option<MeterPolicy>,
 }
 
 /// Which header item may follow which (`None`: the start of the pattern, or after ANY).
@@ -193,8 +196,8 @@ fn stack(prev: Option<ItemType>, ty: ItemType, i: usize) -> Result<Option<ItemTy
 }
 
 fn validate_actions(rule: &FlowRule, ctx: &Context<'_>) -> Result<(), FlowError> {
-    let ingress_side = rule.attr.ingress || rule.attr.transfer;
     let mut fate: Option<(usize, &Action)> = None;
+    let mut metered = false;
     for (i, act) in rule.actions.iter().enumerate() {
         if act.is_fate() {
             if let Some((_, f)) = fate {
@@ -210,71 +213,95 @@ fn validate_actions(rule: &FlowRule, ctx: &Context<'_>) -> Result<(), FlowError>
             }
             fate = Some((i, act));
         }
-        let ingress_only = matches!(
-            act,
-            Action::Queue { .. } | Action::Rss(_) | Action::Mark { .. } | Action::Flag
-        );
-        if ingress_only && !ingress_side {
-            return Err(FlowError::action(
-                ErrorType::Action,
-                i,
-                format!("{} is for ingress rules", act.name()),
-            )
-            .with_errno(libc::ENOTSUP));
-        }
-        match act {
-            Action::Queue { index } if *index >= ctx.nb_rx_queues => {
+        check_action(rule, act, i, ctx)?;
+        if let Action::Meter { mtr_id } = act {
+            let Some(policy) = (ctx.meter_policy)(*mtr_id) else {
                 return Err(FlowError::action(
                     ErrorType::ActionConf,
                     i,
-                    format!(
-                        "queue index {index} out of range ({} rx queues)",
-                        ctx.nb_rx_queues
-                    ),
-                ));
-            }
-            Action::Rss(rss) => validate_rss(rss, i, ctx)?,
-            Action::PortId { id, .. } if *id as usize >= MAX_ETHPORTS => {
-                return Err(FlowError::action(
-                    ErrorType::ActionConf,
-                    i,
-                    format!("port id {id} out of range (0 to {})", MAX_ETHPORTS - 1),
-                ));
-            }
-            Action::RepresentedPort { port_id } if *port_id as usize >= MAX_ETHPORTS => {
-                return Err(FlowError::action(
-                    ErrorType::ActionConf,
-                    i,
-                    format!("port id {port_id} out of range (0 to {})", MAX_ETHPORTS - 1),
-                ));
-            }
-            Action::Jump { group } if *group == rule.attr.group => {
-                return Err(FlowError::action(
-                    ErrorType::ActionConf,
-                    i,
-                    format!("jump to its own group {group} is a loop"),
-                ));
-            }
-            Action::Indirect { handle } if !(ctx.indirect_exists)(*handle) => {
-                return Err(FlowError::action(
-                    ErrorType::ActionConf,
-                    i,
-                    format!("no indirect action #{handle}"),
+                    format!("no meter {mtr_id}"),
                 )
                 .with_errno(libc::ENOENT));
+            };
+            // The policy's actions run as the rule's: the same checks, named by the METER.
+            for color in Color::ALL {
+                for a in policy.of(color) {
+                    check_action(rule, a, i, ctx).map_err(|mut e| {
+                        e.message =
+                            format!("meter {mtr_id}'s {} actions: {}", color.name(), e.message);
+                        e
+                    })?;
+                }
             }
-            _ => {}
+            metered = true;
         }
     }
-    if fate.is_none() && ingress_side {
+    if fate.is_none() && !metered && (rule.attr.ingress || rule.attr.transfer) {
         return Err(FlowError::new(
             ErrorType::ActionNum,
             None,
-            "the rule has no fate action (queue, rss, drop, jump, passthru, port_id or \
-             represented_port)",
+            "the rule has no fate action (queue, rss, drop, jump, passthru, port_id, \
+             represented_port or a meter with a policy)",
         ));
     }
     Ok(())
+}
+
+/// The checks of one action against the rule's direction and the port.
+fn check_action(
+    rule: &FlowRule,
+    act: &Action,
+    i: usize,
+    ctx: &Context<'_>,
+) -> Result<(), FlowError> {
+    let ingress_side = rule.attr.ingress || rule.attr.transfer;
+    let ingress_only = matches!(
+        act,
+        Action::Queue { .. } | Action::Rss(_) | Action::Mark { .. } | Action::Flag
+    );
+    if ingress_only && !ingress_side {
+        return Err(FlowError::action(
+            ErrorType::Action,
+            i,
+            format!("{} is for ingress rules", act.name()),
+        )
+        .with_errno(libc::ENOTSUP));
+    }
+    match act {
+        Action::Queue { index } if *index >= ctx.nb_rx_queues => Err(FlowError::action(
+            ErrorType::ActionConf,
+            i,
+            format!(
+                "queue index {index} out of range ({} rx queues)",
+                ctx.nb_rx_queues
+            ),
+        )),
+        Action::Rss(rss) => validate_rss(rss, i, ctx),
+        Action::PortId { id, .. } if *id as usize >= MAX_ETHPORTS => Err(FlowError::action(
+            ErrorType::ActionConf,
+            i,
+            format!("port id {id} out of range (0 to {})", MAX_ETHPORTS - 1),
+        )),
+        Action::RepresentedPort { port_id } if *port_id as usize >= MAX_ETHPORTS => {
+            Err(FlowError::action(
+                ErrorType::ActionConf,
+                i,
+                format!("port id {port_id} out of range (0 to {})", MAX_ETHPORTS - 1),
+            ))
+        }
+        Action::Jump { group } if *group == rule.attr.group => Err(FlowError::action(
+            ErrorType::ActionConf,
+            i,
+            format!("jump to its own group {group} is a loop"),
+        )),
+        Action::Indirect { handle } if !(ctx.indirect_exists)(*handle) => Err(FlowError::action(
+            ErrorType::ActionConf,
+            i,
+            format!("no indirect action #{handle}"),
+        )
+        .with_errno(libc::ENOENT)),
+        _ => Ok(()),
+    }
 }
 
 fn validate_rss(rss: &Rss, i: usize, ctx: &Context<'_>) -> Result<(), FlowError> {

@@ -31,6 +31,7 @@ const CANONICAL: &[&str] = &[
     "flow create 0 ingress pattern mark id is 9 / meta data is 0x10 / tag data is 1 index is 2 / represented_port ethdev_port_id is 3 / end actions represented_port ethdev_port_id 1 / end",
     "flow create 0 ingress pattern ipv4 version_ihl spec 0 / end actions indirect 3 / rss func toeplitz key 6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa queues 1 end / end",
     "flow create 0 ingress pattern udp src spec 0 src mask 0 / end actions port_id original 1 id 4 / end",
+    "flow create 0 ingress pattern eth / ipv4 / end actions meter mtr_id 3 / queue index 1 / end",
     "flow destroy 0 rule 1 rule 7",
     "flow flush 3",
     "flow query 0 2 count",

@@ -4,9 +4,11 @@
 use crate::action::{Action, Attr};
 use crate::item::{Field, ItemType};
 use crate::matcher::{ItemMatch, PatternMatch};
+use crate::meter::{Color, Meter, MeterPolicy};
 use crate::packet::{Layers, Meta};
 use rpdk_ethdev::RssHf;
 use rpdk_ethdev::rss::DEFAULT_RSS_KEY;
+use std::sync::Arc;
 
 /// Key words of a tuple table.
 pub(crate) const KEY_WORDS: usize = 6;
@@ -54,6 +56,11 @@ pub(crate) enum Step {
         types: RssHf,
         key: Box<[u8]>,
         queues: Box<[u16]>,
+    },
+    /// A meter and its policy's steps per colour.
+    Meter {
+        meter: Arc<Meter>,
+        policy: Box<[Box<[Step]>; 3]>,
     },
 }
 
@@ -112,11 +119,12 @@ pub(crate) struct Compiled {
 }
 
 /// Resolves what the engine needs of the actions; `counter` gives the counter of COUNT action
-/// `i` (in order) or of an indirect handle.
+/// `i` (in order) or of an indirect handle, `meter` a METER's meter and its policy.
 pub(crate) fn steps(
     actions: &[Action],
     nb_rx_queues: u16,
     mut counter: impl FnMut(&Action) -> Option<u32>,
+    mut meter: impl FnMut(u32) -> Option<(Arc<Meter>, MeterPolicy)>,
 ) -> Vec<Step> {
     let mut out = Vec::new();
     for a in actions {
@@ -130,6 +138,16 @@ pub(crate) fn steps(
             Action::Drop => Step::Drop,
             Action::Count { .. } | Action::Indirect { .. } => match counter(a) {
                 Some(c) => Step::Count(c),
+                None => continue,
+            },
+            Action::Meter { mtr_id } => match meter(*mtr_id) {
+                Some((meter, policy)) => Step::Meter {
+                    meter,
+                    // Policies hold no COUNT or METER (checked when they are added).
+                    policy: Box::new(Color::ALL.map(|c| {
+                        steps(policy.of(c), nb_rx_queues, none_counter, none_meter).into()
+                    })),
+                },
                 None => continue,
             },
             Action::PortId { id, .. } => Step::Port(*id as u16),
@@ -155,6 +173,17 @@ pub(crate) fn steps(
         });
     }
     out
+}
+
+/// A policy's actions have no counter (as fn items, so that `steps` recurses into one
+/// instance).
+fn none_counter(_: &Action) -> Option<u32> {
+    None
+}
+
+/// ... and no meter.
+fn none_meter(_: u32) -> Option<(Arc<Meter>, MeterPolicy)> {
+    None
 }
 
 /// The tuple-table form of a pattern, or `None` when it needs the reference matcher (INVERT,

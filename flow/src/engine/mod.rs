@@ -7,6 +7,7 @@ pub(crate) mod counters;
 pub(crate) mod publish;
 pub(crate) mod tss;
 
+use crate::meter::{Color, ColorInputs};
 use crate::packet::{Layer, Layers, Meta};
 use compile::{Compiled, Direction, Step};
 use counters::Counters;
@@ -49,11 +50,12 @@ pub struct Verdict {
 pub(crate) const MAX_STEPS: usize = 256;
 
 /// What a burst's packets are classified with: the counters, the calling thread's slot in
-/// them, and whether the port is isolated.
+/// them, whether the port is isolated, and the TSC at the burst (for meters).
 pub(crate) struct Ctx<'a> {
     pub counters: &'a Counters,
     pub slot: usize,
     pub isolated: bool,
+    pub now: u64,
 }
 
 /// One direction's groups.
@@ -124,10 +126,32 @@ impl Engine {
             |g, meta, floor| d.groups.get(&g)?.lookup(l, meta, floor).map(|r| &**r),
             l,
             &mut meta,
-            |c| ctx.counters.add(ctx.slot, c, len),
+            &mut Packet {
+                len,
+                now: ctx.now,
+                count: |c| ctx.counters.add(ctx.slot, c, len),
+            },
             ctx.isolated,
         )
     }
+}
+
+/// What the steps of a packet need besides its headers: its length, the time (for meters) and
+/// where COUNT adds.
+pub(crate) struct Packet<C: FnMut(u32)> {
+    pub len: u64,
+    pub now: u64,
+    pub count: C,
+}
+
+/// What comes after a step.
+enum Next {
+    /// The rule's next step.
+    Step,
+    /// The packet's fate is decided.
+    Done,
+    /// Lookup again: in this group, below this rule (PASSTHRU) or from the top (JUMP).
+    Lookup(u32, Option<(u32, u64)>),
 }
 
 /// The group/action loop, over any lookup (the engine's tuple tables, or the reference's list
@@ -137,74 +161,102 @@ pub(crate) fn run<'r>(
     lookup: impl Fn(u32, &Meta, Option<(u32, u64)>) -> Option<&'r Compiled>,
     l: &Layers<'_>,
     meta: &mut Meta,
-    mut count: impl FnMut(u32),
+    pkt: &mut Packet<impl FnMut(u32)>,
     isolated: bool,
 ) -> Verdict {
     let mut v = Verdict::default();
     let mut group = 0;
     let mut floor = None;
     let mut matched = false;
-    'rules: for _ in 0..MAX_STEPS {
+    let mut color = None;
+    for _ in 0..MAX_STEPS {
         let Some(r) = lookup(group, meta, floor) else {
             break;
         };
         matched = true;
-        for s in &r.steps {
-            match s {
-                Step::Count(c) => count(*c),
-                Step::Mark(id) => {
-                    v.mark = Some(*id);
-                    v.flag = true;
-                    meta.mark = Some(*id);
-                }
-                Step::Flag => v.flag = true,
-                Step::Queue(q) => {
-                    v.fate = Fate::Queue(*q);
-                    return v;
-                }
-                Step::Drop => {
-                    v.fate = Fate::Drop;
-                    return v;
-                }
-                Step::Port(p) => {
-                    v.fate = Fate::Port(*p);
-                    return v;
-                }
-                Step::Rss {
-                    level,
-                    types,
-                    key,
-                    queues,
-                } => {
-                    let frame = if *level >= 2 {
-                        (l.outer_end..l.len())
-                            .find(|&i| l.kind(i) == Layer::Eth)
-                            .map_or(l.data, |i| l.header(i))
-                    } else {
-                        l.data
-                    };
-                    let h = hash_frame(frame, *types, key);
-                    v.rss_hash = h;
-                    let h = h.unwrap_or(0);
-                    v.fate = Fate::Queue(queues[(h as usize & 127) % queues.len()]);
-                    return v;
-                }
-                Step::Jump(g) => {
-                    group = *g;
-                    floor = None;
-                    continue 'rules;
-                }
-                Step::Passthru => {
-                    floor = Some(r.order);
-                    continue 'rules;
-                }
-            }
+        match steps(&r.steps, r, l, meta, pkt, &mut v, &mut color) {
+            // A rule without a fate (egress): the packet goes on as without rules.
+            Next::Step | Next::Done => return v,
+            Next::Lookup(g, f) => (group, floor) = (g, f),
         }
-        // A rule without a fate (egress): the packet goes on as without rules.
-        return v;
     }
     if !matched && isolated {
         v.fate = Fate::Isolated;
     }
     v
+}
+
+/// Runs the steps of rule `r` (or of a meter policy's colour inside it).
+#[inline]
+fn steps(
+    steps_: &[Step],
+    r: &Compiled,
+    l: &Layers<'_>,
+    meta: &mut Meta,
+    pkt: &mut Packet<impl FnMut(u32)>,
+    v: &mut Verdict,
+    color: &mut Option<Color>,
+) -> Next {
+    for s in steps_ {
+        match s {
+            Step::Count(c) => (pkt.count)(*c),
+            Step::Mark(id) => {
+                v.mark = Some(*id);
+                v.flag = true;
+                meta.mark = Some(*id);
+            }
+            Step::Flag => v.flag = true,
+            Step::Queue(q) => {
+                v.fate = Fate::Queue(*q);
+                return Next::Done;
+            }
+            Step::Drop => {
+                v.fate = Fate::Drop;
+                return Next::Done;
+            }
+            Step::Port(p) => {
+                v.fate = Fate::Port(*p);
+                return Next::Done;
+            }
+            Step::Rss {
+                level,
+                types,
+                key,
+                queues,
+            } => {
+                let frame = if *level >= 2 {
+                    (l.outer_end..l.len())
+                        .find(|&i| l.kind(i) == Layer::Eth)
+                        .map_or(l.data, |i| l.header(i))
+                } else {
+                    l.data
+                };
+                let h = hash_frame(frame, *types, key);
+                v.rss_hash = h;
+                let h = h.unwrap_or(0);
+                v.fate = Fate::Queue(queues[(h as usize & 127) % queues.len()]);
+                return Next::Done;
+            }
+            Step::Jump(g) => return Next::Lookup(*g, None),
+            Step::Passthru => return Next::Lookup(r.group, Some(r.order)),
+            Step::Meter { meter, policy } => {
+                let inputs = ColorInputs {
+                    prev: *color,
+                    ..ColorInputs::from_layers(l)
+                };
+                let c = meter.color(pkt.now, pkt.len.min(u32::MAX as u64) as u32, &inputs);
+                *color = Some(c);
+                match steps(&policy[c as usize], r, l, meta, pkt, v, color) {
+                    Next::Step => {}
+                    next => {
+                        if v.fate == Fate::Drop {
+                            meter.count_dropped(pkt.len.min(u32::MAX as u64) as u32);
+                        }
+                        return next;
+                    }
+                }
+            }
+        }
+    }
+    Next::Step
 }

@@ -13,10 +13,12 @@
 //! ```
 
 mod cli;
+mod meter;
 mod parse;
 mod print;
 
 pub use cli::{Output, execute};
+pub use meter::{execute_meter, is_meter_command};
 pub use parse::parse;
 pub(crate) use print::rule_text;
 

@@ -7,15 +7,15 @@ use crate::rule::FlowRule;
 use rpdk_mbuf::net::MacAddr;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-struct Words<'a> {
-    w: Vec<&'a str>,
-    i: usize,
+pub(super) struct Words<'a> {
+    pub w: Vec<&'a str>,
+    pub i: usize,
 }
 
-type R<T> = Result<T, SyntaxError>;
+pub(super) type R<T> = Result<T, SyntaxError>;
 
 impl<'a> Words<'a> {
-    fn err<T>(&self, at: usize, reason: impl Into<String>) -> R<T> {
+    pub(super) fn err<T>(&self, at: usize, reason: impl Into<String>) -> R<T> {
         Err(SyntaxError {
             token: self.w.get(at).copied().unwrap_or("").to_string(),
             position: at,
@@ -23,11 +23,11 @@ impl<'a> Words<'a> {
         })
     }
 
-    fn peek(&self) -> Option<&'a str> {
+    pub(super) fn peek(&self) -> Option<&'a str> {
         self.w.get(self.i).copied()
     }
 
-    fn next(&mut self, what: &str) -> R<&'a str> {
+    pub(super) fn next(&mut self, what: &str) -> R<&'a str> {
         match self.w.get(self.i) {
             Some(&t) => {
                 self.i += 1;
@@ -37,7 +37,7 @@ impl<'a> Words<'a> {
         }
     }
 
-    fn expect(&mut self, word: &str) -> R<()> {
+    pub(super) fn expect(&mut self, word: &str) -> R<()> {
         let at = self.i;
         if self.next(&format!("\"{word}\""))? == word {
             Ok(())
@@ -46,7 +46,7 @@ impl<'a> Words<'a> {
         }
     }
 
-    fn eat(&mut self, word: &str) -> bool {
+    pub(super) fn eat(&mut self, word: &str) -> bool {
         if self.peek() == Some(word) {
             self.i += 1;
             true
@@ -55,7 +55,7 @@ impl<'a> Words<'a> {
         }
     }
 
-    fn uint(&mut self, what: &str, max: u128) -> R<u128> {
+    pub(super) fn uint(&mut self, what: &str, max: u128) -> R<u128> {
         let at = self.i;
         let t = self.next(what)?;
         match parse_uint(t) {
@@ -65,19 +65,19 @@ impl<'a> Words<'a> {
         }
     }
 
-    fn u32(&mut self, what: &str) -> R<u32> {
+    pub(super) fn u32(&mut self, what: &str) -> R<u32> {
         self.uint(what, u32::MAX as u128).map(|v| v as u32)
     }
 
-    fn u16(&mut self, what: &str) -> R<u16> {
+    pub(super) fn u16(&mut self, what: &str) -> R<u16> {
         self.uint(what, u16::MAX as u128).map(|v| v as u16)
     }
 
-    fn port(&mut self) -> R<u16> {
+    pub(super) fn port(&mut self) -> R<u16> {
         self.u16("a port id")
     }
 
-    fn boolean(&mut self, what: &str) -> R<bool> {
+    pub(super) fn boolean(&mut self, what: &str) -> R<bool> {
         let at = self.i;
         match parse_bool(self.next(what)?) {
             Some(b) => Ok(b),
@@ -88,7 +88,7 @@ impl<'a> Words<'a> {
         }
     }
 
-    fn done(&self) -> R<()> {
+    pub(super) fn done(&self) -> R<()> {
         if self.i < self.w.len() {
             self.err(self.i, "unexpected word after the command")
         } else {
@@ -480,7 +480,7 @@ fn raw_pattern(w: &mut Words<'_>, it: &mut Item, fl: &Field, op: Op) -> R<()> {
     Ok(())
 }
 
-fn action(w: &mut Words<'_>, t: &str, at: usize) -> R<Action> {
+pub(super) fn action(w: &mut Words<'_>, t: &str, at: usize) -> R<Action> {
     Ok(match t {
         "void" => Action::Void,
         "passthru" => Action::Passthru,
@@ -511,6 +511,12 @@ fn action(w: &mut Words<'_>, t: &str, at: usize) -> R<Action> {
                 0
             };
             Action::Count { id }
+        }
+        "meter" => {
+            w.expect("mtr_id")?;
+            Action::Meter {
+                mtr_id: w.u32("a meter id")?,
+            }
         }
         "indirect" => Action::Indirect {
             handle: w.u32("an indirect action id")?,

@@ -299,6 +299,7 @@ fn action(s: &mut String, a: &Action) {
         Action::Queue { index } => write!(s, "queue index {index}"),
         Action::Count { id: 0 } => write!(s, "count"),
         Action::Count { id } => write!(s, "count identifier {id}"),
+        Action::Meter { mtr_id } => write!(s, "meter mtr_id {mtr_id}"),
         Action::Indirect { handle } => write!(s, "indirect {handle}"),
         Action::PortId { id, original } => {
             if *original {
