@@ -12,6 +12,7 @@ pub(crate) mod packet_socket;
 pub mod pcap;
 pub(crate) mod stash;
 pub mod tap;
+pub mod virtio;
 
 use std::sync::atomic::{AtomicU16, Ordering};
 
