@@ -158,6 +158,13 @@ impl DmaArea {
         unsafe { self.base.add(offset).cast::<T>() }
     }
 
+    /// Reads the byte at `offset`.
+    #[inline(always)]
+    pub fn read8(&self, offset: usize) -> u8 {
+        // SAFETY: in bounds (checked by `at`).
+        unsafe { std::ptr::read_volatile(self.at::<u8>(offset)) }
+    }
+
     /// Reads the little-endian u16 at `offset`.
     #[inline(always)]
     pub fn read16(&self, offset: usize) -> u16 {

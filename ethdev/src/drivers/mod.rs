@@ -13,6 +13,7 @@ pub mod pcap;
 pub(crate) mod stash;
 pub mod tap;
 pub mod virtio;
+pub mod vmxnet3;
 
 use std::sync::atomic::{AtomicU16, Ordering};
 

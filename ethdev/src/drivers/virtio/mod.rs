@@ -175,6 +175,8 @@ struct VirtioNet {
     tp: Transport,
     features: u64,
     max_pairs: u16,
+    /// The device's size of queue 0 (read once: selecting a queue is a register write).
+    ring_max: u16,
     state: Mutex<State>,
 }
 
@@ -219,10 +221,12 @@ impl VirtioNet {
         let mut tx = Vec::new();
         rx.resize_with(max_pairs as usize, || None);
         tx.resize_with(max_pairs as usize, || None);
+        let ring_max = tp.queue_max_size(0);
         let dev = VirtioNet {
             tp,
             features,
             max_pairs,
+            ring_max,
             state: Mutex::new(State {
                 mac,
                 // QEMU's device starts promiscuous; the port's state starts off, as DPDK's.
@@ -384,22 +388,28 @@ impl VirtioNet {
     }
 }
 
-fn queue_size(nb_desc: u16, max: u16) -> DriverResult<u16> {
-    let n = if nb_desc == 0 { max } else { nb_desc };
-    if !n.is_power_of_two() || n > max || n < 16 {
-        return Err(DriverError::Invalid(format!(
-            "{n} descriptors: a split virtqueue takes a power of 2 from 16 to the device's {max}"
-        )));
+/// The ring size for `nb_desc` asked for (0: the device's): a split virtqueue's size is a
+/// power of 2 up to the device's (§2.7), so the request is rounded down to one, at least 16,
+/// and clamped to the device's (as DPDK's virtio driver takes the device's size).
+fn queue_size(nb_desc: u16, max: u16) -> u16 {
+    let max = if max.is_power_of_two() {
+        max
+    } else {
+        1 << (15 - max.leading_zeros())
+    };
+    if nb_desc == 0 || nb_desc >= max {
+        return max;
     }
-    Ok(n)
+    (1u16 << (15 - nb_desc.leading_zeros())).clamp(16.min(max), max)
 }
 
 impl EthDevice for VirtioNet {
     fn info(&self) -> DevInfo {
-        let max = self.tp.queue_max_size(0).max(16);
+        let max = self.ring_max;
+        // Any count is taken and fitted to the device (see queue_size).
         let lim = DescLim {
-            nb_max: max,
-            nb_min: 16,
+            nb_max: u16::MAX,
+            nb_min: 1,
             nb_align: 1,
         };
         let mut rx_capa = 0;
@@ -443,7 +453,7 @@ impl EthDevice for VirtioNet {
 
     fn rx_queue_setup(&self, setup: RxSetup<'_>) -> DriverResult<Box<dyn RxQueueOps>> {
         let index = 2 * setup.queue;
-        let size = queue_size(setup.nb_desc, self.tp.queue_max_size(index))?;
+        let size = queue_size(setup.nb_desc, self.tp.queue_max_size(index));
         let room = setup
             .pool
             .data_room_size()
@@ -487,7 +497,7 @@ impl EthDevice for VirtioNet {
 
     fn tx_queue_setup(&self, setup: TxSetup<'_>) -> DriverResult<Box<dyn TxQueueOps>> {
         let index = 2 * setup.queue + 1;
-        let size = queue_size(setup.nb_desc, self.tp.queue_max_size(index))?;
+        let size = queue_size(setup.nb_desc, self.tp.queue_max_size(index));
         let ring = self
             .ring(
                 index,
@@ -688,10 +698,12 @@ mod tests {
 
     #[test]
     fn queue_sizes() {
-        assert_eq!(queue_size(0, 256).unwrap(), 256);
-        assert_eq!(queue_size(128, 256).unwrap(), 128);
-        for bad in [100, 512, 8] {
-            assert!(queue_size(bad, 256).is_err(), "{bad}");
-        }
+        assert_eq!(queue_size(0, 256), 256);
+        assert_eq!(queue_size(128, 256), 128);
+        assert_eq!(queue_size(1024, 256), 256);
+        assert_eq!(queue_size(100, 256), 64);
+        assert_eq!(queue_size(8, 256), 16);
+        assert_eq!(queue_size(8, 8), 8);
+        assert_eq!(queue_size(0, 1000), 512);
     }
 }
