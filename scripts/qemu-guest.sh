@@ -56,7 +56,8 @@ run "e1000e (82574L) over vfio-pci, IOVA VA" \
 run "e1000 over vfio-pci, IOVA PA" \
     guest_test 0000:00:03.0 52:54:00:00:00:03 pa nic_both_directions
 
-# l2fwd between two NICs, one on each hub; the test's af_packet ports are the peers.
+# l2fwd between two NICs, the first on hub 0 and the second on hub 1 (ports go in PCI address
+# order); the test's af_packet ports are the peers.
 l2fwd_test() { # pci0 pci1
     l2fwd -l 0-1 -a "$1" -a "$2" --file-prefix l2 -- -p 0x3 -P -T 0 \
         >/tmp/l2fwd.log 2>&1 &
@@ -80,7 +81,7 @@ run "virtio-net over vfio-pci, IOVA VA" \
 run "virtio-net over vfio-pci, IOVA PA" \
     guest_test 0000:00:07.0 52:54:00:00:00:07 pa nic_both_directions
 run "l2fwd between two virtio-nets over vfio-pci" l2fwd_test 0000:00:07.0 0000:00:09.0
-run "l2fwd between virtio-net and e1000 over vfio-pci" l2fwd_test 0000:00:07.0 0000:00:06.0
+run "l2fwd between e1000 and virtio-net over vfio-pci" l2fwd_test 0000:00:03.0 0000:00:09.0
 
 # vmxnet3, from the kernel's vmxnet3 driver.
 run "devbind: vmxnet3 to vfio-pci" scripts/devbind.sh --bind=vfio-pci 0000:00:0c.0

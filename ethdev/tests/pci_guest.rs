@@ -124,7 +124,56 @@ fn send_paced(txq: &mut TxQueue, pool: &PktmbufPool, frames: &[Vec<u8>]) {
 
 /// Receives our frames until `n` came and nothing more for a while (or the deadline passed).
 fn receive(rxq: &mut RxQueue, n: usize) -> Vec<Vec<u8>> {
+    collect(rxq, n, Vec::new(), ours)
+}
+
+/// Sends `frames` paced on `txq` while receiving on `rxq` what arrives (so that a receive
+/// ring smaller than the frames sent wraps instead of overflowing), then receives until `n`
+/// of the frames `keep` accepts came.
+fn exchange(
+    txq: &mut TxQueue,
+    pool: &PktmbufPool,
+    frames: &[Vec<u8>],
+    rxq: &mut RxQueue,
+    keep: fn(&[u8]) -> bool,
+) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + DEADLINE;
     let mut got = Vec::new();
+    let mut burst = MbufBurst::<32>::new();
+    let mut rx = MbufBurst::<32>::new();
+    for chunk in frames.chunks(PACE) {
+        for f in chunk {
+            let mut m = pool.alloc().expect("pool");
+            m.append(f.len() as u16).unwrap().copy_from_slice(f);
+            burst.push(m).unwrap();
+        }
+        while !burst.is_empty() {
+            assert!(Instant::now() < deadline, "sending timed out");
+            if txq.tx_burst(&mut burst) == 0 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        let pause = Instant::now() + Duration::from_millis(2);
+        while Instant::now() < pause {
+            if rxq.rx_burst(&mut rx) > 0 {
+                got.extend(rx.iter().map(|m| m.data().to_vec()).filter(|f| keep(f)));
+                rx.clear();
+            } else {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
+    }
+    collect(rxq, frames.len(), got, keep)
+}
+
+/// Receives into `got` until it holds `n` frames `keep` accepts and nothing more came for a
+/// while (or the deadline passed).
+fn collect(
+    rxq: &mut RxQueue,
+    n: usize,
+    mut got: Vec<Vec<u8>>,
+    keep: fn(&[u8]) -> bool,
+) -> Vec<Vec<u8>> {
     let mut burst = MbufBurst::<32>::new();
     let deadline = Instant::now() + DEADLINE;
     let mut quiet_until = None;
@@ -137,7 +186,7 @@ fn receive(rxq: &mut RxQueue, n: usize) -> Vec<Vec<u8>> {
             return got;
         }
         if rxq.rx_burst(&mut burst) > 0 {
-            got.extend(burst.iter().map(|m| m.data().to_vec()).filter(|f| ours(f)));
+            got.extend(burst.iter().map(|m| m.data().to_vec()).filter(|f| keep(f)));
             burst.clear();
         } else {
             std::thread::sleep(Duration::from_micros(100));
@@ -166,9 +215,9 @@ fn nic_both_directions() {
 
     if let Some(mac) = env("RPDK_GUEST_MAC") {
         assert_eq!(
-            nic.mac_addr().to_string(),
+            nic.mac_addr().to_string().to_lowercase(),
             mac,
-            "MAC from receive address 0"
+            "the MAC address the device reports"
         );
     }
     let deadline = Instant::now() + DEADLINE;
@@ -183,8 +232,7 @@ fn nic_both_directions() {
 
     // rpdk -> kernel.
     let out = frames([0x02, 0, 0, 0, 0, 0xee]);
-    send_paced(&mut nic_tx, &pool, &out);
-    let got = receive(&mut kern_rx, out.len());
+    let got = exchange(&mut nic_tx, &pool, &out, &mut kern_rx, ours);
     assert_eq!(got.len(), out.len(), "frames the peer received");
     assert!(got == out, "the peer received different bytes or order");
     let s = nic.stats();
@@ -194,8 +242,7 @@ fn nic_both_directions() {
     // kernel -> rpdk.
     let mac = nic.mac_addr().0;
     let back = frames(mac);
-    send_paced(&mut kern_tx, &pool, &back);
-    let got = receive(&mut nic_rx, back.len());
+    let got = exchange(&mut kern_tx, &pool, &back, &mut nic_rx, ours);
     if got.len() != back.len() {
         let seqs: Vec<u32> = got.iter().map(|f| seq(f)).collect();
         eprintln!(
@@ -308,8 +355,9 @@ fn l2fwd_peer() {
     let mut a_tx = a.tx_queue(0).unwrap();
     let mut b_rx = b.rx_queue(0).unwrap();
     let out = frames([0x02, 0, 0, 0, 0, 0x00]);
-    send_paced(&mut a_tx, &pool, &out);
-    let got = receive_any(&mut b_rx, out.len());
+    let got = exchange(&mut a_tx, &pool, &out, &mut b_rx, |f| {
+        f.len() >= 18 && f[12..14] == [0x88, 0xb5]
+    });
     assert_eq!(got.len(), out.len(), "frames forwarded");
     for (g, o) in got.iter().zip(&out) {
         assert_eq!(
@@ -330,34 +378,6 @@ fn l2fwd_peer() {
     b.close().unwrap();
     pool.audit()
         .expect("every mbuf is back in the pool once the ports are closed");
-}
-
-/// As [`receive`], for frames whose source MAC l2fwd rewrote: ours by ethertype and sequence.
-fn receive_any(rxq: &mut RxQueue, n: usize) -> Vec<Vec<u8>> {
-    let mut got = Vec::new();
-    let mut burst = MbufBurst::<32>::new();
-    let deadline = Instant::now() + DEADLINE;
-    let mut quiet_until = None;
-    loop {
-        let now = Instant::now();
-        if got.len() >= n && quiet_until.is_none() {
-            quiet_until = Some(now + QUIET);
-        }
-        if now > deadline || quiet_until.is_some_and(|q| now > q) {
-            return got;
-        }
-        if rxq.rx_burst(&mut burst) > 0 {
-            got.extend(
-                burst
-                    .iter()
-                    .map(|m| m.data().to_vec())
-                    .filter(|f| f.len() >= 18 && f[12..14] == [0x88, 0xb5]),
-            );
-            burst.clear();
-        } else {
-            std::thread::sleep(Duration::from_micros(100));
-        }
-    }
 }
 
 /// An IPv4/UDP frame of ours to `dst`, flow `flow` (the UDP source port), sequence `seq`.
@@ -492,7 +512,14 @@ fn nic_multi_queue() {
     // rpdk -> peer: 25 frames from each TX queue.
     let per = 25u32;
     let back: Vec<Vec<u8>> = (0..per * nq as u32)
-        .map(|i| udp_frame([0x02, 0, 0, 0, 0, 0xee], (i % 64) as u16, i, SIZES[i as usize % 4]))
+        .map(|i| {
+            udp_frame(
+                [0x02, 0, 0, 0, 0, 0xee],
+                (i % 64) as u16,
+                i,
+                SIZES[i as usize % 4],
+            )
+        })
         .collect();
     for (q, txq) in txqs.iter_mut().enumerate() {
         let mine: Vec<Vec<u8>> = back
@@ -503,14 +530,16 @@ fn nic_multi_queue() {
             .collect();
         send_paced(txq, &pool, &mine);
     }
-    let mut recv: Vec<Vec<u8>> = receive_udp(&mut kern_rx, back.len());
+    let mut recv: Vec<Vec<u8>> = collect(&mut kern_rx, back.len(), Vec::new(), |f| {
+        udp_seq(f).is_some()
+    });
     recv.sort_by_key(|f| udp_seq(f));
     assert_eq!(recv.len(), back.len(), "frames the peer received");
     assert!(recv == back, "the peer received different bytes");
     let s = nic.stats();
-    for q in 0..nq as usize {
+    for (q, n) in per_queue.iter().enumerate() {
         assert_eq!(s.q_opackets[q], per as u64, "TX queue {q}");
-        assert_eq!(s.q_ipackets[q], per_queue[q] as u64, "RX queue {q}");
+        assert_eq!(s.q_ipackets[q], *n as u64, "RX queue {q}");
     }
 
     drop((rxqs, txqs, kern_rx, kern_tx));
@@ -521,34 +550,6 @@ fn nic_multi_queue() {
     pool.audit()
         .expect("every mbuf is back in the pool once the ports are closed");
     eprintln!("{pci}: {nq} queue pairs, 256 frames in, {} out", back.len());
-}
-
-/// Receives frames of [`udp_frame`] until `n` came and nothing more for a while.
-fn receive_udp(rxq: &mut RxQueue, n: usize) -> Vec<Vec<u8>> {
-    let mut got = Vec::new();
-    let mut burst = MbufBurst::<32>::new();
-    let deadline = Instant::now() + DEADLINE;
-    let mut quiet_until = None;
-    loop {
-        let now = Instant::now();
-        if got.len() >= n && quiet_until.is_none() {
-            quiet_until = Some(now + QUIET);
-        }
-        if now > deadline || quiet_until.is_some_and(|q| now > q) {
-            return got;
-        }
-        if rxq.rx_burst(&mut burst) > 0 {
-            got.extend(
-                burst
-                    .iter()
-                    .map(|m| m.data().to_vec())
-                    .filter(|f| udp_seq(f).is_some()),
-            );
-            burst.clear();
-        } else {
-            std::thread::sleep(Duration::from_micros(100));
-        }
-    }
 }
 
 /// The peer of testpmd forwarding in macswap mode on the multi-queue virtio NIC: frames of 64
@@ -604,7 +605,11 @@ fn testpmd_peer() {
     got.sort_by_key(|f| u32::from_be_bytes(f[42..46].try_into().unwrap()));
     assert_eq!(got.len(), out.len(), "frames testpmd sent back");
     for (g, o) in got.iter().zip(&out) {
-        assert_eq!(g[12..], o[12..], "the frame after the MAC addresses is unchanged");
+        assert_eq!(
+            g[12..],
+            o[12..],
+            "the frame after the MAC addresses is unchanged"
+        );
     }
     drop((rx, tx));
     kern.stop().unwrap();

@@ -7,7 +7,8 @@
 //! negotiates features and reads the MAC address and the number of queue pairs. Each
 //! `start` resets the device and brings it up again (§3.1.1), programming every queue set up,
 //! so a restart never leaves the device with memory of a queue that is gone; `stop` resets it
-//! (the device stops using the rings).
+//! (the device stops using the rings) and negotiates again, leaving it at FEATURES_OK with no
+//! queue enabled; `close` leaves it reset.
 //!
 //! Features taken when offered: VERSION_1 (required), ACCESS_PLATFORM (the device goes through
 //! the IOMMU: needed for IOVAs that are not physical addresses), MAC, STATUS (link state),
@@ -254,8 +255,8 @@ impl VirtioNet {
                 commands: 0,
             });
         }
-        // Leave the device reset until start: nothing uses its queues before.
-        dev.tp.reset().map_err(|e| format!("{name}: {e}"))?;
+        // The device stays at FEATURES_OK until start: its queues exist (QEMU's has its
+        // queue pairs beyond the first only while MQ is negotiated) and none is enabled.
         Ok(dev)
     }
 
@@ -549,15 +550,19 @@ impl EthDevice for VirtioNet {
     fn stop(&self) -> DriverResult<()> {
         let mut s = lock(&self.state);
         s.started = false;
-        // The device stops using the rings; the next start programs them again.
+        // The device stops using the rings (a reset), and comes back to FEATURES_OK with no
+        // queue enabled: queues can be set up again, the next start programs them.
         self.tp
-            .reset()
+            .init(self.features)
             .map_err(|e| DriverError::Other(format!("{}: {e}", self.name())))
     }
 
     fn close(&self) -> DriverResult<()> {
-        self.stop()?;
         let mut s = lock(&self.state);
+        s.started = false;
+        self.tp
+            .reset()
+            .map_err(|e| DriverError::Other(format!("{}: {e}", self.name())))?;
         s.rx.iter_mut().for_each(|q| *q = None);
         s.tx.iter_mut().for_each(|q| *q = None);
         s.ctrl = None;

@@ -170,8 +170,11 @@ impl RxQueueOps for RxQueue {
                 }
             }
             if let Some((mut head, left)) = self.partial.take() {
-                // The next buffer of a merged frame (§5.1.6.4: no header of its own).
-                if m.set_len(written as u16).is_err() || head.chain(m).is_err() {
+                // The next buffer of a merged frame (§5.1.6.4: no header of its own, so its
+                // data starts where the header would, at the start of what was posted).
+                let fits =
+                    m.prepend(NET_HDR_LEN as u16).is_ok() && m.set_len(written as u16).is_ok();
+                if !fits || head.chain(m).is_err() {
                     errors += 1;
                     continue;
                 }

@@ -126,7 +126,9 @@ impl Vmxnet3 {
     fn new(dev: PciHandle) -> Result<Vmxnet3, String> {
         let name = dev.info().addr.to_string();
         let (Some(_), Some(vd)) = (dev.bar(0), dev.bar(1)) else {
-            return Err(format!("{name}: BARs 0 and 1 (the registers) are not both mapped"));
+            return Err(format!(
+                "{name}: BARs 0 and 1 (the registers) are not both mapped"
+            ));
         };
         // Revision 1 and UPT version 1 (the device reports what it has, the driver selects).
         if vd.read32(REG_VRRS) & 1 == 0 {
@@ -184,8 +186,13 @@ impl Vmxnet3 {
         self.dev.bar(0).expect("probe checked BAR 0")
     }
 
-    /// Runs a command; returns what the device answers in the register.
-    fn command(&self, cmd: u32) -> u32 {
+    /// Runs a SET command.
+    fn command(&self, cmd: u32) {
+        self.vd().write32(REG_CMD, cmd);
+    }
+
+    /// Runs a GET command (or ACTIVATE_DEV) and returns the device's answer in the register.
+    fn query(&self, cmd: u32) -> u32 {
         self.vd().write32(REG_CMD, cmd);
         self.vd().read32(REG_CMD)
     }
@@ -427,7 +434,7 @@ impl EthDevice for Vmxnet3 {
         let iova = self.shared.iova(0);
         self.vd().write32(REG_DSAL, iova as u32);
         self.vd().write32(REG_DSAH, (iova >> 32) as u32);
-        let ret = self.command(CMD_ACTIVATE_DEV);
+        let ret = self.query(CMD_ACTIVATE_DEV);
         if ret != 0 {
             return Err(DriverError::Other(format!(
                 "{}: the device refused activation ({ret:#x}): it found the shared area or a \
@@ -479,7 +486,7 @@ impl EthDevice for Vmxnet3 {
     }
 
     fn link(&self) -> Link {
-        let v = self.command(CMD_GET_LINK);
+        let v = self.query(CMD_GET_LINK);
         let up = v & 1 != 0;
         Link {
             speed: if up { v >> 16 } else { 0 },

@@ -40,10 +40,7 @@ struct Cursor {
 
 impl Cursor {
     fn start() -> Cursor {
-        Cursor {
-            idx: 0,
-            gen_: true,
-        }
+        Cursor { idx: 0, gen_: true }
     }
     fn advance(&mut self, size: u16) {
         self.idx += 1;
@@ -177,7 +174,10 @@ impl RxQueue {
             nb_rxq,
             mbufs,
             // Every descriptor was filled: the next fill is at 0 of the second pass.
-            fill: [Cursor { idx: 0, gen_: false }; 2],
+            fill: [Cursor {
+                idx: 0,
+                gen_: false,
+            }; 2],
             comp: Cursor::start(),
             pool,
             port,
@@ -189,7 +189,10 @@ impl RxQueue {
 
     fn restart(&mut self, generation: u32) {
         self.generation = generation;
-        self.fill = [Cursor { idx: 0, gen_: false }; 2];
+        self.fill = [Cursor {
+            idx: 0,
+            gen_: false,
+        }; 2];
         self.comp = Cursor::start();
         self.partial = None;
         self.discarding = false;
@@ -305,7 +308,10 @@ impl RxQueueOps for RxQueue {
             if let Some(bar) = self.dev.bar(0) {
                 for (r, reg) in [REG_RXPROD, REG_RXPROD2].into_iter().enumerate() {
                     if posted[r] {
-                        bar.write32(reg + REG_STRIDE * self.qid as usize, self.fill[r].idx as u32);
+                        bar.write32(
+                            reg + REG_STRIDE * self.qid as usize,
+                            self.fill[r].idx as u32,
+                        );
                     }
                 }
             }
@@ -423,10 +429,7 @@ impl TxQueueOps for TxQueue {
                 };
                 mem.write64(at, seg.data_iova());
                 mem.write32(at + 8, len | if own { TXD_GEN } else { 0 });
-                mem.write32(
-                    at + 12,
-                    if k + 1 == segs { TXD_EOP | TXD_CQ } else { 0 },
-                );
+                mem.write32(at + 12, if k + 1 == segs { TXD_EOP | TXD_CQ } else { 0 });
                 last = self.fill.idx;
                 self.fill.advance(size);
             }
@@ -440,7 +443,10 @@ impl TxQueueOps for TxQueue {
         if take > 0 {
             fence(Ordering::Release);
             if let Some(bar) = self.dev.bar(0) {
-                bar.write32(REG_TXPROD + REG_STRIDE * self.qid as usize, self.fill.idx as u32);
+                bar.write32(
+                    REG_TXPROD + REG_STRIDE * self.qid as usize,
+                    self.fill.idx as u32,
+                );
             }
             self.counters.add(take as u64, bytes);
         }
