@@ -380,7 +380,9 @@ fn l2fwd_peer() {
         .expect("every mbuf is back in the pool once the ports are closed");
 }
 
-/// An IPv4/UDP frame of ours to `dst`, flow `flow` (the UDP source port), sequence `seq`.
+/// An IPv4/UDP frame of ours to `dst`, flow `flow` (the UDP source port and the last byte of
+/// the source address: RSS on addresses only, testpmd's default, spreads them too), sequence
+/// `seq`.
 fn udp_frame(dst: [u8; 6], flow: u16, seq: u32, len: usize) -> Vec<u8> {
     let mut f = dst.to_vec();
     f.extend_from_slice(&SRC);
@@ -391,7 +393,7 @@ fn udp_frame(dst: [u8; 6], flow: u16, seq: u32, len: usize) -> Vec<u8> {
     ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
     ip[8] = 64;
     ip[9] = 17;
-    ip[12..16].copy_from_slice(&[198, 18, 0, 1]);
+    ip[12..16].copy_from_slice(&[198, 18, 1, flow as u8]);
     ip[16..20].copy_from_slice(&[198, 18, 0, 2]);
     let mut sum: u32 = ip
         .chunks(2)
