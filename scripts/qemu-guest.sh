@@ -124,7 +124,7 @@ if [ -n "$mq" ]; then
     }
     run "testpmd (macswap) on virtio-net with 2 queue pairs" testpmd_test
 else
-    echo "guest: no multi-queue virtio-net (qemu-test.sh ran without root): its test is skipped"
+    echo "guest: no multi-queue virtio-net (qemu-test.sh had no TAP backend): its tests are skipped"
 fi
 
 run "devbind: e1000 to uio_pci_generic" scripts/devbind.sh --bind=uio_pci_generic 0000:00:03.0

@@ -178,20 +178,20 @@ mq_queues=4
 mq_nics=()
 runner=()
 mq_arg=
-if [[ $(id -u) == 0 && -c /dev/net/tun ]] && command -v ip >/dev/null; then
-    netns=rpdkq$$
-    ip netns add "$netns"
-    trap 'ip netns del "$netns" 2>/dev/null || true' EXIT
+netns=rpdkq$$
+mq_setup() { # every step checked: on a machine without TAPs or namespaces the test is skipped
     nsx() { ip netns exec "$netns" "$@"; }
-    nsx sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    nsx ip link add br0 type bridge
-    nsx ip tuntap add dev mq0 mode tap multi_queue
-    nsx ip tuntap add dev pr0 mode tap
-    for i in mq0 pr0; do
-        nsx ip link set "$i" master br0
-        nsx ip link set "$i" up
-    done
-    nsx ip link set br0 up
+    ip netns add "$netns" || return 1
+    trap 'ip netns del "$netns" 2>/dev/null || true' EXIT
+    nsx sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 &&
+        nsx ip link add br0 type bridge &&
+        nsx ip tuntap add dev mq0 mode tap multi_queue &&
+        nsx ip tuntap add dev pr0 mode tap &&
+        nsx ip link set mq0 master br0 && nsx ip link set mq0 up &&
+        nsx ip link set pr0 master br0 && nsx ip link set pr0 up &&
+        nsx ip link set br0 up
+}
+if [[ $(id -u) == 0 && -c /dev/net/tun ]] && command -v ip >/dev/null && mq_setup; then
     mq_nics=(
         -netdev "tap,id=nmq,ifname=mq0,script=no,downscript=no,queues=$mq_queues,vhost=off"
         -device "virtio-net-pci,netdev=nmq,bus=pcie.0,addr=0xa,mac=52:54:00:00:00:0a,disable-legacy=on,iommu_platform=on,mq=on,vectors=$((2 * mq_queues + 2))"
@@ -201,7 +201,9 @@ if [[ $(id -u) == 0 && -c /dev/net/tun ]] && command -v ip >/dev/null; then
     runner=(ip netns exec "$netns")
     mq_arg=" rpdk_mq=$mq_queues"
 else
-    echo "qemu-test.sh: not root: no multi-queue TAP backend, the guest skips the multi-queue test"
+    ip netns del "$netns" 2>/dev/null || true
+    echo "qemu-test.sh: no multi-queue TAP backend (needs root, /dev/net/tun and network" \
+        "namespaces): the guest skips the multi-queue tests"
 fi
 echo "qemu-test.sh: booting $pkg with $(basename "$guest_script")"
 start=$SECONDS

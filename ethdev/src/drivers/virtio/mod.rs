@@ -22,7 +22,7 @@
 //!
 //! Queues are split virtqueues of a power-of-2 size up to the device's (QEMU: 256 by
 //! default). Interrupts are never asked for; the available index is written once per burst and
-//! the device notified at most once per burst, when it asks (see [`rxtx`]).
+//! the device notified at most once per burst, when it asks (see `rxtx.rs`).
 
 mod ctrl;
 mod rxtx;
