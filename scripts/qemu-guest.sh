@@ -102,6 +102,7 @@ if [ -n "$mq" ]; then
     }
     run "devbind: multi-queue virtio-net to vfio-pci" scripts/devbind.sh --bind=vfio-pci 0000:00:0a.0
     run "virtio-net with $mq queue pairs over vfio-pci, IOVA VA" mq_test va
+    run "virtio-net with $mq queue pairs over vfio-pci, IOVA PA" mq_test pa
     # testpmd on 2 of its queue pairs, macswap: the peer's flows come back, through both.
     testpmd_test() {
         rpdk-testpmd -l 0-1 -a 0000:00:0a.0 --file-prefix tp -- --rxq=2 --txq=2 \
