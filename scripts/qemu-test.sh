@@ -16,8 +16,13 @@
 # no ordinary guest) has these NICs, on two QEMU-internal hubs that reach nothing outside:
 #
 #   hub 0: 0000:00:03.0 e1000 (82540EM)   0000:00:04.0 e1000e (82574L)   0000:00:05.0 e1000e (peer)
-#          0000:00:07.0 virtio-net (modern only; for net_virtio, not driven yet)
-#   hub 1: 0000:00:06.0 e1000 (82540EM)   0000:00:08.0 e1000e (peer)
+#          0000:00:07.0 virtio-net (modern only)
+#          0000:00:0c.0 vmxnet3
+#   hub 1: 0000:00:06.0 e1000 (82540EM)   0000:00:08.0 e1000e (peer)   0000:00:09.0 virtio-net
+#
+# The virtio NICs have iommu_platform=on: without it QEMU's virtio device bypasses the emulated
+# IOMMU and takes every address it is given as a guest-physical one, which IOVAs in VA mode
+# are not.
 #
 # The peers stay with the kernel's e1000e driver: they check what the rpdk-driven NICs send
 # and send to them. (A virtio peer would not do: QEMU's virtio-net waits for the hub to take
@@ -159,20 +164,57 @@ nics=$(
     nic 0 0x3 e1000 mac=52:54:00:00:00:03
     nic 0 0x4 e1000e mac=52:54:00:00:00:04
     nic 0 0x5 e1000e mac=52:54:00:00:00:05
-    nic 0 0x7 virtio-net-pci mac=52:54:00:00:00:07,disable-legacy=on
+    nic 0 0x7 virtio-net-pci mac=52:54:00:00:00:07,disable-legacy=on,iommu_platform=on
+    nic 1 0x9 virtio-net-pci mac=52:54:00:00:00:09,disable-legacy=on,iommu_platform=on
+    nic 0 0xc vmxnet3 mac=52:54:00:00:00:0c
     nic 1 0x6 e1000 mac=52:54:00:00:00:06
     nic 1 0x8 e1000e mac=52:54:00:00:00:08
 )
+# A virtio NIC with several queue pairs needs a backend with several queues, which QEMU's hubs
+# are not: a multi-queue TAP device (vhost off) in a network namespace of this run, bridged
+# there to a TAP of an e1000e peer in the guest. Nothing else is on that bridge. Needs root
+# (the namespace); without it the guest skips the multi-queue test and says so.
+mq_queues=4
+mq_nics=()
+runner=()
+mq_arg=
+netns=rpdkq$$
+mq_setup() { # every step checked: on a machine without TAPs or namespaces the test is skipped
+    nsx() { ip netns exec "$netns" "$@"; }
+    ip netns add "$netns" || return 1
+    trap 'ip netns del "$netns" 2>/dev/null || true' EXIT
+    nsx sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 &&
+        nsx ip link add br0 type bridge &&
+        nsx ip tuntap add dev mq0 mode tap multi_queue &&
+        nsx ip tuntap add dev pr0 mode tap &&
+        nsx ip link set mq0 master br0 && nsx ip link set mq0 up &&
+        nsx ip link set pr0 master br0 && nsx ip link set pr0 up &&
+        nsx ip link set br0 up
+}
+if [[ $(id -u) == 0 && -c /dev/net/tun ]] && command -v ip >/dev/null && mq_setup; then
+    mq_nics=(
+        -netdev "tap,id=nmq,ifname=mq0,script=no,downscript=no,queues=$mq_queues,vhost=off"
+        -device "virtio-net-pci,netdev=nmq,bus=pcie.0,addr=0xa,mac=52:54:00:00:00:0a,disable-legacy=on,iommu_platform=on,mq=on,vectors=$((2 * mq_queues + 2))"
+        -netdev "tap,id=npr,ifname=pr0,script=no,downscript=no"
+        -device "e1000e,netdev=npr,bus=pcie.0,addr=0xb,mac=52:54:00:00:00:0b"
+    )
+    runner=(ip netns exec "$netns")
+    mq_arg=" rpdk_mq=$mq_queues"
+else
+    ip netns del "$netns" 2>/dev/null || true
+    echo "qemu-test.sh: no multi-queue TAP backend (needs root, /dev/net/tun and network" \
+        "namespaces): the guest skips the multi-queue tests"
+fi
 echo "qemu-test.sh: booting $pkg with $(basename "$guest_script")"
 start=$SECONDS
 # shellcheck disable=SC2086 # $nics is a list of words
-timeout 600 qemu-system-x86_64 \
+"${runner[@]}" timeout 600 qemu-system-x86_64 \
     -accel tcg -M q35,kernel-irqchip=split -cpu max -smp 2 -m 1024 \
     -device intel-iommu,intremap=on,caching-mode=on,aw-bits=48 \
     -nodefaults -display none -serial stdio -no-reboot \
     -kernel "$kroot/boot/vmlinuz-$kver" -initrd "$work"/initramfs.gz \
-    -append "console=ttyS0 intel_iommu=on iommu=pt no_timer_check panic=-1 loglevel=4" \
-    $nics </dev/null >"$log" 2>&1 || true
+    -append "console=ttyS0 intel_iommu=on iommu=pt no_timer_check panic=-1 loglevel=4$mq_arg" \
+    $nics "${mq_nics[@]}" </dev/null >"$log" 2>&1 || true
 tr -d '\r' <"$log"
 echo "qemu-test.sh: the guest ran $((SECONDS - start)) s"
 if grep -q '^RPDK-GUEST: PASS' <(tr -d '\r' <"$log"); then

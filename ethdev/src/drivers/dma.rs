@@ -99,3 +99,128 @@ impl<D: Descriptor> Drop for DescRing<D> {
         }
     }
 }
+
+/// A block of DMA-able memory shared with a device whose layout is not one array of
+/// descriptors (a virtqueue's descriptor table and rings, a NIC's shared area): volatile,
+/// bounds-checked little-endian reads and writes of integers at byte offsets, and copies of
+/// byte strings in and out. Shared between the control path and a queue (`&self` methods):
+/// the protocol with the device orders their accesses (fences around index updates).
+pub(crate) struct DmaArea {
+    zone: Option<Memzone>,
+    base: *mut u8,
+    len: usize,
+}
+
+// SAFETY: plain memory owned through the memzone; every access is a volatile, bounds-checked
+// read or write of an integer, so concurrent use can give stale values but never undefined
+// behaviour of Rust objects.
+unsafe impl Send for DmaArea {}
+// SAFETY: see Send.
+unsafe impl Sync for DmaArea {}
+
+impl DmaArea {
+    /// Reserves and zeroes `len` bytes for `dev`, aligned to `align` bytes.
+    pub fn new(
+        dev: &PciHandle,
+        name: &str,
+        len: usize,
+        align: usize,
+        socket: u32,
+    ) -> DriverResult<Self> {
+        let zone = dev
+            .dma_zone(name, len, align, socket)
+            .map_err(|e| DriverError::Invalid(format!("DMA area {name}: {e}")))?;
+        let base = zone.as_ptr();
+        // SAFETY: the zone holds `len` bytes that nothing else uses yet.
+        unsafe { std::ptr::write_bytes(base, 0, len) };
+        Ok(DmaArea {
+            zone: Some(zone),
+            base,
+            len,
+        })
+    }
+
+    /// The IOVA of byte `offset`, for the device.
+    pub fn iova(&self, offset: usize) -> u64 {
+        assert!(offset <= self.len);
+        self.zone.as_ref().map_or(0, Memzone::iova) + offset as u64
+    }
+
+    #[inline(always)]
+    fn at<T>(&self, offset: usize) -> *mut T {
+        assert!(
+            offset % std::mem::align_of::<T>() == 0
+                && offset + std::mem::size_of::<T>() <= self.len,
+            "DMA area access at {offset:#x} outside its {:#x} bytes or unaligned",
+            self.len
+        );
+        // SAFETY: in bounds (checked above).
+        unsafe { self.base.add(offset).cast::<T>() }
+    }
+
+    /// Reads the byte at `offset`.
+    #[inline(always)]
+    pub fn read8(&self, offset: usize) -> u8 {
+        // SAFETY: in bounds (checked by `at`).
+        unsafe { std::ptr::read_volatile(self.at::<u8>(offset)) }
+    }
+
+    /// Reads the little-endian u16 at `offset`.
+    #[inline(always)]
+    pub fn read16(&self, offset: usize) -> u16 {
+        // SAFETY: in bounds and aligned (checked by `at`); any bits are a valid u16.
+        u16::from_le(unsafe { std::ptr::read_volatile(self.at::<u16>(offset)) })
+    }
+
+    /// Writes the little-endian u16 at `offset`.
+    #[inline(always)]
+    pub fn write16(&self, offset: usize, v: u16) {
+        // SAFETY: in bounds and aligned; the memory is shared with the device only.
+        unsafe { std::ptr::write_volatile(self.at::<u16>(offset), v.to_le()) }
+    }
+
+    /// Reads the little-endian u32 at `offset`.
+    #[inline(always)]
+    pub fn read32(&self, offset: usize) -> u32 {
+        // SAFETY: as read16.
+        u32::from_le(unsafe { std::ptr::read_volatile(self.at::<u32>(offset)) })
+    }
+
+    /// Writes the little-endian u32 at `offset`.
+    #[inline(always)]
+    pub fn write32(&self, offset: usize, v: u32) {
+        // SAFETY: as write16.
+        unsafe { std::ptr::write_volatile(self.at::<u32>(offset), v.to_le()) }
+    }
+
+    /// Writes the little-endian u64 at `offset`.
+    #[inline(always)]
+    pub fn write64(&self, offset: usize, v: u64) {
+        // SAFETY: as write16.
+        unsafe { std::ptr::write_volatile(self.at::<u64>(offset), v.to_le()) }
+    }
+
+    /// Copies `src` to `offset`.
+    pub fn write_bytes(&self, offset: usize, src: &[u8]) {
+        for (i, b) in src.iter().enumerate() {
+            // SAFETY: each byte in bounds (checked by `at`).
+            unsafe { std::ptr::write_volatile(self.at::<u8>(offset + i), *b) }
+        }
+    }
+
+    /// Copies `dst.len()` bytes from `offset`.
+    pub fn read_bytes(&self, offset: usize, dst: &mut [u8]) {
+        for (i, b) in dst.iter_mut().enumerate() {
+            // SAFETY: each byte in bounds (checked by `at`).
+            *b = unsafe { std::ptr::read_volatile(self.at::<u8>(offset + i)) };
+        }
+    }
+}
+
+impl Drop for DmaArea {
+    fn drop(&mut self) {
+        if let Some(zone) = self.zone.take() {
+            let _ = zone.free();
+        }
+    }
+}

@@ -12,6 +12,8 @@ pub(crate) mod packet_socket;
 pub mod pcap;
 pub(crate) mod stash;
 pub mod tap;
+pub mod virtio;
+pub mod vmxnet3;
 
 use std::sync::atomic::{AtomicU16, Ordering};
 
