@@ -74,6 +74,39 @@ impl RuntimeDir {
         }))
     }
 
+    /// The runtime directory of the primary of `prefix`, for a secondary: fails, saying why,
+    /// when no primary holds its lock.
+    pub fn of_primary(prefix: &str) -> Result<PathBuf> {
+        let dir = base_dir().join(prefix);
+        let config = dir.join("config");
+        let gone = |reason: String| Error::NoPrimary {
+            prefix: prefix.to_string(),
+            reason,
+        };
+        let file = File::open(&config).map_err(|e| {
+            gone(format!(
+                "no {} ({e}): start the primary first",
+                config.display()
+            ))
+        })?;
+        // SAFETY: flock on the file we just opened.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0 {
+            let pid = std::fs::read_to_string(&config)
+                .ok()
+                .and_then(|t| {
+                    t.lines()
+                        .find_map(|l| l.strip_prefix("pid=").map(str::to_string))
+                })
+                .map(|p| format!(" (pid {p})"))
+                .unwrap_or_default();
+            return Err(gone(format!(
+                "{} is not locked: its primary{pid} exited or was killed",
+                config.display()
+            )));
+        }
+        Ok(dir)
+    }
+
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.dir
@@ -98,5 +131,24 @@ impl Drop for RuntimeDir {
         if self.created_dir || fs::read_dir(&self.dir).is_ok_and(|mut d| d.next().is_none()) {
             let _ = fs::remove_dir(&self.dir);
         }
+    }
+}
+
+/// Whether process `pid` runs: it exists (a process of another user counts) and is not a zombie
+/// (a killed process whose parent has not reaped it yet holds nothing any more).
+pub(crate) fn pid_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    if rc != 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM) {
+        return false;
+    }
+    // The state follows the command name in parentheses, which may itself hold spaces.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !matches!(
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next()),
+            Some('Z' | 'X')
+        ),
+        Err(_) => false,
     }
 }

@@ -82,6 +82,8 @@ mod layout;
 #[cfg(not(loom))]
 mod named;
 pub mod peek;
+#[cfg(not(loom))]
+mod placed;
 mod ring;
 mod shared;
 mod slots;
@@ -96,6 +98,8 @@ pub use handles::{Consumer, Producer};
 pub use layout::{RING_NAME_MAX, RING_SIZE_MAX};
 #[cfg(not(loom))]
 pub use named::{RING_MZ_PREFIX, list_dump};
+#[cfg(not(loom))]
+pub use placed::PlacedRing;
 pub use ring::{Ring, RingBuilder};
 pub use shared::{Dequeued, Enqueued};
 pub use sync::{
