@@ -1,8 +1,8 @@
 # What rpdk-flow's engine costs on the RX path: testpmd io on two net_null ports, one
 # forwarding core, with 0, 1 and 1k ingress rules on each port (loaded with --cmdline-file).
 #   testpmd io net_null x2, 1 core, no rules: both sides (DPDK's testpmd has no flow on
-#     net_null: this is its rate without rules; rpdk's ports have their flow table installed
-#     as the stage's classifier, with no rule in it)
+#     net_null: this is its rate without rules; rpdk-testpmd installs a port's flow table as
+#     its classifier at the first flow command, so its ports have none here)
 #   ... 1 rule: `eth dst is 00:00:00:00:00:00` (net_null's frames are zeros: every packet
 #     matches) to queue 0, with a COUNT
 #   ... 1k rules: that rule, 500 `eth dst is 02:00:00:00:HH:LL` and 499 `eth / ipv4 src is

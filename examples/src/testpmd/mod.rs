@@ -8,8 +8,9 @@
 //!     [--stats-period=S] [--eth-peer=P,MAC] [--disable-rss] [--cmdline-file=FILE] [-i]
 //! ```
 //!
-//! Every port has a flow table (`rpdk_flow::FlowTable`, the port's classifier): the `flow`
-//! commands at the prompt or in `--cmdline-file` create rules in it, with testpmd's replies.
+//! Every port has a flow table (`rpdk_flow::FlowTable`, installed as the port's classifier by
+//! the first `flow` command for it): the `flow` commands at the prompt or in `--cmdline-file`
+//! create rules in it, with testpmd's replies.
 
 pub mod args;
 mod cli;
@@ -56,8 +57,10 @@ pub struct Testpmd {
     cores: Vec<Arc<Mutex<CoreWork>>>,
     stop: Option<Arc<AtomicBool>>,
     throughput: Throughput,
-    /// Every port's flow table, installed as its classifier.
+    /// Every port's flow table, installed as its classifier by the first `flow` command for
+    /// the port (until then its RX path has no classifier call at all).
     flows: HashMap<u16, Arc<FlowTable>>,
+    classified: std::cell::RefCell<std::collections::HashSet<u16>>,
     verbose: u16,
     dumps: verbose::Dumps,
 }
@@ -194,9 +197,7 @@ impl Testpmd {
                 }
             }
             port.configure(args.rxq + nb_hp, args.txq + nb_hp, &conf)?;
-            let table = Arc::new(FlowTable::new(p, args.rxq));
-            port.set_classifier(Some(table.clone()))?;
-            flows.insert(p, table);
+            flows.insert(p, Arc::new(FlowTable::new(p, args.rxq)));
             for q in 0..args.rxq {
                 port.rx_queue_setup(q, args.rxd, None, &RxConf::default(), &pool)?;
             }
@@ -237,6 +238,7 @@ impl Testpmd {
             stop: None,
             throughput: Throughput::default(),
             flows,
+            classified: Default::default(),
             verbose: 0,
             dumps: verbose::Dumps::default(),
         })
@@ -408,8 +410,19 @@ impl Testpmd {
     /// Runs a `flow ...` line against the ports' flow tables, with testpmd's replies (a line
     /// that does not parse: `Bad arguments`, and on stderr the word at fault).
     pub fn flow(&mut self, line: &str) {
-        let flows = &self.flows;
-        let o = rpdk_flow::syntax::execute(line, &|p| flows.get(&p).cloned());
+        let (flows, classified) = (&self.flows, &self.classified);
+        let o = rpdk_flow::syntax::execute(line, &|p| {
+            let t = flows.get(&p)?;
+            if classified.borrow_mut().insert(p) {
+                // Safe while forwarding runs: the next burst sees it.
+                if let Err(e) = Port::get(p).and_then(|x| x.set_classifier(Some(t.clone()))) {
+                    eprintln!("Port {p}: cannot install the flow table: {e}");
+                    classified.borrow_mut().remove(&p);
+                    return None;
+                }
+            }
+            Some(t.clone())
+        });
         print!("{}", o.out);
         eprint!("{}", o.err);
         if let Some(e) = o.syntax {
