@@ -43,6 +43,36 @@ fn run_then_signal(mut child: Child, secs: u64, sig: i32) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Lets `child` run until its stdout so far satisfies `ready` (60 s at most, so that a loaded
+/// machine's slow start-up does not make the signal come before forwarding did), then sends
+/// `sig` and collects its output as [`run_then_signal`].
+fn run_until_then_signal(mut child: Child, ready: impl Fn(&str) -> bool, sig: i32) -> Output {
+    use std::io::Read;
+    let mut so = child.stdout.take().expect("piped stdout");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let sink = seen.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = so.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        if ready(&String::from_utf8_lossy(&seen.lock().unwrap())) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut out = run_then_signal(child, 0, sig);
+    reader.join().unwrap();
+    out.stdout = std::mem::take(&mut *seen.lock().unwrap());
+    out
+}
+
 fn number_after(text: &str, label: &str) -> Vec<u64> {
     text.lines()
         .filter_map(|l| l.split_once(label))
@@ -124,7 +154,11 @@ fn testpmd_io_prints_testpmd_statistics() {
         &["--forward-mode=io", "--stats-period=1", "--nb-cores=1"],
         Stdio::null(),
     );
-    let out = run_then_signal(child, 3, libc::SIGINT);
+    let out = run_until_then_signal(
+        child,
+        |so| number_after(so, "Rx-pps:").iter().any(|&p| p > 0),
+        libc::SIGINT,
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -167,7 +201,11 @@ fn testpmd_txonly_sends_without_receiving() {
         ],
         Stdio::null(),
     );
-    let out = run_then_signal(child, 2, libc::SIGINT);
+    let out = run_until_then_signal(
+        child,
+        |so| number_after(so, "Tx-pps:").iter().any(|&p| p > 0),
+        libc::SIGINT,
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     let acc = stdout

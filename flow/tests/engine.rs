@@ -334,6 +334,27 @@ fn counters_per_rule_shared_and_reset() {
 }
 
 #[test]
+fn actions_after_the_fate_still_act() {
+    let t = FlowTable::new(0, 4);
+    let a = t
+        .create(rule(
+            "ingress pattern udp dst is 1 / end actions queue index 1 / count / mark id 3 / end",
+        ))
+        .unwrap();
+    let b = t
+        .create(rule(
+            "ingress pattern udp dst is 2 / end actions jump group 1 / count / end",
+        ))
+        .unwrap();
+    let f1 = udp4(A, B, 0, 1);
+    let r = v(&t, &f1);
+    assert_eq!((r.fate, r.mark), (Fate::Queue(1), Some(3)));
+    assert_eq!(t.query_count(a, false).unwrap().hits, 1);
+    assert_eq!(q(&t, &udp4(A, B, 0, 2)), Fate::Default, "a miss in group 1");
+    assert_eq!(t.query_count(b, false).unwrap().hits, 1);
+}
+
+#[test]
 fn isolate_hides_unmatched_traffic() {
     let t = table(&["ingress pattern udp dst is 1 / end actions queue index 1 / end"]);
     t.isolate(true).unwrap();

@@ -159,6 +159,47 @@ impl OlFlags {
         self.0 & other.0 != 0
     }
 
+    /// The RX flags in the order and with the names of DPDK's `rte_get_rx_ol_flag_list`
+    /// (what testpmd's verbose mode prints after `ol_flags:`): the checksum fields always
+    /// name their state, `..._UNKNOWN` when neither bit is set.
+    pub fn rx_list(self) -> Vec<&'static str> {
+        const IP: u64 = OlFlags::RX_IP_CKSUM_MASK.0;
+        const L4: u64 = OlFlags::RX_L4_CKSUM_MASK.0;
+        const OL4: u64 = OlFlags::RX_OUTER_L4_CKSUM_MASK.0;
+        const RX: &[(u64, u64, &str)] = &[
+            (1 << 0, 1 << 0, "RTE_MBUF_F_RX_VLAN"),
+            (1 << 1, 1 << 1, "RTE_MBUF_F_RX_RSS_HASH"),
+            (1 << 2, 1 << 2, "RTE_MBUF_F_RX_FDIR"),
+            (1 << 3, L4, "RTE_MBUF_F_RX_L4_CKSUM_BAD"),
+            (1 << 8, L4, "RTE_MBUF_F_RX_L4_CKSUM_GOOD"),
+            (L4, L4, "RTE_MBUF_F_RX_L4_CKSUM_NONE"),
+            (0, L4, "RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN"),
+            (1 << 4, IP, "RTE_MBUF_F_RX_IP_CKSUM_BAD"),
+            (1 << 7, IP, "RTE_MBUF_F_RX_IP_CKSUM_GOOD"),
+            (IP, IP, "RTE_MBUF_F_RX_IP_CKSUM_NONE"),
+            (0, IP, "RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN"),
+            (1 << 5, 1 << 5, "RTE_MBUF_F_RX_OUTER_IP_CKSUM_BAD"),
+            (1 << 6, 1 << 6, "RTE_MBUF_F_RX_VLAN_STRIPPED"),
+            (1 << 9, 1 << 9, "RTE_MBUF_F_RX_IEEE1588_PTP"),
+            (1 << 10, 1 << 10, "RTE_MBUF_F_RX_IEEE1588_TMST"),
+            (1 << 13, 1 << 13, "RTE_MBUF_F_RX_FDIR_ID"),
+            (1 << 14, 1 << 14, "RTE_MBUF_F_RX_FDIR_FLX"),
+            (1 << 15, 1 << 15, "RTE_MBUF_F_RX_QINQ_STRIPPED"),
+            (1 << 16, 1 << 16, "RTE_MBUF_F_RX_LRO"),
+            (1 << 18, 1 << 18, "RTE_MBUF_F_RX_SEC_OFFLOAD"),
+            (1 << 19, 1 << 19, "RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED"),
+            (1 << 20, 1 << 20, "RTE_MBUF_F_RX_QINQ"),
+            (1 << 21, OL4, "RTE_MBUF_F_RX_OUTER_L4_CKSUM_BAD"),
+            (1 << 22, OL4, "RTE_MBUF_F_RX_OUTER_L4_CKSUM_GOOD"),
+            (OL4, OL4, "RTE_MBUF_F_RX_OUTER_L4_CKSUM_INVALID"),
+            (0, OL4, "RTE_MBUF_F_RX_OUTER_L4_CKSUM_UNKNOWN"),
+        ];
+        RX.iter()
+            .filter(|(flag, mask, _)| self.0 & mask == *flag)
+            .map(|(_, _, name)| *name)
+            .collect()
+    }
+
     /// The names of the set flags, DPDK's (`RTE_MBUF_F_RX_VLAN`...). Multi-bit fields (the
     /// checksum states, the TX L4 checksum type) are named by their value.
     pub fn names(self) -> Vec<&'static str> {
@@ -281,6 +322,31 @@ mod tests {
         assert_eq!(
             OlFlags::TX_OFFLOAD_MASK.0,
             ((1u64 << 61) - 1) & !((1u64 << 41) - 1)
+        );
+    }
+
+    #[test]
+    fn rx_list_is_dpdks() {
+        assert_eq!(
+            OlFlags::NONE.rx_list(),
+            [
+                "RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN",
+                "RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN",
+                "RTE_MBUF_F_RX_OUTER_L4_CKSUM_UNKNOWN"
+            ]
+        );
+        let f =
+            OlFlags::RX_FDIR_ID | OlFlags::RX_FDIR | OlFlags::RX_VLAN | OlFlags::RX_IP_CKSUM_NONE;
+        assert_eq!(
+            f.rx_list(),
+            [
+                "RTE_MBUF_F_RX_VLAN",
+                "RTE_MBUF_F_RX_FDIR",
+                "RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN",
+                "RTE_MBUF_F_RX_IP_CKSUM_NONE",
+                "RTE_MBUF_F_RX_FDIR_ID",
+                "RTE_MBUF_F_RX_OUTER_L4_CKSUM_UNKNOWN"
+            ]
         );
     }
 

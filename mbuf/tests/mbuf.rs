@@ -50,6 +50,7 @@ fn alloc_reset_and_room() {
         (MBUF_PORT_INVALID, 1, 1)
     );
     assert!(m.is_direct() && !m.is_shared());
+    assert_eq!(m.pool_name(), "room");
     assert_eq!(m.data_iova(), m.data().as_ptr() as u64, "VA mode");
     assert_eq!(m.priv_data().len(), 8);
     m.priv_data_mut().copy_from_slice(b"private!");

@@ -102,6 +102,10 @@ pub struct Args {
     /// (0 -> 1 -> ... -> 0), 0x02 ports paired (0 <-> 1), 0x10 explicit TX flow rules.
     #[arg(long = "hairpin-mode", default_value = "0", value_parser = parse_hex)]
     pub hairpin_mode: u64,
+    /// Commands to run before the prompt (or before forwarding starts without `-i`), one a
+    /// line, as if typed.
+    #[arg(long = "cmdline-file", value_name = "FILE")]
+    pub cmdline_file: Option<String>,
     /// rpdk only: one empty RX callback on every forwarding RX queue (measures the cost of
     /// the callback path of the software stage).
     #[arg(long = "noop-rx-callbacks")]

@@ -1,4 +1,5 @@
-//! Interactive mode: the `testpmd>` prompt and the commands that matter for measuring.
+//! Interactive mode: the `testpmd>` prompt and its commands (those that matter for measuring,
+//! and a flow session's), also run from `--cmdline-file`.
 
 use std::io::Write;
 use std::time::Duration;
@@ -27,6 +28,14 @@ Commands:
                              RETA entry H of port N to queue Q
   show port N rss reta       the redirection table of port N
   show port N rss-hash [key] the RSS hash types (and key) of port N
+  set verbose N              dump received (1), sent (2) or both (3) bursts; 0: off
+  port stop all|N            stop the ports (and flush their flow rules)
+  port start all|N           start them again
+  flow ...                   rte_flow: validate, create, destroy, flush, query, list,
+                             isolate, dump, indirect_action (testpmd's syntax)
+  add|del port meter profile|policy ..., create|enable|disable|del port meter ...,
+  set|get|show port meter ...
+                             rte_mtr: meter profiles, policies and meters (METER action)
   quit                       stop and exit
 ";
 
@@ -88,127 +97,181 @@ pub fn run(eal: &Eal, tp: &mut Testpmd) -> Result<(), Fatal> {
                 }
             }
         };
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            [] => {}
-            ["quit"] | ["exit"] => return Ok(()),
-            ["help"] => print!("{HELP}"),
-            ["start"] => {
-                if let Err(Fatal(e)) = tp.start(eal, false) {
-                    println!("{e}");
-                }
-            }
-            ["start", "tx_first"] => {
-                if let Err(Fatal(e)) = tp.start(eal, true) {
-                    println!("{e}");
-                }
-            }
-            ["stop"] => tp.stop(eal),
-            ["show", "port", "stats", which] => match ports_of(tp, which) {
-                Ok(ps) => {
-                    for p in ps {
-                        if let Ok(port) = Port::get(p) {
-                            print!("{}", display::nic_stats(&port, &mut tp.throughput));
-                        }
-                    }
-                }
-                Err(e) => println!("{e}"),
-            },
-            ["show", "port", "info", which] => match ports_of(tp, which) {
-                Ok(ps) => {
-                    for p in ps {
-                        if let Ok(port) = Port::get(p) {
-                            print!("{}", display::port_info(&port));
-                        }
-                    }
-                }
-                Err(e) => println!("{e}"),
-            },
-            ["show", "port", "summary", "all"] => print!("{}", display::port_summary(&tp.ports)),
-            ["clear", "port", "stats", which] => match ports_of(tp, which) {
-                Ok(ps) => {
-                    for p in ps {
-                        if let Ok(port) = Port::get(p) {
-                            port.stats_reset();
-                            println!("\n  NIC statistics for port {p} cleared");
-                        }
-                    }
-                }
-                Err(e) => println!("{e}"),
-            },
-            ["set", "fwd", mode] => {
-                if tp.stop.is_some() {
-                    println!("Please stop forwarding first");
-                } else {
-                    match fwd::find(mode) {
-                        Some(m) => {
-                            tp.mode = m;
-                            println!("Set {} packet forwarding mode", m.name);
-                        }
-                        None => println!("Invalid {mode} packet forwarding mode"),
-                    }
-                }
-            }
-            ["port", "config", "all", "rss", kind] => match rss_types(kind) {
-                Some(hf) => {
-                    for &p in &tp.ports {
-                        if let Ok(port) = Port::get(p) {
-                            let hf = hf.and(port.info().flow_type_rss_offloads);
-                            let conf = rpdk_ethdev::RssConf { key: None, hf };
-                            if let Err(e) = port.rss_hash_update(&conf) {
-                                println!("Port {p}: {e}");
-                            }
-                        }
-                    }
-                }
-                None => println!("Unknown RSS type {kind}"),
-            },
-            ["port", "config", n, "rss", "reta", pairs @ ..] if !pairs.is_empty() => {
-                match (
-                    n.parse::<u16>().ok().and_then(|p| Port::get(p).ok()),
-                    reta_pairs(&pairs.concat()),
-                ) {
-                    (Some(port), Some(entries)) => {
-                        if let Err(e) = port.rss_reta_update(&entries) {
-                            println!("Failed to set RSS redirection table: {e}");
-                        }
-                    }
-                    (None, _) => println!("Invalid port {n}"),
-                    (_, None) => println!("Invalid RETA entries {}", pairs.concat()),
-                }
-            }
-            ["show", "port", n, "rss", "reta"] => {
-                match n.parse::<u16>().ok().and_then(|p| Port::get(p).ok()) {
-                    Some(port) => match port.rss_reta_query() {
-                        Ok(reta) => {
-                            for (i, q) in reta.iter().enumerate() {
-                                println!("RSS RETA configuration: hash index={i}, queue={q}");
-                            }
-                        }
-                        Err(e) => println!("{e}"),
-                    },
-                    None => println!("Invalid port {n}"),
-                }
-            }
-            ["show", "port", n, "rss-hash", rest @ ..] if rest.len() <= 1 => {
-                match n.parse::<u16>().ok().and_then(|p| Port::get(p).ok()) {
-                    Some(port) => match port.rss_hash_conf_get() {
-                        Ok(c) => print!("{}", display::rss_hash(&c, rest == ["key"])),
-                        Err(e) => println!("{e}"),
-                    },
-                    None => println!("Invalid port {n}"),
-                }
-            }
-            ["show", "config", "fwd"] => {
-                if let Err(Fatal(e)) = tp.plan(eal) {
-                    println!("{e}");
-                } else {
-                    tp.print_config();
-                }
-            }
-            _ => println!("Bad arguments"),
+        if command(eal, tp, &line) == Next::Quit {
+            return Ok(());
         }
     }
+}
+
+/// `--cmdline-file`: runs the commands of `path` as testpmd 22.11 does before its prompt (or
+/// before forwarding starts without `-i`), echoing each after the prompt; `quit` ends the file.
+pub fn run_file(eal: &Eal, tp: &mut Testpmd, path: &str) {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("Failed to create file based cmdline context: {path} ({e})");
+            return;
+        }
+    };
+    for line in text.lines() {
+        println!("testpmd> {line}");
+        if command(eal, tp, line) == Next::Quit {
+            break;
+        }
+    }
+    println!("Read CLI commands from {path}");
+}
+
+/// What follows a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// The next command.
+    Go,
+    /// `quit`.
+    Quit,
+}
+
+/// Runs one command line.
+pub fn command(eal: &Eal, tp: &mut Testpmd, line: &str) -> Next {
+    let line = line.trim();
+    if line.starts_with('#') {
+        return Next::Go;
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        _ if rpdk_flow::syntax::is_meter_command(line) => tp.flow(line),
+        [] => {}
+        ["quit"] | ["exit"] => return Next::Quit,
+        ["help"] => print!("{HELP}"),
+        ["start"] => {
+            if let Err(Fatal(e)) = tp.start(eal, false) {
+                println!("{e}");
+            }
+        }
+        ["start", "tx_first"] => {
+            if let Err(Fatal(e)) = tp.start(eal, true) {
+                println!("{e}");
+            }
+        }
+        ["stop"] => tp.stop(eal),
+        ["show", "port", "stats", which] => match ports_of(tp, which) {
+            Ok(ps) => {
+                for p in ps {
+                    if let Ok(port) = Port::get(p) {
+                        print!("{}", display::nic_stats(&port, &mut tp.throughput));
+                    }
+                }
+            }
+            Err(e) => println!("{e}"),
+        },
+        ["show", "port", "info", which] => match ports_of(tp, which) {
+            Ok(ps) => {
+                for p in ps {
+                    if let Ok(port) = Port::get(p) {
+                        print!("{}", display::port_info(&port));
+                    }
+                }
+            }
+            Err(e) => println!("{e}"),
+        },
+        ["show", "port", "summary", "all"] => print!("{}", display::port_summary(&tp.ports)),
+        ["clear", "port", "stats", which] => match ports_of(tp, which) {
+            Ok(ps) => {
+                for p in ps {
+                    if let Ok(port) = Port::get(p) {
+                        port.stats_reset();
+                        println!("\n  NIC statistics for port {p} cleared");
+                    }
+                }
+            }
+            Err(e) => println!("{e}"),
+        },
+        ["set", "fwd", mode] => {
+            if tp.stop.is_some() {
+                println!("Please stop forwarding first");
+            } else {
+                match fwd::find(mode) {
+                    Some(m) => {
+                        tp.mode = m;
+                        println!("Set {} packet forwarding mode", m.name);
+                    }
+                    None => println!("Invalid {mode} packet forwarding mode"),
+                }
+            }
+        }
+        ["port", "config", "all", "rss", kind] => match rss_types(kind) {
+            Some(hf) => {
+                for &p in &tp.ports {
+                    if let Ok(port) = Port::get(p) {
+                        let hf = hf.and(port.info().flow_type_rss_offloads);
+                        let conf = rpdk_ethdev::RssConf { key: None, hf };
+                        if let Err(e) = port.rss_hash_update(&conf) {
+                            println!("Port {p}: {e}");
+                        }
+                    }
+                }
+            }
+            None => println!("Unknown RSS type {kind}"),
+        },
+        ["port", "config", n, "rss", "reta", pairs @ ..] if !pairs.is_empty() => {
+            match (
+                n.parse::<u16>().ok().and_then(|p| Port::get(p).ok()),
+                reta_pairs(&pairs.concat()),
+            ) {
+                (Some(port), Some(entries)) => {
+                    if let Err(e) = port.rss_reta_update(&entries) {
+                        println!("Failed to set RSS redirection table: {e}");
+                    }
+                }
+                (None, _) => println!("Invalid port {n}"),
+                (_, None) => println!("Invalid RETA entries {}", pairs.concat()),
+            }
+        }
+        ["show", "port", n, "rss", "reta"] => {
+            match n.parse::<u16>().ok().and_then(|p| Port::get(p).ok()) {
+                Some(port) => match port.rss_reta_query() {
+                    Ok(reta) => {
+                        for (i, q) in reta.iter().enumerate() {
+                            println!("RSS RETA configuration: hash index={i}, queue={q}");
+                        }
+                    }
+                    Err(e) => println!("{e}"),
+                },
+                None => println!("Invalid port {n}"),
+            }
+        }
+        ["show", "port", n, "rss-hash", rest @ ..] if rest.len() <= 1 => {
+            match n.parse::<u16>().ok().and_then(|p| Port::get(p).ok()) {
+                Some(port) => match port.rss_hash_conf_get() {
+                    Ok(c) => print!("{}", display::rss_hash(&c, rest == ["key"])),
+                    Err(e) => println!("{e}"),
+                },
+                None => println!("Invalid port {n}"),
+            }
+        }
+        ["show", "config", "fwd"] => {
+            if let Err(Fatal(e)) = tp.plan(eal) {
+                println!("{e}");
+            } else {
+                tp.print_config();
+            }
+        }
+        ["flow", ..] => tp.flow(line),
+        ["set", "verbose", n] => match n.parse::<u16>() {
+            Ok(level) => tp.set_verbose(level),
+            Err(_) => println!("Bad arguments"),
+        },
+        ["port", "stop", which] => match ports_of(tp, which) {
+            Ok(ps) => tp.stop_ports(&ps),
+            Err(e) => println!("{e}"),
+        },
+        ["port", "start", which] => match ports_of(tp, which) {
+            Ok(ps) => tp.start_ports(&ps),
+            Err(e) => println!("{e}"),
+        },
+        _ => println!("Bad arguments"),
+    }
+    Next::Go
 }
 
 #[cfg(test)]

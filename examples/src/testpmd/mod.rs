@@ -5,8 +5,12 @@
 //! ```text
 //! rpdk-testpmd [EAL options] -- [--forward-mode=io|mac|macswap|txonly|rxonly|flowgen]
 //!     [--nb-cores=N] [--rxq=N] [--txq=N] [--burst=N] [--txpkts=L[,L...]] [--tx-first]
-//!     [--stats-period=S] [--eth-peer=P,MAC] [-i]
+//!     [--stats-period=S] [--eth-peer=P,MAC] [--disable-rss] [--cmdline-file=FILE] [-i]
 //! ```
+//!
+//! Every port has a flow table (`rpdk_flow::FlowTable`, installed as the port's classifier by
+//! the first `flow` command for it): the `flow` commands at the prompt or in `--cmdline-file`
+//! create rules in it, with testpmd's replies.
 
 pub mod args;
 mod cli;
@@ -14,6 +18,7 @@ pub mod display;
 pub mod fwd;
 pub mod packets;
 mod stdin;
+pub mod verbose;
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -24,6 +29,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use rpdk_eal::Eal;
 use rpdk_ethdev::{EthConf, Port, RssConf, RssHf, RxConf, RxMqMode, TxConf};
+use rpdk_flow::FlowTable;
 use rpdk_mbuf::net::MacAddr;
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, PktmbufPool};
 
@@ -51,6 +57,12 @@ pub struct Testpmd {
     cores: Vec<Arc<Mutex<CoreWork>>>,
     stop: Option<Arc<AtomicBool>>,
     throughput: Throughput,
+    /// Every port's flow table, installed as its classifier by the first `flow` command for
+    /// the port (until then its RX path has no classifier call at all).
+    flows: HashMap<u16, Arc<FlowTable>>,
+    classified: std::cell::RefCell<std::collections::HashSet<u16>>,
+    verbose: u16,
+    dumps: verbose::Dumps,
 }
 
 fn peer_of(ports: &[u16], i: usize, topo: Topology) -> u16 {
@@ -167,6 +179,7 @@ impl Testpmd {
             println!("testpmd: lcore {l} is the service lcore that moves the hairpins");
         }
         let nb_hp = args.hairpinq;
+        let mut flows = HashMap::new();
         for (i, &p) in ports.iter().enumerate() {
             let port = Port::get(p)?;
             println!("Configuring Port {p} (socket {})", port.socket_id());
@@ -184,6 +197,7 @@ impl Testpmd {
                 }
             }
             port.configure(args.rxq + nb_hp, args.txq + nb_hp, &conf)?;
+            flows.insert(p, Arc::new(FlowTable::new(p, args.rxq)));
             for q in 0..args.rxq {
                 port.rx_queue_setup(q, args.rxd, None, &RxConf::default(), &pool)?;
             }
@@ -223,6 +237,10 @@ impl Testpmd {
             cores: Vec::new(),
             stop: None,
             throughput: Throughput::default(),
+            flows,
+            classified: Default::default(),
+            verbose: 0,
+            dumps: verbose::Dumps::default(),
         })
     }
 
@@ -389,6 +407,98 @@ impl Testpmd {
         println!("\nDone.");
     }
 
+    /// Runs a `flow ...` line, or a meter command, against the ports' flow tables, with
+    /// testpmd's replies (a line that does not parse: `Bad arguments`, and on stderr the word
+    /// at fault).
+    pub fn flow(&mut self, line: &str) {
+        let (flows, classified) = (&self.flows, &self.classified);
+        let run = if rpdk_flow::syntax::is_meter_command(line) {
+            rpdk_flow::syntax::execute_meter
+        } else {
+            rpdk_flow::syntax::execute
+        };
+        let o = run(line, &|p| {
+            let t = flows.get(&p)?;
+            if classified.borrow_mut().insert(p) {
+                // Safe while forwarding runs: the next burst sees it.
+                if let Err(e) = Port::get(p).and_then(|x| x.set_classifier(Some(t.clone()))) {
+                    eprintln!("Port {p}: cannot install the flow table: {e}");
+                    classified.borrow_mut().remove(&p);
+                    return None;
+                }
+            }
+            Some(t.clone())
+        });
+        print!("{}", o.out);
+        eprint!("{}", o.err);
+        if let Some(e) = o.syntax {
+            eprintln!("testpmd: {e}");
+        }
+        let _ = std::io::stdout().flush();
+    }
+
+    /// `set verbose N`.
+    pub fn set_verbose(&mut self, level: u16) {
+        println!("Change verbose level from {} to {level}", self.verbose);
+        self.verbose = level;
+        self.dumps.configure(level, &self.ports);
+    }
+
+    /// `port stop all|N`: as testpmd's `stop_port`, refused for ports that forward, and the
+    /// ports' flow rules are flushed.
+    pub fn stop_ports(&mut self, which: &[u16]) {
+        println!("Stopping ports...");
+        let mut stopped = false;
+        for &p in which {
+            if self.stop.is_some() {
+                eprintln!("Please remove port {p} from forwarding configuration.");
+                continue;
+            }
+            let Ok(port) = Port::get(p) else { continue };
+            if !port.is_started() {
+                continue;
+            }
+            if let Some(t) = self.flows.get(&p)
+                && let Err(e) = t.flush()
+            {
+                eprintln!("{}", e.complain());
+            }
+            match port.stop() {
+                Ok(()) => stopped = true,
+                Err(e) => eprintln!("rte_eth_dev_stop failed for port {p}: {e}"),
+            }
+        }
+        if stopped {
+            println!("Checking link statuses...");
+        }
+        println!("Done");
+    }
+
+    /// `port start all|N`.
+    pub fn start_ports(&mut self, which: &[u16]) {
+        let mut started = false;
+        for &p in which {
+            let Ok(port) = Port::get(p) else { continue };
+            if port.is_started() {
+                continue;
+            }
+            match port.start() {
+                Ok(()) => {
+                    if !self.args.no_promisc {
+                        let _ = port.promiscuous_enable();
+                    }
+                    println!("Port {p}: {}", port.mac_addr());
+                    started = true;
+                }
+                Err(e) => eprintln!("Fail to start port {p}: {e}"),
+            }
+        }
+        if started {
+            println!("Checking link statuses...");
+        }
+        println!("Done");
+    }
+
     /// Prints `show port stats` for every port, with the periodic header when `periodic`.
     pub fn show_stats(&mut self, periodic: bool) {
         let mut out = String::new();
@@ -448,6 +558,7 @@ pub fn main() -> i32 {
     };
     println!("Set {} packet forwarding mode", args.forward_mode.name);
     let interactive = args.interactive;
+    let cmdline_file = args.cmdline_file.clone();
     let mut tp = match Testpmd::setup(&eal, args) {
         Ok(t) => t,
         Err(Fatal(msg)) => {
@@ -455,6 +566,9 @@ pub fn main() -> i32 {
             return 1;
         }
     };
+    if let Some(path) = &cmdline_file {
+        cli::run_file(&eal, &mut tp, path);
+    }
     let result = if interactive {
         cli::run(&eal, &mut tp)
     } else {

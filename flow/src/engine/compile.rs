@@ -64,6 +64,17 @@ pub(crate) enum Step {
     },
 }
 
+impl Step {
+    /// Whether it decides where the packet goes (or that matching goes on elsewhere).
+    fn is_fate(&self) -> bool {
+        // A meter is not: its policy may give the fate, or leave it to the rule's own.
+        !matches!(
+            self,
+            Step::Count(_) | Step::Mark(_) | Step::Flag | Step::Meter { .. }
+        )
+    }
+}
+
 /// The most bytes of headers a tuple-table rule looks at (its items' blocks end to end).
 pub(crate) const FLAT_WORDS: usize = 16;
 
@@ -171,6 +182,13 @@ pub(crate) fn steps(
                 },
             },
         });
+    }
+    // A rule's actions act together, as a NIC applies them: the fate (at most one, checked
+    // by validation) takes effect after the others wherever it stands in the list, so
+    // `queue index 1 / count` counts and `drop / mark id 1` is the same as `mark id 1 / drop`.
+    if let Some(i) = out.iter().position(Step::is_fate) {
+        let fate = out.remove(i);
+        out.push(fate);
     }
     out
 }

@@ -215,6 +215,12 @@ impl Mbuf {
         }
     }
 
+    /// The name of the pool this segment's buffer goes back to (DPDK's `m->pool->name`).
+    pub fn pool_name(&self) -> &str {
+        // SAFETY: an mbuf's pool outlives it, and its name never changes.
+        unsafe { (*self.h().pool).name() }
+    }
+
     fn own_priv_size(&self) -> usize {
         // SAFETY: an mbuf's pool outlives it.
         unsafe { pool_private(self.h().pool) }.priv_size as usize

@@ -97,9 +97,16 @@ fn fill(m: &mut Mbuf, f: &Frame<'_>, cfg: &RxCfg) -> Fill {
         return Fill::Error;
     }
     m.set_port(cfg.port);
-    if tagged && cfg.vlan_strip {
+    if tagged {
+        // As DPDK's driver: `vlan_tci` holds the tag either way; STRIPPED only when the tag
+        // is not back in the data.
         m.set_vlan_tci(f.vlan_tci);
-        m.set_ol_flags(m.ol_flags() | OlFlags::RX_VLAN | OlFlags::RX_VLAN_STRIPPED);
+        let stripped = if reinsert {
+            OlFlags::default()
+        } else {
+            OlFlags::RX_VLAN_STRIPPED
+        };
+        m.set_ol_flags(m.ol_flags() | OlFlags::RX_VLAN | stripped);
     }
     Fill::Done(len)
 }

@@ -1,0 +1,98 @@
+# What rpdk-flow's engine costs on the RX path: testpmd io on two net_null ports, one
+# forwarding core, with 0, 1 and 1k ingress rules on each port (loaded with --cmdline-file).
+#   testpmd io net_null x2, 1 core, no rules: both sides (DPDK's testpmd has no flow on
+#     net_null: this is its rate without rules; rpdk-testpmd installs a port's flow table as
+#     its classifier at the first flow command, so its ports have none here)
+#   ... 1 rule: `eth dst is 00:00:00:00:00:00` (net_null's frames are zeros: every packet
+#     matches) to queue 0, with a COUNT
+#   ... 1k rules: that rule, 500 `eth dst is 02:00:00:00:HH:LL` and 499 `eth / ipv4 src is
+#     10.0.H.L / udp dst is N` that match nothing (the packet goes through every shape's
+#     lookup), all to queue 0
+#   the engine's cost per packet in TSC cycles, hz/rate(rules) - hz/rate(no rules), and the
+#   rates' ratios to rpdk without rules (rpdk's rows; docs/performance.md gives their ratio
+#   to DPDK's row)
+
+FLOWCOST_SECS=${FLOWCOST_SECS:-8}
+
+flowcost_prepare() {
+    local dir=$RPDK_BENCH_OUT p i
+    mkdir -p "$dir"
+    : > "$dir/flowcost-1.txt"
+    : > "$dir/flowcost-1k.txt"
+    for p in 0 1; do
+        echo "flow create $p ingress pattern eth dst is 00:00:00:00:00:00 / end actions count / queue index 0 / end" \
+            | tee -a "$dir/flowcost-1.txt" >> "$dir/flowcost-1k.txt"
+        for i in $(seq 1 500); do
+            printf 'flow create %s ingress pattern eth dst is 02:00:00:00:%02x:%02x / end actions queue index 0 / end\n' \
+                "$p" $((i / 256)) $((i % 256))
+        done >> "$dir/flowcost-1k.txt"
+        for i in $(seq 1 499); do
+            printf 'flow create %s ingress pattern eth / ipv4 src is 10.0.%d.%d / udp dst is %d / end actions queue index 0 / end\n' \
+                "$p" $((i / 256)) $((i % 256)) $((1000 + i))
+        done >> "$dir/flowcost-1k.txt"
+    done
+}
+
+# flowcost_run BINARY PREFIX [APP-ARGS...]: the output of one run, in a temporary file
+# (printed).
+flowcost_run() {
+    local bin=$1 prefix=$2 out
+    shift 2
+    out=$(mktemp)
+    timeout -s INT "$FLOWCOST_SECS" "$bin" -l 0,1 --no-pci --file-prefix "$prefix" \
+        --vdev net_null0 --vdev net_null1 \
+        -- --forward-mode=io --nb-cores=1 --stats-period=1 "$@" > "$out" 2>&1 < /dev/null || true
+    echo "$out"
+}
+
+flowcost_rate() {
+    /usr/bin/python3 scripts/bench/rates.py testpmd "$1" 2>/dev/null || true
+}
+
+flowcost_dpdk() {
+    local out rate
+    out=$(flowcost_run "$(command -v dpdk-testpmd)" "$DPDK_PREFIX")
+    rate=$(flowcost_rate "$out")
+    if [[ -z $rate ]]; then
+        echo "flowcost: no rate from dpdk-testpmd (output: $out)" >&2
+        return 0
+    fi
+    rm -f "$out"
+    printf 'testpmd io net_null x2, 1 core, no rules\tMpps\thigher\t%s\n' "$rate"
+}
+
+flowcost_rpdk() {
+    local bin=$RPDK_BENCH_BIN/rpdk-testpmd out rate hz="" r0="" n
+    for n in 0 1 1k; do
+        if [[ $n == 0 ]]; then
+            out=$(flowcost_run "$bin" "$RPDK_PREFIX")
+        else
+            out=$(flowcost_run "$bin" "$RPDK_PREFIX" --cmdline-file="$RPDK_BENCH_OUT/flowcost-$n.txt")
+            local made
+            made=$(grep -c '^Flow rule #[0-9]* created' "$out" || true)
+            if [[ $made -ne $(wc -l < "$RPDK_BENCH_OUT/flowcost-$n.txt") ]]; then
+                echo "flowcost: $n: only $made rules created (output: $out)" >&2
+                continue
+            fi
+        fi
+        rate=$(flowcost_rate "$out")
+        [[ -n $hz ]] || hz=$(sed -n 's/.*TSC frequency is ~\([0-9]*\) KHz.*/\1/p' "$out" | head -1)
+        if [[ -z $rate || -z $hz ]]; then
+            echo "flowcost: no rate with $n rules (output: $out)" >&2
+            continue
+        fi
+        rm -f "$out"
+        local label="$n rules"
+        [[ $n == 0 ]] && label="no rules"
+        [[ $n == 1 ]] && label="1 rule"
+        printf 'testpmd io net_null x2, 1 core, %s\tMpps\thigher\t%s\n' "$label" "$rate"
+        if [[ $n == 0 ]]; then
+            r0=$rate
+        elif [[ -n $r0 ]]; then
+            /usr/bin/python3 -c "
+hz = $hz * 1e3
+print(f'engine cost per packet, $label\tcycles/packet\tlower\t{hz / ($rate * 1e6) - hz / ($r0 * 1e6):.1f}')
+print(f'rate with $label / without rules (rpdk)\tratio\thigher\t{$rate / $r0:.3f}')"
+        fi
+    done
+}
