@@ -5,7 +5,7 @@ use crate::action::{Action, Attr, IndirectAction};
 use crate::engine::compile::{self, Compiled, Direction};
 use crate::engine::counters::Counters;
 use crate::engine::publish::{Published, slot};
-use crate::engine::{Ctx, Engine, Verdict};
+use crate::engine::{Ctx, Engine, Fate, Verdict};
 use crate::error::{Cause, ErrorType, FlowError};
 use crate::matcher::PatternMatch;
 use crate::packet::{Layers, Meta};
@@ -530,6 +530,71 @@ impl FlowTable {
                     ..Meta::default()
                 };
                 *v = e.run(dir, &l, meta, m.pkt_len() as u64, &ctx);
+                apply(m, v);
+            }
+        });
+    }
+}
+
+impl FlowTable {
+    /// The stage's RX classification of packets received on `port`: the transfer rules first
+    /// (the switch domain), then, for a packet they leave to the default fate, the ingress
+    /// rules; one parse per packet. Marks and flags of both add up (the ingress rule's mark
+    /// wins). PORT_ID items see `port` (a driver may leave `mbuf.port` unset).
+    pub(crate) fn classify_rx(&self, port: u16, pkts: &mut [Mbuf], out: &mut [Verdict]) {
+        let (t, i) = self.engine.read(|e| {
+            (
+                e.has_rules(Direction::Transfer),
+                e.has_rules(Direction::Ingress),
+            )
+        });
+        let isolated = self.is_isolated();
+        let slot = slot();
+        let tctx = Ctx {
+            counters: &self.counters,
+            slot,
+            isolated: false,
+        };
+        let ictx = Ctx {
+            counters: &self.counters,
+            slot,
+            isolated,
+        };
+        self.engine.read(|e| {
+            for (m, v) in pkts.iter_mut().zip(out.iter_mut()) {
+                let frame = m.data();
+                let l = Layers::parse(frame);
+                let meta = Meta {
+                    port,
+                    ..Meta::default()
+                };
+                let len = m.pkt_len() as u64;
+                let tv = if t {
+                    e.run(Direction::Transfer, &l, meta, len, &tctx)
+                } else {
+                    Verdict::default()
+                };
+                *v = if tv.fate != Fate::Default {
+                    tv
+                } else if i || isolated {
+                    let meta = Meta {
+                        mark: tv.mark,
+                        ..meta
+                    };
+                    let mut iv = e.run(Direction::Ingress, &l, meta, len, &ictx);
+                    if iv.fate == Fate::Isolated && tv != Verdict::default() {
+                        // A transfer rule matched: the packet is not unmatched.
+                        iv.fate = Fate::Default;
+                    }
+                    Verdict {
+                        mark: iv.mark.or(tv.mark),
+                        flag: iv.flag || tv.flag,
+                        rss_hash: iv.rss_hash.or(tv.rss_hash),
+                        ..iv
+                    }
+                } else {
+                    tv
+                };
                 apply(m, v);
             }
         });
