@@ -82,6 +82,8 @@ pub(crate) struct PortInner {
     pub socket: u32,
     pub started: AtomicBool,
     pub state: Mutex<State>,
+    /// Packets other ports' classifiers hand to this port's TX (PORT_ID), made on first use.
+    pub inbox: crate::stage::port_inbox::InboxSlot,
 }
 
 impl PortInner {
@@ -94,6 +96,11 @@ static PORTS: RwLock<Vec<Option<Arc<PortInner>>>> = RwLock::new(Vec::new());
 
 fn table() -> std::sync::RwLockReadGuard<'static, Vec<Option<Arc<PortInner>>>> {
     PORTS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Port `id`'s shared state, if it exists.
+pub(crate) fn inner_of(id: PortId) -> Option<Arc<PortInner>> {
+    table().get(id as usize).cloned().flatten()
 }
 
 /// The configuration a device sees: the port's, without the offloads the stage does for it.
@@ -137,6 +144,7 @@ pub fn allocate(name: &str, dev: Box<dyn EthDevice>, socket: u32) -> Result<Port
             hairpin_pools: Vec::new(),
             min_rx_buf_size: 0,
         }),
+        inbox: Default::default(),
     }));
     log::info!(target: "lib.ethdev", "port {id}: {name}");
     crate::remote::serve();
@@ -397,6 +405,12 @@ impl Port {
         st.txq = (0..nb_tx).map(|_| Slot::Empty).collect();
         st.counters = Arc::new(counters);
         st.xstats_base.clear();
+        if self.inner.inbox.get().is_some_and(Option::is_some)
+            && let Some(tx0) = stage.tx.first()
+        {
+            // Other ports hand packets to this one: TX queue 0 drains them.
+            tx0.set_active(active::INBOX, true);
+        }
         st.stage = stage;
         st.clear_hairpin(nb_rx, nb_tx);
         st.configured = true;
@@ -757,7 +771,16 @@ impl Port {
             return Ok(());
         }
         self.inner.started.store(false, Ordering::Release);
+        self.drain_inbox();
         self.inner.dev.stop().map_err(|e| self.driver_err(e))
+    }
+
+    /// Frees what other ports handed to this one and it did not send (unless TX queue 0's
+    /// handle holds the inbox: it sends them once the port starts again).
+    fn drain_inbox(&self) {
+        if let Some(Some(i)) = self.inner.inbox.get() {
+            i.drain();
+        }
     }
 
     /// Closes the port and frees its id (DPDK's `rte_eth_dev_close`): it must be stopped and
@@ -778,6 +801,7 @@ impl Port {
         st.clear_hairpin(0, 0);
         st.closed = true;
         drop(st);
+        self.drain_inbox();
         let res = self.inner.dev.close().map_err(|e| self.driver_err(e));
         let mut t = PORTS.write().unwrap_or_else(|e| e.into_inner());
         if let Some(slot) = t.get_mut(self.id() as usize)
@@ -1377,6 +1401,12 @@ impl Port {
             if drops != 0 || s.active.load(Ordering::Relaxed) & active::CLASSIFIER != 0 {
                 x.push((format!("rx_q{i}_classifier_drops"), drops));
             }
+        }
+        if let Some(Some(i)) = self.inner.inbox.get() {
+            x.push((
+                "tx_port_inbox_packets".into(),
+                i.sent.load(Ordering::Relaxed),
+            ));
         }
         x
     }

@@ -15,6 +15,7 @@ use rpdk_ring::{Mp, Sc};
 
 use crate::driver::{RxQueueOps, TxQueueOps};
 use crate::port::{PortInner, Slot};
+use crate::stage::port_inbox::{InboxDrain, PortSteer};
 use crate::stage::{RxStage, TxStage, Verdict, active};
 
 /// An RX queue, owned by one thread at a time (`Send`, not `Clone` nor `Sync`). Dropping it
@@ -36,6 +37,8 @@ struct RxSlow {
     inbox: Option<MbufConsumer<Sc>>,
     /// Into each queue's inbox.
     steer: Vec<Option<MbufProducer<Mp>>>,
+    /// Into other ports' inboxes (PORT_ID).
+    ports: PortSteer,
     verdicts: Vec<Verdict>,
 }
 
@@ -126,6 +129,7 @@ impl RxQueue {
                     .iter()
                     .map(|s| s.inbox.producer::<Mp>().ok())
                     .collect(),
+                ports: PortSteer::new(),
                 verdicts: Vec::new(),
             })
         });
@@ -144,6 +148,7 @@ impl RxQueue {
             let mut i = 0;
             let mut dropped = 0u64;
             let steer = &slow.steer;
+            let ports = &mut slow.ports;
             v.retain_owned(|m| {
                 let d = verdicts[i];
                 i += 1;
@@ -161,6 +166,12 @@ impl RxQueue {
                             .and_then(Option::as_ref)
                             .is_some_and(|p| p.enqueue(m).is_ok());
                         if !sent {
+                            dropped += 1;
+                        }
+                        None
+                    }
+                    Verdict::Port(p) => {
+                        if !ports.send(p, m) {
                             dropped += 1;
                         }
                         None
@@ -219,6 +230,10 @@ pub struct TxQueue {
     ops: ManuallyDrop<Box<dyn TxQueueOps>>,
     stage: Arc<TxStage>,
     verdicts: Vec<Verdict>,
+    /// Egress PORT_ID verdicts: into other ports' inboxes (made when first needed).
+    steer: Option<Box<PortSteer>>,
+    /// Queue 0: what other ports hand to this one (made when first needed).
+    inbox: Option<Box<InboxDrain>>,
 }
 
 impl TxQueue {
@@ -234,6 +249,8 @@ impl TxQueue {
             ops: ManuallyDrop::new(ops),
             stage,
             verdicts: Vec::new(),
+            steer: None,
+            inbox: None,
         }
     }
 
@@ -249,25 +266,45 @@ impl TxQueue {
 
     /// Sends packets from the front of `burst` and returns how many were taken (DPDK's
     /// `rte_eth_tx_burst`); the rest stay in `burst`, in order. 0 while the port is stopped.
-    /// Packets a TX callback dropped count as taken.
+    /// Packets a TX callback dropped count as taken. On TX queue 0 it also sends what other
+    /// ports' flow rules handed to this port (PORT_ID), an empty `burst` too.
     #[inline]
     pub fn tx_burst<const N: usize>(&mut self, burst: &mut MbufBurst<N>) -> usize {
-        if !self.port.started.load(Ordering::Relaxed) || burst.is_empty() {
+        if !self.port.started.load(Ordering::Relaxed) {
             return 0;
         }
         if self.stage.active.load(Ordering::Relaxed) != 0 {
             return self.tx_slow(burst);
         }
+        if burst.is_empty() {
+            return 0;
+        }
         self.ops.tx_burst(&mut burst.view())
     }
 
-    /// The classifier's egress verdicts and the TX callbacks, then the driver.
+    /// The classifier's egress verdicts and the TX callbacks, then the driver; then, on
+    /// queue 0, the port's inbox.
     #[inline(never)]
     fn tx_slow<const N: usize>(&mut self, burst: &mut MbufBurst<N>) -> usize {
+        let on = self.stage.active.load(Ordering::Acquire);
+        let taken = if burst.is_empty() {
+            0
+        } else {
+            self.tx_stage(burst, on)
+        };
+        if on & active::INBOX != 0 {
+            let port = &self.port;
+            self.inbox
+                .get_or_insert_with(|| Box::new(InboxDrain::new(port.clone())))
+                .run(&mut **self.ops);
+        }
+        taken
+    }
+
+    fn tx_stage<const N: usize>(&mut self, burst: &mut MbufBurst<N>, on: u32) -> usize {
         let (port, queue) = (self.port.id, self.queue);
         let before = burst.len();
         let mut v = burst.view();
-        let on = self.stage.active.load(Ordering::Acquire);
         if on & active::CLASSIFIER != 0 {
             let n = v.len();
             if self.verdicts.len() < n {
@@ -278,11 +315,25 @@ impl TxQueue {
             self.stage
                 .classifier
                 .run(|c| c.tx(port, queue, v.as_mut_slice(), verdicts));
-            if verdicts.contains(&Verdict::Drop) {
+            let moves = |d: &Verdict| match *d {
+                Verdict::Drop => true,
+                Verdict::Port(p) => p != port,
+                _ => false,
+            };
+            if verdicts.iter().any(moves) {
+                let steer = self.steer.get_or_insert_with(|| Box::new(PortSteer::new()));
                 let mut i = 0;
-                v.retain(|_| {
+                // Dropped or handed to another port: both count as taken.
+                v.retain_owned(|m| {
                     i += 1;
-                    verdicts[i - 1] != Verdict::Drop
+                    match verdicts[i - 1] {
+                        Verdict::Drop => None,
+                        Verdict::Port(p) if p != port => {
+                            steer.send(p, m);
+                            None
+                        }
+                        _ => Some(m),
+                    }
                 });
             }
         }

@@ -11,6 +11,7 @@
 
 pub(crate) mod callbacks;
 pub mod hairpin;
+pub(crate) mod port_inbox;
 pub(crate) mod rss;
 pub(crate) mod swq;
 
@@ -61,6 +62,11 @@ pub enum Verdict {
     /// Moved to RX queue `q` of the same port (through that queue's inbox ring: the lcore
     /// polling `q` receives it in its next burst); a full inbox frees and counts it.
     Queue(u16),
+    /// Handed to port `p`'s TX (PORT_ID, REPRESENTED_PORT): into that port's inbox, which the
+    /// lcore owning its TX queue 0 sends at its next `tx_burst` (see `port_inbox.rs`). A
+    /// missing or stopped port or a full inbox frees and counts it. On TX, `Port` of the
+    /// sending port itself means `Keep`.
+    Port(u16),
 }
 
 /// The hook a flow engine plugs into (rpdk-flow's compiled rules): one per port, installed
@@ -122,6 +128,8 @@ pub(crate) mod active {
     pub const CALLBACKS: u32 = 1;
     pub const PTYPES: u32 = 2;
     pub const CLASSIFIER: u32 = 4;
+    /// TX queue 0 only: other ports hand packets to this port (`port_inbox.rs`).
+    pub const INBOX: u32 = 8;
 }
 
 /// The stage of one RX queue. Lives as long as the port's configuration: callbacks survive

@@ -299,13 +299,40 @@ pub(crate) fn gather(shape: &[ItemType], l: &Layers<'_>, flat: &mut Flat) -> boo
             return false;
         }
         let len = t.spec_len();
-        let h = l.header(k + i);
-        let n = len.min(h.len());
-        bytes[at..at + n].copy_from_slice(&h[..n]);
+        copy_header(&mut bytes[at..at + len], l.header(k + i));
         at += len;
     }
-    *flat = to_words(&bytes[..at]);
+    for (w, c) in flat.iter_mut().zip(bytes.chunks_exact(8)) {
+        *w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+    }
     true
+}
+
+/// Copies what `h` has of an item's block into `to` (the rest stays 0), with constant-size
+/// copies for the usual blocks (a variable one is a `memmove` call per header).
+#[inline(always)]
+fn copy_header(to: &mut [u8], h: &[u8]) {
+    fn fixed<const N: usize>(to: &mut [u8], h: &[u8]) -> bool {
+        match (<&mut [u8; N]>::try_from(to), h.get(..N)) {
+            (Ok(t), Some(f)) => {
+                t.copy_from_slice(f);
+                true
+            }
+            _ => false,
+        }
+    }
+    let done = match to.len() {
+        4 => fixed::<4>(to, h),
+        8 => fixed::<8>(to, h),
+        14 => fixed::<14>(to, h),
+        20 => fixed::<20>(to, h),
+        40 => fixed::<40>(to, h),
+        _ => false,
+    };
+    if !done {
+        let n = to.len().min(h.len());
+        to[..n].copy_from_slice(&h[..n]);
+    }
 }
 
 impl Fast {

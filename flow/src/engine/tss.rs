@@ -22,8 +22,18 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
 /// A tuple table's key: the hashed words.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 struct Key([u64; KEY_WORDS]);
+
+impl PartialEq for Key {
+    /// Word by word without a branch (a derived `==` calls `memcmp` on the lookup path).
+    #[inline(always)]
+    fn eq(&self, o: &Key) -> bool {
+        self.0.iter().zip(&o.0).fold(0, |a, (x, y)| a | (x ^ y)) == 0
+    }
+}
+
+impl Eq for Key {}
 
 impl Key {
     #[inline(always)]
@@ -125,11 +135,57 @@ pub(crate) type Map<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 /// Most rules in one bucket before a rule looks for a more specific tuple.
 pub(crate) const LIMIT: usize = 16;
 
+/// The rules of one key in (priority, creation) order. The first sits in the hash table's slot
+/// beside its key, so the usual bucket of one rule costs no pointer chase.
+#[derive(Clone)]
+struct Bucket {
+    head: Entry,
+    rest: Vec<Entry>,
+}
+
+impl Bucket {
+    fn len(&self) -> usize {
+        1 + self.rest.len()
+    }
+
+    #[inline(always)]
+    fn iter(&self) -> impl Iterator<Item = &Entry> {
+        std::iter::once(&self.head).chain(self.rest.iter())
+    }
+
+    fn insert(&mut self, e: Entry) {
+        if e.order < self.head.order {
+            let old = std::mem::replace(&mut self.head, e);
+            self.rest.insert(0, old);
+        } else {
+            let at = self.rest.partition_point(|x| x.order < e.order);
+            self.rest.insert(at, e);
+        }
+    }
+
+    /// Removes rule `id`; whether it was there.
+    fn remove(&mut self, id: u32) -> bool {
+        if self.head.rule.id == id {
+            if !self.rest.is_empty() {
+                self.head = self.rest.remove(0);
+            }
+            return true;
+        }
+        match self.rest.iter().position(|x| x.rule.id == id) {
+            Some(i) => {
+                self.rest.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 #[derive(Clone, Default)]
 struct Tuple {
     shape: u16,
     mask: Vec<(u8, u64)>,
-    buckets: Map<Key, Vec<Entry>>,
+    buckets: Map<Key, Bucket>,
     filter: Filter,
     /// The orders of the rules it holds, to know its best.
     orders: BTreeMap<(u32, u64), ()>,
@@ -306,13 +362,21 @@ impl Group {
         let key = Key(fast.key(&t.mask));
         let before = t.orders.keys().next().copied();
         t.orders.insert(r.order, ());
-        if !t.buckets.contains_key(&key) {
-            let keys: Vec<u64> = t.buckets.keys().map(Key::mix).collect();
-            t.filter.add(key.mix(), keys.into_iter());
+        let e = Entry::new(&r, fast);
+        match t.buckets.get_mut(&key) {
+            Some(b) => b.insert(e),
+            None => {
+                let keys: Vec<u64> = t.buckets.keys().map(Key::mix).collect();
+                t.filter.add(key.mix(), keys.into_iter());
+                t.buckets.insert(
+                    key,
+                    Bucket {
+                        head: e,
+                        rest: Vec::new(),
+                    },
+                );
+            }
         }
-        let bucket = t.buckets.entry(key).or_default();
-        let at = bucket.partition_point(|x| x.order < r.order);
-        bucket.insert(at, Entry::new(&r, fast));
         self.placed.insert(r.id, (ti, key));
         if before.is_none_or(|b| r.order < b) {
             self.reorder();
@@ -331,11 +395,11 @@ impl Group {
         let Some(bucket) = t.buckets.get_mut(&key) else {
             return;
         };
-        let Some(i) = bucket.iter().position(|x| x.rule.id == r.id) else {
+        let last = bucket.len() == 1;
+        if !bucket.remove(r.id) {
             return;
-        };
-        bucket.remove(i);
-        if bucket.is_empty() {
+        }
+        if last {
             t.buckets.remove(&key);
             t.filter.remove(key.mix());
         }
@@ -356,13 +420,15 @@ impl Group {
         floor: Option<(u32, u64)>,
     ) -> Option<&Arc<Compiled>> {
         let mut best: Option<&Arc<Compiled>> = None;
+        // The best rule's order, kept here so that pruning never reads the rule itself.
+        let mut best_order = (u32::MAX, u64::MAX);
         // Gathered headers of the last shapes used: (shape + 1, or 0 for none; matched).
         const CACHED: usize = 4;
         let mut which = [(0usize, false); CACHED];
         let mut flats = [[0u64; FLAT_WORDS]; CACHED];
         let mut next = 0;
         for p in &self.order {
-            if best.is_some_and(|b| b.order < p.best) {
+            if best_order < p.best {
                 break;
             }
             let sh = p.shape as usize;
@@ -391,8 +457,8 @@ impl Group {
             let Some(bucket) = t.buckets.get(&key) else {
                 continue;
             };
-            for e in bucket {
-                if best.is_some_and(|b| b.order < e.order) {
+            for e in bucket.iter() {
+                if best_order < e.order {
                     break;
                 }
                 if floor.is_some_and(|f| e.order <= f) {
@@ -400,12 +466,13 @@ impl Group {
                 }
                 if e.matches(flat, meta) {
                     best = Some(&e.rule);
+                    best_order = e.order;
                     break;
                 }
             }
         }
         for r in &self.slow {
-            if best.is_some_and(|b| b.order < r.order) {
+            if best_order < r.order {
                 break;
             }
             if floor.is_some_and(|f| r.order <= f) {
