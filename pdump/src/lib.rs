@@ -54,6 +54,7 @@
 
 mod capture;
 pub mod pcapng;
+pub mod request;
 pub mod sink;
 #[allow(unsafe_code)] // the counters' memzone, viewed as atomics
 mod stats;

@@ -42,7 +42,7 @@ pub fn describe(port: &Port, dir: Direction, snaplen: u32) -> Interface {
 }
 
 /// The name of kernel interface `index`, from sysfs.
-fn kernel_if_name(index: u32) -> Option<String> {
+pub(crate) fn kernel_if_name(index: u32) -> Option<String> {
     std::fs::read_dir("/sys/class/net")
         .ok()?
         .flatten()

@@ -398,3 +398,37 @@ fn bad_requests_are_errors() {
     port.stop().unwrap();
     port.close().unwrap();
 }
+
+/// The primary's side of the `mp_pdump` action, run in-process: a request's bytes turn capture
+/// on and off and the reply describes the port; a refused one comes back as its error.
+#[test]
+fn request_handler_enables_and_describes_the_port() {
+    use rpdk_pdump::request::{Op, decode_reply, handle};
+    let _s = serial();
+    let _eal = init();
+    let pool = PktmbufPool::create("ipc_port", 1023, 0, 0, MBUF_DEFAULT_BUF_SIZE, None).unwrap();
+    let port = loop_port("ipc_loop", &pool);
+    let ring = MbufRing::create("ipc", 256, None, RingFlags::SC_DEQ).unwrap();
+    let cap = PktmbufPool::create("ipc", 255, 0, 0, MBUF_DEFAULT_BUF_SIZE, None).unwrap();
+    let mut req = request(port.id(), CaptureFlags::TX, "ipc", 0);
+    req.target = Target::Device(port.name().to_string());
+    let reply = handle(&Op::Enable(req.clone()).encode().unwrap());
+    let d = decode_reply(&reply).unwrap();
+    assert_eq!((d.id, d.name.as_str()), (port.id(), port.name()));
+    assert_eq!(d.mac, port.mac_addr().0);
+    let e = decode_reply(&handle(&Op::Enable(req).encode().unwrap())).unwrap_err();
+    assert!(e.to_string().contains("already being captured"), "{e}");
+    let frames: Vec<Vec<u8>> = (0..10).map(|i| frame(i, 100)).collect();
+    send_and_receive(&port, &pool, &frames);
+    let off = Op::Disable(Target::Port(port.id()), ALL_QUEUES, CaptureFlags::TX);
+    decode_reply(&handle(&off.encode().unwrap())).unwrap();
+    assert_eq!(ring.count(), 10);
+    assert_eq!(rpdk_pdump::active_count(), 0);
+    ring.consumer::<Sc>().unwrap().drain();
+    cap.audit().unwrap();
+    ring.free().unwrap();
+    cap.free();
+    port.stop().unwrap();
+    port.close().unwrap();
+    pool.free();
+}
