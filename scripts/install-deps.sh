@@ -4,8 +4,8 @@
 #
 #   scripts/install-deps.sh demo    what scripts/demo.sh runs: ip (iproute2), ping, ethtool
 #   scripts/install-deps.sh test    what the test suite runs (.ci/run): the demo's, plus
-#                                   mount/flock (util-linux), sysctl (procps), tcpdump,
-#                                   tshark (rpdk-pdump's pcapng), python3 and DPDK's dpdk-telemetry.py, libxdp1 (a compiled
+#                                   mount/flock (util-linux), sysctl (procps), tcpdump, tshark,
+#                                   python3 and DPDK's dpdk-telemetry.py, libxdp1 (a compiled
 #                                   XDP program for net_af_xdp's xdp_prog), and the PCI drivers'
 #                                   QEMU guest (qemu-system-x86, busybox-static, cpio)
 #
