@@ -3,6 +3,7 @@
 //! The examples themselves are binaries under `src/bin/`: `helloworld`, `l2fwd` and
 //! `rpdk-testpmd` (whose parts are in [`testpmd`]).
 
+pub mod pdump;
 pub mod signals;
 pub mod testpmd;
 
