@@ -4,6 +4,7 @@
 //! `rpdk-testpmd` (whose parts are in [`testpmd`]).
 
 pub mod pdump;
+pub mod proc_info;
 pub mod signals;
 pub mod testpmd;
 
