@@ -103,12 +103,22 @@ pub enum Error {
         /// The lock file.
         lock: PathBuf,
     },
-    /// Secondary processes are not supported yet.
-    #[error(
-        "--proc-type secondary: rpdk does not support secondary processes yet \
-         (multi-process attach is a later issue); run as primary"
-    )]
-    SecondaryUnsupported,
+    /// A secondary process found no running primary of its file prefix.
+    #[error("--proc-type secondary: no primary process runs with file prefix '{prefix}': {reason}")]
+    NoPrimary {
+        /// The file prefix.
+        prefix: String,
+        /// What was found instead.
+        reason: String,
+    },
+    /// An IPC message between processes was refused or not answered (`rte_mp`).
+    #[error("IPC message '{name}': {reason}")]
+    Mp {
+        /// The message's name.
+        name: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The telemetry socket could not be set up, or a command was refused.
     #[error("telemetry: {0}")]
     Telemetry(String),

@@ -64,6 +64,7 @@ mod error;
 pub mod lcore;
 pub mod logging;
 pub mod memory;
+pub mod mp;
 pub mod options;
 mod runtime;
 pub mod service;
@@ -139,6 +140,12 @@ pub fn options() -> Option<EalOptions> {
     state::get().ok().map(|s| s.options.clone())
 }
 
+/// Whether this process is the primary or a secondary (DPDK's `rte_eal_process_type`), after
+/// init; `--proc-type auto` is resolved.
+pub fn process_type() -> Option<ProcType> {
+    state::get().ok().map(|s| s.proc_type)
+}
+
 /// The number of memory channels (`-n`), used by mempools to spread objects; 4 when not given.
 pub fn memory_channels() -> u32 {
     options().and_then(|o| o.memory_channels).unwrap_or(4)
@@ -178,8 +185,16 @@ fn init_inner(opts: EalOptions, cmdline: CmdLine) -> Result<Eal> {
     if opts.show_version {
         log::error!(target: "lib.eal", "RTE Version: 'rpdk {VERSION}'");
     }
-    if opts.proc_type == ProcType::Secondary {
-        return Err(Error::SecondaryUnsupported);
+    if opts.proc_type == ProcType::Secondary && (opts.no_shconf || opts.in_memory) {
+        return Err(Error::Conflict(
+            "--proc-type secondary".into(),
+            if opts.in_memory {
+                "--in-memory"
+            } else {
+                "--no-shconf"
+            }
+            .into(),
+        ));
     }
 
     let (lcore_map, main) = plan_lcores(&opts)?;
@@ -198,18 +213,23 @@ fn init_inner(opts: EalOptions, cmdline: CmdLine) -> Result<Eal> {
     }
 
     let mut runtime = None;
+    let mut secondary_dir = None;
     if !opts.no_shconf && !opts.in_memory {
-        match RuntimeDir::claim(opts.file_prefix())? {
-            Claim::Primary(dir) => runtime = Some(dir),
-            Claim::Taken(lock) => {
-                if opts.proc_type == ProcType::Auto {
-                    log::error!(target: "lib.eal", "a primary runs with this file prefix: this process would be a secondary");
-                    return Err(Error::SecondaryUnsupported);
+        if opts.proc_type == ProcType::Secondary {
+            secondary_dir = Some(RuntimeDir::of_primary(opts.file_prefix())?);
+        } else {
+            match RuntimeDir::claim(opts.file_prefix())? {
+                Claim::Primary(dir) => runtime = Some(dir),
+                Claim::Taken(lock) => {
+                    if opts.proc_type != ProcType::Auto {
+                        return Err(Error::PrefixInUse {
+                            prefix: opts.file_prefix().to_string(),
+                            lock,
+                        });
+                    }
+                    log::info!(target: "lib.eal", "Auto-detected process type: SECONDARY");
+                    secondary_dir = Some(RuntimeDir::of_primary(opts.file_prefix())?);
                 }
-                return Err(Error::PrefixInUse {
-                    prefix: opts.file_prefix().to_string(),
-                    lock,
-                });
             }
         }
     }
@@ -219,20 +239,52 @@ fn init_inner(opts: EalOptions, cmdline: CmdLine) -> Result<Eal> {
         .and_then(CpuSet::first)
         .map(cpuset::cpu_socket)
         .unwrap_or(0);
-    let memory = Arc::new(setup_memory(&opts, &sockets, main_socket)?);
-    if let Some(dir) = runtime.as_mut() {
-        dir.describe(&describe(&opts, &memory))?;
-    }
+    let mut shared = None;
+    let memory = if let Some(dir) = &secondary_dir {
+        mp::set_channel(Some(mp::Channel::start(dir, false)?));
+        match memory::secondary::attach() {
+            Ok(m) => Arc::new(m),
+            Err(e) => {
+                mp::set_channel(None);
+                return Err(e);
+            }
+        }
+    } else {
+        if runtime.is_some() {
+            shared = Some(Arc::new(memory::shared::SharedConfig::create()?));
+        }
+        let memory = Arc::new(setup_memory(&opts, &sockets, main_socket, shared.clone())?);
+        if let Some(dir) = runtime.as_mut() {
+            dir.describe(&describe(&opts, &memory))?;
+            mp::set_channel(Some(mp::Channel::start(dir.path(), true)?));
+        }
+        if let Some(sh) = &shared {
+            memory::secondary::register_primary_actions(memory.clone(), sh.clone());
+        }
+        memory
+    };
+    let proc_type = if secondary_dir.is_some() {
+        ProcType::Secondary
+    } else {
+        ProcType::Primary
+    };
 
     let stack = opts.huge_worker_stack.map(lcore::worker_stack_size);
     if let Some(bytes) = stack {
         log::debug!(target: "lib.eal", "each worker lcore gets a {} kB stack", bytes >> 10);
     }
-    let lcores = lcore::Lcores::start(&lcore_map, main, stack)?;
+    let lcores = match lcore::Lcores::start(&lcore_map, main, stack) {
+        Ok(l) => l,
+        Err(e) => {
+            mp::set_channel(None);
+            return Err(e);
+        }
+    };
     let main_info = lcores.main_info().clone();
     let saved_affinity = cpuset::thread_affinity().ok();
     if let Err(e) = cpuset::set_thread_affinity(&main_info.cpuset) {
         lcores.stop();
+        mp::set_channel(None);
         return Err(Error::invalid(
             lcore_flag(&opts),
             &lcore_value(&opts),
@@ -249,6 +301,8 @@ fn init_inner(opts: EalOptions, cmdline: CmdLine) -> Result<Eal> {
 
     state::set(Arc::new(EalState {
         options: opts,
+        proc_type,
+        shared,
         memory,
         zones: Mutex::new(Vec::new()),
         lcores,
@@ -279,7 +333,9 @@ fn init_inner(opts: EalOptions, cmdline: CmdLine) -> Result<Eal> {
             }
         }
     }
-    if let Err(e) = bus::probe_all(&opts) {
+    if proc_type == ProcType::Secondary {
+        log::info!(target: "lib.eal", "secondary process: the devices are the primary's, none is probed here");
+    } else if let Err(e) = bus::probe_all(&opts) {
         eal.teardown();
         return Err(e);
     }
@@ -382,7 +438,12 @@ fn plan_lcores(opts: &EalOptions) -> Result<(options::LcoreMap, u32)> {
     Ok((map, main))
 }
 
-fn setup_memory(opts: &EalOptions, sockets: &[u32], main_socket: u32) -> Result<Memory> {
+fn setup_memory(
+    opts: &EalOptions,
+    sockets: &[u32],
+    main_socket: u32,
+    shared: Option<Arc<memory::shared::SharedConfig>>,
+) -> Result<Memory> {
     let (kind, page_size) = if opts.no_huge {
         log::warn!(target: "lib.eal", "--no-huge: using 4 KiB pages instead of hugepages; expect lower performance");
         // SAFETY: sysconf has no preconditions.
@@ -508,6 +569,7 @@ fn setup_memory(opts: &EalOptions, sockets: &[u32], main_socket: u32) -> Result<
             ),
             None => (Vec::new(), String::new()),
         },
+        shared,
     };
     Memory::new(cfg, &prealloc).map_err(|e| match (e, &asked) {
         (Error::Hugepages(m) | Error::Memory(m), Some((flag, value))) => {
@@ -810,6 +872,8 @@ impl Eal {
             }
         }
         bus::remove_all();
+        mp::set_channel(None);
+        memory::secondary::unregister_primary_actions();
         // After the devices (their services, hairpins, go with them), before the threads.
         service::finalize();
         if let Some(state) = state::take() {

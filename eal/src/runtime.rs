@@ -74,6 +74,39 @@ impl RuntimeDir {
         }))
     }
 
+    /// The runtime directory of the primary of `prefix`, for a secondary: fails, saying why,
+    /// when no primary holds its lock.
+    pub fn of_primary(prefix: &str) -> Result<PathBuf> {
+        let dir = base_dir().join(prefix);
+        let config = dir.join("config");
+        let gone = |reason: String| Error::NoPrimary {
+            prefix: prefix.to_string(),
+            reason,
+        };
+        let file = File::open(&config).map_err(|e| {
+            gone(format!(
+                "no {} ({e}): start the primary first",
+                config.display()
+            ))
+        })?;
+        // SAFETY: flock on the file we just opened.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0 {
+            let pid = std::fs::read_to_string(&config)
+                .ok()
+                .and_then(|t| {
+                    t.lines()
+                        .find_map(|l| l.strip_prefix("pid=").map(str::to_string))
+                })
+                .map(|p| format!(" (pid {p})"))
+                .unwrap_or_default();
+            return Err(gone(format!(
+                "{} is not locked: its primary{pid} exited or was killed",
+                config.display()
+            )));
+        }
+        Ok(dir)
+    }
+
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.dir

@@ -6,7 +6,8 @@ use crate::error::{Error, Result};
 use crate::lcore::Lcores;
 use crate::memory::Memory;
 use crate::memory::memzone::Memzone;
-use crate::options::EalOptions;
+use crate::memory::shared::SharedConfig;
+use crate::options::{EalOptions, ProcType};
 
 /// The command line `init` was given, for telemetry's `/eal/params` and `/eal/app_params`.
 #[derive(Clone, Debug, Default)]
@@ -20,6 +21,11 @@ pub(crate) struct CmdLine {
 /// What `init` sets up and cleanup tears down.
 pub(crate) struct EalState {
     pub options: EalOptions,
+    /// Primary or secondary (`auto` resolved).
+    pub proc_type: ProcType,
+    /// The configuration a primary shares with its secondaries (none without a runtime
+    /// directory, and in a secondary, whose view is in `memory`).
+    pub shared: Option<Arc<SharedConfig>>,
     pub memory: Arc<Memory>,
     pub zones: Mutex<Vec<Memzone>>,
     pub lcores: Lcores,

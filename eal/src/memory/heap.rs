@@ -122,6 +122,20 @@ impl Heap {
         }
     }
 
+    /// Its NUMA node.
+    pub fn socket(&self) -> u32 {
+        self.socket
+    }
+
+    /// In a secondary: maps the primary's pages up to `mapped` bytes (they are the primary's
+    /// to carve; this heap never allocates).
+    pub fn map_up_to(&mut self, mapped: usize) -> Result<()> {
+        if mapped > self.region.mapped() {
+            self.region.grow(mapped - self.region.mapped())?;
+        }
+        Ok(())
+    }
+
     /// The region under the heap.
     pub fn region(&self) -> &Region {
         &self.region

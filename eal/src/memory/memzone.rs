@@ -49,6 +49,11 @@ impl MemzoneFlags {
         MemzoneFlags(0)
     }
 
+    /// Flags from raw bits.
+    pub const fn from_bits(bits: u32) -> MemzoneFlags {
+        MemzoneFlags(bits)
+    }
+
     /// The raw bits.
     pub const fn bits(self) -> u32 {
         self.0
@@ -84,7 +89,9 @@ struct Zone {
     len: usize,
     socket: u32,
     flags: MemzoneFlags,
-    offset: usize,
+    /// Where the block is in its heap, for the primary that owns it; `None` for a secondary's
+    /// view of the primary's zone, which frees nothing when dropped.
+    offset: Option<usize>,
     memory: Arc<Memory>,
 }
 
@@ -97,7 +104,9 @@ unsafe impl Sync for Zone {}
 
 impl Drop for Zone {
     fn drop(&mut self) {
-        self.memory.free(self.socket, self.offset, self.len);
+        if let Some(offset) = self.offset {
+            self.memory.free(self.socket, offset, self.len);
+        }
     }
 }
 
@@ -161,9 +170,13 @@ impl Memzone {
     }
 
     /// Removes the zone's name (DPDK's `rte_memzone_free`). Its memory returns to the heap
-    /// when the last handle is dropped.
+    /// when the last handle is dropped; in a secondary, the primary frees it (the memory stays
+    /// mapped here, but the primary may hand it out again).
     pub fn free(self) -> Result<()> {
         let state = crate::state::get()?;
+        if state.memory.attached_config().is_some() {
+            return super::secondary::free(&self.0.name, self.0.addr.as_ptr() as usize);
+        }
         let mut zones = state.zones.lock().unwrap_or_else(|e| e.into_inner());
         let pos = zones
             .iter()
@@ -173,7 +186,24 @@ impl Memzone {
                 reason: "already freed".into(),
             })?;
         zones.remove(pos);
+        if let Some(shared) = &state.shared {
+            shared.remove_zone(self.0.addr.as_ptr() as usize);
+        }
         Ok(())
+    }
+
+    /// A secondary's handle to a zone of the primary's table, mapped here.
+    pub(crate) fn attached(info: &super::shared::ZoneInfo, memory: Arc<Memory>) -> Memzone {
+        Memzone(Arc::new(Zone {
+            name: info.name.clone(),
+            addr: NonNull::new(info.addr as *mut u8).expect("zones are not at 0"),
+            iova: info.iova,
+            len: info.len,
+            socket: info.socket,
+            flags: MemzoneFlags(info.flags),
+            offset: None,
+            memory,
+        }))
     }
 }
 
@@ -250,6 +280,10 @@ pub fn reserve_bounded(
     }
     let align = align.max(CACHE_LINE_SIZE);
     let state = crate::state::get()?;
+    if state.memory.attached_config().is_some() {
+        super::secondary::reserve(name, len, socket, flags, align, bound)?;
+        return lookup(name).ok_or_else(|| err("the primary reserved it, but it is gone".into()));
+    }
     let memory = state.memory.clone();
     let page_size = memory.page_size();
     if let Some(want) = flags.page_size()
@@ -305,9 +339,23 @@ pub fn reserve_bounded(
         len,
         socket,
         flags,
-        offset,
+        offset: Some(offset),
         memory,
     }));
+    if let Some(shared) = &state.shared {
+        let published = shared.add_zone(&super::shared::ZoneInfo {
+            order: 0,
+            name: name.to_string(),
+            socket,
+            flags: flags.bits(),
+            addr,
+            iova: zone.iova(),
+            len,
+        });
+        if !published {
+            return Err(err("the shared memzone table is full".into()));
+        }
+    }
     zones.push(zone.clone());
     log::debug!(target: "lib.eal", "memzone {name}: {len:#x} bytes at {addr:#x}, socket {socket}");
     Ok(zone)
@@ -316,6 +364,9 @@ pub fn reserve_bounded(
 /// Finds a zone by name (DPDK's `rte_memzone_lookup`).
 pub fn lookup(name: &str) -> Option<Memzone> {
     let state = crate::state::get().ok()?;
+    if state.memory.attached_config().is_some() {
+        return super::secondary::lookup(&state.memory, name);
+    }
     let zones = state.zones.lock().unwrap_or_else(|e| e.into_inner());
     zones.iter().find(|z| z.name() == name).cloned()
 }
@@ -323,6 +374,9 @@ pub fn lookup(name: &str) -> Option<Memzone> {
 /// Every zone, in reservation order (DPDK's `rte_memzone_walk`).
 pub fn list() -> Vec<Memzone> {
     match crate::state::get() {
+        Ok(state) if state.memory.attached_config().is_some() => {
+            super::secondary::list(&state.memory)
+        }
         Ok(state) => state
             .zones
             .lock()

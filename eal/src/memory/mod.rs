@@ -22,13 +22,16 @@ pub mod hugetlbfs;
 mod iova;
 pub mod memzone;
 mod region;
+pub(crate) mod secondary;
+pub(crate) mod shared;
 pub mod vfio;
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub use heap::HeapStats;
 pub use iova::{Pagemap, phys_addrs_available};
@@ -37,6 +40,13 @@ use crate::error::{Error, Result};
 use crate::options::{HugeUnlink, IovaMode};
 use heap::{Cap, Heap};
 use region::{Backing, Region};
+use shared::{HeapInfo, SharedConfig};
+
+/// Where heaps go without `--base-virtaddr`: 16 TiB, far below where Linux places shared
+/// libraries, thread stacks and other mappings (just under 128 TiB) and above the executable
+/// and its brk heap, so that a secondary finds the primary's heap range free in its own
+/// address space (see `docs/multi-process.md`).
+pub const DEFAULT_BASE_VIRTADDR: usize = 0x1000_0000_0000;
 
 /// Address space each heap reserves: the most memory one NUMA node can hand out.
 pub const HEAP_VA_RESERVE: usize = 64 << 30;
@@ -73,6 +83,8 @@ pub(crate) struct MemoryConfig {
     pub base_hint: Option<usize>,
     /// `--numa-limit`: the most bytes each node's heap maps (0: no limit), and the flag.
     pub node_limits: (Vec<usize>, String),
+    /// The configuration shared with secondaries (a primary with a runtime directory).
+    pub shared: Option<Arc<SharedConfig>>,
 }
 
 /// The heaps of all nodes.
@@ -80,25 +92,118 @@ pub(crate) struct MemoryConfig {
 pub(crate) struct Memory {
     cfg: MemoryConfig,
     heaps: Mutex<BTreeMap<u32, Heap>>,
-    /// Where the next heap should go, when `--base-virtaddr` is given.
+    /// Where the next heap should go.
     next_hint: AtomicUsize,
+    /// In a secondary: the primary's configuration, whose heaps this one maps.
+    attached: Option<Arc<SharedConfig>>,
 }
 
 impl Memory {
     /// Sets up memory, mapping `prealloc` bytes on each listed node now.
     pub fn new(cfg: MemoryConfig, prealloc: &[(u32, usize)]) -> Result<Memory> {
         let mem = Memory {
-            next_hint: AtomicUsize::new(cfg.base_hint.unwrap_or(0)),
+            next_hint: AtomicUsize::new(cfg.base_hint.unwrap_or(DEFAULT_BASE_VIRTADDR)),
             cfg,
             heaps: Mutex::new(BTreeMap::new()),
+            attached: None,
         };
         for &(socket, bytes) in prealloc {
             if bytes > 0 {
                 let heap = mem.new_heap(socket, bytes)?;
+                mem.publish(&heap);
                 mem.lock().insert(socket, heap);
             }
         }
         Ok(mem)
+    }
+
+    /// A secondary's memory: the primary's heaps, mapped as memzones need them
+    /// ([`Memory::attach_heap`]).
+    pub fn attached(cfg: MemoryConfig, shared: Arc<SharedConfig>) -> Memory {
+        Memory {
+            next_hint: AtomicUsize::new(0),
+            cfg,
+            heaps: Mutex::new(BTreeMap::new()),
+            attached: Some(shared),
+        }
+    }
+
+    /// In a secondary, the primary's shared configuration.
+    pub fn attached_config(&self) -> Option<&Arc<SharedConfig>> {
+        self.attached.as_ref()
+    }
+
+    /// Whether this process maps a primary's heap of `socket`.
+    pub fn has_heap(&self, socket: u32) -> bool {
+        self.lock().contains_key(&socket)
+    }
+
+    /// Maps, in a secondary, the primary's heap of `socket` over `file` (its backing, passed
+    /// over IPC) at the primary's address.
+    pub fn attach_heap(&self, socket: u32, file: File) -> Result<()> {
+        let shared = self
+            .attached
+            .as_ref()
+            .ok_or_else(|| Error::Memory("only a secondary attaches to a primary's heap".into()))?;
+        let info = shared
+            .heap(socket)
+            .ok_or_else(|| Error::Memory(format!("the primary has no heap on socket {socket}")))?;
+        let mut heaps = self.lock();
+        if heaps.contains_key(&socket) {
+            return Ok(());
+        }
+        let region = Region::attach(
+            info.base,
+            info.reserved,
+            info.page_size,
+            file,
+            self.cfg.iova_mode,
+            socket,
+        )?;
+        let mut heap = Heap::new(socket, region, 0)?;
+        heap.map_up_to(info.mapped)?;
+        log::debug!(target: "lib.eal", "attached the heap of socket {socket}: {:#x}, {} KiB mapped", info.base, info.mapped >> 10);
+        heaps.insert(socket, heap);
+        Ok(())
+    }
+
+    /// In a secondary, maps what the primary mapped of the heap of `socket` since.
+    pub fn sync_heap(&self, socket: u32) -> Result<()> {
+        let Some(info) = self.attached.as_ref().and_then(|s| s.heap(socket)) else {
+            return Ok(());
+        };
+        match self.lock().get_mut(&socket) {
+            Some(heap) => heap.map_up_to(info.mapped),
+            None => Ok(()),
+        }
+    }
+
+    /// Duplicates of the files under each heap, for a secondary (the primary).
+    pub fn shareable_files(&self) -> Result<Vec<(u32, File)>> {
+        let mut out = Vec::new();
+        for (&socket, heap) in self.lock().iter() {
+            if let Some(f) = heap.region().shareable_file() {
+                let dup = f
+                    .try_clone()
+                    .map_err(|e| Error::io("duplicating a heap's file", e))?;
+                out.push((socket, dup));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Tells secondaries where a heap is and how much of it is mapped.
+    fn publish(&self, heap: &Heap) {
+        if let Some(shared) = &self.cfg.shared {
+            let r = heap.region();
+            shared.publish_heap(HeapInfo {
+                socket: heap.socket(),
+                base: r.base().as_ptr() as usize,
+                reserved: r.reserved(),
+                page_size: r.page_size(),
+                mapped: r.mapped(),
+            });
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, Heap>> {
@@ -113,14 +218,12 @@ impl Memory {
                 self.cfg.unlink == HugeUnlink::Never,
             )?,
             PageKind::HugeAnon => Backing::AnonHuge,
-            PageKind::Small => Backing::Anon,
+            PageKind::Small => region::memfd(socket)?,
         };
-        let hint = self.cfg.base_hint.map(|_| {
-            self.next_hint.fetch_add(
-                HEAP_VA_RESERVE + region::BASE_ALIGN.max(self.cfg.page_size),
-                Ordering::Relaxed,
-            )
-        });
+        let hint = Some(self.next_hint.fetch_add(
+            HEAP_VA_RESERVE + region::BASE_ALIGN.max(self.cfg.page_size),
+            Ordering::Relaxed,
+        ));
         let region = Region::new(
             HEAP_VA_RESERVE,
             self.cfg.page_size,
@@ -128,6 +231,7 @@ impl Memory {
             self.cfg.iova_mode,
             self.cfg.numa.then_some(socket),
             hint,
+            self.cfg.base_hint.is_some(),
         )?;
         Heap::new(socket, region, prealloc)
     }
@@ -180,13 +284,18 @@ impl Memory {
             std::collections::btree_map::Entry::Vacant(e) => e.insert(self.new_heap(socket, 0)?),
         };
         let off = heap.alloc(len, align, bound, cap)?;
-        Ok((heap.region().base().as_ptr() as usize + off, off))
+        let addr = heap.region().base().as_ptr() as usize + off;
+        let heap = &heaps[&socket];
+        self.publish(heap);
+        Ok((addr, off))
     }
 
     /// Returns a block.
     pub fn free(&self, socket: u32, offset: usize, len: usize) {
-        if let Some(heap) = self.lock().get_mut(&socket) {
+        let mut heaps = self.lock();
+        if let Some(heap) = heaps.get_mut(&socket) {
             heap.free(offset, len);
+            self.publish(heap);
         }
     }
 

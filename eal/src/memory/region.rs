@@ -7,7 +7,7 @@
 //! populated when mapped, and its IOVA recorded.
 
 use std::fs::{self, File, OpenOptions};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::ptr::NonNull;
@@ -32,8 +32,10 @@ pub enum Backing {
     },
     /// Anonymous hugepages (`MAP_HUGETLB`).
     AnonHuge,
-    /// Anonymous 4 KiB pages.
-    Anon,
+    /// 4 KiB pages of a memfd (`--no-huge`), which secondaries map too.
+    Memfd(File),
+    /// The primary's file or memfd, mapped by a secondary: never resized here.
+    Attached(File),
 }
 
 /// A reserved address range with a mapped, populated prefix.
@@ -57,6 +59,76 @@ unsafe impl Send for Region {}
 unsafe impl Sync for Region {}
 
 impl Region {
+    /// Maps, in a secondary, the heap a primary has at `base`: reserves the same range (failing,
+    /// naming it, when something of this process is there) over the primary's `file`, whose
+    /// first `mapped` bytes are mapped now.
+    pub fn attach(
+        base: usize,
+        reserve: usize,
+        page_size: usize,
+        file: File,
+        iova_mode: IovaMode,
+        socket: u32,
+    ) -> Result<Region> {
+        // SAFETY: MAP_FIXED_NOREPLACE never replaces a mapping: it fails with EEXIST when the
+        // range is taken. Kernels before 4.17 take it as a hint, hence the address check.
+        let raw = unsafe {
+            libc::mmap(
+                base as *mut libc::c_void,
+                reserve,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE
+                    | libc::MAP_ANONYMOUS
+                    | libc::MAP_NORESERVE
+                    | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            )
+        };
+        let taken = |why: String| {
+            Error::Memory(format!(
+                "cannot map the primary's heap of socket {socket} at {base:#x}-{:#x} in this \
+                 process: {why}; start the primary with --base-virtaddr at a range free in both",
+                base + reserve
+            ))
+        };
+        if raw == libc::MAP_FAILED {
+            let e = std::io::Error::last_os_error();
+            return Err(taken(match e.raw_os_error() {
+                Some(libc::EEXIST) => "the range is in use here".to_string(),
+                _ => e.to_string(),
+            }));
+        }
+        if raw as usize != base {
+            // SAFETY: unmapping the mapping we just made elsewhere.
+            unsafe { libc::munmap(raw, reserve) };
+            return Err(taken(format!(
+                "the kernel placed it at {:#x}",
+                raw as usize
+            )));
+        }
+        Ok(Region {
+            base: NonNull::new(raw.cast()).expect("mmap returned a non-null address"),
+            reserved: reserve,
+            mapped: 0,
+            page_size,
+            backing: Backing::Attached(file),
+            iova_mode,
+            numa_node: None,
+            iovas: Vec::new(),
+        })
+    }
+
+    /// The file or memfd under the pages, for a secondary to map (none for anonymous hugepages).
+    pub fn shareable_file(&self) -> Option<&File> {
+        match &self.backing {
+            Backing::File { file, .. } | Backing::Memfd(file) | Backing::Attached(file) => {
+                Some(file)
+            }
+            Backing::AnonHuge => None,
+        }
+    }
+
     /// Reserves `reserve` bytes of address space aligned to [`BASE_ALIGN`] (so that offsets
     /// aligned within the region are aligned in absolute terms too), at `hint` (rounded up to
     /// that alignment) if the kernel can place it there.
@@ -67,6 +139,7 @@ impl Region {
         iova_mode: IovaMode,
         numa_node: Option<u32>,
         hint: Option<usize>,
+        warn_if_moved: bool,
     ) -> Result<Region> {
         let reserve = reserve.next_multiple_of(page_size);
         let base_align = BASE_ALIGN.max(page_size);
@@ -105,6 +178,7 @@ impl Region {
         }
         if let Some(w) = want
             && w != aligned
+            && warn_if_moved
         {
             log::warn!(
                 target: "lib.eal",
@@ -126,6 +200,11 @@ impl Region {
     /// Start of the region.
     pub fn base(&self) -> NonNull<u8> {
         self.base
+    }
+
+    /// Bytes of address space reserved.
+    pub fn reserved(&self) -> usize {
+        self.reserved
     }
 
     /// Bytes mapped.
@@ -211,8 +290,20 @@ impl Region {
                     | libc::MAP_POPULATE
                     | (shift << libc::MAP_HUGE_SHIFT);
             }
-            Backing::Anon => {
-                flags |= libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE;
+            Backing::Memfd(file) => {
+                // SAFETY: growing our own memfd.
+                if unsafe { libc::ftruncate(file.as_raw_fd(), (self.mapped + bytes) as i64) } != 0 {
+                    return Err(Error::last_os(format!(
+                        "growing the memfd by {} KiB",
+                        bytes >> 10
+                    )));
+                }
+                flags |= libc::MAP_SHARED | libc::MAP_POPULATE;
+                fd = file.as_raw_fd();
+            }
+            Backing::Attached(file) => {
+                flags |= libc::MAP_SHARED | libc::MAP_POPULATE;
+                fd = file.as_raw_fd();
             }
         }
         let offset = if fd >= 0 { self.mapped as i64 } else { 0 };
@@ -231,12 +322,14 @@ impl Region {
         drop(policy);
         if raw == libc::MAP_FAILED {
             let e = std::io::Error::last_os_error();
-            if let Backing::File { file, .. } = &self.backing {
+            if let Backing::File { file, .. } | Backing::Memfd(file) = &self.backing {
                 // SAFETY: shrinking our own file back to the mapped size.
                 unsafe { libc::ftruncate(file.as_raw_fd(), self.mapped as i64) };
             }
             return Err(match self.backing {
-                Backing::Anon => Error::io(format!("mapping {} KiB", bytes >> 10), e),
+                Backing::Memfd(_) | Backing::Attached(_) => {
+                    Error::io(format!("mapping {} KiB", bytes >> 10), e)
+                }
                 _ => Error::Hugepages(format!(
                     "cannot map {} MiB of {} kB hugepages: {e}: {}",
                     bytes >> 20,
@@ -305,7 +398,7 @@ impl Region {
                 );
             }
         }
-        if let Backing::File { file, .. } = &self.backing {
+        if let Backing::File { file, .. } | Backing::Memfd(file) = &self.backing {
             // SAFETY: truncating our own file frees its hugepages past `keep`.
             unsafe { libc::ftruncate(file.as_raw_fd(), keep as i64) };
         }
@@ -335,6 +428,18 @@ impl Drop for Region {
         // (every memzone holds its heap alive).
         unsafe { libc::munmap(self.base.as_ptr().cast(), self.reserved) };
     }
+}
+
+/// A memfd for the 4 KiB pages of `--no-huge`, so that secondaries can map them too.
+pub fn memfd(socket: u32) -> Result<Backing> {
+    let name = std::ffi::CString::new(format!("rpdk_heap_{socket}")).expect("no NUL");
+    // SAFETY: memfd_create with a NUL-terminated name and valid flags.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(Error::last_os("creating a memfd for --no-huge memory"));
+    }
+    // SAFETY: a descriptor we just created and own.
+    Ok(Backing::Memfd(unsafe { File::from_raw_fd(fd) }))
 }
 
 /// Opens a hugepage file and locks it shared, so that another instance's stale-file cleanup
