@@ -63,7 +63,7 @@ pub use capture::{
     ALL_QUEUES, CaptureFlags, CaptureRequest, MIN_CAPTURE_ROOM, Target, active_count, disable,
     enable,
 };
-pub use sink::{PcapngSink, describe};
+pub use sink::{PcapngSink, describe, interface};
 pub use stats::{PdumpStats, STATS_QUEUES, STATS_ZONE};
 
 use pcapng::Direction;
@@ -109,10 +109,15 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Sets up capture in the primary (DPDK's `rte_pdump_init`): reserves the counters' memzone,
-/// so that secondaries find it. Called by applications that accept captures (rpdk-testpmd,
-/// l2fwd); [`enable`] does it too when it was not done.
+/// so that secondaries find it, and registers the `mp_pdump` action through which secondaries
+/// (`rpdk-pdump`) turn capture on and off. Called after the EAL's init by applications that
+/// accept captures (rpdk-testpmd, l2fwd); does nothing in a secondary.
 pub fn init() -> Result<()> {
-    stats::SharedStats::get_or_create().map(drop)
+    if rpdk_eal::process_type() == Some(rpdk_eal::options::ProcType::Secondary) {
+        return Ok(());
+    }
+    stats::SharedStats::get_or_create()?;
+    request::register()
 }
 
 /// The capture counters of `port`, both directions, summed over queues (DPDK's

@@ -232,6 +232,47 @@ fn run(op: &Op) -> Result<PortDesc> {
     })
 }
 
+/// Whether this process is a secondary (its captures go through the primary).
+fn is_secondary() -> bool {
+    rpdk_eal::process_type() == Some(rpdk_eal::options::ProcType::Secondary)
+}
+
+/// How long a secondary waits for the primary's answer (DPDK's `MP_TIMEOUT_S`, 5 s).
+pub const MP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Carries out `op` where the ports are (DPDK's `pdump_prepare_client_request`): in the
+/// primary, at once; in a secondary, by asking the primary over IPC ([`MP_ACTION`]) and
+/// waiting for its answer. Returns the port's description.
+pub fn send(op: &Op) -> Result<PortDesc> {
+    if !is_secondary() {
+        return run(op);
+    }
+    use rpdk_eal::mp::{self, Message};
+    let msg = Message::new(MP_ACTION, &op.encode()?);
+    let reply = mp::request_sync(&msg, MP_TIMEOUT)
+        .map_err(|e| Error::Request(format!("asking the primary to capture: {e}")))?;
+    match reply.msgs.first() {
+        Some(m) => decode_reply(&m.param),
+        None => Err(Error::Request(
+            "the primary does not accept captures (it did not call rpdk_pdump::init)".into(),
+        )),
+    }
+}
+
+/// Registers the primary's [`MP_ACTION`] (once; later calls do nothing).
+pub(crate) fn register() -> Result<()> {
+    use rpdk_eal::mp::{self, Message};
+    static DONE: std::sync::Once = std::sync::Once::new();
+    let mut res = Ok(());
+    DONE.call_once(|| {
+        res = mp::action_register(MP_ACTION, |msg, peer| {
+            mp::reply(&Message::new(MP_ACTION, &handle(&msg.param)), peer)
+        })
+        .map_err(|e| Error::Request(format!("registering {MP_ACTION}: {e}")));
+    });
+    res
+}
+
 /// Reads a reply: the port's description, or the primary's error.
 pub fn decode_reply(b: &[u8]) -> Result<PortDesc> {
     let mut r = Reader(b);

@@ -11,32 +11,40 @@ use rpdk_mbuf::Mbuf;
 
 use crate::pcapng::block::EpbView;
 use crate::pcapng::{Direction, Interface, InterfaceStats, Section, Writer, now_ns};
+use crate::request::PortDesc;
 
-/// The interface description of `port` in direction `dir`: the kernel's interface name when
+/// The interface description of `port` in direction `dir` (see [`interface`]).
+pub fn describe(port: &Port, dir: Direction, snaplen: u32) -> Interface {
+    let link = port.link();
+    let desc = PortDesc {
+        id: port.id(),
+        name: port.name().to_string(),
+        if_name: port.info().if_index.and_then(kernel_if_name),
+        mac: port.mac_addr().0,
+        speed_mbps: if link.up { link.speed } else { 0 },
+        ..PortDesc::default()
+    };
+    interface(&desc, dir, snaplen)
+}
+
+/// The interface description of a port in direction `dir`: the kernel's interface name when
 /// the port has one (DPDK: `if_indextoname`), else `rpdk:<port>`; a description naming the
 /// port, its device and the direction; `<bus>-<device>` as the hardware; MAC and link speed.
-pub fn describe(port: &Port, dir: Direction, snaplen: u32) -> Interface {
-    let info = port.info();
-    let ifname = info
-        .if_index
-        .and_then(kernel_if_name)
-        .unwrap_or_else(|| format!("rpdk:{}", port.id()));
-    let bus = if port.name().starts_with("net_") {
+pub fn interface(p: &PortDesc, dir: Direction, snaplen: u32) -> Interface {
+    let ifname = p
+        .if_name
+        .clone()
+        .unwrap_or_else(|| format!("rpdk:{}", p.id));
+    let bus = if p.name.starts_with("net_") {
         "vdev"
     } else {
         "pci"
     };
-    let link = port.link();
     Interface {
-        description: Some(format!(
-            "rpdk port {} ({}) {}",
-            port.id(),
-            port.name(),
-            dir.as_str()
-        )),
-        hardware: Some(format!("{bus}-{}", port.name())),
-        mac: Some(port.mac_addr().0),
-        speed: (link.up && link.speed > 0).then(|| link.speed as u64 * 1_000_000),
+        description: Some(format!("rpdk port {} ({}) {}", p.id, p.name, dir.as_str())),
+        hardware: Some(format!("{bus}-{}", p.name)),
+        mac: Some(p.mac),
+        speed: (p.speed_mbps > 0).then(|| p.speed_mbps as u64 * 1_000_000),
         ..Interface::ethernet(&ifname, snaplen)
     }
 }
