@@ -268,6 +268,22 @@ fn init_inner(opts: EalOptions, cmdline: CmdLine) -> Result<Eal> {
     } else {
         ProcType::Primary
     };
+    let table = shared.clone().or_else(|| memory.attached_config().cloned());
+    if let Some(table) = &table {
+        let ids: Vec<u32> = lcore_map.keys().copied().collect();
+        if let Err((lcore, pid)) = table.claim_lcores(&ids, std::process::id()) {
+            mp::set_channel(None);
+            return Err(Error::Lcore {
+                lcore,
+                reason: format!(
+                    "process {pid} of file prefix '{}' runs it: processes of one prefix share \
+                     mempool caches by lcore id, so give each its own lcore ids (-l 2@0 runs \
+                     lcore 2 on CPU 0)",
+                    opts.file_prefix()
+                ),
+            });
+        }
+    }
 
     let stack = opts.huge_worker_stack.map(lcore::worker_stack_size);
     if let Some(bytes) = stack {
@@ -877,6 +893,9 @@ impl Eal {
         // After the devices (their services, hairpins, go with them), before the threads.
         service::finalize();
         if let Some(state) = state::take() {
+            if let Some(t) = state.shared.as_ref().or(state.memory.attached_config()) {
+                t.release_lcores(std::process::id());
+            }
             state.lcores.stop();
             state.memory.unlink_files();
             state

@@ -133,3 +133,22 @@ impl Drop for RuntimeDir {
         }
     }
 }
+
+/// Whether process `pid` runs: it exists (a process of another user counts) and is not a zombie
+/// (a killed process whose parent has not reaped it yet holds nothing any more).
+pub(crate) fn pid_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    if rc != 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM) {
+        return false;
+    }
+    // The state follows the command name in parentheses, which may itself hold spaces.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !matches!(
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next()),
+            Some('Z' | 'X')
+        ),
+        Err(_) => false,
+    }
+}

@@ -20,10 +20,12 @@ const SECOND: Duration = Duration::from_secs(1);
 /// The EAL command line of a role: one lcore, 4 KiB pages (a memfd the secondary maps too).
 /// With `RPDK_MP_HUGE` set, hugepages (a file the secondary gets from the primary) instead.
 fn eal_args(prefix: &str, proc_type: &str) -> Vec<String> {
+    // Processes of a prefix run distinct lcore ids (the EAL refuses a shared one).
+    let lcore = if proc_type == "primary" { 0 } else { 1 };
     let mut args = vec![
         "mp-test".into(),
         "-l".into(),
-        format!("0@{}", rpdk_testsupport::allowed_cpus()[0]),
+        format!("{lcore}@{}", rpdk_testsupport::allowed_cpus()[0]),
         format!("--file-prefix={prefix}"),
         format!("--proc-type={proc_type}"),
         "--no-telemetry".into(),
@@ -128,6 +130,12 @@ fn child() {
     match role.as_str() {
         "ipc_primary" => ipc_primary(&prefix),
         "ipc_secondary" => ipc_secondary(&prefix),
+        "same_lcore_secondary" => {
+            let mut args = eal_args(&prefix, "secondary");
+            args[2] = format!("0@{}", rpdk_testsupport::allowed_cpus()[0]);
+            let e = rpdk_eal::init(args).unwrap_err();
+            println!("error: {e}");
+        }
         "memzone_primary" => memzone_primary(&prefix),
         "memzone_secondary" => memzone_secondary(&prefix),
         "lone_secondary" => {
@@ -304,6 +312,13 @@ fn ipc_between_a_primary_and_a_secondary() {
     let prefix = unique_prefix("ipc");
     let primary = Role::start("ipc_primary", &prefix);
     wait_for(&runtime_dir(&prefix).join("mp_socket"));
+    let same = Role::start("same_lcore_secondary", &prefix).wait();
+    assert!(
+        text(&same).contains("error: lcore 0: process ")
+            && text(&same).contains("give each its own lcore ids"),
+        "{}",
+        text(&same)
+    );
     let secondary = Role::start("ipc_secondary", &prefix);
     let s = secondary.wait();
     let p = primary.wait();

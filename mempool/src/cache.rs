@@ -6,10 +6,10 @@
 //! refills it with the request plus enough to bring it back to `size`. Requests larger than the
 //! cache go to the backing directly.
 
-use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::backing::Backing;
+use crate::placed::ShSlice;
 
 /// The largest cache size (DPDK's `RTE_MEMPOOL_CACHE_MAX_SIZE`).
 pub const CACHE_MAX_SIZE: u32 = 512;
@@ -26,7 +26,9 @@ pub(crate) struct CacheCore {
     size: u32,
     flushthresh: u32,
     len: AtomicU32,
-    objs: UnsafeCell<Box<[*mut u8]>>,
+    /// [`capacity`](Self::capacity) slots, in the pool's memzone (lcore caches) or in the
+    /// user cache's own memory.
+    objs: ShSlice<*mut u8>,
 }
 
 // SAFETY: `objs` is touched only by the cache's single owner (see the methods' contracts) or,
@@ -36,13 +38,19 @@ unsafe impl Send for CacheCore {}
 unsafe impl Sync for CacheCore {}
 
 impl CacheCore {
-    pub fn new(size: u32) -> CacheCore {
-        let cap = (2 * size).max(flush_threshold(size)) as usize;
+    /// The slots a cache of `size` needs.
+    pub fn capacity(size: u32) -> usize {
+        (2 * size).max(flush_threshold(size)) as usize
+    }
+
+    /// A cache of `size` over `objs`, which has [`capacity`](Self::capacity) slots.
+    pub fn new(size: u32, objs: ShSlice<*mut u8>) -> CacheCore {
+        debug_assert_eq!(objs.len(), Self::capacity(size));
         CacheCore {
             size,
             flushthresh: flush_threshold(size),
             len: AtomicU32::new(0),
-            objs: UnsafeCell::new(vec![std::ptr::null_mut(); cap].into_boxed_slice()),
+            objs,
         }
     }
 
@@ -91,7 +99,7 @@ impl CacheCore {
             return;
         }
         // SAFETY: the caller is the only user of the cache's slots.
-        let slots = unsafe { &mut *self.objs.get() };
+        let slots = unsafe { self.objs.slice_mut() };
         let len = self.len.load(Ordering::Relaxed);
         backing.enqueue_bulk(&slots[..len as usize]);
         slots[..n as usize].copy_from_slice(objs);
@@ -135,7 +143,7 @@ impl CacheCore {
             return backing.dequeue_bulk(out);
         }
         // SAFETY: the caller is the only user of the cache's slots.
-        let slots = unsafe { &mut *self.objs.get() };
+        let slots = unsafe { self.objs.slice_mut() };
         let len = self.len.load(Ordering::Relaxed);
         let req = n + (self.size - len);
         if !backing.dequeue_bulk(&mut slots[len as usize..(len + req) as usize]) {
@@ -151,8 +159,7 @@ impl CacheCore {
     /// The first slot.
     #[inline(always)]
     fn slots(&self) -> *mut *mut u8 {
-        // SAFETY: reading the box's pointer; its contents are not touched here.
-        unsafe { (*self.objs.get()).as_mut_ptr() }
+        self.objs.as_mut_ptr()
     }
 
     /// Moves every cached object to `backing`.
@@ -160,8 +167,7 @@ impl CacheCore {
     /// # Safety
     /// The caller is the cache's only user for the duration of the call.
     pub unsafe fn flush(&self, backing: &Backing) {
-        // SAFETY: the caller is the only user.
-        let slots = unsafe { &*self.objs.get() };
+        let slots = &self.objs[..];
         let len = self.len.load(Ordering::Relaxed) as usize;
         if len > 0 {
             backing.enqueue_bulk(&slots[..len]);
@@ -174,9 +180,7 @@ impl CacheCore {
     /// # Safety
     /// Nobody uses the cache during the call and while the slice lives.
     pub unsafe fn contents(&self) -> &[*mut u8] {
-        // SAFETY: the caller guarantees no concurrent writer.
-        let slots = unsafe { &*self.objs.get() };
-        &slots[..self.len() as usize]
+        &self.objs[..self.len() as usize]
     }
 }
 

@@ -53,6 +53,7 @@ mod backing;
 mod cache;
 mod error;
 mod layout;
+mod placed;
 mod pool;
 mod telemetry;
 

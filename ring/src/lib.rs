@@ -83,6 +83,8 @@ mod layout;
 #[cfg(not(loom))]
 mod named;
 pub mod peek;
+#[cfg(not(loom))]
+mod placed;
 mod ring;
 mod shared;
 mod slots;
@@ -98,6 +100,8 @@ pub use info::{RingInfo, info};
 pub use layout::{RING_NAME_MAX, RING_SIZE_MAX};
 #[cfg(not(loom))]
 pub use named::{RING_MZ_PREFIX, list_dump};
+#[cfg(not(loom))]
+pub use placed::PlacedRing;
 pub use ring::{Ring, RingBuilder};
 pub use shared::{Dequeued, Enqueued};
 pub use sync::{

@@ -184,7 +184,7 @@ impl<T: Copy + Send + 'static> Ring<T> {
     pub fn memzone(&self) -> Option<&memzone::Memzone> {
         match self.shared.backing() {
             Backing::Memzone(mz) => Some(mz),
-            Backing::Heap(_) => None,
+            Backing::Heap(_) | Backing::External => None,
         }
     }
 
@@ -194,7 +194,7 @@ impl<T: Copy + Send + 'static> Ring<T> {
         let _guard = lock();
         match self.shared.backing() {
             Backing::Memzone(mz) => Ok(mz.clone().free()?),
-            Backing::Heap(_) => Err(Error::NotSupported {
+            Backing::Heap(_) | Backing::External => Err(Error::NotSupported {
                 name: self.name().to_string(),
                 reason: "not created in a memzone (a heap ring goes when its last handle does)"
                     .into(),

@@ -35,9 +35,12 @@ pub struct Dequeued {
 pub(crate) enum Backing {
     /// The process heap (rings without the EAL); freed on drop.
     Heap(Layout),
-    /// An EAL memzone, shared by every handle to it (in this or, later, other processes).
+    /// An EAL memzone, shared by every handle to it (in this or other processes).
     #[cfg(not(loom))]
     Memzone(rpdk_eal::memzone::Memzone),
+    /// Memory its user keeps alive (a [`PlacedRing`](crate::PlacedRing)).
+    #[cfg(not(loom))]
+    External,
 }
 
 /// A ring: its header, slots and geometry, and what keeps its memory alive.

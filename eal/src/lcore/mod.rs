@@ -133,3 +133,16 @@ pub fn is_enabled(id: u32) -> bool {
 pub fn state(id: u32) -> Option<LcoreState> {
     with_lcores(|l| l.state(id)).flatten()
 }
+
+/// Calls `f` with each lcore id that no live process of the file prefix runs, the ids of a
+/// process that died among them, holding each for this process while `f` runs (so that no
+/// process starting meanwhile takes it). Mempools use it to give back what a killed
+/// secondary's lcore caches held. Without secondaries (`--no-shconf`), there is none.
+pub fn with_orphan_lcores(f: impl FnMut(u32)) {
+    let Ok(state) = crate::state::get() else {
+        return;
+    };
+    if let Some(t) = state.shared.as_ref().or(state.memory.attached_config()) {
+        t.with_orphan_lcores(std::process::id(), f);
+    }
+}

@@ -15,6 +15,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 
 use crate::error::{Error, Result};
+use crate::runtime::pid_alive;
 
 /// Most heaps (NUMA nodes) the table describes.
 pub const MAX_HEAPS: usize = 32;
@@ -51,6 +52,9 @@ struct Layout {
     magic: AtomicU64,
     seq: AtomicU64,
     order: AtomicU64,
+    /// The pid of the process running each lcore id (0: none), so that two processes never
+    /// share an lcore's mempool caches.
+    lcores: [AtomicU32; crate::lcore::MAX_LCORE as usize],
     heaps: [SharedHeap; MAX_HEAPS],
     zones: [SharedZone; super::memzone::MAX_MEMZONE],
 }
@@ -201,6 +205,66 @@ impl SharedConfig {
                 reserved: s.reserved.load(Ordering::Relaxed) as usize,
                 page_size: s.page_size.load(Ordering::Relaxed) as usize,
             })
+    }
+
+    /// Takes `lcores` for process `pid`; an lcore of a process that died is taken over. Fails
+    /// with the first lcore a live process runs, and that process.
+    pub fn claim_lcores(&self, lcores: &[u32], pid: u32) -> std::result::Result<(), (u32, u32)> {
+        let table = &self.layout().lcores;
+        for (i, &l) in lcores.iter().enumerate() {
+            let Some(slot) = table.get(l as usize) else {
+                continue;
+            };
+            loop {
+                let cur = slot.load(Ordering::Acquire);
+                if cur == pid {
+                    break;
+                }
+                if cur != 0 && pid_alive(cur) {
+                    for &done in &lcores[..i] {
+                        let _ = table[done as usize].compare_exchange(
+                            pid,
+                            0,
+                            Ordering::AcqRel,
+                            Ordering::Relaxed,
+                        );
+                    }
+                    return Err((l, cur));
+                }
+                if slot
+                    .compare_exchange(cur, pid, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives back every lcore of `pid`.
+    pub fn release_lcores(&self, pid: u32) {
+        for slot in &self.layout().lcores {
+            let _ = slot.compare_exchange(pid, 0, Ordering::AcqRel, Ordering::Relaxed);
+        }
+    }
+
+    /// Calls `f` with each lcore id that no live process runs, holding it for `pid` meanwhile
+    /// (so no process starting now takes it while `f` cleans up after the one that died).
+    pub fn with_orphan_lcores(&self, pid: u32, mut f: impl FnMut(u32)) {
+        for (l, slot) in self.layout().lcores.iter().enumerate() {
+            let cur = slot.load(Ordering::Acquire);
+            if cur == pid || (cur != 0 && pid_alive(cur)) {
+                continue;
+            }
+            if slot
+                .compare_exchange(cur, pid, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                f(l as u32);
+                slot.store(0, Ordering::Release);
+            }
+        }
     }
 
     fn write(&self, f: impl FnOnce(&Layout)) {

@@ -114,6 +114,20 @@ impl Channel {
             let _ = h.join();
         }
         let _ = std::fs::remove_file(&self.path);
+        if self.primary {
+            // Sockets of secondaries that were killed: nobody else removes them.
+            for peer in self.peers() {
+                let pid = peer
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_prefix(SECONDARY_PREFIX))
+                    .and_then(|n| n.split('_').next())
+                    .and_then(|p| p.parse::<u32>().ok());
+                if pid.is_some_and(|p| !crate::runtime::pid_alive(p)) {
+                    let _ = std::fs::remove_file(&peer);
+                }
+            }
+        }
         // Whoever waits gets a timeout now rather than at its deadline.
         let mut p = self.lock();
         for g in p.groups.values_mut() {

@@ -8,7 +8,10 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-const NIL: u32 = u32::MAX;
+use crate::placed::ShSlice;
+
+/// The "no object" index, the `next` of the bottom of the stack.
+pub(crate) const NIL: u32 = u32::MAX;
 
 fn pack(idx: u32, tag: u32) -> u64 {
     ((tag as u64) << 32) | idx as u64
@@ -22,9 +25,9 @@ fn unpack(v: u64) -> (u32, u32) {
 pub struct LfStack {
     head: AtomicU64,
     len: AtomicUsize,
-    next: Box<[AtomicU32]>,
-    /// Object pointer by index; fixed after creation.
-    objs: Box<[*mut u8]>,
+    next: ShSlice<AtomicU32>,
+    /// Object pointer by index (the pool's array); fixed after creation.
+    objs: ShSlice<*mut u8>,
 }
 
 // SAFETY: `objs` is immutable after creation; everything else is atomic.
@@ -33,9 +36,10 @@ unsafe impl Send for LfStack {}
 unsafe impl Sync for LfStack {}
 
 impl LfStack {
-    /// An empty stack for the objects `objs` (object `i` is `objs[i]`).
-    pub fn new(objs: Box<[*mut u8]>) -> LfStack {
-        let next = (0..objs.len()).map(|_| AtomicU32::new(NIL)).collect();
+    /// An empty stack for the objects `objs` (object `i` is `objs[i]`), linked through `next`
+    /// (as many, each [`NIL`]).
+    pub fn new(next: ShSlice<AtomicU32>, objs: ShSlice<*mut u8>) -> LfStack {
+        debug_assert_eq!(next.len(), objs.len());
         LfStack {
             head: AtomicU64::new(pack(NIL, 0)),
             len: AtomicUsize::new(0),
@@ -139,7 +143,10 @@ mod tests {
     use std::sync::Arc;
 
     fn stack(n: usize) -> LfStack {
-        LfStack::new((0..n).map(|i| (i + 1) as *mut u8).collect())
+        LfStack::new(
+            ShSlice::leak((0..n).map(|_| AtomicU32::new(NIL)).collect()),
+            ShSlice::leak((0..n).map(|i| (i + 1) as *mut u8).collect()),
+        )
     }
 
     #[test]

@@ -6,6 +6,9 @@ mod stack;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::AtomicU32;
+
+use crate::placed::{Carver, ShSlice};
 
 pub use lf_stack::LfStack;
 pub use ring::RingStore;
@@ -118,20 +121,50 @@ pub(crate) enum Backing {
 }
 
 impl Backing {
-    /// A backing for `objs`, empty. `header_size` locates each object's header (its index).
-    pub fn new(ops: Ops, objs: &[*mut u8], header_size: usize) -> Result<Backing, String> {
+    fn ring_sync(ops: Ops) -> Option<(rpdk_ring::SyncType, rpdk_ring::SyncType)> {
         use rpdk_ring::SyncType::{Mt, MtHts, MtRts, St};
-        let ring = |put, get| RingStore::new(objs.len(), put, get).map(Backing::Ring);
-        match ops {
-            Ops::RingMpMc => ring(Mt, Mt),
-            Ops::RingSpSc => ring(St, St),
-            Ops::RingMpSc => ring(Mt, St),
-            Ops::RingSpMc => ring(St, Mt),
-            Ops::RingMtRts => ring(MtRts, MtRts),
-            Ops::RingMtHts => ring(MtHts, MtHts),
-            Ops::Stack => Ok(Backing::Stack(SpinStack::new(objs.len()))),
-            Ops::LfStack => Ok(Backing::LfStack(LfStack::new(objs.into()), header_size)),
+        Some(match ops {
+            Ops::RingMpMc => (Mt, Mt),
+            Ops::RingSpSc => (St, St),
+            Ops::RingMpSc => (Mt, St),
+            Ops::RingSpMc => (St, Mt),
+            Ops::RingMtRts => (MtRts, MtRts),
+            Ops::RingMtHts => (MtHts, MtHts),
+            Ops::Stack | Ops::LfStack => return None,
+        })
+    }
+
+    /// Takes the memory a backing of `ops` for the objects `objs` needs from `carver` and
+    /// builds it there, empty; when the carver only measures, returns `None` after taking the
+    /// room. `header_size` locates each object's header (its index).
+    pub fn carve(
+        ops: Ops,
+        objs: ShSlice<*mut u8>,
+        header_size: usize,
+        carver: &mut Carver,
+    ) -> Result<Option<Backing>, String> {
+        let n = objs.len();
+        if let Some((put, get)) = Self::ring_sync(ops) {
+            let (bytes, align) = RingStore::layout(n, put, get)?;
+            let mem = carver.bytes(bytes, align);
+            if carver.measuring() {
+                return Ok(None);
+            }
+            // SAFETY: the carver gave `bytes` of pool memory aligned to `align`, ours alone,
+            // which lives as long as the pool.
+            return unsafe { RingStore::new_at(mem, n, put, get) }.map(|r| Some(Backing::Ring(r)));
         }
+        Ok(match ops {
+            Ops::Stack => {
+                let slots = carver.slice_with(n, |_| std::ptr::null_mut());
+                (!carver.measuring()).then(|| Backing::Stack(SpinStack::new(slots)))
+            }
+            _ => {
+                let next = carver.slice_with(n, |_| AtomicU32::new(lf_stack::NIL));
+                (!carver.measuring())
+                    .then(|| Backing::LfStack(LfStack::new(next, objs), header_size))
+            }
+        })
     }
 
     /// Adds objects (the pool never holds more than fit, so this succeeds).

@@ -1,7 +1,9 @@
 //! A ring of object pointers (DPDK's `ring_*` mempool ops, `drivers/mempool/ring`), in any of
 //! rpdk-ring's sync modes.
 
-use rpdk_ring::{Ring, RingBuilder, SyncType};
+use std::ptr::NonNull;
+
+use rpdk_ring::{PlacedRing, RingBuilder, SyncType};
 
 /// An object pointer as a ring element.
 #[derive(Clone, Copy)]
@@ -14,22 +16,45 @@ unsafe impl Send for ObjPtr {}
 
 /// The free objects of a pool in a ring of `(n + 1).next_power_of_two()` slots, as DPDK's
 /// `ring_alloc`, so that every object fits.
+/// It lives in the pool's memzone (a [`PlacedRing`]), so every process that maps the pool uses
+/// the same ring.
 pub struct RingStore {
-    ring: Ring<ObjPtr>,
+    ring: PlacedRing<ObjPtr>,
 }
 
 impl RingStore {
-    /// A ring for `capacity` objects, empty, with the given producer (put) and consumer (get)
-    /// modes.
-    pub fn new(capacity: usize, put: SyncType, get: SyncType) -> Result<RingStore, String> {
+    fn builder(capacity: usize, put: SyncType, get: SyncType) -> Result<RingBuilder, String> {
         let count = u32::try_from(capacity + 1)
             .ok()
             .and_then(u32::checked_next_power_of_two)
             .ok_or_else(|| format!("{capacity} objects do not fit a ring"))?;
-        let ring = RingBuilder::new(count)
-            .sync(put, get)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let mut b = RingBuilder::new(count);
+        b = b.sync(put, get);
+        Ok(b)
+    }
+
+    /// The bytes and alignment of the ring for `capacity` objects.
+    pub fn layout(capacity: usize, put: SyncType, get: SyncType) -> Result<(usize, usize), String> {
+        Self::builder(capacity, put, get)?
+            .placed_layout::<ObjPtr>()
+            .map_err(|e| e.to_string())
+    }
+
+    /// A ring for `capacity` objects at `mem`, empty, with the given producer (put) and
+    /// consumer (get) modes.
+    ///
+    /// # Safety
+    /// `mem` has the bytes and alignment of [`layout`](Self::layout), used by nothing else,
+    /// and outlives the store.
+    pub unsafe fn new_at(
+        mem: NonNull<u8>,
+        capacity: usize,
+        put: SyncType,
+        get: SyncType,
+    ) -> Result<RingStore, String> {
+        let b = Self::builder(capacity, put, get)?;
+        // SAFETY: the caller's contract.
+        let ring = unsafe { b.build_at(mem) }.map_err(|e| e.to_string())?;
         Ok(RingStore { ring })
     }
 

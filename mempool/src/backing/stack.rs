@@ -1,13 +1,14 @@
 //! A stack behind a spinlock (DPDK's "stack" mempool ops, `rte_stack` in standard mode).
 
-use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::placed::ShSlice;
 
 /// A bounded stack of object pointers protected by a spinlock.
 pub struct SpinStack {
     lock: AtomicBool,
     len: AtomicUsize,
-    objs: UnsafeCell<Box<[*mut u8]>>,
+    objs: ShSlice<*mut u8>,
 }
 
 // SAFETY: `objs` is only touched while `lock` is held, which serialises all access; the
@@ -25,12 +26,12 @@ impl Drop for Guard<'_> {
 }
 
 impl SpinStack {
-    /// A stack holding up to `capacity` pointers.
-    pub fn new(capacity: usize) -> SpinStack {
+    /// A stack holding up to `objs.len()` pointers, in `objs`.
+    pub fn new(objs: ShSlice<*mut u8>) -> SpinStack {
         SpinStack {
             lock: AtomicBool::new(false),
             len: AtomicUsize::new(0),
-            objs: UnsafeCell::new(vec![std::ptr::null_mut(); capacity].into_boxed_slice()),
+            objs,
         }
     }
 
@@ -51,7 +52,7 @@ impl SpinStack {
     pub fn push_bulk(&self, objs: &[*mut u8]) -> bool {
         let _g = self.lock();
         // SAFETY: we hold the lock, so we have the only access to `objs`.
-        let stack = unsafe { &mut *self.objs.get() };
+        let stack = unsafe { self.objs.slice_mut() };
         let len = self.len.load(Ordering::Relaxed);
         if len + objs.len() > stack.len() {
             return false;
@@ -65,8 +66,7 @@ impl SpinStack {
     /// Pops `out.len()` pointers, or none if there are fewer.
     pub fn pop_bulk(&self, out: &mut [*mut u8]) -> bool {
         let _g = self.lock();
-        // SAFETY: we hold the lock.
-        let stack = unsafe { &*self.objs.get() };
+        let stack = &self.objs[..];
         let len = self.len.load(Ordering::Relaxed);
         let n = out.len();
         if n > len {
@@ -89,7 +89,7 @@ mod tests {
 
     #[test]
     fn lifo_and_bounds() {
-        let s = SpinStack::new(4);
+        let s = SpinStack::new(ShSlice::leak(vec![std::ptr::null_mut(); 4]));
         let p = |i: usize| i as *mut u8;
         assert!(s.push_bulk(&[p(1), p(2), p(3)]));
         assert!(!s.push_bulk(&[p(4), p(5)]), "all or nothing");
@@ -104,7 +104,10 @@ mod tests {
 
     #[test]
     fn threads_lose_nothing() {
-        let s = std::sync::Arc::new(SpinStack::new(1024));
+        let s = std::sync::Arc::new(SpinStack::new(ShSlice::leak(vec![
+            std::ptr::null_mut();
+            1024
+        ])));
         let objs: Vec<*mut u8> = (1..=1024).map(|i| i as *mut u8).collect();
         assert!(s.push_bulk(&objs));
         let handles: Vec<_> = (0..4)

@@ -1,7 +1,6 @@
 //! Pool flags, the builder and creation: object layout, the memzone, the backing store, the
 //! per-lcore caches and the object headers.
 
-use std::ptr::NonNull;
 use std::sync::Arc;
 
 use rpdk_eal::memzone::{self, MemzoneFlags};
@@ -11,6 +10,7 @@ use crate::backing::{Backing, Ops};
 use crate::cache::{CACHE_MAX_SIZE, CacheCore, LcoreSlot, StatsCells, flush_threshold};
 use crate::error::Error;
 use crate::layout::{self, CACHE_LINE};
+use crate::placed::{Carver, ShSlice};
 
 use super::handle::{Handle, registry};
 use super::{Mempool, ObjHeader, RawMempool};
@@ -163,7 +163,9 @@ impl<'a> MempoolBuilder<'a> {
     /// themselves).
     pub unsafe fn create_single_thread(self) -> Result<Mempool, Error> {
         let mut registry = registry().lock().unwrap_or_else(|e| e.into_inner());
-        if registry.iter().any(|p| p.name() == self.name) {
+        if registry.iter().any(|p| p.name() == self.name)
+            || memzone::lookup(&format!("MP_{}", self.name)).is_some()
+        {
             return Err(Error::Exists(self.name));
         }
         let pool = RawMempool::create(self)?;
@@ -234,16 +236,47 @@ impl RawMempool {
             None
         };
         let n = b.n as usize;
+        let align = if per_page.is_some() { page } else { CACHE_LINE };
+        // The pool's state first, then the object slots, the private area, and what the state
+        // points at: the object array, the lcore caches and the backing store.
+        let obj_off = size_of::<RawMempool>().next_multiple_of(align);
         let objs_len = match per_page {
             Some(k) => n.div_ceil(k) * page,
             None => n * size.total_size,
         };
-        let priv_off = objs_len.next_multiple_of(CACHE_LINE);
-        let mz_len = priv_off + b.priv_size.max(1);
-        let align = if per_page.is_some() { page } else { CACHE_LINE };
+        let priv_off = (obj_off + objs_len).next_multiple_of(CACHE_LINE);
+        let tail_off = priv_off + b.priv_size.max(1);
+        let offset_of = |i: usize| {
+            obj_off
+                + match per_page {
+                    Some(k) => (i / k) * page + (i % k) * size.total_size,
+                    None => i * size.total_size,
+                }
+        };
+        // A slot for every lcore id up to the highest with a thread, service lcores included;
+        // for every possible lcore id when secondaries may use the pool with lcores of theirs.
+        let slots = if b.cache_size == 0 {
+            0
+        } else if rpdk_eal::options().is_some_and(|o| !o.no_shconf && !o.in_memory) {
+            rpdk_eal::lcore::MAX_LCORE
+        } else {
+            rpdk_eal::lcore::all().last().map_or(0, |&l| l + 1)
+        } as usize;
+        let ops = b.resolved_ops();
+        let mut measure = Carver::measure(tail_off);
+        carve_tail(
+            &mut measure,
+            ops,
+            n,
+            slots,
+            b.cache_size,
+            size.header_size,
+            |_| std::ptr::null_mut(),
+        )
+        .map_err(|e| invalid(format!("ops {ops}: {e}")))?;
         let mz = memzone::reserve_aligned(
             &format!("MP_{}", b.name),
-            mz_len,
+            measure.offset(),
             b.socket,
             MemzoneFlags::empty(),
             align,
@@ -252,66 +285,72 @@ impl RawMempool {
             name: b.name.clone(),
             source,
         })?;
-        let offset_of = |i: usize| match per_page {
-            Some(k) => (i / k) * page + (i % k) * size.total_size,
-            None => i * size.total_size,
-        };
-
-        // A slot for every lcore id up to the highest with a thread, service lcores included.
-        let slots = rpdk_eal::lcore::all().last().map_or(0, |&l| l + 1);
-        let caches: Box<[LcoreSlot]> = if b.cache_size > 0 {
-            (0..slots)
-                .map(|_| LcoreSlot {
-                    cache: CacheCore::new(b.cache_size),
-                    stats: StatsCells::default(),
-                })
-                .collect()
-        } else {
-            Box::new([])
-        };
-        let base = mz.as_ptr();
-        let objs: Box<[*mut u8]> = (0..n)
-            // SAFETY: offset_of(i) + header_size + elt_size lies within the memzone.
-            .map(|i| unsafe { base.add(offset_of(i) + size.header_size) })
-            .collect();
-        let ops = b.resolved_ops();
-        let backing = match Backing::new(ops, &objs, size.header_size) {
-            Ok(backing) => backing,
+        let base = mz.addr();
+        // SAFETY: the memzone has the bytes the measuring carver counted, and is ours alone.
+        let mut carver = unsafe { Carver::new(base, tail_off) };
+        let tail = carve_tail(
+            &mut carver,
+            ops,
+            n,
+            slots,
+            b.cache_size,
+            size.header_size,
+            |i| {
+                // SAFETY: offset_of(i) + header_size + elt_size lies within the memzone.
+                unsafe { base.as_ptr().add(offset_of(i) + size.header_size) }
+            },
+        );
+        let (objs, caches, backing) = match tail {
+            Ok(Some(t)) => t,
+            Ok(None) => unreachable!("a carver over memory builds"),
             Err(e) => {
                 // Nothing else holds the zone yet.
                 let _ = mz.free();
                 return Err(invalid(format!("ops {ops}: {e}")));
             }
         };
-        let raw = Box::new(RawMempool {
-            name: b.name.clone(),
-            n: b.n,
-            size,
-            flags: b.flags,
-            ops,
-            socket: mz.socket_id(),
-            cache_size: b.cache_size,
-            backing,
-            caches,
-            stats_on: b.stats,
-            shared_stats: StatsCells::default(),
-            objs,
-            // SAFETY: priv_off + priv_size is within the memzone.
-            priv_ptr: unsafe { base.add(priv_off) },
-            priv_size: b.priv_size,
-            per_page: per_page.map(|k| (k, page)),
-            mz,
-        });
-        let raw_ptr: *const RawMempool = &*raw;
+        let mut name = [0u8; 32];
+        name[..b.name.len()].copy_from_slice(b.name.as_bytes());
+        let raw_ptr = base.cast::<RawMempool>();
+        // SAFETY: the memzone starts with room for the state (obj_off >= its size), aligned to
+        // a cache line; nothing else uses the memory yet.
+        unsafe {
+            raw_ptr.as_ptr().write(RawMempool {
+                magic: super::POOL_MAGIC,
+                layout_size: size_of::<RawMempool>() as u64,
+                name,
+                name_len: b.name.len(),
+                n: b.n,
+                size,
+                flags: b.flags,
+                ops,
+                socket: mz.socket_id(),
+                cache_size: b.cache_size,
+                backing,
+                caches,
+                stats_on: b.stats,
+                shared_stats: StatsCells::default(),
+                objs,
+                priv_ptr: base.as_ptr().add(priv_off),
+                priv_size: b.priv_size,
+                per_page: per_page.map(|k| (k, page)),
+                obj_base: base.as_ptr().add(obj_off),
+                mz_base: base.as_ptr(),
+                mz_len: mz.len(),
+                mz_iova: mz.iova(),
+            })
+        };
+        // SAFETY: just written.
+        let raw = unsafe { raw_ptr.as_ref() };
         let mut obj_init = b.obj_init;
         for (i, &obj) in raw.objs.iter().enumerate() {
             let hdr_off = offset_of(i);
-            let iova = raw.mz.iova_at(hdr_off + size.header_size).unwrap_or(0);
+            let iova = mz.iova_at(hdr_off + size.header_size).unwrap_or(0);
             // SAFETY: the header and the object lie inside the memzone, which nothing else uses
             // yet; each slot is written once here.
             unsafe {
-                (base.add(hdr_off) as *mut ObjHeader).write(ObjHeader {
-                    pool: raw_ptr,
+                (base.as_ptr().add(hdr_off) as *mut ObjHeader).write(ObjHeader {
+                    pool: raw_ptr.as_ptr(),
                     iova,
                     index: i as u32,
                 });
@@ -331,10 +370,39 @@ impl RawMempool {
         log::debug!(
             target: "lib.mempool",
             "mempool {}: {} objects of {} bytes ({} with header and padding), cache {}, ops {}",
-            raw.name, raw.n, size.elt_size, size.total_size, raw.cache_size, raw.ops
+            raw.name(), raw.n, size.elt_size, size.total_size, raw.cache_size, raw.ops
         );
         Ok(Mempool {
-            handle: Arc::new(Handle(NonNull::from(Box::leak(raw)))),
+            handle: Arc::new(Handle {
+                raw: raw_ptr,
+                mz,
+                owner: true,
+            }),
         })
     }
+}
+
+/// What the pool's state points at, carved in this order by both the measuring and the real
+/// pass: the object array (object `i` at `obj(i)`), the lcore caches and the backing store.
+type Tail = (ShSlice<*mut u8>, ShSlice<LcoreSlot>, Backing);
+
+fn carve_tail(
+    c: &mut Carver,
+    ops: Ops,
+    n: usize,
+    slots: usize,
+    cache_size: u32,
+    header_size: usize,
+    obj: impl FnMut(usize) -> *mut u8,
+) -> Result<Option<Tail>, String> {
+    let objs = c.slice_with(n, obj);
+    let cache_slots: Vec<ShSlice<*mut u8>> = (0..slots)
+        .map(|_| c.slice_with(CacheCore::capacity(cache_size), |_| std::ptr::null_mut()))
+        .collect();
+    let caches = c.slice_with(slots, |i| LcoreSlot {
+        cache: CacheCore::new(cache_size, cache_slots[i]),
+        stats: StatsCells::default(),
+    });
+    let backing = Backing::carve(ops, objs, header_size, c)?;
+    Ok(backing.map(|b| (objs, caches, b)))
 }

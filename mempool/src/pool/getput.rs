@@ -5,6 +5,7 @@ use std::ptr::NonNull;
 
 use crate::cache::{CACHE_MAX_SIZE, CacheCore, LcoreSlot, flush_threshold};
 use crate::error::{Error, Exhausted};
+use crate::placed::ShSlice;
 
 use super::RawMempool;
 
@@ -134,6 +135,23 @@ impl RawMempool {
         unsafe { cache.core.put(&self.backing, objs) };
     }
 
+    /// Moves what the caches of lcores that no live process runs hold back to the backing
+    /// store, and returns how many objects that was. A secondary killed while it ran leaves
+    /// objects in its lcores' caches: counted as free (`avail_count`, the audit) but out of
+    /// reach of the other lcores until a process with those lcore ids starts, or this runs.
+    pub fn reclaim_orphan_caches(&self) -> u32 {
+        let mut moved = 0;
+        rpdk_eal::lcore::with_orphan_lcores(|lcore| {
+            if let Some(slot) = self.caches.get(lcore as usize) {
+                moved += slot.cache.len();
+                // SAFETY: no live process runs the lcore, and the EAL holds it for us while
+                // this runs, so nobody else uses its cache.
+                unsafe { slot.cache.flush(&self.backing) };
+            }
+        });
+        moved
+    }
+
     /// Moves the calling lcore's cached objects back to the backing store.
     pub fn flush_lcore_cache(&self) {
         if let Some(slot) = self.slot() {
@@ -158,15 +176,18 @@ impl RawMempool {
     pub fn create_cache(&self, size: u32) -> Result<MempoolCache<'_>, Error> {
         if size == 0 || size > CACHE_MAX_SIZE || flush_threshold(size) > self.n {
             return Err(Error::InvalidConfig {
-                name: self.name.clone(),
+                name: self.name().to_string(),
                 reason: format!(
                     "user cache size {size} must be 1 to {CACHE_MAX_SIZE} and at most 2/3 of the pool"
                 ),
             });
         }
+        let mut slots = vec![std::ptr::null_mut(); CacheCore::capacity(size)].into_boxed_slice();
+        let core = CacheCore::new(size, ShSlice::over(&mut slots));
         Ok(MempoolCache {
             pool: self,
-            core: CacheCore::new(size),
+            core,
+            _slots: slots,
         })
     }
 }
@@ -217,6 +238,8 @@ impl LcoreCache<'_> {
 pub struct MempoolCache<'p> {
     pool: &'p RawMempool,
     core: CacheCore,
+    /// The memory of `core`'s slots (a box's contents do not move with it).
+    _slots: Box<[*mut u8]>,
 }
 
 impl MempoolCache<'_> {

@@ -6,13 +6,21 @@ use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
+use rpdk_eal::memzone::{self, Memzone};
+
 use crate::error::Exhausted;
 
 use super::{MempoolBuilder, MempoolFlags, RawMempool};
 
-/// The owner of a pool's state; frees it when the last handle goes, unless objects are still
-/// out (they point at it), in which case it is leaked with a warning.
-pub(super) struct Handle(pub(super) NonNull<RawMempool>);
+/// A process's hold on a pool: its state in the memzone and the memzone handle. The process
+/// that made the pool owns it: when its last handle goes (after [`Mempool::free`]), the pool's
+/// memzone is freed, unless objects are still out (they point at it), in which case it is kept
+/// with a warning. A handle found by name in another process owns nothing.
+pub(super) struct Handle {
+    pub(super) raw: NonNull<RawMempool>,
+    pub(super) mz: Memzone,
+    pub(super) owner: bool,
+}
 
 // SAFETY: RawMempool is Send + Sync.
 unsafe impl Send for Handle {}
@@ -21,20 +29,26 @@ unsafe impl Sync for Handle {}
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        // SAFETY: the pointer came from Box::leak and is freed only here, once.
-        let raw = unsafe { self.0.as_ref() };
+        if !self.owner {
+            return;
+        }
+        // SAFETY: the memzone (which `mz` keeps) holds the state.
+        let raw = unsafe { self.raw.as_ref() };
         let in_use = raw.in_use_count();
         if in_use == 0 {
-            // No handle is left and every object is home, so nothing can reach the pool: each
-            // put's last write to pool memory is the count update we have just read.
-            // SAFETY: as above; the Box is rebuilt and dropped once.
-            drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+            // No handle is left and every object is home, so nothing of this process can
+            // reach the pool: each put's last write to pool memory is the count update we have
+            // just read.
+            // SAFETY: the state was written once at creation and is dropped once, here.
+            unsafe { std::ptr::drop_in_place(self.raw.as_ptr()) };
+            let _ = self.mz.clone().free();
         } else {
             log::warn!(
                 target: "lib.mempool",
                 "mempool {} dropped with {in_use} objects still in use: its memory is kept",
-                raw.name
+                raw.name()
             );
+            std::mem::forget(self.mz.clone());
         }
     }
 }
@@ -64,8 +78,8 @@ pub struct Mempool {
 impl Deref for Mempool {
     type Target = RawMempool;
     fn deref(&self) -> &RawMempool {
-        // SAFETY: the handle keeps the pool alive.
-        unsafe { self.handle.0.as_ref() }
+        // SAFETY: the handle keeps the pool's memzone, and so its state, alive.
+        unsafe { self.handle.raw.as_ref() }
     }
 }
 
@@ -97,19 +111,61 @@ impl Mempool {
         }
     }
 
-    /// Finds a pool by name (DPDK's `rte_mempool_lookup`).
+    /// Finds a pool by name (DPDK's `rte_mempool_lookup`): one this process made, or one of
+    /// another process of the file prefix (the primary's, in a secondary), found by its
+    /// memzone.
     pub fn lookup(name: &str) -> Option<Mempool> {
-        registry()
+        let own = registry()
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
             .find(|p| p.name() == name)
-            .cloned()
+            .cloned();
+        own.or_else(|| memzone::lookup(&format!("MP_{name}")).and_then(Self::attach))
     }
 
-    /// Every registered pool (DPDK's `rte_mempool_walk`).
+    /// Every pool (DPDK's `rte_mempool_walk`): this process's and the others' of the prefix.
     pub fn list() -> Vec<Mempool> {
-        registry().lock().unwrap_or_else(|e| e.into_inner()).clone()
+        let mut out = registry().lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for mz in memzone::list() {
+            if let Some(name) = mz.name().strip_prefix("MP_")
+                && !out.iter().any(|p| p.name() == name)
+                && let Some(p) = Self::attach(mz)
+            {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// A handle to the pool whose state begins memzone `mz`, if it holds one made by this
+    /// rpdk.
+    fn attach(mz: Memzone) -> Option<Mempool> {
+        if mz.len() < size_of::<RawMempool>() {
+            return None;
+        }
+        let raw = mz.addr().cast::<RawMempool>();
+        // SAFETY: the zone has room for the state; its first two words are plain integers,
+        // written before the zone's name was visible to lookups.
+        let (magic, layout) = unsafe {
+            let r = raw.as_ptr();
+            (
+                std::ptr::addr_of!((*r).magic).read(),
+                std::ptr::addr_of!((*r).layout_size).read(),
+            )
+        };
+        (magic == super::POOL_MAGIC && layout == size_of::<RawMempool>() as u64).then(|| Mempool {
+            handle: Arc::new(Handle {
+                raw,
+                mz,
+                owner: false,
+            }),
+        })
+    }
+
+    /// The memzone holding the pool.
+    pub(crate) fn memzone(&self) -> &Memzone {
+        &self.handle.mz
     }
 
     /// Unregisters the pool's name (DPDK's `rte_mempool_free`); its memory goes when the last
@@ -123,7 +179,7 @@ impl Mempool {
 
     /// The pool state, for objects that must find their pool again (an mbuf's `pool` field).
     pub fn as_raw(&self) -> *const RawMempool {
-        self.handle.0.as_ptr()
+        self.handle.raw.as_ptr()
     }
 
     /// Takes an object as an owned handle that returns it when dropped.

@@ -18,11 +18,6 @@ impl RawMempool {
         (cached, common)
     }
 
-    /// The memzone holding the objects.
-    pub(crate) fn memzone(&self) -> &rpdk_eal::memzone::Memzone {
-        &self.mz
-    }
-
     /// Object `index`.
     pub fn obj(&self, index: u32) -> Option<*mut u8> {
         self.objs.get(index as usize).copied()
@@ -31,7 +26,7 @@ impl RawMempool {
     /// The index of `obj`, if it is one of this pool's objects (computed from its address;
     /// nothing is read).
     pub fn index_of(&self, obj: *const u8) -> Option<u32> {
-        let off = (obj as usize).checked_sub(self.mz.as_ptr() as usize)?;
+        let off = (obj as usize).checked_sub(self.obj_base as usize)?;
         let total = self.size.total_size;
         let idx = match self.per_page {
             None => {
@@ -62,7 +57,7 @@ impl RawMempool {
     /// slot (headers included) and the private area, as DPDK's `rte_mempool_mem_iter` gives
     /// its chunks. Drivers that register a pool's memory with a device (AF_XDP's UMEM) use it.
     pub fn memory(&self) -> (*mut u8, usize) {
-        (self.mz.as_ptr(), self.mz.len())
+        (self.mz_base, self.mz_len)
     }
 
     /// Calls `f(object, index)` for every object (DPDK's `rte_mempool_obj_iter`).
@@ -94,7 +89,7 @@ impl RawMempool {
     /// (checked), so that reading their caches cannot race with them.
     pub fn audit(&self) -> Result<(), Error> {
         let err = |reason: String| Error::Audit {
-            name: self.name.clone(),
+            name: self.name().to_string(),
             reason,
         };
         if rpdk_eal::is_initialized() {
@@ -163,7 +158,7 @@ impl RawMempool {
 
     /// Writes a description of the pool (DPDK's `rte_mempool_dump`).
     pub fn dump(&self, w: &mut dyn Write) -> std::io::Result<()> {
-        writeln!(w, "mempool <{}>@{:p}", self.name, self)?;
+        writeln!(w, "mempool <{}>@{:p}", self.name(), self)?;
         writeln!(w, "  flags={:#x}", self.flags.bits())?;
         writeln!(w, "  socket_id={}", self.socket)?;
         writeln!(w, "  pool ops={}", self.ops)?;
@@ -173,12 +168,7 @@ impl RawMempool {
         writeln!(w, "  trailer_size={}", self.size.trailer_size)?;
         writeln!(w, "  total_obj_size={}", self.size.total_size)?;
         writeln!(w, "  private_data_size={}", self.priv_size)?;
-        writeln!(
-            w,
-            "  memzone=<{}> iova={:#x}",
-            self.mz.name(),
-            self.mz.iova()
-        )?;
+        writeln!(w, "  memzone=<MP_{}> iova={:#x}", self.name(), self.mz_iova)?;
         writeln!(w, "  avail_count={}", self.avail_count())?;
         writeln!(w, "  in_use_count={}", self.in_use_count())?;
         writeln!(w, "  cache_size={}", self.cache_size)?;

@@ -14,11 +14,10 @@ mod inspect;
 
 use std::fmt;
 
-use rpdk_eal::memzone::Memzone;
-
 use crate::backing::{Backing, Ops};
 use crate::cache::{LcoreSlot, StatsCells};
 use crate::layout::ObjSize;
+use crate::placed::ShSlice;
 
 pub use builder::{MEMPOOL_NAME_MAX, MempoolBuilder, MempoolFlags};
 pub use getput::{LcoreCache, MempoolCache};
@@ -44,9 +43,22 @@ impl ObjHeader {
         unsafe { &*(obj.sub(header_size) as *const ObjHeader) }
     }
 }
+/// `rpdkmpl` and a version: what a pool's memzone starts with.
+pub(crate) const POOL_MAGIC: u64 = 0x7270_646b_6d70_6c01;
+
 /// A pool's state, shared by every [`Mempool`] handle and referenced by its objects.
+///
+/// It lives at the start of the pool's memzone, and everything it points at (object array,
+/// caches, backing store) lies in the memzone too, at the same address in every process that
+/// maps it: a secondary process uses the primary's pools (and the primary a secondary's) with
+/// no translation. The ops are an enum matched at each call, not a function pointer.
+#[repr(C)]
 pub struct RawMempool {
-    name: String,
+    magic: u64,
+    /// `size_of::<RawMempool>()` in the process that made it, checked by a lookup.
+    layout_size: u64,
+    name: [u8; 32],
+    name_len: usize,
     n: u32,
     size: ObjSize,
     flags: MempoolFlags,
@@ -55,17 +67,22 @@ pub struct RawMempool {
     cache_size: u32,
     backing: Backing,
     /// Indexed by lcore id; empty when the pool has no cache.
-    caches: Box<[LcoreSlot]>,
+    caches: ShSlice<LcoreSlot>,
     stats_on: bool,
     /// Counters of threads without an lcore cache.
     shared_stats: StatsCells,
     /// Object pointers by index.
-    objs: Box<[*mut u8]>,
+    objs: ShSlice<*mut u8>,
     priv_ptr: *mut u8,
     priv_size: usize,
     /// Objects per page when laid out page by page (IOVA mode PA), and the page size.
     per_page: Option<(usize, usize)>,
-    mz: Memzone,
+    /// Where the first object slot starts.
+    obj_base: *mut u8,
+    /// The memzone's start, length and IOVA.
+    mz_base: *mut u8,
+    mz_len: usize,
+    mz_iova: u64,
 }
 
 // SAFETY: the raw pointers point into the pool's own memzone, which it keeps alive; shared
@@ -76,7 +93,7 @@ unsafe impl Sync for RawMempool {}
 impl RawMempool {
     /// The pool's name.
     pub fn name(&self) -> &str {
-        &self.name
+        std::str::from_utf8(&self.name[..self.name_len]).unwrap_or("?")
     }
 
     /// Number of objects.
@@ -137,17 +154,10 @@ impl RawMempool {
     }
 }
 
-impl Drop for RawMempool {
-    fn drop(&mut self) {
-        // Releases the memzone's name; its memory goes with the last handle (ours).
-        let _ = self.mz.clone().free();
-    }
-}
-
 impl fmt::Debug for RawMempool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Mempool")
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("size", &self.n)
             .field("elt_size", &self.size.elt_size)
             .field("cache_size", &self.cache_size)
