@@ -129,7 +129,6 @@ fn tcpdump(path: &std::path::Path) -> Vec<Vec<u8>> {
 }
 
 #[test]
-#[ignore = "needs pktmbuf pools made by a secondary to be found by the primary (branch mp, next)"]
 fn pdump_captures_l2fwd_on_af_packet_both_directions() {
     if !rpdk_testsupport::require_root("pdump_captures_l2fwd_on_af_packet_both_directions") {
         return;
@@ -166,14 +165,8 @@ fn pdump_captures_l2fwd_on_af_packet_both_directions() {
         f = file.display()
     );
     let mut pdump = Command::new(env!("CARGO_BIN_EXE_rpdk-pdump"))
-        .args([
-            "-l",
-            "0",
-            "--no-huge",
-            "--no-telemetry",
-            "--file-prefix",
-            &prefix,
-        ])
+        .args(["--lcores", &format!("2@{}", allowed_cpus()[0])])
+        .args(["--no-huge", "--no-telemetry", "--file-prefix", &prefix])
         .args(["--", "--pdump", &pdump_arg])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
