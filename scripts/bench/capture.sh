@@ -16,15 +16,16 @@ capture_testpmd() {
         > "$3" 2>&1 < /dev/null || true
 }
 
-# capture_side TESTPMD PDUMP PREFIX FILE
+# capture_side TESTPMD PDUMP PREFIX FILE LCORES: LCORES is the pdump's (rpdk's processes of
+# one prefix each run their own lcore ids).
 capture_side() {
-    local tp=$1 pd=$2 prefix=$3 file=$4 off on pdout r_off r_on
+    local tp=$1 pd=$2 prefix=$3 file=$4 lcores=$5 off on pdout r_off r_on
     off=$(mktemp) on=$(mktemp) pdout=$(mktemp)
     capture_testpmd "$tp" "$prefix" "$off"
     capture_testpmd "$tp" "$prefix" "$on" &
     local tpid=$!
     sleep 3
-    timeout -s INT $((CAPTURE_SECS - 5)) "$pd" -l 0 --no-pci --file-prefix "$prefix" \
+    timeout -s INT $((CAPTURE_SECS - 5)) "$pd" --lcores "$lcores" --no-pci --file-prefix "$prefix" \
         -- --pdump "port=0,queue=*,rx-dev=$file,tx-dev=$file,ring-size=4096,total-num-mbufs=8192" \
         > "$pdout" 2>&1 < /dev/null || true
     wait "$tpid" || true
@@ -44,10 +45,10 @@ capture_side() {
 
 capture_dpdk() {
     capture_side "$(command -v dpdk-testpmd)" "$(command -v dpdk-pdump)" "$DPDK_PREFIX" \
-        "/tmp/bench-capture-dpdk-$$.pcap"
+        "/tmp/bench-capture-dpdk-$$.pcap" 0
 }
 
 capture_rpdk() {
     capture_side "$RPDK_BENCH_BIN/rpdk-testpmd" "$RPDK_BENCH_BIN/rpdk-pdump" "$RPDK_PREFIX" \
-        "/tmp/bench-capture-rpdk-$$.pcapng"
+        "/tmp/bench-capture-rpdk-$$.pcapng" 2@0
 }
