@@ -441,11 +441,29 @@ fn a_secondary_sees_and_reserves_memzones_in_hugepages() {
     memzones(true);
 }
 
+/// Two primaries of different prefixes, each with the same zone names, side by side: each
+/// secondary sees its own primary's zones only (it lists none of the other's).
+#[test]
+fn two_primaries_with_different_prefixes_do_not_see_each_other() {
+    let (a, b) = (unique_prefix("mza"), unique_prefix("mzb"));
+    let pa = Role::start("memzone_primary", &a);
+    let pb = Role::start("memzone_primary", &b);
+    wait_for(&runtime_dir(&a).join("mp_socket"));
+    wait_for(&runtime_dir(&b).join("mp_socket"));
+    check_memzones(&a, pa, Role::start("memzone_secondary", &a).wait(), false);
+    check_memzones(&b, pb, Role::start("memzone_secondary", &b).wait(), false);
+}
+
 fn memzones(huge: bool) {
     let prefix = unique_prefix(if huge { "mzh" } else { "mz" });
     let primary = Role::start_with("memzone_primary", &prefix, huge);
     wait_for(&runtime_dir(&prefix).join("mp_socket"));
     let s = Role::start_with("memzone_secondary", &prefix, huge).wait();
+    check_memzones(&prefix, primary, s, huge);
+}
+
+fn check_memzones(prefix: &str, primary: Role, s: Output, huge: bool) {
+    let prefix = prefix.to_string();
     let p = primary.wait();
     let (st, pt) = (text(&s), text(&p));
     assert!(s.status.success(), "{st}");

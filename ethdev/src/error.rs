@@ -73,6 +73,9 @@ pub enum EthError {
         /// What is wrong.
         reason: String,
     },
+    /// A secondary process could not read the primary's ports (IPC failed or was refused).
+    #[error("the primary's ports: {0}")]
+    Remote(String),
     /// The driver failed.
     #[error("port {port} ({driver}): {message}")]
     Driver {

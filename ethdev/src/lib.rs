@@ -40,6 +40,7 @@ pub mod drivers;
 mod error;
 pub mod port;
 mod queue;
+pub mod remote;
 pub mod rss;
 pub mod stage;
 mod stats;

@@ -139,6 +139,7 @@ pub fn allocate(name: &str, dev: Box<dyn EthDevice>, socket: u32) -> Result<Port
         }),
     }));
     log::info!(target: "lib.ethdev", "port {id}: {name}");
+    crate::remote::serve();
     Ok(id)
 }
 

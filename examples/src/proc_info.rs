@@ -9,8 +9,79 @@
 
 use std::io::{self, Write};
 
-use rpdk_ethdev::{Port, QUEUE_STAT_CNTRS};
+use rpdk_ethdev::remote::{self, RemotePort};
+use rpdk_ethdev::{Port, QUEUE_STAT_CNTRS, Stats};
 use rpdk_mempool::{Mempool, MempoolFlags};
+
+/// A port to report on: the process's own (a primary), or the primary's seen from a
+/// secondary, whose counters come over IPC (`rpdk_ethdev::remote`).
+pub enum PortRef {
+    /// A port of this process.
+    Local(Port),
+    /// A port of the primary.
+    Remote(RemotePort),
+}
+
+fn eth_err(e: rpdk_ethdev::EthError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+impl PortRef {
+    /// The ports of this process, or (in a secondary) of the primary, in id order.
+    pub fn all() -> io::Result<Vec<PortRef>> {
+        if rpdk_eal::process_type() == Some(rpdk_eal::options::ProcType::Secondary) {
+            let ports = remote::ports().map_err(eth_err)?;
+            return Ok(ports.into_iter().map(PortRef::Remote).collect());
+        }
+        Ok(rpdk_ethdev::ports()
+            .into_iter()
+            .filter_map(|id| Port::get(id).ok())
+            .map(PortRef::Local)
+            .collect())
+    }
+
+    /// Its id.
+    pub fn id(&self) -> u16 {
+        match self {
+            PortRef::Local(p) => p.id(),
+            PortRef::Remote(r) => r.id,
+        }
+    }
+
+    fn stats(&self) -> io::Result<Stats> {
+        match self {
+            PortRef::Local(p) => Ok(p.stats()),
+            PortRef::Remote(r) => remote::stats(r.id).map_err(eth_err),
+        }
+    }
+
+    fn xstats(&self) -> io::Result<Vec<(String, u64)>> {
+        match self {
+            PortRef::Local(p) => Ok(p.xstats()),
+            PortRef::Remote(r) => remote::xstats(r.id).map_err(eth_err),
+        }
+    }
+
+    fn stats_reset(&self) -> io::Result<()> {
+        match self {
+            PortRef::Local(p) => {
+                p.stats_reset();
+                Ok(())
+            }
+            PortRef::Remote(r) => remote::stats_reset(r.id).map_err(eth_err),
+        }
+    }
+
+    fn xstats_reset(&self) -> io::Result<()> {
+        match self {
+            PortRef::Local(p) => {
+                p.xstats_reset();
+                Ok(())
+            }
+            PortRef::Remote(r) => remote::xstats_reset(r.id).map_err(eth_err),
+        }
+    }
+}
 
 const BORDER: &str = "########################";
 /// DPDK's `STATS_BDR_FMT`.
@@ -131,8 +202,8 @@ fn border(w: &mut dyn Write, width: usize, s: &str) -> io::Result<()> {
 }
 
 /// `--stats` for one port (DPDK's `nic_stats_display`).
-pub fn nic_stats(w: &mut dyn Write, port: &Port) -> io::Result<()> {
-    let s = port.stats();
+pub fn nic_stats(w: &mut dyn Write, port: &PortRef) -> io::Result<()> {
+    let s = port.stats()?;
     writeln!(
         w,
         "\n  {BORDER} NIC statistics for port {:<2} {BORDER}",
@@ -169,42 +240,42 @@ pub fn nic_stats(w: &mut dyn Write, port: &Port) -> io::Result<()> {
 }
 
 /// `--stats-reset` (DPDK's `nic_stats_clear`).
-pub fn nic_stats_clear(w: &mut dyn Write, port: &Port) -> io::Result<()> {
+pub fn nic_stats_clear(w: &mut dyn Write, port: &PortRef) -> io::Result<()> {
     writeln!(w, "\n Clearing NIC stats for port {}", port.id())?;
-    port.stats_reset();
+    port.stats_reset()?;
     writeln!(w, "\n  NIC statistics for port {} cleared", port.id())
 }
 
 /// `--xstats` (DPDK's `nic_xstats_display`).
-pub fn nic_xstats(w: &mut dyn Write, port: &Port) -> io::Result<()> {
+pub fn nic_xstats(w: &mut dyn Write, port: &PortRef) -> io::Result<()> {
     writeln!(
         w,
         "###### NIC extended statistics for port {:<2} #########",
         port.id()
     )?;
     writeln!(w, "{BORDER}############################")?;
-    for (name, v) in port.xstats() {
+    for (name, v) in port.xstats()? {
         writeln!(w, "{name}: {v}")?;
     }
     writeln!(w, "{BORDER}############################")
 }
 
 /// `--xstats-name NAME` (DPDK's `nic_xstats_by_name_display`).
-pub fn nic_xstats_by_name(w: &mut dyn Write, port: &Port, name: &str) -> io::Result<()> {
+pub fn nic_xstats_by_name(w: &mut dyn Write, port: &PortRef, name: &str) -> io::Result<()> {
     writeln!(
         w,
         "###### NIC statistics for port {:<2}, statistic name '{name}':",
         port.id()
     )?;
-    match port.xstat(name) {
-        Some(v) => writeln!(w, "{name}: {v}"),
+    match port.xstats()?.into_iter().find(|(n, _)| n == name) {
+        Some((_, v)) => writeln!(w, "{name}: {v}"),
         None => writeln!(w, "Statistic not found..."),
     }
 }
 
 /// `--xstats-ids LIST` (DPDK's `nic_xstats_by_ids_display`): ids index the xstats list.
-pub fn nic_xstats_by_ids(w: &mut dyn Write, port: &Port, ids: &[u64]) -> io::Result<()> {
-    let x = port.xstats();
+pub fn nic_xstats_by_ids(w: &mut dyn Write, port: &PortRef, ids: &[u64]) -> io::Result<()> {
+    let x = port.xstats()?;
     writeln!(
         w,
         "###### NIC extended statistics for port {:<2} #########",
@@ -224,9 +295,9 @@ pub fn nic_xstats_by_ids(w: &mut dyn Write, port: &Port, ids: &[u64]) -> io::Res
 }
 
 /// `--xstats-reset` (DPDK's `nic_xstats_clear`).
-pub fn nic_xstats_clear(w: &mut dyn Write, port: &Port) -> io::Result<()> {
+pub fn nic_xstats_clear(w: &mut dyn Write, port: &PortRef) -> io::Result<()> {
     writeln!(w, "\n Clearing NIC xstats for port {}", port.id())?;
-    port.xstats_reset();
+    port.xstats_reset()?;
     writeln!(
         w,
         "\n  NIC extended statistics for port {} cleared",
@@ -234,39 +305,56 @@ pub fn nic_xstats_clear(w: &mut dyn Write, port: &Port) -> io::Result<()> {
     )
 }
 
-/// `--show-port` (DPDK's `show_port`) for the ports of `ports`.
-pub fn show_port(w: &mut dyn Write, ports: &[Port]) -> io::Result<()> {
+/// `--show-port` (DPDK's `show_port`) for the ports of `ports`. A primary's port seen from a
+/// secondary shows what the primary tells (driver, device, socket, link, MAC, queues).
+pub fn show_port(w: &mut dyn Write, ports: &[PortRef]) -> io::Result<()> {
     border(w, 10, " show - Port PMD ")?;
-    for p in ports {
-        border(w, 5, &format!(" Port {} ", p.id()))?;
+    let on = |b: bool| if b { "enabled" } else { "disabled" };
+    for pr in ports {
+        border(w, 5, &format!(" Port {} ", pr.id()))?;
         writeln!(w, "  - generic config")?;
-        let info = p.info();
-        writeln!(
-            w,
-            "\t  -- driver {} device {} socket {}",
-            info.driver_name,
-            p.name(),
-            p.socket_id()
-        )?;
-        writeln!(w, "\t{}", p.link())?;
-        writeln!(w, "\t  -- mac {}", p.mac_addr())?;
-        let on = |b: bool| if b { "enabled" } else { "disabled" };
-        writeln!(w, "\t  -- promiscuous mode {}", on(p.promiscuous()))?;
-        writeln!(w, "\t  -- all multicast mode {}", on(p.allmulticast()))?;
-        writeln!(w, "\t  -- mtu ({})", p.mtu())?;
-        if p.nb_rx_queues() > 0 {
+        let (nb_rx, nb_tx) = match pr {
+            PortRef::Remote(r) => {
+                writeln!(
+                    w,
+                    "\t  -- driver {} device {} socket {}",
+                    r.driver, r.name, r.socket
+                )?;
+                writeln!(w, "\t{}", r.link)?;
+                writeln!(w, "\t  -- mac {}", r.mac)?;
+                (r.nb_rx_queues, r.nb_tx_queues)
+            }
+            PortRef::Local(p) => {
+                writeln!(
+                    w,
+                    "\t  -- driver {} device {} socket {}",
+                    p.info().driver_name,
+                    p.name(),
+                    p.socket_id()
+                )?;
+                writeln!(w, "\t{}", p.link())?;
+                writeln!(w, "\t  -- mac {}", p.mac_addr())?;
+                writeln!(w, "\t  -- promiscuous mode {}", on(p.promiscuous()))?;
+                writeln!(w, "\t  -- all multicast mode {}", on(p.allmulticast()))?;
+                writeln!(w, "\t  -- mtu ({})", p.mtu())?;
+                (p.nb_rx_queues(), p.nb_tx_queues())
+            }
+        };
+        if nb_rx > 0 {
             writeln!(w, "  - rx queue")?;
-            for q in 0..p.nb_rx_queues() {
+            for q in 0..nb_rx {
                 writeln!(w, "\t  -- {q} descriptors")?;
             }
         }
-        if p.nb_tx_queues() > 0 {
+        if nb_tx > 0 {
             writeln!(w, "  - tx queue")?;
-            for q in 0..p.nb_tx_queues() {
+            for q in 0..nb_tx {
                 writeln!(w, "\t  -- {q} descriptors")?;
             }
         }
-        if let Ok(rss) = p.rss_hash_conf_get() {
+        if let PortRef::Local(p) = pr
+            && let Ok(rss) = p.rss_hash_conf_get()
+        {
             let key = rss
                 .key
                 .unwrap_or_else(|| rpdk_ethdev::rss::DEFAULT_RSS_KEY.to_vec());
@@ -375,7 +463,7 @@ pub fn meminfo(w: &mut dyn Write) -> io::Result<()> {
 }
 
 /// Runs `o` over `ports` (those of the portmask), writing to `w`, in DPDK's order.
-pub fn run(w: &mut dyn Write, o: &Options, ports: &[Port]) -> io::Result<()> {
+pub fn run(w: &mut dyn Write, o: &Options, ports: &[PortRef]) -> io::Result<()> {
     if o.mem_info {
         return meminfo(w);
     }

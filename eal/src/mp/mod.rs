@@ -85,6 +85,34 @@ impl Message {
         self
     }
 
+    /// The same message with `bytes` attached in a memfd (its first descriptor), for what
+    /// does not fit [`MAX_PARAM_LEN`] bytes of parameters: the receiver reads it with
+    /// [`Message::payload`].
+    pub fn with_payload(mut self, bytes: &[u8]) -> Result<Message> {
+        let fd = socket::memfd_with(bytes)
+            .map_err(|e| Error::io(format!("writing the payload of {}", self.name), e))?;
+        self.fds.insert(0, fd);
+        Ok(self)
+    }
+
+    /// The bytes of the memfd [`Message::with_payload`] attached.
+    pub fn payload(&self) -> Result<Vec<u8>> {
+        use std::io::{Read, Seek};
+        let fd = self.fds.first().ok_or_else(|| Error::Mp {
+            name: self.name.clone(),
+            reason: "no payload descriptor".into(),
+        })?;
+        let mut f = std::fs::File::from(
+            fd.try_clone()
+                .map_err(|e| Error::io(format!("duplicating the payload of {}", self.name), e))?,
+        );
+        let mut out = Vec::new();
+        f.rewind()
+            .and_then(|_| f.read_to_end(&mut out))
+            .map_err(|e| Error::io(format!("reading the payload of {}", self.name), e))?;
+        Ok(out)
+    }
+
     /// A copy, with the descriptors duplicated.
     pub fn try_clone(&self) -> Result<Message> {
         let fds = self

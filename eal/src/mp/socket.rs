@@ -156,3 +156,17 @@ pub fn recv(sock: &UnixDatagram, buf: &mut [u8]) -> io::Result<Received> {
         truncated: msg.msg_flags & (libc::MSG_CTRUNC | libc::MSG_TRUNC) != 0,
     })
 }
+
+/// A memfd holding `bytes`, for a payload larger than a message's parameters.
+pub fn memfd_with(bytes: &[u8]) -> io::Result<OwnedFd> {
+    use std::io::Write;
+    // SAFETY: memfd_create with a NUL-terminated name and valid flags.
+    let fd = unsafe { libc::memfd_create(c"rpdk_mp_payload".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a descriptor we just created and own.
+    let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+    f.write_all(bytes)?;
+    Ok(f.into())
+}

@@ -7,10 +7,11 @@
 //! ```
 //!
 //! As DPDK's, it runs as a secondary (`--proc-type=secondary` is added to the EAL arguments)
-//! on one lcore, so it needs a running primary with the same `--file-prefix`.
+//! on one lcore (lcore 127 on CPU 0 unless `-l`/`--lcores` say otherwise: the processes of a
+//! prefix each run their own lcore ids), so it needs a running primary with the same
+//! `--file-prefix`.
 
-use rpdk_ethdev::Port;
-use rpdk_examples::proc_info;
+use rpdk_examples::proc_info::{self, PortRef};
 
 fn main() {
     let mut argv: Vec<String> = std::env::args().collect();
@@ -18,11 +19,19 @@ fn main() {
         .first()
         .cloned()
         .unwrap_or_else(|| "rpdk-proc-info".into());
-    // DPDK's proc-info runs as a secondary on one lcore.
-    argv.splice(
-        1..1,
-        ["--proc-type=secondary".to_string(), "-l".into(), "0".into()],
-    );
+    // DPDK's proc-info runs as a secondary on one lcore (its `-c1`). rpdk's processes of one
+    // prefix each need their own lcore ids, so it takes the last one (on CPU 0) unless the
+    // command line names lcores.
+    let named = argv
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| ["-l", "-c", "--lcores"].iter().any(|f| a.starts_with(f)));
+    argv.insert(1, "--proc-type=secondary".to_string());
+    if !named {
+        let last = rpdk_eal::lcore::MAX_LCORE - 1;
+        argv.splice(2..2, ["--lcores".to_string(), format!("{last}@0")]);
+    }
     let (eal, rest) = match rpdk_eal::init(argv) {
         Ok(v) => v,
         Err(e) => rpdk_examples::exit_on_eal_error(e),
@@ -34,11 +43,13 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let ports: Vec<Port> = rpdk_ethdev::ports()
-        .into_iter()
-        .filter(|&id| opts.portmask == 0 || opts.portmask & (1 << id) != 0)
-        .filter_map(|id| Port::get(id).ok())
-        .collect();
+    let all = match PortRef::all() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("EAL: Error - exiting with code: 1\n  Cause: the primary's ports: {e}");
+            std::process::exit(1);
+        }
+    };
     let per_port = opts.stats
         || opts.xstats
         || opts.stats_reset
@@ -46,10 +57,14 @@ fn main() {
         || opts.xstats_name.is_some()
         || !opts.xstats_ids.is_empty()
         || opts.show_port;
-    if per_port && rpdk_ethdev::port_count() == 0 {
+    if per_port && all.is_empty() {
         eprintln!("EAL: Error - exiting with code: 1\n  Cause: No Ethernet ports - bye");
         std::process::exit(1);
     }
+    let ports: Vec<PortRef> = all
+        .into_iter()
+        .filter(|p| opts.portmask == 0 || opts.portmask & (1 << p.id()) != 0)
+        .collect();
     let mut out = std::io::stdout().lock();
     if let Err(e) = proc_info::run(&mut out, &opts, &ports) {
         eprintln!("{prog}: {e}");

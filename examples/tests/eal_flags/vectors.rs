@@ -3,8 +3,9 @@
 //!
 //! Placeholders, filled in by the runner:
 //! - `{sec}`: DPDK passes its own `--file-prefix` and `--proc-type=secondary`, making the run a
-//!   secondary process of the test binary. rpdk has no secondary processes, so these runs are
-//!   primaries with a `--file-prefix` of their own: what they check is the flag after them.
+//!   secondary process of the test binary, with the test's lcore ids, which rpdk refuses to
+//!   share between processes; so these runs are primaries with a `--file-prefix` of their
+//!   own: what they check is the flag after them.
 //! - `{parent}`: `--file-prefix` of the running primary (here the test process's own EAL).
 //! - `{u}`: a stem unique to this test process, so that prefixes do not collide with other runs.
 //! - `{hugepath}`: the first hugetlbfs mount.

@@ -175,6 +175,10 @@ impl Mempool {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|p| !Arc::ptr_eq(&p.handle, &self.handle));
+        // The name goes now, in every process; the memory when the last handle does.
+        if self.handle.owner {
+            let _ = self.handle.mz.clone().free();
+        }
     }
 
     /// The pool state, for objects that must find their pool again (an mbuf's `pool` field).
