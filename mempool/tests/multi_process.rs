@@ -166,7 +166,10 @@ fn primary(prefix: &str, kill: bool) {
             "stuck at {expect}"
         );
     }
-    println!("received {expect} in order");
+    println!(
+        "received {expect} in order in {} ms",
+        start.elapsed().as_millis()
+    );
     if !kill {
         // The secondary has left: what its lcore cache holds is counted and found there.
         while secondary_pid(prefix).is_some() {
