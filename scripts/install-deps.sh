@@ -4,7 +4,7 @@
 #
 #   scripts/install-deps.sh demo    what scripts/demo.sh runs: ip (iproute2), ping, ethtool
 #   scripts/install-deps.sh test    what the test suite runs (.ci/run): the demo's, plus
-#                                   mount/flock (util-linux), sysctl (procps), tcpdump,
+#                                   mount/flock (util-linux), sysctl (procps), tcpdump, tshark,
 #                                   python3 and DPDK's dpdk-telemetry.py, libxdp1 (a compiled
 #                                   XDP program for net_af_xdp's xdp_prog), and the PCI drivers'
 #                                   QEMU guest (qemu-system-x86, busybox-static, cpio)
@@ -23,6 +23,7 @@ test=(
     "${demo[@]}"
     "util-linux:mount and flock (hugepages)"
     "tcpdump:reading back the pcap files net_pcap writes"
+    "tshark:reading rpdk-pdump's pcapng files: interface names and descriptions, directions, lengths"
     "python3:running DPDK's telemetry client, dpdk-telemetry.py"
     "libxdp1:xdp-tools' compiled default XDP program, which net_af_xdp's xdp_prog test loads"
     "qemu-system-x86:the QEMU guest of the PCI drivers' tests (scripts/qemu-test.sh)"

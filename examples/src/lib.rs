@@ -3,6 +3,8 @@
 //! The examples themselves are binaries under `src/bin/`: `helloworld`, `l2fwd`, `simple_mp`
 //! and `rpdk-testpmd` (whose parts are in [`testpmd`]).
 
+pub mod pdump;
+pub mod proc_info;
 pub mod signals;
 pub mod testpmd;
 

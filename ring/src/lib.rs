@@ -78,6 +78,7 @@ mod atomic;
 mod error;
 mod handles;
 mod headtail;
+mod info;
 mod layout;
 #[cfg(not(loom))]
 mod named;
@@ -95,6 +96,7 @@ pub mod zc;
 
 pub use error::{Error, Result};
 pub use handles::{Consumer, Producer};
+pub use info::{RingInfo, info};
 pub use layout::{RING_NAME_MAX, RING_SIZE_MAX};
 #[cfg(not(loom))]
 pub use named::{RING_MZ_PREFIX, list_dump};

@@ -1,9 +1,9 @@
 //! # rpdk: the Rust Packet Development Kit
 //!
 //! One dependency for every rpdk crate: each is re-exported under a short name
-//! ([`eal`], [`ring`], [`mempool`], [`mbuf`], [`timer`], [`ethdev`], [`flow`]), and [`prelude`] gathers
-//! the types most packet programs use. Depending on the crates one by one gives the same
-//! types; this crate adds no code of its own.
+//! ([`eal`], [`ring`], [`mempool`], [`mbuf`], [`timer`], [`ethdev`], [`flow`], [`pdump`]), and
+//! [`prelude`] gathers the types most packet programs use. Depending on the crates one by one
+//! gives the same types; this crate adds no code of its own.
 //!
 //! ```
 //! use rpdk::prelude::*;
@@ -40,6 +40,7 @@ pub use rpdk_ethdev as ethdev;
 pub use rpdk_flow as flow;
 pub use rpdk_mbuf as mbuf;
 pub use rpdk_mempool as mempool;
+pub use rpdk_pdump as pdump;
 pub use rpdk_ring as ring;
 pub use rpdk_timer as timer;
 

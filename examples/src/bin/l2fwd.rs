@@ -131,6 +131,10 @@ fn die(msg: impl std::fmt::Display) -> ! {
 fn main() {
     let (eal, app_args) = rpdk_examples::init_eal_or_exit();
     signals::install();
+    // Captures from rpdk-pdump (DPDK's rte_pdump_init).
+    if let Err(e) = rpdk_pdump::init() {
+        eprintln!("pdump: {e}");
+    }
     let args = match Args::try_parse_from(std::iter::once("l2fwd".to_string()).chain(app_args)) {
         Ok(a) => a,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {

@@ -544,6 +544,10 @@ impl Testpmd {
 pub fn main() -> i32 {
     let (eal, app_args) = crate::init_eal_or_exit();
     signals::install();
+    // Captures from rpdk-pdump (DPDK's rte_pdump_init).
+    if let Err(e) = rpdk_pdump::init() {
+        eprintln!("pdump: {e}");
+    }
     let args = match Args::try_parse_from(std::iter::once("testpmd".to_string()).chain(app_args)) {
         Ok(a) => a,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {

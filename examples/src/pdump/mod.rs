@@ -1,0 +1,3 @@
+//! The parts of `rpdk-pdump` (DPDK's `dpdk-pdump`): its command line.
+
+pub mod args;

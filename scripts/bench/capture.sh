@@ -1,0 +1,54 @@
+# Packet capture: testpmd io on two net_null ports (1 forwarding core) with capture off, and
+# with one pdump process attached capturing port 0 in both directions into one file (DPDK:
+# dpdk-pdump writing pcap through net_pcap; rpdk: rpdk-pdump writing pcapng). The pdump
+# process attaches 3 s after testpmd starts and leaves 2 s before it stops, so most of the
+# periodic prints the median is taken over are with capture on. Both pdumps use a ring of
+# 4096 and 8192 mbufs; what they cannot keep up with is dropped (counted) in the primary.
+#   capture off / on (Mpps, all ports), and the ratio on/off as its own row
+
+CAPTURE_SECS=${CAPTURE_SECS:-12}
+
+# capture_testpmd BIN PREFIX OUT: one testpmd run of CAPTURE_SECS, output in OUT.
+capture_testpmd() {
+    timeout -s INT "$CAPTURE_SECS" "$1" -l 0,1 --no-pci --file-prefix "$2" \
+        --vdev net_null0 --vdev net_null1 \
+        -- --forward-mode=io --nb-cores=1 --stats-period=1 --total-num-mbufs=16384 \
+        > "$3" 2>&1 < /dev/null || true
+}
+
+# capture_side TESTPMD PDUMP PREFIX FILE LCORES: LCORES is the pdump's (rpdk's processes of
+# one prefix each run their own lcore ids).
+capture_side() {
+    local tp=$1 pd=$2 prefix=$3 file=$4 lcores=$5 off on pdout r_off r_on
+    off=$(mktemp) on=$(mktemp) pdout=$(mktemp)
+    capture_testpmd "$tp" "$prefix" "$off"
+    capture_testpmd "$tp" "$prefix" "$on" &
+    local tpid=$!
+    sleep 3
+    timeout -s INT $((CAPTURE_SECS - 5)) "$pd" --lcores "$lcores" --no-pci --file-prefix "$prefix" \
+        -- --pdump "port=0,queue=*,rx-dev=$file,tx-dev=$file,ring-size=4096,total-num-mbufs=8192" \
+        > "$pdout" 2>&1 < /dev/null || true
+    wait "$tpid" || true
+    rm -f "$file"
+    r_off=$(/usr/bin/python3 scripts/bench/rates.py testpmd "$off" 2>/dev/null || true)
+    r_on=$(/usr/bin/python3 scripts/bench/rates.py testpmd "$on" 2>/dev/null || true)
+    [[ -n $r_off ]] && printf 'testpmd io net_null x2, capture off\tMpps\thigher\t%s\n' "$r_off"
+    [[ -n $r_on ]] && printf 'testpmd io net_null x2, one pdump attached (port 0 rx+tx)\tMpps\thigher\t%s\n' "$r_on"
+    if [[ -n $r_off && -n $r_on ]]; then
+        printf 'capture on / off\tratio\thigher\t%s\n' \
+            "$(/usr/bin/python3 -c "print(f'{$r_on / $r_off:.3f}')")"
+        rm -f "$off" "$on" "$pdout"
+    else
+        echo "capture: no rate from $tp (outputs: $off $on, pdump: $pdout)" >&2
+    fi
+}
+
+capture_dpdk() {
+    capture_side "$(command -v dpdk-testpmd)" "$(command -v dpdk-pdump)" "$DPDK_PREFIX" \
+        "/tmp/bench-capture-dpdk-$$.pcap" 0
+}
+
+capture_rpdk() {
+    capture_side "$RPDK_BENCH_BIN/rpdk-testpmd" "$RPDK_BENCH_BIN/rpdk-pdump" "$RPDK_PREFIX" \
+        "/tmp/bench-capture-rpdk-$$.pcapng" 2@0
+}
