@@ -694,15 +694,18 @@ impl FlowTable {
         });
         let isolated = self.is_isolated();
         let slot = slot();
+        let now = rpdk_eal::time::rdtsc();
         let tctx = Ctx {
             counters: &self.counters,
             slot,
             isolated: false,
+            now,
         };
         let ictx = Ctx {
             counters: &self.counters,
             slot,
             isolated,
+            now,
         };
         for m in pkts.iter().take(PREFETCH) {
             m.prefetch_data();
