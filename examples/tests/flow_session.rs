@@ -525,3 +525,77 @@ fn testpmd_cmdline_file_loads_rules() {
         "the prompt after the file: {stdout}"
     );
 }
+
+/// testpmd's meter commands and a METER rule, from `--cmdline-file` on null ports: profiles,
+/// a policy, a meter, the rule, the meter's statistics after forwarding, and a refusal.
+#[test]
+fn testpmd_meter_commands_and_a_metered_rule() {
+    let dir = std::env::temp_dir().join(format!("rpdk-mtrcmd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("meters.txt");
+    // 1 byte per second with 640-byte buckets: of net_null's 64-byte frames, 10 go green, 10
+    // yellow, and every other one red (dropped by the policy).
+    std::fs::write(
+        &file,
+        "add port meter profile srtcm_rfc2697 0 1 1 640 640 0\n\
+         add port meter policy 0 1 g_actions end y_actions end r_actions drop / end\n\
+         create port meter 0 7 1 1 yes 0xff 0 g 0\n\
+         create port meter 0 7 1 1 yes 0xff 0 g 0\n\
+         flow create 0 ingress pattern eth / end actions meter mtr_id 7 / queue index 0 / end\n\
+         show port meter cap 0\n",
+    )
+    .unwrap();
+    let cpus = allowed_cpus();
+    let lcores = format!("0@{},1@{}", cpus[0], cpus[cpus.len() - 1]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rpdk-testpmd"))
+        .args(["--lcores", &lcores, "--no-huge", "--no-shconf"])
+        .args(["--vdev", "net_null0", "--vdev", "net_null1", "--"])
+        .arg(format!("--cmdline-file={}", file.display()))
+        .arg("-i")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let stdin = child.stdin.as_mut().unwrap();
+        stdin.write_all(b"start\n").unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        stdin
+            .write_all(b"stop\nshow port meter stats 0 7 no\nquit\n")
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("Flow rule #0 created\n"),
+        "{stdout}{stderr}"
+    );
+    assert!(stdout.contains("cap.n_max 65536\n"), "{stdout}");
+    assert!(
+        stderr.contains("meter id: cause: 0x7, meter 7 exists (error 5)"),
+        "the second create: {stderr}"
+    );
+    let stat = |name: &str| -> u64 {
+        let line = stdout
+            .lines()
+            .map(|l| l.trim_start_matches("testpmd> ").trim_start())
+            .find(|l| l.starts_with(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no {name} line: {stdout}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(stat("Pkts G"), 10);
+    assert_eq!(stat("Bytes G"), 640);
+    assert_eq!(stat("Pkts Y"), 10);
+    let red = stat("Pkts R");
+    assert!(
+        red > 1000,
+        "net_null sends far more than 20 frames in 0.5 s: {red}"
+    );
+    assert_eq!(stat("Pkts DROPPED"), red);
+}
