@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# Runs DPDK (Debian's packaged 22.11) and rpdk side by side, alternately, and prints for every
-# row the DPDK median, the rpdk median and the ratio rpdk/DPDK.
+# Runs DPDK and rpdk side by side, alternately, and prints for every row the DPDK median, the
+# rpdk median and the ratio rpdk/DPDK.
 #
-#   scripts/bench-vs-dpdk.sh [--rounds N] COMPONENT...
+#   scripts/bench-vs-dpdk.sh [--rounds N] [--dpdk DIR | --baseline BIN] [--rpdk BIN]
+#                            [--label NAME] COMPONENT...
+#
+#   --dpdk DIR      DPDK from a build directory (meson's, e.g. DPDK built -Dplatform=native) or
+#                   an install prefix instead of Debian's packaged 22.11 (the default): its
+#                   dpdk-test, dpdk-testpmd, dpdk-test-acl and l2fwd, and the C helpers built
+#                   against it through its pkg-config files (linked static when it is static).
+#   --baseline BIN  no DPDK: the first column is rpdk from another build's binaries (BIN is a
+#                   cargo target/<profile> directory), to compare two rpdk builds (before and
+#                   after a change, target-cpu=native against the default).
+#   --rpdk BIN      the rpdk binaries of the second column (default target/release, built here).
+#   --label NAME    outputs under target/bench-vs-dpdk/NAME/ and docs/perf/<component>-NAME.png
+#                   (default: none with Debian's DPDK, "dpdk-<version>" with --dpdk, "baseline"
+#                   with --baseline).
 #
 # Each component lives in scripts/bench/<component>.sh and defines three functions:
 #   <component>_prepare   build or set up what it needs (optional)
@@ -20,10 +33,19 @@ ROOT=$PWD
 
 rounds=3
 components=()
+dpdk_dir=""
+baseline=""
+rpdk_bin=""
+label=""
+label_set=0
 while [[ $# -gt 0 ]]; do
     case $1 in
         --rounds) rounds=${2:?--rounds needs a number}; shift ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --dpdk) dpdk_dir=${2:?--dpdk needs a DPDK build directory or install prefix}; shift ;;
+        --baseline) baseline=${2:?--baseline needs a directory of rpdk binaries}; shift ;;
+        --rpdk) rpdk_bin=${2:?--rpdk needs a directory of rpdk binaries}; shift ;;
+        --label) label=${2?--label needs a name}; label_set=1; shift ;;
+        -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "bench-vs-dpdk.sh: unknown option '$1'" >&2; exit 2 ;;
         *) components+=("$1") ;;
     esac
@@ -37,14 +59,21 @@ fi
 for c in "${components[@]}"; do
     [[ -f scripts/bench/$c.sh ]] || { echo "bench-vs-dpdk.sh: no component '$c'" >&2; exit 2; }
 done
+if [[ -n $dpdk_dir && -n $baseline ]]; then
+    echo "bench-vs-dpdk.sh: --dpdk and --baseline both choose the first column; give one" >&2
+    exit 2
+fi
+for d in "$baseline" "$rpdk_bin"; do
+    [[ -z $d || -d $d ]] || { echo "bench-vs-dpdk.sh: '$d' is not a directory" >&2; exit 2; }
+done
 if [[ $(id -u) -ne 0 ]]; then
     echo "bench-vs-dpdk.sh: needs root (hugepages for DPDK and rpdk)" >&2
     exit 1
 fi
 
-# DPDK from Debian (dpdk-dev ships dpdk-test), and matplotlib for the charts.
+# DPDK from Debian (dpdk-dev ships dpdk-test) unless --dpdk, and matplotlib for the charts.
 need=()
-command -v dpdk-test >/dev/null || need+=(dpdk dpdk-dev)
+[[ -n $dpdk_dir || -n $baseline ]] || command -v dpdk-test >/dev/null || need+=(dpdk dpdk-dev)
 /usr/bin/python3 -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
 if [[ ${#need[@]} -gt 0 ]]; then
     echo "installing ${need[*]}"
@@ -53,10 +82,32 @@ if [[ ${#need[@]} -gt 0 ]]; then
 fi
 scripts/hugepages.sh --setup 1G >/dev/null
 
-export RPDK_BENCH_BIN=$ROOT/target/release
+# The DPDK the components run: DPDK_TEST_BIN, DPDK_TESTPMD_BIN, DPDK_TEST_ACL_BIN, DPDK_L2FWD_BIN
+# (a built l2fwd, or empty: then DPDK_L2FWD_SRC is the example's main.c to build),
+# DPDK_PKG_CONFIG_PATH and DPDK_PKG_STATIC (for dpdk_cc) and DPDK_VERSION.
+# shellcheck source=scripts/bench/dpdk-dir.bash
+source scripts/bench/dpdk-dir.bash
+if [[ -n $baseline ]]; then
+    DPDK_VERSION="none (rpdk from $baseline)"
+    [[ $label_set -eq 1 ]] || label=baseline
+elif [[ -n $dpdk_dir ]]; then
+    dpdk_from_dir "$dpdk_dir" || exit 1
+    [[ $label_set -eq 1 ]] || label=dpdk-$DPDK_VERSION
+else
+    dpdk_from_debian
+fi
+export DPDK_TEST_BIN DPDK_TESTPMD_BIN DPDK_TEST_ACL_BIN DPDK_L2FWD_BIN DPDK_L2FWD_SRC
+export DPDK_PKG_CONFIG_PATH DPDK_PKG_STATIC DPDK_VERSION
+# Components skip building and checking DPDK's side when the first column is rpdk.
+export BENCH_BASELINE=$baseline
+
+export RPDK_BENCH_BIN=${rpdk_bin:-$ROOT/target/release}
+RPDK_BENCH_BIN=$(cd "$RPDK_BENCH_BIN" && pwd)
+[[ -z $baseline ]] || baseline=$(cd "$baseline" && pwd)
 export DPDK_PREFIX=bench-dpdk-$$
 export RPDK_PREFIX=bench-rpdk-$$
-export RPDK_BENCH_OUT=$ROOT/target/bench-vs-dpdk
+out=$ROOT/target/bench-vs-dpdk${label:+/$label}
+export RPDK_BENCH_OUT=$out
 
 # What components ask to undo (on_exit CMD), then the two sides' runtime directories and
 # hugepage files, so that runs leave nothing behind.
@@ -69,9 +120,8 @@ cleanup() {
     rm -f /dev/hugepages/"$DPDK_PREFIX"* /dev/hugepages/"$RPDK_PREFIX"*
 }
 trap cleanup EXIT
-cargo build --release -q -p rpdk-benches -p rpdk-examples
+[[ -n $rpdk_bin ]] || cargo build --release -q -p rpdk-benches -p rpdk-examples
 
-out=$ROOT/target/bench-vs-dpdk
 mkdir -p "$out" docs/perf
 for c in "${components[@]}"; do
     # shellcheck source=/dev/null
@@ -80,11 +130,21 @@ for c in "${components[@]}"; do
     raw=$out/$c.raw
     rm -rf "$raw" && mkdir -p "$raw"
     for r in $(seq 1 "$rounds"); do
-        echo "== $c: round $r of $rounds: DPDK" >&2
-        "${c}_dpdk" > "$raw/dpdk.$r.tsv"
+        if [[ -n $baseline ]]; then
+            echo "== $c: round $r of $rounds: rpdk from $baseline" >&2
+            RPDK_BENCH_BIN_RUN=$RPDK_BENCH_BIN
+            RPDK_BENCH_BIN=$baseline
+            "${c}_rpdk" > "$raw/dpdk.$r.tsv"
+            RPDK_BENCH_BIN=$RPDK_BENCH_BIN_RUN
+        else
+            echo "== $c: round $r of $rounds: DPDK" >&2
+            "${c}_dpdk" > "$raw/dpdk.$r.tsv"
+        fi
         echo "== $c: round $r of $rounds: rpdk" >&2
         "${c}_rpdk" > "$raw/rpdk.$r.tsv"
     done
+    if [[ -n $baseline ]]; then first="rpdk ($(basename "$(dirname "$baseline")")/$(basename "$baseline"))"; else first=DPDK; fi
     /usr/bin/python3 scripts/bench/report.py --component "$c" --raw "$raw" \
-        --csv "$out/$c.csv" --markdown "$out/$c.md" --chart "docs/perf/$c.png"
+        --csv "$out/$c.csv" --markdown "$out/$c.md" --chart "docs/perf/$c${label:+-$label}.png" \
+        --dpdk-version "$DPDK_VERSION" --first "$first"
 done

@@ -24,7 +24,7 @@ acl_algs() {
 
 acl_prepare() {
     [[ -x $RPDK_BENCH_BIN/flow_perf ]] || { echo "acl: $RPDK_BENCH_BIN/flow_perf is missing" >&2; return 1; }
-    command -v dpdk-test-acl >/dev/null || { echo "acl: dpdk-test-acl is missing (dpdk-dev)" >&2; return 1; }
+    [[ -n ${BENCH_BASELINE:-} ]] || dpdk_need dpdk-test-acl "$DPDK_TEST_ACL_BIN" || return 1
     ACL_DIR=$RPDK_BENCH_OUT/acl
     mkdir -p "$ACL_DIR"
     "$RPDK_BENCH_BIN/flow_perf" -l 0 --no-pci --file-prefix "$RPDK_PREFIX" -- \
@@ -35,7 +35,7 @@ acl_dpdk() {
     local n alg out t0 t1
     for n in $(acl_rules); do
         t0=$(date +%s%N)
-        dpdk-test-acl -l 0 --no-pci --file-prefix "$DPDK_PREFIX" -- \
+        "$DPDK_TEST_ACL_BIN" -l 0 --no-pci --file-prefix "$DPDK_PREFIX" -- \
             --rulesf="$ACL_DIR/rules-$n" --tracef="$ACL_DIR/trace-$n" --iter=1 >/dev/null 2>&1 || {
             echo "acl: dpdk-test-acl failed on $n rules" >&2
             return 1
@@ -43,7 +43,7 @@ acl_dpdk() {
         t1=$(date +%s%N)
         printf '%s rules: ms to load\tms\tlower\t%.1f\n' "$n" "$(((t1 - t0) / 1000))e-3"
         for alg in $(acl_algs); do
-            out=$(dpdk-test-acl -l 0 --no-pci --file-prefix "$DPDK_PREFIX" -- \
+            out=$("$DPDK_TEST_ACL_BIN" -l 0 --no-pci --file-prefix "$DPDK_PREFIX" -- \
                 --rulesf="$ACL_DIR/rules-$n" --tracef="$ACL_DIR/trace-$n" --alg="$alg" --iter=200 2>&1) || {
                 echo "$out" | tail -5 >&2
                 return 1

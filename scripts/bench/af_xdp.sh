@@ -12,6 +12,7 @@ AF_XDP_SECS=${AF_XDP_SECS:-8}
 AF_XDP_NS=bench-xdp-$$
 
 af_xdp_prepare() {
+    [[ -n ${BENCH_BASELINE:-} ]] || dpdk_need dpdk-testpmd "$DPDK_TESTPMD_BIN" || return 1
     ip netns del "$AF_XDP_NS" 2>/dev/null || true
     ip netns add "$AF_XDP_NS"
     ip netns exec "$AF_XDP_NS" sh -c "ip link set lo up && \
@@ -53,7 +54,7 @@ af_xdp_side() {
 }
 
 af_xdp_dpdk() {
-    af_xdp_side "$(command -v dpdk-testpmd)" "$DPDK_PREFIX"
+    af_xdp_side "$DPDK_TESTPMD_BIN" "$DPDK_PREFIX"
 }
 
 af_xdp_rpdk() {

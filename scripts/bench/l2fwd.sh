@@ -1,17 +1,22 @@
 # l2fwd forwarding rate over two net_null ports on two lcores: DPDK's l2fwd (built from the
-# example sources of Debian's dpdk-doc) against rpdk's, with the same command line.
+# example sources of Debian's dpdk-doc, or the one a --dpdk build directory built, or built from
+# an install prefix's examples) against rpdk's, with the same command line.
 
 L2FWD_SECS=${L2FWD_SECS:-8}
-L2FWD_DPDK_BIN=${RPDK_BENCH_OUT:-target/bench-vs-dpdk}/dpdk-l2fwd
-
 l2fwd_prepare() {
-    if ! dpkg-query -W -f='${Status}' dpdk-doc 2>/dev/null | grep -q "install ok installed"; then
+    [[ -n ${BENCH_BASELINE:-} ]] && return 0
+    if [[ -n $DPDK_L2FWD_BIN ]]; then
+        L2FWD_DPDK_BIN=$DPDK_L2FWD_BIN
+        return 0
+    fi
+    if [[ $DPDK_L2FWD_SRC == /usr/share/dpdk/* ]] &&
+        ! dpkg-query -W -f='${Status}' dpdk-doc 2>/dev/null | grep -q "install ok installed"; then
         apt-get install -y -qq dpdk-doc >/dev/null
     fi
-    mkdir -p "$(dirname "$L2FWD_DPDK_BIN")"
+    [[ -f $DPDK_L2FWD_SRC ]] || { echo "l2fwd: no $DPDK_L2FWD_SRC" >&2; return 1; }
     # DPDK's example as shipped, built as its Makefile does (pkg-config libdpdk), optimised.
-    gcc -O3 -march=native -w -o "$L2FWD_DPDK_BIN" /usr/share/dpdk/examples/l2fwd/main.c \
-        $(pkg-config --cflags --libs libdpdk)
+    L2FWD_DPDK_BIN=$RPDK_BENCH_OUT/dpdk-l2fwd
+    dpdk_cc "$DPDK_L2FWD_SRC" "$L2FWD_DPDK_BIN" -march=native -w
 }
 
 l2fwd_side() {

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Mempool and mbuf: DPDK's mempool and pktmbuf calls (mempool_perf.c, built here against
-# Debian's libdpdk-dev) against rpdk's mempool_perf, which prints the same rows. Sourced by
+# the DPDK that runs) against rpdk's mempool_perf, which prints the same rows. Sourced by
 # scripts/bench-vs-dpdk.sh.
 #
 #   mempool cache=C cores=N bulk=B keep=128: the loop of DPDK's mempool_perf_autotest (each
@@ -12,21 +12,15 @@
 # sets the time per mempool case.
 
 MEMPOOL_MS=${MEMPOOL_MS:-2000}
-MEMPOOL_C=target/bench-vs-dpdk/mempool_perf
 
 mempool_rows() {
     grep -P '^row\t' | cut -f2-
 }
 
 mempool_prepare() {
-    command -v cc >/dev/null || {
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc >/dev/null
-    }
-    mkdir -p "$(dirname "$MEMPOOL_C")"
-    # shellcheck disable=SC2046 # pkg-config prints several flags
-    cc -O3 -Wall $(pkg-config --cflags libdpdk) scripts/bench/mempool_perf.c \
-        -o "$MEMPOOL_C" $(pkg-config --libs libdpdk)
+    MEMPOOL_C=$RPDK_BENCH_OUT/mempool_perf
+    [[ -n ${BENCH_BASELINE:-} ]] && return 0
+    dpdk_cc scripts/bench/mempool_perf.c "$MEMPOOL_C"
 }
 
 mempool_dpdk() {

@@ -65,6 +65,13 @@ def dpdk_version():
         return "unknown"
 
 
+def spread(values):
+    """The rounds' range, min-max, or "-" without rounds."""
+    if not values:
+        return "-"
+    return f"{fmt(min(values))}-{fmt(max(values))}"
+
+
 def fmt(v):
     if v is None:
         return "-"
@@ -80,7 +87,11 @@ def main():
     ap.add_argument("--csv", required=True)
     ap.add_argument("--markdown", required=True)
     ap.add_argument("--chart", required=True)
+    ap.add_argument("--dpdk-version", help="the caption's DPDK (default: Debian's dpdk-dev)")
+    ap.add_argument("--first", default="DPDK",
+                    help="what the first column ran (default DPDK; rpdk builds with --baseline)")
     a = ap.parse_args()
+    first = a.first
 
     d_rows, d_order, d_meta = read_rounds(a.raw, "dpdk")
     r_rows, r_order, r_meta = read_rounds(a.raw, "rpdk")
@@ -107,30 +118,34 @@ def main():
             ])
 
     date = datetime.date.today().isoformat()
+    version = a.dpdk_version or dpdk_version()
     header = (f"{a.component}: medians of {rounds} alternating rounds, {date}, {machine()}, "
-              f"DPDK {dpdk_version()}")
+              + (f"DPDK {version}" if first == "DPDK" else f"{first} against rpdk"))
+    short = "DPDK" if first == "DPDK" else "base"
     width = max([len(c) for c, *_ in results] + [4])
     print(header)
-    print(f"{'case':<{width}}  {'unit':<14} {'DPDK':>12} {'rpdk':>12} {'rpdk/DPDK':>10}")
-    md = [f"_{header}_", "", "| case | unit | better | DPDK | rpdk | rpdk/DPDK |",
-          "|---|---|---|---:|---:|---:|"]
+    print(f"{'case':<{width}}  {'unit':<14} {short:>12} {'rpdk':>12} {'rpdk/' + short:>10}"
+          "  spread (min-max)")
+    md = [f"_{header}_", "", f"| case | unit | better | {first} | rpdk | rpdk/{short} | "
+          f"{short} min-max | rpdk min-max |", "|---|---|---|---:|---:|---:|---:|---:|"]
     for case, unit, better, d, r, ratio in results:
         mark = ""
         if ratio is not None:
             ok = ratio <= 1.0 if better == "lower" else ratio >= 1.0
             mark = "" if ok else "  *"
+        ds, rs = spread(d_rows.get(case)), spread(r_rows.get(case))
         print(f"{case:<{width}}  {unit:<14} {fmt(d):>12} {fmt(r):>12} "
-              f"{fmt(ratio):>10}{mark}")
+              f"{fmt(ratio):>10}{mark:3} {ds} / {rs}")
         md.append(f"| {case} | {unit} | {better} | {fmt(d)} | {fmt(r)} | "
-                  f"{fmt(ratio)}{' (worse)' if mark else ''} |")
-    print("(* : rpdk worse than DPDK on this row)")
+                  f"{fmt(ratio)}{' (worse)' if mark else ''} | {ds} | {rs} |")
+    print(f"(* : rpdk worse than {short} on this row)")
     with open(a.markdown, "w") as f:
         f.write("\n".join(md) + "\n")
 
-    draw(a.chart, a.component, header, results)
+    draw(a.chart, header, results, short)
 
 
-def draw(path, component, header, results):
+def draw(path, header, results, short):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -152,7 +167,7 @@ def draw(path, component, header, results):
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("rpdk / DPDK (green: rpdk as good or better; cycles: lower is better, "
+    ax.set_xlabel(f"rpdk / {short} (green: rpdk as good or better; cycles: lower is better, "
                   "rates: higher is better)", fontsize=8)
     ax.set_title(header, fontsize=8)
     for yi, ratio in zip(y, ratios):

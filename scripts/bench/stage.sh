@@ -18,6 +18,7 @@ STAGE_SECS=${STAGE_SECS:-8}
 STAGE_NS=bench-stage-$$
 
 stage_prepare() {
+    [[ -n ${BENCH_BASELINE:-} ]] || dpdk_need dpdk-testpmd "$DPDK_TESTPMD_BIN" || return 1
     ip netns del "$STAGE_NS" 2>/dev/null || true
     ip netns add "$STAGE_NS"
     ip netns exec "$STAGE_NS" sh -c "ip link set lo up && \
@@ -56,7 +57,7 @@ stage_null() {
 }
 
 stage_dpdk() {
-    stage_null "$(command -v dpdk-testpmd)" "$DPDK_PREFIX" "testpmd io net_null x2, 1 core"
+    stage_null "$DPDK_TESTPMD_BIN" "$DPDK_PREFIX" "testpmd io net_null x2, 1 core"
 }
 
 stage_rpdk() {

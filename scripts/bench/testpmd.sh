@@ -12,6 +12,7 @@ TESTPMD_SECS=${TESTPMD_SECS:-8}
 TESTPMD_NS=bench-tp-$$
 
 testpmd_prepare() {
+    [[ -n ${BENCH_BASELINE:-} ]] || dpdk_need dpdk-testpmd "$DPDK_TESTPMD_BIN" || return 1
     ip netns del "$TESTPMD_NS" 2>/dev/null || true
     ip netns add "$TESTPMD_NS"
     ip netns exec "$TESTPMD_NS" sh -c "ip link set lo up && \
@@ -58,7 +59,7 @@ testpmd_side() {
 }
 
 testpmd_dpdk() {
-    testpmd_side "$(command -v dpdk-testpmd)" "$DPDK_PREFIX" ""
+    testpmd_side "$DPDK_TESTPMD_BIN" "$DPDK_PREFIX" ""
 }
 
 testpmd_rpdk() {

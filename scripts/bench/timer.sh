@@ -24,11 +24,12 @@ timer_parse() {
 
 timer_prepare() {
     [[ -x $RPDK_BENCH_BIN/timer_perf ]] || { echo "timer: $RPDK_BENCH_BIN/timer_perf is missing" >&2; return 1; }
+    [[ -n ${BENCH_BASELINE:-} ]] || dpdk_need dpdk-test "$DPDK_TEST_BIN"
 }
 
 timer_dpdk() {
     local out
-    out=$(DPDK_TEST=timer_perf_autotest dpdk-test -l 0,1 --no-pci --file-prefix "$DPDK_PREFIX" 2>&1) || {
+    out=$(DPDK_TEST=timer_perf_autotest "$DPDK_TEST_BIN" -l 0,1 --no-pci --file-prefix "$DPDK_PREFIX" 2>&1) || {
         echo "$out" | tail -20 >&2
         return 1
     }
