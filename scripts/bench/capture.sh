@@ -44,7 +44,12 @@ capture_side() {
 }
 
 capture_dpdk() {
-    capture_side "$(command -v dpdk-testpmd)" "$(command -v dpdk-pdump)" "$DPDK_PREFIX" \
+    # dpdk-pdump beside the testpmd in use (a build directory's app/ or a prefix's bin/), or
+    # Debian's.
+    local dpdk_pdump
+    dpdk_pdump=$(dirname "$DPDK_TESTPMD_BIN")/dpdk-pdump
+    [[ -x $dpdk_pdump ]] || dpdk_pdump=$(command -v dpdk-pdump)
+    capture_side "$DPDK_TESTPMD_BIN" "$dpdk_pdump" "$DPDK_PREFIX" \
         "/tmp/bench-capture-dpdk-$$.pcap" 0
 }
 

@@ -51,7 +51,7 @@ flowcost_rate() {
 
 flowcost_dpdk() {
     local out rate
-    out=$(flowcost_run "$(command -v dpdk-testpmd)" "$DPDK_PREFIX")
+    out=$(flowcost_run "$DPDK_TESTPMD_BIN" "$DPDK_PREFIX")
     rate=$(flowcost_rate "$out")
     if [[ -z $rate ]]; then
         echo "flowcost: no rate from dpdk-testpmd (output: $out)" >&2
