@@ -78,6 +78,7 @@ mod atomic;
 mod error;
 mod handles;
 mod headtail;
+#[cfg(not(loom))]
 mod info;
 mod layout;
 #[cfg(not(loom))]
@@ -96,6 +97,7 @@ pub mod zc;
 
 pub use error::{Error, Result};
 pub use handles::{Consumer, Producer};
+#[cfg(not(loom))]
 pub use info::{RingInfo, info};
 pub use layout::{RING_NAME_MAX, RING_SIZE_MAX};
 #[cfg(not(loom))]
