@@ -62,7 +62,8 @@ impl MeterPolicy {
                     Action::Passthru
                     | Action::Indirect { .. }
                     | Action::Count { .. }
-                    | Action::Meter { .. } => {
+                    | Action::Meter { .. }
+                    | Action::OfPopVlan => {
                         return Err(bad(format!(
                             "{} actions: {} is not allowed in a meter policy",
                             color.name(),
