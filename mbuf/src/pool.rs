@@ -111,6 +111,8 @@ impl PktmbufPool {
                  ring_mt_rts, ring_mt_hts, stack or lf_stack"
             )));
         }
+        // Secondaries find this process's dynamic fields from here on.
+        crate::dynfield::serve();
         let elt = MBUF_HEADER_SIZE + priv_size as usize + data_room_size as usize;
         let mut b = Mempool::builder(name, n, elt)
             .cache_size(cache_size)

@@ -1,97 +1,26 @@
 //! A primary and a secondary process sharing a mempool and named rings, for real: the test
 //! binary starts itself again in each role (the `child` entry point runs `RPDK_MP_ROLE`).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rpdk_mempool::Mempool;
 use rpdk_ring::{Ring, RingFlags};
+use rpdk_testsupport::process::{Child, role, runtime_dir, text, wait_for_primary};
 use rpdk_testsupport::unique_prefix;
+
+fn eal_args(prefix: &str, proc_type: &str, lcore: u32) -> Vec<String> {
+    rpdk_testsupport::process::eal_args("mp-pool-test", prefix, proc_type, lcore)
+}
 
 const TOTAL: u64 = 1_000_000;
 const BURST: usize = 32;
 const POOL: u32 = 4095;
 
-fn eal_args(prefix: &str, proc_type: &str, lcore: u32) -> Vec<String> {
-    vec![
-        "mp-pool-test".into(),
-        "--no-huge".into(),
-        "-l".into(),
-        format!("{lcore}@{}", rpdk_testsupport::allowed_cpus()[0]),
-        format!("--file-prefix={prefix}"),
-        format!("--proc-type={proc_type}"),
-        "--no-telemetry".into(),
-    ]
-}
-
-fn runtime_dir(prefix: &str) -> PathBuf {
-    if rpdk_testsupport::is_root() {
-        return PathBuf::from("/var/run/rpdk").join(prefix);
-    }
-    match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d).join("rpdk").join(prefix),
-        _ => std::env::temp_dir().join("rpdk").join(prefix),
-    }
-}
-
-struct Role(Option<Child>);
-
-impl Role {
-    fn start(role: &str, prefix: &str) -> Role {
-        Role(Some(
-            Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "child", "--nocapture", "--test-threads=1"])
-                .env("RPDK_MP_ROLE", role)
-                .env("RPDK_MP_PREFIX", prefix)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        ))
-    }
-
-    fn wait(mut self) -> Output {
-        let child = self.0.take().unwrap();
-        let pid = child.id();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || tx.send(child.wait_with_output()));
-        match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(out) => out.unwrap(),
-            Err(_) => {
-                // SAFETY: kill on our own child's pid.
-                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-                panic!("child {pid} did not finish in 120 s");
-            }
-        }
-    }
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 #[test]
 fn child() {
-    let Ok(role) = std::env::var("RPDK_MP_ROLE") else {
+    let Some((role, prefix)) = role() else {
         return;
     };
-    let prefix = std::env::var("RPDK_MP_PREFIX").unwrap();
     match role.as_str() {
         "primary" => primary(&prefix, false),
         "primary_kill" => primary(&prefix, true),
@@ -234,13 +163,9 @@ fn secondary(prefix: &str, total: u64) {
 
 fn run(primary_role: &str, secondary_role: &str, tag: &str) -> (String, String) {
     let prefix = unique_prefix(tag);
-    let p = Role::start(primary_role, &prefix);
-    let start = Instant::now();
-    while !runtime_dir(&prefix).join("mp_socket").exists() {
-        assert!(start.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let s = Role::start(secondary_role, &prefix);
+    let p = Child::start(primary_role, &prefix);
+    wait_for_primary(&prefix);
+    let s = Child::start(secondary_role, &prefix);
     let (so, po) = (s.wait(), p.wait());
     let (st, pt) = (text(&so), text(&po));
     assert!(po.status.success(), "{pt}\n{st}");

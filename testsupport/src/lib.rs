@@ -13,11 +13,14 @@
 //! - [`logs::LogCapture`]: the EAL's log lines, captured for a test to assert on.
 //! - [`raw::RawSocket`]: a raw packet socket on an interface, the kernel's end of a test.
 //! - [`skip`]: a test that cannot run here says why; under `CI=true` that is a failure.
+//! - [`process`]: multi-process tests, the test binary started again as a primary or a
+//!   secondary.
 
 pub mod logs;
 pub mod netns;
 #[cfg(feature = "port")]
 pub mod port;
+pub mod process;
 pub mod raw;
 
 use std::fs;

@@ -11,13 +11,21 @@
 //! # let _ = marked;
 //! # Ok::<(), rpdk_mbuf::DynError>(())
 //! ```
+//!
+//! Processes of one file prefix share the registry: a secondary process registers and looks
+//! up through the primary (over the EAL's IPC), so a field has the same offset, and a flag the
+//! same bit, in every process (see `shared`).
+
+mod local;
+mod shared;
 
 use std::io::Write;
 use std::marker::PhantomData;
-use std::sync::Mutex;
 
-use crate::header::{DYNFIELD_OFFSET, DYNFIELD_SIZE};
+use crate::header::DYNFIELD_SIZE;
 use crate::{Mbuf, OlFlags};
+use shared::Op;
+pub(crate) use shared::serve;
 
 /// Longest name of a dynamic field or flag (DPDK's `RTE_MBUF_DYN_NAMESIZE` less the NUL).
 pub const DYN_NAME_MAX: usize = 63;
@@ -37,27 +45,10 @@ pub enum DynError {
     /// A requested offset or bit is outside the dynamic area or misaligned.
     #[error("dynamic '{0}': requested position is invalid or taken")]
     BadPosition(String),
+    /// A secondary process could not have the primary's answer.
+    #[error("dynamic {0}")]
+    Primary(String),
 }
-
-#[derive(Clone)]
-struct FieldEntry {
-    name: String,
-    offset: usize,
-    size: usize,
-    align: usize,
-}
-
-struct Registry {
-    fields: Vec<FieldEntry>,
-    used: [bool; DYNFIELD_SIZE],
-    flags: Vec<(String, u32)>,
-}
-
-static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
-    fields: Vec::new(),
-    used: [false; DYNFIELD_SIZE],
-    flags: Vec::new(),
-});
 
 fn check_name(name: &str) -> Result<(), DynError> {
     if name.is_empty() || name.len() > DYN_NAME_MAX {
@@ -66,8 +57,12 @@ fn check_name(name: &str) -> Result<(), DynError> {
     Ok(())
 }
 
+/// "Anywhere", for a wanted position on the wire.
+const ANYWHERE: u32 = u32::MAX;
+
 /// Registers a field of `size` bytes aligned to `align` (DPDK's `rte_mbuf_dynfield_register`),
-/// at `want` (an offset from the start of the mbuf) if given. Returns its offset.
+/// at `want` (an offset from the start of the mbuf) if given. Returns its offset. In a
+/// secondary process the primary places it, so that every process has it at the same offset.
 pub fn register_field(
     name: &str,
     size: usize,
@@ -75,108 +70,68 @@ pub fn register_field(
     want: Option<usize>,
 ) -> Result<usize, DynError> {
     check_name(name)?;
+    if !shared::is_secondary() {
+        shared::serve();
+        return local::register_field(name, size, align, want);
+    }
     if size == 0 || size > DYNFIELD_SIZE || !align.is_power_of_two() {
         return Err(DynError::BadPosition(name.to_string()));
     }
-    let mut r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(f) = r.fields.iter().find(|f| f.name == name) {
-        return if f.size == size && f.align == align && want.is_none_or(|w| w == f.offset) {
-            Ok(f.offset)
-        } else {
-            Err(DynError::Conflict(name.to_string()))
-        };
-    }
-    let fits = |r: &Registry, off: usize| {
-        off >= DYNFIELD_OFFSET
-            && off % align == 0
-            && off + size <= DYNFIELD_OFFSET + DYNFIELD_SIZE
-            && r.used[off - DYNFIELD_OFFSET..off - DYNFIELD_OFFSET + size]
-                .iter()
-                .all(|u| !u)
-    };
-    let offset = match want {
-        Some(w) if fits(&r, w) => w,
-        Some(_) => return Err(DynError::BadPosition(name.to_string())),
-        None => (DYNFIELD_OFFSET..DYNFIELD_OFFSET + DYNFIELD_SIZE)
-            .find(|&o| fits(&r, o))
-            .ok_or_else(|| DynError::NoSpace(name.to_string()))?,
-    };
-    r.used[offset - DYNFIELD_OFFSET..offset - DYNFIELD_OFFSET + size].fill(true);
-    r.fields.push(FieldEntry {
-        name: name.to_string(),
-        offset,
-        size,
-        align,
-    });
-    log::debug!(target: "lib.mbuf", "dynamic field {name}: {size} bytes at offset {offset}");
-    Ok(offset)
+    let want32 = want.map_or(ANYWHERE, |w| w.min(ANYWHERE as usize - 1) as u32);
+    let [offset, ..] = shared::ask(
+        Op::RegisterField,
+        name,
+        &[size as u32, align as u32, want32],
+    )?
+    .ok_or_else(|| DynError::Primary(format!("{name}: the primary did not place it")))?;
+    // Kept here at the primary's offset.
+    local::register_field(name, size, align, Some(offset as usize))
 }
 
 /// Registers a flag (DPDK's `rte_mbuf_dynflag_register`), at bit `want` if given. Returns its
-/// bit number in `ol_flags`.
+/// bit number in `ol_flags`. In a secondary process the primary chooses the bit.
 pub fn register_flag(name: &str, want: Option<u32>) -> Result<u32, DynError> {
     check_name(name)?;
-    let mut r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, bit)) = r.flags.iter().find(|(n, _)| n == name) {
-        return if want.is_none_or(|w| w == *bit) {
-            Ok(*bit)
-        } else {
-            Err(DynError::Conflict(name.to_string()))
-        };
+    if !shared::is_secondary() {
+        shared::serve();
+        return local::register_flag(name, want);
     }
-    let free = |r: &Registry, b: u32| {
-        (OlFlags::FIRST_FREE_BIT..=OlFlags::LAST_FREE_BIT).contains(&b)
-            && !r.flags.iter().any(|(_, x)| *x == b)
-    };
-    let bit = match want {
-        Some(b) if free(&r, b) => b,
-        Some(_) => return Err(DynError::BadPosition(name.to_string())),
-        // DPDK hands out the highest free bit first.
-        None => (OlFlags::FIRST_FREE_BIT..=OlFlags::LAST_FREE_BIT)
-            .rev()
-            .find(|&b| free(&r, b))
-            .ok_or_else(|| DynError::NoSpace(name.to_string()))?,
-    };
-    r.flags.push((name.to_string(), bit));
-    Ok(bit)
+    let [bit, ..] = shared::ask(Op::RegisterFlag, name, &[want.unwrap_or(ANYWHERE)])?
+        .ok_or_else(|| DynError::Primary(format!("{name}: the primary did not place it")))?;
+    local::register_flag(name, Some(bit))
 }
 
-/// The offset of a registered field (DPDK's `rte_mbuf_dynfield_lookup`).
+/// The offset, size and alignment of a registered field (DPDK's `rte_mbuf_dynfield_lookup`);
+/// a secondary asks the primary for a field it has not seen yet.
 pub fn lookup_field(name: &str) -> Option<(usize, usize, usize)> {
-    let r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    r.fields
-        .iter()
-        .find(|f| f.name == name)
-        .map(|f| (f.offset, f.size, f.align))
+    if let Some(f) = local::lookup_field(name) {
+        return Some(f);
+    }
+    if !shared::is_secondary() {
+        return None;
+    }
+    let [o, s, a] = shared::ask(Op::LookupField, name, &[]).ok()??;
+    local::register_field(name, s as usize, a as usize, Some(o as usize)).ok()?;
+    Some((o as usize, s as usize, a as usize))
 }
 
-/// The bit of a registered flag (DPDK's `rte_mbuf_dynflag_lookup`).
+/// The bit of a registered flag (DPDK's `rte_mbuf_dynflag_lookup`); a secondary asks the
+/// primary for a flag it has not seen yet.
 pub fn lookup_flag(name: &str) -> Option<u32> {
-    let r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    r.flags.iter().find(|(n, _)| n == name).map(|(_, b)| *b)
+    if let Some(b) = local::lookup_flag(name) {
+        return Some(b);
+    }
+    if !shared::is_secondary() {
+        return None;
+    }
+    let [b, ..] = shared::ask(Op::LookupFlag, name, &[]).ok()??;
+    local::register_flag(name, Some(b)).ok()
 }
 
-/// Writes the registered fields and flags (DPDK's `rte_mbuf_dyn_dump`).
+/// Writes the registered fields and flags (DPDK's `rte_mbuf_dyn_dump`): in a secondary, those
+/// it has used.
 pub fn dump(w: &mut dyn Write) -> std::io::Result<()> {
-    let r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    writeln!(w, "Reserved fields:")?;
-    for f in &r.fields {
-        writeln!(
-            w,
-            "  name={}, offset={}, size={}, align={}",
-            f.name, f.offset, f.size, f.align
-        )?;
-    }
-    writeln!(w, "Reserved flags:")?;
-    for (n, b) in &r.flags {
-        writeln!(w, "  name={n}, bitnum={b}")?;
-    }
-    let free: usize = r.used.iter().filter(|u| !**u).count();
-    writeln!(
-        w,
-        "Free space in mbuf (0 = occupied, value = free zone alignment):"
-    )?;
-    writeln!(w, "  {free} bytes of dynamic field space free")
+    local::dump(w)
 }
 
 /// DPDK's receive timestamp (`rte_mbuf_dyn_rx_timestamp_register`): the

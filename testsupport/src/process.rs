@@ -1,0 +1,135 @@
+//! Multi-process tests: the test binary starts itself again in a role (a primary, a secondary),
+//! the child's test entry point reads the role from the environment, and the parent waits for
+//! each child with a deadline, killing it if it overruns or the test fails first.
+//!
+//! ```no_run
+//! use rpdk_testsupport::process::{Child, role};
+//!
+//! #[test]
+//! fn child() {
+//!     let Some((role, prefix)) = role() else { return };
+//!     // ... run `role` with `--file-prefix=prefix` ...
+//! }
+//!
+//! #[test]
+//! fn two_processes() {
+//!     let prefix = rpdk_testsupport::unique_prefix("two");
+//!     let p = Child::start("primary", &prefix);
+//!     // ... wait for the primary, start the secondary ...
+//!     assert!(p.wait().status.success());
+//! }
+//! ```
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The environment variables a child reads its role and file prefix from.
+const ROLE: &str = "RPDK_MP_ROLE";
+const PREFIX: &str = "RPDK_MP_PREFIX";
+
+/// How long a child may run.
+pub const CHILD_DEADLINE: Duration = Duration::from_secs(120);
+
+/// In the child's entry point (a `#[test] fn child()`), its role and file prefix; `None` in
+/// the parent's run of the same test.
+pub fn role() -> Option<(String, String)> {
+    Some((std::env::var(ROLE).ok()?, std::env::var(PREFIX).ok()?))
+}
+
+/// EAL arguments of one process of a multi-process test: no hugepages, lcore `lcore` on the
+/// first allowed CPU, the file prefix, the process type, no telemetry.
+pub fn eal_args(name: &str, prefix: &str, proc_type: &str, lcore: u32) -> Vec<String> {
+    vec![
+        name.into(),
+        "--no-huge".into(),
+        "-l".into(),
+        format!("{lcore}@{}", crate::allowed_cpus()[0]),
+        format!("--file-prefix={prefix}"),
+        format!("--proc-type={proc_type}"),
+        "--no-telemetry".into(),
+    ]
+}
+
+/// The runtime directory of a file prefix (where the IPC sockets are).
+pub fn runtime_dir(prefix: &str) -> PathBuf {
+    if crate::is_root() {
+        return PathBuf::from("/var/run/rpdk").join(prefix);
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("rpdk").join(prefix),
+        _ => std::env::temp_dir().join("rpdk").join(prefix),
+    }
+}
+
+/// Waits (up to 20 s) for the primary of `prefix` to listen for secondaries.
+pub fn wait_for_primary(prefix: &str) {
+    let start = Instant::now();
+    while !runtime_dir(prefix).join("mp_socket").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the primary of {prefix} did not start in 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A child process of the test in a role; killed when dropped before it was waited for.
+pub struct Child(Option<std::process::Child>);
+
+impl Child {
+    /// Starts the test binary's `child` test in `role` with file prefix `prefix`.
+    pub fn start(role: &str, prefix: &str) -> Child {
+        Child(Some(
+            Command::new(std::env::current_exe().expect("the test binary"))
+                .args(["--exact", "child", "--nocapture", "--test-threads=1"])
+                .env(ROLE, role)
+                .env(PREFIX, prefix)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("starting the test binary again"),
+        ))
+    }
+
+    /// Its pid.
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, |c| c.id())
+    }
+
+    /// Waits for it to end (killing it after [`CHILD_DEADLINE`]), with what it printed.
+    pub fn wait(mut self) -> Output {
+        let child = self.0.take().expect("not waited for yet");
+        let pid = child.id();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || tx.send(child.wait_with_output()));
+        match rx.recv_timeout(CHILD_DEADLINE) {
+            Ok(out) => out.expect("waiting for the child"),
+            Err(_) => {
+                // SAFETY: kill on our own child's pid.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                panic!("child {pid} did not finish in {CHILD_DEADLINE:?}");
+            }
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A child's exit status and output, for an assertion message.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
