@@ -16,16 +16,18 @@ capture_testpmd() {
         > "$3" 2>&1 < /dev/null || true
 }
 
-# capture_side TESTPMD PDUMP PREFIX FILE LCORES: LCORES is the pdump's (rpdk's processes of
-# one prefix each run their own lcore ids).
+# capture_side TESTPMD PDUMP PREFIX FILE LCORES [PRELOAD]: LCORES is the pdump's (rpdk's
+# processes of one prefix each run their own lcore ids); PRELOAD, libraries the pdump process
+# loads first (LD_PRELOAD).
 capture_side() {
-    local tp=$1 pd=$2 prefix=$3 file=$4 lcores=$5 off on pdout r_off r_on
+    local tp=$1 pd=$2 prefix=$3 file=$4 lcores=$5 preload=${6:-} off on pdout r_off r_on
     off=$(mktemp) on=$(mktemp) pdout=$(mktemp)
     capture_testpmd "$tp" "$prefix" "$off"
     capture_testpmd "$tp" "$prefix" "$on" &
     local tpid=$!
     sleep 3
-    timeout -s INT $((CAPTURE_SECS - 5)) "$pd" --lcores "$lcores" --no-pci --file-prefix "$prefix" \
+    LD_PRELOAD=$preload timeout -s INT $((CAPTURE_SECS - 5)) "$pd" --lcores "$lcores" \
+        --no-pci --file-prefix "$prefix" \
         -- --pdump "port=0,queue=*,rx-dev=$file,tx-dev=$file,ring-size=4096,total-num-mbufs=8192" \
         > "$pdout" 2>&1 < /dev/null || true
     wait "$tpid" || true
@@ -46,11 +48,18 @@ capture_side() {
 capture_dpdk() {
     # dpdk-pdump beside the testpmd in use (a build directory's app/ or a prefix's bin/), or
     # Debian's.
-    local dpdk_pdump
+    local dpdk_pdump preload
     dpdk_pdump=$(dirname "$DPDK_TESTPMD_BIN")/dpdk-pdump
     [[ -x $dpdk_pdump ]] || dpdk_pdump=$(command -v dpdk-pdump)
+    # A shared-linked DPDK numbers its mempool drivers in the order their libraries load, and
+    # the capture pool the pdump process makes is used by testpmd through that number: Debian's
+    # testpmd links librte_mempool_dpaa and dpdk-pdump does not, so their numbers differ,
+    # testpmd takes mbufs from the wrong driver, and nothing is captured. Loading testpmd's
+    # DPDK libraries first, in testpmd's order, gives pdump the same numbering (a static build
+    # has no such library: nothing to preload).
+    preload=$(ldd "$DPDK_TESTPMD_BIN" 2>/dev/null | awk '/librte_/ {print $3}' | paste -sd: -)
     capture_side "$DPDK_TESTPMD_BIN" "$dpdk_pdump" "$DPDK_PREFIX" \
-        "/tmp/bench-capture-dpdk-$$.pcap" 0
+        "/tmp/bench-capture-dpdk-$$.pcap" 0 "$preload"
 }
 
 capture_rpdk() {
