@@ -1,18 +1,18 @@
 //! Primary and secondary processes, for real: each test starts this test binary again as a
 //! primary and as secondaries of a file prefix of its own (the `child` entry point below runs
-//! the role named in `RPDK_MP_ROLE`), and checks what they print and how they exit.
+//! the role `rpdk_testsupport::process` gives it), and checks what they print and how they exit.
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rpdk_eal::memzone::{self, MemzoneFlags};
 use rpdk_eal::mp::{self, Message};
 use rpdk_eal::options::ProcType;
+use rpdk_testsupport::process::{Child, runtime_dir, text};
 use rpdk_testsupport::unique_prefix;
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -36,75 +36,10 @@ fn eal_args(prefix: &str, proc_type: &str) -> Vec<String> {
     args
 }
 
-fn runtime_dir(prefix: &str) -> PathBuf {
-    // The tests run as root in CI; as a user, under $XDG_RUNTIME_DIR or the temporary directory.
-    if rpdk_testsupport::is_root() {
-        return PathBuf::from("/var/run/rpdk").join(prefix);
-    }
-    match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d).join("rpdk").join(prefix),
-        _ => std::env::temp_dir().join("rpdk").join(prefix),
-    }
-}
-
-/// A child process of this binary in a role; killed if still running when dropped.
-struct Role {
-    child: Option<Child>,
-}
-
-impl Role {
-    fn start(role: &str, prefix: &str) -> Role {
-        Self::start_with(role, prefix, false)
-    }
-
-    fn start_with(role: &str, prefix: &str, huge: bool) -> Role {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        if huge {
-            cmd.env("RPDK_MP_HUGE", "1");
-        }
-        let child = cmd
-            .args(["--exact", "child", "--nocapture", "--test-threads=1"])
-            .env("RPDK_MP_ROLE", role)
-            .env("RPDK_MP_PREFIX", prefix)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting a child");
-        Role { child: Some(child) }
-    }
-
-    fn wait(mut self) -> Output {
-        let child = self.child.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let pid = child.id();
-        std::thread::spawn(move || tx.send(child.wait_with_output()));
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(out) => out.unwrap(),
-            Err(_) => {
-                // SAFETY: kill on the pid of our own child.
-                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-                panic!("child {pid} did not finish in 60 s");
-            }
-        }
-    }
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// A child in a role, with hugepages when `huge`.
+fn start_with(role: &str, prefix: &str, huge: bool) -> Child {
+    let env: &[(&str, &str)] = if huge { &[("RPDK_MP_HUGE", "1")] } else { &[] };
+    Child::start_with_env(role, prefix, env)
 }
 
 /// Waits until `path` exists (a primary's runtime directory and socket are up).
@@ -123,10 +58,9 @@ fn wait_for(path: &std::path::Path) {
 /// The entry point of the child processes.
 #[test]
 fn child() {
-    let Ok(role) = std::env::var("RPDK_MP_ROLE") else {
+    let Some((role, prefix)) = rpdk_testsupport::process::role() else {
         return;
     };
-    let prefix = std::env::var("RPDK_MP_PREFIX").unwrap();
     match role.as_str() {
         "ipc_primary" => ipc_primary(&prefix),
         "ipc_secondary" => ipc_secondary(&prefix),
@@ -310,16 +244,16 @@ fn ipc_secondary(prefix: &str) {
 #[test]
 fn ipc_between_a_primary_and_a_secondary() {
     let prefix = unique_prefix("ipc");
-    let primary = Role::start("ipc_primary", &prefix);
+    let primary = Child::start("ipc_primary", &prefix);
     wait_for(&runtime_dir(&prefix).join("mp_socket"));
-    let same = Role::start("same_lcore_secondary", &prefix).wait();
+    let same = Child::start("same_lcore_secondary", &prefix).wait();
     assert!(
         text(&same).contains("error: lcore 0: process ")
             && text(&same).contains("give each its own lcore ids"),
         "{}",
         text(&same)
     );
-    let secondary = Role::start("ipc_secondary", &prefix);
+    let secondary = Child::start("ipc_secondary", &prefix);
     let s = secondary.wait();
     let p = primary.wait();
     let (st, pt) = (text(&s), text(&p));
@@ -347,9 +281,12 @@ fn ipc_between_a_primary_and_a_secondary() {
     ] {
         assert!(pt.contains(want), "primary lacks {want:?}:\n{pt}");
     }
+    let left: Vec<_> = std::fs::read_dir(runtime_dir(&prefix))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
     assert!(
         !runtime_dir(&prefix).exists(),
-        "the runtime directory stays"
+        "the runtime directory stays, with {left:?}\n{pt}\n{st}"
     );
 }
 
@@ -446,23 +383,23 @@ fn a_secondary_sees_and_reserves_memzones_in_hugepages() {
 #[test]
 fn two_primaries_with_different_prefixes_do_not_see_each_other() {
     let (a, b) = (unique_prefix("mza"), unique_prefix("mzb"));
-    let pa = Role::start("memzone_primary", &a);
-    let pb = Role::start("memzone_primary", &b);
+    let pa = Child::start("memzone_primary", &a);
+    let pb = Child::start("memzone_primary", &b);
     wait_for(&runtime_dir(&a).join("mp_socket"));
     wait_for(&runtime_dir(&b).join("mp_socket"));
-    check_memzones(&a, pa, Role::start("memzone_secondary", &a).wait(), false);
-    check_memzones(&b, pb, Role::start("memzone_secondary", &b).wait(), false);
+    check_memzones(&a, pa, Child::start("memzone_secondary", &a).wait(), false);
+    check_memzones(&b, pb, Child::start("memzone_secondary", &b).wait(), false);
 }
 
 fn memzones(huge: bool) {
     let prefix = unique_prefix(if huge { "mzh" } else { "mz" });
-    let primary = Role::start_with("memzone_primary", &prefix, huge);
+    let primary = start_with("memzone_primary", &prefix, huge);
     wait_for(&runtime_dir(&prefix).join("mp_socket"));
-    let s = Role::start_with("memzone_secondary", &prefix, huge).wait();
+    let s = start_with("memzone_secondary", &prefix, huge).wait();
     check_memzones(&prefix, primary, s, huge);
 }
 
-fn check_memzones(prefix: &str, primary: Role, s: Output, huge: bool) {
+fn check_memzones(prefix: &str, primary: Child, s: Output, huge: bool) {
     let prefix = prefix.to_string();
     let p = primary.wait();
     let (st, pt) = (text(&s), text(&p));
@@ -499,16 +436,19 @@ fn check_memzones(prefix: &str, primary: Role, s: Output, huge: bool) {
         let file = mount.path.join(format!("{prefix}map_0"));
         assert!(!file.exists(), "{} stays", file.display());
     }
+    let left: Vec<_> = std::fs::read_dir(runtime_dir(&prefix))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
     assert!(
         !runtime_dir(&prefix).exists(),
-        "the runtime directory stays"
+        "the runtime directory stays, with {left:?}\n{pt}\n{st}"
     );
 }
 
 #[test]
 fn a_secondary_without_primary_says_so() {
     let prefix = unique_prefix("lone");
-    let out = Role::start("lone_secondary", &prefix).wait();
+    let out = Child::start("lone_secondary", &prefix).wait();
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(
@@ -522,7 +462,7 @@ fn a_secondary_without_primary_says_so() {
     let dir = runtime_dir(&prefix);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("config"), "pid=99999999\n").unwrap();
-    let out = Role::start("lone_secondary", &prefix).wait();
+    let out = Child::start("lone_secondary", &prefix).wait();
     let t = text(&out);
     assert!(
         t.contains("is not locked: its primary (pid 99999999) exited or was killed"),

@@ -81,11 +81,17 @@ pub struct Child(Option<std::process::Child>);
 impl Child {
     /// Starts the test binary's `child` test in `role` with file prefix `prefix`.
     pub fn start(role: &str, prefix: &str) -> Child {
+        Child::start_with_env(role, prefix, &[])
+    }
+
+    /// As [`Child::start`], with more environment variables for the child.
+    pub fn start_with_env(role: &str, prefix: &str, env: &[(&str, &str)]) -> Child {
         Child(Some(
             Command::new(std::env::current_exe().expect("the test binary"))
                 .args(["--exact", "child", "--nocapture", "--test-threads=1"])
                 .env(ROLE, role)
                 .env(PREFIX, prefix)
+                .envs(env.iter().copied())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
