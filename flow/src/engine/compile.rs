@@ -161,6 +161,12 @@ pub(crate) fn steps(
                 },
                 None => continue,
             },
+            Action::RawDecap(_)
+            | Action::RawEncap(_)
+            | Action::VxlanDecap
+            | Action::VxlanEncap { .. }
+            | Action::NvgreDecap
+            | Action::NvgreEncap { .. } => continue,
             Action::PortId { id, .. } => Step::Port(*id as u16),
             Action::RepresentedPort { port_id } => Step::Port(*port_id),
             Action::Rss(r) => Step::Rss {
