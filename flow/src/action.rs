@@ -60,7 +60,9 @@ pub(crate) fn rss_type(name: &str) -> Option<u64> {
 
 /// One action of a rule (DPDK's `RTE_FLOW_ACTION_TYPE_*` with its configuration).
 ///
-/// The enum is `non_exhaustive`: the packet-modifying actions and aging come later.
+/// Actions run in order; the packet-modifying ones (OF_POP_VLAN...) change the packet for the
+/// actions after them and for the groups a JUMP leads to. The enum is `non_exhaustive`: more
+/// actions come.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Action {
@@ -117,6 +119,27 @@ pub enum Action {
         /// The meter object.
         mtr_id: u32,
     },
+    /// Sets the packet's metadata (`meta.meta = meta.meta & !mask | data & mask`), which the
+    /// META item of later groups matches.
+    SetMeta {
+        /// The value.
+        data: u32,
+        /// The bits set.
+        mask: u32,
+    },
+    /// Sets tag `index` (0 to 7) under a mask, which the TAG item of later groups matches.
+    SetTag {
+        /// The value.
+        data: u32,
+        /// The bits set.
+        mask: u32,
+        /// The tag.
+        index: u8,
+    },
+    /// Removes the outermost VLAN tag (OpenFlow's `OFPAT_POP_VLAN`): from the data when it is
+    /// there, and the tag a driver stripped (`RTE_MBUF_F_RX_VLAN`, `vlan_tci`); an untagged
+    /// packet goes on unchanged.
+    OfPopVlan,
     /// An indirect action by handle (a shared counter).
     Indirect {
         /// The handle, from [`crate::FlowTable::action_handle_create`].
@@ -183,6 +206,9 @@ impl Action {
             Action::PortId { .. } => "PORT_ID",
             Action::RepresentedPort { .. } => "REPRESENTED_PORT",
             Action::Meter { .. } => "METER",
+            Action::SetMeta { .. } => "SET_META",
+            Action::SetTag { .. } => "SET_TAG",
+            Action::OfPopVlan => "OF_POP_VLAN",
             Action::Indirect { .. } => "INDIRECT",
             Action::RawDecap(_) => "RAW_DECAP",
             Action::RawEncap(_) => "RAW_ENCAP",

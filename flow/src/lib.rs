@@ -57,6 +57,7 @@
 #![deny(unsafe_code)]
 
 mod action;
+mod edit;
 mod engine;
 mod error;
 mod item;
@@ -75,7 +76,7 @@ pub use engine::compile::Direction;
 pub use engine::{Fate, Verdict};
 pub use error::{Cause, ErrorType, FlowError};
 pub use item::{Item, ItemType};
-pub use packet::{Layer, Layers, MAX_LAYERS, Meta};
+pub use packet::{Layer, Layers, MAX_LAYERS, MAX_TAGS, Meta};
 pub use rule::{
     FieldRef, FieldValue, ItemBuilder, TypedItem, any, eth, geneve, gre, icmp, icmp6, ipv4, ipv6,
     mark, meta, mpls, nvgre, port_id, raw, represented_port, sctp, tag, tcp, udp, vlan, vxlan,

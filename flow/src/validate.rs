@@ -5,6 +5,7 @@ use crate::action::{Action, Rss};
 use crate::error::{Cause, ErrorType, FlowError};
 use crate::item::{ItemType, get_field};
 use crate::meter::{Color, MeterPolicy};
+use crate::packet::MAX_TAGS;
 use crate::rule::FlowRule;
 use rpdk_ethdev::MAX_ETHPORTS;
 
@@ -163,11 +164,11 @@ fn validate_pattern(rule: &FlowRule) -> Result<(), FlowError> {
                 }
             }
         }
-        if ty == ItemType::Tag && spec[4] as usize >= 8 {
+        if ty == ItemType::Tag && spec[4] as usize >= MAX_TAGS {
             return Err(FlowError::item(
                 ErrorType::ItemSpec,
                 i,
-                format!("TAG index {} out of range (0 to 7)", spec[4]),
+                format!("TAG index {} out of range (0 to {})", spec[4], MAX_TAGS - 1),
             ));
         }
         prev = stack(prev, ty, i)?;
@@ -237,7 +238,7 @@ fn validate_actions(rule: &FlowRule, ctx: &Context<'_>) -> Result<(), FlowError>
         }
     }
     let pattern: Vec<ItemType> = rule.pattern.iter().map(|it| it.ty).collect();
-    crate::tunnel::plan(&rule.actions, &pattern).map_err(|(i, msg)| {
+    crate::tunnel::plan(&rule.actions, Some(&pattern)).map_err(|(i, msg)| {
         let kind = if matches!(rule.actions[i], Action::VxlanDecap | Action::NvgreDecap) {
             ErrorType::Action
         } else {
@@ -302,6 +303,11 @@ fn check_action(
             ErrorType::ActionConf,
             i,
             format!("jump to its own group {group} is a loop"),
+        )),
+        Action::SetTag { index, .. } if *index as usize >= MAX_TAGS => Err(FlowError::action(
+            ErrorType::ActionConf,
+            i,
+            format!("tag index {index} out of range (0 to {})", MAX_TAGS - 1),
         )),
         Action::Indirect { handle } if !(ctx.indirect_exists)(*handle) => Err(FlowError::action(
             ErrorType::ActionConf,

@@ -32,6 +32,8 @@ const CANONICAL: &[&str] = &[
     "flow create 0 ingress pattern ipv4 version_ihl spec 0 / end actions indirect 3 / rss func toeplitz key 6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa queues 1 end / end",
     "flow create 0 ingress pattern udp src spec 0 src mask 0 / end actions port_id original 1 id 4 / end",
     "flow create 0 ingress pattern eth / ipv4 / end actions meter mtr_id 3 / queue index 1 / end",
+    "flow create 0 ingress pattern eth / vlan / end actions set_meta data 0x1234 / set_tag data 0x5 mask 0xff index 2 / of_pop_vlan / jump group 1 / end",
+    "flow create 0 egress pattern eth / end actions set_meta data 0x1 mask 0xf / end",
     "flow destroy 0 rule 1 rule 7",
     "flow flush 3",
     "flow query 0 2 count",

@@ -2,6 +2,7 @@
 //! form when it has one, and its actions resolved (counters, RSS queues and key).
 
 use crate::action::{Action, Attr};
+use crate::edit::Edit;
 use crate::item::{Field, ItemType};
 use crate::matcher::{ItemMatch, PatternMatch};
 use crate::meter::{Color, Meter, MeterPolicy};
@@ -57,6 +58,19 @@ pub(crate) enum Step {
         key: Box<[u8]>,
         queues: Box<[u16]>,
     },
+    /// SET_META: the packet's metadata, under a mask.
+    SetMeta {
+        data: u32,
+        mask: u32,
+    },
+    /// SET_TAG: tag `index`, under a mask.
+    SetTag {
+        index: u8,
+        data: u32,
+        mask: u32,
+    },
+    /// A packet-modifying action (`crate::edit`).
+    Edit(Edit),
     /// A meter and its policy's steps per colour.
     Meter {
         meter: Arc<Meter>,
@@ -70,7 +84,13 @@ impl Step {
         // A meter is not: its policy may give the fate, or leave it to the rule's own.
         !matches!(
             self,
-            Step::Count(_) | Step::Mark(_) | Step::Flag | Step::Meter { .. }
+            Step::Count(_)
+                | Step::Mark(_)
+                | Step::Flag
+                | Step::Meter { .. }
+                | Step::SetMeta { .. }
+                | Step::SetTag { .. }
+                | Step::Edit(_)
         )
     }
 }
@@ -138,6 +158,9 @@ pub(crate) fn steps(
     mut meter: impl FnMut(u32) -> Option<(Arc<Meter>, MeterPolicy)>,
 ) -> Vec<Step> {
     let mut out = Vec::new();
+    // The tunnel actions, compiled together (each depends on what the ones before it left);
+    // validation has checked them.
+    let mut tunnels = crate::tunnel::compile(actions).into_iter();
     for a in actions {
         out.push(match a {
             Action::Void => continue,
@@ -161,12 +184,25 @@ pub(crate) fn steps(
                 },
                 None => continue,
             },
+            Action::SetMeta { data, mask } => Step::SetMeta {
+                data: *data,
+                mask: *mask,
+            },
+            Action::SetTag { data, mask, index } => Step::SetTag {
+                index: *index,
+                data: *data,
+                mask: *mask,
+            },
+            Action::OfPopVlan => Step::Edit(Edit::PopVlan),
             Action::RawDecap(_)
             | Action::RawEncap(_)
             | Action::VxlanDecap
             | Action::VxlanEncap { .. }
             | Action::NvgreDecap
-            | Action::NvgreEncap { .. } => continue,
+            | Action::NvgreEncap { .. } => match tunnels.next() {
+                Some(t) => Step::Edit(Edit::Tunnel(Box::new(t))),
+                None => continue,
+            },
             Action::PortId { id, .. } => Step::Port(*id as u16),
             Action::RepresentedPort { port_id } => Step::Port(*port_id),
             Action::Rss(r) => Step::Rss {

@@ -62,7 +62,14 @@ impl MeterPolicy {
                     Action::Passthru
                     | Action::Indirect { .. }
                     | Action::Count { .. }
-                    | Action::Meter { .. } => {
+                    | Action::Meter { .. }
+                    | Action::OfPopVlan
+                    | Action::RawDecap(_)
+                    | Action::RawEncap(_)
+                    | Action::VxlanDecap
+                    | Action::VxlanEncap { .. }
+                    | Action::NvgreDecap
+                    | Action::NvgreEncap { .. } => {
                         return Err(bad(format!(
                             "{} actions: {} is not allowed in a meter policy",
                             color.name(),

@@ -288,6 +288,13 @@ fn rss(s: &mut String, r: &Rss) {
     }
 }
 
+/// ` mask M` of SET_META and SET_TAG, unless every bit is set (testpmd's default).
+fn mask_word(s: &mut String, mask: u32) {
+    if mask != u32::MAX {
+        let _ = write!(s, " mask {mask:#x}");
+    }
+}
+
 fn action(s: &mut String, a: &Action) {
     let _ = match a {
         Action::Void => write!(s, "void"),
@@ -301,6 +308,17 @@ fn action(s: &mut String, a: &Action) {
         Action::Count { id } => write!(s, "count identifier {id}"),
         Action::Meter { mtr_id } => write!(s, "meter mtr_id {mtr_id}"),
         Action::Indirect { handle } => write!(s, "indirect {handle}"),
+        Action::SetMeta { data, mask } => {
+            let _ = write!(s, "set_meta data {data:#x}");
+            mask_word(s, *mask);
+            Ok(())
+        }
+        Action::SetTag { data, mask, index } => {
+            let _ = write!(s, "set_tag data {data:#x}");
+            mask_word(s, *mask);
+            write!(s, " index {index}")
+        }
+        Action::OfPopVlan => write!(s, "of_pop_vlan"),
         Action::PortId { id, original } => {
             if *original {
                 write!(s, "port_id original 1 id {id}")

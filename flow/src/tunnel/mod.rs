@@ -405,7 +405,10 @@ fn udp_sum(m: &Mbuf, off: usize, pseudo: u16) -> u16 {
 #[inline]
 pub(crate) fn refresh(m: &mut Mbuf) {
     let (pt, h) = get_ptype(m.data(), PacketType::ALL_MASK);
-    m.set_packet_type(pt);
+    // A packet type nobody set stays unset, as for the other edits.
+    if m.packet_type() != PacketType::UNKNOWN {
+        m.set_packet_type(pt);
+    }
     if pt.is_tunnel() {
         m.set_outer_lens(h.l2_len, h.l3_len);
         let l2 = if h.tunnel_len != 0 {
@@ -451,13 +454,25 @@ pub(crate) fn is_tunnel(a: &Action) -> bool {
     )
 }
 
+/// The tunnel actions of a validated rule, compiled in order (none if they do not compile:
+/// validation refuses such rules).
+pub(crate) fn compile(actions: &[Action]) -> Vec<Tunnel> {
+    if !actions.iter().any(is_tunnel) {
+        return Vec::new();
+    }
+    plan(actions, None)
+        .map(|v| v.into_iter().map(|(_, t)| t).collect())
+        .unwrap_or_default()
+}
+
 /// Compiles the tunnel actions of a rule, in order, following what the packet is after each
 /// (an Ethernet frame, or an IP packet after an L3 decap): the index of each tunnel action
 /// and its compiled form, or the index of the one at fault and why. `pattern` is the rule's
-/// item types (VXLAN_DECAP and NVGRE_DECAP need their tunnel item there).
+/// item types (VXLAN_DECAP and NVGRE_DECAP need their tunnel item there), `None` to skip
+/// that check.
 pub(crate) fn plan(
     actions: &[Action],
-    pattern: &[ItemType],
+    pattern: Option<&[ItemType]>,
 ) -> Result<Vec<(usize, Tunnel)>, (usize, String)> {
     let mut out = Vec::new();
     let mut now = Payload::Ether;
@@ -492,7 +507,7 @@ pub(crate) fn plan(
                     (ItemType::Nvgre, "NVGRE_DECAP", Decap::nvgre())
                 };
                 need_l2(name)?;
-                if !pattern.contains(&item) {
+                if pattern.is_some_and(|p| !p.contains(&item)) {
                     return Err((
                         i,
                         format!("{name} needs a {} item in the pattern", item.name()),

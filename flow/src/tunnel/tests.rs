@@ -28,6 +28,8 @@ fn pool() -> &'static PktmbufPool {
 fn mbuf(frame: &[u8]) -> Mbuf {
     let mut m = pool().alloc().expect("mbuf");
     assert_eq!(m.fill_from(frame), frame.len());
+    // As a port's stage gives it: the edits keep it up to date.
+    m.set_packet_type(m.parse_packet_type(PacketType::ALL_MASK).0);
     m
 }
 
@@ -340,7 +342,7 @@ fn raw_decap_and_encap_turn_vxlan_into_gre() {
             index: 1,
         }),
     ];
-    let plan = plan(&acts, &[]).unwrap();
+    let plan = plan(&acts, Some(&[])).unwrap();
     let mut m = mbuf(&vxlan4(5));
     for (_, t) in &plan {
         t.apply(&mut m).unwrap();
@@ -361,7 +363,7 @@ fn l3_decap_needs_an_l2_encap() {
     gre.spec = Some(vec![0, 0, 0x08, 0x00]);
     let d = build::raw_buffer(&[Item::new(ItemType::Eth), Item::new(ItemType::Ipv4), gre]).unwrap();
     let decap = Action::RawDecap(crate::RawDecap { data: d, index: 0 });
-    let (i, msg) = plan(std::slice::from_ref(&decap), &[]).unwrap_err();
+    let (i, msg) = plan(std::slice::from_ref(&decap), Some(&[])).unwrap_err();
     assert_eq!(i, 0);
     assert!(msg.contains("must follow"), "{msg}");
     let l2 = Action::RawEncap(crate::RawEncap {
@@ -369,7 +371,7 @@ fn l3_decap_needs_an_l2_encap() {
         preserve: vec![],
         index: 1,
     });
-    let p = plan(&[decap, l2], &[]).unwrap();
+    let p = plan(&[decap, l2], Some(&[])).unwrap();
     // An IPv4-in-GRE packet becomes the inner IPv4 packet with a new Ethernet header.
     let mut inner_ip = Vec::new();
     PacketBuilder::ipv4([7, 7, 7, 7], [8, 8, 8, 8], 3)
