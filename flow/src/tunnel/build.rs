@@ -339,32 +339,16 @@ pub(crate) fn definition(items: &[Item], tunnel: ItemType) -> Result<Vec<u8>, St
             _ => 0,
         };
         match it.ty {
-            Eth => {
-                if be16(&out, o + 12) == 0 {
-                    put16(&mut out, o + 12, ether(next));
-                }
-            }
-            Vlan => {
-                if be16(&out, o + 2) == 0 {
-                    put16(&mut out, o + 2, ether(next));
-                }
-            }
+            Eth if be16(&out, o + 12) == 0 => put16(&mut out, o + 12, ether(next)),
+            Vlan if be16(&out, o + 2) == 0 => put16(&mut out, o + 2, ether(next)),
             Ipv4 | Ipv6 => {
                 let at = if it.ty == Ipv4 { o + 9 } else { o + 6 };
                 if out[at] == 0 {
                     out[at] = if next == Some(Udp) { UDP } else { GRE };
                 }
             }
-            Udp => {
-                if be16(&out, o + 2) == 0 {
-                    put16(&mut out, o + 2, VXLAN_PORT);
-                }
-            }
-            Vxlan => {
-                if out[o] == 0 {
-                    out[o] = 0x08;
-                }
-            }
+            Udp if be16(&out, o + 2) == 0 => put16(&mut out, o + 2, VXLAN_PORT),
+            Vxlan if out[o] == 0 => out[o] = 0x08,
             Nvgre => {
                 if be16(&out, o) == 0 {
                     put16(&mut out, o, 0x2000);
