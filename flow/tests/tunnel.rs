@@ -234,17 +234,18 @@ fn tunnels_in_the_engine() {
     let mut v = [Default::default(); 2];
     t.classify(Direction::Ingress, &mut pkts, &mut v);
     assert_eq!(
-        v[0].fate,
-        Fate::Queue(1),
-        "a VXLAN header alone decaps to nothing"
+        (v[0].fate, v[0].edit_failed),
+        (Fate::Drop, true),
+        "a VXLAN header alone would leave no frame"
     );
+    assert_eq!(pkts[0].data(), &short[..]);
     assert_eq!(
         (v[1].fate, v[1].edit_failed),
         (Fate::Drop, true),
         "TCP is not UDP"
     );
     assert_eq!(pkts[1].data(), &tcp[..]);
-    assert_eq!(t.edit_drops(), 1);
+    assert_eq!(t.edit_drops(), 2);
     // No headroom for an encap.
     let t = table(
         &c,

@@ -26,7 +26,8 @@ use rpdk_mbuf::{Mbuf, PacketType};
 /// Why an edit failed on a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TunnelFail {
-    /// The packet (its first segment) ends before the headers to remove do.
+    /// The packet (its first segment) ends before the headers to remove do, or leaves less
+    /// than a header after them.
     TooShort,
     /// The packet's headers are not the ones the decap removes.
     OtherHeaders,
@@ -301,7 +302,13 @@ impl Decap {
             }
         }
         off += self.tail as usize;
-        if off > p.len() {
+        // What is left must be a packet: an Ethernet header, or an IPv4 header's worth.
+        let left = if self.leaves == Payload::Ether {
+            14
+        } else {
+            20
+        };
+        if off + left > p.len() {
             return Err(TunnelFail::TooShort);
         }
         Ok(off)
