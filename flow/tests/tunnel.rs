@@ -314,9 +314,21 @@ fn tunnel_rules_are_refused_where_they_cannot_run() {
         "add port meter policy 0 1 g_actions vxlan_decap / end y_actions end r_actions drop / end",
         &|_| Some(t.clone()),
     );
+    assert_eq!(o.out, "Bad arguments\n", "{o:?}");
+    let e = t
+        .meters()
+        .policy_add(
+            1,
+            rpdk_flow::meter::MeterPolicy::new().actions(
+                rpdk_flow::meter::Color::Green,
+                vec![rpdk_flow::Action::VxlanDecap],
+            ),
+        )
+        .unwrap_err();
     assert!(
-        !o.err.is_empty() || o.out.contains("Bad arguments"),
-        "{o:?}"
+        e.message
+            .contains("VXLAN_DECAP is not allowed in a meter policy"),
+        "{e:?}"
     );
 }
 

@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub const RAW_ENCAP_CONFS: usize = 8;
 
 /// testpmd's largest buffer (`ACTION_RAW_ENCAP_MAX_DATA`).
-const MAX_DATA: usize = 512;
+const MAX_DATA: usize = build::MAX_HEADER;
 
 /// What `set vxlan` and `set nvgre` configure (testpmd's `vxlan_encap_conf`,
 /// `nvgre_encap_conf`).

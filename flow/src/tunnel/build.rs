@@ -21,6 +21,9 @@ pub(crate) mod num {
 }
 use num::*;
 
+/// The longest header an encap prepends (testpmd's `ACTION_RAW_ENCAP_MAX_DATA`).
+pub(crate) const MAX_HEADER: usize = 512;
+
 /// What the packet is when an action reaches it: an Ethernet frame, or an IP packet left by
 /// a decap of an L3 tunnel (which only an encap of an L2 header may follow).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,8 +88,11 @@ pub(crate) fn encap(data: &[u8], preserve: &[u8], payload: Payload) -> Result<En
             data.len()
         ));
     }
-    if data.len() > u8::MAX as usize * 2 {
-        return Err(format!("{} bytes of header: at most 510", data.len()));
+    if data.len() > MAX_HEADER {
+        return Err(format!(
+            "{} bytes of header: at most {MAX_HEADER}",
+            data.len()
+        ));
     }
     let mut h = data.to_vec();
     let p = preserve;
