@@ -145,6 +145,49 @@ pub enum Action {
         /// The handle, from [`crate::FlowTable::action_handle_create`].
         handle: u32,
     },
+    /// Removes the outer headers whose template `data` holds (`RTE_FLOW_ACTION_TYPE_RAW_DECAP`):
+    /// Ethernet first, up to the tunnel header (or just Ethernet before an L3 encap). The
+    /// packet's own header lengths count (its VLAN tags, IPv4 options, IPv6 extensions, GRE
+    /// key and sequence); the packet must have those headers, or it is dropped.
+    RawDecap(RawDecap),
+    /// Prepends the header `data` holds (`RTE_FLOW_ACTION_TYPE_RAW_ENCAP`), completed per
+    /// packet: lengths, the IPv4 checksum, the UDP checksum over IPv6 (0 over IPv4), and the
+    /// zero fields a NIC fills (EtherTypes, IPv4 version/IHL and TTL, VXLAN flags).
+    RawEncap(RawEncap),
+    /// Removes the outermost VXLAN tunnel's headers (the pattern must have a VXLAN item).
+    VxlanDecap,
+    /// Encapsulates the packet in VXLAN (`struct rte_flow_action_vxlan_encap`).
+    VxlanEncap {
+        /// The tunnel's headers as items: ETH [VLAN] IPV4|IPV6 UDP VXLAN, by their specs.
+        definition: Vec<crate::Item>,
+    },
+    /// Removes the outermost NVGRE tunnel's headers (the pattern must have an NVGRE item).
+    NvgreDecap,
+    /// Encapsulates the packet in NVGRE (`struct rte_flow_action_nvgre_encap`).
+    NvgreEncap {
+        /// The tunnel's headers as items: ETH [VLAN] IPV4|IPV6 NVGRE, by their specs.
+        definition: Vec<crate::Item>,
+    },
+}
+
+/// RAW_DECAP's configuration (`struct rte_flow_action_raw_decap`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct RawDecap {
+    /// The headers to remove, as bytes (their `size` is the length).
+    pub data: Vec<u8>,
+    /// testpmd's `set raw_decap` buffer the data came from (`raw_decap index N`), a label.
+    pub index: u8,
+}
+
+/// RAW_ENCAP's configuration (`struct rte_flow_action_raw_encap`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct RawEncap {
+    /// The header to prepend.
+    pub data: Vec<u8>,
+    /// Bits of `data` that must not be changed (empty: any may be; else as long as `data`).
+    pub preserve: Vec<u8>,
+    /// testpmd's `set raw_encap` buffer the data came from (`raw_encap index N`), a label.
+    pub index: u8,
 }
 
 impl Action {
@@ -167,6 +210,12 @@ impl Action {
             Action::SetTag { .. } => "SET_TAG",
             Action::OfPopVlan => "OF_POP_VLAN",
             Action::Indirect { .. } => "INDIRECT",
+            Action::RawDecap(_) => "RAW_DECAP",
+            Action::RawEncap(_) => "RAW_ENCAP",
+            Action::VxlanDecap => "VXLAN_DECAP",
+            Action::VxlanEncap { .. } => "VXLAN_ENCAP",
+            Action::NvgreDecap => "NVGRE_DECAP",
+            Action::NvgreEncap { .. } => "NVGRE_ENCAP",
         }
     }
 

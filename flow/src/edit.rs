@@ -21,6 +21,9 @@ pub(crate) enum Edit {
     /// OF_POP_VLAN: removes the outermost VLAN tag (802.1Q or 802.1ad) from the data, and the
     /// stripped tag the driver reported (`RTE_MBUF_F_RX_VLAN`, `vlan_tci`).
     PopVlan,
+    /// RAW_DECAP, RAW_ENCAP, VXLAN_DECAP/ENCAP, NVGRE_DECAP/ENCAP (`crate::tunnel`): they set
+    /// the packet type (when one was set) and the header lengths themselves.
+    Tunnel(Box<crate::tunnel::Tunnel>),
 }
 
 /// Why an edit could not be applied: the packet is dropped.
@@ -53,6 +56,7 @@ impl Frame for Mbuf {
     fn apply(&mut self, e: &Edit, _meta: &mut Meta) -> Result<(), EditFailed> {
         match e {
             Edit::PopVlan => pop_vlan(self)?,
+            Edit::Tunnel(t) => return t.apply(self).map_err(|_| EditFailed),
         }
         // The packet type the driver or the stage gave describes the old headers.
         if self.packet_type() != PacketType::UNKNOWN {

@@ -68,9 +68,10 @@ mod rule;
 mod stage;
 pub mod syntax;
 mod table;
+mod tunnel;
 mod validate;
 
-pub use action::{Action, Attr, IndirectAction, Rss, RssFunc};
+pub use action::{Action, Attr, IndirectAction, RawDecap, RawEncap, Rss, RssFunc};
 pub use engine::compile::Direction;
 pub use engine::{Fate, Verdict};
 pub use error::{Cause, ErrorType, FlowError};

@@ -237,6 +237,15 @@ fn validate_actions(rule: &FlowRule, ctx: &Context<'_>) -> Result<(), FlowError>
             metered = true;
         }
     }
+    let pattern: Vec<ItemType> = rule.pattern.iter().map(|it| it.ty).collect();
+    crate::tunnel::plan(&rule.actions, Some(&pattern)).map_err(|(i, msg)| {
+        let kind = if matches!(rule.actions[i], Action::VxlanDecap | Action::NvgreDecap) {
+            ErrorType::Action
+        } else {
+            ErrorType::ActionConf
+        };
+        FlowError::action(kind, i, msg)
+    })?;
     if fate.is_none() && !metered && (rule.attr.ingress || rule.attr.transfer) {
         return Err(FlowError::new(
             ErrorType::ActionNum,

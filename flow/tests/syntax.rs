@@ -34,6 +34,10 @@ const CANONICAL: &[&str] = &[
     "flow create 0 ingress pattern eth / ipv4 / end actions meter mtr_id 3 / queue index 1 / end",
     "flow create 0 ingress pattern eth / vlan / end actions set_meta data 0x1234 / set_tag data 0x5 mask 0xff index 2 / of_pop_vlan / jump group 1 / end",
     "flow create 0 egress pattern eth / end actions set_meta data 0x1 mask 0xf / end",
+    "flow create 0 ingress pattern eth / ipv4 / udp / vxlan / end actions raw_decap index 0 / raw_encap index 7 / queue index 0 / end",
+    "flow create 0 ingress pattern eth / ipv4 / udp / vxlan vni is 4 / end actions vxlan_decap / jump group 1 / end",
+    "flow create 0 egress pattern eth / ipv4 / end actions vxlan_encap / end",
+    "flow create 0 transfer pattern eth / ipv4 / nvgre / end actions nvgre_decap / nvgre_encap / port_id id 1 / end",
     "flow destroy 0 rule 1 rule 7",
     "flow flush 3",
     "flow query 0 2 count",
@@ -71,6 +75,10 @@ fn other_spellings_parse_to_the_same_rule() {
         (
             "flow   create 0 ingress   pattern vlan tci is 0x6064 / end actions rss types ip end / end",
             "flow create 0 ingress pattern vlan pcp is 3 dei is 0 vid is 0x64 / end actions rss types ipv4 ipv4-frag ipv4-other ipv6 ipv6-frag ipv6-other ipv6-ex end / end",
+        ),
+        (
+            "flow create 0 ingress pattern eth / end actions raw_decap / raw_encap / drop / end",
+            "flow create 0 ingress pattern eth / end actions raw_decap index 0 / raw_encap index 0 / drop / end",
         ),
         (
             "flow create 0 ingress pattern gre c_bit is 1 / end actions drop / end",
@@ -259,5 +267,57 @@ fn testpmd_replies() {
     assert_eq!(
         run("flow indirect_action 0 destroy action_id 7").out,
         "Indirect action #7 destroyed\n"
+    );
+}
+
+#[test]
+fn tunnel_actions_take_the_set_commands_state() {
+    use rpdk_flow::syntax::{EncapConfs, parse_with};
+    use rpdk_flow::{Action, ItemType};
+    let mut c = EncapConfs::default();
+    for line in [
+        "set raw_encap 1 eth src is 02:00:00:00:00:01 / ipv6 src is 2001:db8::1 / udp dst is 4789 / vxlan vni is 9 / end_set",
+        "set raw_decap 2 eth / ipv4 / gre protocol is 0x6558 / end_set",
+        "set vxlan ip-version ipv6 vni 7 udp-src 1 udp-dst 4789 ip-src ::1 ip-dst ::2 eth-src 00:00:00:00:00:01 eth-dst 00:00:00:00:00:02",
+    ] {
+        assert_eq!(c.execute(line, 0).out, "", "{line}");
+    }
+    let line = "flow create 0 ingress pattern eth / end actions raw_decap index 2 / raw_encap index 1 / vxlan_encap / queue index 0 / end";
+    let cmd = parse_with(line, &c).unwrap();
+    assert_eq!(cmd.to_string(), line);
+    assert_eq!(parse_with(&cmd.to_string(), &c).unwrap(), cmd);
+    let rpdk_flow::syntax::FlowCommand::Create { rule, .. } = &cmd else {
+        unreachable!()
+    };
+    let Action::RawEncap(e) = &rule.actions[1] else {
+        panic!("{:?}", rule.actions[1])
+    };
+    assert_eq!(e.data.len(), 14 + 40 + 8 + 8);
+    assert_eq!(&e.data[12..14], &[0x86, 0xdd]);
+    let Action::RawDecap(d) = &rule.actions[0] else {
+        panic!()
+    };
+    assert_eq!(d.data.len(), 14 + 20 + 4);
+    let Action::VxlanEncap { definition } = &rule.actions[2] else {
+        panic!()
+    };
+    let types: Vec<ItemType> = definition.iter().map(|i| i.ty).collect();
+    assert_eq!(
+        types,
+        [
+            ItemType::Eth,
+            ItemType::Ipv6,
+            ItemType::Udp,
+            ItemType::Vxlan
+        ]
+    );
+    // flow list names them.
+    let t = Arc::new(FlowTable::new(0, 1));
+    let o = rpdk_flow::syntax::execute_with(line, &c, &|_| Some(t.clone()));
+    assert_eq!(o.out, "Flow rule #0 created\n", "{o:?}");
+    let o = execute("flow list 0", &|_| Some(t.clone()));
+    assert_eq!(
+        o.out,
+        "ID\tGroup\tPrio\tAttr\tRule\n0\t0\t0\ti--\tETH => RAW_DECAP RAW_ENCAP VXLAN_ENCAP QUEUE\n"
     );
 }

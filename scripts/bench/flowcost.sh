@@ -8,6 +8,10 @@
 #   ... 1k rules: that rule, 500 `eth dst is 02:00:00:00:HH:LL` and 499 `eth / ipv4 src is
 #     10.0.H.L / udp dst is N` that match nothing (the packet goes through every shape's
 #     lookup), all to queue 0
+#   ... 1 rule, vxlan_encap: that rule with `vxlan_encap` before its count (`set vxlan` IPv4:
+#     every packet gets 50 bytes of VXLAN, lengths and the IPv4 checksum per packet)
+#   ... 1 rule, raw_encap + raw_decap: `raw_encap index 0 / raw_decap index 0` (the same VXLAN
+#     header on and off again: the decap's cost is this row's minus the encap row's)
 #   the engine's cost per packet in TSC cycles, hz/rate(rules) - hz/rate(no rules), and the
 #   rates' ratios to rpdk without rules (rpdk's rows; docs/performance.md gives their ratio
 #   to DPDK's row)
@@ -19,7 +23,18 @@ flowcost_prepare() {
     mkdir -p "$dir"
     : > "$dir/flowcost-1.txt"
     : > "$dir/flowcost-1k.txt"
+    : > "$dir/flowcost-encap.txt"
+    : > "$dir/flowcost-decap.txt"
     for p in 0 1; do
+        {
+            echo "set vxlan ip-version ipv4 vni 4 udp-src 4 udp-dst 4789 ip-src 127.0.0.1 ip-dst 128.0.0.1 eth-src 02:00:00:00:00:01 eth-dst 02:00:00:00:00:02"
+            echo "flow create $p ingress pattern eth dst is 00:00:00:00:00:00 / end actions vxlan_encap / count / queue index 0 / end"
+        } >> "$dir/flowcost-encap.txt"
+        {
+            echo "set raw_encap 0 eth src is 02:00:00:00:00:01 dst is 02:00:00:00:00:02 / ipv4 src is 127.0.0.1 dst is 128.0.0.1 / udp src is 4 dst is 4789 / vxlan vni is 4 / end_set"
+            echo "set raw_decap 0 eth / ipv4 / udp / vxlan / end_set"
+            echo "flow create $p ingress pattern eth dst is 00:00:00:00:00:00 / end actions raw_encap index 0 / raw_decap index 0 / count / queue index 0 / end"
+        } >> "$dir/flowcost-decap.txt"
         echo "flow create $p ingress pattern eth dst is 00:00:00:00:00:00 / end actions count / queue index 0 / end" \
             | tee -a "$dir/flowcost-1.txt" >> "$dir/flowcost-1k.txt"
         for i in $(seq 1 500); do
@@ -63,14 +78,14 @@ flowcost_dpdk() {
 
 flowcost_rpdk() {
     local bin=$RPDK_BENCH_BIN/rpdk-testpmd out rate hz="" r0="" n
-    for n in 0 1 1k; do
+    for n in 0 1 1k encap decap; do
         if [[ $n == 0 ]]; then
             out=$(flowcost_run "$bin" "$RPDK_PREFIX")
         else
             out=$(flowcost_run "$bin" "$RPDK_PREFIX" --cmdline-file="$RPDK_BENCH_OUT/flowcost-$n.txt")
             local made
             made=$(grep -c '^Flow rule #[0-9]* created' "$out" || true)
-            if [[ $made -ne $(wc -l < "$RPDK_BENCH_OUT/flowcost-$n.txt") ]]; then
+            if [[ $made -ne $(grep -c '^flow create' "$RPDK_BENCH_OUT/flowcost-$n.txt") ]]; then
                 echo "flowcost: $n: only $made rules created (output: $out)" >&2
                 continue
             fi
@@ -85,6 +100,8 @@ flowcost_rpdk() {
         local label="$n rules"
         [[ $n == 0 ]] && label="no rules"
         [[ $n == 1 ]] && label="1 rule"
+        [[ $n == encap ]] && label="1 rule, vxlan_encap"
+        [[ $n == decap ]] && label="1 rule, raw_encap + raw_decap"
         printf 'testpmd io net_null x2, 1 core, %s\tMpps\thigher\t%s\n' "$label" "$rate"
         if [[ $n == 0 ]]; then
             r0=$rate

@@ -36,6 +36,10 @@ Commands:
   add|del port meter profile|policy ..., create|enable|disable|del port meter ...,
   set|get|show port meter ...
                              rte_mtr: meter profiles, policies and meters (METER action)
+  set raw_encap|raw_decap [N] ITEM / ... end_set, set vxlan|vxlan-with-vlan|vxlan-tos-ttl ...,
+  set nvgre|nvgre-with-vlan ...
+                             the headers raw_encap/raw_decap index N, vxlan_encap and
+                             nvgre_encap take
   quit                       stop and exit
 ";
 
@@ -140,6 +144,7 @@ pub fn command(eal: &Eal, tp: &mut Testpmd, line: &str) -> Next {
     let words: Vec<&str> = line.split_whitespace().collect();
     match words.as_slice() {
         _ if rpdk_flow::syntax::is_meter_command(line) => tp.flow(line),
+        _ if rpdk_flow::syntax::is_encap_command(line) => tp.encap_set(line),
         [] => {}
         ["quit"] | ["exit"] => return Next::Quit,
         ["help"] => print!("{HELP}"),

@@ -63,6 +63,9 @@ pub struct Testpmd {
     classified: std::cell::RefCell<std::collections::HashSet<u16>>,
     verbose: u16,
     dumps: verbose::Dumps,
+    /// What `set raw_encap`, `set raw_decap`, `set vxlan` and `set nvgre` left, for the encap
+    /// actions of later `flow` commands.
+    encap: rpdk_flow::syntax::EncapConfs,
 }
 
 fn peer_of(ports: &[u16], i: usize, topo: Topology) -> u16 {
@@ -241,6 +244,7 @@ impl Testpmd {
             classified: Default::default(),
             verbose: 0,
             dumps: verbose::Dumps::default(),
+            encap: Default::default(),
         })
     }
 
@@ -411,11 +415,14 @@ impl Testpmd {
     /// testpmd's replies (a line that does not parse: `Bad arguments`, and on stderr the word
     /// at fault).
     pub fn flow(&mut self, line: &str) {
-        let (flows, classified) = (&self.flows, &self.classified);
-        let run = if rpdk_flow::syntax::is_meter_command(line) {
-            rpdk_flow::syntax::execute_meter
-        } else {
-            rpdk_flow::syntax::execute
+        let (flows, classified, encap) = (&self.flows, &self.classified, &self.encap);
+        let meter = rpdk_flow::syntax::is_meter_command(line);
+        let run = |line: &str, t: &dyn Fn(u16) -> Option<Arc<FlowTable>>| {
+            if meter {
+                rpdk_flow::syntax::execute_meter(line, t)
+            } else {
+                rpdk_flow::syntax::execute_with(line, encap, t)
+            }
         };
         let o = run(line, &|p| {
             let t = flows.get(&p)?;
@@ -429,6 +436,19 @@ impl Testpmd {
             }
             Some(t.clone())
         });
+        print!("{}", o.out);
+        eprint!("{}", o.err);
+        if let Some(e) = o.syntax {
+            eprintln!("testpmd: {e}");
+        }
+        let _ = std::io::stdout().flush();
+    }
+
+    /// `set raw_encap|raw_decap ...`, `set vxlan ...`, `set nvgre ...`: testpmd's encap
+    /// buffers and configurations, which the `raw_encap`, `raw_decap`, `vxlan_encap` and
+    /// `nvgre_encap` actions of later `flow` commands take.
+    pub fn encap_set(&mut self, line: &str) {
+        let o = self.encap.execute(line, self.verbose);
         print!("{}", o.out);
         eprint!("{}", o.err);
         if let Some(e) = o.syntax {

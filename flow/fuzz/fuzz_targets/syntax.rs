@@ -1,11 +1,15 @@
 //! Feeds arbitrary lines to the testpmd flow-syntax parser: nothing may panic; what parses
 //! must print and parse back to the same command; and a rule that parses goes through
 //! validate, create, classify (of a few fixed frames), query, dump and destroy without a panic.
+//! An encap `set` command (`set raw_encap ...`, `set vxlan ...`) fills testpmd's buffers, which
+//! rules with every tunnel action then take (their headers compiled at create).
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rpdk_flow::syntax::{FlowCommand, execute, parse};
+use rpdk_flow::syntax::{
+    EncapConfs, FlowCommand, RAW_ENCAP_CONFS, execute, execute_with, is_encap_command, parse,
+};
 use rpdk_flow::{Direction, FlowTable};
 use std::sync::Arc;
 
@@ -18,6 +22,10 @@ const FRAMES: [&[u8]; 3] = [
 
 fuzz_target!(|data: &[u8]| {
     let line = String::from_utf8_lossy(data);
+    if is_encap_command(&line) {
+        encap(&line);
+        return;
+    }
     let Ok(cmd) = parse(&line) else {
         return;
     };
@@ -44,3 +52,29 @@ fuzz_target!(|data: &[u8]| {
         table.destroy(id).expect("destroying a rule that exists");
     }
 });
+
+/// Runs an encap `set` command, then creates rules with every tunnel action from what it left.
+fn encap(line: &str) {
+    let mut c = EncapConfs::default();
+    let _ = c.execute(line, 1);
+    let table = Arc::new(FlowTable::new(0, 4));
+    let lookup = |p: u16| (p == 0).then(|| table.clone());
+    for i in 0..RAW_ENCAP_CONFS {
+        for actions in [
+            format!("raw_decap index {i} / raw_encap index {i}"),
+            format!("raw_encap index {i} / raw_decap index {i}"),
+            "vxlan_encap / vxlan_decap".to_string(),
+            format!("nvgre_encap / raw_decap index {i}"),
+        ] {
+            let rule = format!(
+                "flow create 0 ingress pattern eth / ipv4 / udp / vxlan / end actions {actions} / queue index 0 / end"
+            );
+            let out = execute_with(&rule, &c, &lookup);
+            assert!(out.syntax.is_none(), "{rule}: {:?}", out.syntax);
+        }
+    }
+    for f in FRAMES {
+        let _ = table.classify_frame(Direction::Ingress, f, 0);
+    }
+    table.flush().expect("flush");
+}

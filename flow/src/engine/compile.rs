@@ -158,6 +158,9 @@ pub(crate) fn steps(
     mut meter: impl FnMut(u32) -> Option<(Arc<Meter>, MeterPolicy)>,
 ) -> Vec<Step> {
     let mut out = Vec::new();
+    // The tunnel actions, compiled together (each depends on what the ones before it left);
+    // validation has checked them.
+    let mut tunnels = crate::tunnel::compile(actions).into_iter();
     for a in actions {
         out.push(match a {
             Action::Void => continue,
@@ -191,6 +194,15 @@ pub(crate) fn steps(
                 mask: *mask,
             },
             Action::OfPopVlan => Step::Edit(Edit::PopVlan),
+            Action::RawDecap(_)
+            | Action::RawEncap(_)
+            | Action::VxlanDecap
+            | Action::VxlanEncap { .. }
+            | Action::NvgreDecap
+            | Action::NvgreEncap { .. } => match tunnels.next() {
+                Some(t) => Step::Edit(Edit::Tunnel(Box::new(t))),
+                None => continue,
+            },
             Action::PortId { id, .. } => Step::Port(*id as u16),
             Action::RepresentedPort { port_id } => Step::Port(*port_id),
             Action::Rss(r) => Step::Rss {

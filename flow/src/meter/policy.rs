@@ -63,7 +63,13 @@ impl MeterPolicy {
                     | Action::Indirect { .. }
                     | Action::Count { .. }
                     | Action::Meter { .. }
-                    | Action::OfPopVlan => {
+                    | Action::OfPopVlan
+                    | Action::RawDecap(_)
+                    | Action::RawEncap(_)
+                    | Action::VxlanDecap
+                    | Action::VxlanEncap { .. }
+                    | Action::NvgreDecap
+                    | Action::NvgreEncap { .. } => {
                         return Err(bad(format!(
                             "{} actions: {} is not allowed in a meter policy",
                             color.name(),

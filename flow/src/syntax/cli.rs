@@ -1,6 +1,7 @@
 //! Running `flow` commands against flow tables, with DPDK 22.11 testpmd's replies.
 
-use super::{FlowCommand, parse};
+use super::encap::EncapConfs;
+use super::{FlowCommand, parse_with};
 use crate::table::{CountQuery, FlowTable};
 use std::fmt::Write;
 use std::sync::Arc;
@@ -25,10 +26,20 @@ fn count_block(out: &mut String, title: &str, q: &CountQuery) {
 }
 
 /// Parses and runs one `flow ...` line; `table` gives a port's flow table (`None`: no such
-/// port).
+/// port). The encap actions take testpmd's buffers at start (see [`execute_with`]).
 pub fn execute(line: &str, table: &dyn Fn(u16) -> Option<Arc<FlowTable>>) -> Output {
+    execute_with(line, &EncapConfs::default(), table)
+}
+
+/// [`execute`], the encap actions taking the buffers and configurations of `confs` (what
+/// testpmd's `set raw_encap`, `set vxlan`, ... left).
+pub fn execute_with(
+    line: &str,
+    confs: &EncapConfs,
+    table: &dyn Fn(u16) -> Option<Arc<FlowTable>>,
+) -> Output {
     let mut o = Output::default();
-    let cmd = match parse(line) {
+    let cmd = match parse_with(line, confs) {
         Ok(c) => c,
         Err(e) => {
             o.out.push_str("Bad arguments\n");

@@ -13,13 +13,15 @@
 //! ```
 
 mod cli;
+mod encap;
 mod meter;
 mod parse;
 mod print;
 
-pub use cli::{Output, execute};
+pub use cli::{Output, execute, execute_with};
+pub use encap::{EncapConfs, RAW_ENCAP_CONFS, is_encap_command};
 pub use meter::{execute_meter, is_meter_command};
-pub use parse::parse;
+pub use parse::{parse, parse_with};
 pub(crate) use print::rule_text;
 
 use crate::action::{Attr, IndirectAction};

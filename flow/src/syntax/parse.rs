@@ -1,7 +1,8 @@
 //! The parser: words in, a [`FlowCommand`] or a [`SyntaxError`] naming the word out.
 
+use super::encap::EncapConfs;
 use super::{FlowCommand, SyntaxError};
-use crate::action::{Action, Attr, IndirectAction, Rss, RssFunc, rss_type};
+use crate::action::{Action, Attr, IndirectAction, RawDecap, RawEncap, Rss, RssFunc, rss_type};
 use crate::item::{Field, Item, ItemType, Kind, field_max, set_field};
 use crate::rule::FlowRule;
 use rpdk_mbuf::net::MacAddr;
@@ -147,8 +148,16 @@ fn parse_hex(t: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Parses one `flow ...` command line.
+/// Parses one `flow ...` command line; `raw_encap`, `raw_decap`, `vxlan_encap` and
+/// `nvgre_encap` take testpmd's buffers and configurations at start (empty buffers: see
+/// [`parse_with`]).
 pub fn parse(line: &str) -> Result<FlowCommand, SyntaxError> {
+    parse_with(line, &EncapConfs::default())
+}
+
+/// Parses one `flow ...` command line, the encap actions taking the buffers and
+/// configurations of `confs` (what testpmd's `set raw_encap`, `set vxlan`, ... left).
+pub fn parse_with(line: &str, confs: &EncapConfs) -> Result<FlowCommand, SyntaxError> {
     let mut w = Words {
         w: line.split_whitespace().collect(),
         i: 0,
@@ -160,14 +169,14 @@ pub fn parse(line: &str) -> Result<FlowCommand, SyntaxError> {
             let port = w.port()?;
             FlowCommand::Validate {
                 port,
-                rule: rule(&mut w)?,
+                rule: rule(&mut w, confs)?,
             }
         }
         "create" => {
             let port = w.port()?;
             FlowCommand::Create {
                 port,
-                rule: rule(&mut w)?,
+                rule: rule(&mut w, confs)?,
             }
         }
         "destroy" => {
@@ -285,7 +294,7 @@ fn indirect(w: &mut Words<'_>) -> R<FlowCommand> {
     })
 }
 
-fn rule(w: &mut Words<'_>) -> R<FlowRule> {
+fn rule(w: &mut Words<'_>, confs: &EncapConfs) -> R<FlowRule> {
     let mut r = FlowRule::default();
     loop {
         let at = w.i;
@@ -322,7 +331,10 @@ fn rule(w: &mut Words<'_>) -> R<FlowRule> {
         if t == "end" {
             break;
         }
-        r.actions.push(action(w, t, at)?);
+        r.actions.push(match encap_action(w, t, confs)? {
+            Some(a) => a,
+            None => action(w, t, at)?,
+        });
         w.expect("/")?;
     }
     Ok(r)
@@ -337,7 +349,7 @@ enum Op {
     Prefix,
 }
 
-fn item(w: &mut Words<'_>, ty: ItemType) -> R<Item> {
+pub(super) fn item(w: &mut Words<'_>, ty: ItemType) -> R<Item> {
     let mut it = Item::new(ty);
     loop {
         let at = w.i;
@@ -577,6 +589,45 @@ pub(super) fn action(w: &mut Words<'_>, t: &str, at: usize) -> R<Action> {
         "rss" => Action::Rss(rss(w)?),
         _ => return w.err(at, "unknown action"),
     })
+}
+
+/// The tunnel actions, which take testpmd's encap buffers and configurations (`None`: not
+/// one of them).
+fn encap_action(w: &mut Words<'_>, t: &str, confs: &EncapConfs) -> R<Option<Action>> {
+    let index = |w: &mut Words<'_>| -> R<u8> {
+        if w.eat("index") {
+            let max = super::encap::RAW_ENCAP_CONFS as u128 - 1;
+            w.uint("a raw_encap/raw_decap index", max).map(|v| v as u8)
+        } else {
+            Ok(0)
+        }
+    };
+    Ok(Some(match t {
+        "raw_decap" => {
+            let index = index(w)?;
+            Action::RawDecap(RawDecap {
+                data: confs.raw_decap(index as usize).to_vec(),
+                index,
+            })
+        }
+        "raw_encap" => {
+            let index = index(w)?;
+            Action::RawEncap(RawEncap {
+                data: confs.raw_encap(index as usize).to_vec(),
+                preserve: Vec::new(),
+                index,
+            })
+        }
+        "vxlan_decap" => Action::VxlanDecap,
+        "nvgre_decap" => Action::NvgreDecap,
+        "vxlan_encap" => Action::VxlanEncap {
+            definition: confs.vxlan_definition(),
+        },
+        "nvgre_encap" => Action::NvgreEncap {
+            definition: confs.nvgre_definition(),
+        },
+        _ => return Ok(None),
+    }))
 }
 
 fn rss(w: &mut Words<'_>) -> R<Rss> {

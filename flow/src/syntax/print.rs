@@ -333,5 +333,12 @@ fn action(s: &mut String, a: &Action) {
             rss(s, r);
             Ok(())
         }
+        // The buffers and definitions are testpmd's `set` state: the actions name them.
+        Action::RawDecap(r) => write!(s, "raw_decap index {}", r.index),
+        Action::RawEncap(r) => write!(s, "raw_encap index {}", r.index),
+        Action::VxlanDecap => write!(s, "vxlan_decap"),
+        Action::VxlanEncap { .. } => write!(s, "vxlan_encap"),
+        Action::NvgreDecap => write!(s, "nvgre_decap"),
+        Action::NvgreEncap { .. } => write!(s, "nvgre_encap"),
     };
 }
