@@ -62,7 +62,10 @@ mod error;
 mod item;
 mod matcher;
 pub mod meter;
+mod modify;
 mod packet;
+#[allow(dead_code)] // Run by the engine once it runs packet edits.
+mod rewrite;
 mod rule;
 mod stage;
 pub mod syntax;
@@ -74,6 +77,7 @@ pub use engine::compile::Direction;
 pub use engine::{Fate, Verdict};
 pub use error::{Cause, ErrorType, FlowError};
 pub use item::{Item, ItemType};
+pub use modify::{FieldId, ModifyData, ModifyField, ModifyOp, ModifySrc};
 pub use packet::{Layer, Layers, MAX_LAYERS, Meta};
 pub use rule::{
     FieldRef, FieldValue, ItemBuilder, TypedItem, any, eth, geneve, gre, icmp, icmp6, ipv4, ipv6,

@@ -161,6 +161,25 @@ pub(crate) fn steps(
                 },
                 None => continue,
             },
+            // Header rewrites and VLAN actions: refused by validation until the engine
+            // runs packet edits.
+            Action::SetMacSrc { .. }
+            | Action::SetMacDst { .. }
+            | Action::SetIpv4Src { .. }
+            | Action::SetIpv4Dst { .. }
+            | Action::SetIpv6Src { .. }
+            | Action::SetIpv6Dst { .. }
+            | Action::SetTpSrc { .. }
+            | Action::SetTpDst { .. }
+            | Action::SetTtl { .. }
+            | Action::DecTtl
+            | Action::SetIpv4Dscp { .. }
+            | Action::SetIpv6Dscp { .. }
+            | Action::ModifyField(_)
+            | Action::OfPushVlan { .. }
+            | Action::OfPopVlan
+            | Action::OfSetVlanVid { .. }
+            | Action::OfSetVlanPcp { .. } => continue,
             Action::PortId { id, .. } => Step::Port(*id as u16),
             Action::RepresentedPort { port_id } => Step::Port(*port_id),
             Action::Rss(r) => Step::Rss {
