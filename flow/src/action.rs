@@ -63,7 +63,9 @@ pub(crate) fn rss_type(name: &str) -> Option<u64> {
 
 /// One action of a rule (DPDK's `RTE_FLOW_ACTION_TYPE_*` with its configuration).
 ///
-/// The enum is `non_exhaustive`: the packet-modifying actions and aging come later.
+/// Actions run in order; the packet-modifying ones (OF_POP_VLAN...) change the packet for the
+/// actions after them and for the groups a JUMP leads to. The enum is `non_exhaustive`: more
+/// actions come.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Action {
@@ -120,6 +122,27 @@ pub enum Action {
         /// The meter object.
         mtr_id: u32,
     },
+    /// Sets the packet's metadata (`meta.meta = meta.meta & !mask | data & mask`), which the
+    /// META item of later groups matches.
+    SetMeta {
+        /// The value.
+        data: u32,
+        /// The bits set.
+        mask: u32,
+    },
+    /// Sets tag `index` (0 to 7) under a mask, which the TAG item of later groups matches.
+    SetTag {
+        /// The value.
+        data: u32,
+        /// The bits set.
+        mask: u32,
+        /// The tag.
+        index: u8,
+    },
+    /// Removes the outermost VLAN tag (OpenFlow's `OFPAT_POP_VLAN`): from the data when it is
+    /// there, and the tag a driver stripped (`RTE_MBUF_F_RX_VLAN`, `vlan_tci`); an untagged
+    /// packet goes on unchanged.
+    OfPopVlan,
     /// An indirect action by handle (a shared counter).
     Indirect {
         /// The handle, from [`crate::FlowTable::action_handle_create`].
@@ -192,8 +215,6 @@ pub enum Action {
         /// The tag's TPID (0x8100, 0x88a8, ...).
         ethertype: u16,
     },
-    /// Removes the outermost VLAN tag (OpenFlow's OFPAT_POP_VLAN).
-    OfPopVlan,
     /// Sets the VLAN id of the outermost tag (OpenFlow's OFPAT_SET_VLAN_VID).
     OfSetVlanVid {
         /// The id (0 to 4095).
@@ -222,6 +243,9 @@ impl Action {
             Action::PortId { .. } => "PORT_ID",
             Action::RepresentedPort { .. } => "REPRESENTED_PORT",
             Action::Meter { .. } => "METER",
+            Action::SetMeta { .. } => "SET_META",
+            Action::SetTag { .. } => "SET_TAG",
+            Action::OfPopVlan => "OF_POP_VLAN",
             Action::Indirect { .. } => "INDIRECT",
             Action::SetMacSrc { .. } => "SET_MAC_SRC",
             Action::SetMacDst { .. } => "SET_MAC_DST",
@@ -237,7 +261,6 @@ impl Action {
             Action::SetIpv6Dscp { .. } => "SET_IPV6_DSCP",
             Action::ModifyField(_) => "MODIFY_FIELD",
             Action::OfPushVlan { .. } => "OF_PUSH_VLAN",
-            Action::OfPopVlan => "OF_POP_VLAN",
             Action::OfSetVlanVid { .. } => "OF_SET_VLAN_VID",
             Action::OfSetVlanPcp { .. } => "OF_SET_VLAN_PCP",
         }

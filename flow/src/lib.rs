@@ -57,6 +57,8 @@
 #![deny(unsafe_code)]
 
 mod action;
+mod dynf;
+mod edit;
 mod engine;
 mod error;
 mod item;
@@ -64,7 +66,6 @@ mod matcher;
 pub mod meter;
 mod modify;
 mod packet;
-#[allow(dead_code)] // Run by the engine once it runs packet edits.
 mod rewrite;
 mod rule;
 mod stage;
@@ -73,12 +74,13 @@ mod table;
 mod validate;
 
 pub use action::{Action, Attr, IndirectAction, Rss, RssFunc};
+pub use dynf::{dynf_metadata, dynf_metadata_avail, dynf_metadata_register};
 pub use engine::compile::Direction;
 pub use engine::{Fate, Verdict};
 pub use error::{Cause, ErrorType, FlowError};
 pub use item::{Item, ItemType};
 pub use modify::{FieldId, ModifyData, ModifyField, ModifyOp, ModifySrc};
-pub use packet::{Layer, Layers, MAX_LAYERS, Meta};
+pub use packet::{Layer, Layers, MAX_LAYERS, MAX_TAGS, Meta};
 pub use rule::{
     FieldRef, FieldValue, ItemBuilder, TypedItem, any, eth, geneve, gre, icmp, icmp6, ipv4, ipv6,
     mark, meta, mpls, nvgre, port_id, raw, represented_port, sctp, tag, tcp, udp, vlan, vxlan,

@@ -83,8 +83,11 @@ pub struct Meta {
     /// The packet's metadata, for the META item (0 unless set).
     pub meta: u32,
     /// Tags 0..8, for the TAG item (0 unless set).
-    pub tags: [u32; 8],
+    pub tags: [u32; MAX_TAGS],
 }
+
+/// How many tags a packet carries (TAG item, SET_TAG action).
+pub const MAX_TAGS: usize = 8;
 
 /// A packet's layers: what each is and where it starts, in order from the outermost.
 #[derive(Clone, Copy, Debug)]

@@ -17,8 +17,10 @@
 //! checksum to be offloaded is left alone, and an offloaded L4 checksum field, which holds the
 //! pseudo-header sum (`rte_ipv4_phdr_cksum`), follows the address changes only.
 
+use crate::action::Action;
 use crate::modify::{FieldId, ModifyData, ModifyField, ModifyOp, ModifySrc};
 use crate::packet::{Layer, Layers, MAX_LAYERS, Meta};
+use rpdk_mbuf::net::MacAddr;
 use rpdk_mbuf::net::checksum::{combine, sum};
 use rpdk_mbuf::{Mbuf, OlFlags};
 
@@ -220,6 +222,43 @@ impl Rewrite {
             src: Src::Imm(port as u128),
             width: 16,
         }
+    }
+
+    /// The rewrite of a legacy rewrite or VLAN action (`None` for other actions).
+    pub(crate) fn of(a: &Action) -> Option<Rewrite> {
+        let mac = |m: &MacAddr| m.0.iter().fold(0u128, |v, &b| (v << 8) | b as u128);
+        Some(match a {
+            Action::SetMacSrc { mac_addr } => Rewrite::set(FieldId::MacSrc, mac(mac_addr)),
+            Action::SetMacDst { mac_addr } => Rewrite::set(FieldId::MacDst, mac(mac_addr)),
+            Action::SetIpv4Src { ipv4_addr } => {
+                Rewrite::set(FieldId::Ipv4Src, u32::from(*ipv4_addr) as u128)
+            }
+            Action::SetIpv4Dst { ipv4_addr } => {
+                Rewrite::set(FieldId::Ipv4Dst, u32::from(*ipv4_addr) as u128)
+            }
+            Action::SetIpv6Src { ipv6_addr } => {
+                Rewrite::set(FieldId::Ipv6Src, u128::from(*ipv6_addr))
+            }
+            Action::SetIpv6Dst { ipv6_addr } => {
+                Rewrite::set(FieldId::Ipv6Dst, u128::from(*ipv6_addr))
+            }
+            Action::SetTpSrc { port } => Rewrite::set_tp(false, *port),
+            Action::SetTpDst { port } => Rewrite::set_tp(true, *port),
+            Action::SetTtl { ttl_value } => Rewrite::SetTtl(*ttl_value),
+            Action::DecTtl => Rewrite::DecTtl,
+            Action::SetIpv4Dscp { dscp } => Rewrite::set(FieldId::Ipv4Dscp, *dscp as u128),
+            Action::SetIpv6Dscp { dscp } => Rewrite::set(FieldId::Ipv6Dscp, *dscp as u128),
+            Action::ModifyField(m) => return Rewrite::modify(m),
+            Action::OfPushVlan { ethertype } => Rewrite::PushVlan(*ethertype),
+            Action::OfSetVlanVid { vlan_vid } => Rewrite::SetVlanVid(*vlan_vid),
+            Action::OfSetVlanPcp { vlan_pcp } => Rewrite::SetVlanPcp(*vlan_pcp),
+            _ => return None,
+        })
+    }
+
+    /// Whether it is a MODIFY_FIELD into META.
+    pub(crate) fn sets_meta(&self) -> bool {
+        matches!(self, Rewrite::Modify { dst: Loc::Meta, .. })
     }
 
     /// Whether it changes the packet's bytes (not only its metadata).

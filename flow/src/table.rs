@@ -2,6 +2,7 @@
 //! dev_dump, indirect actions) and the burst classifier the port's software stage calls.
 
 use crate::action::{Action, Attr, IndirectAction};
+use crate::edit::ReadOnly;
 use crate::engine::compile::{self, Compiled, Direction};
 use crate::engine::counters::Counters;
 use crate::engine::publish::{Published, slot};
@@ -9,13 +10,13 @@ use crate::engine::{Ctx, Engine, Fate, Verdict};
 use crate::error::{Cause, ErrorType, FlowError};
 use crate::matcher::PatternMatch;
 use crate::meter::{Meter, MeterPolicy, MeterTable, MtrError};
-use crate::packet::{Layers, Meta};
+use crate::packet::Meta;
 use crate::rule::FlowRule;
 use crate::validate::{self, Context};
 use rpdk_mbuf::{Mbuf, OlFlags};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A COUNT query's result (`struct rte_flow_query_count`).
@@ -64,6 +65,8 @@ pub struct FlowTable {
     engine: Published<Engine>,
     counters: Counters,
     meters: MeterTable,
+    /// Packets dropped because a packet-modifying action could not change them.
+    edit_drops: AtomicU64,
     control: Mutex<Control>,
 }
 
@@ -77,6 +80,7 @@ impl FlowTable {
             engine: Published::new(Engine::default()),
             counters: Counters::new(),
             meters: MeterTable::new(),
+            edit_drops: AtomicU64::new(0),
             control: Mutex::new(Control {
                 rules: BTreeMap::new(),
                 indirect: BTreeMap::new(),
@@ -231,6 +235,11 @@ impl FlowTable {
                     h.users += 1;
                 }
             }
+        }
+        if rule.actions.iter().any(sets_meta) {
+            // Where SET_META's value reaches the application (without room for it, the rules
+            // still see it).
+            let _ = crate::dynf::dynf_metadata_register();
         }
         let pattern = PatternMatch::new(&rule.pattern);
         let dir = Direction::of(&rule.attr);
@@ -638,16 +647,31 @@ impl FlowTable {
         }
     }
 
-    /// Classifies one frame that came in on (or goes out of) `port`.
+    /// Packets the rules dropped because a packet-modifying action could not change them (too
+    /// short for what it removes, no headroom for what it adds).
+    pub fn edit_drops(&self) -> u64 {
+        self.edit_drops.load(Ordering::Relaxed)
+    }
+
+    /// Counts a verdict's failed edit (rare: an atomic add only then).
+    #[inline]
+    fn count_edit(&self, v: &Verdict) {
+        if v.edit_failed {
+            self.edit_drops.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Classifies one frame that came in on (or goes out of) `port`. The frame is not changed:
+    /// packet-modifying actions are skipped (the steps and groups after them see the frame as
+    /// it is); [`FlowTable::classify`] applies them to mbufs.
     pub fn classify_frame(&self, dir: Direction, frame: &[u8], port: u16) -> Verdict {
         let ctx = self.ctx(dir);
         self.engine.read(|e| {
-            let l = Layers::parse(frame);
             let meta = Meta {
                 port,
                 ..Meta::default()
             };
-            e.run(dir, &l, meta, frame.len() as u64, &ctx)
+            e.run(dir, &mut ReadOnly(frame), meta, &ctx)
         })
     }
 
@@ -667,13 +691,18 @@ impl FlowTable {
                     next.prefetch_data();
                 }
                 let (m, v) = (&mut pkts[i], &mut out[i]);
-                let frame = m.data();
-                let l = Layers::parse(frame);
                 let meta = Meta {
                     port: m.port(),
+                    // An application's TX metadata, for the META items of egress rules.
+                    meta: if dir == Direction::Egress {
+                        crate::dynf::dynf_metadata(m).unwrap_or(0)
+                    } else {
+                        0
+                    },
                     ..Meta::default()
                 };
-                *v = e.run(dir, &l, meta, m.pkt_len() as u64, &ctx);
+                *v = e.run(dir, m, meta, &ctx);
+                self.count_edit(v);
                 apply(m, v);
             }
         });
@@ -716,15 +745,12 @@ impl FlowTable {
                     next.prefetch_data();
                 }
                 let (m, v) = (&mut pkts[k], &mut out[k]);
-                let frame = m.data();
-                let l = Layers::parse(frame);
                 let meta = Meta {
                     port,
                     ..Meta::default()
                 };
-                let len = m.pkt_len() as u64;
                 let tv = if t {
-                    e.run(Direction::Transfer, &l, meta, len, &tctx)
+                    e.run(Direction::Transfer, m, meta, &tctx)
                 } else {
                     Verdict::default()
                 };
@@ -735,7 +761,7 @@ impl FlowTable {
                         mark: tv.mark,
                         ..meta
                     };
-                    let mut iv = e.run(Direction::Ingress, &l, meta, len, &ictx);
+                    let mut iv = e.run(Direction::Ingress, m, meta, &ictx);
                     if iv.fate == Fate::Isolated && tv != Verdict::default() {
                         // A transfer rule matched: the packet is not unmatched.
                         iv.fate = Fate::Default;
@@ -744,11 +770,13 @@ impl FlowTable {
                         mark: iv.mark.or(tv.mark),
                         flag: iv.flag || tv.flag,
                         rss_hash: iv.rss_hash.or(tv.rss_hash),
+                        meta: iv.meta.or(tv.meta),
                         ..iv
                     }
                 } else {
                     tv
                 };
+                self.count_edit(v);
                 apply(m, v);
             }
         });
@@ -760,6 +788,15 @@ impl FlowTable {
 /// pool-sized working set).
 const PREFETCH: usize = 4;
 
+/// Whether an action sets the packet's metadata (SET_META, MODIFY_FIELD into META).
+fn sets_meta(a: &Action) -> bool {
+    match a {
+        Action::SetMeta { .. } => true,
+        Action::ModifyField(m) => m.dst.field == crate::modify::FieldId::Meta,
+        _ => false,
+    }
+}
+
 /// Writes MARK, FLAG and the RSS hash into the mbuf.
 #[inline]
 fn apply(m: &mut Mbuf, v: &Verdict) {
@@ -770,5 +807,8 @@ fn apply(m: &mut Mbuf, v: &Verdict) {
     }
     if let Some(h) = v.rss_hash {
         m.set_rss_hash(h);
+    }
+    if let Some(x) = v.meta {
+        crate::dynf::set_dynf_metadata(m, x);
     }
 }

@@ -6,6 +6,7 @@ use crate::error::{Cause, ErrorType, FlowError};
 use crate::item::{ItemType, get_field};
 use crate::meter::{Color, MeterPolicy};
 use crate::modify::{FieldId, ModifyData, ModifyField, ModifySrc};
+use crate::packet::MAX_TAGS;
 use crate::rule::FlowRule;
 use rpdk_ethdev::MAX_ETHPORTS;
 
@@ -164,11 +165,11 @@ fn validate_pattern(rule: &FlowRule) -> Result<(), FlowError> {
                 }
             }
         }
-        if ty == ItemType::Tag && spec[4] as usize >= 8 {
+        if ty == ItemType::Tag && spec[4] as usize >= MAX_TAGS {
             return Err(FlowError::item(
                 ErrorType::ItemSpec,
                 i,
-                format!("TAG index {} out of range (0 to 7)", spec[4]),
+                format!("TAG index {} out of range (0 to {})", spec[4], MAX_TAGS - 1),
             ));
         }
         prev = stack(prev, ty, i)?;
@@ -215,24 +216,6 @@ fn validate_actions(rule: &FlowRule, ctx: &Context<'_>) -> Result<(), FlowError>
             fate = Some((i, act));
         }
         check_action(rule, act, i, ctx)?;
-        if act.name().starts_with("SET_")
-            || matches!(
-                act,
-                Action::DecTtl
-                    | Action::ModifyField(_)
-                    | Action::OfPushVlan { .. }
-                    | Action::OfPopVlan
-                    | Action::OfSetVlanVid { .. }
-                    | Action::OfSetVlanPcp { .. }
-            )
-        {
-            return Err(FlowError::action(
-                ErrorType::Action,
-                i,
-                format!("{} is not run by the engine yet", act.name()),
-            )
-            .with_errno(libc::ENOTSUP));
-        }
         if let Action::Meter { mtr_id } = act {
             let Some(policy) = (ctx.meter_policy)(*mtr_id) else {
                 return Err(FlowError::action(
@@ -313,6 +296,11 @@ fn check_action(
             i,
             format!("jump to its own group {group} is a loop"),
         )),
+        Action::SetTag { index, .. } if *index as usize >= MAX_TAGS => Err(FlowError::action(
+            ErrorType::ActionConf,
+            i,
+            format!("tag index {index} out of range (0 to {})", MAX_TAGS - 1),
+        )),
         Action::Indirect { handle } if !(ctx.indirect_exists)(*handle) => Err(FlowError::action(
             ErrorType::ActionConf,
             i,
@@ -364,7 +352,7 @@ fn check_rewrite(rule: &FlowRule, act: &Action, i: usize) -> Result<(), FlowErro
         Action::OfSetVlanPcp { vlan_pcp } if *vlan_pcp > 7 => {
             conf(format!("VLAN priority {vlan_pcp} out of range (0 to 7)"))
         }
-        Action::OfSetVlanVid { .. } | Action::OfSetVlanPcp { .. } | Action::OfPopVlan => {
+        Action::OfSetVlanVid { .. } | Action::OfSetVlanPcp { .. } => {
             let pushed = rule.actions[..i]
                 .iter()
                 .any(|a| matches!(a, Action::OfPushVlan { .. }));

@@ -38,6 +38,8 @@ const CANONICAL: &[&str] = &[
     "flow create 0 group 1 ingress pattern eth / end actions modify_field op set dst_type tag dst_level 2 dst_offset 16 src_type udp_port_dst width 16 / modify_field op add dst_type meta src_type pointer src_ptr 07 width 32 / modify_field op set dst_type mac_dst dst_offset 16 src_type ipv4_src src_offset 24 width 8 / drop / end",
     "flow create 0 ingress pattern eth / vlan / end actions of_pop_vlan / of_push_vlan ethertype 0x88a8 / of_set_vlan_vid vlan_vid 100 / of_set_vlan_pcp vlan_pcp 3 / queue index 1 / end",
     "flow create 0 ingress pattern eth / end actions modify_field op set dst_type ipv6_src src_type value src_value 20010db8000000000000000000000001 width 128 / modify_field op set dst_type vlan_id src_type tag src_level 7 src_offset 20 width 12 / drop / end",
+    "flow create 0 ingress pattern eth / vlan / end actions set_meta data 0x1234 / set_tag data 0x5 mask 0xff index 2 / of_pop_vlan / jump group 1 / end",
+    "flow create 0 egress pattern eth / end actions set_meta data 0x1 mask 0xf / end",
     "flow destroy 0 rule 1 rule 7",
     "flow flush 3",
     "flow query 0 2 count",

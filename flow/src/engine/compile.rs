@@ -2,10 +2,12 @@
 //! form when it has one, and its actions resolved (counters, RSS queues and key).
 
 use crate::action::{Action, Attr};
+use crate::edit::Edit;
 use crate::item::{Field, ItemType};
 use crate::matcher::{ItemMatch, PatternMatch};
 use crate::meter::{Color, Meter, MeterPolicy};
 use crate::packet::{Layers, Meta};
+use crate::rewrite::Rewrite;
 use rpdk_ethdev::RssHf;
 use rpdk_ethdev::rss::DEFAULT_RSS_KEY;
 use std::sync::Arc;
@@ -57,6 +59,21 @@ pub(crate) enum Step {
         key: Box<[u8]>,
         queues: Box<[u16]>,
     },
+    /// SET_META: the packet's metadata, under a mask.
+    SetMeta {
+        data: u32,
+        mask: u32,
+    },
+    /// SET_TAG: tag `index`, under a mask.
+    SetTag {
+        index: u8,
+        data: u32,
+        mask: u32,
+    },
+    /// A packet-modifying action (`crate::edit`).
+    Edit(Edit),
+    /// A MODIFY_FIELD into the metadata (MARK, META, TAG): run in place, as SET_META is.
+    ModifyMeta(Rewrite),
     /// A meter and its policy's steps per colour.
     Meter {
         meter: Arc<Meter>,
@@ -70,7 +87,14 @@ impl Step {
         // A meter is not: its policy may give the fate, or leave it to the rule's own.
         !matches!(
             self,
-            Step::Count(_) | Step::Mark(_) | Step::Flag | Step::Meter { .. }
+            Step::Count(_)
+                | Step::Mark(_)
+                | Step::Flag
+                | Step::Meter { .. }
+                | Step::SetMeta { .. }
+                | Step::SetTag { .. }
+                | Step::Edit(_)
+                | Step::ModifyMeta(_)
         )
     }
 }
@@ -161,25 +185,22 @@ pub(crate) fn steps(
                 },
                 None => continue,
             },
-            // Header rewrites and VLAN actions: refused by validation until the engine
-            // runs packet edits.
-            Action::SetMacSrc { .. }
-            | Action::SetMacDst { .. }
-            | Action::SetIpv4Src { .. }
-            | Action::SetIpv4Dst { .. }
-            | Action::SetIpv6Src { .. }
-            | Action::SetIpv6Dst { .. }
-            | Action::SetTpSrc { .. }
-            | Action::SetTpDst { .. }
-            | Action::SetTtl { .. }
-            | Action::DecTtl
-            | Action::SetIpv4Dscp { .. }
-            | Action::SetIpv6Dscp { .. }
-            | Action::ModifyField(_)
-            | Action::OfPushVlan { .. }
-            | Action::OfPopVlan
-            | Action::OfSetVlanVid { .. }
-            | Action::OfSetVlanPcp { .. } => continue,
+            Action::SetMeta { data, mask } => Step::SetMeta {
+                data: *data,
+                mask: *mask,
+            },
+            Action::SetTag { data, mask, index } => Step::SetTag {
+                index: *index,
+                data: *data,
+                mask: *mask,
+            },
+            Action::OfPopVlan => Step::Edit(Edit::PopVlan),
+            Action::ModifyField(m) => match Rewrite::modify(m) {
+                Some(r) if !r.changes_bytes() => Step::ModifyMeta(r),
+                Some(r) => Step::Edit(Edit::Rewrite(r)),
+                // Refused by validation.
+                None => continue,
+            },
             Action::PortId { id, .. } => Step::Port(*id as u16),
             Action::RepresentedPort { port_id } => Step::Port(*port_id),
             Action::Rss(r) => Step::Rss {
@@ -199,6 +220,11 @@ pub(crate) fn steps(
                 } else {
                     r.queues.clone().into()
                 },
+            },
+            // The header rewrites and VLAN actions.
+            a => match Rewrite::of(a) {
+                Some(r) => Step::Edit(Edit::Rewrite(r)),
+                None => continue,
             },
         });
     }

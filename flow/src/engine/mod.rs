@@ -7,6 +7,7 @@ pub(crate) mod counters;
 pub(crate) mod publish;
 pub(crate) mod tss;
 
+use crate::edit::Frame;
 use crate::meter::{Color, ColorInputs};
 use crate::packet::{Layer, Layers, Meta};
 use compile::{Compiled, Direction, Step};
@@ -43,6 +44,12 @@ pub struct Verdict {
     pub flag: bool,
     /// The RSS hash of an RSS action, for `hash.rss`.
     pub rss_hash: Option<u32>,
+    /// A packet-modifying action could not change the packet (too short, no headroom): the
+    /// fate is `Drop`.
+    pub edit_failed: bool,
+    /// The metadata after SET_META (or a MODIFY_FIELD into META) ran, for the mbuf's
+    /// `rte_flow_dynfield_metadata` ([`crate::dynf_metadata_register`]).
+    pub meta: Option<u32>,
 }
 
 /// Most rules a packet goes through (PASSTHRU and JUMP steps); past it, the packet takes the
@@ -111,20 +118,20 @@ impl Engine {
         v
     }
 
-    /// Runs one packet of `len` bytes through the rules of `dir`.
+    /// Runs one packet through the rules of `dir`; packet-modifying actions change `frame`.
     #[inline]
     pub fn run(
         &self,
         dir: Direction,
-        l: &Layers<'_>,
+        frame: &mut impl Frame,
         mut meta: Meta,
-        len: u64,
         ctx: &Ctx<'_>,
     ) -> Verdict {
         let d = &self.domains[dir.index()];
+        let len = frame.len();
         run(
-            |g, meta, floor| d.groups.get(&g)?.lookup(l, meta, floor).map(|r| &**r),
-            l,
+            |g, l, meta, floor| d.groups.get(&g)?.lookup(l, meta, floor).map(|r| &**r),
+            frame,
             &mut meta,
             &mut Packet {
                 len,
@@ -152,14 +159,17 @@ enum Next {
     Done,
     /// Lookup again: in this group, below this rule (PASSTHRU) or from the top (JUMP).
     Lookup(u32, Option<(u32, u64)>),
+    /// The step at this index (of the steps run) is an edit: apply it, parse the packet
+    /// again, and go on after it.
+    Edit(usize),
 }
 
 /// The group/action loop, over any lookup (the engine's tuple tables, or the reference's list
-/// in the tests).
+/// in the tests). The packet is parsed once, and again after each edit that changes it.
 #[inline]
 pub(crate) fn run<'r>(
-    lookup: impl Fn(u32, &Meta, Option<(u32, u64)>) -> Option<&'r Compiled>,
-    l: &Layers<'_>,
+    lookup: impl Fn(u32, &Layers<'_>, &Meta, Option<(u32, u64)>) -> Option<&'r Compiled>,
+    frame: &mut impl Frame,
     meta: &mut Meta,
     pkt: &mut Packet<impl FnMut(u32)>,
     isolated: bool,
@@ -169,16 +179,49 @@ pub(crate) fn run<'r>(
     let mut floor = None;
     let mut matched = false;
     let mut color = None;
-    for _ in 0..MAX_STEPS {
-        let Some(r) = lookup(group, meta, floor) else {
+    // The rule being run and the step it goes on at, after an edit.
+    let mut resume: Option<(&Compiled, usize)> = None;
+    let mut left = MAX_STEPS;
+    loop {
+        let edit = {
+            let l = Layers::parse(frame.bytes());
+            let mut edit = None;
+            while left > 0 {
+                let (r, from) = match resume.take() {
+                    Some(at) => at,
+                    None => {
+                        left -= 1;
+                        let Some(r) = lookup(group, &l, meta, floor) else {
+                            break;
+                        };
+                        matched = true;
+                        (r, 0)
+                    }
+                };
+                match steps(&r.steps[from..], r, &l, meta, pkt, &mut v, &mut color) {
+                    // A rule without a fate (egress): the packet goes on as without rules.
+                    Next::Step | Next::Done => return v,
+                    Next::Lookup(g, f) => (group, floor) = (g, f),
+                    Next::Edit(i) => {
+                        edit = Some((r, from + i));
+                        break;
+                    }
+                }
+            }
+            edit
+        };
+        let Some((r, at)) = edit else {
             break;
         };
-        matched = true;
-        match steps(&r.steps, r, l, meta, pkt, &mut v, &mut color) {
-            // A rule without a fate (egress): the packet goes on as without rules.
-            Next::Step | Next::Done => return v,
-            Next::Lookup(g, f) => (group, floor) = (g, f),
+        let Step::Edit(e) = &r.steps[at] else {
+            unreachable!("Next::Edit names an edit step");
+        };
+        if frame.apply(e, meta).is_err() {
+            v.fate = Fate::Drop;
+            v.edit_failed = true;
+            return v;
         }
+        resume = Some((r, at + 1));
     }
     if !matched && isolated {
         v.fate = Fate::Isolated;
@@ -197,7 +240,7 @@ fn steps(
     v: &mut Verdict,
     color: &mut Option<Color>,
 ) -> Next {
-    for s in steps_ {
+    for (i, s) in steps_.iter().enumerate() {
         match s {
             Step::Count(c) => (pkt.count)(*c),
             Step::Mark(id) => {
@@ -237,6 +280,21 @@ fn steps(
                 v.fate = Fate::Queue(queues[(h as usize & 127) % queues.len()]);
                 return Next::Done;
             }
+            Step::SetMeta { data, mask } => {
+                meta.meta = (meta.meta & !mask) | (data & mask);
+                v.meta = Some(meta.meta);
+            }
+            Step::ModifyMeta(m) => {
+                crate::rewrite::apply_meta(m, l.data, meta);
+                if m.sets_meta() {
+                    v.meta = Some(meta.meta);
+                }
+            }
+            Step::SetTag { index, data, mask } => {
+                let t = &mut meta.tags[*index as usize];
+                *t = (*t & !mask) | (data & mask);
+            }
+            Step::Edit(_) => return Next::Edit(i),
             Step::Jump(g) => return Next::Lookup(*g, None),
             Step::Passthru => return Next::Lookup(r.group, Some(r.order)),
             Step::Meter { meter, policy } => {

@@ -62,7 +62,17 @@ impl MeterPolicy {
                     Action::Passthru
                     | Action::Indirect { .. }
                     | Action::Count { .. }
-                    | Action::Meter { .. } => {
+                    | Action::Meter { .. }
+                    | Action::OfPopVlan => {
+                        return Err(bad(format!(
+                            "{} actions: {} is not allowed in a meter policy",
+                            color.name(),
+                            a.name()
+                        ))
+                        .errno(libc::ENOTSUP));
+                    }
+                    // The header rewrites and VLAN actions: edits, not in policies (yet).
+                    _ if crate::rewrite::Rewrite::of(a).is_some() => {
                         return Err(bad(format!(
                             "{} actions: {} is not allowed in a meter policy",
                             color.name(),

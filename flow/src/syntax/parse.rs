@@ -70,6 +70,10 @@ impl<'a> Words<'a> {
         self.uint(what, u32::MAX as u128).map(|v| v as u32)
     }
 
+    pub(super) fn u8(&mut self, what: &str) -> R<u8> {
+        self.uint(what, u8::MAX as u128).map(|v| v as u8)
+    }
+
     pub(super) fn u16(&mut self, what: &str) -> R<u16> {
         self.uint(what, u16::MAX as u128).map(|v| v as u16)
     }
@@ -519,6 +523,35 @@ pub(super) fn action(w: &mut Words<'_>, t: &str, at: usize) -> R<Action> {
                 mtr_id: w.u32("a meter id")?,
             }
         }
+        "set_meta" => {
+            let (mut data, mut mask) = (0, u32::MAX);
+            loop {
+                if w.eat("data") {
+                    data = w.u32("a metadata value")?;
+                } else if w.eat("mask") {
+                    mask = w.u32("a metadata mask")?;
+                } else {
+                    break;
+                }
+            }
+            Action::SetMeta { data, mask }
+        }
+        "set_tag" => {
+            let (mut data, mut mask, mut index) = (0, u32::MAX, 0);
+            loop {
+                if w.eat("data") {
+                    data = w.u32("a tag value")?;
+                } else if w.eat("mask") {
+                    mask = w.u32("a tag mask")?;
+                } else if w.eat("index") {
+                    index = w.u8("a tag index")?;
+                } else {
+                    break;
+                }
+            }
+            Action::SetTag { data, mask, index }
+        }
+        "of_pop_vlan" => Action::OfPopVlan,
         "indirect" => Action::Indirect {
             handle: w.u32("an indirect action id")?,
         },
@@ -595,7 +628,6 @@ pub(super) fn action(w: &mut Words<'_>, t: &str, at: usize) -> R<Action> {
         "of_push_vlan" => Action::OfPushVlan {
             ethertype: arg(w, "ethertype", 0, |w| w.u16("an EtherType"))?,
         },
-        "of_pop_vlan" => Action::OfPopVlan,
         "of_set_vlan_vid" => Action::OfSetVlanVid {
             vlan_vid: arg(w, "vlan_vid", 0, |w| w.u16("a VLAN id"))?,
         },
@@ -622,10 +654,6 @@ fn arg<T>(
 }
 
 impl Words<'_> {
-    fn u8(&mut self, what: &str) -> R<u8> {
-        self.uint(what, u8::MAX as u128).map(|v| v as u8)
-    }
-
     fn mac(&mut self, what: &str) -> R<MacAddr> {
         let at = self.i;
         match self.next(what)?.parse::<MacAddr>() {

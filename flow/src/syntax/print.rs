@@ -289,6 +289,13 @@ fn rss(s: &mut String, r: &Rss) {
     }
 }
 
+/// ` mask M` of SET_META and SET_TAG, unless every bit is set (testpmd's default).
+fn mask_word(s: &mut String, mask: u32) {
+    if mask != u32::MAX {
+        let _ = write!(s, " mask {mask:#x}");
+    }
+}
+
 fn action(s: &mut String, a: &Action) {
     let _ = match a {
         Action::Void => write!(s, "void"),
@@ -302,6 +309,17 @@ fn action(s: &mut String, a: &Action) {
         Action::Count { id } => write!(s, "count identifier {id}"),
         Action::Meter { mtr_id } => write!(s, "meter mtr_id {mtr_id}"),
         Action::Indirect { handle } => write!(s, "indirect {handle}"),
+        Action::SetMeta { data, mask } => {
+            let _ = write!(s, "set_meta data {data:#x}");
+            mask_word(s, *mask);
+            Ok(())
+        }
+        Action::SetTag { data, mask, index } => {
+            let _ = write!(s, "set_tag data {data:#x}");
+            mask_word(s, *mask);
+            write!(s, " index {index}")
+        }
+        Action::OfPopVlan => write!(s, "of_pop_vlan"),
         Action::PortId { id, original } => {
             if *original {
                 write!(s, "port_id original 1 id {id}")
@@ -333,7 +351,6 @@ fn action(s: &mut String, a: &Action) {
             Ok(())
         }
         Action::OfPushVlan { ethertype } => write!(s, "of_push_vlan ethertype {ethertype:#x}"),
-        Action::OfPopVlan => write!(s, "of_pop_vlan"),
         Action::OfSetVlanVid { vlan_vid } => write!(s, "of_set_vlan_vid vlan_vid {vlan_vid}"),
         Action::OfSetVlanPcp { vlan_pcp } => write!(s, "of_set_vlan_pcp vlan_pcp {vlan_pcp}"),
     };

@@ -1,0 +1,122 @@
+//! Packet-modifying actions in the engine: SET_META and SET_TAG seen by the META and TAG items
+//! of the group a JUMP leads to; OF_POP_VLAN changes the mbuf, and the rules after it match the
+//! untagged packet; edits are refused where they cannot run.
+
+use rpdk_flow::syntax::{FlowCommand, parse};
+use rpdk_flow::{Direction, ErrorType, Fate, FlowRule, FlowTable};
+use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, Mbuf, OlFlags, PacketType, PktmbufPool};
+use rpdk_testsupport::{eal_args, serial};
+
+fn rule(text: &str) -> FlowRule {
+    match parse(&format!("flow create 0 {text}")) {
+        Ok(FlowCommand::Create { rule, .. }) => rule,
+        other => panic!("{text}: {other:?}"),
+    }
+}
+
+fn table(rules: &[&str]) -> FlowTable {
+    let t = FlowTable::new(0, 4);
+    for r in rules {
+        t.create(rule(r)).unwrap_or_else(|e| panic!("{r}: {e}"));
+    }
+    t
+}
+
+/// A UDP datagram from 10.0.0.1 to 10.0.0.2, tagged with VLAN `vid` when there is one.
+fn frame(vid: Option<u16>) -> Vec<u8> {
+    let mut f = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .udp(1000, 2000)
+        .write(&mut f, &[0x5a; 18])
+        .unwrap();
+    if let Some(v) = vid {
+        let [h, l] = v.to_be_bytes();
+        f.splice(12..12, [0x81, 0x00, h, l]);
+    }
+    f
+}
+
+#[test]
+fn set_meta_and_set_tag_reach_the_items_of_a_later_group() {
+    let t = table(&[
+        "ingress pattern eth / ipv4 / end actions set_meta data 0x1234 mask 0xffff / set_tag data 0xab index 3 / jump group 1 / end",
+        "ingress group 1 priority 0 pattern meta data is 0x1234 / tag data is 0xab index is 3 / end actions queue index 3 / end",
+        "ingress group 1 priority 1 pattern eth / end actions queue index 1 / end",
+    ]);
+    let v = t.classify_frame(Direction::Ingress, &frame(None), 0);
+    assert_eq!(v.fate, Fate::Queue(3));
+
+    // A mask keeps the bits it leaves out: META 0x1234 under mask 0xff00 is 0x1200.
+    let t = table(&[
+        "ingress pattern eth / end actions set_meta data 0x1234 mask 0xff00 / jump group 1 / end",
+        "ingress group 1 priority 0 pattern meta data is 0x1234 / end actions queue index 3 / end",
+        "ingress group 1 priority 1 pattern meta data is 0x1200 / end actions queue index 2 / end",
+    ]);
+    let v = t.classify_frame(Direction::Ingress, &frame(None), 0);
+    assert_eq!(v.fate, Fate::Queue(2));
+}
+
+fn mbuf(pool: &PktmbufPool, f: &[u8]) -> Mbuf {
+    let mut m = pool.alloc().unwrap();
+    m.append(f.len() as u16).unwrap().copy_from_slice(f);
+    m
+}
+
+#[test]
+fn of_pop_vlan_changes_the_packet_for_the_rules_after_it() {
+    let _s = serial();
+    let _eal = rpdk_eal::init(eal_args::<&str>("flow-edit-test", &[])).unwrap();
+    let pool = PktmbufPool::create("edit_pool", 63, 0, 0, MBUF_DEFAULT_BUF_SIZE, None).unwrap();
+    let t = table(&[
+        "ingress pattern eth / vlan vid is 100 / end actions of_pop_vlan / count / jump group 1 / end",
+        // In group 1 the packet has no tag any more.
+        "ingress group 1 priority 0 pattern eth type is 0x0800 / ipv4 / udp / end actions queue index 2 / end",
+        "ingress group 1 priority 1 pattern eth / vlan / end actions queue index 1 / end",
+    ]);
+    let mut pkts = [
+        mbuf(&pool, &frame(Some(100))),
+        mbuf(&pool, &frame(Some(7))),
+        mbuf(&pool, &frame(None)),
+    ];
+    // A driver that stripped a tag reports it; POP_VLAN removes that one too.
+    pkts[0].set_ol_flags(OlFlags::RX_VLAN | OlFlags::RX_VLAN_STRIPPED);
+    pkts[0].set_vlan_tci(5);
+    pkts[0].set_packet_type(PacketType::L2_ETHER_VLAN);
+    let mut v = [Default::default(); 3];
+    t.classify(Direction::Ingress, &mut pkts, &mut v);
+    assert_eq!(v[0].fate, Fate::Queue(2));
+    assert_eq!(
+        pkts[0].data(),
+        &frame(None)[..],
+        "the tag is gone, the rest intact"
+    );
+    assert_eq!(pkts[0].pkt_len() as usize, frame(None).len());
+    assert!(
+        !pkts[0]
+            .ol_flags()
+            .intersects(OlFlags::RX_VLAN | OlFlags::RX_VLAN_STRIPPED)
+    );
+    assert_eq!(pkts[0].vlan_tci(), 0);
+    assert_eq!(pkts[0].packet_type().l2(), PacketType::L2_ETHER);
+    // VLAN 7 matched no rule and keeps its tag; an untagged packet is not touched.
+    assert_eq!(v[1].fate, Fate::Default);
+    assert_eq!(pkts[1].data(), &frame(Some(7))[..]);
+    assert_eq!(v[2].fate, Fate::Default);
+    assert_eq!(t.query_count(0, false).unwrap().hits, 1);
+    assert_eq!(t.edit_drops(), 0);
+    drop(pkts);
+    assert_eq!(pool.avail_count(), 63, "every mbuf back in the pool");
+}
+
+#[test]
+fn edits_are_refused_where_they_cannot_run() {
+    let t = FlowTable::new(0, 4);
+    let e = t
+        .validate(&rule(
+            "ingress pattern eth / end actions set_tag data 1 index 8 / queue index 0 / end",
+        ))
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorType::ActionConf);
+    assert!(e.message.contains("tag index 8 out of range"), "{e}");
+}
