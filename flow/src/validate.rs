@@ -339,7 +339,7 @@ fn check_rewrite(rule: &FlowRule, act: &Action, i: usize) -> Result<(), FlowErro
             ErrorType::Action,
             i,
             format!(
-                "{} needs a {} item in the pattern",
+                "{}: the pattern has no {} item",
                 act.name(),
                 names.join(" or ")
             ),
