@@ -470,7 +470,33 @@ impl Map {
             m.off[i] = l.offset(i) as u16;
             m.end[i] = l.end(i) as u16;
         }
+        m.first_fragment(d);
         m
+    }
+
+    /// The parser gives a fragment no L4 layer; a first fragment carries the TCP or UDP
+    /// header, whose checksum (over the whole datagram) must follow address changes.
+    fn first_fragment(&mut self, d: &[u8]) {
+        let Some(last) = self.n.checked_sub(1) else {
+            return;
+        };
+        if self.kind[last] != Layer::Ipv4 || self.n == MAX_LAYERS {
+            return;
+        }
+        let (o, e) = (self.off[last] as usize, self.end[last] as usize);
+        let frag = u16::from_be_bytes([d[o + 6], d[o + 7]]);
+        let (mf, offset) = (frag & 0x2000 != 0, frag & 0x1fff);
+        let kind = match d[o + 9] {
+            6 if d.len() >= e + 20 => Layer::Tcp,
+            17 if d.len() >= e + 8 => Layer::Udp,
+            _ => return,
+        };
+        if mf && offset == 0 {
+            self.kind[self.n] = kind;
+            self.off[self.n] = e as u16;
+            self.end[self.n] = (e + if kind == Layer::Tcp { 20 } else { 8 }) as u16;
+            self.n += 1;
+        }
     }
 
     fn find(&self, h: Hdr) -> Option<usize> {
@@ -1021,6 +1047,26 @@ mod tests {
         run(&vni, &mut d);
         assert_eq!(d[62 + 4..62 + 7], [0, 0, 7]);
         assert!(checksums_ok(&d));
+    }
+
+    #[test]
+    fn a_first_fragments_l4_checksum_follows_the_addresses() {
+        // A datagram's first fragment: MF set, offset 0; its UDP checksum covers the whole
+        // datagram, so it is checked by what it changes by.
+        let mut d = udp4(true);
+        d[20] |= 0x20;
+        let c = checksum::ipv4_header(&{
+            let mut h = d[14..34].to_vec();
+            h[10] = 0;
+            h[11] = 0;
+            h
+        });
+        d[24..26].copy_from_slice(&c.to_be_bytes());
+        let before = u16::from_be_bytes([d[40], d[41]]);
+        run(&Rewrite::set(FieldId::Ipv4Src, 0x0a00_0002), &mut d);
+        // 10.0.0.1 -> 10.0.0.2 adds 1 to the pseudo-header sum: the checksum loses 1.
+        assert_eq!(u16::from_be_bytes([d[40], d[41]]), before.wrapping_sub(1));
+        assert_eq!(sum(&d[14..34]), 0xffff);
     }
 
     proptest! {
