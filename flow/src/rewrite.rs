@@ -310,6 +310,16 @@ pub(crate) fn apply_bytes(r: &Rewrite, d: &mut [u8], meta: &mut Meta, off: &Offl
             src,
             width,
         } => {
+            // The outermost Ethernet header starts the frame and no checksum covers it: an
+            // immediate into it needs no parse.
+            if let (Loc::Header { hdr: Hdr::Eth, bit }, Src::Imm(v)) = (dst, src) {
+                let w = width as u32;
+                if d.len() >= 14 && bit as usize + w as usize <= 112 {
+                    let cur = read_bits(d, bit as usize, w);
+                    write_bits(d, bit as usize, w, combine_op(op, cur, v, w));
+                }
+                return;
+            }
             let map = Map::of(d);
             if let Some(new) = result(d, &map, meta, dst, at, op, src, width) {
                 write(d, &map, meta, off, dst, at, width as u32, new);
@@ -386,13 +396,17 @@ fn result(
         Src::Loc(l, sat) => read(d, map, meta, l, sat, w)?,
     };
     let cur = read(d, map, meta, dst, at, w)?;
-    Some(
-        match op {
-            ModifyOp::Set => s,
-            ModifyOp::Add => cur.wrapping_add(s),
-            ModifyOp::Sub => cur.wrapping_sub(s),
-        } & mask(w),
-    )
+    Some(combine_op(op, cur, s, w))
+}
+
+/// `op` of the destination bits `cur` and the source bits `s`, `w` bits wide.
+fn combine_op(op: ModifyOp, cur: u128, s: u128, w: u32) -> u128 {
+    let v = match op {
+        ModifyOp::Set => s,
+        ModifyOp::Add => cur.wrapping_add(s),
+        ModifyOp::Sub => cur.wrapping_sub(s),
+    };
+    v & mask(w)
 }
 
 /// What the checksum updates leave to the port: offsets of an IPv4 header whose checksum and
