@@ -599,3 +599,60 @@ fn testpmd_meter_commands_and_a_metered_rule() {
     );
     assert_eq!(stat("Pkts DROPPED"), red);
 }
+
+/// Rewrite and VLAN actions in a testpmd session: an ingress rule pushing a tag, setting its
+/// VLAN id, rewriting the destination address and setting the metadata; the verbose line then
+/// shows the tag as a received one (`type=0x8100`, `VLAN tci=`, the VLAN packet type) and the
+/// metadata (`Rx metadata:`), as testpmd does for such a frame.
+#[test]
+fn testpmd_rewrite_and_vlan_actions() {
+    if !rpdk_testsupport::require_root("testpmd_rewrite_and_vlan_actions") {
+        return;
+    }
+    let ns = NetNs::new("tprw").unwrap();
+    ns.add_veth("rwa", "rwb").unwrap();
+    let peer = {
+        let _in = ns.enter().unwrap();
+        RawSocket::open("rwb")
+    };
+    let mut s = Session::start(
+        &ns,
+        "rwa",
+        &["-i", "--rxq=2", "--txq=2", "--disable-rss", "--nb-cores=1"],
+    );
+    s.wait_for("testpmd> ", 1);
+    s.cmd("set fwd rxonly");
+    s.cmd("set verbose 1");
+    s.cmd("start");
+    let (o, e) = s.cmd(
+        "flow create 0 ingress pattern eth / ipv4 / udp dst is 1001 / end actions \
+         of_push_vlan ethertype 0x8100 / of_set_vlan_vid vlan_vid 100 / \
+         set_ipv4_dst ipv4_addr 192.168.1.9 / set_meta data 0x1234 / queue index 1 / end",
+    );
+    assert_eq!(o, "Flow rule #0 created\n", "{e}");
+    let (o, e) = s.cmd(
+        "flow create 0 ingress pattern eth / end actions set_ipv4_dst ipv4_addr 1.2.3.4 / queue index 1 / end",
+    );
+    assert_eq!(o, "", "refused: no IPV4 item");
+    assert!(
+        e.contains("port_flow_complain(): Caught PMD error type 16 (specific action): "),
+        "{e}"
+    );
+    peer.send(&frame(1001, 100, None));
+    s.wait_for("  src=", 1);
+    let got = dumped(&s.out());
+    let d = &got.get(&104).unwrap_or_else(|| panic!("{got:?}"))[0];
+    assert_eq!(d.queue, 1);
+    assert_eq!(
+        d.line,
+        "  src=02:00:00:00:00:01 - dst=00:11:22:33:44:55 - pool=mb_pool_0 - type=0x8100 - length=104 - nb_segs=1 - VLAN tci=0x64 - Rx metadata: 0x1234 - sw ptype: L2_ETHER_VLAN L3_IPV4 L4_UDP  - l2_len=18 - l3_len=20 - l4_len=8 - Receive queue=0x1"
+    );
+    assert!(d.flags.contains("RTE_MBUF_F_RX_VLAN "), "{}", d.flags);
+    assert!(
+        !d.flags.contains("RTE_MBUF_F_RX_VLAN_STRIPPED"),
+        "{}",
+        d.flags
+    );
+    s.cmd("stop");
+    s.send("quit");
+}

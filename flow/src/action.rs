@@ -1,7 +1,10 @@
 //! Actions (DPDK's `struct rte_flow_action` and the configurations of each type).
 
+use crate::modify::ModifyField;
 use rpdk_ethdev::RssHf;
+use rpdk_mbuf::net::MacAddr;
 use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The RSS hash function of an RSS action (`enum rte_eth_hash_function`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -145,6 +148,83 @@ pub enum Action {
         /// The handle, from [`crate::FlowTable::action_handle_create`].
         handle: u32,
     },
+    /// Sets the source MAC address of the outermost Ethernet header.
+    SetMacSrc {
+        /// The address.
+        mac_addr: MacAddr,
+    },
+    /// Sets the destination MAC address of the outermost Ethernet header.
+    SetMacDst {
+        /// The address.
+        mac_addr: MacAddr,
+    },
+    /// Sets the source address of the outermost IPv4 header (checksums updated).
+    SetIpv4Src {
+        /// The address.
+        ipv4_addr: Ipv4Addr,
+    },
+    /// Sets the destination address of the outermost IPv4 header (checksums updated).
+    SetIpv4Dst {
+        /// The address.
+        ipv4_addr: Ipv4Addr,
+    },
+    /// Sets the source address of the outermost IPv6 header (L4 checksum updated).
+    SetIpv6Src {
+        /// The address.
+        ipv6_addr: Ipv6Addr,
+    },
+    /// Sets the destination address of the outermost IPv6 header (L4 checksum updated).
+    SetIpv6Dst {
+        /// The address.
+        ipv6_addr: Ipv6Addr,
+    },
+    /// Sets the source port of the outermost TCP or UDP header (checksum updated).
+    SetTpSrc {
+        /// The port.
+        port: u16,
+    },
+    /// Sets the destination port of the outermost TCP or UDP header (checksum updated).
+    SetTpDst {
+        /// The port.
+        port: u16,
+    },
+    /// Sets the TTL (IPv4) or hop limit (IPv6) of the outermost IP header.
+    SetTtl {
+        /// The value.
+        ttl_value: u8,
+    },
+    /// Decrements the TTL (IPv4) or hop limit (IPv6) of the outermost IP header, modulo 256
+    /// (nothing drops the packet: 1 becomes 0, 0 becomes 255, as mlx5's hardware does).
+    DecTtl,
+    /// Sets the DSCP (the top 6 bits of the TOS byte) of the outermost IPv4 header; ECN stays.
+    SetIpv4Dscp {
+        /// The DSCP (its low 6 bits).
+        dscp: u8,
+    },
+    /// Sets the DSCP (the top 6 bits of the traffic class) of the outermost IPv6 header.
+    SetIpv6Dscp {
+        /// The DSCP (its low 6 bits).
+        dscp: u8,
+    },
+    /// Sets, adds to or subtracts from a field of the packet or of its metadata.
+    ModifyField(ModifyField),
+    /// Pushes a VLAN tag in front of the others (OpenFlow's OFPAT_PUSH_VLAN): its TCI is the
+    /// outermost tag's before, or 0; the packet then carries `RTE_MBUF_F_RX_VLAN` and the
+    /// tag's TCI in `vlan_tci`, as a received tagged frame does.
+    OfPushVlan {
+        /// The tag's TPID (0x8100, 0x88a8, ...).
+        ethertype: u16,
+    },
+    /// Sets the VLAN id of the outermost tag (OpenFlow's OFPAT_SET_VLAN_VID).
+    OfSetVlanVid {
+        /// The id (0 to 4095).
+        vlan_vid: u16,
+    },
+    /// Sets the priority of the outermost tag (OpenFlow's OFPAT_SET_VLAN_PCP).
+    OfSetVlanPcp {
+        /// The priority (0 to 7).
+        vlan_pcp: u8,
+    },
     /// Removes the outer headers whose template `data` holds (`RTE_FLOW_ACTION_TYPE_RAW_DECAP`):
     /// Ethernet first, up to the tunnel header (or just Ethernet before an L3 encap). The
     /// packet's own header lengths count (its VLAN tags, IPv4 options, IPv6 extensions, GRE
@@ -216,6 +296,22 @@ impl Action {
             Action::VxlanEncap { .. } => "VXLAN_ENCAP",
             Action::NvgreDecap => "NVGRE_DECAP",
             Action::NvgreEncap { .. } => "NVGRE_ENCAP",
+            Action::SetMacSrc { .. } => "SET_MAC_SRC",
+            Action::SetMacDst { .. } => "SET_MAC_DST",
+            Action::SetIpv4Src { .. } => "SET_IPV4_SRC",
+            Action::SetIpv4Dst { .. } => "SET_IPV4_DST",
+            Action::SetIpv6Src { .. } => "SET_IPV6_SRC",
+            Action::SetIpv6Dst { .. } => "SET_IPV6_DST",
+            Action::SetTpSrc { .. } => "SET_TP_SRC",
+            Action::SetTpDst { .. } => "SET_TP_DST",
+            Action::SetTtl { .. } => "SET_TTL",
+            Action::DecTtl => "DEC_TTL",
+            Action::SetIpv4Dscp { .. } => "SET_IPV4_DSCP",
+            Action::SetIpv6Dscp { .. } => "SET_IPV6_DSCP",
+            Action::ModifyField(_) => "MODIFY_FIELD",
+            Action::OfPushVlan { .. } => "OF_PUSH_VLAN",
+            Action::OfSetVlanVid { .. } => "OF_SET_VLAN_VID",
+            Action::OfSetVlanPcp { .. } => "OF_SET_VLAN_PCP",
         }
     }
 

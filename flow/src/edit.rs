@@ -12,6 +12,7 @@
 //! (SET_META, SET_TAG) is not an `Edit`: the engine runs it in place.
 
 use crate::packet::Meta;
+use crate::rewrite::Rewrite;
 use rpdk_mbuf::net::get_ptype;
 use rpdk_mbuf::{Mbuf, OlFlags, PacketType};
 
@@ -24,6 +25,8 @@ pub(crate) enum Edit {
     /// RAW_DECAP, RAW_ENCAP, VXLAN_DECAP/ENCAP, NVGRE_DECAP/ENCAP (`crate::tunnel`): they set
     /// the packet type (when one was set) and the header lengths themselves.
     Tunnel(Box<crate::tunnel::Tunnel>),
+    /// A header rewrite or VLAN action other than OF_POP_VLAN (`crate::rewrite`).
+    Rewrite(Rewrite),
 }
 
 /// Why an edit could not be applied: the packet is dropped.
@@ -53,10 +56,11 @@ impl Frame for Mbuf {
         self.pkt_len() as u64
     }
 
-    fn apply(&mut self, e: &Edit, _meta: &mut Meta) -> Result<(), EditFailed> {
+    fn apply(&mut self, e: &Edit, meta: &mut Meta) -> Result<(), EditFailed> {
         match e {
             Edit::PopVlan => pop_vlan(self)?,
             Edit::Tunnel(t) => return t.apply(self).map_err(|_| EditFailed),
+            Edit::Rewrite(r) => r.apply(self, meta).map_err(|_| EditFailed)?,
         }
         // The packet type the driver or the stage gave describes the old headers.
         if self.packet_type() != PacketType::UNKNOWN {

@@ -57,13 +57,16 @@
 #![deny(unsafe_code)]
 
 mod action;
+mod dynf;
 mod edit;
 mod engine;
 mod error;
 mod item;
 mod matcher;
 pub mod meter;
+mod modify;
 mod packet;
+mod rewrite;
 mod rule;
 mod stage;
 pub mod syntax;
@@ -72,10 +75,12 @@ mod tunnel;
 mod validate;
 
 pub use action::{Action, Attr, IndirectAction, RawDecap, RawEncap, Rss, RssFunc};
+pub use dynf::{dynf_metadata, dynf_metadata_avail, dynf_metadata_register};
 pub use engine::compile::Direction;
 pub use engine::{Fate, Verdict};
 pub use error::{Cause, ErrorType, FlowError};
 pub use item::{Item, ItemType};
+pub use modify::{FieldId, ModifyData, ModifyField, ModifyOp, ModifySrc};
 pub use packet::{Layer, Layers, MAX_LAYERS, MAX_TAGS, Meta};
 pub use rule::{
     FieldRef, FieldValue, ItemBuilder, TypedItem, any, eth, geneve, gre, icmp, icmp6, ipv4, ipv6,

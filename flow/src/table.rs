@@ -236,6 +236,11 @@ impl FlowTable {
                 }
             }
         }
+        if rule.actions.iter().any(sets_meta) {
+            // Where SET_META's value reaches the application (without room for it, the rules
+            // still see it).
+            let _ = crate::dynf::dynf_metadata_register();
+        }
         let pattern = PatternMatch::new(&rule.pattern);
         let dir = Direction::of(&rule.attr);
         c.seq += 1;
@@ -688,6 +693,12 @@ impl FlowTable {
                 let (m, v) = (&mut pkts[i], &mut out[i]);
                 let meta = Meta {
                     port: m.port(),
+                    // An application's TX metadata, for the META items of egress rules.
+                    meta: if dir == Direction::Egress {
+                        crate::dynf::dynf_metadata(m).unwrap_or(0)
+                    } else {
+                        0
+                    },
                     ..Meta::default()
                 };
                 *v = e.run(dir, m, meta, &ctx);
@@ -759,6 +770,7 @@ impl FlowTable {
                         mark: iv.mark.or(tv.mark),
                         flag: iv.flag || tv.flag,
                         rss_hash: iv.rss_hash.or(tv.rss_hash),
+                        meta: iv.meta.or(tv.meta),
                         ..iv
                     }
                 } else {
@@ -776,6 +788,15 @@ impl FlowTable {
 /// pool-sized working set).
 const PREFETCH: usize = 4;
 
+/// Whether an action sets the packet's metadata (SET_META, MODIFY_FIELD into META).
+fn sets_meta(a: &Action) -> bool {
+    match a {
+        Action::SetMeta { .. } => true,
+        Action::ModifyField(m) => m.dst.field == crate::modify::FieldId::Meta,
+        _ => false,
+    }
+}
+
 /// Writes MARK, FLAG and the RSS hash into the mbuf.
 #[inline]
 fn apply(m: &mut Mbuf, v: &Verdict) {
@@ -786,5 +807,8 @@ fn apply(m: &mut Mbuf, v: &Verdict) {
     }
     if let Some(h) = v.rss_hash {
         m.set_rss_hash(h);
+    }
+    if let Some(x) = v.meta {
+        crate::dynf::set_dynf_metadata(m, x);
     }
 }

@@ -5,6 +5,7 @@ use crate::action::{Action, Rss};
 use crate::error::{Cause, ErrorType, FlowError};
 use crate::item::{ItemType, get_field};
 use crate::meter::{Color, MeterPolicy};
+use crate::modify::{FieldId, ModifyData, ModifyField, ModifySrc};
 use crate::packet::MAX_TAGS;
 use crate::rule::FlowRule;
 use rpdk_ethdev::MAX_ETHPORTS;
@@ -315,8 +316,150 @@ fn check_action(
             format!("no indirect action #{handle}"),
         )
         .with_errno(libc::ENOENT)),
+        _ => check_rewrite(rule, act, i),
+    }
+}
+
+/// The pattern items a legacy rewrite needs (DPDK: "If flow pattern does not define a valid
+/// RTE_FLOW_ITEM_TYPE_..., then the PMD should return a RTE_FLOW_ERROR_TYPE_ACTION error").
+fn needs(act: &Action) -> &'static [ItemType] {
+    use ItemType::*;
+    match act {
+        Action::SetMacSrc { .. } | Action::SetMacDst { .. } => &[Eth],
+        Action::SetIpv4Src { .. } | Action::SetIpv4Dst { .. } | Action::SetIpv4Dscp { .. } => {
+            &[Ipv4]
+        }
+        Action::SetIpv6Src { .. } | Action::SetIpv6Dst { .. } | Action::SetIpv6Dscp { .. } => {
+            &[Ipv6]
+        }
+        Action::SetTpSrc { .. } | Action::SetTpDst { .. } => &[Tcp, Udp],
+        Action::SetTtl { .. } | Action::DecTtl => &[Ipv4, Ipv6],
+        _ => &[],
+    }
+}
+
+/// The checks of the header rewrites and VLAN actions.
+fn check_rewrite(rule: &FlowRule, act: &Action, i: usize) -> Result<(), FlowError> {
+    let conf = |m: String| Err(FlowError::action(ErrorType::ActionConf, i, m));
+    let need = needs(act);
+    if !need.is_empty() && !rule.pattern.iter().any(|it| need.contains(&it.ty)) {
+        let names: Vec<String> = need.iter().map(|t| t.to_string()).collect();
+        return Err(FlowError::action(
+            ErrorType::Action,
+            i,
+            format!(
+                "{}: the pattern has no {} item",
+                act.name(),
+                names.join(" or ")
+            ),
+        ));
+    }
+    match act {
+        Action::OfSetVlanVid { vlan_vid } if *vlan_vid > 0x0fff => {
+            conf(format!("VLAN id {vlan_vid} out of range (0 to 4095)"))
+        }
+        Action::OfSetVlanPcp { vlan_pcp } if *vlan_pcp > 7 => {
+            conf(format!("VLAN priority {vlan_pcp} out of range (0 to 7)"))
+        }
+        Action::OfSetVlanVid { .. } | Action::OfSetVlanPcp { .. } => {
+            let pushed = rule.actions[..i]
+                .iter()
+                .any(|a| matches!(a, Action::OfPushVlan { .. }));
+            if pushed || rule.pattern.iter().any(|it| it.ty == ItemType::Vlan) {
+                Ok(())
+            } else {
+                Err(FlowError::action(
+                    ErrorType::Action,
+                    i,
+                    format!(
+                        "{} needs a VLAN item in the pattern or an OF_PUSH_VLAN before it",
+                        act.name()
+                    ),
+                ))
+            }
+        }
+        Action::OfPushVlan { ethertype } if !TPIDS.contains(ethertype) => conf(format!(
+            "OF_PUSH_VLAN ethertype {ethertype:#x} is not a VLAN TPID (0x8100, 0x88a8, 0x9100)"
+        )),
+        Action::ModifyField(m) => check_modify(m, i),
         _ => Ok(()),
     }
+}
+
+/// The TPIDs OF_PUSH_VLAN takes.
+const TPIDS: [u16; 3] = [0x8100, 0x88a8, 0x9100];
+
+fn check_modify(m: &ModifyField, i: usize) -> Result<(), FlowError> {
+    let err = |kind, errno, msg: String| Err(FlowError::action(kind, i, msg).with_errno(errno));
+    let field = |d: &ModifyData, what: &str| -> Result<u32, FlowError> {
+        let Some(w) = d.field.width() else {
+            return Err(FlowError::action(
+                ErrorType::ActionConf,
+                i,
+                format!("MODIFY_FIELD {what} {} is not supported", d.field),
+            )
+            .with_errno(libc::ENOTSUP));
+        };
+        if d.field == FieldId::Tag {
+            if d.level > 7 {
+                return Err(FlowError::action(
+                    ErrorType::ActionConf,
+                    i,
+                    format!(
+                        "MODIFY_FIELD {what} tag index {} out of range (0 to 7)",
+                        d.level
+                    ),
+                ));
+            }
+        } else if d.level > 1 {
+            return Err(FlowError::action(
+                ErrorType::ActionConf,
+                i,
+                format!(
+                    "MODIFY_FIELD {what} level {}: only the outermost headers (level 0 or 1)",
+                    d.level
+                ),
+            )
+            .with_errno(libc::ENOTSUP));
+        }
+        if d.offset as u64 + m.width as u64 > w as u64 {
+            return Err(FlowError::action(
+                ErrorType::ActionConf,
+                i,
+                format!(
+                    "MODIFY_FIELD {what} {}: offset {} + width {} is past its {w} bits",
+                    d.field, d.offset, m.width
+                ),
+            ));
+        }
+        Ok(w)
+    };
+    if m.width == 0 {
+        return err(
+            ErrorType::ActionConf,
+            libc::EINVAL,
+            "MODIFY_FIELD: width 0 changes nothing".into(),
+        );
+    }
+    if m.dst.field == FieldId::Mark {
+        return err(
+            ErrorType::ActionConf,
+            libc::ENOTSUP,
+            "MODIFY_FIELD: the mark is a source only (set it with MARK)".into(),
+        );
+    }
+    field(&m.dst, "destination")?;
+    if let ModifySrc::Field(s) = &m.src {
+        field(s, "source")?;
+        if s.field == m.dst.field && s.level == m.dst.level && s.offset == m.dst.offset {
+            return err(
+                ErrorType::ActionConf,
+                libc::EINVAL,
+                "MODIFY_FIELD: source and destination are the same bits".into(),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn validate_rss(rss: &Rss, i: usize, ctx: &Context<'_>) -> Result<(), FlowError> {

@@ -32,6 +32,12 @@ const CANONICAL: &[&str] = &[
     "flow create 0 ingress pattern ipv4 version_ihl spec 0 / end actions indirect 3 / rss func toeplitz key 6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa queues 1 end / end",
     "flow create 0 ingress pattern udp src spec 0 src mask 0 / end actions port_id original 1 id 4 / end",
     "flow create 0 ingress pattern eth / ipv4 / end actions meter mtr_id 3 / queue index 1 / end",
+    "flow create 0 ingress pattern eth / ipv4 / udp / end actions set_mac_src mac_addr 02:00:00:00:00:aa / set_mac_dst mac_addr 00:11:22:33:44:55 / set_ipv4_src ipv4_addr 192.168.1.1 / set_ipv4_dst ipv4_addr 10.0.0.2 / set_tp_src port 1000 / set_tp_dst port 53 / queue index 0 / end",
+    "flow create 0 egress pattern eth / ipv6 / tcp / end actions set_ipv6_src ipv6_addr 2001:db8::1 / set_ipv6_dst ipv6_addr fe80::42 / set_ttl ttl_value 9 / dec_ttl / set_ipv6_dscp dscp_value 10 / end",
+    "flow create 0 ingress pattern eth / ipv4 / end actions set_ipv4_dscp dscp_value 46 / modify_field op sub dst_type ipv4_ttl src_type value src_value 03 width 8 / jump group 1 / end",
+    "flow create 0 group 1 ingress pattern eth / end actions modify_field op set dst_type tag dst_level 2 dst_offset 16 src_type udp_port_dst width 16 / modify_field op add dst_type meta src_type pointer src_ptr 07 width 32 / modify_field op set dst_type mac_dst dst_offset 16 src_type ipv4_src src_offset 24 width 8 / drop / end",
+    "flow create 0 ingress pattern eth / vlan / end actions of_pop_vlan / of_push_vlan ethertype 0x88a8 / of_set_vlan_vid vlan_vid 100 / of_set_vlan_pcp vlan_pcp 3 / queue index 1 / end",
+    "flow create 0 ingress pattern eth / end actions modify_field op set dst_type ipv6_src src_type value src_value 20010db8000000000000000000000001 width 128 / modify_field op set dst_type vlan_id src_type tag src_level 7 src_offset 20 width 12 / drop / end",
     "flow create 0 ingress pattern eth / vlan / end actions set_meta data 0x1234 / set_tag data 0x5 mask 0xff index 2 / of_pop_vlan / jump group 1 / end",
     "flow create 0 egress pattern eth / end actions set_meta data 0x1 mask 0xf / end",
     "flow create 0 ingress pattern eth / ipv4 / udp / vxlan / end actions raw_decap index 0 / raw_encap index 7 / queue index 0 / end",
@@ -79,6 +85,14 @@ fn other_spellings_parse_to_the_same_rule() {
         (
             "flow create 0 ingress pattern eth / end actions raw_decap / raw_encap / drop / end",
             "flow create 0 ingress pattern eth / end actions raw_decap index 0 / raw_encap index 0 / drop / end",
+        ),
+        (
+            "flow create 0 ingress pattern eth / ipv4 / udp / end actions set_tp_src / set_ipv4_src ipv4_addr 3232235777 / of_push_vlan ethertype 33024 / set_ttl ttl_value 1 ttl_value 0x40 / drop / end",
+            "flow create 0 ingress pattern eth / ipv4 / udp / end actions set_tp_src port 0 / set_ipv4_src ipv4_addr 192.168.1.1 / of_push_vlan ethertype 0x8100 / set_ttl ttl_value 64 / drop / end",
+        ),
+        (
+            "flow create 0 ingress pattern eth / end actions modify_field op set dst_type meta src_type value src_value 0x0700 width 32 / drop / end",
+            "flow create 0 ingress pattern eth / end actions modify_field op set dst_type meta src_type value src_value 07 width 32 / drop / end",
         ),
         (
             "flow create 0 ingress pattern gre c_bit is 1 / end actions drop / end",
@@ -138,6 +152,30 @@ fn bad_tokens_are_named() {
             "bogus",
         ),
         ("flow isolate 0 maybe", "maybe"),
+        (
+            "flow create 0 ingress pattern eth / end actions set_mac_src mac_addr 02:00:00:00:00 / drop / end",
+            "02:00:00:00:00",
+        ),
+        (
+            "flow create 0 ingress pattern eth / end actions set_ttl ttl_value 256 / drop / end",
+            "256",
+        ),
+        (
+            "flow create 0 ingress pattern eth / end actions modify_field op mul dst_type meta src_type value width 1 / drop / end",
+            "mul",
+        ),
+        (
+            "flow create 0 ingress pattern eth / end actions modify_field op set dst_type value src_type meta width 1 / drop / end",
+            "value",
+        ),
+        (
+            "flow create 0 ingress pattern eth / end actions modify_field op set dst_type ipv9_src src_type meta width 1 / drop / end",
+            "ipv9_src",
+        ),
+        (
+            "flow create 0 ingress pattern eth / end actions modify_field op set dst_type meta src_type value src_value 000102030405060708090a0b0c0d0e0f10 width 1 / drop / end",
+            "000102030405060708090a0b0c0d0e0f10",
+        ),
     ] {
         let e = parse(line).expect_err(line);
         assert_eq!(e.token, token, "{line}: {e}");

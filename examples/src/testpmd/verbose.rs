@@ -102,6 +102,10 @@ fn dump_packet(out: &mut String, m: &Mbuf, queue: u16, rx: bool) {
     } else if fl.contains(OlFlags::RX_VLAN) {
         let _ = write!(out, " - VLAN tci=0x{:x}", m.vlan_tci());
     }
+    // The flow metadata (SET_META's, or the application's for TX): one flag for both ways.
+    if let Some(v) = rpdk_flow::dynf_metadata(m) {
+        let _ = write!(out, " - {} metadata: 0x{v:x}", if rx { "Rx" } else { "Tx" });
+    }
     let hw = m.packet_type();
     if hw.0 != 0 {
         let _ = write!(out, " - hw ptype: {}", ptype_name(hw));

@@ -7,6 +7,7 @@ use crate::item::{Field, ItemType};
 use crate::matcher::{ItemMatch, PatternMatch};
 use crate::meter::{Color, Meter, MeterPolicy};
 use crate::packet::{Layers, Meta};
+use crate::rewrite::Rewrite;
 use rpdk_ethdev::RssHf;
 use rpdk_ethdev::rss::DEFAULT_RSS_KEY;
 use std::sync::Arc;
@@ -71,6 +72,8 @@ pub(crate) enum Step {
     },
     /// A packet-modifying action (`crate::edit`).
     Edit(Edit),
+    /// A MODIFY_FIELD into the metadata (MARK, META, TAG): run in place, as SET_META is.
+    ModifyMeta(Rewrite),
     /// A meter and its policy's steps per colour.
     Meter {
         meter: Arc<Meter>,
@@ -91,6 +94,7 @@ impl Step {
                 | Step::SetMeta { .. }
                 | Step::SetTag { .. }
                 | Step::Edit(_)
+                | Step::ModifyMeta(_)
         )
     }
 }
@@ -203,6 +207,12 @@ pub(crate) fn steps(
                 Some(t) => Step::Edit(Edit::Tunnel(Box::new(t))),
                 None => continue,
             },
+            Action::ModifyField(m) => match Rewrite::modify(m) {
+                Some(r) if !r.changes_bytes() => Step::ModifyMeta(r),
+                Some(r) => Step::Edit(Edit::Rewrite(r)),
+                // Refused by validation.
+                None => continue,
+            },
             Action::PortId { id, .. } => Step::Port(*id as u16),
             Action::RepresentedPort { port_id } => Step::Port(*port_id),
             Action::Rss(r) => Step::Rss {
@@ -222,6 +232,11 @@ pub(crate) fn steps(
                 } else {
                     r.queues.clone().into()
                 },
+            },
+            // The header rewrites and VLAN actions.
+            a => match Rewrite::of(a) {
+                Some(r) => Step::Edit(Edit::Rewrite(r)),
+                None => continue,
             },
         });
     }

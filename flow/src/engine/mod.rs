@@ -47,6 +47,9 @@ pub struct Verdict {
     /// A packet-modifying action could not change the packet (too short, no headroom): the
     /// fate is `Drop`.
     pub edit_failed: bool,
+    /// The metadata after SET_META (or a MODIFY_FIELD into META) ran, for the mbuf's
+    /// `rte_flow_dynfield_metadata` ([`crate::dynf_metadata_register`]).
+    pub meta: Option<u32>,
 }
 
 /// Most rules a packet goes through (PASSTHRU and JUMP steps); past it, the packet takes the
@@ -277,7 +280,16 @@ fn steps(
                 v.fate = Fate::Queue(queues[(h as usize & 127) % queues.len()]);
                 return Next::Done;
             }
-            Step::SetMeta { data, mask } => meta.meta = (meta.meta & !mask) | (data & mask),
+            Step::SetMeta { data, mask } => {
+                meta.meta = (meta.meta & !mask) | (data & mask);
+                v.meta = Some(meta.meta);
+            }
+            Step::ModifyMeta(m) => {
+                crate::rewrite::apply_meta(m, l.data, meta);
+                if m.sets_meta() {
+                    v.meta = Some(meta.meta);
+                }
+            }
             Step::SetTag { index, data, mask } => {
                 let t = &mut meta.tags[*index as usize];
                 *t = (*t & !mask) | (data & mask);

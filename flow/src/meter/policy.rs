@@ -77,6 +77,15 @@ impl MeterPolicy {
                         ))
                         .errno(libc::ENOTSUP));
                     }
+                    // The header rewrites and VLAN actions: edits, not in policies (yet).
+                    _ if crate::rewrite::Rewrite::of(a).is_some() => {
+                        return Err(bad(format!(
+                            "{} actions: {} is not allowed in a meter policy",
+                            color.name(),
+                            a.name()
+                        ))
+                        .errno(libc::ENOTSUP));
+                    }
                     _ if a.is_fate() => {
                         if let Some(f) = fate {
                             return Err(bad(format!(

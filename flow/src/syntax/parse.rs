@@ -4,6 +4,7 @@ use super::encap::EncapConfs;
 use super::{FlowCommand, SyntaxError};
 use crate::action::{Action, Attr, IndirectAction, RawDecap, RawEncap, Rss, RssFunc, rss_type};
 use crate::item::{Field, Item, ItemType, Kind, field_max, set_field};
+use crate::modify::{FieldId, ModifyData, ModifyField, ModifyOp, ModifySrc};
 use crate::rule::FlowRule;
 use rpdk_mbuf::net::MacAddr;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -587,6 +588,64 @@ pub(super) fn action(w: &mut Words<'_>, t: &str, at: usize) -> R<Action> {
             }
         }
         "rss" => Action::Rss(rss(w)?),
+        "set_mac_src" | "set_mac_dst" => {
+            let mac_addr = arg(w, "mac_addr", MacAddr::ZERO, |w| w.mac("a MAC address"))?;
+            if t == "set_mac_src" {
+                Action::SetMacSrc { mac_addr }
+            } else {
+                Action::SetMacDst { mac_addr }
+            }
+        }
+        "set_ipv4_src" | "set_ipv4_dst" => {
+            let ipv4_addr = arg(w, "ipv4_addr", Ipv4Addr::UNSPECIFIED, |w| {
+                w.ipv4("an IPv4 address")
+            })?;
+            if t == "set_ipv4_src" {
+                Action::SetIpv4Src { ipv4_addr }
+            } else {
+                Action::SetIpv4Dst { ipv4_addr }
+            }
+        }
+        "set_ipv6_src" | "set_ipv6_dst" => {
+            let ipv6_addr = arg(w, "ipv6_addr", Ipv6Addr::UNSPECIFIED, |w| {
+                w.ipv6("an IPv6 address")
+            })?;
+            if t == "set_ipv6_src" {
+                Action::SetIpv6Src { ipv6_addr }
+            } else {
+                Action::SetIpv6Dst { ipv6_addr }
+            }
+        }
+        "set_tp_src" | "set_tp_dst" => {
+            let port = arg(w, "port", 0, |w| w.u16("a port number"))?;
+            if t == "set_tp_src" {
+                Action::SetTpSrc { port }
+            } else {
+                Action::SetTpDst { port }
+            }
+        }
+        "set_ttl" => Action::SetTtl {
+            ttl_value: arg(w, "ttl_value", 0, |w| w.u8("a TTL"))?,
+        },
+        "dec_ttl" => Action::DecTtl,
+        "set_ipv4_dscp" | "set_ipv6_dscp" => {
+            let dscp = arg(w, "dscp_value", 0, |w| w.u8("a DSCP value"))?;
+            if t == "set_ipv4_dscp" {
+                Action::SetIpv4Dscp { dscp }
+            } else {
+                Action::SetIpv6Dscp { dscp }
+            }
+        }
+        "modify_field" => Action::ModifyField(modify_field(w)?),
+        "of_push_vlan" => Action::OfPushVlan {
+            ethertype: arg(w, "ethertype", 0, |w| w.u16("an EtherType"))?,
+        },
+        "of_set_vlan_vid" => Action::OfSetVlanVid {
+            vlan_vid: arg(w, "vlan_vid", 0, |w| w.u16("a VLAN id"))?,
+        },
+        "of_set_vlan_pcp" => Action::OfSetVlanPcp {
+            vlan_pcp: arg(w, "vlan_pcp", 0, |w| w.u8("a VLAN priority"))?,
+        },
         _ => return w.err(at, "unknown action"),
     })
 }
@@ -628,6 +687,139 @@ fn encap_action(w: &mut Words<'_>, t: &str, confs: &EncapConfs) -> R<Option<Acti
         },
         _ => return Ok(None),
     }))
+}
+
+/// An action's one argument: `NAME VALUE`, as often as given (the last wins; testpmd leaves
+/// the argument 0 when it is not given).
+fn arg<T>(
+    w: &mut Words<'_>,
+    name: &str,
+    zero: T,
+    mut value: impl FnMut(&mut Words<'_>) -> R<T>,
+) -> R<T> {
+    let mut v = zero;
+    while w.eat(name) {
+        v = value(w)?;
+    }
+    Ok(v)
+}
+
+impl Words<'_> {
+    fn mac(&mut self, what: &str) -> R<MacAddr> {
+        let at = self.i;
+        match self.next(what)?.parse::<MacAddr>() {
+            Ok(m) => Ok(m),
+            Err(_) => self.err(at, format!("expected {what}")),
+        }
+    }
+
+    fn ipv4(&mut self, what: &str) -> R<Ipv4Addr> {
+        let at = self.i;
+        let t = self.next(what)?;
+        match t.parse::<Ipv4Addr>() {
+            Ok(a) => Ok(a),
+            Err(_) => match parse_uint(t) {
+                Some(v) if v <= u32::MAX as u128 => Ok(Ipv4Addr::from(v as u32)),
+                _ => self.err(at, format!("expected {what}")),
+            },
+        }
+    }
+
+    fn ipv6(&mut self, what: &str) -> R<Ipv6Addr> {
+        let at = self.i;
+        match self.next(what)?.parse::<Ipv6Addr>() {
+            Ok(a) => Ok(a),
+            Err(_) => self.err(at, format!("expected {what}")),
+        }
+    }
+
+    fn field_id(&mut self, what: &str) -> R<FieldId> {
+        let at = self.i;
+        match FieldId::from_token(self.next(what)?) {
+            Some(f) => Ok(f),
+            None => self.err(at, format!("expected {what} (a field name)")),
+        }
+    }
+
+    /// `src_value` / `src_ptr`: hex, at most 16 bytes (no field is wider).
+    fn value16(&mut self, what: &str) -> R<[u8; 16]> {
+        let at = self.i;
+        match parse_hex(self.next(what)?) {
+            Some(b) if b.len() <= 16 => {
+                let mut v = [0u8; 16];
+                v[..b.len()].copy_from_slice(&b);
+                Ok(v)
+            }
+            Some(_) => self.err(at, "more than 16 bytes (no field is wider)"),
+            None => self.err(at, "expected an even number of hex digits"),
+        }
+    }
+}
+
+/// `modify_field op OP dst_type F [dst_level N] [dst_offset N] src_type F [src_level N]
+/// [src_offset N] [src_value HEX | src_ptr HEX] width N`, in testpmd's order.
+fn modify_field(w: &mut Words<'_>) -> R<ModifyField> {
+    w.expect("op")?;
+    let at = w.i;
+    let op = match w.next("set, add or sub")? {
+        "set" => ModifyOp::Set,
+        "add" => ModifyOp::Add,
+        "sub" => ModifyOp::Sub,
+        _ => return w.err(at, "expected set, add or sub"),
+    };
+    w.expect("dst_type")?;
+    let at = w.i;
+    if matches!(w.peek(), Some("value" | "pointer")) {
+        return w.err(at, "an immediate value or a pointer is a source only");
+    }
+    let mut dst = ModifyData::of(w.field_id("a destination field")?);
+    loop {
+        if w.eat("dst_level") {
+            dst.level = w.u32("a level")?;
+        } else if w.eat("dst_offset") {
+            dst.offset = w.u32("a bit offset")?;
+        } else {
+            break;
+        }
+    }
+    w.expect("src_type")?;
+    let mut src = match w.peek() {
+        Some("value") => {
+            w.i += 1;
+            ModifySrc::Value([0; 16])
+        }
+        Some("pointer") => {
+            w.i += 1;
+            ModifySrc::Pointer([0; 16])
+        }
+        _ => ModifySrc::Field(ModifyData::of(w.field_id("a source field")?)),
+    };
+    loop {
+        match (&mut src, w.peek()) {
+            (ModifySrc::Field(s), Some("src_level")) => {
+                w.i += 1;
+                s.level = w.u32("a level")?;
+            }
+            (ModifySrc::Field(s), Some("src_offset")) => {
+                w.i += 1;
+                s.offset = w.u32("a bit offset")?;
+            }
+            (ModifySrc::Value(v), Some("src_value")) | (ModifySrc::Pointer(v), Some("src_ptr")) => {
+                w.i += 1;
+                *v = w.value16("a value in hex")?;
+                break;
+            }
+            _ => break,
+        }
+    }
+    w.expect("width")?;
+    let width = w.u32("a width in bits")?;
+    Ok(ModifyField {
+        op,
+        dst,
+        src,
+        width,
+    })
 }
 
 fn rss(w: &mut Words<'_>) -> R<Rss> {

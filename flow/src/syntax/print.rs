@@ -4,6 +4,7 @@
 use super::FlowCommand;
 use crate::action::{Action, Attr, IndirectAction, RSS_TYPE_NAMES, Rss, RssFunc};
 use crate::item::{Field, Item, ItemType, Kind, field_max, get_field};
+use crate::modify::{ModifyField, ModifySrc};
 use crate::rule::FlowRule;
 use std::fmt::{self, Write};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -340,5 +341,70 @@ fn action(s: &mut String, a: &Action) {
         Action::VxlanEncap { .. } => write!(s, "vxlan_encap"),
         Action::NvgreDecap => write!(s, "nvgre_decap"),
         Action::NvgreEncap { .. } => write!(s, "nvgre_encap"),
+        Action::SetMacSrc { mac_addr } => write!(s, "set_mac_src mac_addr {}", mac(mac_addr)),
+        Action::SetMacDst { mac_addr } => write!(s, "set_mac_dst mac_addr {}", mac(mac_addr)),
+        Action::SetIpv4Src { ipv4_addr } => write!(s, "set_ipv4_src ipv4_addr {ipv4_addr}"),
+        Action::SetIpv4Dst { ipv4_addr } => write!(s, "set_ipv4_dst ipv4_addr {ipv4_addr}"),
+        Action::SetIpv6Src { ipv6_addr } => write!(s, "set_ipv6_src ipv6_addr {ipv6_addr}"),
+        Action::SetIpv6Dst { ipv6_addr } => write!(s, "set_ipv6_dst ipv6_addr {ipv6_addr}"),
+        Action::SetTpSrc { port } => write!(s, "set_tp_src port {port}"),
+        Action::SetTpDst { port } => write!(s, "set_tp_dst port {port}"),
+        Action::SetTtl { ttl_value } => write!(s, "set_ttl ttl_value {ttl_value}"),
+        Action::DecTtl => write!(s, "dec_ttl"),
+        Action::SetIpv4Dscp { dscp } => write!(s, "set_ipv4_dscp dscp_value {dscp}"),
+        Action::SetIpv6Dscp { dscp } => write!(s, "set_ipv6_dscp dscp_value {dscp}"),
+        Action::ModifyField(m) => {
+            modify_field(s, m);
+            Ok(())
+        }
+        Action::OfPushVlan { ethertype } => write!(s, "of_push_vlan ethertype {ethertype:#x}"),
+        Action::OfSetVlanVid { vlan_vid } => write!(s, "of_set_vlan_vid vlan_vid {vlan_vid}"),
+        Action::OfSetVlanPcp { vlan_pcp } => write!(s, "of_set_vlan_pcp vlan_pcp {vlan_pcp}"),
     };
+}
+
+fn mac(m: &rpdk_mbuf::net::MacAddr) -> String {
+    let b = m.0;
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[0], b[1], b[2], b[3], b[4], b[5]
+    )
+}
+
+fn modify_field(s: &mut String, m: &ModifyField) {
+    let _ = write!(
+        s,
+        "modify_field op {} dst_type {}",
+        m.op.token(),
+        m.dst.field
+    );
+    if m.dst.level != 0 {
+        let _ = write!(s, " dst_level {}", m.dst.level);
+    }
+    if m.dst.offset != 0 {
+        let _ = write!(s, " dst_offset {}", m.dst.offset);
+    }
+    // Immediate bytes up to the last non-zero one (at least one).
+    let hex = |v: &[u8; 16]| -> String {
+        let n = v.iter().rposition(|&b| b != 0).map_or(1, |i| i + 1);
+        v[..n].iter().map(|b| format!("{b:02x}")).collect()
+    };
+    match &m.src {
+        ModifySrc::Field(f) => {
+            let _ = write!(s, " src_type {}", f.field);
+            if f.level != 0 {
+                let _ = write!(s, " src_level {}", f.level);
+            }
+            if f.offset != 0 {
+                let _ = write!(s, " src_offset {}", f.offset);
+            }
+        }
+        ModifySrc::Value(v) => {
+            let _ = write!(s, " src_type value src_value {}", hex(v));
+        }
+        ModifySrc::Pointer(v) => {
+            let _ = write!(s, " src_type pointer src_ptr {}", hex(v));
+        }
+    }
+    let _ = write!(s, " width {}", m.width);
 }
