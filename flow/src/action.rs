@@ -117,6 +117,15 @@ pub enum Action {
         /// The meter object.
         mtr_id: u32,
     },
+    /// Reports the rule aged when no packet matched it for `timeout` seconds
+    /// ([`crate::FlowTable::get_aged_flows`], [`crate::FlowTable::query_age`] and
+    /// `RTE_ETH_EVENT_FLOW_AGED`; see `docs/flow.md`).
+    Age {
+        /// Seconds, 1 to 2^24 - 1.
+        timeout: u32,
+        /// What `get_aged_flows` reports for the rule (DPDK's `context`; `None`: the rule).
+        context: Option<u64>,
+    },
     /// An indirect action by handle (a shared counter).
     Indirect {
         /// The handle, from [`crate::FlowTable::action_handle_create`].
@@ -140,6 +149,7 @@ impl Action {
             Action::PortId { .. } => "PORT_ID",
             Action::RepresentedPort { .. } => "REPRESENTED_PORT",
             Action::Meter { .. } => "METER",
+            Action::Age { .. } => "AGE",
             Action::Indirect { .. } => "INDIRECT",
         }
     }

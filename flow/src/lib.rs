@@ -57,6 +57,7 @@
 #![deny(unsafe_code)]
 
 mod action;
+mod age;
 mod engine;
 mod error;
 mod item;
@@ -70,6 +71,7 @@ mod table;
 mod validate;
 
 pub use action::{Action, Attr, IndirectAction, Rss, RssFunc};
+pub use age::{AgeQuery, AgedFlow, MAX_AGE_TIMEOUT};
 pub use engine::compile::Direction;
 pub use engine::{Fate, Verdict};
 pub use error::{Cause, ErrorType, FlowError};

@@ -64,6 +64,8 @@ pub struct FlowTable {
     engine: Published<Engine>,
     counters: Counters,
     meters: MeterTable,
+    /// The rules' AGE actions (`age.rs`).
+    pub(crate) ages: Arc<crate::age::Aging>,
     control: Mutex<Control>,
 }
 
@@ -77,6 +79,7 @@ impl FlowTable {
             engine: Published::new(Engine::default()),
             counters: Counters::new(),
             meters: MeterTable::new(),
+            ages: crate::age::Aging::new(port_id),
             control: Mutex::new(Control {
                 rules: BTreeMap::new(),
                 indirect: BTreeMap::new(),
@@ -232,6 +235,16 @@ impl FlowTable {
                 }
             }
         }
+        let mut steps = steps;
+        let age = rule.actions.iter().find_map(|a| match a {
+            Action::Age { timeout, context } => Some((*timeout, *context)),
+            _ => None,
+        });
+        let age_cell = age.map(|_| {
+            let cell = crate::age::Aging::cell();
+            steps.insert(0, compile::Step::Age(cell.clone()));
+            cell
+        });
         let pattern = PatternMatch::new(&rule.pattern);
         let dir = Direction::of(&rule.attr);
         c.seq += 1;
@@ -250,6 +263,9 @@ impl FlowTable {
                     .entry((rule.attr.group, *group))
                     .or_default() += 1;
             }
+        }
+        if let (Some((timeout, context)), Some(cell)) = (age, age_cell) {
+            self.ages.add(id, cell, timeout, context);
         }
         self.engine.write(|e| e.insert(&compiled));
         c.rules.insert(
@@ -324,7 +340,7 @@ impl FlowTable {
         for id in users {
             let e = c.rules.get(&id).expect("listed above");
             let mut own = e.counters.iter();
-            let steps = compile::steps(
+            let mut steps = compile::steps(
                 &e.rule.actions,
                 self.nb_rx_queues(),
                 |a| match a {
@@ -341,6 +357,9 @@ impl FlowTable {
                     Some((meter, self.meter_policy(m).unwrap_or_default()))
                 },
             );
+            if let Some(cell) = self.ages.cell_of(id) {
+                steps.insert(0, compile::Step::Age(cell));
+            }
             let old = e.compiled.clone();
             let new = Arc::new(Compiled {
                 id: old.id,
@@ -396,6 +415,7 @@ impl FlowTable {
             .with_errno(libc::ENOENT));
         };
         self.engine.write(|en| en.remove(&e.compiled));
+        self.ages.remove(id);
         self.unlink(&mut c, &e);
         e.counters.iter().for_each(|&i| self.counters.free(i));
         Ok(())
@@ -405,6 +425,7 @@ impl FlowTable {
     pub fn flush(&self) -> Result<(), FlowError> {
         let mut c = self.lock();
         self.engine.write(Engine::clear);
+        self.ages.clear();
         let rules = std::mem::take(&mut c.rules);
         for e in rules.values() {
             self.unlink(&mut c, e);

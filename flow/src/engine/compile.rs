@@ -57,6 +57,8 @@ pub(crate) enum Step {
         key: Box<[u8]>,
         queues: Box<[u16]>,
     },
+    /// AGE: the rule's last hit (the cell is the table's, see `age.rs`).
+    Age(Arc<crate::age::AgeCell>),
     /// A meter and its policy's steps per colour.
     Meter {
         meter: Arc<Meter>,
@@ -70,7 +72,7 @@ impl Step {
         // A meter is not: its policy may give the fate, or leave it to the rule's own.
         !matches!(
             self,
-            Step::Count(_) | Step::Mark(_) | Step::Flag | Step::Meter { .. }
+            Step::Count(_) | Step::Mark(_) | Step::Flag | Step::Meter { .. } | Step::Age(_)
         )
     }
 }
@@ -140,7 +142,8 @@ pub(crate) fn steps(
     let mut out = Vec::new();
     for a in actions {
         out.push(match a {
-            Action::Void => continue,
+            // The table adds AGE's step with the rule's cell.
+            Action::Void | Action::Age { .. } => continue,
             Action::Passthru => Step::Passthru,
             Action::Jump { group } => Step::Jump(*group),
             Action::Mark { id } => Step::Mark(*id),

@@ -200,6 +200,7 @@ fn steps(
     for s in steps_ {
         match s {
             Step::Count(c) => (pkt.count)(*c),
+            Step::Age(a) => a.touch(pkt.now),
             Step::Mark(id) => {
                 v.mark = Some(*id);
                 v.flag = true;

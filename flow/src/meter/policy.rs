@@ -62,6 +62,7 @@ impl MeterPolicy {
                     Action::Passthru
                     | Action::Indirect { .. }
                     | Action::Count { .. }
+                    | Action::Age { .. }
                     | Action::Meter { .. } => {
                         return Err(bad(format!(
                             "{} actions: {} is not allowed in a meter policy",

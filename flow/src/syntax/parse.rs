@@ -180,8 +180,19 @@ pub fn parse(line: &str) -> Result<FlowCommand, SyntaxError> {
         "query" => {
             let port = w.port()?;
             let rule = w.u32("a rule id")?;
-            w.expect("count")?;
-            FlowCommand::Query { port, rule }
+            let at = w.i;
+            match w.next("count or age")? {
+                "count" => FlowCommand::Query { port, rule },
+                "age" => FlowCommand::QueryAge { port, rule },
+                _ => return w.err(at, "expected count or age"),
+            }
+        }
+        "aged" => {
+            let port = w.port()?;
+            FlowCommand::Aged {
+                port,
+                destroy: w.eat("destroy"),
+            }
         }
         "list" => {
             let port = w.port()?;
@@ -216,7 +227,7 @@ pub fn parse(line: &str) -> Result<FlowCommand, SyntaxError> {
         _ => {
             return w.err(
                 at,
-                "expected validate, create, destroy, flush, query, list, isolate, dump or indirect_action",
+                "expected validate, create, destroy, flush, query, list, aged, isolate, dump or indirect_action",
             );
         }
     };
@@ -516,6 +527,17 @@ pub(super) fn action(w: &mut Words<'_>, t: &str, at: usize) -> R<Action> {
             w.expect("mtr_id")?;
             Action::Meter {
                 mtr_id: w.u32("a meter id")?,
+            }
+        }
+        "age" => {
+            let mut timeout = 0;
+            while w.eat("timeout") {
+                timeout =
+                    w.uint("a timeout in seconds", crate::age::MAX_AGE_TIMEOUT as u128)? as u32;
+            }
+            Action::Age {
+                timeout,
+                context: None,
             }
         }
         "indirect" => Action::Indirect {
