@@ -231,6 +231,10 @@ pub(crate) struct PortStage {
     pub sw_rx: Option<Arc<[swq::SharedRx]>>,
     /// The device's TX queues, shared by software TX queues, with their private counters.
     pub sw_tx: Option<Vec<(Arc<swq::SharedTx>, Arc<crate::stats::QueueCounters>)>>,
+    /// The classifier runs where packets leave the kernel queues (`swq.rs`) rather than on
+    /// each RX queue: set when a port with software queues gets a hairpin RX queue, whose
+    /// service may be the port's only poller.
+    pub upstream: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PortStage {
