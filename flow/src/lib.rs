@@ -60,6 +60,7 @@ mod action;
 mod age;
 mod engine;
 mod error;
+mod hairpin;
 mod item;
 mod matcher;
 pub mod meter;

@@ -60,6 +60,8 @@ struct Control {
 pub struct FlowTable {
     port_id: u16,
     nb_rx_queues: AtomicU16,
+    /// Hairpin RX queues, numbered after the normal ones (`hairpin.rs`).
+    pub(crate) nb_hairpin: AtomicU16,
     isolated: AtomicBool,
     engine: Published<Engine>,
     counters: Counters,
@@ -75,6 +77,7 @@ impl FlowTable {
         FlowTable {
             port_id,
             nb_rx_queues: AtomicU16::new(nb_rx_queues),
+            nb_hairpin: AtomicU16::new(0),
             isolated: AtomicBool::new(false),
             engine: Published::new(Engine::default()),
             counters: Counters::new(),
@@ -124,11 +127,12 @@ impl FlowTable {
 
     fn check(&self, c: &Control, rule: &FlowRule) -> Result<(), FlowError> {
         let ctx = Context {
-            nb_rx_queues: self.nb_rx_queues(),
+            nb_rx_queues: self.nb_rx_queues() + self.nb_hairpin_queues(),
             indirect_exists: &|h| c.indirect.contains_key(&h),
             meter_policy: &|m| self.meter_policy(m),
         };
         validate::validate(rule, &ctx)?;
+        self.check_hairpin(rule)?;
         // A jump loop: an edge from -> to closes one when `to` already reaches `from`.
         let dir = Direction::of(&rule.attr);
         let edges = &c.jumps[dir.index()];
@@ -322,7 +326,7 @@ impl FlowTable {
         for id in &users {
             let rule = &c.rules[id].rule;
             let ctx = Context {
-                nb_rx_queues: self.nb_rx_queues(),
+                nb_rx_queues: self.nb_rx_queues() + self.nb_hairpin_queues(),
                 indirect_exists: &|h| c.indirect.contains_key(&h),
                 meter_policy: &|m| {
                     if m == mtr_id {
