@@ -183,10 +183,10 @@ impl SharedRx {
                 return;
             }
             let verdicts = &mut k.verdicts[..n];
-            verdicts.fill(Verdict::Keep);
-            if k.upstream.load(Ordering::Relaxed)
-                && k.stage.active.load(Ordering::Acquire) & active::CLASSIFIER != 0
-            {
+            let classify = k.upstream.load(Ordering::Relaxed)
+                && k.stage.active.load(Ordering::Acquire) & active::CLASSIFIER != 0;
+            if classify {
+                verdicts.fill(Verdict::Keep);
                 let pkts = &mut k.scratch.as_mut_slice()[..n];
                 k.stage
                     .classifier
@@ -199,7 +199,7 @@ impl SharedRx {
             let ports = &mut k.ports;
             let mut i = 0;
             k.scratch.take_front(n, |mut m| {
-                let v = verdicts[i];
+                let v = if classify { verdicts[i] } else { Verdict::Keep };
                 i += 1;
                 let dest = match v {
                     Verdict::Keep => None,
