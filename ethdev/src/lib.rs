@@ -7,7 +7,7 @@
 //! promiscuous and all-multicast modes, a transmit buffer, and the software stage every port
 //! has ([`stage`]): RX/TX callbacks, more queues than the device has, Toeplitz RSS with a
 //! redirection table, packet types, hairpin queues, and the [`Classifier`] hook of the flow
-//! engine.
+//! engine; port events with callbacks ([`event`]).
 //!
 //! ```no_run
 //! use rpdk_ethdev::{EthConf, Port, RxConf, TxConf};
@@ -38,6 +38,7 @@ pub mod config;
 pub mod driver;
 pub mod drivers;
 mod error;
+pub mod event;
 pub mod port;
 mod queue;
 pub mod remote;
@@ -52,6 +53,7 @@ pub use config::{
 };
 pub use driver::{EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
 pub use error::{DriverError, EthError, Result};
+pub use event::{EthEvent, EventCallbackId};
 pub use port::{MAX_ETHPORTS, Port, PortId, allocate, port_count, ports, release_by_name};
 pub use queue::{RxQueue, TxQueue};
 pub use rss::RssHf;

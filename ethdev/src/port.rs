@@ -381,7 +381,16 @@ impl Port {
             let c = PortCounters::new(nb_rx, nb_tx, kernel_rx);
             stage.sw_rx = Some(
                 (0..kernel_rx)
-                    .map(|k| SharedRx::new(k, nb_rx, c.kernel_rx[k as usize].clone()))
+                    .map(|k| {
+                        SharedRx::new(
+                            self.id(),
+                            k,
+                            nb_rx,
+                            c.kernel_rx[k as usize].clone(),
+                            stage.rx[k as usize].clone(),
+                            stage.upstream.clone(),
+                        )
+                    })
                     .collect(),
             );
             stage.spread = conf.rx_mq_mode == RxMqMode::Rss;
@@ -853,7 +862,14 @@ impl Port {
         let mut st = self.open_state()?;
         let ops = self.take_slot(&mut st.rxq, "rx", queue)?;
         let stages = st.stage.rx.clone();
-        Ok(RxQueue::new(self.inner.clone(), queue, ops, stages))
+        let upstream = st.stage.upstream.clone();
+        Ok(RxQueue::new(
+            self.inner.clone(),
+            queue,
+            ops,
+            stages,
+            upstream,
+        ))
     }
 
     /// Takes TX queue `queue` for this thread. A hairpin queue is not the application's.
@@ -1215,6 +1231,11 @@ impl Port {
         let mut st = self.inner.lock();
         st.hairpin_rx[queue as usize] = Some(conf.clone());
         st.hairpin_pools.push(pool);
+        if st.stage.sw_rx.is_some() {
+            // The hairpin's service may be the only poller: flow rules classify at the
+            // kernel queues, so that what they send to it moves without the application.
+            st.stage.upstream.store(true, Ordering::Relaxed);
+        }
         // RSS spreads over the normal queues only: a hairpin queue gets what flow rules send it.
         let normal: Vec<u16> = (0..st.hairpin_rx.len() as u16)
             .filter(|&q| st.hairpin_rx[q as usize].is_none())

@@ -29,6 +29,9 @@ pub struct RxQueue {
     slow: Option<Box<RxSlow>>,
     /// Every RX queue's stage of the port (for the classifier's `Queue` verdicts).
     stages: Vec<Arc<RxStage>>,
+    /// The classifier runs before the queue (`PortStage::upstream`: `swq.rs` classifies what
+    /// it takes from the kernel queues), so not again here.
+    upstream: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The classifier's working state of a queue handle.
@@ -48,6 +51,7 @@ impl RxQueue {
         queue: u16,
         ops: Box<dyn RxQueueOps>,
         stages: Vec<Arc<RxStage>>,
+        upstream: Arc<std::sync::atomic::AtomicBool>,
     ) -> RxQueue {
         RxQueue {
             port,
@@ -56,6 +60,7 @@ impl RxQueue {
             stage: stages[queue as usize].clone(),
             slow: None,
             stages,
+            upstream,
         }
     }
 
@@ -140,10 +145,12 @@ impl RxQueue {
         let verdicts = &mut slow.verdicts[..n];
         verdicts.fill(Verdict::Keep);
         let mut ran = false;
-        self.stage.classifier.run(|c| {
-            c.rx(port, queue, v.as_mut_slice(), verdicts);
-            ran = true;
-        });
+        if !self.upstream.load(Ordering::Relaxed) {
+            self.stage.classifier.run(|c| {
+                c.rx(port, queue, v.as_mut_slice(), verdicts);
+                ran = true;
+            });
+        }
         if ran && verdicts.iter().any(|&d| d != Verdict::Keep) {
             let mut i = 0;
             let mut dropped = 0u64;

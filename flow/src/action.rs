@@ -143,6 +143,15 @@ pub enum Action {
     /// there, and the tag a driver stripped (`RTE_MBUF_F_RX_VLAN`, `vlan_tci`); an untagged
     /// packet goes on unchanged.
     OfPopVlan,
+    /// Reports the rule aged when no packet matched it for `timeout` seconds
+    /// ([`crate::FlowTable::get_aged_flows`], [`crate::FlowTable::query_age`] and
+    /// `RTE_ETH_EVENT_FLOW_AGED`; see `docs/flow.md`).
+    Age {
+        /// Seconds, 1 to 2^24 - 1.
+        timeout: u32,
+        /// What `get_aged_flows` reports for the rule (DPDK's `context`; `None`: the rule).
+        context: Option<u64>,
+    },
     /// An indirect action by handle (a shared counter).
     Indirect {
         /// The handle, from [`crate::FlowTable::action_handle_create`].
@@ -289,6 +298,7 @@ impl Action {
             Action::SetMeta { .. } => "SET_META",
             Action::SetTag { .. } => "SET_TAG",
             Action::OfPopVlan => "OF_POP_VLAN",
+            Action::Age { .. } => "AGE",
             Action::Indirect { .. } => "INDIRECT",
             Action::RawDecap(_) => "RAW_DECAP",
             Action::RawEncap(_) => "RAW_ENCAP",

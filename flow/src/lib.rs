@@ -57,10 +57,12 @@
 #![deny(unsafe_code)]
 
 mod action;
+mod age;
 mod dynf;
 mod edit;
 mod engine;
 mod error;
+mod hairpin;
 mod item;
 mod matcher;
 pub mod meter;
@@ -75,6 +77,7 @@ mod tunnel;
 mod validate;
 
 pub use action::{Action, Attr, IndirectAction, RawDecap, RawEncap, Rss, RssFunc};
+pub use age::{AgeQuery, AgedFlow, MAX_AGE_TIMEOUT};
 pub use dynf::{dynf_metadata, dynf_metadata_avail, dynf_metadata_register};
 pub use engine::compile::Direction;
 pub use engine::{Fate, Verdict};

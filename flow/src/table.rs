@@ -61,12 +61,16 @@ struct Control {
 pub struct FlowTable {
     port_id: u16,
     nb_rx_queues: AtomicU16,
+    /// Hairpin RX queues, numbered after the normal ones (`hairpin.rs`).
+    pub(crate) nb_hairpin: AtomicU16,
     isolated: AtomicBool,
     engine: Published<Engine>,
     counters: Counters,
     meters: MeterTable,
     /// Packets dropped because a packet-modifying action could not change them.
     edit_drops: AtomicU64,
+    /// The rules' AGE actions (`age.rs`).
+    pub(crate) ages: Arc<crate::age::Aging>,
     control: Mutex<Control>,
 }
 
@@ -76,11 +80,13 @@ impl FlowTable {
         FlowTable {
             port_id,
             nb_rx_queues: AtomicU16::new(nb_rx_queues),
+            nb_hairpin: AtomicU16::new(0),
             isolated: AtomicBool::new(false),
             engine: Published::new(Engine::default()),
             counters: Counters::new(),
             meters: MeterTable::new(),
             edit_drops: AtomicU64::new(0),
+            ages: crate::age::Aging::new(port_id),
             control: Mutex::new(Control {
                 rules: BTreeMap::new(),
                 indirect: BTreeMap::new(),
@@ -125,11 +131,12 @@ impl FlowTable {
 
     fn check(&self, c: &Control, rule: &FlowRule) -> Result<(), FlowError> {
         let ctx = Context {
-            nb_rx_queues: self.nb_rx_queues(),
+            nb_rx_queues: self.nb_rx_queues() + self.nb_hairpin_queues(),
             indirect_exists: &|h| c.indirect.contains_key(&h),
             meter_policy: &|m| self.meter_policy(m),
         };
         validate::validate(rule, &ctx)?;
+        self.check_hairpin(rule)?;
         // A jump loop: an edge from -> to closes one when `to` already reaches `from`.
         let dir = Direction::of(&rule.attr);
         let edges = &c.jumps[dir.index()];
@@ -241,6 +248,16 @@ impl FlowTable {
             // still see it).
             let _ = crate::dynf::dynf_metadata_register();
         }
+        let mut steps = steps;
+        let age = rule.actions.iter().find_map(|a| match a {
+            Action::Age { timeout, context } => Some((*timeout, *context)),
+            _ => None,
+        });
+        let age_cell = age.map(|_| {
+            let cell = crate::age::Aging::cell();
+            steps.insert(0, compile::Step::Age(cell.clone()));
+            cell
+        });
         let pattern = PatternMatch::new(&rule.pattern);
         let dir = Direction::of(&rule.attr);
         c.seq += 1;
@@ -259,6 +276,9 @@ impl FlowTable {
                     .entry((rule.attr.group, *group))
                     .or_default() += 1;
             }
+        }
+        if let (Some((timeout, context)), Some(cell)) = (age, age_cell) {
+            self.ages.add(id, cell, timeout, context);
         }
         self.engine.write(|e| e.insert(&compiled));
         c.rules.insert(
@@ -315,7 +335,7 @@ impl FlowTable {
         for id in &users {
             let rule = &c.rules[id].rule;
             let ctx = Context {
-                nb_rx_queues: self.nb_rx_queues(),
+                nb_rx_queues: self.nb_rx_queues() + self.nb_hairpin_queues(),
                 indirect_exists: &|h| c.indirect.contains_key(&h),
                 meter_policy: &|m| {
                     if m == mtr_id {
@@ -333,7 +353,7 @@ impl FlowTable {
         for id in users {
             let e = c.rules.get(&id).expect("listed above");
             let mut own = e.counters.iter();
-            let steps = compile::steps(
+            let mut steps = compile::steps(
                 &e.rule.actions,
                 self.nb_rx_queues(),
                 |a| match a {
@@ -350,6 +370,9 @@ impl FlowTable {
                     Some((meter, self.meter_policy(m).unwrap_or_default()))
                 },
             );
+            if let Some(cell) = self.ages.cell_of(id) {
+                steps.insert(0, compile::Step::Age(cell));
+            }
             let old = e.compiled.clone();
             let new = Arc::new(Compiled {
                 id: old.id,
@@ -405,6 +428,7 @@ impl FlowTable {
             .with_errno(libc::ENOENT));
         };
         self.engine.write(|en| en.remove(&e.compiled));
+        self.ages.remove(id);
         self.unlink(&mut c, &e);
         e.counters.iter().for_each(|&i| self.counters.free(i));
         Ok(())
@@ -414,6 +438,7 @@ impl FlowTable {
     pub fn flush(&self) -> Result<(), FlowError> {
         let mut c = self.lock();
         self.engine.write(Engine::clear);
+        self.ages.clear();
         let rules = std::mem::take(&mut c.rules);
         for e in rules.values() {
             self.unlink(&mut c, e);

@@ -310,6 +310,28 @@ fn check_action(
             i,
             format!("tag index {index} out of range (0 to {})", MAX_TAGS - 1),
         )),
+        Action::Age { timeout: 0, .. } => Err(FlowError::action(
+            ErrorType::ActionConf,
+            i,
+            "AGE timeout 0: the timeout is 1 to 16777215 seconds",
+        )),
+        Action::Age { timeout, .. } if *timeout > crate::age::MAX_AGE_TIMEOUT => {
+            Err(FlowError::action(
+                ErrorType::ActionConf,
+                i,
+                format!("AGE timeout {timeout} above 16777215 seconds"),
+            ))
+        }
+        Action::Age { .. }
+            if rule.actions[..i]
+                .iter()
+                .any(|a| matches!(a, Action::Age { .. })) =>
+        {
+            Err(
+                FlowError::action(ErrorType::Action, i, "more than one AGE action")
+                    .with_errno(libc::ENOTSUP),
+            )
+        }
         Action::Indirect { handle } if !(ctx.indirect_exists)(*handle) => Err(FlowError::action(
             ErrorType::ActionConf,
             i,

@@ -73,7 +73,9 @@ pub enum Verdict {
 /// with [`crate::Port::set_classifier`], run by the stage on the polling lcore.
 ///
 /// `rx` gets every RX burst of every queue after the driver (and the stage's RSS and packet
-/// types), before the RX callbacks; `tx` gets every TX burst before the TX callbacks and the
+/// types), before the RX callbacks (on a port with software queues and a hairpin RX queue:
+/// every burst of each kernel queue, before the stage spreads it, `queue` being the kernel
+/// queue's number); `tx` gets every TX burst before the TX callbacks and the
 /// driver. For each packet it writes a [`Verdict`] at the same index (they start as `Keep`);
 /// marks go straight into the mbuf ([`rpdk_mbuf::Mbuf::set_fdir_id`], `RX_FDIR` flags), as
 /// a NIC's flow rules write them. On TX, `Queue` means `Keep`. It must not block, allocate
@@ -231,6 +233,10 @@ pub(crate) struct PortStage {
     pub sw_rx: Option<Arc<[swq::SharedRx]>>,
     /// The device's TX queues, shared by software TX queues, with their private counters.
     pub sw_tx: Option<Vec<(Arc<swq::SharedTx>, Arc<crate::stats::QueueCounters>)>>,
+    /// The classifier runs where packets leave the kernel queues (`swq.rs`) rather than on
+    /// each RX queue: set when a port with software queues gets a hairpin RX queue, whose
+    /// service may be the port's only poller.
+    pub upstream: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PortStage {

@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rpdk_mbuf::{BurstView, MbufBurst, MbufConsumer, MbufProducer, MbufRing};
 use rpdk_ring::{RingFlags, Sc, Sp};
 
+use super::port_inbox::PortSteer;
 use super::rss::RssState;
+use super::{RxStage, Verdict, active};
 use crate::driver::{RxQueueOps, TxQueueOps};
 use crate::stats::QueueCounters;
 
@@ -101,23 +103,44 @@ struct KernelRx {
     /// port's; the stage adds ring overflows to `missed`.
     counters: Arc<QueueCounters>,
     scratch: MbufBurst<64>,
+    /// The stage of the RX queue of the same number: its classifier runs here, on the packets
+    /// as they leave the kernel queue, and its drops count them.
+    stage: Arc<RxStage>,
+    /// Whether to classify here (`PortStage::upstream`).
+    upstream: Arc<AtomicBool>,
+    verdicts: [Verdict; 64],
+    /// Into other ports' inboxes (PORT_ID).
+    ports: PortSteer,
 }
 
 /// One kernel RX queue, shared by the port's software RX queues.
 pub(crate) struct SharedRx {
+    port: u16,
     kernel: u16,
     inner: Exclusive<KernelRx>,
 }
 
 impl SharedRx {
-    pub fn new(kernel: u16, nb_rx: u16, counters: Arc<QueueCounters>) -> SharedRx {
+    pub fn new(
+        port: u16,
+        kernel: u16,
+        nb_rx: u16,
+        counters: Arc<QueueCounters>,
+        stage: Arc<RxStage>,
+        upstream: Arc<AtomicBool>,
+    ) -> SharedRx {
         SharedRx {
+            port,
             kernel,
             inner: Exclusive::new(KernelRx {
                 ops: None,
                 to: (0..nb_rx).map(|_| None).collect(),
                 counters,
                 scratch: MbufBurst::new(),
+                stage,
+                upstream,
+                verdicts: [Verdict::Keep; 64],
+                ports: PortSteer::new(),
             }),
         }
     }
@@ -141,10 +164,16 @@ impl SharedRx {
         drop(old);
     }
 
-    /// Receives one burst from the kernel queue, if nobody else is, and spreads it.
+    /// Receives one burst from the kernel queue, if nobody else is, classifies it (when the
+    /// port has a classifier and hairpin queues) and spreads it.
+    ///
+    /// With hairpin queues the classifier runs here rather than on the queue that receives a
+    /// packet, as a NIC classifies at reception: a packet a rule sends to a hairpin queue
+    /// moves as soon as any queue of the port is polled, its service's too, so it needs no
+    /// application.
     #[inline]
     fn pull(&self, rss: Option<&RssState>) {
-        let kernel = self.kernel;
+        let (port, kernel) = (self.port, self.kernel);
         self.inner.try_with(|k| {
             let Some(ops) = k.ops.as_mut() else {
                 return;
@@ -153,11 +182,41 @@ impl SharedRx {
             if n == 0 {
                 return;
             }
+            let verdicts = &mut k.verdicts[..n];
+            let classify = k.upstream.load(Ordering::Relaxed)
+                && k.stage.active.load(Ordering::Acquire) & active::CLASSIFIER != 0;
+            if classify {
+                verdicts.fill(Verdict::Keep);
+                let pkts = &mut k.scratch.as_mut_slice()[..n];
+                k.stage
+                    .classifier
+                    .run(|c| c.rx(port, kernel, pkts, verdicts));
+            }
             let snap = rss.map(RssState::snapshot);
             let mut overflow = 0u64;
+            let mut dropped = 0u64;
             let to = &k.to;
+            let ports = &mut k.ports;
+            let mut i = 0;
             k.scratch.take_front(n, |mut m| {
-                let dest = match (rss, &snap) {
+                let v = if classify { verdicts[i] } else { Verdict::Keep };
+                i += 1;
+                let dest = match v {
+                    Verdict::Keep => None,
+                    Verdict::Queue(q) => Some(q),
+                    Verdict::Drop => {
+                        dropped += 1;
+                        drop(m);
+                        return;
+                    }
+                    Verdict::Port(p) => {
+                        if !ports.send(p, m) {
+                            dropped += 1;
+                        }
+                        return;
+                    }
+                };
+                let dest = dest.unwrap_or_else(|| match (rss, &snap) {
                     (Some(r), Some(s)) => match s.hash(&m) {
                         Some(h) => {
                             m.set_rss_hash(h);
@@ -167,7 +226,7 @@ impl SharedRx {
                         None => 0,
                     },
                     _ => kernel,
-                };
+                });
                 match to.get(dest as usize).and_then(Option::as_ref) {
                     Some(p) => {
                         if p.enqueue(m).is_err() {
@@ -179,6 +238,10 @@ impl SharedRx {
             });
             if overflow > 0 {
                 k.counters.add_missed(overflow);
+            }
+            if dropped > 0 {
+                let d = &k.stage.drops;
+                d.store(d.load(Ordering::Relaxed) + dropped, Ordering::Relaxed);
             }
         });
     }

@@ -182,6 +182,17 @@ impl Testpmd {
             println!("testpmd: lcore {l} is the service lcore that moves the hairpins");
         }
         let nb_hp = args.hairpinq;
+        // testpmd's eth_event_callback for the events rpdk raises (the flow engine's aging),
+        // printed as its default event_print_mask does.
+        let _ = rpdk_ethdev::event::callback_register(
+            None,
+            rpdk_ethdev::EthEvent::FlowAged,
+            Arc::new(|port, event| {
+                use std::io::Write as _;
+                println!("\nPort {port}: {} event", event.desc());
+                let _ = std::io::stdout().flush();
+            }),
+        );
         let mut flows = HashMap::new();
         for (i, &p) in ports.iter().enumerate() {
             let port = Port::get(p)?;
@@ -200,7 +211,10 @@ impl Testpmd {
                 }
             }
             port.configure(args.rxq + nb_hp, args.txq + nb_hp, &conf)?;
-            flows.insert(p, Arc::new(FlowTable::new(p, args.rxq)));
+            let table = FlowTable::new(p, args.rxq);
+            // QUEUE and RSS may name the hairpin queues, numbered after the --rxq ones.
+            table.set_hairpin_queues(nb_hp);
+            flows.insert(p, Arc::new(table));
             for q in 0..args.rxq {
                 port.rx_queue_setup(q, args.rxd, None, &RxConf::default(), &pool)?;
             }

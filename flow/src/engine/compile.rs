@@ -74,6 +74,8 @@ pub(crate) enum Step {
     Edit(Edit),
     /// A MODIFY_FIELD into the metadata (MARK, META, TAG): run in place, as SET_META is.
     ModifyMeta(Rewrite),
+    /// AGE: the rule's last hit (the cell is the table's, see `age.rs`).
+    Age(Arc<crate::age::AgeCell>),
     /// A meter and its policy's steps per colour.
     Meter {
         meter: Arc<Meter>,
@@ -95,6 +97,7 @@ impl Step {
                 | Step::SetTag { .. }
                 | Step::Edit(_)
                 | Step::ModifyMeta(_)
+                | Step::Age(_)
         )
     }
 }
@@ -167,7 +170,8 @@ pub(crate) fn steps(
     let mut tunnels = crate::tunnel::compile(actions).into_iter();
     for a in actions {
         out.push(match a {
-            Action::Void => continue,
+            // The table adds AGE's step with the rule's cell.
+            Action::Void | Action::Age { .. } => continue,
             Action::Passthru => Step::Passthru,
             Action::Jump { group } => Step::Jump(*group),
             Action::Mark { id } => Step::Mark(*id),

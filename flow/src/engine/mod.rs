@@ -243,6 +243,7 @@ fn steps(
     for (i, s) in steps_.iter().enumerate() {
         match s {
             Step::Count(c) => (pkt.count)(*c),
+            Step::Age(a) => a.touch(pkt.now),
             Step::Mark(id) => {
                 v.mark = Some(*id);
                 v.flag = true;

@@ -62,6 +62,7 @@ impl MeterPolicy {
                     Action::Passthru
                     | Action::Indirect { .. }
                     | Action::Count { .. }
+                    | Action::Age { .. }
                     | Action::Meter { .. }
                     | Action::OfPopVlan
                     | Action::RawDecap(_)

@@ -25,6 +25,42 @@ fn count_block(out: &mut String, title: &str, q: &CountQuery) {
     );
 }
 
+/// testpmd's `port_flow_aged()`: the count, then a row per aged rule (destroyed with
+/// `destroy`, each saying so as `flow destroy` does).
+fn aged(o: &mut Output, t: &FlowTable, port: u16, destroy: bool) {
+    let aged = t.get_aged_flows();
+    let _ = writeln!(o.out, "Port {port} total aged flows: {}", aged.len());
+    if aged.is_empty() {
+        return;
+    }
+    let _ = writeln!(o.out, "{:<20}\tID\tGroup\tPrio\tAttr", "Type");
+    let mut destroyed = 0;
+    for a in aged {
+        let Some(r) = t.rule(a.rule) else { continue };
+        let _ = writeln!(
+            o.out,
+            "{:<20}\t{}\t{}\t{}\t{}\t",
+            "Flow",
+            a.rule,
+            r.attr.group,
+            r.attr.priority,
+            r.attr.flags()
+        );
+        if destroy {
+            match t.destroy(a.rule) {
+                Ok(()) => {
+                    let _ = writeln!(o.out, "Flow rule #{} destroyed", a.rule);
+                    destroyed += 1;
+                }
+                Err(e) => {
+                    let _ = writeln!(o.err, "{}", e.complain());
+                }
+            }
+        }
+    }
+    let _ = write!(o.out, "\n{destroyed} flows destroyed\n");
+}
+
 /// Parses and runs one `flow ...` line; `table` gives a port's flow table (`None`: no such
 /// port). The encap actions take testpmd's buffers at start (see [`execute_with`]).
 pub fn execute(line: &str, table: &dyn Fn(u16) -> Option<Arc<FlowTable>>) -> Output {
@@ -53,6 +89,8 @@ pub fn execute_with(
         | FlowCommand::Destroy { port, .. }
         | FlowCommand::Flush { port }
         | FlowCommand::Query { port, .. }
+        | FlowCommand::QueryAge { port, .. }
+        | FlowCommand::Aged { port, .. }
         | FlowCommand::List { port, .. }
         | FlowCommand::Isolate { port, .. }
         | FlowCommand::Dump { port, .. }
@@ -106,6 +144,23 @@ pub fn execute_with(
                 }
             }
         }
+        FlowCommand::QueryAge { rule, .. } => {
+            if t.rule(rule).is_none() {
+                let _ = writeln!(o.err, "Flow rule #{rule} not found");
+            } else {
+                match t.query_age(rule) {
+                    Ok(q) => {
+                        let _ = write!(
+                            o.out,
+                            "AGE:\n aged: {}\n sec_since_last_hit_valid: {}\n sec_since_last_hit: {}\n",
+                            q.aged as u8, q.sec_since_last_hit_valid as u8, q.sec_since_last_hit
+                        );
+                    }
+                    Err(e) => complain(&mut o, e),
+                }
+            }
+        }
+        FlowCommand::Aged { destroy, .. } => aged(&mut o, &t, port, destroy),
         FlowCommand::List { groups, .. } => {
             let mut rules: Vec<_> = t
                 .rules()

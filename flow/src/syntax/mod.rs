@@ -64,6 +64,20 @@ pub enum FlowCommand {
         /// The rule id.
         rule: u32,
     },
+    /// `flow query PORT ID age`.
+    QueryAge {
+        /// The port.
+        port: u16,
+        /// The rule id.
+        rule: u32,
+    },
+    /// `flow aged PORT [destroy]`: the aged rules, destroyed with `destroy`.
+    Aged {
+        /// The port.
+        port: u16,
+        /// Destroy them.
+        destroy: bool,
+    },
     /// `flow list PORT [group N ...]`.
     List {
         /// The port.

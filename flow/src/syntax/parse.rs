@@ -194,8 +194,19 @@ pub fn parse_with(line: &str, confs: &EncapConfs) -> Result<FlowCommand, SyntaxE
         "query" => {
             let port = w.port()?;
             let rule = w.u32("a rule id")?;
-            w.expect("count")?;
-            FlowCommand::Query { port, rule }
+            let at = w.i;
+            match w.next("count or age")? {
+                "count" => FlowCommand::Query { port, rule },
+                "age" => FlowCommand::QueryAge { port, rule },
+                _ => return w.err(at, "expected count or age"),
+            }
+        }
+        "aged" => {
+            let port = w.port()?;
+            FlowCommand::Aged {
+                port,
+                destroy: w.eat("destroy"),
+            }
         }
         "list" => {
             let port = w.port()?;
@@ -230,7 +241,7 @@ pub fn parse_with(line: &str, confs: &EncapConfs) -> Result<FlowCommand, SyntaxE
         _ => {
             return w.err(
                 at,
-                "expected validate, create, destroy, flush, query, list, isolate, dump or indirect_action",
+                "expected validate, create, destroy, flush, query, list, aged, isolate, dump or indirect_action",
             );
         }
     };
@@ -564,6 +575,17 @@ pub(super) fn action(w: &mut Words<'_>, t: &str, at: usize) -> R<Action> {
             Action::SetTag { data, mask, index }
         }
         "of_pop_vlan" => Action::OfPopVlan,
+        "age" => {
+            let mut timeout = 0;
+            while w.eat("timeout") {
+                timeout =
+                    w.uint("a timeout in seconds", crate::age::MAX_AGE_TIMEOUT as u128)? as u32;
+            }
+            Action::Age {
+                timeout,
+                context: None,
+            }
+        }
         "indirect" => Action::Indirect {
             handle: w.u32("an indirect action id")?,
         },

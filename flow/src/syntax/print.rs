@@ -21,6 +21,14 @@ pub(crate) fn command(c: &FlowCommand, f: &mut fmt::Formatter<'_>) -> fmt::Resul
         }
         FlowCommand::Flush { port } => write!(f, "flow flush {port}"),
         FlowCommand::Query { port, rule } => write!(f, "flow query {port} {rule} count"),
+        FlowCommand::QueryAge { port, rule } => write!(f, "flow query {port} {rule} age"),
+        FlowCommand::Aged { port, destroy } => {
+            write!(
+                f,
+                "flow aged {port}{}",
+                if *destroy { " destroy" } else { "" }
+            )
+        }
         FlowCommand::List { port, groups } => {
             write!(f, "flow list {port}")?;
             groups.iter().try_for_each(|g| write!(f, " group {g}"))
@@ -308,6 +316,8 @@ fn action(s: &mut String, a: &Action) {
         Action::Count { id: 0 } => write!(s, "count"),
         Action::Count { id } => write!(s, "count identifier {id}"),
         Action::Meter { mtr_id } => write!(s, "meter mtr_id {mtr_id}"),
+        // testpmd's syntax has no context (testpmd passes its own).
+        Action::Age { timeout, .. } => write!(s, "age timeout {timeout}"),
         Action::Indirect { handle } => write!(s, "indirect {handle}"),
         Action::SetMeta { data, mask } => {
             let _ = write!(s, "set_meta data {data:#x}");
