@@ -67,6 +67,7 @@ mod rule;
 mod stage;
 pub mod syntax;
 mod table;
+pub mod template;
 mod validate;
 
 pub use action::{Action, Attr, IndirectAction, Rss, RssFunc};

@@ -27,6 +27,9 @@ fn count_block(out: &mut String, title: &str, q: &CountQuery) {
 /// Parses and runs one `flow ...` line; `table` gives a port's flow table (`None`: no such
 /// port).
 pub fn execute(line: &str, table: &dyn Fn(u16) -> Option<Arc<FlowTable>>) -> Output {
+    if super::is_template_command(line) {
+        return super::execute_template(line, table);
+    }
     let mut o = Output::default();
     let cmd = match parse(line) {
         Ok(c) => c,

@@ -16,11 +16,13 @@ mod cli;
 mod meter;
 mod parse;
 mod print;
+mod template;
 
 pub use cli::{Output, execute};
 pub use meter::{execute_meter, is_meter_command};
 pub use parse::parse;
 pub(crate) use print::rule_text;
+pub use template::{TemplateCommand, execute_template, is_template_command, parse_template};
 
 use crate::action::{Attr, IndirectAction};
 use crate::rule::FlowRule;

@@ -333,7 +333,7 @@ enum Op {
     Prefix,
 }
 
-fn item(w: &mut Words<'_>, ty: ItemType) -> R<Item> {
+pub(super) fn item(w: &mut Words<'_>, ty: ItemType) -> R<Item> {
     let mut it = Item::new(ty);
     loop {
         let at = w.i;
