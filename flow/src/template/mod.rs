@@ -877,12 +877,14 @@ impl FlowTable {
         let mut s = self.tpl();
         s.configured(self.port_id())?;
         room(s.queue(queue)?, queue)?;
-        let enqueued = s.queues.iter().any(|q| {
-            q.pending
-                .iter()
-                .any(|p| matches!(p.op, BatchOp::Create { id, .. } if id == rule))
-        });
-        if !enqueued && !self.has_rule(rule) {
+        let enqueued = || {
+            s.queues.iter().any(|q| {
+                q.pending
+                    .iter()
+                    .any(|p| matches!(p.op, BatchOp::Create { id, .. } if id == rule))
+            })
+        };
+        if !self.has_rule(rule) && !enqueued() {
             return Err(FlowError::new(
                 ErrorType::Handle,
                 Some(Cause::Rule(rule)),
