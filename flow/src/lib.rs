@@ -73,6 +73,7 @@ mod rule;
 mod stage;
 pub mod syntax;
 mod table;
+pub mod template;
 mod tunnel;
 mod validate;
 

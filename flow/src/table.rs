@@ -14,7 +14,7 @@ use crate::packet::Meta;
 use crate::rule::FlowRule;
 use crate::validate::{self, Context};
 use rpdk_mbuf::{Mbuf, OlFlags};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,6 +52,17 @@ struct Control {
     seq: u64,
     /// Jump edges (from, to) -> how many rules, per direction.
     jumps: [HashMap<(u32, u32), usize>; 3],
+    /// Ids given to rules whose creation is enqueued on a flow queue (the template API) and
+    /// not pushed yet: `create` numbers past them.
+    reserved: BTreeSet<u32>,
+}
+
+/// One operation of a batch ([`FlowTable::apply_batch`]): the template API's pushed queue.
+pub(crate) enum BatchOp {
+    /// Creates `rule` with the id reserved for it.
+    Create { id: u32, rule: FlowRule },
+    /// Destroys a rule.
+    Destroy { id: u32 },
 }
 
 /// The flow rules of one port, and their classifier.
@@ -72,6 +83,8 @@ pub struct FlowTable {
     /// The rules' AGE actions (`age.rs`).
     pub(crate) ages: Arc<crate::age::Aging>,
     control: Mutex<Control>,
+    /// The template API's state: flow queues, templates, template tables.
+    pub(crate) templates: crate::template::Templates,
 }
 
 impl FlowTable {
@@ -92,7 +105,9 @@ impl FlowTable {
                 indirect: BTreeMap::new(),
                 seq: 0,
                 jumps: Default::default(),
+                reserved: BTreeSet::new(),
             }),
+            templates: Default::default(),
         }
     }
 
@@ -179,16 +194,107 @@ impl FlowTable {
     pub fn create(&self, rule: FlowRule) -> Result<u32, FlowError> {
         let mut c = self.lock();
         self.check(&c, &rule)?;
-        let id = match c.rules.keys().next_back() {
+        let id = Self::next_id(&c)?;
+        self.insert_checked(&mut c, id, rule, None)?;
+        Ok(id)
+    }
+
+    /// One more than the highest id in use or reserved.
+    fn next_id(c: &Control) -> Result<u32, FlowError> {
+        let max = c
+            .rules
+            .keys()
+            .next_back()
+            .into_iter()
+            .chain(c.reserved.iter().next_back())
+            .max();
+        match max {
             Some(&max) if max == u32::MAX => {
-                return Err(
+                Err(
                     FlowError::new(ErrorType::Handle, None, "highest rule id in use")
                         .with_errno(libc::ENOSPC),
-                );
+                )
             }
-            Some(&max) => max + 1,
-            None => 0,
-        };
+            Some(&max) => Ok(max + 1),
+            None => Ok(0),
+        }
+    }
+
+    /// Reserves the id the next rule gets, for a creation enqueued on a flow queue.
+    pub(crate) fn reserve_id(&self) -> Result<u32, FlowError> {
+        let mut c = self.lock();
+        let id = Self::next_id(&c)?;
+        c.reserved.insert(id);
+        Ok(id)
+    }
+
+    /// Whether rule `id` exists.
+    pub(crate) fn has_rule(&self, id: u32) -> bool {
+        self.lock().rules.contains_key(&id)
+    }
+
+    /// Applies a batch of creations (with reserved ids) and destructions, in order, with one
+    /// publication to the classifying lcores for the whole batch: they see all of it from
+    /// their next burst, or none of it. Each operation succeeds or fails alone (a creation is
+    /// checked as `create` checks it, against the rules before it in the batch).
+    pub(crate) fn apply_batch(&self, ops: Vec<BatchOp>) -> Vec<Result<(), FlowError>> {
+        let mut c = self.lock();
+        let mut publish = Vec::with_capacity(ops.len());
+        let mut freed = Vec::new();
+        let mut results = Vec::with_capacity(ops.len());
+        for op in ops {
+            results.push(match op {
+                BatchOp::Create { id, rule } => {
+                    c.reserved.remove(&id);
+                    if c.rules.contains_key(&id) {
+                        Err(FlowError::new(
+                            ErrorType::Handle,
+                            Some(Cause::Rule(id)),
+                            format!("flow rule #{id} exists"),
+                        )
+                        .with_errno(libc::EEXIST))
+                    } else {
+                        self.check(&c, &rule).and_then(|()| {
+                            self.insert_checked(&mut c, id, rule, Some(&mut publish))
+                        })
+                    }
+                }
+                BatchOp::Destroy { id } => match c.rules.remove(&id) {
+                    None => Err(no_rule(id)),
+                    Some(e) => {
+                        publish.push((false, e.compiled.clone()));
+                        self.unlink(&mut c, &e);
+                        // Freed once no lcore can count into them any more.
+                        freed.extend(e.counters);
+                        Ok(())
+                    }
+                },
+            });
+        }
+        if !publish.is_empty() {
+            self.engine.write(|en| {
+                for (insert, r) in &publish {
+                    if *insert {
+                        en.insert(r);
+                    } else {
+                        en.remove(r);
+                    }
+                }
+            });
+        }
+        freed.iter().for_each(|&i| self.counters.free(i));
+        results
+    }
+
+    /// Creates a checked rule under id `id`: published now, or, with `batch`, added to it for
+    /// the caller to publish.
+    fn insert_checked(
+        &self,
+        c: &mut Control,
+        id: u32,
+        rule: FlowRule,
+        batch: Option<&mut Vec<(bool, Arc<Compiled>)>>,
+    ) -> Result<(), FlowError> {
         let mut counters = Vec::new();
         let mut failed = false;
         let mut meter_error = None;
@@ -280,7 +386,10 @@ impl FlowTable {
         if let (Some((timeout, context)), Some(cell)) = (age, age_cell) {
             self.ages.add(id, cell, timeout, context);
         }
-        self.engine.write(|e| e.insert(&compiled));
+        match batch {
+            Some(b) => b.push((true, compiled.clone())),
+            None => self.engine.write(|e| e.insert(&compiled)),
+        }
         c.rules.insert(
             id,
             RuleEntry {
@@ -289,7 +398,7 @@ impl FlowTable {
                 counters,
             },
         );
-        Ok(id)
+        Ok(())
     }
 
     /// A METER's meter for a new rule (refused when it is not shared and a rule has it) and
@@ -420,12 +529,7 @@ impl FlowTable {
     pub fn destroy(&self, id: u32) -> Result<(), FlowError> {
         let mut c = self.lock();
         let Some(e) = c.rules.remove(&id) else {
-            return Err(FlowError::new(
-                ErrorType::Handle,
-                Some(Cause::Rule(id)),
-                format!("no flow rule #{id}"),
-            )
-            .with_errno(libc::ENOENT));
+            return Err(no_rule(id));
         };
         self.engine.write(|en| en.remove(&e.compiled));
         self.ages.remove(id);
@@ -806,6 +910,16 @@ impl FlowTable {
             }
         });
     }
+}
+
+/// The error for an unknown rule id.
+fn no_rule(id: u32) -> FlowError {
+    FlowError::new(
+        ErrorType::Handle,
+        Some(Cause::Rule(id)),
+        format!("no flow rule #{id}"),
+    )
+    .with_errno(libc::ENOENT)
 }
 
 /// Packets whose first data line is asked for ahead of their classification: the parse then

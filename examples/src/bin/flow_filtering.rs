@@ -1,10 +1,17 @@
-//! DPDK's flow_filtering example (its non-template mode) on rpdk: one port with 5 RX queues,
-//! one flow rule sending IPv4 packets to 192.168.1.1 to queue 1, and a loop that prints the
-//! MAC addresses and the queue of every packet received.
+//! DPDK's flow_filtering example on rpdk: one port with 5 RX queues, one flow rule sending
+//! IPv4 packets to 192.168.1.1 to queue 1, and a loop that prints the MAC addresses and the
+//! queue of every packet received.
 //!
 //! ```text
-//! flow_filtering [EAL options]
+//! flow_filtering [EAL options] [-- --template | --non-template]
 //! ```
+//!
+//! As DPDK's example since 24.11, the rule is made through the template API by default
+//! (`--template`): the port is stopped, its flow engine configured with one flow queue, the
+//! port started again, then a pattern template (`eth / ipv4` with the source and destination
+//! masks, relaxed matching), an actions template (`queue`) and a template table of one rule
+//! are made, and the rule is enqueued on flow queue 0 without `postpone`. `--non-template`
+//! validates and creates the same rule with `rte_flow_create` (DPDK 22.11's example).
 //!
 //! The rule is made with rpdk-flow's typed builder and runs in the port's software stage, so
 //! the example works on every port, whatever its driver: a driver with one queue (such as
@@ -17,7 +24,10 @@ use std::time::{Duration, Instant};
 
 use rpdk_ethdev::{EthConf, Port, RxConf, RxQueue, TxConf, tx_offload};
 use rpdk_examples::signals;
-use rpdk_flow::{Action, FlowError, FlowRule, FlowTable, eth, ipv4};
+use rpdk_flow::template::{
+    ActionsTemplateAttr, OpAttr, PatternTemplateAttr, PortAttr, QueueAttr, TemplateTableAttr,
+};
+use rpdk_flow::{Action, Attr, FlowError, FlowRule, FlowTable, Item, ItemType, eth, ipv4};
 use rpdk_mbuf::net::MacAddr;
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, PktmbufPool};
 
@@ -29,6 +39,9 @@ const DEST_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
 const FULL_MASK: Ipv4Addr = Ipv4Addr::new(255, 255, 255, 255);
 const EMPTY_MASK: Ipv4Addr = Ipv4Addr::new(0, 0, 0, 0);
 const NB_DESC: u16 = 512;
+/// The flow queue the template rule is enqueued on, and its size.
+const QUEUE_ID: u32 = 0;
+const MAX_QUEUE_SIZE: u32 = 1;
 
 /// Prints the message as DPDK's `rte_exit(EXIT_FAILURE, ...)` does and exits with 1.
 fn rte_exit(msg: impl std::fmt::Display) -> ! {
@@ -57,6 +70,107 @@ fn generate_ipv4_flow(
         .action(Action::Queue { index: rx_q });
     table.validate(&rule)?;
     table.create(rule)
+}
+
+/// The example's rule through the template API: a pattern template matching the IPv4
+/// source and destination under the masks (relaxed: the `eth` item has no mask, so only the
+/// IPv4 header is matched), an actions template with a QUEUE, a table of one rule, and the
+/// rule with the addresses, enqueued on flow queue 0 and applied at once (no `postpone`).
+fn generate_ipv4_flow_template(
+    table: &FlowTable,
+    rx_q: u16,
+    (src_ip, src_mask): (Ipv4Addr, Ipv4Addr),
+    (dest_ip, dest_mask): (Ipv4Addr, Ipv4Addr),
+) -> Result<u32, FlowError> {
+    let pt = table.pattern_template_create(
+        None,
+        PatternTemplateAttr {
+            relaxed_matching: true,
+            ingress: true,
+            ..Default::default()
+        },
+        vec![
+            Item::new(ItemType::Eth),
+            ipv4::item()
+                .mask(ipv4::SRC, src_mask)
+                .mask(ipv4::DST, dest_mask)
+                .into(),
+        ],
+    )?;
+    // The mask fixes the queue for every rule of the table.
+    let queue = Action::Queue { index: rx_q };
+    let at = table.actions_template_create(
+        None,
+        ActionsTemplateAttr {
+            ingress: true,
+            ..Default::default()
+        },
+        vec![queue.clone()],
+        vec![Action::Queue { index: u16::MAX }],
+    )?;
+    let tbl = table.template_table_create(
+        None,
+        TemplateTableAttr {
+            attr: Attr {
+                ingress: true,
+                ..Attr::default()
+            },
+            nb_flows: 1,
+        },
+        &[pt],
+        &[at],
+    )?;
+    let pattern = [
+        Item::new(ItemType::Eth),
+        ipv4::item()
+            .spec(ipv4::SRC, src_ip)
+            .spec(ipv4::DST, dest_ip)
+            .into(),
+    ];
+    let id = table.async_create(
+        QUEUE_ID,
+        OpAttr { postpone: false },
+        tbl,
+        &pattern,
+        0,
+        &[queue],
+        0,
+        0,
+    )?;
+    // Without postpone the operation is done; its result says how.
+    for r in table.pull(QUEUE_ID, MAX_QUEUE_SIZE as usize)? {
+        if let rpdk_flow::template::OpStatus::Error(e) = r.status {
+            return Err(e);
+        }
+    }
+    Ok(id)
+}
+
+/// As DPDK's example in template mode: the port is stopped, its flow engine configured with
+/// one flow queue (and one counter), and the port started again.
+fn configure_port_template(port: &Port, table: &FlowTable) {
+    if let Err(e) = port.stop() {
+        rte_exit(format!("rte_eth_dev_stop:err={e}, port={PORT_ID}"));
+    }
+    let attr = PortAttr {
+        nb_counters: 1,
+        ..PortAttr::default()
+    };
+    if let Err(e) = table.configure(
+        &attr,
+        &[QueueAttr {
+            size: MAX_QUEUE_SIZE,
+        }],
+    ) {
+        rte_exit(format!(
+            "rte_flow_configure:err={}, port={PORT_ID}",
+            -e.errno
+        ));
+    }
+    println!(":: Configuring template port [{PORT_ID}] Done ..");
+    if let Err(e) = port.start() {
+        rte_exit(format!("rte_eth_dev_start:err={e}, port={PORT_ID}"));
+    }
 }
 
 /// Configures the port with `NR_QUEUES` RX and TX queues, promiscuous, starts it and waits
@@ -137,7 +251,7 @@ fn main_loop(queues: &mut [RxQueue]) {
 }
 
 fn main() {
-    let (eal, _args) = match rpdk_eal::init(std::env::args()) {
+    let (eal, args) = match rpdk_eal::init(std::env::args()) {
         Ok(v) => v,
         Err(e) if e.exit_code() == 0 => std::process::exit(0),
         Err(e) => {
@@ -146,6 +260,17 @@ fn main() {
         }
     };
     signals::install();
+    let mut use_template_api = true;
+    for a in &args {
+        match a.as_str() {
+            "--template" => use_template_api = true,
+            "--non-template" => use_template_api = false,
+            _ => {
+                eprintln!("flow_filtering: unknown argument {a:?} (--template or --non-template)");
+                rte_exit("Invalid flow filtering arguments");
+            }
+        }
+    }
 
     let nr_ports = rpdk_ethdev::port_count();
     if nr_ports == 0 {
@@ -157,14 +282,21 @@ fn main() {
     let pool = PktmbufPool::create("mbuf_pool", 4096, 128, 0, MBUF_DEFAULT_BUF_SIZE, None)
         .unwrap_or_else(|e| rte_exit(format!("Cannot init mbuf pool ({e})")));
     let port = Port::get(PORT_ID).unwrap_or_else(|e| rte_exit(e));
-    init_port(&port, &pool);
-
     // rte_flow on this port: the software engine in the port's stage.
     let table = Arc::new(FlowTable::new(PORT_ID, NR_QUEUES));
+    init_port(&port, &pool);
+    if use_template_api {
+        configure_port_template(&port, &table);
+    }
     if let Err(e) = port.set_classifier(Some(table.clone())) {
         rte_exit(format!("Flow can't be installed on port {PORT_ID}: {e}"));
     }
-    if let Err(e) = generate_ipv4_flow(
+    let generate = if use_template_api {
+        generate_ipv4_flow_template
+    } else {
+        generate_ipv4_flow
+    };
+    if let Err(e) = generate(
         &table,
         SELECTED_QUEUE,
         (SRC_IP, EMPTY_MASK),
@@ -176,7 +308,7 @@ fn main() {
         );
         rte_exit("error in creating flow");
     }
-
+    println!("Flow created!!:");
     let mut queues: Vec<RxQueue> = (0..NR_QUEUES)
         .map(|q| port.rx_queue(q).unwrap_or_else(|e| rte_exit(e)))
         .collect();

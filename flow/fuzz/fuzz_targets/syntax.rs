@@ -3,12 +3,16 @@
 //! validate, create, classify (of a few fixed frames), query, dump and destroy without a panic.
 //! An encap `set` command (`set raw_encap ...`, `set vxlan ...`) fills testpmd's buffers, which
 //! rules with every tunnel action then take (their headers compiled at create).
+//! Template API lines (`flow configure`, `flow pattern_template`, `flow queue ...`, ...) go
+//! the same way through `parse_template` and run against a table that already has flow queues,
+//! a pattern template, an actions template and a template table.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use rpdk_flow::syntax::{
     EncapConfs, FlowCommand, RAW_ENCAP_CONFS, execute, execute_with, is_encap_command, parse,
+    parse_template,
 };
 use rpdk_flow::{Direction, FlowTable};
 use std::sync::Arc;
@@ -20,10 +24,46 @@ const FRAMES: [&[u8]; 3] = [
     b"\x00\x11\x22\x33\x44\x55\x02\x00\x00\x00\x00\x01\x08\x00\x45\x00\x00\x4e\x00\x00\x00\x00\x40\x11\x00\x00\x0a\x00\x00\x01\x0a\x00\x00\x02\x9c\x40\x12\xb5\x00\x3a\x00\x00\x08\x00\x00\x00\x00\x00\x2a\x00\x00\x11\x22\x33\x44\x55\x02\x00\x00\x00\x00\x01\x08\x00\x45\x00\x00\x28\x00\x00\x00\x00\x40\x06\x00\x00\xac\x10\x00\x01\xac\x10\x00\x09\x04\xd2\x00\x50\x00\x00\x00\x01\x00\x00\x00\x00\x50\x02\x04\x00\x00\x00\x00\x00",
 ];
 
+/// A port with one flow queue of 16, pattern template 0 (`eth / ipv4 dst mask 255.255.255.255
+/// / udp dst mask 0xffff`), actions template 0 (`queue index` per rule) and table 0 of 8 rules.
+fn template_port() -> Arc<FlowTable> {
+    let t = Arc::new(FlowTable::new(0, 4));
+    let lookup = |p: u16| (p == 0).then(|| t.clone());
+    for line in [
+        "flow configure 0 queues_number 1 queues_size 16",
+        "flow pattern_template 0 create pattern_template_id 0 ingress template eth / ipv4 dst mask 255.255.255.255 / udp dst mask 0xffff / end",
+        "flow actions_template 0 create ingress actions_template_id 0 template queue index 0 / end mask queue index 0 / end",
+        "flow template_table 0 create table_id 0 ingress rules_number 8 pattern_template 0 actions_template 0",
+    ] {
+        let out = execute(line, &lookup);
+        assert!(out.err.is_empty() && out.syntax.is_none(), "{line}: {out:?}");
+    }
+    t
+}
+
 fuzz_target!(|data: &[u8]| {
     let line = String::from_utf8_lossy(data);
     if is_encap_command(&line) {
         encap(&line);
+        return;
+    }
+    if let Ok(cmd) = parse_template(&line) {
+        let text = cmd.to_string();
+        let back = parse_template(&text)
+            .unwrap_or_else(|e| panic!("printed form does not parse: {text}: {e}"));
+        assert_eq!(back, cmd, "round trip of {text}");
+        let table = template_port();
+        let lookup = |p: u16| (p == 0).then(|| table.clone());
+        let out = execute(&text, &lookup);
+        assert!(out.syntax.is_none());
+        let _ = table.push(0);
+        let _ = table.pull(0, 64);
+        for f in FRAMES {
+            let _ = table.classify_frame(Direction::Ingress, f, 0);
+        }
+        for (id, _) in table.rules() {
+            table.destroy(id).expect("destroying a rule that exists");
+        }
         return;
     }
     let Ok(cmd) = parse(&line) else {

@@ -366,8 +366,8 @@ impl Group {
         match t.buckets.get_mut(&key) {
             Some(b) => b.insert(e),
             None => {
-                let keys: Vec<u64> = t.buckets.keys().map(Key::mix).collect();
-                t.filter.add(key.mix(), keys.into_iter());
+                // The other keys are read only when the filter grows (not per insert).
+                t.filter.add(key.mix(), t.buckets.keys().map(Key::mix));
                 t.buckets.insert(
                     key,
                     Bucket {

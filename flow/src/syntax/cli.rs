@@ -74,6 +74,9 @@ pub fn execute_with(
     confs: &EncapConfs,
     table: &dyn Fn(u16) -> Option<Arc<FlowTable>>,
 ) -> Output {
+    if super::is_template_command(line) {
+        return super::execute_template(line, table);
+    }
     let mut o = Output::default();
     let cmd = match parse_with(line, confs) {
         Ok(c) => c,

@@ -17,12 +17,14 @@ mod encap;
 mod meter;
 mod parse;
 mod print;
+mod template;
 
 pub use cli::{Output, execute, execute_with};
 pub use encap::{EncapConfs, RAW_ENCAP_CONFS, is_encap_command};
 pub use meter::{execute_meter, is_meter_command};
 pub use parse::{parse, parse_with};
 pub(crate) use print::rule_text;
+pub use template::{TemplateCommand, execute_template, is_template_command, parse_template};
 
 use crate::action::{Attr, IndirectAction};
 use crate::rule::FlowRule;

@@ -144,7 +144,7 @@ fn prefix_len(m: u128, max: u128) -> Option<u32> {
     (p == m && n > 0 && n < width).then_some(n)
 }
 
-fn item(s: &mut String, it: &Item) {
+pub(super) fn item(s: &mut String, it: &Item) {
     s.push_str(it.ty.token());
     let Some(spec) = &it.spec else {
         // A mask or last without a spec: invalid (validate says why), but printable.
@@ -304,7 +304,7 @@ fn mask_word(s: &mut String, mask: u32) {
     }
 }
 
-fn action(s: &mut String, a: &Action) {
+pub(super) fn action(s: &mut String, a: &Action) {
     let _ = match a {
         Action::Void => write!(s, "void"),
         Action::Passthru => write!(s, "passthru"),
