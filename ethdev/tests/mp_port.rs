@@ -168,7 +168,7 @@ fn secondary_drives_the_primarys_queues() {
         .unwrap();
     ns.add_veth(VETH.0, VETH.1).unwrap();
     ns.sh(&format!(
-        "ip link add {BRIDGE} type bridge && ip link set {BRIDGE} up && \
+        "ip link add {BRIDGE} type bridge mcast_snooping 0 && ip link set {BRIDGE} up && \
          ip link set {} master {BRIDGE}",
         VETH.0
     ))
@@ -406,7 +406,7 @@ fn secondary(prefix: &str) {
                 frames += 1;
                 bytes += u64::from(m.pkt_len());
             } else {
-                // The kernel's own, counted too.
+                // The kernel's own (a bridge's IGMP report), counted too.
                 others += 1;
                 other_bytes += u64::from(m.pkt_len());
             }
