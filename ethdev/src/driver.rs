@@ -59,6 +59,17 @@ pub struct TxSetup<'a> {
     pub counters: Arc<QueueCounters>,
 }
 
+/// What a secondary process needs to drive a queue the primary set up (see
+/// [`EthDevice::share_rx_queue`]): bytes the driver's attach function reads, and descriptors
+/// passed over IPC (`SCM_RIGHTS`), which the secondary receives as its own.
+#[derive(Debug, Default)]
+pub struct SharedQueue {
+    /// The driver's parameters (at most 200 bytes).
+    pub args: Vec<u8>,
+    /// Descriptors: the queue's socket or file.
+    pub fds: Vec<std::os::fd::OwnedFd>,
+}
+
 /// A receive queue of a driver, used by one thread at a time.
 pub trait RxQueueOps: Send {
     /// Receives up to `pkts.room()` packets into `pkts` and returns how many. Never blocks.
@@ -201,6 +212,26 @@ pub trait EthDevice: Send + Sync {
     /// (the port layer keeps the baseline of a reset).
     fn xstats(&self) -> Vec<(String, u64)> {
         Vec::new()
+    }
+
+    /// What a secondary process needs to drive RX queue `queue`, set up in this (the primary)
+    /// process: the driver's attach function in the secondary (by driver name, in the
+    /// secondary's own code: no function pointer crosses processes) builds its queue from
+    /// it. The port layer drops the primary's queue object for the time the secondary owns
+    /// the queue, and sets it up again when the primary takes the queue back. A driver whose
+    /// queues live in this process only (heap rings, device registers mapped here) does not
+    /// implement it.
+    fn share_rx_queue(&self, _queue: u16) -> DriverResult<SharedQueue> {
+        Err(DriverError::NotSupported(
+            "driving its queues from a secondary process",
+        ))
+    }
+
+    /// The same, for TX queue `queue`.
+    fn share_tx_queue(&self, _queue: u16) -> DriverResult<SharedQueue> {
+        Err(DriverError::NotSupported(
+            "driving its queues from a secondary process",
+        ))
     }
 
     /// Whether extended statistic `name` counts (a reset zeroes it) or tells a state (a mode, a

@@ -43,6 +43,8 @@ pub mod port;
 mod queue;
 pub mod remote;
 pub mod rss;
+mod secondary;
+mod shared;
 pub mod stage;
 mod stats;
 mod telemetry;
@@ -51,7 +53,7 @@ mod txbuffer;
 pub use config::{
     DevInfo, EthConf, Link, RssConf, RxConf, RxMqMode, TxConf, rx_offload, tx_offload,
 };
-pub use driver::{EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+pub use driver::{EthDevice, RxQueueOps, RxSetup, SharedQueue, TxQueueOps, TxSetup};
 pub use error::{DriverError, EthError, Result};
 pub use event::{EthEvent, EventCallbackId};
 pub use port::{MAX_ETHPORTS, Port, PortId, allocate, port_count, ports, release_by_name};

@@ -2,7 +2,7 @@
 //! reset), and the control operations of `rte_ethdev`.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use rpdk_mbuf::PktmbufPool;
@@ -14,6 +14,7 @@ use crate::driver::{EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
 use crate::error::{DriverError, EthError, Result};
 use crate::queue::{RxQueue, TxQueue};
 use crate::rss::RssHf;
+use crate::shared::{PortDesc, SharedPort, StartFlag, flag};
 use crate::stage::hairpin::{HAIRPIN_CAP, HairpinCap, HairpinConf, HairpinPeer};
 use crate::stage::swq::{SharedRx, SharedTx, SwRxQueue, SwTxQueue};
 use crate::stage::{
@@ -37,6 +38,50 @@ pub(crate) enum Slot<T: ?Sized> {
     Ready(Box<T>),
     /// Held by a queue handle.
     Taken,
+    /// Set up, and lent to a secondary process: the queue object is dropped (what it held is
+    /// the secondary's now) and made again from the queue's recipe when taken back.
+    Lent,
+}
+
+/// What a [`Slot`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SlotKind {
+    Empty,
+    Ready,
+    Taken,
+    Lent,
+}
+
+impl<T: ?Sized> Slot<T> {
+    pub(crate) fn kind(&self) -> SlotKind {
+        match self {
+            Slot::Empty => SlotKind::Empty,
+            Slot::Ready(_) => SlotKind::Ready,
+            Slot::Taken => SlotKind::Taken,
+            Slot::Lent => SlotKind::Lent,
+        }
+    }
+}
+
+/// How an RX queue was set up, to set it up again after a secondary drove it.
+#[derive(Clone)]
+pub(crate) struct RxRecipe {
+    pub nb_desc: u16,
+    pub socket: Option<u32>,
+    /// The device's share of the queue's settings.
+    pub conf: RxConf,
+    pub pool: PktmbufPool,
+    /// A device queue with no stage between it and the handle: a secondary can drive it.
+    pub lendable: bool,
+}
+
+/// How a TX queue was set up.
+#[derive(Clone)]
+pub(crate) struct TxRecipe {
+    pub nb_desc: u16,
+    pub socket: Option<u32>,
+    pub conf: TxConf,
+    pub lendable: bool,
 }
 
 pub(crate) struct State {
@@ -58,6 +103,11 @@ pub(crate) struct State {
     /// The smallest data room of the RX queues' pools (DPDK's `min_rx_buf_size`); 0 before
     /// any RX queue is set up.
     pub min_rx_buf_size: u32,
+    /// How each queue was set up.
+    pub rx_recipe: Vec<Option<RxRecipe>>,
+    pub tx_recipe: Vec<Option<TxRecipe>>,
+    /// Configuration changes so far (the shared description's `generation`).
+    pub generation: u64,
 }
 
 impl State {
@@ -80,8 +130,12 @@ pub(crate) struct PortInner {
     pub name: String,
     pub dev: Box<dyn EthDevice>,
     pub socket: u32,
-    pub started: AtomicBool,
+    pub started: StartFlag,
     pub state: Mutex<State>,
+    /// The port's shared data (a primary with a runtime directory, and its secondaries).
+    pub shared: Option<SharedPort>,
+    /// This process is a secondary and the port the primary's.
+    pub secondary: bool,
     /// Packets other ports' classifiers hand to this port's TX (PORT_ID), made on first use.
     pub inbox: crate::stage::port_inbox::InboxSlot,
 }
@@ -124,12 +178,71 @@ pub fn allocate(name: &str, dev: Box<dyn EthDevice>, socket: u32) -> Result<Port
         .iter()
         .position(Option::is_none)
         .ok_or(EthError::TooManyPorts(MAX_ETHPORTS))? as PortId;
-    t[id as usize] = Some(Arc::new(PortInner {
+    let shared = SharedPort::of(id).unwrap_or_else(|e| {
+        log::warn!(target: "lib.ethdev", "port {id}: no shared port data ({e}): secondary processes will not see it");
+        None
+    });
+    let inner = new_inner(id, name, dev, socket, shared, false);
+    Port {
+        inner: inner.clone(),
+    }
+    .publish_locked(&inner.lock());
+    t[id as usize] = Some(inner);
+    log::info!(target: "lib.ethdev", "port {id}: {name}");
+    crate::remote::serve();
+    Ok(id)
+}
+
+/// Puts the primary's port `id` in this (secondary) process's table.
+pub(crate) fn attach_secondary(
+    id: PortId,
+    name: &str,
+    dev: Box<dyn EthDevice>,
+    socket: u32,
+    shared: SharedPort,
+) {
+    let mut t = PORTS.write().unwrap_or_else(|e| e.into_inner());
+    if t.len() < MAX_ETHPORTS {
+        t.resize(MAX_ETHPORTS, None);
+    }
+    if let Some(slot) = t.get_mut(id as usize) {
+        *slot = Some(new_inner(id, name, dev, socket, Some(shared), true));
+    }
+}
+
+/// Removes port `id` from this (secondary) process's table.
+pub(crate) fn detach_secondary(id: PortId) {
+    let mut t = PORTS.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(slot) = t.get_mut(id as usize)
+        && slot.as_ref().is_some_and(|p| p.secondary)
+    {
+        *slot = None;
+    }
+}
+
+/// The port of this (secondary) process's table at `id`, if any: its name and generation.
+pub(crate) fn secondary_entry(id: PortId) -> Option<(String, u64)> {
+    let p = inner_of(id)?;
+    let g = p.lock().generation;
+    Some((p.name.clone(), g))
+}
+
+fn new_inner(
+    id: PortId,
+    name: &str,
+    dev: Box<dyn EthDevice>,
+    socket: u32,
+    shared: Option<SharedPort>,
+    secondary: bool,
+) -> Arc<PortInner> {
+    Arc::new(PortInner {
         id,
         name: name.to_string(),
         dev,
         socket,
-        started: AtomicBool::new(false),
+        started: StartFlag::new(shared.clone()),
+        shared,
+        secondary,
         state: Mutex::new(State {
             configured: false,
             closed: false,
@@ -143,12 +256,12 @@ pub fn allocate(name: &str, dev: Box<dyn EthDevice>, socket: u32) -> Result<Port
             hairpin_tx: Vec::new(),
             hairpin_pools: Vec::new(),
             min_rx_buf_size: 0,
+            rx_recipe: Vec::new(),
+            tx_recipe: Vec::new(),
+            generation: 0,
         }),
         inbox: Default::default(),
-    }));
-    log::info!(target: "lib.ethdev", "port {id}: {name}");
-    crate::remote::serve();
-    Ok(id)
+    })
 }
 
 /// Stops and closes the port named `name` (for a driver's remove); a port the application
@@ -172,11 +285,13 @@ pub fn release_by_name(name: &str) -> Result<()> {
 
 /// The number of ports (DPDK's `rte_eth_dev_count_avail`).
 pub fn port_count() -> u16 {
+    crate::secondary::sync_ports();
     table().iter().flatten().count() as u16
 }
 
 /// The ids of the ports, in order (DPDK's `RTE_ETH_FOREACH_DEV`).
 pub fn ports() -> Vec<PortId> {
+    crate::secondary::sync_ports();
     table().iter().flatten().map(|p| p.id).collect()
 }
 
@@ -199,6 +314,7 @@ impl fmt::Debug for Port {
 impl Port {
     /// The port of id `id`.
     pub fn get(id: PortId) -> Result<Port> {
+        crate::secondary::sync_ports();
         table()
             .get(id as usize)
             .and_then(Clone::clone)
@@ -208,6 +324,7 @@ impl Port {
 
     /// The port named `name` (DPDK's `rte_eth_dev_get_port_by_name`).
     pub fn by_name(name: &str) -> Result<Port> {
+        crate::secondary::sync_ports();
         table()
             .iter()
             .flatten()
@@ -286,9 +403,109 @@ impl Port {
         Ok(st)
     }
 
+    /// Refuses `what` in a secondary process: the primary owns the port's configuration.
+    fn primary_only(&self, what: &str) -> Result<()> {
+        if self.inner.secondary {
+            return Err(self.bad_state(format!(
+                "{what} is the primary process's: a secondary drives the queues the primary \
+                 set up"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses `what` while another process drives one of the port's queues.
+    fn check_not_lent(&self, what: &str) -> Result<()> {
+        let Some(sh) = &self.inner.shared else {
+            return Ok(());
+        };
+        for rx in [true, false] {
+            for q in 0..crate::shared::SHARED_QUEUES as u16 {
+                if let Some(pid) = sh.other_owner(rx, q) {
+                    return Err(self.bad_state(format!(
+                        "{what} needs every queue given back: {} queue {q} is driven by \
+                         process {pid}",
+                        if rx { "RX" } else { "TX" }
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the port's description into its shared data, for secondaries (the caller holds
+    /// the port's lock).
+    pub(crate) fn publish_locked(&self, st: &State) {
+        let Some(sh) = &self.inner.shared else {
+            return;
+        };
+        if self.inner.secondary {
+            return;
+        }
+        let dev = &self.inner.dev;
+        let info = dev.info();
+        let mut d = <PortDesc as bytemuck::Zeroable>::zeroed();
+        d.generation = st.generation;
+        d.pid = std::process::id();
+        d.socket = self.inner.socket;
+        let mut f = flag::IN_USE;
+        if st.closed {
+            f = 0;
+        }
+        if st.configured {
+            f |= flag::CONFIGURED;
+        }
+        if dev.promiscuous() {
+            f |= flag::PROMISC;
+        }
+        if dev.allmulticast() {
+            f |= flag::ALLMULTI;
+        }
+        if self.is_started() {
+            let l = dev.link();
+            d.link_speed = l.speed;
+            for (on, b) in [
+                (l.up, flag::LINK_UP),
+                (l.full_duplex, flag::FULL_DUPLEX),
+                (l.autoneg, flag::AUTONEG),
+            ] {
+                if on {
+                    f |= b;
+                }
+            }
+        }
+        d.flags = f;
+        d.max_rx_pktlen = info.max_rx_pktlen;
+        d.nb_rx = st.rxq.len() as u16;
+        d.nb_tx = st.txq.len() as u16;
+        d.mtu = dev.mtu();
+        d.min_mtu = info.min_mtu;
+        d.max_mtu = info.max_mtu;
+        d.reta_size = port_info(info.clone()).reta_size;
+        if let Some(rss) = &st.stage.rss {
+            let snap = rss.snapshot();
+            d.rss_hf = snap.hf.0;
+            let n = snap.key.len().min(d.rss_key.len());
+            d.rss_key[..n].copy_from_slice(&snap.key[..n]);
+            d.rss_key_len = n as u16;
+        }
+        for (i, r) in st.rx_recipe.iter().take(d.rx_desc.len()).enumerate() {
+            d.rx_desc[i] = r.as_ref().map_or(0, |r| r.nb_desc);
+        }
+        for (i, r) in st.tx_recipe.iter().take(d.tx_desc.len()).enumerate() {
+            d.tx_desc[i] = r.as_ref().map_or(0, |r| r.nb_desc);
+        }
+        d.mac = dev.mac_addr().0;
+        PortDesc::set_text(&mut d.name, &self.inner.name);
+        PortDesc::set_text(&mut d.driver, info.driver_name);
+        sh.publish(&d);
+    }
+
     /// Configures `nb_rx` RX and `nb_tx` TX queues (DPDK's `rte_eth_dev_configure`). The port
     /// must be stopped and its queue handles given back.
     pub fn configure(&self, nb_rx: u16, nb_tx: u16, conf: &EthConf) -> Result<()> {
+        self.primary_only("configure")?;
+        self.check_not_lent("configure")?;
         let mut st = self.open_state()?;
         if self.is_started() {
             return Err(self.bad_state("configure needs a stopped port"));
@@ -378,7 +595,7 @@ impl Port {
         let stage_spreads =
             conf.rx_mq_mode == RxMqMode::Rss && !device_spreads && nb_rx > 1 && kernel_rx > 0;
         let counters = if nb_rx > kernel_rx || stage_spreads {
-            let c = PortCounters::new(nb_rx, nb_tx, kernel_rx);
+            let c = PortCounters::new_in(nb_rx, nb_tx, kernel_rx, self.inner.shared.as_ref());
             stage.sw_rx = Some(
                 (0..kernel_rx)
                     .map(|k| {
@@ -397,7 +614,7 @@ impl Port {
             c
         } else {
             stage.hash_rx = stage_rss && conf.rx_offloads & rx_offload::RSS_HASH != 0;
-            PortCounters::new(nb_rx, nb_tx, 0)
+            PortCounters::new_in(nb_rx, nb_tx, 0, self.inner.shared.as_ref())
         };
         if nb_tx > kernel_tx {
             stage.sw_tx = Some(
@@ -412,6 +629,12 @@ impl Port {
         st.conf = conf.clone();
         st.rxq = (0..nb_rx).map(|_| Slot::Empty).collect();
         st.txq = (0..nb_tx).map(|_| Slot::Empty).collect();
+        st.rx_recipe = vec![None; nb_rx as usize];
+        st.tx_recipe = vec![None; nb_tx as usize];
+        st.generation += 1;
+        if let Some(sh) = &self.inner.shared {
+            sh.clear_owners();
+        }
         st.counters = Arc::new(counters);
         st.xstats_base.clear();
         if self.inner.inbox.get().is_some_and(Option::is_some)
@@ -423,6 +646,7 @@ impl Port {
         st.stage = stage;
         st.clear_hairpin(nb_rx, nb_tx);
         st.configured = true;
+        self.publish_locked(&st);
         Ok(())
     }
 
@@ -551,6 +775,13 @@ impl Port {
         match std::mem::replace(slot, Slot::Taken) {
             Slot::Ready(ops) => Ok(ops),
             Slot::Taken => Err(self.queue_busy(dir, queue)),
+            Slot::Lent => {
+                *slot = Slot::Lent;
+                Err(self.bad_state(format!(
+                    "{} queue {queue} is lent to a secondary process",
+                    dir.to_uppercase()
+                )))
+            }
             Slot::Empty => {
                 *slot = Slot::Empty;
                 Err(self.bad_state(format!(
@@ -590,9 +821,11 @@ impl Port {
         conf: &RxConf,
         pool: &PktmbufPool,
     ) -> Result<()> {
+        self.primary_only("RX queue setup")?;
         let mut st = self.open_state()?;
         self.check_setup_state(&st)?;
         self.check_slot_free(&st.rxq, "rx", queue)?;
+        self.check_queue_home(true, queue)?;
         let dev_info = self.inner.dev.info();
         let info = port_info(dev_info.clone());
         self.check_queue_conf(
@@ -639,6 +872,7 @@ impl Port {
         } else {
             None
         };
+        let lendable = kernel && sw_rx.is_none() && !st.stage.hash_rx;
         let ops: Box<dyn RxQueueOps> = match (sw_rx, ops) {
             (Some(sw), ops) => {
                 if let Some(ops) = ops {
@@ -670,6 +904,17 @@ impl Port {
         if st.min_rx_buf_size == 0 || st.min_rx_buf_size > room {
             st.min_rx_buf_size = room;
         }
+        if let Some(r) = st.rx_recipe.get_mut(queue as usize) {
+            *r = Some(RxRecipe {
+                nb_desc,
+                socket,
+                conf: dev_conf,
+                pool: pool.clone(),
+                lendable,
+            });
+        }
+        st.generation += 1;
+        self.publish_locked(&st);
         Ok(())
     }
 
@@ -682,9 +927,11 @@ impl Port {
         socket: Option<u32>,
         conf: &TxConf,
     ) -> Result<()> {
+        self.primary_only("TX queue setup")?;
         let mut st = self.open_state()?;
         self.check_setup_state(&st)?;
         self.check_slot_free(&st.txq, "tx", queue)?;
+        self.check_queue_home(false, queue)?;
         let dev_info = self.inner.dev.info();
         self.check_queue_conf(
             "TX",
@@ -723,6 +970,7 @@ impl Port {
                 Some(sw) => sw[queue as usize].0.set_ops(ops),
                 None => {
                     st.txq[queue as usize] = Slot::Ready(ops);
+                    self.set_tx_recipe(&mut st, queue, nb_desc, socket, conf, true);
                     return Ok(());
                 }
             }
@@ -733,11 +981,50 @@ impl Port {
         let shared = sw[(queue % kernel_tx.max(1)) as usize].0.clone();
         let ops = SwTxQueue::new(shared, st.counters.tx[queue as usize].clone());
         st.txq[queue as usize] = Slot::Ready(Box::new(ops));
+        self.set_tx_recipe(&mut st, queue, nb_desc, socket, conf, false);
+        Ok(())
+    }
+
+    fn set_tx_recipe(
+        &self,
+        st: &mut State,
+        queue: u16,
+        nb_desc: u16,
+        socket: Option<u32>,
+        conf: &TxConf,
+        lendable: bool,
+    ) {
+        if let Some(r) = st.tx_recipe.get_mut(queue as usize) {
+            *r = Some(TxRecipe {
+                nb_desc,
+                socket,
+                conf: *conf,
+                lendable,
+            });
+        }
+        st.generation += 1;
+        self.publish_locked(st);
+    }
+
+    /// Refuses to set up a queue another process drives.
+    fn check_queue_home(&self, rx: bool, queue: u16) -> Result<()> {
+        if let Some(pid) = self
+            .inner
+            .shared
+            .as_ref()
+            .and_then(|s| s.other_owner(rx, queue))
+        {
+            return Err(self.bad_state(format!(
+                "{} queue {queue} is driven by process {pid}",
+                if rx { "RX" } else { "TX" }
+            )));
+        }
         Ok(())
     }
 
     /// Starts the port (DPDK's `rte_eth_dev_start`); every queue must be set up.
     pub fn start(&self) -> Result<()> {
+        self.primary_only("start")?;
         let st = self.open_state()?;
         if !st.configured {
             return Err(self.bad_state("start needs configure first"));
@@ -753,6 +1040,7 @@ impl Port {
         }
         self.inner.dev.start().map_err(|e| self.driver_err(e))?;
         self.inner.started.store(true, Ordering::Release);
+        self.publish_locked(&st);
         log::info!(target: "lib.ethdev", "port {}: started", self.id());
         let auto = st
             .hairpin_tx
@@ -769,9 +1057,12 @@ impl Port {
     /// Stops the port (DPDK's `rte_eth_dev_stop`): bursts return 0 until it starts again.
     pub fn stop(&self) -> Result<()> {
         // Hairpins through this port stop first (their services hold its queues).
+        self.primary_only("stop")?;
         crate::stage::hairpin::unbind_where(|b| b.rx_port == self.id() || b.tx_port == self.id());
-        let _st = self.open_state()?;
-        self.stop_locked()
+        let st = self.open_state()?;
+        let r = self.stop_locked();
+        self.publish_locked(&st);
+        r
     }
 
     /// Stops the port; the caller holds its lock.
@@ -795,6 +1086,8 @@ impl Port {
     /// Closes the port and frees its id (DPDK's `rte_eth_dev_close`): it must be stopped and
     /// every queue handle given back.
     pub fn close(&self) -> Result<()> {
+        self.primary_only("close")?;
+        self.check_not_lent("close")?;
         let mut st = self.open_state()?;
         if self.is_started() {
             return Err(self.bad_state("close needs a stopped port"));
@@ -809,6 +1102,11 @@ impl Port {
         st.stage = PortStage::default();
         st.clear_hairpin(0, 0);
         st.closed = true;
+        st.generation += 1;
+        if let Some(sh) = &self.inner.shared {
+            sh.clear_owners();
+        }
+        self.publish_locked(&st);
         drop(st);
         self.drain_inbox();
         let res = self.inner.dev.close().map_err(|e| self.driver_err(e));
@@ -826,6 +1124,8 @@ impl Port {
     /// (DPDK's `rte_eth_dev_reset`). Every queue handle must be given back first: a port with
     /// a handle out is left as it was, started or not.
     pub fn reset(&self) -> Result<()> {
+        self.primary_only("reset")?;
+        self.check_not_lent("reset")?;
         let mut st = self.open_state()?;
         if st.rxq.iter().any(|s| matches!(s, Slot::Taken))
             || st.txq.iter().any(|s| matches!(s, Slot::Taken))
@@ -840,6 +1140,10 @@ impl Port {
         st.xstats_base.clear();
         st.stage = PortStage::default();
         st.clear_hairpin(0, 0);
+        st.rx_recipe.clear();
+        st.tx_recipe.clear();
+        st.generation += 1;
+        self.publish_locked(&st);
         Ok(())
     }
 
@@ -859,17 +1163,179 @@ impl Port {
     }
 
     fn take_rx_queue(&self, queue: u16) -> Result<RxQueue> {
+        if self.inner.secondary {
+            return crate::secondary::take_rx(self, queue);
+        }
+        let claimed = self.claim(true, queue)?;
+        let r = (|| {
+            let mut st = self.open_state()?;
+            self.restore_lent(&mut st, true, queue)?;
+            let ops = self.take_slot(&mut st.rxq, "rx", queue)?;
+            let stages = st.stage.rx.clone();
+            let upstream = st.stage.upstream.clone();
+            Ok(RxQueue::new(
+                self.inner.clone(),
+                queue,
+                ops,
+                stages,
+                upstream,
+            ))
+        })();
+        if r.is_err() && claimed {
+            self.release(true, queue);
+        }
+        r
+    }
+
+    /// Makes this process the owner of a queue in the shared port data (whether it has an
+    /// owner word).
+    pub(crate) fn claim(&self, rx: bool, queue: u16) -> Result<bool> {
+        let Some(sh) = &self.inner.shared else {
+            return Ok(false);
+        };
+        let dir = if rx { "rx" } else { "tx" };
+        sh.claim(rx, queue).map_err(|pid| {
+            if pid == std::process::id() {
+                self.queue_busy(dir, queue)
+            } else {
+                self.bad_state(format!(
+                    "{} queue {queue} is driven by process {pid}",
+                    dir.to_uppercase()
+                ))
+            }
+        })
+    }
+
+    pub(crate) fn release(&self, rx: bool, queue: u16) {
+        if let Some(sh) = &self.inner.shared {
+            sh.release(rx, queue);
+        }
+    }
+
+    /// Sets up again a queue a secondary drove, now that it is back.
+    fn restore_lent(&self, st: &mut State, rx: bool, queue: u16) -> Result<()> {
+        let q = queue as usize;
+        if rx {
+            if !matches!(st.rxq.get(q), Some(Slot::Lent)) {
+                return Ok(());
+            }
+            let Some(Some(r)) = st.rx_recipe.get(q).cloned() else {
+                return Err(self.bad_state(format!("RX queue {queue} has no setup to restore")));
+            };
+            let eth_conf = device_conf(&st.conf, &self.inner.dev.info());
+            let ops = self
+                .inner
+                .dev
+                .rx_queue_setup(RxSetup {
+                    port: self.id(),
+                    queue,
+                    nb_desc: r.nb_desc,
+                    socket: r.socket,
+                    conf: &r.conf,
+                    eth_conf: &eth_conf,
+                    pool: &r.pool,
+                    counters: st.counters.rx[q].clone(),
+                })
+                .map_err(|e| self.driver_err(e))?;
+            st.rxq[q] = Slot::Ready(ops);
+        } else {
+            if !matches!(st.txq.get(q), Some(Slot::Lent)) {
+                return Ok(());
+            }
+            let Some(Some(r)) = st.tx_recipe.get(q).cloned() else {
+                return Err(self.bad_state(format!("TX queue {queue} has no setup to restore")));
+            };
+            let eth_conf = device_conf(&st.conf, &self.inner.dev.info());
+            let ops = self
+                .inner
+                .dev
+                .tx_queue_setup(TxSetup {
+                    port: self.id(),
+                    queue,
+                    nb_desc: r.nb_desc,
+                    socket: r.socket,
+                    conf: &r.conf,
+                    eth_conf: &eth_conf,
+                    counters: st.counters.tx[q].clone(),
+                })
+                .map_err(|e| self.driver_err(e))?;
+            st.txq[q] = Slot::Ready(ops);
+        }
+        Ok(())
+    }
+
+    /// Lends a queue to secondary process `pid`, which claimed it (the primary's answer to
+    /// its request): what the driver shares of it, and the name of its RX pool. The primary's
+    /// queue object is dropped, so that what it held is free for the secondary's.
+    pub(crate) fn lend(
+        &self,
+        rx: bool,
+        queue: u16,
+        pid: u32,
+    ) -> Result<(crate::driver::SharedQueue, String)> {
         let mut st = self.open_state()?;
-        let ops = self.take_slot(&mut st.rxq, "rx", queue)?;
-        let stages = st.stage.rx.clone();
-        let upstream = st.stage.upstream.clone();
-        Ok(RxQueue::new(
-            self.inner.clone(),
-            queue,
-            ops,
-            stages,
-            upstream,
-        ))
+        let dir = if rx { "RX" } else { "TX" };
+        if !st.configured {
+            return Err(self.bad_state("the port is not configured"));
+        }
+        let count = if rx { st.rxq.len() } else { st.txq.len() };
+        if queue as usize >= count {
+            return Err(self.no_such_queue(count, if rx { "rx" } else { "tx" }, queue));
+        }
+        let owner = self
+            .inner
+            .shared
+            .as_ref()
+            .map_or(0, |s| s.owner_of(rx, queue));
+        if owner != pid {
+            return Err(self.bad_state(format!(
+                "{dir} queue {queue}: process {pid} does not own it (owner {owner}; queues \
+                 beyond {} are not shared)",
+                crate::shared::SHARED_QUEUES
+            )));
+        }
+        let q = queue as usize;
+        let (slot, lendable, pool) = if rx {
+            let r = st.rx_recipe.get(q).cloned().flatten();
+            (
+                st.rxq[q].kind(),
+                r.as_ref().is_some_and(|r| r.lendable),
+                r.map(|r| r.pool.mempool().name().to_string()),
+            )
+        } else {
+            let r = st.tx_recipe.get(q).cloned().flatten();
+            (st.txq[q].kind(), r.is_some_and(|r| r.lendable), None)
+        };
+        match slot {
+            SlotKind::Empty => {
+                return Err(self.bad_state(format!("{dir} queue {queue} is not set up")));
+            }
+            SlotKind::Taken => {
+                return Err(self.bad_state(format!(
+                    "{dir} queue {queue} is held by a handle of the primary process"
+                )));
+            }
+            SlotKind::Ready | SlotKind::Lent => {}
+        }
+        if !lendable {
+            return Err(self.bad_state(format!(
+                "{dir} queue {queue} goes through the software stage of the primary (more \
+                 queues than the device has, RSS done in software, or a hairpin): a secondary \
+                 drives device queues only"
+            )));
+        }
+        let shared = if rx {
+            self.inner.dev.share_rx_queue(queue)
+        } else {
+            self.inner.dev.share_tx_queue(queue)
+        }
+        .map_err(|e| self.driver_err(e))?;
+        if rx {
+            st.rxq[q] = Slot::Lent;
+        } else {
+            st.txq[q] = Slot::Lent;
+        }
+        Ok((shared, pool.unwrap_or_default()))
     }
 
     /// Takes TX queue `queue` for this thread. A hairpin queue is not the application's.
@@ -881,10 +1347,21 @@ impl Port {
     }
 
     fn take_tx_queue(&self, queue: u16) -> Result<TxQueue> {
-        let mut st = self.open_state()?;
-        let ops = self.take_slot(&mut st.txq, "tx", queue)?;
-        let stage = st.stage.tx[queue as usize].clone();
-        Ok(TxQueue::new(self.inner.clone(), queue, ops, stage))
+        if self.inner.secondary {
+            return crate::secondary::take_tx(self, queue);
+        }
+        let claimed = self.claim(false, queue)?;
+        let r = (|| {
+            let mut st = self.open_state()?;
+            self.restore_lent(&mut st, false, queue)?;
+            let ops = self.take_slot(&mut st.txq, "tx", queue)?;
+            let stage = st.stage.tx[queue as usize].clone();
+            Ok(TxQueue::new(self.inner.clone(), queue, ops, stage))
+        })();
+        if r.is_err() && claimed {
+            self.release(false, queue);
+        }
+        r
     }
 
     /// Adds `cb` after the RX callbacks of queue `queue` (DPDK's `rte_eth_add_rx_callback`):
@@ -1381,6 +1858,13 @@ impl Port {
 
     /// Statistics (DPDK's `rte_eth_stats_get`).
     pub fn stats(&self) -> Stats {
+        if self.inner.secondary {
+            // The primary keeps the baselines of resets: it answers.
+            return crate::remote::stats(self.id()).unwrap_or_else(|e| {
+                log::warn!(target: "lib.ethdev", "port {}: statistics: {e}", self.id());
+                Stats::default()
+            });
+        }
         let st = self.inner.lock();
         self.inner.dev.refresh_stats();
         let mut s = st.counters.stats();
@@ -1391,6 +1875,12 @@ impl Port {
     /// Resets the statistics, the device's own counters with them (so the driver's extended
     /// statistics that show those counters restart too: their baseline is taken anew).
     pub fn stats_reset(&self) {
+        if self.inner.secondary {
+            if let Err(e) = crate::remote::stats_reset(self.id()) {
+                log::warn!(target: "lib.ethdev", "port {}: statistics reset: {e}", self.id());
+            }
+            return;
+        }
         let mut st = self.inner.lock();
         self.reset_locked(&mut st);
     }
@@ -1405,6 +1895,12 @@ impl Port {
     /// Extended statistics by name: the generic ones, then the driver's (DPDK's
     /// `rte_eth_xstats_get_names` and `rte_eth_xstats_get`).
     pub fn xstats(&self) -> Vec<(String, u64)> {
+        if self.inner.secondary {
+            return crate::remote::xstats(self.id()).unwrap_or_else(|e| {
+                log::warn!(target: "lib.ethdev", "port {}: extended statistics: {e}", self.id());
+                Vec::new()
+            });
+        }
         let st = self.inner.lock();
         self.inner.dev.refresh_stats();
         let mut x = st.counters.xstats();
@@ -1443,6 +1939,12 @@ impl Port {
     /// Resets the extended statistics: the generic ones and the driver's, whose values now
     /// become the baseline they are reported from (the driver's counters are never written).
     pub fn xstats_reset(&self) {
+        if self.inner.secondary {
+            if let Err(e) = crate::remote::xstats_reset(self.id()) {
+                log::warn!(target: "lib.ethdev", "port {}: extended statistics reset: {e}", self.id());
+            }
+            return;
+        }
         let mut st = self.inner.lock();
         self.reset_locked(&mut st);
     }
@@ -1450,11 +1952,19 @@ impl Port {
     /// Link status (DPDK's `rte_eth_link_get_nowait`): down while the port is stopped, the
     /// device's once it is started.
     pub fn link(&self) -> Link {
-        let _st = self.inner.lock();
+        let st = self.inner.lock();
         if !self.is_started() {
             return Link::default();
         }
-        self.inner.dev.link()
+        let link = self.inner.dev.link();
+        if let Some(sh) = &self.inner.shared
+            && !self.inner.secondary
+            && sh.desc().has(flag::LINK_UP) != link.up
+        {
+            // Secondaries see the link change.
+            self.publish_locked(&st);
+        }
+        link
     }
 
     /// The MAC address (DPDK's `rte_eth_macaddr_get`).
@@ -1471,29 +1981,35 @@ impl Port {
                 reason: format!("{mac} is not a unicast address"),
             });
         }
-        let _st = self.open_state()?;
+        let st = self.open_state()?;
         self.inner
             .dev
             .set_mac_addr(mac)
-            .map_err(|e| self.driver_err(e))
+            .map_err(|e| self.driver_err(e))?;
+        self.publish_locked(&st);
+        Ok(())
     }
 
     /// Turns promiscuous mode on.
     pub fn promiscuous_enable(&self) -> Result<()> {
-        let _st = self.open_state()?;
+        let st = self.open_state()?;
         self.inner
             .dev
             .set_promiscuous(true)
-            .map_err(|e| self.driver_err(e))
+            .map_err(|e| self.driver_err(e))?;
+        self.publish_locked(&st);
+        Ok(())
     }
 
     /// Turns promiscuous mode off.
     pub fn promiscuous_disable(&self) -> Result<()> {
-        let _st = self.open_state()?;
+        let st = self.open_state()?;
         self.inner
             .dev
             .set_promiscuous(false)
-            .map_err(|e| self.driver_err(e))
+            .map_err(|e| self.driver_err(e))?;
+        self.publish_locked(&st);
+        Ok(())
     }
 
     /// Whether promiscuous mode is on.
@@ -1504,20 +2020,24 @@ impl Port {
 
     /// Turns all-multicast on.
     pub fn allmulticast_enable(&self) -> Result<()> {
-        let _st = self.open_state()?;
+        let st = self.open_state()?;
         self.inner
             .dev
             .set_allmulticast(true)
-            .map_err(|e| self.driver_err(e))
+            .map_err(|e| self.driver_err(e))?;
+        self.publish_locked(&st);
+        Ok(())
     }
 
     /// Turns all-multicast off.
     pub fn allmulticast_disable(&self) -> Result<()> {
-        let _st = self.open_state()?;
+        let st = self.open_state()?;
         self.inner
             .dev
             .set_allmulticast(false)
-            .map_err(|e| self.driver_err(e))
+            .map_err(|e| self.driver_err(e))?;
+        self.publish_locked(&st);
+        Ok(())
     }
 
     /// Whether all-multicast is on.
@@ -1547,6 +2067,7 @@ impl Port {
             .set_mtu(mtu)
             .map_err(|e| self.driver_err(e))?;
         st.conf.mtu = Some(mtu);
+        self.publish_locked(&st);
         Ok(())
     }
 }

@@ -225,7 +225,18 @@ impl Drop for RxQueue {
         if let Some(slot) = st.rxq.get_mut(self.queue as usize)
             && matches!(slot, Slot::Taken)
         {
-            *slot = Slot::Ready(ops);
+            // A secondary's queue object goes (the primary lends the queue again on the next
+            // take, as it may have been set up anew meanwhile).
+            *slot = if self.port.secondary {
+                drop(ops);
+                Slot::Empty
+            } else {
+                Slot::Ready(ops)
+            };
+        }
+        drop(st);
+        if let Some(sh) = &self.port.shared {
+            sh.release(true, self.queue);
         }
     }
 }
@@ -360,7 +371,18 @@ impl Drop for TxQueue {
         if let Some(slot) = st.txq.get_mut(self.queue as usize)
             && matches!(slot, Slot::Taken)
         {
-            *slot = Slot::Ready(ops);
+            // A secondary's queue object goes (the primary lends the queue again on the next
+            // take, as it may have been set up anew meanwhile).
+            *slot = if self.port.secondary {
+                drop(ops);
+                Slot::Empty
+            } else {
+                Slot::Ready(ops)
+            };
+        }
+        drop(st);
+        if let Some(sh) = &self.port.shared {
+            sh.release(false, self.queue);
         }
     }
 }

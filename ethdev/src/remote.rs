@@ -2,10 +2,12 @@
 //! with names, drivers, MAC addresses and links, statistics and extended statistics, and their
 //! reset.
 //!
-//! A port's state stays in the process that probed it (the primary): its driver is a trait
-//! object and its queues hold process-local resources, which shared memory must not hold. A
-//! secondary asks the primary over the EAL's IPC (`rpdk_ethdev` requests), which answers with
-//! a memfd holding the data, so the counters are the driver's own, read where they live.
+//! A port's driver and its control state stay in the process that probed it (the primary):
+//! the driver is a trait object, which shared memory must not hold. A secondary sees the
+//! ports' descriptions in the shared port data (`Port::get` in a secondary) and asks the
+//! primary over the EAL's IPC (`rpdk_ethdev` requests) for what only the primary knows: the
+//! driver's own counters and the baselines of resets (the primary answers with a memfd
+//! holding the data). A secondary's `Port::stats` comes from here.
 //!
 //! ```no_run
 //! // In a secondary (`--proc-type secondary`, the primary's `--file-prefix`):
@@ -70,6 +72,7 @@ pub(crate) fn serve() {
         return;
     }
     // Registered for the life of the process; a second EAL of the process reuses it.
+    crate::secondary::serve();
     let _ = mp::action_register(ACTION, |msg, peer| {
         let reply = match answer(&msg.param) {
             Ok(text) => Message::new(ACTION, &[0]).with_payload(text.as_bytes())?,

@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Queues with their own counters in [`Stats`] (`RTE_ETHDEV_QUEUE_STAT_CNTRS`).
 pub const QUEUE_STAT_CNTRS: usize = 16;
 
-/// Counters of one queue.
+/// The counters themselves: in the process's heap, or in the shared port data (see
+/// [`crate::shared`]) when secondary processes may drive the queue.
 #[derive(Default, Debug)]
-#[repr(align(64))]
-pub struct QueueCounters {
+#[repr(C, align(64))]
+pub(crate) struct CounterBlock {
     packets: AtomicU64,
     bytes: AtomicU64,
     errors: AtomicU64,
@@ -23,6 +24,29 @@ pub struct QueueCounters {
     nombuf: AtomicU64,
     /// RX: packets the device dropped for want of room.
     missed: AtomicU64,
+}
+
+impl CounterBlock {
+    /// Zeroes the counters (control path, no queue counting into them).
+    pub(crate) fn clear(&self) {
+        for c in [
+            &self.packets,
+            &self.bytes,
+            &self.errors,
+            &self.nombuf,
+            &self.missed,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Counters of one queue: its own, or a block of the shared port data that every process
+/// driving the queue counts into (one at a time: the queue's owner).
+#[derive(Default, Debug)]
+pub struct QueueCounters {
+    own: CounterBlock,
+    shared: Option<crate::shared::SharedBlock>,
 }
 
 /// A snapshot of one queue's counters.
@@ -61,42 +85,60 @@ fn bump(c: &AtomicU64, by: u64) {
 }
 
 impl QueueCounters {
+    /// Counters in a block of the shared port data.
+    pub(crate) fn in_shared(block: crate::shared::SharedBlock) -> QueueCounters {
+        QueueCounters {
+            own: CounterBlock::default(),
+            shared: Some(block),
+        }
+    }
+
+    #[inline(always)]
+    fn block(&self) -> &CounterBlock {
+        match &self.shared {
+            Some(b) => b.get(),
+            None => &self.own,
+        }
+    }
+
     /// Counts packets received or sent and their bytes (by the queue's owner: the driver, once
     /// per burst).
     #[inline(always)]
     pub fn add(&self, packets: u64, bytes: u64) {
         if packets > 0 {
-            bump(&self.packets, packets);
-            bump(&self.bytes, bytes);
+            let b = self.block();
+            bump(&b.packets, packets);
+            bump(&b.bytes, bytes);
         }
     }
 
     /// Counts errors (by the queue's owner).
     #[inline(always)]
     pub fn add_errors(&self, n: u64) {
-        bump(&self.errors, n);
+        bump(&self.block().errors, n);
     }
 
     /// Counts RX mbuf allocation failures (by the queue's owner).
     #[inline(always)]
     pub fn add_nombuf(&self, n: u64) {
-        bump(&self.nombuf, n);
+        bump(&self.block().nombuf, n);
     }
 
     /// Counts RX drops for want of room (by the queue's owner).
     #[inline(always)]
     pub fn add_missed(&self, n: u64) {
-        bump(&self.missed, n);
+        bump(&self.block().missed, n);
     }
 
     /// Reads the counters.
     pub fn snapshot(&self) -> QueueSnapshot {
+        let b = self.block();
         QueueSnapshot {
-            packets: self.packets.load(Ordering::Relaxed),
-            bytes: self.bytes.load(Ordering::Relaxed),
-            errors: self.errors.load(Ordering::Relaxed),
-            nombuf: self.nombuf.load(Ordering::Relaxed),
-            missed: self.missed.load(Ordering::Relaxed),
+            packets: b.packets.load(Ordering::Relaxed),
+            bytes: b.bytes.load(Ordering::Relaxed),
+            errors: b.errors.load(Ordering::Relaxed),
+            nombuf: b.nombuf.load(Ordering::Relaxed),
+            missed: b.missed.load(Ordering::Relaxed),
         }
     }
 }
@@ -150,9 +192,29 @@ type Snapshots = [Vec<QueueSnapshot>; 3];
 
 impl PortCounters {
     pub fn new(nb_rx: u16, nb_tx: u16, nb_kernel_rx: u16) -> PortCounters {
+        PortCounters::new_in(nb_rx, nb_tx, nb_kernel_rx, None)
+    }
+
+    /// Counters whose RX and TX queues count into `shared`'s blocks (the first
+    /// [`crate::shared::SHARED_QUEUES`] of each direction), zeroed.
+    pub fn new_in(
+        nb_rx: u16,
+        nb_tx: u16,
+        nb_kernel_rx: u16,
+        shared: Option<&crate::shared::SharedPort>,
+    ) -> PortCounters {
+        let make = |rx: bool, q: u16| -> std::sync::Arc<QueueCounters> {
+            match shared.and_then(|s| s.block(rx, q)) {
+                Some(b) => {
+                    b.get().clear();
+                    std::sync::Arc::new(QueueCounters::in_shared(b))
+                }
+                None => Default::default(),
+            }
+        };
         PortCounters {
-            rx: (0..nb_rx).map(|_| Default::default()).collect(),
-            tx: (0..nb_tx).map(|_| Default::default()).collect(),
+            rx: (0..nb_rx).map(|q| make(true, q)).collect(),
+            tx: (0..nb_tx).map(|q| make(false, q)).collect(),
             kernel_rx: (0..nb_kernel_rx).map(|_| Default::default()).collect(),
             base: Mutex::new([
                 vec![QueueSnapshot::default(); nb_rx as usize],

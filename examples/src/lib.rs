@@ -1,7 +1,7 @@
 //! Helpers shared by rpdk's example applications.
 //!
-//! The examples themselves are binaries under `src/bin/`: `helloworld`, `l2fwd`, `simple_mp`
-//! and `rpdk-testpmd` (whose parts are in [`testpmd`]).
+//! The examples themselves are binaries under `src/bin/`: `helloworld`, `l2fwd`, `simple_mp`,
+//! `symmetric_mp` and `rpdk-testpmd` (whose parts are in [`testpmd`]).
 
 pub mod pdump;
 pub mod proc_info;

@@ -20,6 +20,35 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use rpdk_eal::bus::Devargs;
 use rpdk_mbuf::net::MacAddr;
 
+/// Builds, in a secondary process, the RX queue object of a queue the primary's driver
+/// `driver` shared (by name: each process runs its own copy of the driver's code).
+pub(crate) fn attach_rx(
+    driver: &str,
+    a: crate::secondary::Attach,
+) -> crate::driver::DriverResult<Box<dyn crate::driver::RxQueueOps>> {
+    match driver {
+        net_ring::DRIVER => net_ring::attach_rx(a),
+        tap::DRIVER => tap::attach_rx(a),
+        _ => Err(crate::error::DriverError::NotSupported(
+            "driving its queues from a secondary process",
+        )),
+    }
+}
+
+/// The same for a TX queue.
+pub(crate) fn attach_tx(
+    driver: &str,
+    a: crate::secondary::Attach,
+) -> crate::driver::DriverResult<Box<dyn crate::driver::TxQueueOps>> {
+    match driver {
+        net_ring::DRIVER => net_ring::attach_tx(a),
+        tap::DRIVER => tap::attach_tx(a),
+        _ => Err(crate::error::DriverError::NotSupported(
+            "driving its queues from a secondary process",
+        )),
+    }
+}
+
 /// Parses a `0`/`1` devarg (absent: `default`; present without a value: true).
 pub(crate) fn flag_arg(dev: &Devargs, key: &str, default: bool) -> Result<bool, String> {
     match dev.get(key) {

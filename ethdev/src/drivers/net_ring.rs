@@ -36,9 +36,12 @@ use rpdk_mbuf::{BurstView, MbufConsumer, MbufProducer, MbufRing, RingError};
 use rpdk_ring::{Mc, McHts, McRts, Mp, MpHts, MpRts, RingFlags, Sc, Sp, SyncType};
 
 use crate::config::{DevInfo, EthConf, Link, link_speed};
-use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::driver::{
+    DriverResult, EthDevice, RxQueueOps, RxSetup, SharedQueue, TxQueueOps, TxSetup,
+};
 use crate::error::{DriverError, EthError};
 use crate::port::PortId;
+use crate::secondary::Attach;
 use crate::stats::QueueCounters;
 
 /// The driver's name.
@@ -343,6 +346,59 @@ impl EthDevice for RingDevice {
         *self.mac.lock().unwrap_or_else(|e| e.into_inner()) = mac;
         Ok(())
     }
+
+    fn share_rx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
+        share(&self.rx[queue as usize], "RX", queue)
+    }
+
+    fn share_tx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
+        share(&self.tx[queue as usize], "TX", queue)
+    }
+}
+
+/// A queue's ring, for a secondary: its name (the ring is in the shared memory, where the
+/// secondary finds it).
+fn share(ring: &MbufRing, dir: &str, queue: u16) -> DriverResult<SharedQueue> {
+    if ring.name().is_empty() || MbufRing::lookup(ring.name()).is_err() {
+        return Err(DriverError::Invalid(format!(
+            "{dir} queue {queue}: its ring is not a named ring of the shared memory, which a \
+             secondary process could find"
+        )));
+    }
+    Ok(SharedQueue {
+        args: ring.name().as_bytes().to_vec(),
+        fds: Vec::new(),
+    })
+}
+
+fn shared_ring(a: &Attach) -> DriverResult<MbufRing> {
+    let name = String::from_utf8_lossy(&a.shared.args).into_owned();
+    MbufRing::lookup(&name)
+        .map_err(|e| DriverError::Invalid(format!("queue {}: ring '{name}': {e}", a.queue)))
+}
+
+/// The RX queue a secondary process drives: the ring the primary named.
+pub(crate) fn attach_rx(a: Attach) -> DriverResult<Box<dyn RxQueueOps>> {
+    let ring = shared_ring(&a)?;
+    let side = RxSide::new(&ring).map_err(|e| {
+        DriverError::Invalid(format!("RX queue {}: ring '{}': {e}", a.queue, ring.name()))
+    })?;
+    Ok(Box::new(RingRx {
+        side,
+        counters: a.counters,
+    }))
+}
+
+/// The TX queue a secondary process drives.
+pub(crate) fn attach_tx(a: Attach) -> DriverResult<Box<dyn TxQueueOps>> {
+    let ring = shared_ring(&a)?;
+    let side = TxSide::new(&ring).map_err(|e| {
+        DriverError::Invalid(format!("TX queue {}: ring '{}': {e}", a.queue, ring.name()))
+    })?;
+    Ok(Box::new(RingTx {
+        side,
+        counters: a.counters,
+    }))
 }
 
 /// A queue's consumer handle, in its ring's mode.

@@ -37,10 +37,13 @@ use rpdk_mbuf::net::MacAddr;
 
 use self::rxtx::{MAX_RX_SEGS, TapRx, TapTx};
 use crate::config::{DevInfo, EthConf, Link, link_speed, rx_offload, tx_offload};
-use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::driver::{
+    DriverResult, EthDevice, RxQueueOps, RxSetup, SharedQueue, TxQueueOps, TxSetup,
+};
 use crate::drivers::netif::{self, NetIf};
 use crate::drivers::stash::{RxStash, STASH};
 use crate::error::DriverError;
+use crate::secondary::Attach;
 
 /// The driver's name.
 pub const DRIVER: &str = "net_tap";
@@ -153,6 +156,8 @@ struct TapDevice {
     keepalive: Mutex<Option<File>>,
     /// One TAP queue per configured queue pair; each RX and TX queue holds a duplicate.
     queues: Mutex<Vec<File>>,
+    /// Whether each RX queue takes frames of several mbufs (for a secondary driving it).
+    scatter: Mutex<Vec<bool>>,
     netns: Option<(u64, u64)>,
 }
 
@@ -184,7 +189,25 @@ impl TapDevice {
             mac: Mutex::new(mac),
             keepalive: Mutex::new(Some(keepalive)),
             queues: Mutex::new(Vec::new()),
+            scatter: Mutex::new(Vec::new()),
             netns: current_netns(),
+        })
+    }
+
+    /// A TAP queue for a secondary process (as DPDK's TAP driver does over `rte_mp`): a
+    /// duplicate of its file, and whether RX takes frames of several mbufs, with the
+    /// interface's name. The kernel keeps the queue's position: the file is all there is.
+    fn share(&self, q: u16) -> DriverResult<SharedQueue> {
+        let file = self.queue_file(q)?;
+        let scatter = guard(&self.scatter)
+            .get(q as usize)
+            .copied()
+            .unwrap_or(false);
+        let mut args = vec![u8::from(scatter)];
+        args.extend_from_slice(self.ifname.as_bytes());
+        Ok(SharedQueue {
+            args,
+            fds: vec![file.into()],
         })
     }
 
@@ -201,6 +224,66 @@ impl TapDevice {
         file.try_clone()
             .map_err(|e| self.io_err(&format!("duplicating queue {q} of"), e))
     }
+}
+
+/// Mbufs of `pool` one received frame may take.
+fn rx_segs(scatter: bool, pool: &rpdk_mbuf::PktmbufPool) -> DriverResult<usize> {
+    if !scatter {
+        return Ok(1);
+    }
+    let n = rxtx::segs_for(
+        pool.data_room_size() as usize,
+        rpdk_mbuf::PKTMBUF_HEADROOM as usize,
+    );
+    if n > MAX_RX_SEGS.min(STASH) {
+        return Err(DriverError::Invalid(format!(
+            "mbufs of {} bytes would need {n} segments for a {}-byte frame (at most {})",
+            pool.data_room_size(),
+            rxtx::MAX_FRAME,
+            MAX_RX_SEGS
+        )));
+    }
+    Ok(n)
+}
+
+/// The file and interface name a primary shared.
+fn shared_queue(a: &mut Attach) -> DriverResult<(File, Arc<str>, bool)> {
+    let fd = a.shared.fds.pop().ok_or_else(|| {
+        DriverError::Invalid(format!("queue {}: no TAP file was passed", a.queue))
+    })?;
+    let (&scatter, name) = a
+        .shared
+        .args
+        .split_first()
+        .ok_or_else(|| DriverError::Invalid(format!("queue {}: no parameters", a.queue)))?;
+    Ok((
+        File::from(fd),
+        String::from_utf8_lossy(name).into(),
+        scatter != 0,
+    ))
+}
+
+/// The RX queue a secondary process drives: the TAP queue's file the primary passed.
+pub(crate) fn attach_rx(mut a: Attach) -> DriverResult<Box<dyn RxQueueOps>> {
+    let (file, ifname, scatter) = shared_queue(&mut a)?;
+    let pool = a
+        .pool
+        .ok_or_else(|| DriverError::Invalid(format!("RX queue {}: no pool", a.queue)))?;
+    let segs = rx_segs(scatter, &pool)?;
+    Ok(Box::new(TapRx::new(
+        file,
+        RxStash::new(pool),
+        a.port,
+        a.counters,
+        segs,
+        ifname,
+    )))
+}
+
+/// The TX queue a secondary process drives.
+pub(crate) fn attach_tx(mut a: Attach) -> DriverResult<Box<dyn TxQueueOps>> {
+    let (file, ifname, _) = shared_queue(&mut a)?;
+    Ok(Box::new(TapTx::new(file, a.counters, ifname)))
 }
 
 impl EthDevice for TapDevice {
@@ -237,6 +320,7 @@ impl EthDevice for TapDevice {
             files.push(file);
         }
         *guard(&self.queues) = files;
+        *guard(&self.scatter) = vec![false; nb_rx as usize];
         if let Some(mtu) = conf.mtu {
             self.set_mtu(mtu)?;
         }
@@ -246,23 +330,10 @@ impl EthDevice for TapDevice {
     fn rx_queue_setup(&self, s: RxSetup<'_>) -> DriverResult<Box<dyn RxQueueOps>> {
         let file = self.queue_file(s.queue)?;
         let scatter = (s.eth_conf.rx_offloads | s.conf.offloads) & rx_offload::SCATTER != 0;
-        let segs = if scatter {
-            let n = rxtx::segs_for(
-                s.pool.data_room_size() as usize,
-                rpdk_mbuf::PKTMBUF_HEADROOM as usize,
-            );
-            if n > MAX_RX_SEGS.min(STASH) {
-                return Err(DriverError::Invalid(format!(
-                    "mbufs of {} bytes would need {n} segments for a {}-byte frame (at most {})",
-                    s.pool.data_room_size(),
-                    rxtx::MAX_FRAME,
-                    MAX_RX_SEGS
-                )));
-            }
-            n
-        } else {
-            1
-        };
+        let segs = rx_segs(scatter, s.pool)?;
+        if let Some(sc) = guard(&self.scatter).get_mut(s.queue as usize) {
+            *sc = scatter;
+        }
         Ok(Box::new(TapRx::new(
             file,
             RxStash::new(s.pool.clone()),
@@ -276,6 +347,14 @@ impl EthDevice for TapDevice {
     fn tx_queue_setup(&self, s: TxSetup<'_>) -> DriverResult<Box<dyn TxQueueOps>> {
         let file = self.queue_file(s.queue)?;
         Ok(Box::new(TapTx::new(file, s.counters, self.ifname.clone())))
+    }
+
+    fn share_rx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
+        self.share(queue)
+    }
+
+    fn share_tx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
+        self.share(queue)
     }
 
     fn start(&self) -> DriverResult<()> {

@@ -1,0 +1,374 @@
+//! The shared port data (DPDK's `rte_eth_dev_data` in shared memory): what every process of a
+//! file prefix sees of the primary's ports, in one memzone (`rpdk_eth_dev_data`).
+//!
+//! Per port: a description the primary writes at each change under a sequence counter (name,
+//! driver, MAC address, queue counts and descriptors, link, MTU, modes, RSS), the started
+//! flag every burst reads, the owner (a process id) of each queue, and the counters of each
+//! queue. Nothing in it is a pointer: the description is plain numbers and bytes, the flag,
+//! owners and counters are atomics, and every process finds the zone by name and the port
+//! by its id. The queues' own state stays in the process driving them (see
+//! `crate::secondary`).
+//!
+//! The zone exists in primaries that have a runtime directory (not `--no-shconf` or
+//! `--in-memory`: no secondary can attach to those), and carries a magic number and its
+//! layout's size, so a process built from another rpdk gets an error instead of misreading it.
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
+
+use bytemuck::{Pod, Zeroable};
+use rpdk_eal::memzone::{self, Memzone, MemzoneFlags};
+use rpdk_eal::options::ProcType;
+
+use crate::port::MAX_ETHPORTS;
+use crate::stats::CounterBlock;
+
+/// Queues per direction and port with a shared owner and shared counters: those a secondary
+/// can drive.
+pub const SHARED_QUEUES: usize = 32;
+
+const ZONE: &str = "rpdk_eth_dev_data";
+const MAGIC: u64 = u64::from_le_bytes(*b"rpdkEDD1");
+
+/// Bits of [`PortDesc::flags`].
+pub(crate) mod flag {
+    pub const IN_USE: u32 = 1;
+    pub const CONFIGURED: u32 = 1 << 1;
+    pub const PROMISC: u32 = 1 << 2;
+    pub const ALLMULTI: u32 = 1 << 3;
+    pub const LINK_UP: u32 = 1 << 4;
+    pub const FULL_DUPLEX: u32 = 1 << 5;
+    pub const AUTONEG: u32 = 1 << 6;
+}
+
+/// What the primary tells of a port: numbers and bytes only.
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+#[repr(C)]
+pub(crate) struct PortDesc {
+    /// RSS hash types configured.
+    pub rss_hf: u64,
+    /// Bumped at every configuration change (configure, queue setup, reset, close).
+    pub generation: u64,
+    /// The primary's process id.
+    pub pid: u32,
+    pub socket: u32,
+    pub link_speed: u32,
+    /// [`flag`] bits.
+    pub flags: u32,
+    pub max_rx_pktlen: u32,
+    pub nb_rx: u16,
+    pub nb_tx: u16,
+    pub mtu: u16,
+    pub min_mtu: u16,
+    pub max_mtu: u16,
+    pub reta_size: u16,
+    pub rss_key_len: u16,
+    /// Descriptors of each RX and TX queue, as set up (0: the driver's default).
+    pub rx_desc: [u16; SHARED_QUEUES],
+    pub tx_desc: [u16; SHARED_QUEUES],
+    pub mac: [u8; 6],
+    pub name: [u8; 64],
+    pub driver: [u8; 32],
+    pub rss_key: [u8; 64],
+}
+
+const DESC_WORDS: usize = std::mem::size_of::<PortDesc>() / 8;
+const _: () = assert!(std::mem::size_of::<PortDesc>() % 8 == 0);
+
+impl PortDesc {
+    pub fn text(bytes: &[u8]) -> String {
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        String::from_utf8_lossy(&bytes[..end]).into_owned()
+    }
+
+    pub fn set_text(dst: &mut [u8], s: &str) {
+        dst.fill(0);
+        let n = s.len().min(dst.len() - 1);
+        dst[..n].copy_from_slice(&s.as_bytes()[..n]);
+    }
+
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+}
+
+/// The started flag, alone in its cache line (every burst of every process reads it).
+#[repr(C, align(64))]
+struct Started(AtomicBool);
+
+/// One port's shared data.
+#[repr(C)]
+pub(crate) struct PortData {
+    started: Started,
+    seq: AtomicU64,
+    desc: [AtomicU64; DESC_WORDS],
+    /// The process id driving each RX (`[0]`) and TX (`[1]`) queue, 0 for none.
+    owners: [[AtomicU32; SHARED_QUEUES]; 2],
+    counters: [[CounterBlock; SHARED_QUEUES]; 2],
+}
+
+#[repr(C)]
+struct Table {
+    magic: u64,
+    layout: u64,
+    ports: [PortData; MAX_ETHPORTS],
+}
+
+/// The zone, reserved by the primary or found by a secondary.
+fn table_zone() -> rpdk_eal::Result<Option<Memzone>> {
+    let size = std::mem::size_of::<Table>();
+    match rpdk_eal::process_type() {
+        Some(ProcType::Primary) => {
+            let shconf = rpdk_eal::options().is_some_and(|o| !o.no_shconf && !o.in_memory);
+            if !shconf {
+                return Ok(None);
+            }
+            if let Some(z) = memzone::lookup(ZONE) {
+                return Ok(Some(z));
+            }
+            let z = memzone::reserve(ZONE, size, None, MemzoneFlags::empty())?;
+            let p = z.as_ptr();
+            // SAFETY: the zone has `size` bytes, just reserved and not yet known to any other
+            // code; every field of `Table` is an integer or an atomic integer, for which zero
+            // bytes are a valid value.
+            unsafe {
+                std::ptr::write_bytes(p, 0, size);
+                let t = p.cast::<Table>();
+                (*t).layout = size as u64;
+                std::ptr::addr_of_mut!((*t).magic).write_volatile(MAGIC);
+            }
+            Ok(Some(z))
+        }
+        Some(ProcType::Secondary) => {
+            let Some(z) = memzone::lookup(ZONE) else {
+                return Ok(None);
+            };
+            // SAFETY: a zone of this name holds at least the two header words (checked
+            // against its length first); they are written once by the primary before any
+            // port exists.
+            let (magic, layout) = unsafe {
+                if z.len() < 16 {
+                    (0, 0)
+                } else {
+                    let t = z.as_ptr().cast::<u64>();
+                    (t.read_volatile(), t.add(1).read_volatile())
+                }
+            };
+            if magic != MAGIC || layout != size as u64 || z.len() < size {
+                return Err(rpdk_eal::Error::Mp {
+                    name: ZONE.into(),
+                    reason: format!(
+                        "the primary's shared port data has another layout ({layout} bytes, \
+                         this process expects {size}): is it built from another rpdk?"
+                    ),
+                });
+            }
+            Ok(Some(z))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A handle to one port's shared data; it keeps the zone mapped.
+#[derive(Clone)]
+pub(crate) struct SharedPort {
+    data: NonNull<PortData>,
+    zone: Memzone,
+}
+
+// SAFETY: the data is atomics only, in EAL memory the zone handle keeps mapped.
+unsafe impl Send for SharedPort {}
+// SAFETY: as for Send.
+unsafe impl Sync for SharedPort {}
+
+impl SharedPort {
+    /// Port `id`'s shared data, in a process that has the zone (a primary with a runtime
+    /// directory, or its secondary).
+    pub fn of(id: u16) -> rpdk_eal::Result<Option<SharedPort>> {
+        Ok(table_zone()?.and_then(|zone| SharedPort::at(&zone, id)))
+    }
+
+    /// The zone of the shared port data, if this process has one.
+    pub fn zone() -> rpdk_eal::Result<Option<Memzone>> {
+        table_zone()
+    }
+
+    /// Port `id`'s shared data in `zone` (from [`SharedPort::zone`]).
+    pub fn at(zone: &Memzone, id: u16) -> Option<SharedPort> {
+        if id as usize >= MAX_ETHPORTS {
+            return None;
+        }
+        let t = zone.as_ptr().cast::<Table>();
+        // SAFETY: the zone holds a whole Table (reserved so, or checked in `table_zone`), at
+        // the same address in every process; `id` is in range, and the place is only
+        // computed, not read.
+        let data = unsafe { std::ptr::addr_of_mut!((*t).ports[id as usize]) };
+        Some(SharedPort {
+            data: NonNull::new(data)?,
+            zone: zone.clone(),
+        })
+    }
+
+    fn data(&self) -> &PortData {
+        // SAFETY: see `of`: the zone is mapped while `self.zone` lives.
+        unsafe { self.data.as_ref() }
+    }
+
+    /// The started flag.
+    #[inline(always)]
+    pub fn started(&self) -> &AtomicBool {
+        &self.data().started.0
+    }
+
+    /// Reads the description (a consistent copy).
+    pub fn desc(&self) -> PortDesc {
+        let d = self.data();
+        loop {
+            let s1 = d.seq.load(Ordering::Acquire);
+            if s1 & 1 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let mut words = [0u64; DESC_WORDS];
+            for (w, a) in words.iter_mut().zip(&d.desc) {
+                *w = a.load(Ordering::Relaxed);
+            }
+            fence(Ordering::Acquire);
+            if d.seq.load(Ordering::Relaxed) == s1 {
+                let mut desc = PortDesc::zeroed();
+                bytemuck::bytes_of_mut(&mut desc).copy_from_slice(bytemuck::cast_slice(&words));
+                return desc;
+            }
+        }
+    }
+
+    /// Writes the description (the primary, with the port's lock held: one writer).
+    pub fn publish(&self, desc: &PortDesc) {
+        let d = self.data();
+        let mut words = [0u64; DESC_WORDS];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words).copy_from_slice(bytemuck::bytes_of(desc));
+        d.seq.fetch_add(1, Ordering::AcqRel);
+        fence(Ordering::Release);
+        for (w, a) in words.iter().zip(&d.desc) {
+            a.store(*w, Ordering::Relaxed);
+        }
+        d.seq.fetch_add(1, Ordering::Release);
+    }
+
+    fn owner(&self, rx: bool, queue: u16) -> Option<&AtomicU32> {
+        self.data().owners[usize::from(!rx)].get(queue as usize)
+    }
+
+    /// Makes this process the owner of a queue: `Err(pid)` of the live process that owns it.
+    /// A queue owned by a process that is gone is taken over. A queue beyond
+    /// [`SHARED_QUEUES`] has no owner word: `Ok(false)`.
+    pub fn claim(&self, rx: bool, queue: u16) -> Result<bool, u32> {
+        let Some(o) = self.owner(rx, queue) else {
+            return Ok(false);
+        };
+        let me = std::process::id();
+        let mut cur = 0;
+        loop {
+            match o.compare_exchange(cur, me, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Ok(true),
+                Err(pid) if pid == me || (pid != 0 && process_alive(pid)) => return Err(pid),
+                Err(pid) => cur = pid,
+            }
+        }
+    }
+
+    /// Gives up this process's ownership of a queue.
+    pub fn release(&self, rx: bool, queue: u16) {
+        if let Some(o) = self.owner(rx, queue) {
+            let _ = o.compare_exchange(std::process::id(), 0, Ordering::AcqRel, Ordering::Relaxed);
+        }
+    }
+
+    /// The owner of a queue (0: none).
+    pub fn owner_of(&self, rx: bool, queue: u16) -> u32 {
+        self.owner(rx, queue)
+            .map_or(0, |o| o.load(Ordering::Acquire))
+    }
+
+    /// The owner of a queue, when a live process other than this one.
+    pub fn other_owner(&self, rx: bool, queue: u16) -> Option<u32> {
+        let pid = self.owner(rx, queue)?.load(Ordering::Acquire);
+        (pid != 0 && pid != std::process::id() && process_alive(pid)).then_some(pid)
+    }
+
+    /// Forgets every owner (the primary, when the port's queues are replaced or closed).
+    pub fn clear_owners(&self) {
+        for dir in &self.data().owners {
+            for o in dir {
+                o.store(0, Ordering::Release);
+            }
+        }
+    }
+
+    /// The counter block of a queue, if it has one.
+    pub fn block(&self, rx: bool, queue: u16) -> Option<SharedBlock> {
+        let b = self.data().counters[usize::from(!rx)].get(queue as usize)?;
+        Some(SharedBlock {
+            ptr: NonNull::from(b),
+            _zone: self.zone.clone(),
+        })
+    }
+}
+
+/// Whether process `pid` exists (a zombie counts: it is gone as soon as it is reaped).
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// A queue's counters in the shared port data; it keeps the zone mapped.
+pub(crate) struct SharedBlock {
+    ptr: NonNull<CounterBlock>,
+    _zone: Memzone,
+}
+
+// SAFETY: the block is atomics only, in EAL memory the zone handle keeps mapped.
+unsafe impl Send for SharedBlock {}
+// SAFETY: as for Send.
+unsafe impl Sync for SharedBlock {}
+
+impl std::fmt::Debug for SharedBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedBlock({:p})", self.ptr)
+    }
+}
+
+impl SharedBlock {
+    #[inline(always)]
+    pub fn get(&self) -> &CounterBlock {
+        // SAFETY: the block is in the zone `_zone` keeps mapped.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+/// A port's started flag: in the shared port data when the port has some (so a secondary's
+/// bursts see the primary start and stop the port), in the port otherwise.
+pub(crate) struct StartFlag {
+    local: AtomicBool,
+    shared: Option<SharedPort>,
+}
+
+impl StartFlag {
+    pub fn new(shared: Option<SharedPort>) -> StartFlag {
+        StartFlag {
+            local: AtomicBool::new(false),
+            shared,
+        }
+    }
+}
+
+impl std::ops::Deref for StartFlag {
+    type Target = AtomicBool;
+
+    #[inline(always)]
+    fn deref(&self) -> &AtomicBool {
+        match &self.shared {
+            Some(s) => s.started(),
+            None => &self.local,
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! Shared port data, for real: the test binary starts itself again as a primary with a TAP
+//! port (bridged to a veth pair in a namespace), a `net_ring` port and a `net_null` port, and
+//! as a secondary that sees those ports and drives the primary's queues. Frames sent into the
+//! veth come out of the secondary's RX queue of the TAP port; what it sends comes out of the
+//! veth; the ring port loops frames in the secondary; the counts land in the primary's
+//! statistics, and every mbuf is back in the pool at the end.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use rpdk_ethdev::{EthConf, Port, RxConf, TxConf};
+use rpdk_mbuf::{MbufBurst, PktmbufPool};
+use rpdk_testsupport::netns::NetNs;
+use rpdk_testsupport::raw::RawSocket;
+use rpdk_testsupport::unique_prefix;
+
+const TAP: &str = "rpdktmptap";
+const VETH: (&str, &str) = ("rpdktmpv0", "rpdktmpv1");
+const BRIDGE: &str = "rpdktmpbr";
+const POOL: &str = "mpport_pool";
+const POOL_SIZE: u32 = 1023;
+/// Frames into the secondary, out of it, and into the primary after the secondary is gone.
+const N_IN: usize = 50;
+const N_OUT: usize = 20;
+const N_BACK: usize = 5;
+const ETHERTYPE: u16 = 0x88b5;
+const FRAME_LEN: usize = 100;
+const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x4d, 0x01];
+
+fn eal_args(prefix: &str, proc_type: &str, lcore: u32, vdevs: &[&str]) -> Vec<String> {
+    let mut v = vec![
+        "mpport".to_string(),
+        "--no-huge".into(),
+        "-l".into(),
+        format!("{lcore}@{}", rpdk_testsupport::allowed_cpus()[0]),
+        format!("--file-prefix={prefix}"),
+        format!("--proc-type={proc_type}"),
+        "--no-telemetry".into(),
+    ];
+    for d in vdevs {
+        v.push("--vdev".into());
+        v.push(d.to_string());
+    }
+    v
+}
+
+/// A frame of ours: `dst`, the peer's MAC as source, our ethertype, a tag and a number.
+fn frame(dst: [u8; 6], src: [u8; 6], tag: u8, i: usize) -> Vec<u8> {
+    let mut f = Vec::with_capacity(FRAME_LEN);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&ETHERTYPE.to_be_bytes());
+    f.push(tag);
+    f.extend_from_slice(&(i as u32).to_be_bytes());
+    f.resize(FRAME_LEN, 0xa5);
+    f
+}
+
+fn ours(f: &[u8], tag: u8) -> Option<usize> {
+    (f.len() >= 19 && f[12..14] == ETHERTYPE.to_be_bytes() && f[14] == tag)
+        .then(|| u32::from_be_bytes([f[15], f[16], f[17], f[18]]) as usize)
+}
+
+struct Proc {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    fn start(ns: &NetNs, role: &str, prefix: &str) -> Proc {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns.name()])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", "child", "--nocapture", "--test-threads=1"])
+            .env("RPDK_MP_ROLE", role)
+            .env("RPDK_MP_PREFIX", prefix)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        for out in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for l in BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = tx.send(l);
+                }
+            });
+        }
+        Proc {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn say(&mut self, line: &str) {
+        writeln!(self.stdin.as_mut().unwrap(), "{line}").unwrap();
+    }
+
+    /// The first line with `want`, from there on, waiting up to 30 s.
+    fn expect(&mut self, want: &str) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(l) = self.seen.iter().find_map(|l| l.find(want).map(|i| &l[i..])) {
+                return l.to_string();
+            }
+            let left = Duration::from_secs(30).saturating_sub(start.elapsed());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.seen.push(l),
+                Err(_) => panic!("no {want:?} in:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    fn finish(mut self) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(l);
+                }
+                assert!(status.success(), "{status:?}\n{}", self.seen.join("\n"));
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "did not exit:\n{}",
+                self.seen.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `key=value` fields of a line.
+fn field(line: &str, key: &str) -> u64 {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in {line:?}"))
+}
+
+#[test]
+fn secondary_drives_the_primarys_queues() {
+    if !rpdk_testsupport::require_root("secondary_drives_the_primarys_queues") {
+        return;
+    }
+    let prefix = unique_prefix("mpport");
+    let ns = NetNs::new("mpp").unwrap();
+    ns.sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
+        .unwrap();
+    ns.add_veth(VETH.0, VETH.1).unwrap();
+    ns.sh(&format!(
+        "ip link add {BRIDGE} type bridge mcast_snooping 0 && ip link set {BRIDGE} up && \
+         ip link set {} master {BRIDGE}",
+        VETH.0
+    ))
+    .unwrap();
+
+    let mut primary = Proc::start(&ns, "primary", &prefix);
+    let ready = primary.expect("PRIMARY_READY");
+    ns.sh(&format!("ip link set {TAP} master {BRIDGE}"))
+        .unwrap();
+    let tap_mac = ready.split_whitespace().nth(1).unwrap().to_string();
+
+    let mut secondary = Proc::start(&ns, "secondary", &prefix);
+    let seen = secondary.expect("PORTS");
+    assert!(
+        seen.contains(&format!("net_tap0/net_tap/{tap_mac}/1/1")),
+        "{seen}"
+    );
+    assert!(seen.contains("net_ring0/net_ring/"), "{seen}");
+    let null_err = secondary.expect("NULL_ERR");
+    assert!(
+        null_err.contains("driving its queues from a secondary process is not supported"),
+        "{null_err}"
+    );
+    let ring = secondary.expect("RING");
+    assert_eq!(
+        (field(&ring, "rx"), field(&ring, "tx")),
+        (100, 100),
+        "{ring}"
+    );
+    secondary.expect("SECONDARY_READY");
+
+    let _in_ns = ns.enter().unwrap();
+    let sock = RawSocket::open(VETH.1);
+    let dst = [0xff; 6];
+    for i in 0..N_IN {
+        sock.send(&frame(dst, PEER_MAC, 1, i));
+    }
+    let got = secondary.expect("SECONDARY_RX");
+    assert_eq!(field(&got, "frames"), N_IN as u64, "{got}");
+    assert_eq!(field(&got, "bytes"), (N_IN * FRAME_LEN) as u64, "{got}");
+    assert_eq!(field(&got, "in_order"), 1, "{got}");
+    let out = sock.recv_n_where(
+        N_OUT,
+        Duration::from_secs(10),
+        Duration::from_millis(300),
+        |f| ours(f, 2).is_some(),
+    );
+    assert_eq!(
+        out.len(),
+        N_OUT,
+        "frames the secondary sent out of the veth"
+    );
+    for (i, f) in out.iter().enumerate() {
+        assert_eq!(ours(f, 2), Some(i));
+        assert_eq!(f.len(), FRAME_LEN);
+    }
+    let st = secondary.expect("SECONDARY_STATS");
+    let (others, other_bytes) = (field(&got, "others"), field(&got, "other_bytes"));
+    assert_eq!(field(&st, "ipackets"), N_IN as u64 + others, "{st}");
+    assert_eq!(field(&st, "opackets"), N_OUT as u64, "{st}");
+    secondary.say("quit");
+    secondary.finish();
+
+    // The primary takes its queue back (set up again) and receives.
+    primary.say("back");
+    primary.expect("PRIMARY_RX_READY");
+    for i in 0..N_BACK {
+        sock.send(&frame(dst, PEER_MAC, 3, i));
+    }
+    let back = primary.expect("PRIMARY_RX frames");
+    assert_eq!(field(&back, "frames"), N_BACK as u64, "{back}");
+    let st = primary.expect("PRIMARY_STATS");
+    // Frames of the kernel's own, counted where they were received.
+    let others = others + field(&back, "others");
+    let other_bytes = other_bytes + field(&back, "other_bytes");
+    assert_eq!(
+        field(&st, "tap_ipackets"),
+        (N_IN + N_BACK) as u64 + others,
+        "{st}"
+    );
+    assert_eq!(
+        field(&st, "tap_ibytes"),
+        ((N_IN + N_BACK) * FRAME_LEN) as u64 + other_bytes,
+        "{st}"
+    );
+    assert_eq!(field(&st, "tap_opackets"), N_OUT as u64, "{st}");
+    assert_eq!(field(&st, "tap_obytes"), (N_OUT * FRAME_LEN) as u64, "{st}");
+    assert_eq!(field(&st, "ring_ipackets"), 100, "{st}");
+    assert_eq!(field(&st, "ring_opackets"), 100, "{st}");
+    assert_eq!(field(&st, "pool_avail"), POOL_SIZE as u64, "{st}");
+    assert_eq!(field(&st, "audit"), 1, "{st}");
+    primary.finish();
+}
+
+#[test]
+fn child() {
+    let Ok(role) = std::env::var("RPDK_MP_ROLE") else {
+        return;
+    };
+    let prefix = std::env::var("RPDK_MP_PREFIX").unwrap();
+    match role.as_str() {
+        "primary" => primary(&prefix),
+        "secondary" => secondary(&prefix),
+        r => panic!("unknown role {r}"),
+    }
+}
+
+fn line() -> String {
+    let mut l = String::new();
+    std::io::stdin().read_line(&mut l).unwrap();
+    l.trim().to_string()
+}
+
+fn primary(prefix: &str) {
+    let tap = format!("net_tap0,iface={TAP}");
+    let args = eal_args(prefix, "primary", 0, &[&tap, "net_ring0", "net_null0"]);
+    let (_eal, _) = rpdk_eal::init(args).unwrap();
+    let pool = PktmbufPool::create(POOL, POOL_SIZE, 0, 0, 2048, None).unwrap();
+    for id in rpdk_ethdev::ports() {
+        let p = Port::get(id).unwrap();
+        p.configure(1, 1, &EthConf::default()).unwrap();
+        p.rx_queue_setup(0, 128, None, &RxConf::default(), &pool)
+            .unwrap();
+        p.tx_queue_setup(0, 128, None, &TxConf::default()).unwrap();
+        p.start().unwrap();
+    }
+    let tap = Port::by_name("net_tap0").unwrap();
+    let ring = Port::by_name("net_ring0").unwrap();
+    println!("PRIMARY_READY {}", tap.mac_addr());
+    assert_eq!(line(), "back");
+    let mut rxq = tap.rx_queue(0).unwrap();
+    println!("PRIMARY_RX_READY");
+    let (mut got, mut others, mut other_bytes) = (0, 0, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut burst = MbufBurst::<32>::new();
+    // Our frames, then whatever else came within 200 ms (all of it is in the counters).
+    let mut quiet = None;
+    while Instant::now() < deadline && quiet.is_none_or(|q| Instant::now() < q) {
+        rxq.rx_burst(&mut burst);
+        for m in burst.iter() {
+            if ours(m.data(), 3).is_some() {
+                got += 1;
+            } else {
+                others += 1;
+                other_bytes += m.pkt_len();
+            }
+        }
+        burst.clear();
+        if got == N_BACK && quiet.is_none() {
+            quiet = Some(Instant::now() + Duration::from_millis(200));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    println!("PRIMARY_RX frames={got} others={others} other_bytes={other_bytes}");
+    drop(rxq);
+    let (t, r) = (tap.stats(), ring.stats());
+    for id in rpdk_ethdev::ports() {
+        let p = Port::get(id).unwrap();
+        p.stop().unwrap();
+        p.close().unwrap();
+    }
+    println!(
+        "PRIMARY_STATS tap_ipackets={} tap_ibytes={} tap_opackets={} tap_obytes={} \
+         ring_ipackets={} ring_opackets={} pool_avail={} audit={}",
+        t.ipackets,
+        t.ibytes,
+        t.opackets,
+        t.obytes,
+        r.ipackets,
+        r.opackets,
+        pool.avail_count(),
+        u8::from(pool.audit().is_ok())
+    );
+}
+
+fn mbuf_of(pool: &PktmbufPool, f: &[u8]) -> rpdk_mbuf::Mbuf {
+    let mut m = pool.alloc().unwrap();
+    m.append(f.len() as u16).unwrap().copy_from_slice(f);
+    m
+}
+
+fn secondary(prefix: &str) {
+    let (_eal, _) = rpdk_eal::init(eal_args(prefix, "secondary", 1, &[])).unwrap();
+    let pool = PktmbufPool::lookup(POOL).unwrap();
+    let mut seen = String::from("PORTS");
+    for id in rpdk_ethdev::ports() {
+        let p = Port::get(id).unwrap();
+        seen.push_str(&format!(
+            " {}/{}/{}/{}/{}",
+            p.name(),
+            p.info().driver_name,
+            p.mac_addr(),
+            p.nb_rx_queues(),
+            p.nb_tx_queues()
+        ));
+        assert!(p.is_started());
+        assert!(p.configure(1, 1, &EthConf::default()).is_err());
+    }
+    println!("{seen}");
+
+    let null = Port::by_name("net_null0").unwrap();
+    println!("NULL_ERR {}", null.rx_queue(0).unwrap_err());
+
+    // The ring port: TX into its ring, RX out of it, in this process.
+    let ring = Port::by_name("net_ring0").unwrap();
+    let (mut rxq, mut txq) = (ring.rx_queue(0).unwrap(), ring.tx_queue(0).unwrap());
+    let (mut sent, mut received) = (0, 0);
+    let mut burst = MbufBurst::<32>::new();
+    while sent < 100 {
+        while burst.len() < 25 {
+            let f = frame([0xff; 6], PEER_MAC, 9, sent + burst.len());
+            burst.push(mbuf_of(&pool, &f)).unwrap();
+        }
+        sent += txq.tx_burst(&mut burst);
+        burst.clear();
+        received += rxq.rx_burst(&mut burst);
+        burst.clear();
+    }
+    received += rxq.rx_burst(&mut burst);
+    burst.clear();
+    println!("RING rx={received} tx={sent}");
+    drop((rxq, txq));
+
+    let tap = Port::by_name("net_tap0").unwrap();
+    let (mut rxq, mut txq) = (tap.rx_queue(0).unwrap(), tap.tx_queue(0).unwrap());
+    println!("SECONDARY_READY");
+    let (mut frames, mut bytes, mut in_order) = (0usize, 0u64, true);
+    let (mut others, mut other_bytes) = (0u64, 0u64);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while frames < N_IN && Instant::now() < deadline {
+        rxq.rx_burst(&mut burst);
+        for m in burst.iter() {
+            if let Some(i) = ours(m.data(), 1) {
+                in_order &= i == frames;
+                frames += 1;
+                bytes += u64::from(m.pkt_len());
+            } else {
+                // The kernel's own (a bridge's IGMP report), counted too.
+                others += 1;
+                other_bytes += u64::from(m.pkt_len());
+            }
+        }
+        burst.clear();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    println!(
+        "SECONDARY_RX frames={frames} bytes={bytes} in_order={} others={others} \
+         other_bytes={other_bytes}",
+        u8::from(in_order)
+    );
+    let mut out = 0;
+    while out < N_OUT {
+        let f = frame(PEER_MAC, [0x02, 0, 0, 0, 0x4d, 0x02], 2, out);
+        burst.push(mbuf_of(&pool, &f)).unwrap();
+        out += txq.tx_burst(&mut burst);
+        burst.clear();
+    }
+    drop((rxq, txq));
+    let s = tap.stats();
+    println!(
+        "SECONDARY_STATS ipackets={} opackets={}",
+        s.ipackets, s.opackets
+    );
+    assert_eq!(line(), "quit");
+}
