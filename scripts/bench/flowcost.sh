@@ -14,10 +14,12 @@
 #     header on and off again: the decap's cost is this row's minus the encap row's)
 #   ... rewrite: the 1 rule with `set_mac_src mac_addr 02:00:00:00:00:01` before its queue
 #     (a header rewrite: the mbuf written, the packet parsed again)
-#   ... push: the 1 rule with `of_push_vlan ethertype 0x8100 / of_set_vlan_vid vlan_vid 100`
+#   ... eth: `eth / end` with `count / queue index 0` (push's baseline)
+#   ... push: `eth / end` (the pushes change the recycled buffers' first bytes: a MAC match would
+#     stop matching) with `count / of_push_vlan ethertype 0x8100 / of_set_vlan_vid vlan_vid 100`
 #     (4 bytes of headroom taken, the MACs moved, the tag written, parsed again)
 #   the engine's cost per packet in TSC cycles, hz/rate(rules) - hz/rate(no rules) (for the
-#   rewrite and push rows also the action's own, hz/rate(row) - hz/rate(1 rule)), and the
+#   rewrite and push rows also the action's own, against the 1 rule and eth rows), and the
 #   rates' ratios to rpdk without rules (rpdk's rows; docs/performance.md gives their ratio
 #   to DPDK's row)
 
@@ -32,6 +34,7 @@ flowcost_prepare() {
     : > "$dir/flowcost-decap.txt"
     : > "$dir/flowcost-rewrite.txt"
     : > "$dir/flowcost-push.txt"
+    : > "$dir/flowcost-eth.txt"
     for p in 0 1; do
         {
             echo "set vxlan ip-version ipv4 vni 4 udp-src 4 udp-dst 4789 ip-src 127.0.0.1 ip-dst 128.0.0.1 eth-src 02:00:00:00:00:01 eth-dst 02:00:00:00:00:02"
@@ -42,9 +45,11 @@ flowcost_prepare() {
             echo "set raw_decap 0 eth / ipv4 / udp / vxlan / end_set"
             echo "flow create $p ingress pattern eth dst is 00:00:00:00:00:00 / end actions raw_encap index 0 / raw_decap index 0 / count / queue index 0 / end"
         } >> "$dir/flowcost-decap.txt"
+        echo "flow create $p ingress pattern eth / end actions count / queue index 0 / end" \
+            >> "$dir/flowcost-eth.txt"
         echo "flow create $p ingress pattern eth dst is 00:00:00:00:00:00 / end actions count / set_mac_src mac_addr 02:00:00:00:00:01 / queue index 0 / end" \
             >> "$dir/flowcost-rewrite.txt"
-        echo "flow create $p ingress pattern eth dst is 00:00:00:00:00:00 / end actions count / of_push_vlan ethertype 0x8100 / of_set_vlan_vid vlan_vid 100 / queue index 0 / end" \
+        echo "flow create $p ingress pattern eth / end actions count / of_push_vlan ethertype 0x8100 / of_set_vlan_vid vlan_vid 100 / queue index 0 / end" \
             >> "$dir/flowcost-push.txt"
         echo "flow create $p ingress pattern eth dst is 00:00:00:00:00:00 / end actions count / queue index 0 / end" \
             | tee -a "$dir/flowcost-1.txt" >> "$dir/flowcost-1k.txt"
@@ -88,8 +93,8 @@ flowcost_dpdk() {
 }
 
 flowcost_rpdk() {
-    local bin=$RPDK_BENCH_BIN/rpdk-testpmd out rate hz="" r0="" r1="" n
-    for n in 0 1 1k encap decap rewrite push; do
+    local bin=$RPDK_BENCH_BIN/rpdk-testpmd out rate hz="" r0="" r1="" reth="" n
+    for n in 0 1 1k encap decap rewrite eth push; do
         if [[ $n == 0 ]]; then
             out=$(flowcost_run "$bin" "$RPDK_PREFIX")
         else
@@ -114,13 +119,18 @@ flowcost_rpdk() {
         [[ $n == encap ]] && label="1 rule, vxlan_encap"
         [[ $n == decap ]] && label="1 rule, raw_encap + raw_decap"
         [[ $n == rewrite ]] && label="1 rule with set_mac_src"
-        [[ $n == push ]] && label="1 rule with of_push_vlan"
+        [[ $n == eth ]] && label="1 rule eth"
+        [[ $n == push ]] && label="1 rule eth with of_push_vlan"
         printf 'testpmd io net_null x2, 1 core, %s\tMpps\thigher\t%s\n' "$label" "$rate"
         [[ $n == 1 ]] && r1=$rate
-        if [[ ( $n == rewrite || $n == push ) && -n $r1 ]]; then
+        [[ $n == eth ]] && reth=$rate
+        local base=""
+        [[ $n == rewrite ]] && base=$r1
+        [[ $n == push ]] && base=$reth
+        if [[ -n $base ]]; then
             /usr/bin/python3 -c "
 hz = $hz * 1e3
-print(f'the action\'s own cost, $n\tcycles/packet\tlower\t{hz / ($rate * 1e6) - hz / ($r1 * 1e6):.1f}')"
+print(f'the action\'s own cost, $n\tcycles/packet\tlower\t{hz / ($rate * 1e6) - hz / ($base * 1e6):.1f}')"
         fi
         if [[ $n == 0 ]]; then
             r0=$rate

@@ -238,7 +238,21 @@ pub(crate) fn steps(
                 },
             },
             // The header rewrites and VLAN actions.
-            a => match Rewrite::of(a) {
+            Action::SetMacSrc { .. }
+            | Action::SetMacDst { .. }
+            | Action::SetIpv4Src { .. }
+            | Action::SetIpv4Dst { .. }
+            | Action::SetIpv6Src { .. }
+            | Action::SetIpv6Dst { .. }
+            | Action::SetTpSrc { .. }
+            | Action::SetTpDst { .. }
+            | Action::SetTtl { .. }
+            | Action::DecTtl
+            | Action::SetIpv4Dscp { .. }
+            | Action::SetIpv6Dscp { .. }
+            | Action::OfPushVlan { .. }
+            | Action::OfSetVlanVid { .. }
+            | Action::OfSetVlanPcp { .. } => match Rewrite::of(a) {
                 Some(r) => Step::Edit(Edit::Rewrite(r)),
                 None => continue,
             },
