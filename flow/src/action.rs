@@ -247,14 +247,14 @@ pub enum Action {
     VxlanDecap,
     /// Encapsulates the packet in VXLAN (`struct rte_flow_action_vxlan_encap`).
     VxlanEncap {
-        /// The tunnel's headers as items: ETH [VLAN] IPV4|IPV6 UDP VXLAN, by their specs.
+        /// The tunnel's headers as items: ETH (VLAN) IPV4|IPV6 UDP VXLAN, by their specs.
         definition: Vec<crate::Item>,
     },
     /// Removes the outermost NVGRE tunnel's headers (the pattern must have an NVGRE item).
     NvgreDecap,
     /// Encapsulates the packet in NVGRE (`struct rte_flow_action_nvgre_encap`).
     NvgreEncap {
-        /// The tunnel's headers as items: ETH [VLAN] IPV4|IPV6 NVGRE, by their specs.
+        /// The tunnel's headers as items: ETH (VLAN) IPV4|IPV6 NVGRE, by their specs.
         definition: Vec<crate::Item>,
     },
 }
