@@ -538,6 +538,33 @@ mod tests {
     }
 
     #[test]
+    fn offloads_are_named_lowest_bit_first() {
+        let text = |bits: u64, name: fn(u64) -> &'static str| {
+            let mut v = Vec::new();
+            offloads(&mut v, bits, name).unwrap();
+            String::from_utf8(v).unwrap()
+        };
+        assert_eq!(
+            text(
+                rx_offload::RSS_HASH | rx_offload::VLAN_STRIP,
+                rx_offload::name
+            ),
+            " offloads : VLAN_STRIP RSS_HASH"
+        );
+        // Bit 8 has no RX name in DPDK 22.11; bit 63 has none either way.
+        assert_eq!(
+            text(1 << 8 | 1 << 63, rx_offload::name),
+            " offloads : UNKNOWN UNKNOWN"
+        );
+        assert_eq!(
+            text(tx_offload::MBUF_FAST_FREE | 1 << 21, tx_offload::name),
+            " offloads : MBUF_FAST_FREE SEND_ON_TIMESTAMP"
+        );
+        assert_eq!(rx_offload::name(0), "UNKNOWN");
+        assert_eq!(rx_offload::name(3), "UNKNOWN", "two bits");
+    }
+
+    #[test]
     fn options() {
         assert!(args(&[]).unwrap().stats, "stats by default");
         let o = args(&["-p", "3", "--xstats", "--show-ring=r", "--show-mempool"]).unwrap();

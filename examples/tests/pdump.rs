@@ -5,8 +5,9 @@
 //!   both directions (and tshark, when installed, the directions and interface names).
 //! - rpdk-proc-info's `--stats` equal what the primary (rpdk-testpmd, stopped) prints, and its
 //!   `--show-port` shows the modes, MTU, queues, descriptors, pool and RSS the primary set up
-//!   and changed (two RX and TX queues of non-default sizes, promiscuous mode off on one port,
-//!   all-multicast off on the other, an MTU, RSS hash types).
+//!   and changed (two RX and TX queues of non-default sizes, drop_en, a TX free threshold, an RX
+//!   offload, promiscuous mode off on one port, all-multicast off on the other, an MTU, RSS hash
+//!   types).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -336,7 +337,15 @@ fn proc_info_shows_the_primarys_stats_and_ports() {
         .args(["--file-prefix", &prefix])
         .args(["--vdev", "net_null0", "--vdev", "net_null1"])
         .args(["--", "-i", "--total-num-mbufs=2048"])
-        .args(["--rxq=2", "--txq=2", "--rxd=512", "--txd=256"])
+        .args([
+            "--rxq=2",
+            "--txq=2",
+            "--rxd=512",
+            "--txd=256",
+            "--txfreet=64",
+        ])
+        // RSS_HASH, which every port has (rpdk's stage computes it).
+        .args(["--enable-drop-en", "--rx-offloads=0x80000"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -471,12 +480,13 @@ fn proc_info_shows_the_primarys_stats_and_ports() {
         // testpmd's pool: 2176-byte buffers (2048 of data after the 128 of headroom).
         for q in 0..2 {
             want.push(format!(
-                "\t  -- {q} descriptors 512 rx buffer size 2048 mempool mb_pool_0 socket 0"
+                "\t  -- {q} descriptors 512 drop_en rx buffer size 2048 mempool mb_pool_0 \
+                 socket 0 offloads : RSS_HASH"
             ));
         }
         want.push("  - tx queue".to_string());
         for q in 0..2 {
-            want.push(format!("\t  -- {q} descriptors 256 thresh 0/0"));
+            want.push(format!("\t  -- {q} descriptors 256 thresh 0/64"));
         }
         want.push("  - RSS".to_string());
         // udp: ipv4-udp, ipv6-udp and ipv6-udp-ex (bits 5, 11 and 17).
