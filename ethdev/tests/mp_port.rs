@@ -183,10 +183,17 @@ fn secondary_drives_the_primarys_queues() {
     let mut secondary = Proc::start(&ns, "secondary", &prefix);
     let seen = secondary.expect("PORTS");
     assert!(
-        seen.contains(&format!("net_tap0/net_tap/{tap_mac}/1/1")),
+        seen.contains(&format!("net_tap0/net_tap/{tap_mac}/")),
         "{seen}"
     );
     assert!(seen.contains("net_ring0/net_ring/"), "{seen}");
+    // Every port: 128 RX descriptors from the pool (2048-byte buffers less the 128 of
+    // headroom), drop_en, 64 TX descriptors.
+    let ports: Vec<&str> = seen.split_whitespace().skip(1).collect();
+    assert_eq!(ports.len(), 3, "{seen}");
+    for p in ports {
+        assert!(p.ends_with(&format!("/1/1/128/{POOL}/1920/1/64")), "{seen}");
+    }
     let null_err = secondary.expect("NULL_ERR");
     assert!(
         null_err.contains("driving its queues from a secondary process is not supported"),
@@ -290,9 +297,12 @@ fn primary(prefix: &str) {
     for id in rpdk_ethdev::ports() {
         let p = Port::get(id).unwrap();
         p.configure(1, 1, &EthConf::default()).unwrap();
-        p.rx_queue_setup(0, 128, None, &RxConf::default(), &pool)
-            .unwrap();
-        p.tx_queue_setup(0, 128, None, &TxConf::default()).unwrap();
+        let rx_conf = RxConf {
+            rx_drop_en: true,
+            ..RxConf::default()
+        };
+        p.rx_queue_setup(0, 128, None, &rx_conf, &pool).unwrap();
+        p.tx_queue_setup(0, 64, None, &TxConf::default()).unwrap();
         p.start().unwrap();
     }
     let tap = Port::by_name("net_tap0").unwrap();
@@ -356,13 +366,24 @@ fn secondary(prefix: &str) {
     let mut seen = String::from("PORTS");
     for id in rpdk_ethdev::ports() {
         let p = Port::get(id).unwrap();
+        // How the primary set the queues up, from the shared port data.
+        let (rxi, txi) = (p.rx_queue_info(0).unwrap(), p.tx_queue_info(0).unwrap());
         seen.push_str(&format!(
-            " {}/{}/{}/{}/{}",
+            " {}/{}/{}/{}/{}/{}/{}/{}/{}/{}",
             p.name(),
             p.info().driver_name,
             p.mac_addr(),
             p.nb_rx_queues(),
-            p.nb_tx_queues()
+            p.nb_tx_queues(),
+            rxi.nb_desc,
+            rxi.pool_name,
+            rxi.rx_buf_size,
+            u8::from(rxi.conf.rx_drop_en),
+            txi.nb_desc
+        ));
+        assert!(matches!(
+            p.rx_queue_info(1),
+            Err(rpdk_ethdev::EthError::NoSuchQueue { queue: 1, .. })
         ));
         assert!(p.is_started());
         assert!(p.configure(1, 1, &EthConf::default()).is_err());
