@@ -785,8 +785,8 @@ impl Port {
     }
 
     /// How RX queue `queue` is set up (DPDK's `rte_eth_rx_queue_info_get`); in a secondary,
-    /// as the primary set it up (the first [`SHARED_QUEUES`](crate::shared::SHARED_QUEUES)
-    /// queues). A hairpin queue, or one not set up, has none.
+    /// as the primary set it up (the first 32 queues, those the shared port data describes).
+    /// A hairpin queue, or one not set up, has none.
     pub fn rx_queue_info(&self, queue: u16) -> Result<RxQueueInfo> {
         let none = || self.bad_state(format!("RX queue {queue} is not set up (or is hairpin)"));
         if let Some(d) = self.secondary_desc() {
@@ -821,8 +821,7 @@ impl Port {
     }
 
     /// How TX queue `queue` is set up (DPDK's `rte_eth_tx_queue_info_get`); in a secondary,
-    /// as the primary set it up (the first [`SHARED_QUEUES`](crate::shared::SHARED_QUEUES)
-    /// queues).
+    /// as the primary set it up (the first 32 queues, those the shared port data describes).
     pub fn tx_queue_info(&self, queue: u16) -> Result<TxQueueInfo> {
         let none = || self.bad_state(format!("TX queue {queue} is not set up (or is hairpin)"));
         if let Some(d) = self.secondary_desc() {
