@@ -2121,7 +2121,7 @@ impl Port {
         let link = self.inner.dev.link();
         if let Some(sh) = &self.inner.shared
             && !self.inner.secondary
-            && sh.desc().has(flag::LINK_UP) != link.up
+            && (sh.flags() & flag::LINK_UP != 0) != link.up
         {
             // Secondaries see the link change.
             self.publish_locked(&st);

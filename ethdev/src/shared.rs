@@ -292,6 +292,18 @@ impl SharedPort {
         }
     }
 
+    /// The description's [`flag`] bits alone: one word of it, read without the sequence
+    /// counter (a whole description is some 2.5 KiB).
+    pub fn flags(&self) -> u32 {
+        const OFF: usize = std::mem::offset_of!(PortDesc, flags);
+        const _: () = assert!(OFF % 8 <= 4, "flags within one word");
+        let w = self.data().desc[OFF / 8]
+            .load(Ordering::Acquire)
+            .to_ne_bytes();
+        let at = OFF % 8;
+        u32::from_ne_bytes([w[at], w[at + 1], w[at + 2], w[at + 3]])
+    }
+
     /// Writes the description (the primary, with the port's lock held: one writer).
     pub fn publish(&self, desc: &PortDesc) {
         let d = self.data();
