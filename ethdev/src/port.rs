@@ -784,24 +784,35 @@ impl Port {
         Ok(queue as usize)
     }
 
+    fn not_set_up(&self, dir: &str, queue: usize) -> EthError {
+        self.bad_state(format!("{dir} queue {queue} is not set up (or is hairpin)"))
+    }
+
+    /// Queue `q`'s record in the shared port data, when it is `set` up.
+    fn shared_record<'a, T>(
+        &self,
+        dir: &str,
+        q: usize,
+        records: &'a [T],
+        set: impl Fn(&T) -> bool,
+    ) -> Result<&'a T> {
+        match records.get(q) {
+            Some(r) if set(r) => Ok(r),
+            Some(_) => Err(self.not_set_up(dir, q)),
+            None => Err(self.bad_state(format!(
+                "{dir} queue {q}: the shared port data describes the first {} queues",
+                records.len()
+            ))),
+        }
+    }
+
     /// How RX queue `queue` is set up (DPDK's `rte_eth_rx_queue_info_get`); in a secondary,
     /// as the primary set it up (the first 32 queues, those the shared port data describes).
     /// A hairpin queue, or one not set up, has none.
     pub fn rx_queue_info(&self, queue: u16) -> Result<RxQueueInfo> {
-        let none = || self.bad_state(format!("RX queue {queue} is not set up (or is hairpin)"));
         if let Some(d) = self.secondary_desc() {
             let q = self.check_info_queue("rx", queue, d.nb_rx)?;
-            let r = d.rxq.get(q).filter(|r| r.flags & qflag::SET != 0);
-            let r = r.ok_or_else(|| {
-                if q < d.rxq.len() {
-                    none()
-                } else {
-                    self.bad_state(format!(
-                        "RX queue {queue}: the shared port data describes the first {} queues",
-                        d.rxq.len()
-                    ))
-                }
-            })?;
+            let r = self.shared_record("RX", q, &d.rxq, |r| r.flags & qflag::SET != 0)?;
             return Ok(RxQueueInfo {
                 nb_desc: r.nb_desc,
                 conf: RxConf {
@@ -817,26 +828,15 @@ impl Port {
         }
         let st = self.open_state()?;
         let q = self.check_info_queue("rx", queue, st.rxq.len() as u16)?;
-        rx_info_of(&st, &self.inner.dev.info(), q).ok_or_else(none)
+        rx_info_of(&st, &self.inner.dev.info(), q).ok_or_else(|| self.not_set_up("RX", q))
     }
 
     /// How TX queue `queue` is set up (DPDK's `rte_eth_tx_queue_info_get`); in a secondary,
     /// as the primary set it up (the first 32 queues, those the shared port data describes).
     pub fn tx_queue_info(&self, queue: u16) -> Result<TxQueueInfo> {
-        let none = || self.bad_state(format!("TX queue {queue} is not set up (or is hairpin)"));
         if let Some(d) = self.secondary_desc() {
             let q = self.check_info_queue("tx", queue, d.nb_tx)?;
-            let r = d.txq.get(q).filter(|r| r.flags & qflag::SET != 0);
-            let r = r.ok_or_else(|| {
-                if q < d.txq.len() {
-                    none()
-                } else {
-                    self.bad_state(format!(
-                        "TX queue {queue}: the shared port data describes the first {} queues",
-                        d.txq.len()
-                    ))
-                }
-            })?;
+            let r = self.shared_record("TX", q, &d.txq, |r| r.flags & qflag::SET != 0)?;
             return Ok(TxQueueInfo {
                 nb_desc: r.nb_desc,
                 conf: TxConf {
@@ -847,7 +847,7 @@ impl Port {
         }
         let st = self.open_state()?;
         let q = self.check_info_queue("tx", queue, st.txq.len() as u16)?;
-        tx_info_of(&st, &self.inner.dev.info(), q).ok_or_else(none)
+        tx_info_of(&st, &self.inner.dev.info(), q).ok_or_else(|| self.not_set_up("TX", q))
     }
 
     /// The configuration applied.
