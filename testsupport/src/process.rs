@@ -219,11 +219,7 @@ impl Interactive {
     pub fn expect(&mut self, want: &str) -> String {
         let start = Instant::now();
         loop {
-            if let Some(l) = self
-                .seen
-                .iter()
-                .find_map(|l| l.find(want).map(|i| &l[i..]))
-            {
+            if let Some(l) = self.seen.iter().find_map(|l| l.find(want).map(|i| &l[i..])) {
                 return l.to_string();
             }
             let left = EXPECT_WAIT.saturating_sub(start.elapsed());
