@@ -33,6 +33,34 @@ pub mod rx_offload {
     pub const RSS_HASH: u64 = 1 << 19;
     /// Every checksum check.
     pub const CHECKSUM: u64 = IPV4_CKSUM | UDP_CKSUM | TCP_CKSUM;
+
+    /// DPDK's names of the RX offload bits, by bit number.
+    const NAMES: &[(u32, &str)] = &[
+        (0, "VLAN_STRIP"),
+        (1, "IPV4_CKSUM"),
+        (2, "UDP_CKSUM"),
+        (3, "TCP_CKSUM"),
+        (4, "TCP_LRO"),
+        (5, "QINQ_STRIP"),
+        (6, "OUTER_IPV4_CKSUM"),
+        (7, "MACSEC_STRIP"),
+        (9, "VLAN_FILTER"),
+        (10, "VLAN_EXTEND"),
+        (13, "SCATTER"),
+        (14, "TIMESTAMP"),
+        (15, "SECURITY"),
+        (16, "KEEP_CRC"),
+        (17, "SCTP_CKSUM"),
+        (18, "OUTER_UDP_CKSUM"),
+        (19, "RSS_HASH"),
+        (20, "BUFFER_SPLIT"),
+    ];
+
+    /// The name of one RX offload bit, `UNKNOWN` for a bit DPDK 22.11 does not name (DPDK's
+    /// `rte_eth_dev_rx_offload_name`).
+    pub fn name(bit: u64) -> &'static str {
+        super::offload_name(NAMES, bit)
+    }
 }
 
 /// TX offload bits (`RTE_ETH_TX_OFFLOAD_*`).
@@ -51,6 +79,49 @@ pub mod tx_offload {
     pub const MULTI_SEGS: u64 = 1 << 15;
     /// The application frees mbufs fast (one pool, refcount 1).
     pub const MBUF_FAST_FREE: u64 = 1 << 16;
+
+    /// DPDK's names of the TX offload bits, by bit number.
+    const NAMES: &[(u32, &str)] = &[
+        (0, "VLAN_INSERT"),
+        (1, "IPV4_CKSUM"),
+        (2, "UDP_CKSUM"),
+        (3, "TCP_CKSUM"),
+        (4, "SCTP_CKSUM"),
+        (5, "TCP_TSO"),
+        (6, "UDP_TSO"),
+        (7, "OUTER_IPV4_CKSUM"),
+        (8, "QINQ_INSERT"),
+        (9, "VXLAN_TNL_TSO"),
+        (10, "GRE_TNL_TSO"),
+        (11, "IPIP_TNL_TSO"),
+        (12, "GENEVE_TNL_TSO"),
+        (13, "MACSEC_INSERT"),
+        (14, "MT_LOCKFREE"),
+        (15, "MULTI_SEGS"),
+        (16, "MBUF_FAST_FREE"),
+        (17, "SECURITY"),
+        (18, "UDP_TNL_TSO"),
+        (19, "IP_TNL_TSO"),
+        (20, "OUTER_UDP_CKSUM"),
+        (21, "SEND_ON_TIMESTAMP"),
+    ];
+
+    /// The name of one TX offload bit, `UNKNOWN` for a bit DPDK 22.11 does not name (DPDK's
+    /// `rte_eth_dev_tx_offload_name`).
+    pub fn name(bit: u64) -> &'static str {
+        super::offload_name(NAMES, bit)
+    }
+}
+
+/// The name of `bit` (a single bit) in `names`.
+fn offload_name(names: &[(u32, &'static str)], bit: u64) -> &'static str {
+    if bit.count_ones() != 1 {
+        return "UNKNOWN";
+    }
+    names
+        .iter()
+        .find(|(b, _)| 1u64 << b == bit)
+        .map_or("UNKNOWN", |(_, n)| n)
 }
 
 /// Link speed capability bits (`RTE_ETH_LINK_SPEED_*`).
@@ -117,6 +188,33 @@ pub struct TxConf {
     pub tx_free_thresh: u16,
     /// Per-queue TX offloads, on top of the port's.
     pub offloads: u64,
+}
+
+/// How an RX queue is set up (`struct rte_eth_rxq_info`, DPDK's `rte_eth_rx_queue_info_get`),
+/// its pool by name and node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RxQueueInfo {
+    /// Descriptors: as set up, or the driver's preferred count for 0 (0 when it has none).
+    pub nb_desc: u16,
+    /// The queue's settings; `offloads` are the port's and the queue's own.
+    pub conf: RxConf,
+    /// Frames may arrive in several segments (the `SCATTER` offload is on).
+    pub scattered_rx: bool,
+    /// Data bytes of each buffer: the pool's data room less the headroom.
+    pub rx_buf_size: u32,
+    /// The pool the queue takes mbufs from.
+    pub pool_name: String,
+    /// That pool's NUMA node.
+    pub pool_socket: u32,
+}
+
+/// How a TX queue is set up (`struct rte_eth_txq_info`, DPDK's `rte_eth_tx_queue_info_get`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TxQueueInfo {
+    /// Descriptors: as set up, or the driver's preferred count for 0 (0 when it has none).
+    pub nb_desc: u16,
+    /// The queue's settings; `offloads` are the port's and the queue's own.
+    pub conf: TxConf,
 }
 
 /// Descriptor limits of a queue (`struct rte_eth_desc_lim`).

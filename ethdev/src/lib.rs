@@ -51,7 +51,8 @@ mod telemetry;
 mod txbuffer;
 
 pub use config::{
-    DevInfo, EthConf, Link, RssConf, RxConf, RxMqMode, TxConf, rx_offload, tx_offload,
+    DevInfo, EthConf, Link, RssConf, RxConf, RxMqMode, RxQueueInfo, TxConf, TxQueueInfo,
+    rx_offload, tx_offload,
 };
 pub use driver::{EthDevice, RxQueueOps, RxSetup, SharedQueue, TxQueueOps, TxSetup};
 pub use error::{DriverError, EthError, Result};

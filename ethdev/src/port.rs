@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use rpdk_mbuf::PktmbufPool;
 use rpdk_mbuf::net::MacAddr;
 
-use crate::config::{DevInfo, EthConf, Link, RxConf, RxMqMode, TxConf};
+use crate::config::{DevInfo, EthConf, Link, RxConf, RxMqMode, RxQueueInfo, TxConf, TxQueueInfo};
 use crate::config::{RssConf, rx_offload};
 use crate::driver::{EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
 use crate::error::{DriverError, EthError, Result};
 use crate::queue::{RxQueue, TxQueue};
 use crate::rss::RssHf;
-use crate::shared::{PortDesc, SharedPort, StartFlag, flag};
+use crate::shared::{PortDesc, RxqDesc, SharedPort, StartFlag, TxqDesc, flag, qflag};
 use crate::stage::hairpin::{HAIRPIN_CAP, HairpinCap, HairpinConf, HairpinPeer};
 use crate::stage::swq::{SharedRx, SharedTx, SwRxQueue, SwTxQueue};
 use crate::stage::{
@@ -82,6 +82,46 @@ pub(crate) struct TxRecipe {
     pub socket: Option<u32>,
     pub conf: TxConf,
     pub lendable: bool,
+}
+
+/// The descriptor count of a queue set up with `nb_desc` (0: the driver's preferred one).
+fn effective_desc(nb_desc: u16, info: &DevInfo) -> u16 {
+    if nb_desc == 0 {
+        info.default_ring_size
+    } else {
+        nb_desc
+    }
+}
+
+/// How RX queue `q` is set up, from its recipe (`None`: not set up, or hairpin).
+fn rx_info_of(st: &State, info: &DevInfo, q: usize) -> Option<RxQueueInfo> {
+    let r = st.rx_recipe.get(q)?.as_ref()?;
+    let offloads = r.conf.offloads | st.conf.rx_offloads;
+    let pool = r.pool.mempool();
+    Some(RxQueueInfo {
+        nb_desc: effective_desc(r.nb_desc, info),
+        conf: RxConf { offloads, ..r.conf },
+        scattered_rx: offloads & rx_offload::SCATTER != 0,
+        rx_buf_size: u32::from(
+            r.pool
+                .data_room_size()
+                .saturating_sub(rpdk_mbuf::PKTMBUF_HEADROOM),
+        ),
+        pool_name: pool.name().to_string(),
+        pool_socket: pool.socket_id(),
+    })
+}
+
+/// How TX queue `q` is set up, from its recipe (`None`: not set up, or hairpin).
+fn tx_info_of(st: &State, info: &DevInfo, q: usize) -> Option<TxQueueInfo> {
+    let r = st.tx_recipe.get(q)?.as_ref()?;
+    Some(TxQueueInfo {
+        nb_desc: effective_desc(r.nb_desc, info),
+        conf: TxConf {
+            offloads: r.conf.offloads | st.conf.tx_offloads,
+            ..r.conf
+        },
+    })
 }
 
 pub(crate) struct State {
@@ -489,11 +529,33 @@ impl Port {
             d.rss_key[..n].copy_from_slice(&snap.key[..n]);
             d.rss_key_len = n as u16;
         }
-        for (i, r) in st.rx_recipe.iter().take(d.rx_desc.len()).enumerate() {
-            d.rx_desc[i] = r.as_ref().map_or(0, |r| r.nb_desc);
+        for (q, slot) in d.rxq.iter_mut().enumerate() {
+            if let Some(i) = rx_info_of(st, &info, q) {
+                *slot = RxqDesc {
+                    offloads: i.conf.offloads,
+                    buf_size: i.rx_buf_size,
+                    pool_socket: i.pool_socket,
+                    nb_desc: i.nb_desc,
+                    free_thresh: i.conf.rx_free_thresh,
+                    flags: qflag::SET
+                        | if i.conf.rx_drop_en { qflag::DROP_EN } else { 0 }
+                        | if i.scattered_rx { qflag::SCATTERED } else { 0 },
+                    _reserved: 0,
+                    pool: [0; crate::shared::POOL_NAME_LEN],
+                };
+                PortDesc::set_text(&mut slot.pool, &i.pool_name);
+            }
         }
-        for (i, r) in st.tx_recipe.iter().take(d.tx_desc.len()).enumerate() {
-            d.tx_desc[i] = r.as_ref().map_or(0, |r| r.nb_desc);
+        for (q, slot) in d.txq.iter_mut().enumerate() {
+            if let Some(i) = tx_info_of(st, &info, q) {
+                *slot = TxqDesc {
+                    offloads: i.conf.offloads,
+                    nb_desc: i.nb_desc,
+                    free_thresh: i.conf.tx_free_thresh,
+                    rs_thresh: 0,
+                    flags: qflag::SET,
+                };
+            }
         }
         d.mac = dev.mac_addr().0;
         PortDesc::set_text(&mut d.name, &self.inner.name);
@@ -698,6 +760,94 @@ impl Port {
     /// `min_rx_buf_size`); 0 before an RX queue is set up.
     pub fn min_rx_buf_size(&self) -> u32 {
         self.inner.lock().min_rx_buf_size
+    }
+
+    /// In a secondary, the primary's description of the port.
+    fn secondary_desc(&self) -> Option<PortDesc> {
+        self.inner
+            .shared
+            .as_ref()
+            .filter(|_| self.inner.secondary)
+            .map(SharedPort::desc)
+    }
+
+    /// Checks that `queue` is below `count`, the queues of its direction.
+    fn check_info_queue(&self, dir: &'static str, queue: u16, count: u16) -> Result<usize> {
+        if queue >= count {
+            return Err(EthError::NoSuchQueue {
+                port: self.id(),
+                dir,
+                queue,
+                count,
+            });
+        }
+        Ok(queue as usize)
+    }
+
+    fn not_set_up(&self, dir: &str, queue: usize) -> EthError {
+        self.bad_state(format!("{dir} queue {queue} is not set up (or is hairpin)"))
+    }
+
+    /// Queue `q`'s record in the shared port data, when it is `set` up.
+    fn shared_record<'a, T>(
+        &self,
+        dir: &str,
+        q: usize,
+        records: &'a [T],
+        set: impl Fn(&T) -> bool,
+    ) -> Result<&'a T> {
+        match records.get(q) {
+            Some(r) if set(r) => Ok(r),
+            Some(_) => Err(self.not_set_up(dir, q)),
+            None => Err(self.bad_state(format!(
+                "{dir} queue {q}: the shared port data describes the first {} queues",
+                records.len()
+            ))),
+        }
+    }
+
+    /// How RX queue `queue` is set up (DPDK's `rte_eth_rx_queue_info_get`); in a secondary,
+    /// as the primary set it up (the first 32 queues, those the shared port data describes).
+    /// A hairpin queue, or one not set up, has none.
+    pub fn rx_queue_info(&self, queue: u16) -> Result<RxQueueInfo> {
+        if let Some(d) = self.secondary_desc() {
+            let q = self.check_info_queue("rx", queue, d.nb_rx)?;
+            let r = self.shared_record("RX", q, &d.rxq, |r| r.flags & qflag::SET != 0)?;
+            return Ok(RxQueueInfo {
+                nb_desc: r.nb_desc,
+                conf: RxConf {
+                    rx_free_thresh: r.free_thresh,
+                    rx_drop_en: r.flags & qflag::DROP_EN != 0,
+                    offloads: r.offloads,
+                },
+                scattered_rx: r.flags & qflag::SCATTERED != 0,
+                rx_buf_size: r.buf_size,
+                pool_name: PortDesc::text(&r.pool),
+                pool_socket: r.pool_socket,
+            });
+        }
+        let st = self.open_state()?;
+        let q = self.check_info_queue("rx", queue, st.rxq.len() as u16)?;
+        rx_info_of(&st, &self.inner.dev.info(), q).ok_or_else(|| self.not_set_up("RX", q))
+    }
+
+    /// How TX queue `queue` is set up (DPDK's `rte_eth_tx_queue_info_get`); in a secondary,
+    /// as the primary set it up (the first 32 queues, those the shared port data describes).
+    pub fn tx_queue_info(&self, queue: u16) -> Result<TxQueueInfo> {
+        if let Some(d) = self.secondary_desc() {
+            let q = self.check_info_queue("tx", queue, d.nb_tx)?;
+            let r = self.shared_record("TX", q, &d.txq, |r| r.flags & qflag::SET != 0)?;
+            return Ok(TxQueueInfo {
+                nb_desc: r.nb_desc,
+                conf: TxConf {
+                    tx_free_thresh: r.free_thresh,
+                    offloads: r.offloads,
+                },
+            });
+        }
+        let st = self.open_state()?;
+        let q = self.check_info_queue("tx", queue, st.txq.len() as u16)?;
+        tx_info_of(&st, &self.inner.dev.info(), q).ok_or_else(|| self.not_set_up("TX", q))
     }
 
     /// The configuration applied.
@@ -1568,11 +1718,23 @@ impl Port {
         }
         rss.set(conf.hf, &key);
         st.conf.rss = new;
+        // Secondaries see the new key and hash types.
+        self.publish_locked(&st);
         Ok(())
     }
 
-    /// The RSS hash types and key in use (DPDK's `rte_eth_dev_rss_hash_conf_get`).
+    /// The RSS hash types and key in use (DPDK's `rte_eth_dev_rss_hash_conf_get`); in a
+    /// secondary, the primary's, from the shared port data.
     pub fn rss_hash_conf_get(&self) -> Result<RssConf> {
+        if let Some(d) = self.secondary_desc() {
+            if !d.has(flag::CONFIGURED) || d.rss_key_len == 0 {
+                return Err(self.bad_state("RSS needs configure first"));
+            }
+            return Ok(RssConf {
+                key: Some(d.rss_key[..usize::from(d.rss_key_len)].to_vec()),
+                hf: RssHf(d.rss_hf),
+            });
+        }
         let st = self.open_state()?;
         let snap = self.rss_state(&st)?.snapshot();
         Ok(RssConf {
@@ -1959,7 +2121,7 @@ impl Port {
         let link = self.inner.dev.link();
         if let Some(sh) = &self.inner.shared
             && !self.inner.secondary
-            && sh.desc().has(flag::LINK_UP) != link.up
+            && (sh.flags() & flag::LINK_UP != 0) != link.up
         {
             // Secondaries see the link change.
             self.publish_locked(&st);

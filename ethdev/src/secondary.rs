@@ -157,11 +157,11 @@ impl EthDevice for SecondaryDevice {
     }
 
     fn promiscuous(&self) -> bool {
-        self.shared.desc().has(flag::PROMISC)
+        self.shared.flags() & flag::PROMISC != 0
     }
 
     fn allmulticast(&self) -> bool {
-        self.shared.desc().has(flag::ALLMULTI)
+        self.shared.flags() & flag::ALLMULTI != 0
     }
 
     fn mtu(&self) -> u16 {

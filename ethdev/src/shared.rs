@@ -2,7 +2,8 @@
 //! file prefix sees of the primary's ports, in one memzone (`rpdk_eth_dev_data`).
 //!
 //! Per port: a description the primary writes at each change under a sequence counter (name,
-//! driver, MAC address, queue counts and descriptors, link, MTU, modes, RSS), the started
+//! driver, MAC address, queue counts, each queue's descriptors, thresholds, offloads and RX
+//! pool name, link, MTU, promiscuous and all-multicast modes, RSS key and hash types), the started
 //! flag every burst reads, the owner (a process id) of each queue, and the counters of each
 //! queue. Nothing in it is a pointer: the description is plain numbers and bytes, the flag,
 //! owners and counters are atomics, and every process finds the zone by name and the port
@@ -28,7 +29,8 @@ use crate::stats::CounterBlock;
 pub const SHARED_QUEUES: usize = 32;
 
 const ZONE: &str = "rpdk_eth_dev_data";
-const MAGIC: u64 = u64::from_le_bytes(*b"rpdkEDD1");
+/// The zone's magic number; the last digit is the layout's version (2: per-queue records).
+const MAGIC: u64 = u64::from_le_bytes(*b"rpdkEDD2");
 
 /// Bits of [`PortDesc::flags`].
 pub(crate) mod flag {
@@ -41,6 +43,54 @@ pub(crate) mod flag {
     pub const AUTONEG: u32 = 1 << 6;
 }
 
+/// Bits of [`RxqDesc::flags`] and [`TxqDesc::flags`].
+pub(crate) mod qflag {
+    /// The queue is set up (the record is meaningful).
+    pub const SET: u16 = 1;
+    /// RX: drop packets when no descriptor is free.
+    pub const DROP_EN: u16 = 1 << 1;
+    /// RX: frames may arrive in several segments.
+    pub const SCATTERED: u16 = 1 << 2;
+}
+
+/// Longest RX pool name kept (with its terminating zero); pool names are shorter
+/// (`rpdk_mempool::MEMPOOL_NAME_MAX`).
+pub(crate) const POOL_NAME_LEN: usize = 32;
+const _: () = assert!(rpdk_mempool::MEMPOOL_NAME_MAX < POOL_NAME_LEN);
+
+/// How an RX queue is set up (DPDK's `rte_eth_rxq_info`), the pool by name.
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+#[repr(C)]
+pub(crate) struct RxqDesc {
+    /// The queue's offloads, the port's included.
+    pub offloads: u64,
+    /// Bytes of data each buffer takes (the pool's data room less the headroom).
+    pub buf_size: u32,
+    /// The pool's NUMA node.
+    pub pool_socket: u32,
+    /// Descriptors (0: unknown, the driver's default).
+    pub nb_desc: u16,
+    pub free_thresh: u16,
+    /// [`qflag`] bits.
+    pub flags: u16,
+    pub _reserved: u16,
+    pub pool: [u8; POOL_NAME_LEN],
+}
+
+/// How a TX queue is set up (DPDK's `rte_eth_txq_info`).
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+#[repr(C)]
+pub(crate) struct TxqDesc {
+    /// The queue's offloads, the port's included.
+    pub offloads: u64,
+    /// Descriptors (0: unknown, the driver's default).
+    pub nb_desc: u16,
+    pub free_thresh: u16,
+    pub rs_thresh: u16,
+    /// [`qflag`] bits.
+    pub flags: u16,
+}
+
 /// What the primary tells of a port: numbers and bytes only.
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 #[repr(C)]
@@ -49,6 +99,9 @@ pub(crate) struct PortDesc {
     pub rss_hf: u64,
     /// Bumped at every configuration change (configure, queue setup, reset, close).
     pub generation: u64,
+    /// Each RX and TX queue, as set up.
+    pub rxq: [RxqDesc; SHARED_QUEUES],
+    pub txq: [TxqDesc; SHARED_QUEUES],
     /// The primary's process id.
     pub pid: u32,
     pub socket: u32,
@@ -63,9 +116,6 @@ pub(crate) struct PortDesc {
     pub max_mtu: u16,
     pub reta_size: u16,
     pub rss_key_len: u16,
-    /// Descriptors of each RX and TX queue, as set up (0: the driver's default).
-    pub rx_desc: [u16; SHARED_QUEUES],
-    pub tx_desc: [u16; SHARED_QUEUES],
     pub mac: [u8; 6],
     pub name: [u8; 64],
     pub driver: [u8; 32],
@@ -240,6 +290,18 @@ impl SharedPort {
                 return desc;
             }
         }
+    }
+
+    /// The description's [`flag`] bits alone: one word of it, read without the sequence
+    /// counter (a whole description is some 2.5 KiB).
+    pub fn flags(&self) -> u32 {
+        const OFF: usize = std::mem::offset_of!(PortDesc, flags);
+        const _: () = assert!(OFF % 8 <= 4, "flags within one word");
+        let w = self.data().desc[OFF / 8]
+            .load(Ordering::Acquire)
+            .to_ne_bytes();
+        let at = OFF % 8;
+        u32::from_ne_bytes([w[at], w[at + 1], w[at + 2], w[at + 3]])
     }
 
     /// Writes the description (the primary, with the port's lock held: one writer).

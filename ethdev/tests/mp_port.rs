@@ -5,14 +5,12 @@
 //! veth; the ring port loops frames in the secondary; the counts land in the primary's
 //! statistics, and every mbuf is back in the pool at the end.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use rpdk_ethdev::{EthConf, Port, RxConf, TxConf};
 use rpdk_mbuf::{MbufBurst, PktmbufPool};
 use rpdk_testsupport::netns::NetNs;
+use rpdk_testsupport::process::{Interactive, child_command, role};
 use rpdk_testsupport::raw::RawSocket;
 use rpdk_testsupport::unique_prefix;
 
@@ -30,20 +28,21 @@ const FRAME_LEN: usize = 100;
 const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x4d, 0x01];
 
 fn eal_args(prefix: &str, proc_type: &str, lcore: u32, vdevs: &[&str]) -> Vec<String> {
-    let mut v = vec![
-        "mpport".to_string(),
-        "--no-huge".into(),
-        "-l".into(),
-        format!("{lcore}@{}", rpdk_testsupport::allowed_cpus()[0]),
-        format!("--file-prefix={prefix}"),
-        format!("--proc-type={proc_type}"),
-        "--no-telemetry".into(),
-    ];
+    let mut v = rpdk_testsupport::process::eal_args("mpport", prefix, proc_type, lcore);
     for d in vdevs {
         v.push("--vdev".into());
         v.push(d.to_string());
     }
     v
+}
+
+/// The test binary's `child` in `role`, in the namespace.
+fn start(ns: &NetNs, role: &str, prefix: &str) -> Interactive {
+    Interactive::spawn(child_command(
+        &["ip", "netns", "exec", ns.name()],
+        role,
+        prefix,
+    ))
 }
 
 /// A frame of ours: `dst`, the peer's MAC as source, our ethertype, a tag and a number.
@@ -61,92 +60,6 @@ fn frame(dst: [u8; 6], src: [u8; 6], tag: u8, i: usize) -> Vec<u8> {
 fn ours(f: &[u8], tag: u8) -> Option<usize> {
     (f.len() >= 19 && f[12..14] == ETHERTYPE.to_be_bytes() && f[14] == tag)
         .then(|| u32::from_be_bytes([f[15], f[16], f[17], f[18]]) as usize)
-}
-
-struct Proc {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Proc {
-    fn start(ns: &NetNs, role: &str, prefix: &str) -> Proc {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", ns.name()])
-            .arg(std::env::current_exe().unwrap())
-            .args(["--exact", "child", "--nocapture", "--test-threads=1"])
-            .env("RPDK_MP_ROLE", role)
-            .env("RPDK_MP_PREFIX", prefix)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel();
-        for out in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for l in BufReader::new(out).lines().map_while(Result::ok) {
-                    let _ = tx.send(l);
-                }
-            });
-        }
-        Proc {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    fn say(&mut self, line: &str) {
-        writeln!(self.stdin.as_mut().unwrap(), "{line}").unwrap();
-    }
-
-    /// The first line with `want`, from there on, waiting up to 30 s.
-    fn expect(&mut self, want: &str) -> String {
-        let start = Instant::now();
-        loop {
-            if let Some(l) = self.seen.iter().find_map(|l| l.find(want).map(|i| &l[i..])) {
-                return l.to_string();
-            }
-            let left = Duration::from_secs(30).saturating_sub(start.elapsed());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => self.seen.push(l),
-                Err(_) => panic!("no {want:?} in:\n{}", self.seen.join("\n")),
-            }
-        }
-    }
-
-    fn finish(mut self) {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
-                    self.seen.push(l);
-                }
-                assert!(status.success(), "{status:?}\n{}", self.seen.join("\n"));
-                return;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "did not exit:\n{}",
-                self.seen.join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// `key=value` fields of a line.
@@ -174,19 +87,26 @@ fn secondary_drives_the_primarys_queues() {
     ))
     .unwrap();
 
-    let mut primary = Proc::start(&ns, "primary", &prefix);
+    let mut primary = start(&ns, "primary", &prefix);
     let ready = primary.expect("PRIMARY_READY");
     ns.sh(&format!("ip link set {TAP} master {BRIDGE}"))
         .unwrap();
     let tap_mac = ready.split_whitespace().nth(1).unwrap().to_string();
 
-    let mut secondary = Proc::start(&ns, "secondary", &prefix);
+    let mut secondary = start(&ns, "secondary", &prefix);
     let seen = secondary.expect("PORTS");
     assert!(
-        seen.contains(&format!("net_tap0/net_tap/{tap_mac}/1/1")),
+        seen.contains(&format!("net_tap0/net_tap/{tap_mac}/")),
         "{seen}"
     );
     assert!(seen.contains("net_ring0/net_ring/"), "{seen}");
+    // Every port: 128 RX descriptors from the pool (2048-byte buffers less the 128 of
+    // headroom), drop_en, 64 TX descriptors.
+    let ports: Vec<&str> = seen.split_whitespace().skip(1).collect();
+    assert_eq!(ports.len(), 3, "{seen}");
+    for p in ports {
+        assert!(p.ends_with(&format!("/1/1/128/{POOL}/1920/1/64")), "{seen}");
+    }
     let null_err = secondary.expect("NULL_ERR");
     assert!(
         null_err.contains("driving its queues from a secondary process is not supported"),
@@ -265,10 +185,9 @@ fn secondary_drives_the_primarys_queues() {
 
 #[test]
 fn child() {
-    let Ok(role) = std::env::var("RPDK_MP_ROLE") else {
+    let Some((role, prefix)) = role() else {
         return;
     };
-    let prefix = std::env::var("RPDK_MP_PREFIX").unwrap();
     match role.as_str() {
         "primary" => primary(&prefix),
         "secondary" => secondary(&prefix),
@@ -290,9 +209,12 @@ fn primary(prefix: &str) {
     for id in rpdk_ethdev::ports() {
         let p = Port::get(id).unwrap();
         p.configure(1, 1, &EthConf::default()).unwrap();
-        p.rx_queue_setup(0, 128, None, &RxConf::default(), &pool)
-            .unwrap();
-        p.tx_queue_setup(0, 128, None, &TxConf::default()).unwrap();
+        let rx_conf = RxConf {
+            rx_drop_en: true,
+            ..RxConf::default()
+        };
+        p.rx_queue_setup(0, 128, None, &rx_conf, &pool).unwrap();
+        p.tx_queue_setup(0, 64, None, &TxConf::default()).unwrap();
         p.start().unwrap();
     }
     let tap = Port::by_name("net_tap0").unwrap();
@@ -356,13 +278,24 @@ fn secondary(prefix: &str) {
     let mut seen = String::from("PORTS");
     for id in rpdk_ethdev::ports() {
         let p = Port::get(id).unwrap();
+        // How the primary set the queues up, from the shared port data.
+        let (rxi, txi) = (p.rx_queue_info(0).unwrap(), p.tx_queue_info(0).unwrap());
         seen.push_str(&format!(
-            " {}/{}/{}/{}/{}",
+            " {}/{}/{}/{}/{}/{}/{}/{}/{}/{}",
             p.name(),
             p.info().driver_name,
             p.mac_addr(),
             p.nb_rx_queues(),
-            p.nb_tx_queues()
+            p.nb_tx_queues(),
+            rxi.nb_desc,
+            rxi.pool_name,
+            rxi.rx_buf_size,
+            u8::from(rxi.conf.rx_drop_en),
+            txi.nb_desc
+        ));
+        assert!(matches!(
+            p.rx_queue_info(1),
+            Err(rpdk_ethdev::EthError::NoSuchQueue { queue: 1, .. })
         ));
         assert!(p.is_started());
         assert!(p.configure(1, 1, &EthConf::default()).is_err());

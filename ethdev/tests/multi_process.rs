@@ -1,8 +1,6 @@
 //! The primary's ports and pktmbuf pool from a secondary process, for real: the test binary
 //! starts itself again as a primary with a `net_null` port and as a secondary of it.
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -10,72 +8,16 @@ use rpdk_eal::mp::{self, Message};
 use rpdk_ethdev::remote;
 use rpdk_mbuf::{MbufBurst, PktmbufPool};
 use rpdk_testsupport::port::{PortFixture, PortSetup};
+use rpdk_testsupport::process::{Child, eal_args, role, text, wait_for_primary};
 use rpdk_testsupport::unique_prefix;
-
-fn eal_args(prefix: &str, proc_type: &str, lcore: u32) -> Vec<String> {
-    vec![
-        "mpeth".into(),
-        "--no-huge".into(),
-        "-l".into(),
-        format!("{lcore}@{}", rpdk_testsupport::allowed_cpus()[0]),
-        format!("--file-prefix={prefix}"),
-        format!("--proc-type={proc_type}"),
-        "--no-telemetry".into(),
-    ]
-}
-
-fn runtime_dir(prefix: &str) -> PathBuf {
-    if rpdk_testsupport::is_root() {
-        return PathBuf::from("/var/run/rpdk").join(prefix);
-    }
-    match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d).join("rpdk").join(prefix),
-        _ => std::env::temp_dir().join("rpdk").join(prefix),
-    }
-}
-
-fn run(role: &str, prefix: &str) -> std::process::Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
-        .env("RPDK_MP_ROLE", role)
-        .env("RPDK_MP_PREFIX", prefix)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn finish(child: std::process::Child) -> Output {
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || tx.send(child.wait_with_output()));
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(o) => o.unwrap(),
-        Err(_) => {
-            // SAFETY: kill on our own child's pid.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            panic!("child {pid} did not finish");
-        }
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 #[test]
 fn child() {
-    let Ok(role) = std::env::var("RPDK_MP_ROLE") else {
+    let Some((role, prefix)) = role() else {
         return;
     };
-    let prefix = std::env::var("RPDK_MP_PREFIX").unwrap();
     if role == "primary" {
-        let mut args = eal_args(&prefix, "primary", 0);
+        let mut args = eal_args("mpeth", &prefix, "primary", 0);
         args.extend(["--vdev".to_string(), "net_null0".to_string()]);
         let f = PortFixture::with_eal_args(args, &PortSetup::default()).unwrap();
         let (tx, rx) = mpsc::channel();
@@ -103,7 +45,7 @@ fn child() {
         );
         // The fixture's drop audits the pool: the mbufs the secondary took are back.
     } else {
-        let (_eal, _) = rpdk_eal::init(eal_args(&prefix, "secondary", 1)).unwrap();
+        let (_eal, _) = rpdk_eal::init(eal_args("mpeth", &prefix, "secondary", 1)).unwrap();
         let start = Instant::now();
         while rpdk_eal::memzone::lookup("t_ready").is_none() {
             assert!(start.elapsed() < Duration::from_secs(20));
@@ -137,14 +79,10 @@ fn child() {
 #[test]
 fn a_secondary_reads_and_resets_the_primary_ports() {
     let prefix = unique_prefix("eth");
-    let p = run("primary", &prefix);
-    let start = Instant::now();
-    while !runtime_dir(&prefix).join("mp_socket").exists() {
-        assert!(start.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let s = finish(run("secondary", &prefix));
-    let p = finish(p);
+    let p = Child::start("primary", &prefix);
+    wait_for_primary(&prefix);
+    let s = Child::start("secondary", &prefix).wait();
+    let p = p.wait();
     let (st, pt) = (text(&s), text(&p));
     assert!(s.status.success(), "{st}\n{pt}");
     assert!(p.status.success(), "{pt}");

@@ -206,6 +206,72 @@ fn the_port_layer_owns_started_mtu_and_reset() {
 }
 
 #[test]
+fn queue_info_tells_how_each_queue_was_set_up() {
+    let _s = serial();
+    let _eal = init(&["net_null0"]).unwrap();
+    let port = Port::get(0).unwrap();
+    let pool = PktmbufPool::create("qinfo_pool", 512, 0, 0, MBUF_DEFAULT_BUF_SIZE, None).unwrap();
+    let conf = EthConf {
+        rx_offloads: rx_offload::RSS_HASH,
+        ..EthConf::default()
+    };
+    port.configure(2, 1, &conf).unwrap();
+    let rx = RxConf {
+        rx_free_thresh: 16,
+        rx_drop_en: true,
+        offloads: 0,
+    };
+    port.rx_queue_setup(0, 256, None, &rx, &pool).unwrap();
+    port.tx_queue_setup(
+        0,
+        0,
+        None,
+        &TxConf {
+            tx_free_thresh: 32,
+            offloads: 0,
+        },
+    )
+    .unwrap();
+    let i = port.rx_queue_info(0).unwrap();
+    assert_eq!(
+        (i.nb_desc, i.conf, i.scattered_rx),
+        (
+            256,
+            RxConf {
+                offloads: rx_offload::RSS_HASH,
+                ..rx
+            },
+            false
+        )
+    );
+    let room = u32::from(MBUF_DEFAULT_BUF_SIZE - rpdk_mbuf::PKTMBUF_HEADROOM);
+    assert_eq!((i.rx_buf_size, i.pool_name.as_str()), (room, "qinfo_pool"));
+    assert_eq!(i.pool_socket, pool.mempool().socket_id());
+    // 0 descriptors: the driver's preferred count, which net_null does not have.
+    let t = port.tx_queue_info(0).unwrap();
+    assert_eq!(
+        (t.nb_desc, t.conf.tx_free_thresh, t.conf.offloads),
+        (0, 32, 0)
+    );
+    assert_eq!(
+        port.rx_queue_info(1).unwrap_err().to_string(),
+        "port 0: RX queue 1 is not set up (or is hairpin)"
+    );
+    assert!(matches!(
+        port.tx_queue_info(1),
+        Err(EthError::NoSuchQueue {
+            dir: "tx",
+            queue: 1,
+            count: 1,
+            ..
+        })
+    ));
+    port.close().unwrap();
+    assert!(port.rx_queue_info(0).is_err(), "closed");
+    pool.free();
+}
+
+#[test]
 fn exhausted_pools_count_rx_nombuf_and_lose_nothing() {
     let _s = serial();
     let setup = PortSetup {

@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 
 use rpdk_ethdev::remote::{self, RemotePort};
-use rpdk_ethdev::{Port, QUEUE_STAT_CNTRS, Stats};
+use rpdk_ethdev::{Port, QUEUE_STAT_CNTRS, Stats, rx_offload, tx_offload};
 use rpdk_mempool::{Mempool, MempoolFlags};
 
 /// A port to report on: the process's own (a primary), or the primary's seen from a
@@ -305,56 +305,88 @@ pub fn nic_xstats_clear(w: &mut dyn Write, port: &PortRef) -> io::Result<()> {
     )
 }
 
+/// DPDK's `show_offloads`: ` offloads :` and the name of each bit, lowest first.
+fn offloads(w: &mut dyn Write, bits: u64, name: fn(u64) -> &'static str) -> io::Result<()> {
+    write!(w, " offloads :")?;
+    let mut left = bits;
+    while left != 0 {
+        let bit = left & left.wrapping_neg();
+        write!(w, " {}", name(bit))?;
+        left &= !bit;
+    }
+    Ok(())
+}
+
 /// `--show-port` (DPDK's `show_port`) for the ports of `ports`. A primary's port seen from a
-/// secondary shows what the primary tells (driver, device, socket, link, MAC, queues).
+/// secondary shows what the primary tells over IPC (driver, device, socket, link, MAC) and
+/// what the shared port data holds (modes, MTU, each queue's set-up, RSS). rpdk has no port
+/// owners, flow control, queue fill counts, deferred start or burst modes: those parts of
+/// DPDK's output are left out, as DPDK leaves them out for a driver without them.
 pub fn show_port(w: &mut dyn Write, ports: &[PortRef]) -> io::Result<()> {
     border(w, 10, " show - Port PMD ")?;
     let on = |b: bool| if b { "enabled" } else { "disabled" };
     for pr in ports {
+        let port = match pr {
+            PortRef::Local(p) => p.clone(),
+            PortRef::Remote(r) => Port::get(r.id).map_err(eth_err)?,
+        };
         border(w, 5, &format!(" Port {} ", pr.id()))?;
         writeln!(w, "  - generic config")?;
-        let (nb_rx, nb_tx) = match pr {
-            PortRef::Remote(r) => {
-                writeln!(
-                    w,
-                    "\t  -- driver {} device {} socket {}",
-                    r.driver, r.name, r.socket
-                )?;
-                writeln!(w, "\t{}", r.link)?;
-                writeln!(w, "\t  -- mac {}", r.mac)?;
-                (r.nb_rx_queues, r.nb_tx_queues)
-            }
-            PortRef::Local(p) => {
-                writeln!(
-                    w,
-                    "\t  -- driver {} device {} socket {}",
-                    p.info().driver_name,
-                    p.name(),
-                    p.socket_id()
-                )?;
-                writeln!(w, "\t{}", p.link())?;
-                writeln!(w, "\t  -- mac {}", p.mac_addr())?;
-                writeln!(w, "\t  -- promiscuous mode {}", on(p.promiscuous()))?;
-                writeln!(w, "\t  -- all multicast mode {}", on(p.allmulticast()))?;
-                writeln!(w, "\t  -- mtu ({})", p.mtu())?;
-                (p.nb_rx_queues(), p.nb_tx_queues())
-            }
+        let (driver, device, socket, link, mac) = match pr {
+            PortRef::Remote(r) => (r.driver.clone(), r.name.clone(), r.socket, r.link, r.mac),
+            PortRef::Local(p) => (
+                p.info().driver_name.to_string(),
+                p.name().to_string(),
+                p.socket_id(),
+                p.link(),
+                p.mac_addr(),
+            ),
         };
-        if nb_rx > 0 {
-            writeln!(w, "  - rx queue")?;
-            for q in 0..nb_rx {
-                writeln!(w, "\t  -- {q} descriptors")?;
+        writeln!(w, "\t  -- driver {driver} device {device} socket {socket}")?;
+        writeln!(w, "\t{link}")?;
+        writeln!(w, "\t  -- mac {mac}")?;
+        writeln!(w, "\t  -- promiscuous mode {}", on(port.promiscuous()))?;
+        writeln!(w, "\t  -- all multicast mode {}", on(port.allmulticast()))?;
+        writeln!(w, "\t  -- mtu ({})", port.mtu())?;
+        // As DPDK: the queues up to the first one without information.
+        for q in 0..port.nb_rx_queues() {
+            let Ok(i) = port.rx_queue_info(q) else { break };
+            if q == 0 {
+                writeln!(w, "  - rx queue")?;
             }
-        }
-        if nb_tx > 0 {
-            writeln!(w, "  - tx queue")?;
-            for q in 0..nb_tx {
-                writeln!(w, "\t  -- {q} descriptors")?;
+            write!(w, "\t  -- {q} descriptors {}", i.nb_desc)?;
+            if i.scattered_rx {
+                write!(w, " scattered")?;
             }
+            if i.conf.rx_drop_en {
+                write!(w, " drop_en")?;
+            }
+            if i.rx_buf_size != 0 {
+                write!(w, " rx buffer size {}", i.rx_buf_size)?;
+            }
+            write!(w, " mempool {} socket {}", i.pool_name, i.pool_socket)?;
+            if i.conf.offloads != 0 {
+                offloads(w, i.conf.offloads, rx_offload::name)?;
+            }
+            writeln!(w)?;
         }
-        if let PortRef::Local(p) = pr
-            && let Ok(rss) = p.rss_hash_conf_get()
-        {
+        for q in 0..port.nb_tx_queues() {
+            let Ok(i) = port.tx_queue_info(q) else { break };
+            if q == 0 {
+                writeln!(w, "  - tx queue")?;
+            }
+            // rpdk's TX queues have no RS threshold: 0, as DPDK shows a driver's default.
+            write!(
+                w,
+                "\t  -- {q} descriptors {} thresh 0/{}",
+                i.nb_desc, i.conf.tx_free_thresh
+            )?;
+            if i.conf.offloads != 0 {
+                offloads(w, i.conf.offloads, tx_offload::name)?;
+            }
+            writeln!(w)?;
+        }
+        if let Ok(rss) = port.rss_hash_conf_get() {
             let key = rss
                 .key
                 .unwrap_or_else(|| rpdk_ethdev::rss::DEFAULT_RSS_KEY.to_vec());
@@ -503,6 +535,33 @@ mod tests {
 
     fn args(v: &[&str]) -> Result<Options, String> {
         parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn offloads_are_named_lowest_bit_first() {
+        let text = |bits: u64, name: fn(u64) -> &'static str| {
+            let mut v = Vec::new();
+            offloads(&mut v, bits, name).unwrap();
+            String::from_utf8(v).unwrap()
+        };
+        assert_eq!(
+            text(
+                rx_offload::RSS_HASH | rx_offload::VLAN_STRIP,
+                rx_offload::name
+            ),
+            " offloads : VLAN_STRIP RSS_HASH"
+        );
+        // Bit 8 has no RX name in DPDK 22.11; bit 63 has none either way.
+        assert_eq!(
+            text(1 << 8 | 1 << 63, rx_offload::name),
+            " offloads : UNKNOWN UNKNOWN"
+        );
+        assert_eq!(
+            text(tx_offload::MBUF_FAST_FREE | 1 << 21, tx_offload::name),
+            " offloads : MBUF_FAST_FREE SEND_ON_TIMESTAMP"
+        );
+        assert_eq!(rx_offload::name(0), "UNKNOWN");
+        assert_eq!(rx_offload::name(3), "UNKNOWN", "two bits");
     }
 
     #[test]

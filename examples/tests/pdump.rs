@@ -3,7 +3,11 @@
 //! - rpdk-pdump captures l2fwd's traffic on an af_packet port while it forwards between veth
 //!   pairs in a namespace; `tcpdump -r` reads the pcapng and finds exactly the frames sent, in
 //!   both directions (and tshark, when installed, the directions and interface names).
-//! - rpdk-proc-info's `--stats` equal what the primary (rpdk-testpmd, stopped) prints.
+//! - rpdk-proc-info's `--stats` equal what the primary (rpdk-testpmd, stopped) prints, and its
+//!   `--show-port` shows the modes, MTU, queues, descriptors, pool and RSS the primary set up
+//!   and changed (two RX and TX queues of non-default sizes, drop_en, a TX free threshold, an RX
+//!   offload, promiscuous mode off on one port, all-multicast off on the other, an MTU, RSS hash
+//!   types).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -313,8 +317,19 @@ fn numbers_after(text: &str, label: &str) -> Vec<u64> {
         .collect()
 }
 
+/// The lines of `text` from the one equal to `from` up to (not including) the next one
+/// starting with `=====` (a port's block of `--show-port`).
+fn block<'a>(text: &'a str, from: &str) -> Vec<&'a str> {
+    text.lines()
+        .skip_while(|l| *l != from)
+        .enumerate()
+        .take_while(|(i, l)| *i == 0 || !l.starts_with("====="))
+        .map(|(_, l)| l)
+        .collect()
+}
+
 #[test]
-fn proc_info_stats_equal_the_primarys() {
+fn proc_info_shows_the_primarys_stats_and_ports() {
     let prefix = rpdk_testsupport::unique_prefix("procinfo");
     let lc = lcores();
     let mut testpmd = Command::new(env!("CARGO_BIN_EXE_rpdk-testpmd"))
@@ -322,6 +337,15 @@ fn proc_info_stats_equal_the_primarys() {
         .args(["--file-prefix", &prefix])
         .args(["--vdev", "net_null0", "--vdev", "net_null1"])
         .args(["--", "-i", "--total-num-mbufs=2048"])
+        .args([
+            "--rxq=2",
+            "--txq=2",
+            "--rxd=512",
+            "--txd=256",
+            "--txfreet=64",
+        ])
+        // RSS_HASH, which every port has (rpdk's stage computes it).
+        .args(["--enable-drop-en", "--rx-offloads=0x80000"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -344,6 +368,36 @@ fn proc_info_stats_equal_the_primarys() {
         .output()
         .unwrap();
     let info_out = String::from_utf8_lossy(&info.stdout).into_owned();
+    // Non-default modes and MTU, and new RSS hash types, while the primary runs; the key
+    // testpmd shows tells they were applied (the commands run in order).
+    for cmd in [
+        "set promisc 0 off",
+        "set allmulti 1 off",
+        "port config mtu 0 1400",
+        "port config all rss udp",
+        "show port 0 rss-hash key",
+    ] {
+        writeln!(stdin, "{cmd}").unwrap();
+    }
+    assert!(
+        lines.wait_for("RSS key:", Duration::from_secs(10))
+            && lines.wait_for("", Duration::from_secs(10)),
+        "{}",
+        lines.seen
+    );
+    let tp_key = lines
+        .seen
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let show = Command::new(env!("CARGO_BIN_EXE_rpdk-proc-info"))
+        .args(["--no-huge", "--no-telemetry", "--file-prefix", &prefix])
+        .args(["--", "--show-port"])
+        .output()
+        .unwrap();
+    let show_out = String::from_utf8_lossy(&show.stdout).into_owned();
     writeln!(stdin, "show port stats all\nquit").unwrap();
     drop(stdin);
     let out = testpmd.wait_with_output().unwrap();
@@ -378,5 +432,67 @@ fn proc_info_stats_equal_the_primarys() {
             secondary, primary,
             "{label}\nproc-info:\n{info_out}\ntestpmd:\n{tp_stats}"
         );
+    }
+
+    assert!(
+        show.status.success(),
+        "proc-info --show-port: {show_out}{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    assert_eq!(
+        show_out.lines().next(),
+        Some("========== show - Port PMD =========="),
+        "{show_out}"
+    );
+    // The MACs testpmd printed when it configured the ports.
+    let mac = |p: u16| {
+        tp.lines()
+            .find_map(|l| l.strip_prefix(&format!("Port {p}: ")))
+            .unwrap_or_else(|| panic!("no MAC of port {p} in:\n{tp}"))
+            .to_string()
+    };
+    // testpmd's key as proc-info prints it: bytes in lower-case hex without leading zeros.
+    assert_eq!(tp_key.len(), 80, "a 40-byte key: {tp_key}\n{tp}");
+    let key: String = (0..40)
+        .map(|i| {
+            format!(
+                " {:x}",
+                u8::from_str_radix(&tp_key[2 * i..2 * i + 2], 16).unwrap()
+            )
+        })
+        .collect();
+    for (p, promisc, allmulti, mtu) in [
+        (0, "disabled", "enabled", 1400),
+        (1, "enabled", "disabled", 1500),
+    ] {
+        let got = block(&show_out, &format!("===== Port {p} ====="));
+        let mut want = vec![
+            format!("===== Port {p} ====="),
+            "  - generic config".to_string(),
+            format!("\t  -- driver net_null device net_null{p} socket 0"),
+            "\tLink up at 10 Gbps FDX Fixed".to_string(),
+            format!("\t  -- mac {}", mac(p)),
+            format!("\t  -- promiscuous mode {promisc}"),
+            format!("\t  -- all multicast mode {allmulti}"),
+            format!("\t  -- mtu ({mtu})"),
+            "  - rx queue".to_string(),
+        ];
+        // testpmd's pool: 2176-byte buffers (2048 of data after the 128 of headroom).
+        for q in 0..2 {
+            want.push(format!(
+                "\t  -- {q} descriptors 512 drop_en rx buffer size 2048 mempool mb_pool_0 \
+                 socket 0 offloads : RSS_HASH"
+            ));
+        }
+        want.push("  - tx queue".to_string());
+        for q in 0..2 {
+            want.push(format!("\t  -- {q} descriptors 256 thresh 0/64"));
+        }
+        want.push("  - RSS".to_string());
+        // udp: ipv4-udp, ipv6-udp and ipv6-udp-ex (bits 5, 11 and 17).
+        want.push(format!(
+            "\t  -- RSS len 40 key (hex):{key}\t  -- hf 0x20820"
+        ));
+        assert_eq!(got, want, "port {p}:\n{show_out}");
     }
 }

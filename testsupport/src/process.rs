@@ -2,6 +2,9 @@
 //! the child's test entry point reads the role from the environment, and the parent waits for
 //! each child with a deadline, killing it if it overruns or the test fails first.
 //!
+//! A process driven through its prompt (an example binary, or a child in a role that reads
+//! commands) is an [`Interactive`]: lines to its stdin, its output lines awaited.
+//!
 //! ```no_run
 //! use rpdk_testsupport::process::{Child, role};
 //!
@@ -20,8 +23,9 @@
 //! }
 //! ```
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -75,6 +79,25 @@ pub fn wait_for_primary(prefix: &str) {
     }
 }
 
+/// The command that runs the test binary's `child` test in `role` with file prefix `prefix`,
+/// under `wrapper` when it is not empty (`["ip", "netns", "exec", NS]` runs it in a network
+/// namespace).
+pub fn child_command(wrapper: &[&str], role: &str, prefix: &str) -> Command {
+    let exe = std::env::current_exe().expect("the test binary");
+    let mut c = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    c.args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env(PREFIX, prefix);
+    c
+}
+
 /// A child process of the test in a role; killed when dropped before it was waited for.
 pub struct Child(Option<std::process::Child>);
 
@@ -87,10 +110,7 @@ impl Child {
     /// As [`Child::start`], with more environment variables for the child.
     pub fn start_with_env(role: &str, prefix: &str, env: &[(&str, &str)]) -> Child {
         Child(Some(
-            Command::new(std::env::current_exe().expect("the test binary"))
-                .args(["--exact", "child", "--nocapture", "--test-threads=1"])
-                .env(ROLE, role)
-                .env(PREFIX, prefix)
+            child_command(&[], role, prefix)
                 .envs(env.iter().copied())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -138,4 +158,115 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// How long [`Interactive::expect`] waits for a line, and [`Interactive::finish`] for the exit.
+pub const EXPECT_WAIT: Duration = Duration::from_secs(30);
+
+/// A process with a prompt: lines go to its stdin, and threads read its stdout and stderr
+/// (as lines, in the order they arrive) for [`expect`](Self::expect). Killed when dropped.
+pub struct Interactive {
+    child: std::process::Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Interactive {
+    /// Starts `cmd` with its stdin, stdout and stderr piped.
+    pub fn spawn(mut cmd: Command) -> Interactive {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
+        let (tx, lines) = mpsc::channel();
+        for out in [
+            Box::new(child.stdout.take().expect("piped")) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().expect("piped")),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for l in BufReader::new(out).lines().map_while(Result::ok) {
+                    if tx.send(l).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Interactive {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Its pid.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Writes `line` and a newline to its stdin.
+    pub fn say(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        writeln!(stdin, "{line}").expect("writing to the child's stdin");
+    }
+
+    /// The first line it printed that contains `want` (earlier lines included), from `want`
+    /// on, waiting up to [`EXPECT_WAIT`] for it; panics with everything printed otherwise.
+    pub fn expect(&mut self, want: &str) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(l) = self.seen.iter().find_map(|l| l.find(want).map(|i| &l[i..])) {
+                return l.to_string();
+            }
+            let left = EXPECT_WAIT.saturating_sub(start.elapsed());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.seen.push(l),
+                Err(_) => panic!("no {want:?} in:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// Everything it printed so far (the lines [`expect`](Self::expect) read).
+    pub fn seen(&self) -> String {
+        self.seen.join("\n")
+    }
+
+    /// Waits up to [`EXPECT_WAIT`] for it to exit, then asserts that it succeeded (the
+    /// message has all it printed).
+    pub fn finish(mut self) {
+        drop(self.stdin.take());
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the child") {
+                while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(l);
+                }
+                assert!(status.success(), "{status:?}\n{}", self.seen());
+                return;
+            }
+            assert!(
+                start.elapsed() < EXPECT_WAIT,
+                "did not exit in {EXPECT_WAIT:?}:\n{}",
+                self.seen()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Says `quit`, then [`finish`](Self::finish)es.
+    pub fn quit(mut self) {
+        self.say("quit");
+        self.finish();
+    }
+}
+
+impl Drop for Interactive {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

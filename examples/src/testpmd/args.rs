@@ -92,6 +92,21 @@ pub struct Args {
     /// Do not drain RX queues before forwarding.
     #[arg(long = "no-flush-rx")]
     pub no_flush_rx: bool,
+    /// RX offloads of every port, a hexadecimal mask of `RTE_ETH_RX_OFFLOAD_*` bits.
+    #[arg(long = "rx-offloads", default_value = "0", value_parser = parse_hex)]
+    pub rx_offloads: u64,
+    /// TX offloads of every port, a hexadecimal mask of `RTE_ETH_TX_OFFLOAD_*` bits.
+    #[arg(long = "tx-offloads", default_value = "0", value_parser = parse_hex)]
+    pub tx_offloads: u64,
+    /// Drop packets on an RX queue with no free descriptor.
+    #[arg(long = "enable-drop-en")]
+    pub enable_drop_en: bool,
+    /// RX free threshold of each queue (0: the driver's choice).
+    #[arg(long = "rxfreet", default_value_t = 0)]
+    pub rxfreet: u16,
+    /// TX free threshold of each queue (0: the driver's choice).
+    #[arg(long = "txfreet", default_value_t = 0)]
+    pub txfreet: u16,
     /// Turn promiscuous mode off (testpmd turns it on by default).
     #[arg(long = "no-promisc")]
     pub no_promisc: bool,

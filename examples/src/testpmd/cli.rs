@@ -23,6 +23,9 @@ Commands:
   clear port stats all|N     reset the statistics
   set fwd MODE               io, mac, macswap, txonly, rxonly, flowgen (while stopped)
   show config fwd            the forwarding streams
+  set promisc all|N on|off   promiscuous mode of the ports
+  set allmulti all|N on|off  all-multicast mode of the ports
+  port config mtu N VALUE    MTU of port N
   port config all rss TYPE   RSS hash types of every port: all, ip, tcp, udp, sctp, none...
   port config N rss reta (H,Q)[(H,Q)...]
                              RETA entry H of port N to queue Q
@@ -202,6 +205,42 @@ pub fn command(eal: &Eal, tp: &mut Testpmd, line: &str) -> Next {
                     }
                     None => println!("Invalid {mode} packet forwarding mode"),
                 }
+            }
+        }
+        [
+            "set",
+            mode @ ("promisc" | "allmulti"),
+            which,
+            onoff @ ("on" | "off"),
+        ] => match ports_of(tp, which) {
+            Ok(ps) => {
+                for p in ps {
+                    let Ok(port) = Port::get(p) else { continue };
+                    let r = match (*mode, *onoff) {
+                        ("promisc", "on") => port.promiscuous_enable(),
+                        ("promisc", _) => port.promiscuous_disable(),
+                        (_, "on") => port.allmulticast_enable(),
+                        _ => port.allmulticast_disable(),
+                    };
+                    if let Err(e) = r {
+                        println!("Error setting {mode} mode {onoff} for port {p}: {e}");
+                    }
+                }
+            }
+            Err(e) => println!("{e}"),
+        },
+        ["port", "config", "mtu", n, value] => {
+            match (
+                n.parse::<u16>().ok().and_then(|p| Port::get(p).ok()),
+                value.parse::<u16>(),
+            ) {
+                (Some(port), Ok(mtu)) => {
+                    if let Err(e) = port.set_mtu(mtu) {
+                        println!("Set MTU failed: {e}");
+                    }
+                }
+                (None, _) => println!("Invalid port {n}"),
+                (_, Err(_)) => println!("Bad arguments"),
             }
         }
         ["port", "config", "all", "rss", kind] => match rss_types(kind) {

@@ -197,7 +197,11 @@ impl Testpmd {
         for (i, &p) in ports.iter().enumerate() {
             let port = Port::get(p)?;
             println!("Configuring Port {p} (socket {})", port.socket_id());
-            let mut conf = EthConf::default();
+            let mut conf = EthConf {
+                rx_offloads: args.rx_offloads,
+                tx_offloads: args.tx_offloads,
+                ..EthConf::default()
+            };
             if args.rxq > 1 && !args.disable_rss {
                 let mut hf = if args.rss_udp {
                     RssHf::IP | RssHf::UDP
@@ -215,11 +219,20 @@ impl Testpmd {
             // QUEUE and RSS may name the hairpin queues, numbered after the --rxq ones.
             table.set_hairpin_queues(nb_hp);
             flows.insert(p, Arc::new(table));
+            let rx_conf = RxConf {
+                rx_free_thresh: args.rxfreet,
+                rx_drop_en: args.enable_drop_en,
+                offloads: 0,
+            };
+            let tx_conf = TxConf {
+                tx_free_thresh: args.txfreet,
+                offloads: 0,
+            };
             for q in 0..args.rxq {
-                port.rx_queue_setup(q, args.rxd, None, &RxConf::default(), &pool)?;
+                port.rx_queue_setup(q, args.rxd, None, &rx_conf, &pool)?;
             }
             for q in 0..args.txq {
-                port.tx_queue_setup(q, args.txd, None, &TxConf::default())?;
+                port.tx_queue_setup(q, args.txd, None, &tx_conf)?;
             }
             setup_hairpin(&ports, i, &args)?;
             port.start()?;
