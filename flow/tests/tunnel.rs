@@ -371,3 +371,81 @@ fn set_commands_reply_as_testpmd() {
     let ip = def[1].spec.as_ref().unwrap();
     assert_eq!((ip[1], ip[8]), (0x10, 9), "TOS and TTL");
 }
+
+/// `TITLE at [ADDR], len=N`: the title and length, the address left out (a process's own).
+fn dump_head(line: &str) -> (&str, &str) {
+    let (title, rest) = line.split_once(" at [").expect(line);
+    let (addr, len) = rest.split_once("], ").expect(line);
+    assert!(addr.starts_with("0x"), "{line}");
+    (title, len)
+}
+
+#[test]
+fn show_raw_dumps_the_buffers_as_testpmd() {
+    let mut c = EncapConfs::default();
+    set(
+        &mut c,
+        "set raw_encap 1 eth src is 02:00:00:00:00:aa dst is 02:00:00:00:00:bb / ipv4 src is 9.9.9.1 dst is 9.9.9.2 / gre protocol is 0x6558 / end_set",
+    );
+    assert!(is_encap_command("show raw_encap 1"));
+    assert!(is_encap_command("show raw_decap all"));
+    assert!(!is_encap_command("show port stats all"));
+    let o = c.execute("show raw_encap 1", 0);
+    assert_eq!(o.err, "");
+    let lines: Vec<&str> = o.out.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", o.out);
+    assert_eq!(lines[0], "", "the title starts with a newline");
+    assert_eq!(dump_head(lines[1]), ("index: 1", "len=38"));
+    // Ethernet (EtherType filled), IPv4 (version/IHL and protocol filled), GRE: rte_hexdump's
+    // layout, the last line padded.
+    assert_eq!(
+        &lines[2..],
+        [
+            "00000000: 02 00 00 00 00 BB 02 00 00 00 00 AA 08 00 45 00 | ..............E.",
+            "00000010: 00 00 00 00 00 00 00 2F 00 00 09 09 09 01 09 09 | ......./........",
+            "00000020: 09 02 00 00 65 58                               | ....eX",
+        ]
+    );
+    // An empty buffer: its header alone. `all`: the eight, in order.
+    let o = c.execute("show raw_decap 0", 0);
+    let lines: Vec<&str> = o.out.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", o.out);
+    assert_eq!(dump_head(lines[1]), ("index: 0", "len=0"));
+    let o = c.execute("show raw_encap all", 0);
+    let heads: Vec<(&str, &str)> = o
+        .out
+        .lines()
+        .filter(|l| l.starts_with("index: "))
+        .map(dump_head)
+        .collect();
+    let want: Vec<(String, &str)> = (0..8)
+        .map(|i| {
+            (
+                format!("index: {i}"),
+                if i == 1 { "len=38" } else { "len=0" },
+            )
+        })
+        .collect();
+    assert_eq!(
+        heads,
+        want.iter()
+            .map(|(t, l)| (t.as_str(), *l))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(o.out.lines().count(), 8 * 2 + 3);
+    // Past the last buffer: testpmd's complaint; not a number: the parser's.
+    let o = c.execute("show raw_encap 8", 0);
+    assert_eq!(
+        (o.out.as_str(), o.err.as_str()),
+        ("", "index should be 0-7\n")
+    );
+    for bad in [
+        "show raw_encap",
+        "show raw_encap x",
+        "show raw_encap 70000",
+        "show raw_encap 1 2",
+    ] {
+        let o = c.execute(bad, 0);
+        assert_eq!(o.out, "Bad arguments\n", "{bad}");
+    }
+}
