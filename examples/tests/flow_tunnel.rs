@@ -199,6 +199,17 @@ fn testpmd_decaps_and_encaps_real_traffic() {
     ] {
         assert_eq!(s.cmd(line), (String::new(), String::new()), "{line}");
     }
+    // testpmd's dump of a buffer: 14 + 20 + 4 bytes, EtherType and IPv4 protocol filled in.
+    let (o, e) = s.cmd("show raw_encap 1");
+    assert_eq!(e, "");
+    assert!(o.starts_with("\nindex: 1 at [0x"), "{o}");
+    assert!(o.contains("], len=38\n"), "{o}");
+    assert!(
+        o.contains("00000020: 09 02 00 00 65 58                               | ....eX\n"),
+        "{o}"
+    );
+    let (_, e) = s.cmd("show raw_decap 9");
+    assert_eq!(e, "index should be 0-7\n");
     for (id, r) in [
         "flow create 0 ingress pattern eth / ipv4 / udp / vxlan vni is 42 / end actions vxlan_decap / count / queue index 0 / end",
         "flow create 0 ingress pattern eth / ipv4 dst is 192.168.7.7 / udp dst is 7777 / end actions vxlan_encap / queue index 0 / end",

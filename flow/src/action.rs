@@ -139,8 +139,11 @@ pub enum Action {
         /// The tag.
         index: u8,
     },
-    /// Removes the outermost VLAN tag (OpenFlow's `OFPAT_POP_VLAN`): from the data when it is
-    /// there, and the tag a driver stripped (`RTE_MBUF_F_RX_VLAN`, `vlan_tci`); an untagged
+    /// Removes exactly one VLAN tag, the outermost (OpenFlow's `OFPAT_POP_VLAN`). A tag a
+    /// driver stripped (`RTE_MBUF_F_RX_VLAN_STRIPPED` with `vlan_tci`, or
+    /// `RTE_MBUF_F_RX_QINQ_STRIPPED` with `vlan_tci_outer`) was the outermost on the wire, so
+    /// it is the one removed (its flags and TCI cleared, the data untouched); otherwise the
+    /// data's outermost tag goes, with RX_VLAN/`vlan_tci` when they described it. An untagged
     /// packet goes on unchanged.
     OfPopVlan,
     /// Reports the rule aged when no packet matched it for `timeout` seconds

@@ -19,8 +19,8 @@ use rpdk_mbuf::{Mbuf, OlFlags, PacketType};
 /// A packet-modifying action, as the engine runs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Edit {
-    /// OF_POP_VLAN: removes the outermost VLAN tag (802.1Q or 802.1ad) from the data, and the
-    /// stripped tag the driver reported (`RTE_MBUF_F_RX_VLAN`, `vlan_tci`).
+    /// OF_POP_VLAN: removes the outermost VLAN tag (802.1Q or 802.1ad): the one the driver
+    /// stripped when there is one (it was outermost on the wire), else the data's outermost.
     PopVlan,
     /// RAW_DECAP, RAW_ENCAP, VXLAN_DECAP/ENCAP, NVGRE_DECAP/ENCAP (`crate::tunnel`): they set
     /// the packet type (when one was set) and the header lengths themselves.
@@ -94,18 +94,46 @@ impl Frame for ReadOnly<'_> {
 /// The TPIDs of the VLAN tags OF_POP_VLAN removes.
 const TPIDS: [u16; 3] = [0x8100, 0x88a8, 0x9100];
 
+/// OF_POP_VLAN removes exactly one tag, the outermost one on the wire. A tag the driver
+/// stripped (`RTE_MBUF_F_RX_VLAN_STRIPPED`, `vlan_tci`; `RTE_MBUF_F_RX_QINQ_STRIPPED`,
+/// `vlan_tci_outer`) came off the front of the frame, so it was outside any tag still in the
+/// data:
+///
+/// - QINQ_STRIPPED: the outer tag (`vlan_tci_outer`) goes; RX_QINQ, QINQ_STRIPPED and
+///   `vlan_tci_outer` are cleared, the inner tag stays as the flags describe it (stripped into
+///   `vlan_tci`, or in the data).
+/// - VLAN_STRIPPED (without QINQ_STRIPPED): the stripped tag goes; RX_VLAN, VLAN_STRIPPED and
+///   `vlan_tci` are cleared, the data is not touched (a tag in it stays).
+/// - Otherwise the data's outermost tag goes, and the flags that described it: with RX_QINQ
+///   (both tags in the data), RX_QINQ and `vlan_tci_outer`, while RX_VLAN and `vlan_tci` go on
+///   describing the tag that is now outermost; with RX_VLAN only, RX_VLAN and `vlan_tci`.
+///
+/// A packet without a tag goes on unchanged.
 fn pop_vlan(m: &mut Mbuf) -> Result<(), EditFailed> {
-    let d = m.data();
-    let tagged = d.len() >= 18 && TPIDS.contains(&u16::from_be_bytes([d[12], d[13]]));
-    if tagged {
-        let d = m.data_mut().map_err(|_| EditFailed)?;
-        // The MAC addresses move over the tag: 12 bytes, then the tag's 4 go from the front.
-        d.copy_within(0..12, 4);
-        m.adj(4).map_err(|_| EditFailed)?;
-    }
     let f = m.ol_flags();
-    if f.contains(OlFlags::RX_VLAN) {
-        m.set_ol_flags(f & !(OlFlags::RX_VLAN | OlFlags::RX_VLAN_STRIPPED));
+    if f.contains(OlFlags::RX_QINQ_STRIPPED) {
+        m.set_ol_flags(f & !(OlFlags::RX_QINQ | OlFlags::RX_QINQ_STRIPPED));
+        m.set_vlan_tci_outer(0);
+        return Ok(());
+    }
+    if f.contains(OlFlags::RX_VLAN_STRIPPED) {
+        m.set_ol_flags(f & !(OlFlags::RX_VLAN | OlFlags::RX_VLAN_STRIPPED | OlFlags::RX_QINQ));
+        m.set_vlan_tci(0);
+        return Ok(());
+    }
+    let d = m.data();
+    if d.len() < 18 || !TPIDS.contains(&u16::from_be_bytes([d[12], d[13]])) {
+        return Ok(());
+    }
+    let d = m.data_mut().map_err(|_| EditFailed)?;
+    // The MAC addresses move over the tag: 12 bytes, then the tag's 4 go from the front.
+    d.copy_within(0..12, 4);
+    m.adj(4).map_err(|_| EditFailed)?;
+    if f.contains(OlFlags::RX_QINQ) {
+        m.set_ol_flags(f & !OlFlags::RX_QINQ);
+        m.set_vlan_tci_outer(0);
+    } else if f.contains(OlFlags::RX_VLAN) {
+        m.set_ol_flags(f & !OlFlags::RX_VLAN);
         m.set_vlan_tci(0);
     }
     Ok(())

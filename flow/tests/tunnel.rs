@@ -371,3 +371,189 @@ fn set_commands_reply_as_testpmd() {
     let ip = def[1].spec.as_ref().unwrap();
     assert_eq!((ip[1], ip[8]), (0x10, 9), "TOS and TTL");
 }
+
+/// `TITLE at [ADDR], len=N`: the title and length, the address left out (a process's own).
+fn dump_head(line: &str) -> (&str, &str) {
+    let (title, rest) = line.split_once(" at [").expect(line);
+    let (addr, len) = rest.split_once("], ").expect(line);
+    assert!(addr.starts_with("0x"), "{line}");
+    (title, len)
+}
+
+#[test]
+fn show_raw_dumps_the_buffers_as_testpmd() {
+    let mut c = EncapConfs::default();
+    set(
+        &mut c,
+        "set raw_encap 1 eth src is 02:00:00:00:00:aa dst is 02:00:00:00:00:bb / ipv4 src is 9.9.9.1 dst is 9.9.9.2 / gre protocol is 0x6558 / end_set",
+    );
+    assert!(is_encap_command("show raw_encap 1"));
+    assert!(is_encap_command("show raw_decap all"));
+    assert!(!is_encap_command("show port stats all"));
+    let o = c.execute("show raw_encap 1", 0);
+    assert_eq!(o.err, "");
+    let lines: Vec<&str> = o.out.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", o.out);
+    assert_eq!(lines[0], "", "the title starts with a newline");
+    assert_eq!(dump_head(lines[1]), ("index: 1", "len=38"));
+    // Ethernet (EtherType filled), IPv4 (version/IHL and protocol filled), GRE: rte_hexdump's
+    // layout, the last line padded.
+    assert_eq!(
+        &lines[2..],
+        [
+            "00000000: 02 00 00 00 00 BB 02 00 00 00 00 AA 08 00 45 00 | ..............E.",
+            "00000010: 00 00 00 00 00 00 00 2F 00 00 09 09 09 01 09 09 | ......./........",
+            "00000020: 09 02 00 00 65 58                               | ....eX",
+        ]
+    );
+    // An empty buffer: its header alone. `all`: the eight, in order.
+    let o = c.execute("show raw_decap 0", 0);
+    let lines: Vec<&str> = o.out.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", o.out);
+    assert_eq!(dump_head(lines[1]), ("index: 0", "len=0"));
+    let o = c.execute("show raw_encap all", 0);
+    let heads: Vec<(&str, &str)> = o
+        .out
+        .lines()
+        .filter(|l| l.starts_with("index: "))
+        .map(dump_head)
+        .collect();
+    let want: Vec<(String, &str)> = (0..8)
+        .map(|i| {
+            (
+                format!("index: {i}"),
+                if i == 1 { "len=38" } else { "len=0" },
+            )
+        })
+        .collect();
+    assert_eq!(
+        heads,
+        want.iter()
+            .map(|(t, l)| (t.as_str(), *l))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(o.out.lines().count(), 8 * 2 + 3);
+    // Past the last buffer: testpmd's complaint; not a number: the parser's.
+    let o = c.execute("show raw_encap 8", 0);
+    assert_eq!(
+        (o.out.as_str(), o.err.as_str()),
+        ("", "index should be 0-7\n")
+    );
+    for bad in [
+        "show raw_encap",
+        "show raw_encap x",
+        "show raw_encap 70000",
+        "show raw_encap 1 2",
+    ] {
+        let o = c.execute(bad, 0);
+        assert_eq!(o.out, "Bad arguments\n", "{bad}");
+    }
+}
+
+/// Ethernet / IPv4 / UDP from `sport` to 2222, its payload naming `n`.
+fn inner_flow(sport: u16, n: u8) -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 8])
+        .ipv4([172, 16, 0, 1], [172, 16, 0, 9], 64)
+        .udp(sport, 2222)
+        .write(&mut v, &[n; 20])
+        .unwrap();
+    v
+}
+
+/// The outer UDP source port of an encapsulated frame (its headers checked).
+fn outer_sport(f: &[u8]) -> u16 {
+    vxlan_of(f);
+    let ip = if f[12..14] == [0x08, 0x00] { 20 } else { 40 };
+    u16::from_be_bytes([f[14 + ip], f[15 + ip]])
+}
+
+#[test]
+fn vxlan_encap_source_port_follows_the_inner_flow() {
+    let _s = serial();
+    let _eal = rpdk_eal::init(eal_args::<&str>("flow-tunnel-sport", &[])).unwrap();
+    let pool = PktmbufPool::create("tunnel_sport", 63, 0, 0, MBUF_DEFAULT_BUF_SIZE, None).unwrap();
+    for (v6, line) in [
+        (
+            false,
+            "set vxlan ip-version ipv4 vni 4 udp-src 0 udp-dst 4789 ip-src 127.0.0.1 ip-dst 128.0.0.1 eth-src 11:11:11:11:11:11 eth-dst 22:22:22:22:22:22",
+        ),
+        (
+            true,
+            "set vxlan ip-version ipv6 vni 4 udp-src 0 udp-dst 4789 ip-src 2001:db8::1 ip-dst 2001:db8::2 eth-src 11:11:11:11:11:11 eth-dst 22:22:22:22:22:22",
+        ),
+    ] {
+        let mut c = EncapConfs::default();
+        set(&mut c, line);
+        let t = table(
+            &c,
+            &["ingress pattern eth / ipv4 / udp / end actions vxlan_encap / queue index 1 / end"],
+        );
+        // Two inner flows (source ports 1000 and 1001), each twice with other payload bytes;
+        // one packet carrying an RSS hash.
+        let frames = [
+            inner_flow(1000, 1),
+            inner_flow(1001, 1),
+            inner_flow(1000, 2),
+            inner_flow(1001, 2),
+            inner_flow(1000, 3),
+        ];
+        let mut pkts: Vec<Mbuf> = frames.iter().map(|f| mbuf(&pool, f)).collect();
+        pkts[4].set_rss_hash(0x1234_5678);
+        let mut v = vec![Default::default(); pkts.len()];
+        t.classify(Direction::Ingress, &mut pkts, &mut v);
+        assert!(v.iter().all(|v| v.fate == Fate::Queue(1)));
+        let ports: Vec<u16> = pkts.iter().map(|m| outer_sport(m.data())).collect();
+        for (m, f) in pkts.iter().zip(&frames) {
+            assert_eq!(vxlan_of(m.data()), (4, f.clone()), "inner bytes intact");
+            assert_eq!(m.data()[12..14] == [0x86, 0xdd], v6);
+        }
+        assert!(ports.iter().all(|&p| p >= 49152), "{ports:?}");
+        assert_ne!(ports[0], ports[1], "two flows, two ports");
+        assert_eq!(
+            (ports[0], ports[1]),
+            (ports[2], ports[3]),
+            "stable per flow"
+        );
+        // With an RSS hash: from it, folded onto 49152-65535.
+        let h = 0x1234_5678u32;
+        assert_eq!(ports[4], 0xc000 | ((h ^ (h >> 16)) as u16 & 0x3fff));
+        assert_eq!(ports[4], 0xc44c);
+        // A fresh table (a new rule) gives the same ports: nothing random in the hash.
+        let t2 = table(
+            &c,
+            &["ingress pattern eth / ipv4 / udp / end actions vxlan_encap / queue index 1 / end"],
+        );
+        let mut again = [mbuf(&pool, &frames[0]), mbuf(&pool, &frames[1])];
+        let mut v = [Default::default(); 2];
+        t2.classify(Direction::Ingress, &mut again, &mut v);
+        assert_eq!(
+            [outer_sport(again[0].data()), outer_sport(again[1].data())],
+            [ports[0], ports[1]]
+        );
+        assert_eq!(t.edit_drops() + t2.edit_drops(), 0);
+    }
+    // A definition's non-zero source port is kept, whatever the flow.
+    let mut c = EncapConfs::default();
+    set(
+        &mut c,
+        "set vxlan ip-version ipv4 vni 4 udp-src 4 udp-dst 4789 ip-src 127.0.0.1 ip-dst 128.0.0.1 eth-src 11:11:11:11:11:11 eth-dst 22:22:22:22:22:22",
+    );
+    let t = table(
+        &c,
+        &["ingress pattern eth / ipv4 / udp / end actions vxlan_encap / queue index 1 / end"],
+    );
+    let mut pkts = [
+        mbuf(&pool, &inner_flow(1000, 1)),
+        mbuf(&pool, &inner_flow(1001, 1)),
+    ];
+    pkts[1].set_rss_hash(7);
+    let mut v = [Default::default(); 2];
+    t.classify(Direction::Ingress, &mut pkts, &mut v);
+    assert_eq!(
+        [outer_sport(pkts[0].data()), outer_sport(pkts[1].data())],
+        [4, 4]
+    );
+    drop(pkts);
+    assert_eq!(pool.avail_count(), 63, "every mbuf back in the pool");
+}

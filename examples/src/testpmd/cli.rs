@@ -43,6 +43,8 @@ Commands:
   set nvgre|nvgre-with-vlan ...
                              the headers raw_encap/raw_decap index N, vxlan_encap and
                              nvgre_encap take
+  show raw_encap|raw_decap N|all
+                             dump those buffers (rte_hexdump's layout)
   quit                       stop and exit
 ";
 

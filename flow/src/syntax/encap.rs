@@ -160,10 +160,44 @@ const SET_WORDS: [&str; 7] = [
     "nvgre-with-vlan",
 ];
 
-/// Whether `line` is one of the encap `set` commands (for [`EncapConfs::execute`]).
+/// Whether `line` is one of the encap `set` commands, or `show raw_encap|raw_decap ...` (for
+/// [`EncapConfs::execute`]).
 pub fn is_encap_command(line: &str) -> bool {
     let mut w = line.split_whitespace();
-    w.next() == Some("set") && w.next().is_some_and(|t| SET_WORDS.contains(&t))
+    match w.next() {
+        Some("set") => w.next().is_some_and(|t| SET_WORDS.contains(&t)),
+        Some("show") => matches!(w.next(), Some("raw_encap" | "raw_decap")),
+        _ => false,
+    }
+}
+
+/// `data` in the layout of DPDK's `rte_hexdump`: a `TITLE at [ADDR], len=N` line, then 16
+/// bytes a line, each line the offset (8 hex digits), the bytes in hex (blanks past the end),
+/// ` | ` and the bytes as ASCII (`.` for what is not printable).
+pub fn hexdump(title: &str, addr: *const u8, data: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = format!("{title} at [{addr:p}], len={}\n", data.len());
+    for (n, line) in data.chunks(16).enumerate() {
+        let _ = write!(out, "{:08X}:", n * 16);
+        for i in 0..16 {
+            match line.get(i) {
+                Some(b) => {
+                    let _ = write!(out, " {b:02X}");
+                }
+                None => out.push_str("   "),
+            }
+        }
+        out.push_str(" | ");
+        out.extend(line.iter().map(|&b| {
+            if (b' '..=b'~').contains(&b) {
+                b as char
+            } else {
+                '.'
+            }
+        }));
+        out.push('\n');
+    }
+    out
 }
 
 impl EncapConfs {
@@ -191,6 +225,12 @@ impl EncapConfs {
     /// data size is N` for `set raw_encap|raw_decap` at verbose levels with bit 0 set),
     /// `Error - Not supported item` for an item testpmd cannot put in a buffer (which is then
     /// left empty), `Bad arguments` for a line that does not parse.
+    ///
+    /// Also testpmd 22.11's `show raw_encap|raw_decap N` and `show raw_encap|raw_decap all`
+    /// (`cmd_show_set_raw` in `cmdline_flow.c`): each buffer (all eight for `all`) as
+    /// [`hexdump`] writes it, titled with an empty line and `index: N`, an empty buffer as
+    /// `len=0` alone; `index should be 0-7` on stderr for an index past the last. The address
+    /// is the buffer's in this process, as testpmd's is in its.
     pub fn execute(&mut self, line: &str, verbose: u16) -> Output {
         let mut o = Output::default();
         let mut w = Words {
@@ -205,7 +245,55 @@ impl EncapConfs {
     }
 
     fn run(&mut self, w: &mut Words<'_>, verbose: u16, o: &mut Output) -> R<()> {
-        w.expect("set")?;
+        let at = w.i;
+        match w.next("set or show")? {
+            "set" => self.set(w, verbose, o),
+            "show" => self.show(w, o),
+            _ => w.err(at, "expected set or show"),
+        }
+    }
+
+    /// `show raw_encap|raw_decap N|all`.
+    fn show(&self, w: &mut Words<'_>, o: &mut Output) -> R<()> {
+        let at = w.i;
+        let bufs = match w.next("raw_encap or raw_decap")? {
+            "raw_encap" => &self.raw_encap,
+            "raw_decap" => &self.raw_decap,
+            _ => return w.err(at, "expected raw_encap or raw_decap"),
+        };
+        let at = w.i;
+        let which = match w.next("an index or all")? {
+            "all" => None,
+            t => match parse_uint(t) {
+                // testpmd's index token is a 16-bit number.
+                Some(i) if i <= u16::MAX as u128 => Some(i as usize),
+                _ => return w.err(at, "expected an index (0 to 65535) or all"),
+            },
+        };
+        w.done()?;
+        let range = match which {
+            None => 0..RAW_ENCAP_CONFS,
+            Some(i) if i < RAW_ENCAP_CONFS => i..i + 1,
+            Some(_) => {
+                o.err
+                    .push_str(&format!("index should be 0-{}\n", RAW_ENCAP_CONFS - 1));
+                return Ok(());
+            }
+        };
+        for i in range {
+            let b = &bufs[i];
+            let addr = if b.is_empty() {
+                (b as *const Vec<u8>).cast::<u8>()
+            } else {
+                b.as_ptr()
+            };
+            o.out.push_str(&hexdump(&format!("\nindex: {i}"), addr, b));
+        }
+        Ok(())
+    }
+
+    /// `set raw_encap|raw_decap|vxlan*|nvgre* ...`.
+    fn set(&mut self, w: &mut Words<'_>, verbose: u16, o: &mut Output) -> R<()> {
         let at = w.i;
         match w.next("raw_encap, raw_decap, vxlan or nvgre")? {
             which @ ("raw_encap" | "raw_decap") => {

@@ -20,7 +20,7 @@ mod print;
 mod template;
 
 pub use cli::{Output, execute, execute_with};
-pub use encap::{EncapConfs, RAW_ENCAP_CONFS, is_encap_command};
+pub use encap::{EncapConfs, RAW_ENCAP_CONFS, hexdump, is_encap_command};
 pub use meter::{execute_meter, is_meter_command};
 pub use parse::{parse, parse_with};
 pub(crate) use print::rule_text;

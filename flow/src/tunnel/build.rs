@@ -246,6 +246,7 @@ fn l4_part(
                 len: !kept(p, l4 + 4, 2),
                 csum: csum && v6,
                 pseudo: 0,
+                src_hash: false,
             });
             if v6 {
                 if let (Some(ip), Some(u)) = (&e.ipv6, &mut e.udp) {

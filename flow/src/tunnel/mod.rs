@@ -66,6 +66,9 @@ pub(crate) struct UdpFix {
     pub csum: bool,
     /// The IPv6 pseudo-header's sum without the length.
     pub pseudo: u16,
+    /// The source port is set per packet from a hash of the inner headers (a VXLAN_ENCAP
+    /// definition that leaves it 0: see [`entropy_port`]).
+    pub src_hash: bool,
 }
 
 /// A compiled encap: the header to prepend and what to set in it per packet.
@@ -325,6 +328,10 @@ impl Encap {
         }
         // What the payload's first byte says (its IP version), for the fields that need it.
         let first = m.data().first().copied().unwrap_or(0);
+        let src_port = match &self.udp {
+            Some(u) if u.src_hash => Some(entropy_port(m)),
+            _ => None,
+        };
         let total = m.pkt_len() as usize + t;
         let front = m.prepend(t as u16).map_err(|_| TunnelFail::NoHeadroom)?;
         front.copy_from_slice(&self.hdr);
@@ -359,6 +366,9 @@ impl Encap {
         }
         if let Some(u) = &self.udp {
             let o = u.off as usize;
+            if let Some(p) = src_port {
+                put16(front, o, p);
+            }
             let len = (total - o).min(u16::MAX as usize) as u16;
             if u.len {
                 put16(front, o + 4, len);
@@ -375,6 +385,83 @@ impl Encap {
     }
 }
 
+/// The first port of RFC 6335's dynamic range, where RFC 7348 §5 recommends VXLAN's source
+/// ports be.
+pub(crate) const ENTROPY_PORT_MIN: u16 = 49152;
+
+/// The outer UDP source port of a VXLAN encap whose definition leaves it 0, as RFC 7348 §5
+/// recommends and NICs do: a hash of the inner packet, so one inner flow keeps one outer port
+/// (the network's ECMP and the receiver's RSS spread flows, never reorder one), mapped onto
+/// 49152-65535. The hash is the packet's RSS hash when it has one (`RTE_MBUF_F_RX_RSS_HASH`:
+/// the port or a rule's RSS computed it over these same headers), else [`inner_hash`] of its
+/// first segment.
+#[inline]
+pub(crate) fn entropy_port(m: &Mbuf) -> u16 {
+    let h = if m.ol_flags().contains(rpdk_mbuf::OlFlags::RX_RSS_HASH) {
+        m.rss_hash()
+    } else {
+        inner_hash(m.data())
+    };
+    let h = h ^ (h >> 16);
+    ENTROPY_PORT_MIN | (h as u16 & 0x3fff)
+}
+
+/// FNV-1a over `h` and `b`.
+#[inline]
+fn fnv(mut h: u32, b: &[u8]) -> u32 {
+    for &x in b {
+        h = (h ^ x as u32).wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+/// A hash of an Ethernet frame's L2 to L4 headers: the MAC addresses, the VLAN tags and
+/// EtherType, the IPv4 or IPv6 addresses and protocol, and the TCP, UDP or SCTP ports (of a
+/// first or only fragment, after IPv6's extension headers). The same headers give the same
+/// hash in every process and run (no seed); a frame cut short hashes what it has.
+pub(crate) fn inner_hash(d: &[u8]) -> u32 {
+    const SCTP: u8 = 132;
+    let mut h = 0x811c_9dc5;
+    if d.len() < 14 {
+        return fnv(h, d);
+    }
+    h = fnv(h, &d[..12]);
+    let mut at = 12;
+    let mut ty = be16(d, at);
+    while matches!(ty, VLAN | QINQ | QINQ_OLD) && at + 8 <= d.len() {
+        h = fnv(h, &d[at..at + 4]);
+        at += 4;
+        ty = be16(d, at);
+    }
+    h = fnv(h, &d[at..at + 2]);
+    let l3 = &d[at + 2..];
+    let (proto, l4) = match ty {
+        IPV4 if l3.len() >= 20 => {
+            h = fnv(h, &l3[9..10]);
+            h = fnv(h, &l3[12..20]);
+            let later_fragment = be16(l3, 6) & 0x1fff != 0;
+            let ihl = (l3[0] & 0x0f) as usize * 4;
+            if later_fragment || ihl < 20 {
+                return h;
+            }
+            (l3[9], ihl)
+        }
+        IPV6 if l3.len() >= 40 => {
+            h = fnv(h, &l3[6..7]);
+            h = fnv(h, &l3[8..40]);
+            match skip_ipv6_ext(l3[6], &l3[40..]) {
+                Ok((Some(p), ext, _)) => (p, 40 + ext),
+                _ => return h,
+            }
+        }
+        _ => return h,
+    };
+    if matches!(proto, TCP | UDP | SCTP) && l4 + 4 <= l3.len() {
+        h = fnv(h, &l3[l4..l4 + 4]);
+    }
+    h
+}
+
 /// A GRE header's length by its C, K and S bits (the reserved ones refused, as DPDK's parser).
 fn gre_len(flags: u16) -> Option<usize> {
     match flags >> 12 {
@@ -384,6 +471,10 @@ fn gre_len(flags: u16) -> Option<usize> {
         0xb => Some(16),
         _ => None,
     }
+}
+
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
 }
 
 fn put16(b: &mut [u8], at: usize, v: u16) {
@@ -537,7 +628,13 @@ pub(crate) fn plan(
                 need_l2(name)?;
                 let data =
                     build::definition(definition, item).map_err(|e| (i, format!("{name}: {e}")))?;
-                let e = build::encap(&data, &[], now).map_err(|e| (i, format!("{name}: {e}")))?;
+                let mut e =
+                    build::encap(&data, &[], now).map_err(|e| (i, format!("{name}: {e}")))?;
+                // A VXLAN definition's source port 0: one per inner flow (RFC 7348 §5).
+                if let Some(u) = e.udp.as_mut().filter(|_| item == ItemType::Vxlan) {
+                    let o = u.off as usize;
+                    u.src_hash = e.hdr.get(o..o + 2) == Some(&[0, 0][..]);
+                }
                 Tunnel::Encap(e)
             }
             _ => continue,

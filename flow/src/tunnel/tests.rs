@@ -460,3 +460,67 @@ fn bad_templates_are_refused() {
     assert!(build::definition(&[Item::new(ItemType::Eth)], ItemType::Vxlan).is_err());
     assert!(Decap::raw(&[1, 2, 3]).is_err());
 }
+
+#[test]
+fn inner_hash_covers_l2_to_l4_and_nothing_else() {
+    let udp4 = |src: [u8; 4], sport: u16, payload: &[u8]| {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(src, [10, 0, 0, 2], 64)
+            .udp(sport, 53)
+            .write(&mut v, payload)
+            .unwrap();
+        v
+    };
+    let base = udp4([10, 0, 0, 1], 1000, b"abc");
+    let h = inner_hash(&base);
+    // The payload, the TTL and the checksums are not in it.
+    assert_eq!(inner_hash(&udp4([10, 0, 0, 1], 1000, b"xyz")), h);
+    let mut ttl = base.clone();
+    ttl[22] = 9;
+    assert_eq!(inner_hash(&ttl), h);
+    // A MAC, a VLAN tag, an address, a port each change it.
+    let mut mac = base.clone();
+    mac[5] = 7;
+    assert_ne!(inner_hash(&mac), h);
+    let mut tagged = base.clone();
+    tagged.splice(12..12, [0x81, 0, 0, 5]);
+    let mut tagged6 = tagged.clone();
+    tagged6[15] = 6;
+    assert_ne!(inner_hash(&tagged), h);
+    assert_ne!(inner_hash(&tagged), inner_hash(&tagged6));
+    assert_ne!(inner_hash(&udp4([10, 0, 0, 3], 1000, b"abc")), h);
+    assert_ne!(inner_hash(&udp4([10, 0, 0, 1], 1001, b"abc")), h);
+    // A later fragment has no ports: two of them differing in those bytes hash alike.
+    let mut frag = base.clone();
+    frag[20] = 0x00;
+    frag[21] = 0x10;
+    let mut frag2 = frag.clone();
+    frag2[34] ^= 0xff;
+    assert_eq!(inner_hash(&frag), inner_hash(&frag2));
+    // IPv6: addresses and ports.
+    let udp6 = |sport: u16| {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv6(
+                [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                [0xfe; 16],
+                64,
+            )
+            .udp(sport, 53)
+            .write(&mut v, b"abc")
+            .unwrap();
+        v
+    };
+    assert_ne!(inner_hash(&udp6(1)), inner_hash(&udp6(2)));
+    // Anything short hashes without reading past its end.
+    for n in 0..base.len() {
+        let _ = inner_hash(&base[..n]);
+        let _ = inner_hash(&udp6(1)[..n.min(udp6(1).len())]);
+    }
+    // The port always lands in 49152-65535.
+    for sport in 0..2000u16 {
+        let m = mbuf(&udp4([10, 0, 0, 1], sport, b""));
+        assert!(entropy_port(&m) >= ENTROPY_PORT_MIN);
+    }
+}
