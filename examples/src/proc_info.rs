@@ -94,7 +94,8 @@ pub struct Options {
     pub portmask: u64,
     /// `-m`: memory zones.
     pub mem_info: bool,
-    /// `--stats` (the default when nothing else per port is asked).
+    /// `--stats`. As DPDK 22.11's, nothing is on by default, whatever the usage says: with no
+    /// option at all the program prints its usage and nothing else.
     pub stats: bool,
     /// `--xstats`.
     pub xstats: bool,
@@ -178,20 +179,6 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--version" => o.version = true,
             other => return Err(format!("unknown option '{other}'")),
         }
-    }
-    let per_port = o.xstats
-        || o.stats_reset
-        || o.xstats_reset
-        || o.xstats_name.is_some()
-        || !o.xstats_ids.is_empty();
-    let anything = per_port
-        || o.mem_info
-        || o.show_port
-        || o.show_ring.is_some()
-        || o.show_mempool.is_some()
-        || o.version;
-    if !anything {
-        o.stats = true;
     }
     Ok(o)
 }
@@ -566,7 +553,7 @@ mod tests {
 
     #[test]
     fn options() {
-        assert!(args(&[]).unwrap().stats, "stats by default");
+        assert_eq!(args(&[]).unwrap(), Options::default(), "nothing by default");
         let o = args(&["-p", "3", "--xstats", "--show-ring=r", "--show-mempool"]).unwrap();
         assert_eq!(o.portmask, 3);
         assert!(o.xstats && !o.stats);

@@ -36,6 +36,10 @@ fn main() {
         Ok(v) => v,
         Err(e) => rpdk_examples::exit_on_eal_error(e),
     };
+    // DPDK's prints its usage when given no option, and goes on with nothing to show.
+    if rest.is_empty() {
+        print!("{}", proc_info::usage(&prog));
+    }
     let opts = match proc_info::parse(&rest) {
         Ok(o) => o,
         Err(e) => {
