@@ -4,7 +4,8 @@
 # process attaches 3 s after testpmd starts and leaves 2 s before it stops, so most of the
 # periodic prints the median is taken over are with capture on. Both pdumps use a ring of
 # 4096 and 8192 mbufs; what they cannot keep up with is dropped (counted) in the primary.
-#   capture off / on (Mpps, all ports), and the ratio on/off as its own row
+#   capture off / on (Mpps, all ports), the ratio on/off as its own row, and what the pdump
+#   wrote (packets it dequeued over the time it ran, Mpps)
 
 CAPTURE_SECS=${CAPTURE_SECS:-12}
 
@@ -21,21 +22,28 @@ capture_testpmd() {
 # loads first (LD_PRELOAD).
 capture_side() {
     local tp=$1 pd=$2 prefix=$3 file=$4 lcores=$5 preload=${6:-} off on pdout r_off r_on
+    local t0 t1 got
     off=$(mktemp) on=$(mktemp) pdout=$(mktemp)
     capture_testpmd "$tp" "$prefix" "$off"
     capture_testpmd "$tp" "$prefix" "$on" &
     local tpid=$!
     sleep 3
+    t0=$(date +%s.%N)
     LD_PRELOAD=$preload timeout -s INT $((CAPTURE_SECS - 5)) "$pd" --lcores "$lcores" \
         --no-pci --file-prefix "$prefix" \
         -- --pdump "port=0,queue=*,rx-dev=$file,tx-dev=$file,ring-size=4096,total-num-mbufs=8192" \
         > "$pdout" 2>&1 < /dev/null || true
+    t1=$(date +%s.%N)
     wait "$tpid" || true
     rm -f "$file"
     r_off=$(/usr/bin/python3 scripts/bench/rates.py testpmd "$off" 2>/dev/null || true)
     r_on=$(/usr/bin/python3 scripts/bench/rates.py testpmd "$on" 2>/dev/null || true)
     [[ -n $r_off ]] && printf 'testpmd io net_null x2, capture off\tMpps\thigher\t%s\n' "$r_off"
     [[ -n $r_on ]] && printf 'testpmd io net_null x2, one pdump attached (port 0 rx+tx)\tMpps\thigher\t%s\n' "$r_on"
+    # Both pdumps print "-packets dequeued: N" at exit: what they took off the ring and wrote.
+    got=$(awk -F: '/packets dequeued/ {gsub(/[ \t]/, "", $2); print $2}' "$pdout" | tail -1)
+    [[ -n $got ]] && printf 'pdump packets written (over its run)\tMpps\thigher\t%s\n' \
+        "$(/usr/bin/python3 -c "print(f'{$got / ($t1 - $t0) / 1e6:.3f}')")"
     if [[ -n $r_off && -n $r_on ]]; then
         printf 'capture on / off\tratio\thigher\t%s\n' \
             "$(/usr/bin/python3 -c "print(f'{$r_on / $r_off:.3f}')")"
