@@ -692,24 +692,46 @@ fn outer_tag(d: &[u8]) -> Option<usize> {
     (d.len() >= 18 && TPIDS.contains(&u16::from_be_bytes([d[12], d[13]]))).then_some(14)
 }
 
+/// The TPID a stripped QinQ outer tag gets when it goes back into the data (the driver kept
+/// only its TCI; 802.1ad's S-tag TPID). A stripped single or inner tag gets 0x8100.
+const STRIPPED_OUTER_TPID: u16 = 0x88a8;
+
+/// OF_PUSH_VLAN. Tags the driver stripped were the outermost on the wire, so they go back into
+/// the data first, in their order (`RTE_MBUF_F_RX_VLAN_STRIPPED`'s `vlan_tci` under
+/// `RTE_MBUF_F_RX_QINQ_STRIPPED`'s `vlan_tci_outer`), and the flags then say that the data
+/// holds them (`RX_VLAN`, with `RX_QINQ` when there was a QinQ pair). The new tag goes in
+/// front, with the TCI of the outermost tag or 0, and is reported as a received one:
+/// `RX_VLAN`, `vlan_tci`, and with `RX_QINQ` also `vlan_tci_outer` (the new tag is the outer
+/// one, the tag under it has the same TCI). Without the headroom for every tag it puts in,
+/// nothing changes and the packet is dropped.
 fn push_vlan(m: &mut Mbuf, tpid: u16) -> Result<(), RewriteFailed> {
     if m.data_len() < 14 {
         return Err(RewriteFailed);
     }
     let f = m.ol_flags();
-    // A tag the driver stripped was the outermost: it goes back into the data first, under
-    // the new one.
-    let stripped = f.contains(OlFlags::RX_VLAN_STRIPPED) && !f.contains(OlFlags::RX_QINQ_STRIPPED);
-    if stripped {
+    let inner_stripped = f.contains(OlFlags::RX_VLAN_STRIPPED);
+    let outer_stripped = f.contains(OlFlags::RX_QINQ_STRIPPED);
+    let tags = 1 + inner_stripped as u16 + outer_stripped as u16;
+    if m.headroom() < 4 * tags || m.is_shared() {
+        return Err(RewriteFailed);
+    }
+    if inner_stripped {
         insert_tag(m, 0x8100, m.vlan_tci())?;
+    }
+    if outer_stripped {
+        insert_tag(m, STRIPPED_OUTER_TPID, m.vlan_tci_outer())?;
     }
     let tci = {
         let d = m.data();
         outer_tag(d).map_or(0, |t| u16::from_be_bytes([d[t], d[t + 1]]))
     };
     insert_tag(m, tpid, tci)?;
-    m.set_ol_flags((m.ol_flags() | OlFlags::RX_VLAN) & !OlFlags::RX_VLAN_STRIPPED);
+    let f = m.ol_flags() & !(OlFlags::RX_VLAN_STRIPPED | OlFlags::RX_QINQ_STRIPPED);
+    m.set_ol_flags(f | OlFlags::RX_VLAN);
     m.set_vlan_tci(tci);
+    if f.contains(OlFlags::RX_QINQ) {
+        m.set_vlan_tci_outer(tci);
+    }
     Ok(())
 }
 
@@ -725,34 +747,50 @@ fn insert_tag(m: &mut Mbuf, tpid: u16, tci: u16) -> Result<(), RewriteFailed> {
     Ok(())
 }
 
-/// Sets the `keep`-masked-out bits of the outermost tag's TCI: the one in the data, or the
-/// one the driver stripped into `vlan_tci`. A frame without a tag is left alone.
+/// Sets the `bits` of the outermost tag's TCI on the wire to `v`'s: a QinQ outer tag the
+/// driver stripped (`vlan_tci_outer`, `RX_QINQ_STRIPPED`), else a stripped tag (`vlan_tci`,
+/// `RX_VLAN_STRIPPED`), else the data's outermost tag, with the field that reports it
+/// following (`vlan_tci_outer` under `RX_QINQ`, otherwise `vlan_tci` under `RX_VLAN`). A
+/// frame without a tag is left alone.
 fn set_tci(m: &mut Mbuf, bits: u16, v: u16) -> Result<(), RewriteFailed> {
     let f = m.ol_flags();
-    if f.contains(OlFlags::RX_VLAN_STRIPPED) && !f.contains(OlFlags::RX_QINQ_STRIPPED) {
-        m.set_vlan_tci((m.vlan_tci() & !bits) | (v & bits));
+    let set = |tci: u16| (tci & !bits) | (v & bits);
+    if f.contains(OlFlags::RX_QINQ_STRIPPED) {
+        m.set_vlan_tci_outer(set(m.vlan_tci_outer()));
+        return Ok(());
+    }
+    if f.contains(OlFlags::RX_VLAN_STRIPPED) {
+        m.set_vlan_tci(set(m.vlan_tci()));
         return Ok(());
     }
     let Some(t) = outer_tag(m.data()) else {
         return Ok(());
     };
     let d = m.data_mut().map_err(|_| RewriteFailed)?;
-    let tci = u16::from_be_bytes([d[t], d[t + 1]]);
-    d[t..t + 2].copy_from_slice(&((tci & !bits) | (v & bits)).to_be_bytes());
+    let tci = set(u16::from_be_bytes([d[t], d[t + 1]]));
+    d[t..t + 2].copy_from_slice(&tci.to_be_bytes());
     sync_vlan_tci(m);
     Ok(())
 }
 
-/// A tag reported in `vlan_tci` and left in the data (`RTE_MBUF_F_RX_VLAN` without
-/// `RX_VLAN_STRIPPED`) follows the data's outermost tag.
+/// The field that reports the data's outermost tag follows it: `vlan_tci_outer` under
+/// `RTE_MBUF_F_RX_QINQ` with both tags in the data, `vlan_tci` under `RTE_MBUF_F_RX_VLAN`
+/// when the tag in the data is the only or the inner one reported (`RX_QINQ_STRIPPED` alone:
+/// the outer one was stripped). With `RX_VLAN_STRIPPED` no tag in the data is reported.
 fn sync_vlan_tci(m: &mut Mbuf) {
     let f = m.ol_flags();
-    if f.contains(OlFlags::RX_VLAN) && !f.contains(OlFlags::RX_VLAN_STRIPPED) {
-        let d = m.data();
-        if let Some(t) = outer_tag(d) {
-            let tci = u16::from_be_bytes([d[t], d[t + 1]]);
-            m.set_vlan_tci(tci);
-        }
+    if f.contains(OlFlags::RX_VLAN_STRIPPED) {
+        return;
+    }
+    let d = m.data();
+    let Some(t) = outer_tag(d) else {
+        return;
+    };
+    let tci = u16::from_be_bytes([d[t], d[t + 1]]);
+    if f.contains(OlFlags::RX_QINQ) && !f.contains(OlFlags::RX_QINQ_STRIPPED) {
+        m.set_vlan_tci_outer(tci);
+    } else if f.contains(OlFlags::RX_VLAN) {
+        m.set_vlan_tci(tci);
     }
 }
 

@@ -344,6 +344,141 @@ fn a_pushed_tag_is_reported_as_a_received_one_and_a_popped_one_is_not() {
     assert_eq!(pkts[2].vlan_tci(), 0x2007);
 }
 
+/// QinQ frames whose tags the driver stripped (DPDK: `RX_QINQ_STRIPPED` with `vlan_tci_outer`,
+/// `RX_VLAN_STRIPPED` with `vlan_tci`): OF_PUSH_VLAN puts them back into the data in wire
+/// order first (the outer one as an 802.1ad tag), OF_SET_VLAN_VID/PCP change the outermost tag
+/// on the wire, the stripped one first, and the reporting fields follow, as OF_POP_VLAN.
+#[test]
+fn push_and_set_take_the_stripped_qinq_tags_as_the_outermost() {
+    let _s = serial();
+    let _eal = rpdk_eal::init(eal_args::<&str>("flow-rewrite-qinq", &[])).unwrap();
+    let pool = PktmbufPool::create("rw_qinq", 63, 0, 0, MBUF_DEFAULT_BUF_SIZE, None).unwrap();
+    let t = FlowTable::new(0, 4);
+    for r in [
+        "ingress pattern eth / ipv4 / udp dst is 1 / end actions of_push_vlan ethertype 0x8100 / of_set_vlan_vid vlan_vid 0x123 / queue index 1 / end",
+        "ingress pattern eth / vlan / ipv4 / udp dst is 2 / end actions of_push_vlan ethertype 0x9100 / queue index 2 / end",
+        "ingress pattern eth / vlan / ipv4 / udp dst is 3 / end actions of_set_vlan_pcp vlan_pcp 5 / queue index 3 / end",
+        "ingress pattern eth / vlan / ipv4 / udp dst is 4 / end actions of_set_vlan_vid vlan_vid 300 / queue index 1 / end",
+        "ingress pattern eth / vlan / vlan / ipv4 / udp dst is 5 / end actions of_set_vlan_vid vlan_vid 301 / queue index 2 / end",
+    ] {
+        t.create(rule(r)).unwrap_or_else(|e| panic!("{r}: {e}"));
+    }
+    let both =
+        OlFlags::RX_VLAN | OlFlags::RX_VLAN_STRIPPED | OlFlags::RX_QINQ | OlFlags::RX_QINQ_STRIPPED;
+    let outer_only = OlFlags::RX_VLAN | OlFlags::RX_QINQ | OlFlags::RX_QINQ_STRIPPED;
+    let in_data = OlFlags::RX_VLAN | OlFlags::RX_QINQ;
+    // (frame, flags, vlan_tci, vlan_tci_outer); outer TCI 0x20c8 (PCP 1, VID 200), inner 100.
+    let cases: [(Vec<u8>, OlFlags, u16, u16); 6] = [
+        // 0: both tags stripped, nothing in the data: both back, then the new one.
+        (udp4p(64, (9, 1)), both, 100, 0x20c8),
+        // 1: the outer tag stripped, the inner one (100) in the data.
+        (
+            tagged(udp4p(64, (9, 2)), 0x8100, 100),
+            outer_only,
+            100,
+            0x20c8,
+        ),
+        // 2: both stripped, a third tag (7) in the data: the stripped outer one gets PCP 5.
+        (tagged(udp4p(64, (9, 3)), 0x8100, 7), both, 100, 0x20c8),
+        // 3: the outer stripped, the inner in the data: the stripped one gets VID 300.
+        (
+            tagged(udp4p(64, (9, 4)), 0x8100, 100),
+            outer_only,
+            100,
+            0x20c8,
+        ),
+        // 4: both in the data and reported: the data's outer tag, vlan_tci_outer following.
+        (
+            tagged(tagged(udp4p(64, (9, 5)), 0x8100, 100), 0x88a8, 0x20c8),
+            in_data,
+            100,
+            0x20c8,
+        ),
+        // 5: as 0 with room for two of the three tags: dropped, untouched.
+        (udp4p(64, (9, 1)), both, 100, 0x20c8),
+    ];
+    let mut pkts: Vec<Mbuf> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (f, flags, tci, outer))| {
+            let mut m = pool.alloc().unwrap();
+            if i == 5 {
+                m.set_headroom(8).unwrap();
+            }
+            m.append(f.len() as u16).unwrap().copy_from_slice(f);
+            m.set_ol_flags(*flags);
+            m.set_vlan_tci(*tci);
+            m.set_vlan_tci_outer(*outer);
+            m
+        })
+        .collect();
+    let mut v = [Default::default(); 6];
+    t.classify(Direction::Ingress, &mut pkts, &mut v);
+    use Fate::{Drop, Queue};
+    assert_eq!(
+        v.map(|v| v.fate),
+        [Queue(1), Queue(2), Queue(3), Queue(1), Queue(2), Drop]
+    );
+    let vlan_flags = |m: &Mbuf| {
+        m.ol_flags()
+            & (OlFlags::RX_VLAN
+                | OlFlags::RX_VLAN_STRIPPED
+                | OlFlags::RX_QINQ
+                | OlFlags::RX_QINQ_STRIPPED)
+    };
+    let tcis = |m: &Mbuf| (m.vlan_tci(), m.vlan_tci_outer());
+
+    // 0: inner 100 (802.1Q), outer 0x20c8 (802.1ad), then the pushed tag: the outer's TCI
+    // with VID 0x123. Reported as a QinQ frame received with both tags in the data.
+    let want = tagged(
+        tagged(tagged(udp4p(64, (9, 1)), 0x8100, 100), 0x88a8, 0x20c8),
+        0x8100,
+        0x2123,
+    );
+    assert_eq!(pkts[0].data(), &want[..]);
+    assert_eq!(vlan_flags(&pkts[0]), in_data);
+    assert_eq!(
+        tcis(&pkts[0]),
+        (0x20c8, 0x2123),
+        "inner: the tag under the new one"
+    );
+
+    // 1: the stripped outer tag back over the inner one in the data, the new one on top.
+    let want = tagged(
+        tagged(tagged(udp4p(64, (9, 2)), 0x8100, 100), 0x88a8, 0x20c8),
+        0x9100,
+        0x20c8,
+    );
+    assert_eq!(pkts[1].data(), &want[..]);
+    assert_eq!(vlan_flags(&pkts[1]), in_data);
+    assert_eq!(tcis(&pkts[1]), (0x20c8, 0x20c8));
+
+    // 2: only vlan_tci_outer changes (PCP 5 over PCP 1); the data's tag 7 and vlan_tci stay.
+    assert_eq!(pkts[2].data(), &cases[2].0[..]);
+    assert_eq!(vlan_flags(&pkts[2]), both);
+    assert_eq!(tcis(&pkts[2]), (100, 0xa0c8));
+
+    // 3: the stripped outer tag gets VID 300 (PCP 1 kept); the inner one is untouched.
+    assert_eq!(pkts[3].data(), &cases[3].0[..]);
+    assert_eq!(vlan_flags(&pkts[3]), outer_only);
+    assert_eq!(tcis(&pkts[3]), (100, 0x2000 | 300));
+
+    // 4: the data's outer tag gets VID 301, vlan_tci_outer follows it, vlan_tci (inner) stays.
+    let want = tagged(tagged(udp4p(64, (9, 5)), 0x8100, 100), 0x88a8, 0x2000 | 301);
+    assert_eq!(pkts[4].data(), &want[..]);
+    assert_eq!(vlan_flags(&pkts[4]), in_data);
+    assert_eq!(tcis(&pkts[4]), (100, 0x2000 | 301));
+
+    // 5: 8 bytes of headroom for 12: nothing moved, nothing cleared, counted.
+    assert_eq!(pkts[5].data(), &cases[5].0[..]);
+    assert_eq!(vlan_flags(&pkts[5]), both);
+    assert_eq!(tcis(&pkts[5]), (100, 0x20c8));
+    assert_eq!(t.edit_drops(), 1);
+    drop(pkts);
+    assert_eq!(pool.in_use_count(), 0);
+    pool.audit().unwrap();
+}
+
 #[test]
 fn a_push_without_headroom_drops_the_packet() {
     let _s = serial();

@@ -18,8 +18,13 @@
 #   ... push: `eth / end` (the pushes change the recycled buffers' first bytes: a MAC match would
 #     stop matching) with `count / of_push_vlan ethertype 0x8100 / of_set_vlan_vid vlan_vid 100`
 #     (4 bytes of headroom taken, the MACs moved, the tag written, parsed again)
+#   ... meter: the 1 rule with `meter mtr_id 0` before its queue, meter 0 a byte-mode srTCM of
+#     cir 100 GB/s and cbs 1 MB (everything green: nothing waits for tokens, every packet takes
+#     them), statistics on (`0xff`), red dropped by its policy
+#   ... age: the 1 rule with `age timeout 10` before its queue (the hit time stamped per packet)
 #   the engine's cost per packet in TSC cycles, hz/rate(rules) - hz/rate(no rules) (for the
-#   rewrite and push rows also the action's own, against the 1 rule and eth rows), and the
+#   rewrite, meter, age and push rows also the action's own, against the 1 rule and eth rows),
+#   and the
 #   rates' ratios to rpdk without rules (rpdk's rows; docs/performance.md gives their ratio
 #   to DPDK's row)
 
@@ -35,6 +40,8 @@ flowcost_prepare() {
     : > "$dir/flowcost-rewrite.txt"
     : > "$dir/flowcost-push.txt"
     : > "$dir/flowcost-eth.txt"
+    : > "$dir/flowcost-meter.txt"
+    : > "$dir/flowcost-age.txt"
     for p in 0 1; do
         {
             echo "set vxlan ip-version ipv4 vni 4 udp-src 4 udp-dst 4789 ip-src 127.0.0.1 ip-dst 128.0.0.1 eth-src 02:00:00:00:00:01 eth-dst 02:00:00:00:00:02"
@@ -49,6 +56,14 @@ flowcost_prepare() {
             >> "$dir/flowcost-eth.txt"
         echo "flow create $p ingress pattern eth dst is 00:00:00:00:00:00 / end actions count / set_mac_src mac_addr 02:00:00:00:00:01 / queue index 0 / end" \
             >> "$dir/flowcost-rewrite.txt"
+        {
+            echo "add port meter profile srtcm_rfc2697 $p 0 100000000000 1000000 0 0"
+            echo "add port meter policy $p 0 g_actions end y_actions end r_actions drop / end"
+            echo "create port meter $p 0 0 0 yes 0xff 0 g 0"
+            echo "flow create $p ingress pattern eth dst is 00:00:00:00:00:00 / end actions count / meter mtr_id 0 / queue index 0 / end"
+        } >> "$dir/flowcost-meter.txt"
+        echo "flow create $p ingress pattern eth dst is 00:00:00:00:00:00 / end actions count / age timeout 10 / queue index 0 / end" \
+            >> "$dir/flowcost-age.txt"
         echo "flow create $p ingress pattern eth / end actions count / of_push_vlan ethertype 0x8100 / of_set_vlan_vid vlan_vid 100 / queue index 0 / end" \
             >> "$dir/flowcost-push.txt"
         echo "flow create $p ingress pattern eth dst is 00:00:00:00:00:00 / end actions count / queue index 0 / end" \
@@ -94,7 +109,7 @@ flowcost_dpdk() {
 
 flowcost_rpdk() {
     local bin=$RPDK_BENCH_BIN/rpdk-testpmd out rate hz="" r0="" r1="" reth="" n
-    for n in 0 1 1k encap decap rewrite eth push; do
+    for n in 0 1 1k encap decap rewrite meter age eth push; do
         if [[ $n == 0 ]]; then
             out=$(flowcost_run "$bin" "$RPDK_PREFIX")
         else
@@ -119,13 +134,15 @@ flowcost_rpdk() {
         [[ $n == encap ]] && label="1 rule, vxlan_encap"
         [[ $n == decap ]] && label="1 rule, raw_encap + raw_decap"
         [[ $n == rewrite ]] && label="1 rule with set_mac_src"
+        [[ $n == meter ]] && label="1 rule with meter"
+        [[ $n == age ]] && label="1 rule with age"
         [[ $n == eth ]] && label="1 rule eth"
         [[ $n == push ]] && label="1 rule eth with of_push_vlan"
         printf 'testpmd io net_null x2, 1 core, %s\tMpps\thigher\t%s\n' "$label" "$rate"
         [[ $n == 1 ]] && r1=$rate
         [[ $n == eth ]] && reth=$rate
         local base=""
-        [[ $n == rewrite ]] && base=$r1
+        [[ $n == rewrite || $n == meter || $n == age ]] && base=$r1
         [[ $n == push ]] && base=$reth
         if [[ -n $base ]]; then
             /usr/bin/python3 -c "
