@@ -1,9 +1,11 @@
 //! Shared port data, for real: the test binary starts itself again as a primary with a TAP
-//! port (bridged to a veth pair in a namespace), a `net_ring` port and a `net_null` port, and
-//! as a secondary that sees those ports and drives the primary's queues. Frames sent into the
-//! veth come out of the secondary's RX queue of the TAP port; what it sends comes out of the
-//! veth; the ring port loops frames in the secondary; the counts land in the primary's
-//! statistics, and every mbuf is back in the pool at the end.
+//! port (bridged to a veth pair in a namespace), a `net_ring` port, a `net_null` port and a
+//! `net_af_packet` port (on another veth pair), and as a secondary that sees those ports and
+//! drives the primary's queues. Frames sent into the veths come out of the secondary's RX
+//! queues of the TAP and AF_PACKET ports; what it sends comes out of the veths; the ring port
+//! loops frames in the secondary; the counts land in the primary's statistics, the primary
+//! takes the queues back and goes on from where the secondary left the AF_PACKET rings, and
+//! every mbuf is back in the pool at the end.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,16 @@ use rpdk_testsupport::unique_prefix;
 const TAP: &str = "rpdktmptap";
 const VETH: (&str, &str) = ("rpdktmpv0", "rpdktmpv1");
 const BRIDGE: &str = "rpdktmpbr";
+/// The AF_PACKET port's veth pair: the port on `.0`, the test's raw socket on `.1`.
+const AFP_VETH: (&str, &str) = ("rpdktmpa0", "rpdktmpa1");
+/// Ring frames of 1920 bytes (1854 of frame), so that a frame fits the pool's mbufs.
+const AFP: &str = "net_af_packet0,iface=rpdktmpa0,framesz=1920,framecnt=256";
+/// AF_PACKET frames: the primary's before it lends its queues (in and out), the secondary's
+/// (in, out), and the primary's once they are back (in and out).
+const AFP_PRE: usize = 7;
+const AFP_IN: usize = 40;
+const AFP_OUT: usize = 30;
+const AFP_BACK: usize = 6;
 const POOL: &str = "mpport_pool";
 const POOL_SIZE: u32 = 1023;
 /// Frames into the secondary, out of it, and into the primary after the secondary is gone.
@@ -80,6 +92,7 @@ fn secondary_drives_the_primarys_queues() {
     ns.sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
         .unwrap();
     ns.add_veth(VETH.0, VETH.1).unwrap();
+    ns.add_veth(AFP_VETH.0, AFP_VETH.1).unwrap();
     ns.sh(&format!(
         "ip link add {BRIDGE} type bridge mcast_snooping 0 && ip link set {BRIDGE} up && \
          ip link set {} master {BRIDGE}",
@@ -92,6 +105,22 @@ fn secondary_drives_the_primarys_queues() {
     ns.sh(&format!("ip link set {TAP} master {BRIDGE}"))
         .unwrap();
     let tap_mac = ready.split_whitespace().nth(1).unwrap().to_string();
+    let _in_ns = ns.enter().unwrap();
+    let asock = RawSocket::open(AFP_VETH.1);
+
+    // The primary drives its AF_PACKET queues first, so that the rings' positions are not
+    // their start when it lends them.
+    primary.say("pre");
+    primary.expect("PRIMARY_AFP_READY");
+    let dst = [0xff; 6];
+    for i in 0..AFP_PRE {
+        asock.send(&frame(dst, PEER_MAC, 8, i));
+    }
+    let pre = primary.expect("PRIMARY_AFP frames");
+    assert_eq!(field(&pre, "frames"), AFP_PRE as u64, "{pre}");
+    let mut afp_others = field(&pre, "others");
+    let mut afp_other_bytes = field(&pre, "other_bytes");
+    expect_out(&asock, 9, AFP_PRE);
 
     let mut secondary = start(&ns, "secondary", &prefix);
     let seen = secondary.expect("PORTS");
@@ -103,7 +132,8 @@ fn secondary_drives_the_primarys_queues() {
     // Every port: 128 RX descriptors from the pool (2048-byte buffers less the 128 of
     // headroom), drop_en, 64 TX descriptors.
     let ports: Vec<&str> = seen.split_whitespace().skip(1).collect();
-    assert_eq!(ports.len(), 3, "{seen}");
+    assert_eq!(ports.len(), 4, "{seen}");
+    assert!(seen.contains("net_af_packet0/net_af_packet/"), "{seen}");
     for p in ports {
         assert!(p.ends_with(&format!("/1/1/128/{POOL}/1920/1/64")), "{seen}");
     }
@@ -120,9 +150,7 @@ fn secondary_drives_the_primarys_queues() {
     );
     secondary.expect("SECONDARY_READY");
 
-    let _in_ns = ns.enter().unwrap();
     let sock = RawSocket::open(VETH.1);
-    let dst = [0xff; 6];
     for i in 0..N_IN {
         sock.send(&frame(dst, PEER_MAC, 1, i));
     }
@@ -149,6 +177,30 @@ fn secondary_drives_the_primarys_queues() {
     let (others, other_bytes) = (field(&got, "others"), field(&got, "other_bytes"));
     assert_eq!(field(&st, "ipackets"), N_IN as u64 + others, "{st}");
     assert_eq!(field(&st, "opackets"), N_OUT as u64, "{st}");
+
+    // The AF_PACKET port's queues, in the secondary, from where the primary left them.
+    secondary.expect("SECONDARY_AFP_READY");
+    for i in 0..AFP_IN {
+        asock.send(&frame(dst, PEER_MAC, 4, i));
+    }
+    let got_afp = secondary.expect("SECONDARY_AFP frames");
+    assert_eq!(field(&got_afp, "frames"), AFP_IN as u64, "{got_afp}");
+    assert_eq!(
+        field(&got_afp, "bytes"),
+        (AFP_IN * FRAME_LEN) as u64,
+        "{got_afp}"
+    );
+    assert_eq!(field(&got_afp, "in_order"), 1, "{got_afp}");
+    afp_others += field(&got_afp, "others");
+    afp_other_bytes += field(&got_afp, "other_bytes");
+    expect_out(&asock, 5, AFP_OUT);
+    let st = secondary.expect("SECONDARY_AFP_STATS");
+    assert_eq!(
+        field(&st, "ipackets"),
+        (AFP_PRE + AFP_IN) as u64 + afp_others,
+        "{st}"
+    );
+    assert_eq!(field(&st, "opackets"), (AFP_PRE + AFP_OUT) as u64, "{st}");
     secondary.say("quit");
     secondary.finish();
 
@@ -160,6 +212,17 @@ fn secondary_drives_the_primarys_queues() {
     }
     let back = primary.expect("PRIMARY_RX frames");
     assert_eq!(field(&back, "frames"), N_BACK as u64, "{back}");
+    // And its AF_PACKET queues, from where the secondary left the rings: a wrong place in the
+    // RX ring would miss these frames, one in the TX ring would leave its frames unsent.
+    primary.expect("PRIMARY_AFP_BACK_READY");
+    for i in 0..AFP_BACK {
+        asock.send(&frame(dst, PEER_MAC, 6, i));
+    }
+    let afp_back = primary.expect("PRIMARY_AFP_BACK frames");
+    assert_eq!(field(&afp_back, "frames"), AFP_BACK as u64, "{afp_back}");
+    afp_others += field(&afp_back, "others");
+    afp_other_bytes += field(&afp_back, "other_bytes");
+    expect_out(&asock, 7, AFP_BACK);
     let st = primary.expect("PRIMARY_STATS");
     // Frames of the kernel's own, counted where they were received.
     let others = others + field(&back, "others");
@@ -178,9 +241,97 @@ fn secondary_drives_the_primarys_queues() {
     assert_eq!(field(&st, "tap_obytes"), (N_OUT * FRAME_LEN) as u64, "{st}");
     assert_eq!(field(&st, "ring_ipackets"), 100, "{st}");
     assert_eq!(field(&st, "ring_opackets"), 100, "{st}");
+    let afp_in = (AFP_PRE + AFP_IN + AFP_BACK) as u64;
+    assert_eq!(field(&st, "afp_ipackets"), afp_in + afp_others, "{st}");
+    assert_eq!(
+        field(&st, "afp_ibytes"),
+        afp_in * FRAME_LEN as u64 + afp_other_bytes,
+        "{st}"
+    );
+    let afp_out = (AFP_PRE + AFP_OUT + AFP_BACK) as u64;
+    assert_eq!(field(&st, "afp_opackets"), afp_out, "{st}");
+    assert_eq!(field(&st, "afp_obytes"), afp_out * FRAME_LEN as u64, "{st}");
     assert_eq!(field(&st, "pool_avail"), POOL_SIZE as u64, "{st}");
     assert_eq!(field(&st, "audit"), 1, "{st}");
     primary.finish();
+}
+
+/// The frames of `tag` sent out of the AF_PACKET port, numbered from 0: `n` of them, each
+/// byte as [`frame`] made it.
+fn expect_out(sock: &RawSocket, tag: u8, n: usize) {
+    let out = sock.recv_n_where(
+        n,
+        Duration::from_secs(10),
+        Duration::from_millis(300),
+        |f| ours(f, tag).is_some(),
+    );
+    assert_eq!(
+        out.len(),
+        n,
+        "frames of tag {tag} out of the AF_PACKET port"
+    );
+    for (i, f) in out.iter().enumerate() {
+        assert_eq!(
+            *f,
+            frame(PEER_MAC, AFP_SRC, tag, i),
+            "frame {i} of tag {tag}"
+        );
+    }
+}
+
+const AFP_SRC: [u8; 6] = [0x02, 0, 0, 0, 0x4d, 0x03];
+
+/// Receives frames of `tag` on `rxq` until `n` came (or 10 s passed), then whatever else comes
+/// within 200 ms; then sends `out` frames of `tag_out` on `txq`. Prints `PREFIX frames=...
+/// bytes=... in_order=... others=... other_bytes=...`.
+fn afp_round(
+    prefix: &str,
+    rxq: &mut rpdk_ethdev::RxQueue,
+    txq: &mut rpdk_ethdev::TxQueue,
+    pool: &PktmbufPool,
+    (tag, n): (u8, usize),
+    (tag_out, out): (u8, usize),
+) {
+    let (mut frames, mut bytes, mut in_order) = (0usize, 0u64, true);
+    let (mut others, mut other_bytes) = (0u64, 0u64);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut quiet = None;
+    let mut burst = MbufBurst::<32>::new();
+    while Instant::now() < deadline && quiet.is_none_or(|q| Instant::now() < q) {
+        rxq.rx_burst(&mut burst);
+        for m in burst.iter() {
+            if let Some(i) = ours(m.data(), tag) {
+                in_order &= i == frames;
+                frames += 1;
+                bytes += u64::from(m.pkt_len());
+            } else {
+                others += 1;
+                other_bytes += u64::from(m.pkt_len());
+            }
+        }
+        burst.clear();
+        if frames == n && quiet.is_none() {
+            quiet = Some(Instant::now() + Duration::from_millis(200));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut sent = 0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sent < out && Instant::now() < deadline {
+        while burst.len() < 8 && sent + burst.len() < out {
+            let f = frame(PEER_MAC, AFP_SRC, tag_out, sent + burst.len());
+            burst.push(mbuf_of(pool, &f)).unwrap();
+        }
+        sent += txq.tx_burst(&mut burst);
+        // What did not fit the ring goes again in the next burst.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    burst.clear();
+    println!(
+        "{prefix} frames={frames} bytes={bytes} in_order={} others={others} \
+         other_bytes={other_bytes} sent={sent}",
+        u8::from(in_order)
+    );
 }
 
 #[test]
@@ -203,7 +354,7 @@ fn line() -> String {
 
 fn primary(prefix: &str) {
     let tap = format!("net_tap0,iface={TAP}");
-    let args = eal_args(prefix, "primary", 0, &[&tap, "net_ring0", "net_null0"]);
+    let args = eal_args(prefix, "primary", 0, &[&tap, "net_ring0", "net_null0", AFP]);
     let (_eal, _) = rpdk_eal::init(args).unwrap();
     let pool = PktmbufPool::create(POOL, POOL_SIZE, 0, 0, 2048, None).unwrap();
     for id in rpdk_ethdev::ports() {
@@ -219,7 +370,21 @@ fn primary(prefix: &str) {
     }
     let tap = Port::by_name("net_tap0").unwrap();
     let ring = Port::by_name("net_ring0").unwrap();
+    let afp = Port::by_name("net_af_packet0").unwrap();
     println!("PRIMARY_READY {}", tap.mac_addr());
+    assert_eq!(line(), "pre");
+    {
+        let (mut rxq, mut txq) = (afp.rx_queue(0).unwrap(), afp.tx_queue(0).unwrap());
+        println!("PRIMARY_AFP_READY");
+        afp_round(
+            "PRIMARY_AFP",
+            &mut rxq,
+            &mut txq,
+            &pool,
+            (8, AFP_PRE),
+            (9, AFP_PRE),
+        );
+    }
     assert_eq!(line(), "back");
     let mut rxq = tap.rx_queue(0).unwrap();
     println!("PRIMARY_RX_READY");
@@ -246,7 +411,19 @@ fn primary(prefix: &str) {
     }
     println!("PRIMARY_RX frames={got} others={others} other_bytes={other_bytes}");
     drop(rxq);
-    let (t, r) = (tap.stats(), ring.stats());
+    {
+        let (mut rxq, mut txq) = (afp.rx_queue(0).unwrap(), afp.tx_queue(0).unwrap());
+        println!("PRIMARY_AFP_BACK_READY");
+        afp_round(
+            "PRIMARY_AFP_BACK",
+            &mut rxq,
+            &mut txq,
+            &pool,
+            (6, AFP_BACK),
+            (7, AFP_BACK),
+        );
+    }
+    let (t, r, a) = (tap.stats(), ring.stats(), afp.stats());
     for id in rpdk_ethdev::ports() {
         let p = Port::get(id).unwrap();
         p.stop().unwrap();
@@ -254,13 +431,18 @@ fn primary(prefix: &str) {
     }
     println!(
         "PRIMARY_STATS tap_ipackets={} tap_ibytes={} tap_opackets={} tap_obytes={} \
-         ring_ipackets={} ring_opackets={} pool_avail={} audit={}",
+         ring_ipackets={} ring_opackets={} afp_ipackets={} afp_ibytes={} afp_opackets={} \
+         afp_obytes={} pool_avail={} audit={}",
         t.ipackets,
         t.ibytes,
         t.opackets,
         t.obytes,
         r.ipackets,
         r.opackets,
+        a.ipackets,
+        a.ibytes,
+        a.opackets,
+        a.obytes,
         pool.avail_count(),
         u8::from(pool.audit().is_ok())
     );
@@ -363,6 +545,24 @@ fn secondary(prefix: &str) {
     let s = tap.stats();
     println!(
         "SECONDARY_STATS ipackets={} opackets={}",
+        s.ipackets, s.opackets
+    );
+
+    let afp = Port::by_name("net_af_packet0").unwrap();
+    let (mut rxq, mut txq) = (afp.rx_queue(0).unwrap(), afp.tx_queue(0).unwrap());
+    println!("SECONDARY_AFP_READY");
+    afp_round(
+        "SECONDARY_AFP",
+        &mut rxq,
+        &mut txq,
+        &pool,
+        (4, AFP_IN),
+        (5, AFP_OUT),
+    );
+    drop((rxq, txq));
+    let s = afp.stats();
+    println!(
+        "SECONDARY_AFP_STATS ipackets={} opackets={}",
         s.ipackets, s.opackets
     );
     assert_eq!(line(), "quit");

@@ -57,8 +57,11 @@
 mod devargs;
 mod device;
 mod rx;
+mod share;
 mod tpacket;
 mod tx;
+
+pub(crate) use share::{attach_rx, attach_tx};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
