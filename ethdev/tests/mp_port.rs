@@ -29,6 +29,8 @@ const AFP_PRE: usize = 7;
 const AFP_IN: usize = 40;
 const AFP_OUT: usize = 30;
 const AFP_BACK: usize = 6;
+/// Frames into a second secondary that is killed holding the AF_PACKET queues.
+const AFP_CRASH: usize = 10;
 const POOL: &str = "mpport_pool";
 const POOL_SIZE: u32 = 1023;
 /// Frames into the secondary, out of it, and into the primary after the secondary is gone.
@@ -204,6 +206,24 @@ fn secondary_drives_the_primarys_queues() {
     secondary.say("quit");
     secondary.finish();
 
+    // Another secondary takes the AF_PACKET queues, receives, and is killed holding them: it
+    // parks no position, and the primary finds its place from the ring (below).
+    let mut crasher = start(&ns, "crasher", &prefix);
+    crasher.expect("CRASHER_READY");
+    for i in 0..AFP_CRASH {
+        asock.send(&frame(dst, PEER_MAC, 10, i));
+    }
+    let crashed = crasher.expect("CRASHER frames");
+    assert_eq!(field(&crashed, "frames"), AFP_CRASH as u64, "{crashed}");
+    afp_others += field(&crashed, "others");
+    afp_other_bytes += field(&crashed, "other_bytes");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &crasher.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    drop(crasher);
+
     // The primary takes its queue back (set up again) and receives.
     primary.say("back");
     primary.expect("PRIMARY_RX_READY");
@@ -223,6 +243,12 @@ fn secondary_drives_the_primarys_queues() {
     afp_others += field(&afp_back, "others");
     afp_other_bytes += field(&afp_back, "other_bytes");
     expect_out(&asock, 7, AFP_BACK);
+    // Back from the killed secondary: the RX ring resynchronised, the TX ring new.
+    for dir in ["RX", "TX"] {
+        primary.expect(&format!(
+            "{dir} queue 0 is back from a process that did not give it back"
+        ));
+    }
     let st = primary.expect("PRIMARY_STATS");
     // Frames of the kernel's own, counted where they were received.
     let others = others + field(&back, "others");
@@ -241,7 +267,7 @@ fn secondary_drives_the_primarys_queues() {
     assert_eq!(field(&st, "tap_obytes"), (N_OUT * FRAME_LEN) as u64, "{st}");
     assert_eq!(field(&st, "ring_ipackets"), 100, "{st}");
     assert_eq!(field(&st, "ring_opackets"), 100, "{st}");
-    let afp_in = (AFP_PRE + AFP_IN + AFP_BACK) as u64;
+    let afp_in = (AFP_PRE + AFP_IN + AFP_CRASH + AFP_BACK) as u64;
     assert_eq!(field(&st, "afp_ipackets"), afp_in + afp_others, "{st}");
     assert_eq!(
         field(&st, "afp_ibytes"),
@@ -342,6 +368,7 @@ fn child() {
     match role.as_str() {
         "primary" => primary(&prefix),
         "secondary" => secondary(&prefix),
+        "crasher" => crasher(&prefix),
         r => panic!("unknown role {r}"),
     }
 }
@@ -566,4 +593,24 @@ fn secondary(prefix: &str) {
         s.ipackets, s.opackets
     );
     assert_eq!(line(), "quit");
+}
+
+/// A secondary that takes the AF_PACKET queues, receives, and waits to be killed.
+fn crasher(prefix: &str) {
+    let (_eal, _) = rpdk_eal::init(eal_args(prefix, "secondary", 2, &[])).unwrap();
+    let pool = PktmbufPool::lookup(POOL).unwrap();
+    let afp = Port::by_name("net_af_packet0").unwrap();
+    let (mut rxq, mut txq) = (afp.rx_queue(0).unwrap(), afp.tx_queue(0).unwrap());
+    println!("CRASHER_READY");
+    afp_round(
+        "CRASHER",
+        &mut rxq,
+        &mut txq,
+        &pool,
+        (10, AFP_CRASH),
+        (11, 0),
+    );
+    // Killed here, the queues in hand.
+    let _ = line();
+    std::process::exit(1);
 }

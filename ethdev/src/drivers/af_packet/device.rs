@@ -431,7 +431,8 @@ impl EthDevice for AfPacketDevice {
                 if parked.is_none() {
                     log::warn!(
                         target: LOG,
-                        "port {}: RX queue {} is back from a process that did not give it                          back (it died): finding the place in the ring from its status words",
+                        "port {}: RX queue {} is back from a process that did not give \
+                         it back (it died): finding the place in the ring from its status words",
                         s.port, s.queue
                     );
                 }
@@ -490,7 +491,8 @@ impl EthDevice for AfPacketDevice {
                     // known, a new socket starts afresh (what it had queued is lost).
                     log::warn!(
                         target: LOG,
-                        "port {}: TX queue {} is back from a process that did not give it                          back (it died): a new socket and ring",
+                        "port {}: TX queue {} is back from a process that did not give \
+                         it back (it died): a new socket and ring",
                         s.port, s.queue
                     );
                 }
