@@ -216,10 +216,12 @@ pub(crate) fn attach_tx(mut a: Attach) -> DriverResult<Box<dyn TxQueueOps>> {
     let rec = record(a.port, false, a.queue);
     match rec.as_ref().and_then(|r| r.take()) {
         Some(pos) => ring.set_position(pos).map_err(DriverError::Invalid)?,
-        // Not parked: the primary's queue object did not drop (it always parks).
+        // Its last driver died holding it: where the kernel stands in the ring is not known
+        // (see `device`), the primary gives it a new ring when it takes it back.
         None => {
             return Err(DriverError::Invalid(format!(
-                "TX queue {}: the primary left no ring position",
+                "TX queue {}: the process that drove it last died without giving it back; \
+                 the primary has to take it back first (it sets up a new ring)",
                 a.queue
             )));
         }

@@ -619,6 +619,22 @@ mod tests {
     use std::mem::offset_of;
 
     #[test]
+    fn the_run_of_handed_over_slots_is_found_from_anywhere() {
+        let run = |n: usize, from: usize, user: &[usize]| run_start(n, from, |i| user.contains(&i));
+        for from in 0..8 {
+            assert_eq!(run(8, from, &[5, 6]), Some(5), "from {from}");
+            assert_eq!(run(8, from, &[6, 7, 0, 1]), Some(6), "from {from}");
+            assert_eq!(run(8, from, &[3]), Some(3), "from {from}");
+            // Nothing handed over: no place to be had from the ring.
+            assert_eq!(run(8, from, &[]), None, "from {from}");
+            // A full ring: any place reads every frame.
+            assert_eq!(run(8, from, &[0, 1, 2, 3, 4, 5, 6, 7]), Some(from));
+        }
+        assert_eq!(run(1, 0, &[0]), Some(0));
+        assert_eq!(run(1, 0, &[]), None);
+    }
+
+    #[test]
     fn offsets_match_the_kernel_headers() {
         assert_eq!(
             V3_HDR,
