@@ -34,6 +34,8 @@ const AFP_PRE: usize = 7;
 const AFP_IN: usize = 40;
 const AFP_OUT: usize = 30;
 const AFP_BACK: usize = 6;
+/// Frames into the primary and out of it once the secondary gave the queues back.
+const AFP_MID: usize = 9;
 /// Frames into a second secondary that is killed holding the AF_PACKET queues.
 const AFP_CRASH: usize = 10;
 const POOL: &str = "mpport_pool";
@@ -214,6 +216,26 @@ fn secondary_drives_the_primarys_queues() {
     secondary.say("quit");
     secondary.finish();
 
+    // The primary takes the AF_PACKET queues back from the secondary, which parked its
+    // positions: it goes on from there, with no resynchronisation.
+    primary.say("mid");
+    for (k, asock) in asocks.iter().enumerate() {
+        let m = format!("PRIMARY_AFP{k}_MID");
+        afp_phase(
+            &mut primary,
+            &m,
+            asock,
+            (12, AFP_MID),
+            (13, AFP_MID),
+            &mut afp_others[k],
+        );
+    }
+    assert!(
+        !primary.seen().contains("did not give it back"),
+        "{}",
+        primary.seen()
+    );
+
     // Another secondary takes the AF_PACKET queues, receives, and is killed holding them: it
     // parks no position, and the primary finds its place from the ring (below).
     let mut crasher = start(&ns, "crasher", &prefix);
@@ -282,8 +304,8 @@ fn secondary_drives_the_primarys_queues() {
     assert_eq!(field(&st, "tap_obytes"), (N_OUT * FRAME_LEN) as u64, "{st}");
     assert_eq!(field(&st, "ring_ipackets"), 100, "{st}");
     assert_eq!(field(&st, "ring_opackets"), 100, "{st}");
-    let afp_in = (AFP_PRE + AFP_IN + AFP_CRASH + AFP_BACK) as u64;
-    let afp_out = (AFP_PRE + AFP_OUT + AFP_BACK) as u64;
+    let afp_in = (AFP_PRE + AFP_IN + AFP_MID + AFP_CRASH + AFP_BACK) as u64;
+    let afp_out = (AFP_PRE + AFP_OUT + AFP_MID + AFP_BACK) as u64;
     for (k, (others, other_bytes)) in afp_others.iter().enumerate() {
         let f = |key: &str| field(&st, &format!("afp{k}_{key}"));
         assert_eq!(f("ipackets"), afp_in + others, "{st}");
@@ -449,6 +471,12 @@ fn primary(prefix: &str) {
         let (mut rxq, mut txq) = (afp.rx_queue(0).unwrap(), afp.tx_queue(0).unwrap());
         let m = format!("PRIMARY_AFP{k}");
         afp_round(&m, &mut rxq, &mut txq, &pool, (8, AFP_PRE), (9, AFP_PRE));
+    }
+    assert_eq!(line(), "mid");
+    for (k, afp) in afps.iter().enumerate() {
+        let (mut rxq, mut txq) = (afp.rx_queue(0).unwrap(), afp.tx_queue(0).unwrap());
+        let m = format!("PRIMARY_AFP{k}_MID");
+        afp_round(&m, &mut rxq, &mut txq, &pool, (12, AFP_MID), (13, AFP_MID));
     }
     assert_eq!(line(), "back");
     let mut rxq = tap.rx_queue(0).unwrap();
