@@ -218,7 +218,9 @@ pub trait EthDevice: Send + Sync {
     /// process: the driver's attach function in the secondary (by driver name, in the
     /// secondary's own code: no function pointer crosses processes) builds its queue from
     /// it. The port layer drops the primary's queue object for the time the secondary owns
-    /// the queue, and sets it up again when the primary takes the queue back. A driver whose
+    /// the queue, and sets it up again when the primary takes the queue back (a driver whose
+    /// kernel object outlives the queue object, as a packet socket's ring, keeps it and goes on
+    /// with it). A driver whose
     /// queues live in this process only (heap rings, device registers mapped here) does not
     /// implement it.
     fn share_rx_queue(&self, _queue: u16) -> DriverResult<SharedQueue> {

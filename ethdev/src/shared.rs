@@ -29,8 +29,9 @@ use crate::stats::CounterBlock;
 pub const SHARED_QUEUES: usize = 32;
 
 const ZONE: &str = "rpdk_eth_dev_data";
-/// The zone's magic number; the last digit is the layout's version (2: per-queue records).
-const MAGIC: u64 = u64::from_le_bytes(*b"rpdkEDD2");
+/// The zone's magic number; the last digit is the layout's version (2: per-queue records; 3:
+/// per-queue driver positions).
+const MAGIC: u64 = u64::from_le_bytes(*b"rpdkEDD3");
 
 /// Bits of [`PortDesc::flags`].
 pub(crate) mod flag {
@@ -155,7 +156,25 @@ pub(crate) struct PortData {
     /// The process id driving each RX (`[0]`) and TX (`[1]`) queue, 0 for none.
     owners: [[AtomicU32; SHARED_QUEUES]; 2],
     counters: [[CounterBlock; SHARED_QUEUES]; 2],
+    /// Where each RX (`[0]`) and TX (`[1]`) queue's driver left its ring (see
+    /// [`QueueRecord`]).
+    positions: [[PositionWords; SHARED_QUEUES]; 2],
 }
+
+/// One queue's [`QueueRecord`]: a state word and the driver's position words, in a cache line
+/// of its own.
+#[repr(C, align(64))]
+struct PositionWords {
+    state: AtomicU64,
+    pos: [AtomicU64; POSITION_WORDS],
+}
+
+/// Words of position a driver keeps in a [`QueueRecord`].
+pub(crate) const POSITION_WORDS: usize = 3;
+
+/// [`QueueRecord`] states.
+const PARKED: u64 = 1;
+const DRIVEN: u64 = 2;
 
 #[repr(C)]
 struct Table {
@@ -367,6 +386,15 @@ impl SharedPort {
         }
     }
 
+    /// The position record of a queue, if it has one (the first [`SHARED_QUEUES`]).
+    pub fn record(&self, rx: bool, queue: u16) -> Option<QueueRecord> {
+        let w = self.data().positions[usize::from(!rx)].get(queue as usize)?;
+        Some(QueueRecord {
+            ptr: NonNull::from(w),
+            _zone: self.zone.clone(),
+        })
+    }
+
     /// The counter block of a queue, if it has one.
     pub fn block(&self, rx: bool, queue: u16) -> Option<SharedBlock> {
         let b = self.data().counters[usize::from(!rx)].get(queue as usize)?;
@@ -404,6 +432,52 @@ impl SharedBlock {
     pub fn get(&self) -> &CounterBlock {
         // SAFETY: the block is in the zone `_zone` keeps mapped.
         unsafe { self.ptr.as_ref() }
+    }
+}
+
+/// Where a queue's driver left the ring that processes share (a `net_af_packet` socket's ring,
+/// mapped by whichever process drives the queue): the process that drops its queue object
+/// *parks* its position here; the one that builds a queue object next *takes* it. A queue whose
+/// last driver died without parking (a crashed secondary) has no position to take, and the
+/// driver finds its place from the ring itself.
+pub(crate) struct QueueRecord {
+    ptr: NonNull<PositionWords>,
+    _zone: Memzone,
+}
+
+// SAFETY: the record is atomics only, in EAL memory the zone handle keeps mapped.
+unsafe impl Send for QueueRecord {}
+// SAFETY: as for Send.
+unsafe impl Sync for QueueRecord {}
+
+impl QueueRecord {
+    fn words(&self) -> &PositionWords {
+        // SAFETY: the record is in the zone `_zone` keeps mapped.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Leaves `pos` for the next driver of the queue (after the ring's own status writes:
+    /// release ordering publishes them with it).
+    pub fn park(&self, pos: [u64; POSITION_WORDS]) {
+        let w = self.words();
+        for (a, v) in w.pos.iter().zip(pos) {
+            a.store(v, Ordering::Relaxed);
+        }
+        w.state.store(PARKED, Ordering::Release);
+    }
+
+    /// Marks the queue driven, and returns the position parked by its last driver if it parked
+    /// one (`None`: the queue is new, or its last driver died driving it).
+    pub fn take(&self) -> Option<[u64; POSITION_WORDS]> {
+        let w = self.words();
+        if w.state.swap(DRIVEN, Ordering::AcqRel) != PARKED {
+            return None;
+        }
+        let mut pos = [0; POSITION_WORDS];
+        for (v, a) in pos.iter_mut().zip(&w.pos) {
+            *v = a.load(Ordering::Relaxed);
+        }
+        Some(pos)
     }
 }
 

@@ -1,9 +1,11 @@
 //! Shared port data, for real: the test binary starts itself again as a primary with a TAP
-//! port (bridged to a veth pair in a namespace), a `net_ring` port and a `net_null` port, and
-//! as a secondary that sees those ports and drives the primary's queues. Frames sent into the
-//! veth come out of the secondary's RX queue of the TAP port; what it sends comes out of the
-//! veth; the ring port loops frames in the secondary; the counts land in the primary's
-//! statistics, and every mbuf is back in the pool at the end.
+//! port (bridged to a veth pair in a namespace), a `net_ring` port, a `net_null` port and a
+//! `net_af_packet` port (on another veth pair), and as a secondary that sees those ports and
+//! drives the primary's queues. Frames sent into the veths come out of the secondary's RX
+//! queues of the TAP and AF_PACKET ports; what it sends comes out of the veths; the ring port
+//! loops frames in the secondary; the counts land in the primary's statistics, the primary
+//! takes the queues back and goes on from where the secondary left the AF_PACKET rings, and
+//! every mbuf is back in the pool at the end.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,25 @@ use rpdk_testsupport::unique_prefix;
 const TAP: &str = "rpdktmptap";
 const VETH: (&str, &str) = ("rpdktmpv0", "rpdktmpv1");
 const BRIDGE: &str = "rpdktmpbr";
+/// The AF_PACKET ports' veth pairs: a port on each `.0`, the test's raw socket on `.1`.
+const AFP_VETHS: [(&str, &str); 2] = [("rpdktmpa0", "rpdktmpa1"), ("rpdktmpb0", "rpdktmpb1")];
+/// The AF_PACKET ports (ids 3 and 4), with TPACKET_V2 and V3 RX rings; ring frames of 1920
+/// bytes (1854 of frame in a V2 RX slot), so that a frame fits the pool's mbufs.
+const AFPS: [&str; 2] = [
+    "net_af_packet0,iface=rpdktmpa0,framesz=1920,framecnt=256",
+    "net_af_packet1,iface=rpdktmpb0,framesz=1920,framecnt=256,tpacket_version=3",
+];
+const AFP_FIRST_ID: usize = 3;
+/// AF_PACKET frames: the primary's before it lends its queues (in and out), the secondary's
+/// (in, out), and the primary's once they are back (in and out).
+const AFP_PRE: usize = 7;
+const AFP_IN: usize = 40;
+const AFP_OUT: usize = 30;
+const AFP_BACK: usize = 6;
+/// Frames into the primary and out of it once the secondary gave the queues back.
+const AFP_MID: usize = 9;
+/// Frames into a second secondary that is killed holding the AF_PACKET queues.
+const AFP_CRASH: usize = 10;
 const POOL: &str = "mpport_pool";
 const POOL_SIZE: u32 = 1023;
 /// Frames into the secondary, out of it, and into the primary after the secondary is gone.
@@ -80,6 +101,9 @@ fn secondary_drives_the_primarys_queues() {
     ns.sh("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
         .unwrap();
     ns.add_veth(VETH.0, VETH.1).unwrap();
+    for (a, b) in AFP_VETHS {
+        ns.add_veth(a, b).unwrap();
+    }
     ns.sh(&format!(
         "ip link add {BRIDGE} type bridge mcast_snooping 0 && ip link set {BRIDGE} up && \
          ip link set {} master {BRIDGE}",
@@ -92,6 +116,26 @@ fn secondary_drives_the_primarys_queues() {
     ns.sh(&format!("ip link set {TAP} master {BRIDGE}"))
         .unwrap();
     let tap_mac = ready.split_whitespace().nth(1).unwrap().to_string();
+    let _in_ns = ns.enter().unwrap();
+    let asocks = AFP_VETHS.map(|(_, b)| RawSocket::open(b));
+    // Per AF_PACKET port, frames (and bytes) of the kernel's own that it received.
+    let mut afp_others = [(0u64, 0u64); 2];
+
+    // The primary drives its AF_PACKET queues first, so that the rings' positions are not
+    // their start when it lends them.
+    primary.say("pre");
+    for (k, asock) in asocks.iter().enumerate() {
+        let m = format!("PRIMARY_AFP{k}");
+        afp_phase(
+            &mut primary,
+            &m,
+            asock,
+            (8, AFP_PRE),
+            (9, AFP_PRE),
+            &mut afp_others[k],
+        );
+    }
+    let dst = [0xff; 6];
 
     let mut secondary = start(&ns, "secondary", &prefix);
     let seen = secondary.expect("PORTS");
@@ -103,7 +147,9 @@ fn secondary_drives_the_primarys_queues() {
     // Every port: 128 RX descriptors from the pool (2048-byte buffers less the 128 of
     // headroom), drop_en, 64 TX descriptors.
     let ports: Vec<&str> = seen.split_whitespace().skip(1).collect();
-    assert_eq!(ports.len(), 3, "{seen}");
+    assert_eq!(ports.len(), 5, "{seen}");
+    assert!(seen.contains("net_af_packet0/net_af_packet/"), "{seen}");
+    assert!(seen.contains("net_af_packet1/net_af_packet/"), "{seen}");
     for p in ports {
         assert!(p.ends_with(&format!("/1/1/128/{POOL}/1920/1/64")), "{seen}");
     }
@@ -120,9 +166,7 @@ fn secondary_drives_the_primarys_queues() {
     );
     secondary.expect("SECONDARY_READY");
 
-    let _in_ns = ns.enter().unwrap();
     let sock = RawSocket::open(VETH.1);
-    let dst = [0xff; 6];
     for i in 0..N_IN {
         sock.send(&frame(dst, PEER_MAC, 1, i));
     }
@@ -149,8 +193,70 @@ fn secondary_drives_the_primarys_queues() {
     let (others, other_bytes) = (field(&got, "others"), field(&got, "other_bytes"));
     assert_eq!(field(&st, "ipackets"), N_IN as u64 + others, "{st}");
     assert_eq!(field(&st, "opackets"), N_OUT as u64, "{st}");
+
+    // The AF_PACKET ports' queues, in the secondary, from where the primary left them.
+    for (k, asock) in asocks.iter().enumerate() {
+        let m = format!("SECONDARY_AFP{k}");
+        afp_phase(
+            &mut secondary,
+            &m,
+            asock,
+            (4, AFP_IN),
+            (5, AFP_OUT),
+            &mut afp_others[k],
+        );
+        let st = secondary.expect(&format!("{m}_STATS"));
+        assert_eq!(
+            field(&st, "ipackets"),
+            (AFP_PRE + AFP_IN) as u64 + afp_others[k].0,
+            "{st}"
+        );
+        assert_eq!(field(&st, "opackets"), (AFP_PRE + AFP_OUT) as u64, "{st}");
+    }
     secondary.say("quit");
     secondary.finish();
+
+    // The primary takes the AF_PACKET queues back from the secondary, which parked its
+    // positions: it goes on from there, with no resynchronisation.
+    primary.say("mid");
+    for (k, asock) in asocks.iter().enumerate() {
+        let m = format!("PRIMARY_AFP{k}_MID");
+        afp_phase(
+            &mut primary,
+            &m,
+            asock,
+            (12, AFP_MID),
+            (13, AFP_MID),
+            &mut afp_others[k],
+        );
+    }
+    assert!(
+        !primary.seen().contains("did not give it back"),
+        "{}",
+        primary.seen()
+    );
+
+    // Another secondary takes the AF_PACKET queues, receives, and is killed holding them: it
+    // parks no position, and the primary finds its place from the ring (below).
+    let mut crasher = start(&ns, "crasher", &prefix);
+    for (k, asock) in asocks.iter().enumerate() {
+        let m = format!("CRASHER{k}");
+        afp_phase(
+            &mut crasher,
+            &m,
+            asock,
+            (10, AFP_CRASH),
+            (11, 0),
+            &mut afp_others[k],
+        );
+    }
+    crasher.expect("CRASHER_HOLDS");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &crasher.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    drop(crasher);
 
     // The primary takes its queue back (set up again) and receives.
     primary.say("back");
@@ -160,6 +266,26 @@ fn secondary_drives_the_primarys_queues() {
     }
     let back = primary.expect("PRIMARY_RX frames");
     assert_eq!(field(&back, "frames"), N_BACK as u64, "{back}");
+    // And its AF_PACKET queues, from where the secondary left the rings: a wrong place in the
+    // RX ring would miss these frames, one in the TX ring would leave its frames unsent.
+    for (k, asock) in asocks.iter().enumerate() {
+        let m = format!("PRIMARY_AFP{k}_BACK");
+        afp_phase(
+            &mut primary,
+            &m,
+            asock,
+            (6, AFP_BACK),
+            (7, AFP_BACK),
+            &mut afp_others[k],
+        );
+        // Back from the killed secondary: the RX ring resynchronised, the TX ring new.
+        for dir in ["RX", "TX"] {
+            primary.expect(&format!(
+                "port {}: {dir} queue 0 is back from a process that did not give it back",
+                AFP_FIRST_ID + k
+            ));
+        }
+    }
     let st = primary.expect("PRIMARY_STATS");
     // Frames of the kernel's own, counted where they were received.
     let others = others + field(&back, "others");
@@ -178,9 +304,125 @@ fn secondary_drives_the_primarys_queues() {
     assert_eq!(field(&st, "tap_obytes"), (N_OUT * FRAME_LEN) as u64, "{st}");
     assert_eq!(field(&st, "ring_ipackets"), 100, "{st}");
     assert_eq!(field(&st, "ring_opackets"), 100, "{st}");
+    let afp_in = (AFP_PRE + AFP_IN + AFP_MID + AFP_CRASH + AFP_BACK) as u64;
+    let afp_out = (AFP_PRE + AFP_OUT + AFP_MID + AFP_BACK) as u64;
+    for (k, (others, other_bytes)) in afp_others.iter().enumerate() {
+        let f = |key: &str| field(&st, &format!("afp{k}_{key}"));
+        assert_eq!(f("ipackets"), afp_in + others, "{st}");
+        assert_eq!(f("ibytes"), afp_in * FRAME_LEN as u64 + other_bytes, "{st}");
+        assert_eq!(f("opackets"), afp_out, "{st}");
+        assert_eq!(f("obytes"), afp_out * FRAME_LEN as u64, "{st}");
+    }
     assert_eq!(field(&st, "pool_avail"), POOL_SIZE as u64, "{st}");
     assert_eq!(field(&st, "audit"), 1, "{st}");
     primary.finish();
+}
+
+/// One AF_PACKET round as the test sees it: once `p` says `{marker}_READY`, sends `n` frames of
+/// `tag` into the peer of `sock`; checks that `p` received them (`{marker} frames=...`, all of
+/// them, in order, their bytes) and adds what else it received to `others`; then checks the
+/// `out` frames of `tag_out` it sent, at the peer.
+fn afp_phase(
+    p: &mut Interactive,
+    marker: &str,
+    sock: &RawSocket,
+    (tag, n): (u8, usize),
+    (tag_out, out): (u8, usize),
+    others: &mut (u64, u64),
+) {
+    p.expect(&format!("{marker}_READY"));
+    for i in 0..n {
+        sock.send(&frame([0xff; 6], PEER_MAC, tag, i));
+    }
+    let got = p.expect(&format!("{marker} frames"));
+    assert_eq!(field(&got, "frames"), n as u64, "{got}");
+    assert_eq!(field(&got, "bytes"), (n * FRAME_LEN) as u64, "{got}");
+    assert_eq!(field(&got, "in_order"), 1, "{got}");
+    assert_eq!(field(&got, "sent"), out as u64, "{got}");
+    others.0 += field(&got, "others");
+    others.1 += field(&got, "other_bytes");
+    if out > 0 {
+        expect_out(sock, tag_out, out);
+    }
+}
+
+/// The frames of `tag` sent out of the AF_PACKET port, numbered from 0: `n` of them, each
+/// byte as [`frame`] made it.
+fn expect_out(sock: &RawSocket, tag: u8, n: usize) {
+    let out = sock.recv_n_where(
+        n,
+        Duration::from_secs(10),
+        Duration::from_millis(300),
+        |f| ours(f, tag).is_some(),
+    );
+    assert_eq!(
+        out.len(),
+        n,
+        "frames of tag {tag} out of the AF_PACKET port"
+    );
+    for (i, f) in out.iter().enumerate() {
+        assert_eq!(
+            *f,
+            frame(PEER_MAC, AFP_SRC, tag, i),
+            "frame {i} of tag {tag}"
+        );
+    }
+}
+
+const AFP_SRC: [u8; 6] = [0x02, 0, 0, 0, 0x4d, 0x03];
+
+/// Receives frames of `tag` on `rxq` until `n` came (or 10 s passed), then whatever else comes
+/// within 200 ms; then sends `out` frames of `tag_out` on `txq`. Prints `PREFIX_READY` first,
+/// `PREFIX frames=... bytes=... in_order=... others=... other_bytes=... sent=...` at the end.
+fn afp_round(
+    prefix: &str,
+    rxq: &mut rpdk_ethdev::RxQueue,
+    txq: &mut rpdk_ethdev::TxQueue,
+    pool: &PktmbufPool,
+    (tag, n): (u8, usize),
+    (tag_out, out): (u8, usize),
+) {
+    println!("{prefix}_READY");
+    let (mut frames, mut bytes, mut in_order) = (0usize, 0u64, true);
+    let (mut others, mut other_bytes) = (0u64, 0u64);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut quiet = None;
+    let mut burst = MbufBurst::<32>::new();
+    while Instant::now() < deadline && quiet.is_none_or(|q| Instant::now() < q) {
+        rxq.rx_burst(&mut burst);
+        for m in burst.iter() {
+            if let Some(i) = ours(m.data(), tag) {
+                in_order &= i == frames;
+                frames += 1;
+                bytes += u64::from(m.pkt_len());
+            } else {
+                others += 1;
+                other_bytes += u64::from(m.pkt_len());
+            }
+        }
+        burst.clear();
+        if frames == n && quiet.is_none() {
+            quiet = Some(Instant::now() + Duration::from_millis(200));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut sent = 0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sent < out && Instant::now() < deadline {
+        while burst.len() < 8 && sent + burst.len() < out {
+            let f = frame(PEER_MAC, AFP_SRC, tag_out, sent + burst.len());
+            burst.push(mbuf_of(pool, &f)).unwrap();
+        }
+        sent += txq.tx_burst(&mut burst);
+        // What did not fit the ring goes again in the next burst.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    burst.clear();
+    println!(
+        "{prefix} frames={frames} bytes={bytes} in_order={} others={others} \
+         other_bytes={other_bytes} sent={sent}",
+        u8::from(in_order)
+    );
 }
 
 #[test]
@@ -191,6 +433,7 @@ fn child() {
     match role.as_str() {
         "primary" => primary(&prefix),
         "secondary" => secondary(&prefix),
+        "crasher" => crasher(&prefix),
         r => panic!("unknown role {r}"),
     }
 }
@@ -203,7 +446,9 @@ fn line() -> String {
 
 fn primary(prefix: &str) {
     let tap = format!("net_tap0,iface={TAP}");
-    let args = eal_args(prefix, "primary", 0, &[&tap, "net_ring0", "net_null0"]);
+    let mut vdevs = vec![tap.as_str(), "net_ring0", "net_null0"];
+    vdevs.extend(AFPS);
+    let args = eal_args(prefix, "primary", 0, &vdevs);
     let (_eal, _) = rpdk_eal::init(args).unwrap();
     let pool = PktmbufPool::create(POOL, POOL_SIZE, 0, 0, 2048, None).unwrap();
     for id in rpdk_ethdev::ports() {
@@ -219,7 +464,20 @@ fn primary(prefix: &str) {
     }
     let tap = Port::by_name("net_tap0").unwrap();
     let ring = Port::by_name("net_ring0").unwrap();
+    let afps = afp_ports();
     println!("PRIMARY_READY {}", tap.mac_addr());
+    assert_eq!(line(), "pre");
+    for (k, afp) in afps.iter().enumerate() {
+        let (mut rxq, mut txq) = (afp.rx_queue(0).unwrap(), afp.tx_queue(0).unwrap());
+        let m = format!("PRIMARY_AFP{k}");
+        afp_round(&m, &mut rxq, &mut txq, &pool, (8, AFP_PRE), (9, AFP_PRE));
+    }
+    assert_eq!(line(), "mid");
+    for (k, afp) in afps.iter().enumerate() {
+        let (mut rxq, mut txq) = (afp.rx_queue(0).unwrap(), afp.tx_queue(0).unwrap());
+        let m = format!("PRIMARY_AFP{k}_MID");
+        afp_round(&m, &mut rxq, &mut txq, &pool, (12, AFP_MID), (13, AFP_MID));
+    }
     assert_eq!(line(), "back");
     let mut rxq = tap.rx_queue(0).unwrap();
     println!("PRIMARY_RX_READY");
@@ -246,7 +504,20 @@ fn primary(prefix: &str) {
     }
     println!("PRIMARY_RX frames={got} others={others} other_bytes={other_bytes}");
     drop(rxq);
+    for (k, afp) in afps.iter().enumerate() {
+        let (mut rxq, mut txq) = (afp.rx_queue(0).unwrap(), afp.tx_queue(0).unwrap());
+        let m = format!("PRIMARY_AFP{k}_BACK");
+        afp_round(&m, &mut rxq, &mut txq, &pool, (6, AFP_BACK), (7, AFP_BACK));
+    }
     let (t, r) = (tap.stats(), ring.stats());
+    let mut afp_stats = String::new();
+    for (k, afp) in afps.iter().enumerate() {
+        let a = afp.stats();
+        afp_stats += &format!(
+            " afp{k}_ipackets={} afp{k}_ibytes={} afp{k}_opackets={} afp{k}_obytes={}",
+            a.ipackets, a.ibytes, a.opackets, a.obytes
+        );
+    }
     for id in rpdk_ethdev::ports() {
         let p = Port::get(id).unwrap();
         p.stop().unwrap();
@@ -254,7 +525,7 @@ fn primary(prefix: &str) {
     }
     println!(
         "PRIMARY_STATS tap_ipackets={} tap_ibytes={} tap_opackets={} tap_obytes={} \
-         ring_ipackets={} ring_opackets={} pool_avail={} audit={}",
+         ring_ipackets={} ring_opackets={}{afp_stats} pool_avail={} audit={}",
         t.ipackets,
         t.ibytes,
         t.opackets,
@@ -365,5 +636,38 @@ fn secondary(prefix: &str) {
         "SECONDARY_STATS ipackets={} opackets={}",
         s.ipackets, s.opackets
     );
+
+    for (k, afp) in afp_ports().iter().enumerate() {
+        let (mut rxq, mut txq) = (afp.rx_queue(0).unwrap(), afp.tx_queue(0).unwrap());
+        let m = format!("SECONDARY_AFP{k}");
+        afp_round(&m, &mut rxq, &mut txq, &pool, (4, AFP_IN), (5, AFP_OUT));
+        drop((rxq, txq));
+        let s = afp.stats();
+        println!("{m}_STATS ipackets={} opackets={}", s.ipackets, s.opackets);
+    }
     assert_eq!(line(), "quit");
+}
+
+/// The AF_PACKET ports, V2 then V3.
+fn afp_ports() -> Vec<Port> {
+    (0..AFPS.len())
+        .map(|k| Port::by_name(&format!("net_af_packet{k}")).unwrap())
+        .collect()
+}
+
+/// A secondary that takes the AF_PACKET queues, receives, and waits to be killed.
+fn crasher(prefix: &str) {
+    let (_eal, _) = rpdk_eal::init(eal_args(prefix, "secondary", 2, &[])).unwrap();
+    let pool = PktmbufPool::lookup(POOL).unwrap();
+    let mut held = Vec::new();
+    for (k, afp) in afp_ports().iter().enumerate() {
+        let (mut rxq, mut txq) = (afp.rx_queue(0).unwrap(), afp.tx_queue(0).unwrap());
+        let m = format!("CRASHER{k}");
+        afp_round(&m, &mut rxq, &mut txq, &pool, (10, AFP_CRASH), (11, 0));
+        held.push((rxq, txq));
+    }
+    println!("CRASHER_HOLDS");
+    // Killed here, the queues in hand.
+    let _ = line();
+    std::process::exit(1);
 }

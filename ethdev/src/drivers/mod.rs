@@ -28,6 +28,7 @@ pub(crate) fn attach_rx(
 ) -> crate::driver::DriverResult<Box<dyn crate::driver::RxQueueOps>> {
     match driver {
         net_ring::DRIVER => net_ring::attach_rx(a),
+        af_packet::DRIVER => af_packet::attach_rx(a),
         tap::DRIVER => tap::attach_rx(a),
         _ => Err(crate::error::DriverError::NotSupported(
             "driving its queues from a secondary process",
@@ -42,6 +43,7 @@ pub(crate) fn attach_tx(
 ) -> crate::driver::DriverResult<Box<dyn crate::driver::TxQueueOps>> {
     match driver {
         net_ring::DRIVER => net_ring::attach_tx(a),
+        af_packet::DRIVER => af_packet::attach_tx(a),
         tap::DRIVER => tap::attach_tx(a),
         _ => Err(crate::error::DriverError::NotSupported(
             "driving its queues from a secondary process",

@@ -60,6 +60,17 @@ impl Socket {
         Ok(Socket(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
+    /// The socket of a descriptor another process passed (`SCM_RIGHTS`): the same kernel
+    /// socket, rings included.
+    pub fn from_fd(fd: OwnedFd) -> Socket {
+        Socket(fd)
+    }
+
+    /// A second descriptor of the socket, to pass to another process.
+    pub fn dup_fd(&self) -> io::Result<OwnedFd> {
+        self.0.try_clone()
+    }
+
     /// The descriptor, for the socket's reads and writes elsewhere.
     pub fn into_fd(self) -> OwnedFd {
         self.0

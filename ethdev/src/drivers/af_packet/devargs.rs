@@ -53,11 +53,6 @@ impl Params {
         self.frame_count / (self.block_size / self.frame_size)
     }
 
-    /// Bytes of one ring.
-    pub fn ring_bytes(&self) -> usize {
-        self.block_size as usize * self.block_count() as usize
-    }
-
     /// The geometry of a TPACKET_V2 ring (TX, and RX with `tpacket_version=2`).
     pub fn tpacket_req(&self) -> libc::tpacket_req {
         libc::tpacket_req {
@@ -171,7 +166,7 @@ mod tests {
             (1, 4096, 2048, 512)
         );
         assert!(p.qdisc_bypass && p.rx_v2, "TPACKET_V2 RX rings, as DPDK's");
-        assert_eq!((p.block_count(), p.ring_bytes()), (256, 1 << 20));
+        assert_eq!((p.block_count(), p.block_size), (256, 4096));
         assert_eq!(p.max_frame(), 2048 - 66);
     }
 

@@ -11,15 +11,20 @@ use rpdk_mbuf::net::MacAddr;
 
 use super::devargs::Params;
 use super::rx::{AfPacketRx, RxCfg, RxXstats};
-use super::tpacket::{RxRingV2, RxRingV3, TxRing};
+use super::share::{self, Geometry};
+use super::tpacket::{RxFrames, RxRingV2, RxRingV3, TxRing};
 use super::tx::{AfPacketTx, TxXstats};
 use super::{DRIVER, LOG};
 use crate::config::{DevInfo, EthConf, Link, rx_offload, tx_offload};
-use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::driver::{
+    DriverResult, EthDevice, RxQueueOps, RxSetup, SharedQueue, TxQueueOps, TxSetup,
+};
 use crate::drivers::netif::NetIf;
-use crate::drivers::packet_socket::{self as sys, Fanout, Mmap, Socket};
+use crate::drivers::packet_socket::{self as sys, Fanout, Socket};
 use crate::error::DriverError;
 use crate::rss::RssHf;
+use crate::shared::QueueRecord;
+use crate::stats::QueueCounters;
 
 /// How long the kernel keeps a block of the RX ring that is not full before handing it over,
 /// in milliseconds: the latency of light traffic (`tp_retire_blk_tov`).
@@ -29,9 +34,87 @@ const L2_OVERHEAD: u32 = 18;
 const MIN_MTU: u16 = 68;
 
 /// The receive ring of a queue, of the version the devargs chose.
-enum RxRing {
+pub(super) enum RxRing {
     V2(RxRingV2),
     V3(RxRingV3),
+}
+
+impl RxRing {
+    fn frames(&mut self) -> &mut dyn RxFrames {
+        match self {
+            RxRing::V2(r) => r,
+            RxRing::V3(r) => r,
+        }
+    }
+
+    /// Continues where the queue's last driver parked the ring, or finds the place from the
+    /// ring when it parked none (it died driving the queue).
+    pub fn resume(&mut self, parked: Option<[u64; 3]>) -> DriverResult<()> {
+        match parked {
+            Some(pos) => self
+                .frames()
+                .set_position(pos)
+                .map_err(DriverError::Invalid),
+            None => {
+                self.frames().resync();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A queue's position record in the shared port data, if the port has one.
+pub(super) fn record(port: u16, rx: bool, queue: u16) -> Option<QueueRecord> {
+    crate::shared::SharedPort::of(port)
+        .ok()
+        .flatten()
+        .and_then(|sh| sh.record(rx, queue))
+}
+
+/// An RX queue object over `ring`.
+pub(super) fn rx_queue(
+    ring: RxRing,
+    sock: Arc<Socket>,
+    pool: rpdk_mbuf::PktmbufPool,
+    cfg: RxCfg,
+    counters: Arc<QueueCounters>,
+    record: Option<QueueRecord>,
+) -> (Box<dyn RxQueueOps>, Arc<RxXstats>) {
+    let xstats = Arc::new(RxXstats::default());
+    let x = xstats.clone();
+    let q: Box<dyn RxQueueOps> = match ring {
+        RxRing::V2(ring) => Box::new(AfPacketRx {
+            ring,
+            sock,
+            pool,
+            cfg,
+            counters,
+            xstats,
+            record,
+        }),
+        RxRing::V3(ring) => Box::new(AfPacketRx {
+            ring,
+            sock,
+            pool,
+            cfg,
+            counters,
+            xstats,
+            record,
+        }),
+    };
+    (q, x)
+}
+
+/// One queue's socket, which the device keeps for as long as the queue is set up (a
+/// secondary process may drive the queue with a descriptor of it).
+#[derive(Clone)]
+struct QueueSock {
+    sock: Arc<Socket>,
+    /// RX: frames keep their VLAN tags out of the data.
+    vlan_strip: bool,
+    /// Shared with a secondary process since the last setup: the next setup continues with
+    /// this socket and its ring.
+    lent: bool,
 }
 
 #[derive(Default)]
@@ -49,6 +132,8 @@ struct State {
     rx_socks: Vec<Weak<Socket>>,
     rx_xstats: Vec<Option<Arc<RxXstats>>>,
     tx_xstats: Vec<Option<Arc<TxXstats>>>,
+    rx_q: Vec<Option<QueueSock>>,
+    tx_q: Vec<Option<QueueSock>>,
 }
 
 /// A port on a kernel interface through `AF_PACKET` sockets.
@@ -182,13 +267,7 @@ impl AfPacketDevice {
                 "setting up an RX ring of {} frames of {} bytes",
                 req.tp_frame_nr, req.tp_frame_size
             )))?;
-            let map = self.map_rx(&sock)?;
-            RxRing::V2(RxRingV2::new(
-                map,
-                p.block_size as usize,
-                p.frame_size as usize,
-                p.frame_count as usize,
-            ))
+            share::map_rx(&sock, &Geometry::of(p, true))?
         } else {
             sock.set_packet_opt(libc::PACKET_VERSION, sys::TPACKET_V3)
                 .map_err(io_err("asking for TPACKET_V3".into()))?;
@@ -205,12 +284,7 @@ impl AfPacketDevice {
                 "setting up an RX ring of {} blocks of {} bytes",
                 req.tp_block_nr, req.tp_block_size
             )))?;
-            let map = self.map_rx(&sock)?;
-            RxRing::V3(RxRingV3::new(
-                map,
-                p.block_size as usize,
-                p.block_count() as usize,
-            ))
+            share::map_rx(&sock, &Geometry::of(p, true))?
         };
         // Linux 4.20 and later leave frames sent from this host out; the queue checks too.
         let _ = sock.set_packet_opt(libc::PACKET_IGNORE_OUTGOING, 1);
@@ -223,11 +297,6 @@ impl AfPacketDevice {
             self.join_fanout(&sock, st)?;
         }
         Ok((sock, ring))
-    }
-
-    fn map_rx(&self, sock: &Socket) -> DriverResult<Mmap> {
-        sock.map(self.params.ring_bytes())
-            .map_err(io_err("mapping the RX ring".into()))
     }
 
     fn tx_socket(&self) -> DriverResult<(Socket, TxRing)> {
@@ -249,15 +318,7 @@ impl AfPacketDevice {
             "setting up a TX ring of {} frames of {} bytes",
             req.tp_frame_nr, req.tp_frame_size
         )))?;
-        let map = sock
-            .map(p.ring_bytes())
-            .map_err(io_err("mapping the TX ring".into()))?;
-        let ring = TxRing::new(
-            map,
-            p.block_size as usize,
-            p.frame_size as usize,
-            p.frame_count as usize,
-        );
+        let ring = share::map_tx(&sock, &Geometry::of(p, false))?;
         // Protocol 0: the socket sends and never receives.
         sock.bind(self.ifindex, 0)
             .map_err(io_err(format!("binding to '{}'", self.iface())))?;
@@ -337,6 +398,8 @@ impl EthDevice for AfPacketDevice {
         st.rx_socks.clear();
         st.rx_xstats = vec![None; nb_rx as usize];
         st.tx_xstats = vec![None; nb_tx as usize];
+        st.rx_q = vec![None; nb_rx as usize];
+        st.tx_q = vec![None; nb_tx as usize];
         Ok(())
     }
 
@@ -354,55 +417,149 @@ impl EthDevice for AfPacketDevice {
             )));
         }
         let offloads = s.eth_conf.rx_offloads | s.conf.offloads;
+        let vlan_strip = offloads & rx_offload::VLAN_STRIP != 0;
+        let q = s.queue as usize;
+        let record = record(s.port, true, s.queue);
+        let parked = record.as_ref().and_then(QueueRecord::take);
         let mut st = self.lock();
-        let (sock, ring) = self.rx_socket(&mut st)?;
-        let sock = Arc::new(sock);
-        st.rx_socks.retain(|w| w.strong_count() > 0);
-        st.rx_socks.push(Arc::downgrade(&sock));
-        let xstats = Arc::new(RxXstats::default());
-        if let Some(slot) = st.rx_xstats.get_mut(s.queue as usize) {
-            *slot = Some(xstats.clone());
+        let lent = st.rx_q.get(q).cloned().flatten().filter(|l| l.lent);
+        let (sock, ring) = match lent {
+            // Back from a secondary process: the same socket and ring, from where it left
+            // them.
+            Some(l) => {
+                let mut ring = share::map_rx(&l.sock, &Geometry::of(&self.params, true))?;
+                if parked.is_none() {
+                    log::warn!(
+                        target: LOG,
+                        "port {}: RX queue {} is back from a process that did not give \
+                         it back (it died): finding the place in the ring from its status words",
+                        s.port, s.queue
+                    );
+                }
+                ring.resume(parked)?;
+                (l.sock, ring)
+            }
+            None => {
+                let (sock, ring) = self.rx_socket(&mut st)?;
+                let sock = Arc::new(sock);
+                st.rx_socks.retain(|w| w.strong_count() > 0);
+                st.rx_socks.push(Arc::downgrade(&sock));
+                (sock, ring)
+            }
+        };
+        if let Some(slot) = st.rx_q.get_mut(q) {
+            *slot = Some(QueueSock {
+                sock: sock.clone(),
+                vlan_strip,
+                lent: false,
+            });
         }
         log::debug!(target: LOG, "port {}: RX queue {} on '{}'", s.port, s.queue, self.iface());
         let cfg = RxCfg {
             port: s.port,
             room,
-            vlan_strip: offloads & rx_offload::VLAN_STRIP != 0,
+            vlan_strip,
         };
-        let pool = s.pool.clone();
-        Ok(match ring {
-            RxRing::V2(ring) => Box::new(AfPacketRx {
-                ring,
-                sock,
-                pool,
-                cfg,
-                counters: s.counters,
-                xstats,
-            }),
-            RxRing::V3(ring) => Box::new(AfPacketRx {
-                ring,
-                sock,
-                pool,
-                cfg,
-                counters: s.counters,
-                xstats,
-            }),
-        })
+        let (queue, xstats) = rx_queue(ring, sock, s.pool.clone(), cfg, s.counters, record);
+        if let Some(slot) = st.rx_xstats.get_mut(q) {
+            *slot = Some(xstats);
+        }
+        Ok(queue)
     }
 
     fn tx_queue_setup(&self, s: TxSetup<'_>) -> DriverResult<Box<dyn TxQueueOps>> {
-        let (sock, ring) = self.tx_socket()?;
+        let q = s.queue as usize;
+        let record = record(s.port, false, s.queue);
+        let parked = record.as_ref().and_then(QueueRecord::take);
+        let lent = self
+            .lock()
+            .tx_q
+            .get(q)
+            .cloned()
+            .flatten()
+            .filter(|l| l.lent);
+        let (sock, ring) = match (lent, parked) {
+            // Back from a secondary process: the same socket and ring.
+            (Some(l), Some(pos)) => {
+                let mut ring = share::map_tx(&l.sock, &Geometry::of(&self.params, false))?;
+                ring.set_position(pos).map_err(DriverError::Invalid)?;
+                (l.sock, ring)
+            }
+            (lent, _) => {
+                if lent.is_some() {
+                    // Its driver died with it: where the kernel stands in the ring is not
+                    // known, a new socket starts afresh (what it had queued is lost).
+                    log::warn!(
+                        target: LOG,
+                        "port {}: TX queue {} is back from a process that did not give \
+                         it back (it died): a new socket and ring",
+                        s.port, s.queue
+                    );
+                }
+                let (sock, ring) = self.tx_socket()?;
+                (Arc::new(sock), ring)
+            }
+        };
         let xstats = Arc::new(TxXstats::default());
         let mut st = self.lock();
-        if let Some(slot) = st.tx_xstats.get_mut(s.queue as usize) {
+        if let Some(slot) = st.tx_xstats.get_mut(q) {
             *slot = Some(xstats.clone());
+        }
+        if let Some(slot) = st.tx_q.get_mut(q) {
+            *slot = Some(QueueSock {
+                sock: sock.clone(),
+                vlan_strip: false,
+                lent: false,
+            });
         }
         Ok(Box::new(AfPacketTx {
             ring,
             sock,
             counters: s.counters,
             xstats,
+            record,
         }))
+    }
+
+    /// A descriptor of the queue's socket, with the ring's geometry and the queue's settings;
+    /// the ring's position goes through the queue's record in the shared port data, where
+    /// this process's queue object parks it when the port layer drops it.
+    fn share_rx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
+        let mut st = self.lock();
+        let l = st
+            .rx_q
+            .get_mut(queue as usize)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| DriverError::Invalid(format!("RX queue {queue} is not set up")))?;
+        let fd = l
+            .sock
+            .dup_fd()
+            .map_err(io_err("duplicating the RX socket".into()))?;
+        l.lent = true;
+        let args = share::encode(true, l.vlan_strip, &Geometry::of(&self.params, true));
+        Ok(SharedQueue {
+            args,
+            fds: vec![fd],
+        })
+    }
+
+    fn share_tx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
+        let mut st = self.lock();
+        let l = st
+            .tx_q
+            .get_mut(queue as usize)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| DriverError::Invalid(format!("TX queue {queue} is not set up")))?;
+        let fd = l
+            .sock
+            .dup_fd()
+            .map_err(io_err("duplicating the TX socket".into()))?;
+        l.lent = true;
+        let args = share::encode(false, false, &Geometry::of(&self.params, false));
+        Ok(SharedQueue {
+            args,
+            fds: vec![fd],
+        })
     }
 
     fn start(&self) -> DriverResult<()> {
@@ -432,6 +589,8 @@ impl EthDevice for AfPacketDevice {
             st.allmulti = false;
         }
         st.rx_socks.clear();
+        st.rx_q.clear();
+        st.tx_q.clear();
         Ok(())
     }
 

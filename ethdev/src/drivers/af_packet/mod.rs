@@ -49,6 +49,13 @@
 //! `rx_qN_block_timeouts` (blocks handed over by the timer: light traffic), `tx_qN_kicks`
 //! (`sendto` calls), `tx_qN_ring_full`.
 //!
+//! A secondary process can drive the queues (`share`): the primary passes each queue's socket
+//! (`SCM_RIGHTS`) with its ring's layout, the secondary maps the same kernel ring, and the
+//! ring's position goes from one process to the other through the queue's record in the shared
+//! port data; the primary keeps the socket while the queue is lent, and goes on from where the
+//! secondary left the ring when it takes the queue back (from the ring's status words, for an
+//! RX ring whose secondary died; a new socket for a TX ring).
+//!
 //! The MAC address, MTU, link status (and speed, from ethtool) are the interface's;
 //! promiscuous and all-multicast modes are socket memberships, which the kernel drops when the
 //! port closes. An interface that disappears while the port runs gives a link down, TX errors
@@ -57,8 +64,11 @@
 mod devargs;
 mod device;
 mod rx;
+mod share;
 mod tpacket;
 mod tx;
+
+pub(crate) use share::{attach_rx, attach_tx};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

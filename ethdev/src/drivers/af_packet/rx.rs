@@ -14,6 +14,7 @@ use super::bump;
 use super::tpacket::{Frame, RxFrames};
 use crate::driver::RxQueueOps;
 use crate::drivers::packet_socket::Socket;
+use crate::shared::QueueRecord;
 use crate::stats::QueueCounters;
 
 /// Counters of an RX queue that only this driver has (its extended statistics).
@@ -39,7 +40,7 @@ pub(super) struct RxCfg {
 }
 
 /// An RX queue of an `net_af_packet` port over receive ring `R`.
-pub(super) struct AfPacketRx<R> {
+pub(super) struct AfPacketRx<R: RxFrames> {
     /// Dropped before the socket: the mapping goes first.
     pub ring: R,
     pub sock: Arc<Socket>,
@@ -47,6 +48,18 @@ pub(super) struct AfPacketRx<R> {
     pub cfg: RxCfg,
     pub counters: Arc<QueueCounters>,
     pub xstats: Arc<RxXstats>,
+    /// Where the ring's position is left for the next process to drive the queue (none for a
+    /// port without shared port data).
+    pub record: Option<QueueRecord>,
+}
+
+impl<R: RxFrames> Drop for AfPacketRx<R> {
+    fn drop(&mut self) {
+        self.ring.release_used();
+        if let Some(r) = &self.record {
+            r.park(self.ring.position());
+        }
+    }
 }
 
 enum Fill {

@@ -73,6 +73,35 @@ pub(super) trait RxFrames: Send {
     fn next_frame(&mut self) -> Option<Frame<'_>>;
     /// Gives back to the kernel the frames read (a V3 block once all of its frames are).
     fn release_used(&mut self);
+    /// Where the ring is (for another process that maps the same ring, or this one later).
+    fn position(&self) -> Position;
+    /// Continues from `pos` (a [`position`](RxFrames::position) of a mapping of this ring).
+    fn set_position(&mut self, pos: Position) -> Result<(), String>;
+    /// Finds the place to read from the ring itself, when no position was kept (its last reader
+    /// died): the oldest of the frames or blocks the kernel handed over, or, when it handed
+    /// none over, the first it hands over from now on (each `ready` looks over the ring until
+    /// then).
+    fn resync(&mut self);
+}
+
+/// A ring's place: its words are the driver's own (see each ring's `position`).
+pub(super) type Position = [u64; 3];
+
+/// The first slot of the run of slots that `is_user` says the kernel handed over (slots are
+/// handed over in order, so they form one run, oldest first), looking from `from`; `Some(from)`
+/// when every slot is handed over, `None` when none is.
+fn run_start(n: usize, from: usize, is_user: impl Fn(usize) -> bool) -> Option<usize> {
+    let mut any = false;
+    for k in 0..n {
+        let i = (from + k) % n;
+        if is_user(i) {
+            any = true;
+            if !is_user((i + n - 1) % n) {
+                return Some(i);
+            }
+        }
+    }
+    any.then_some(from)
 }
 
 /// The TPACKET_V3 receive ring of a socket: `nb_blocks` blocks of `block_size` bytes.
@@ -89,6 +118,8 @@ pub(super) struct RxRingV3 {
     left: u32,
     /// Offset of the next frame in the held block.
     off: usize,
+    /// The place is not known yet (see [`RxFrames::resync`]).
+    resync: bool,
 }
 
 impl RxRingV3 {
@@ -106,6 +137,29 @@ impl RxRingV3 {
             held: false,
             left: 0,
             off: 0,
+            resync: false,
+        }
+    }
+
+    fn block_status(&self, b: usize) -> u32 {
+        // SAFETY: the status word of block b < nb_blocks: 4-aligned, inside the mapping; the
+        // kernel writes it atomically.
+        let w = unsafe {
+            AtomicU32::from_ptr(
+                self.map
+                    .as_ptr()
+                    .add(b * self.block_size + BLOCK_STATUS)
+                    .cast(),
+            )
+        };
+        w.load(Ordering::Acquire)
+    }
+
+    fn find_start(&mut self) {
+        let user = |b| self.block_status(b) & libc::TP_STATUS_USER != 0;
+        if let Some(b) = run_start(self.nb_blocks, self.block, user) {
+            self.block = b;
+            self.resync = false;
         }
     }
 
@@ -151,6 +205,9 @@ impl RxFrames for RxRingV3 {
         };
         if self.held && self.left > 0 {
             return r;
+        }
+        if self.resync && !self.held {
+            self.find_start();
         }
         for _ in 0..self.nb_blocks {
             if self.held {
@@ -232,6 +289,45 @@ impl RxFrames for RxRingV3 {
             self.give_back();
         }
     }
+
+    /// The block at the cursor, whether it is held with the frames left in it, and the
+    /// offset of its next frame.
+    fn position(&self) -> Position {
+        [
+            self.block as u64,
+            u64::from(self.held) | (self.left as u64) << 32,
+            self.off as u64,
+        ]
+    }
+
+    fn set_position(&mut self, pos: Position) -> Result<(), String> {
+        let block = pos[0] as usize;
+        let held = pos[1] & 1 == 1;
+        let (left, off) = ((pos[1] >> 32) as u32, pos[2] as usize);
+        if block >= self.nb_blocks
+            || (held && left > 0 && !(BLOCK_DESC..self.block_size).contains(&off))
+        {
+            return Err(format!(
+                "position block {block} offset {off} is outside a ring of {} blocks of {} bytes",
+                self.nb_blocks, self.block_size
+            ));
+        }
+        (self.block, self.held, self.left, self.off) =
+            (block, held, if held { left } else { 0 }, off);
+        // A held block that its reader gave back meanwhile is not ours.
+        if held && self.block_status(block) & libc::TP_STATUS_USER == 0 {
+            (self.held, self.left) = (false, 0);
+        }
+        self.resync = false;
+        Ok(())
+    }
+
+    fn resync(&mut self) {
+        // A block its reader held is read again from its first frame.
+        (self.held, self.left) = (false, 0);
+        self.resync = true;
+        self.find_start();
+    }
 }
 
 /// The slots of a TPACKET_V2 ring: `nb_frames` frames of `frame_size` bytes, packed into blocks
@@ -311,6 +407,8 @@ pub(super) struct RxRingV2 {
     used: usize,
     /// Frames from `head` on that `ready` saw handed over.
     left: u32,
+    /// The place is not known yet (see [`RxFrames::resync`]).
+    resync: bool,
 }
 
 impl RxRingV2 {
@@ -321,6 +419,16 @@ impl RxRingV2 {
             head: 0,
             used: 0,
             left: 0,
+            resync: false,
+        }
+    }
+
+    fn find_start(&mut self) {
+        let slots = &self.slots;
+        let user = |i| slots.status_word(i).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0;
+        if let Some(i) = run_start(slots.nb_frames, self.head, user) {
+            self.head = i;
+            self.resync = false;
         }
     }
 }
@@ -329,6 +437,9 @@ impl RxFrames for RxRingV2 {
     #[inline]
     fn ready(&mut self) -> Ready {
         self.release_used();
+        if self.resync {
+            self.find_start();
+        }
         let mut r = Ready {
             frames: self.left,
             blocks: 0,
@@ -401,6 +512,35 @@ impl RxFrames for RxRingV2 {
         }
         self.used = 0;
     }
+
+    /// The next frame to read (frames read are given back first).
+    fn position(&self) -> Position {
+        [
+            self.slots
+                .wrap(self.head + self.slots.nb_frames - self.used) as u64,
+            0,
+            0,
+        ]
+    }
+
+    fn set_position(&mut self, pos: Position) -> Result<(), String> {
+        let head = pos[0] as usize;
+        if head >= self.slots.nb_frames {
+            return Err(format!(
+                "position frame {head} is outside a ring of {} frames",
+                self.slots.nb_frames
+            ));
+        }
+        (self.head, self.used, self.left, self.resync) = (head, 0, 0, false);
+        Ok(())
+    }
+
+    fn resync(&mut self) {
+        self.release_used();
+        self.left = 0;
+        self.resync = true;
+        self.find_start();
+    }
 }
 
 /// The TPACKET_V2 transmit ring of a socket.
@@ -417,6 +557,24 @@ impl TxRing {
             slots: V2Slots::new(map, block_size, frame_size, nb_frames, TX_DATA_OFF),
             head: 0,
         }
+    }
+
+    /// The next slot to fill.
+    pub fn position(&self) -> Position {
+        [self.head as u64, 0, 0]
+    }
+
+    /// Continues from `pos` (a [`position`](TxRing::position) of a mapping of this ring).
+    pub fn set_position(&mut self, pos: Position) -> Result<(), String> {
+        let head = pos[0] as usize;
+        if head >= self.slots.nb_frames {
+            return Err(format!(
+                "position frame {head} is outside a ring of {} frames",
+                self.slots.nb_frames
+            ));
+        }
+        self.head = head;
+        Ok(())
     }
 
     /// Bytes of frame data a slot holds.
@@ -459,6 +617,22 @@ impl TxRing {
 mod tests {
     use super::*;
     use std::mem::offset_of;
+
+    #[test]
+    fn the_run_of_handed_over_slots_is_found_from_anywhere() {
+        let run = |n: usize, from: usize, user: &[usize]| run_start(n, from, |i| user.contains(&i));
+        for from in 0..8 {
+            assert_eq!(run(8, from, &[5, 6]), Some(5), "from {from}");
+            assert_eq!(run(8, from, &[6, 7, 0, 1]), Some(6), "from {from}");
+            assert_eq!(run(8, from, &[3]), Some(3), "from {from}");
+            // Nothing handed over: no place to be had from the ring.
+            assert_eq!(run(8, from, &[]), None, "from {from}");
+            // A full ring: any place reads every frame.
+            assert_eq!(run(8, from, &[0, 1, 2, 3, 4, 5, 6, 7]), Some(from));
+        }
+        assert_eq!(run(1, 0, &[0]), Some(0));
+        assert_eq!(run(1, 0, &[]), None);
+    }
 
     #[test]
     fn offsets_match_the_kernel_headers() {

@@ -13,6 +13,7 @@ use super::bump;
 use super::tpacket::TxRing;
 use crate::driver::TxQueueOps;
 use crate::drivers::packet_socket::Socket;
+use crate::shared::QueueRecord;
 use crate::stats::QueueCounters;
 
 /// Counters of a TX queue that only this driver has (its extended statistics).
@@ -29,9 +30,19 @@ pub(super) struct TxXstats {
 pub(super) struct AfPacketTx {
     /// Dropped before the socket: the mapping goes first.
     pub ring: TxRing,
-    pub sock: Socket,
+    pub sock: Arc<Socket>,
     pub counters: Arc<QueueCounters>,
     pub xstats: Arc<TxXstats>,
+    /// Where the ring's position is left for the next process to drive the queue.
+    pub record: Option<QueueRecord>,
+}
+
+impl Drop for AfPacketTx {
+    fn drop(&mut self) {
+        if let Some(r) = &self.record {
+            r.park(self.ring.position());
+        }
+    }
 }
 
 const ETH_ADDRS: usize = 12;
