@@ -83,6 +83,67 @@ fn ours(f: &[u8], tag: u8) -> Option<usize> {
         .then(|| u32::from_be_bytes([f[15], f[16], f[17], f[18]]) as usize)
 }
 
+/// What a process received: frames of its tag (how many, their bytes, whether in order) and
+/// the kernel's own frames besides them.
+#[derive(Default)]
+struct Received {
+    frames: usize,
+    bytes: u64,
+    in_order: bool,
+    others: u64,
+    other_bytes: u64,
+}
+
+impl Received {
+    /// Polls `rxq` for frames of `tag` until `n` came or `deadline` passed, then goes on for
+    /// `linger` (what else comes: duplicates, the kernel's own frames).
+    fn poll(
+        rxq: &mut rpdk_ethdev::RxQueue,
+        (tag, n): (u8, usize),
+        deadline: Duration,
+        linger: Duration,
+    ) -> Received {
+        let mut r = Received {
+            in_order: true,
+            ..Received::default()
+        };
+        let deadline = Instant::now() + deadline;
+        let mut quiet = None;
+        let mut burst = MbufBurst::<32>::new();
+        while Instant::now() < deadline && quiet.is_none_or(|q| Instant::now() < q) {
+            rxq.rx_burst(&mut burst);
+            for m in burst.iter() {
+                if let Some(i) = ours(m.data(), tag) {
+                    r.in_order &= i == r.frames;
+                    r.frames += 1;
+                    r.bytes += u64::from(m.pkt_len());
+                } else {
+                    r.others += 1;
+                    r.other_bytes += u64::from(m.pkt_len());
+                }
+            }
+            burst.clear();
+            if r.frames >= n && quiet.is_none() {
+                quiet = Some(Instant::now() + linger);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        r
+    }
+
+    /// `frames=... bytes=... in_order=... others=... other_bytes=...`, as the parent reads it.
+    fn fields(&self) -> String {
+        format!(
+            "frames={} bytes={} in_order={} others={} other_bytes={}",
+            self.frames,
+            self.bytes,
+            u8::from(self.in_order),
+            self.others,
+            self.other_bytes
+        )
+    }
+}
+
 /// `key=value` fields of a line.
 fn field(line: &str, key: &str) -> u64 {
     line.split_whitespace()
@@ -383,29 +444,13 @@ fn afp_round(
     (tag_out, out): (u8, usize),
 ) {
     println!("{prefix}_READY");
-    let (mut frames, mut bytes, mut in_order) = (0usize, 0u64, true);
-    let (mut others, mut other_bytes) = (0u64, 0u64);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut quiet = None;
+    let got = Received::poll(
+        rxq,
+        (tag, n),
+        Duration::from_secs(10),
+        Duration::from_millis(200),
+    );
     let mut burst = MbufBurst::<32>::new();
-    while Instant::now() < deadline && quiet.is_none_or(|q| Instant::now() < q) {
-        rxq.rx_burst(&mut burst);
-        for m in burst.iter() {
-            if let Some(i) = ours(m.data(), tag) {
-                in_order &= i == frames;
-                frames += 1;
-                bytes += u64::from(m.pkt_len());
-            } else {
-                others += 1;
-                other_bytes += u64::from(m.pkt_len());
-            }
-        }
-        burst.clear();
-        if frames == n && quiet.is_none() {
-            quiet = Some(Instant::now() + Duration::from_millis(200));
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
     let mut sent = 0;
     let deadline = Instant::now() + Duration::from_secs(10);
     while sent < out && Instant::now() < deadline {
@@ -418,11 +463,7 @@ fn afp_round(
         std::thread::sleep(Duration::from_millis(1));
     }
     burst.clear();
-    println!(
-        "{prefix} frames={frames} bytes={bytes} in_order={} others={others} \
-         other_bytes={other_bytes} sent={sent}",
-        u8::from(in_order)
-    );
+    println!("{prefix} {} sent={sent}", got.fields());
 }
 
 #[test]
@@ -599,30 +640,9 @@ fn secondary(prefix: &str) {
     let tap = Port::by_name("net_tap0").unwrap();
     let (mut rxq, mut txq) = (tap.rx_queue(0).unwrap(), tap.tx_queue(0).unwrap());
     println!("SECONDARY_READY");
-    let (mut frames, mut bytes, mut in_order) = (0usize, 0u64, true);
-    let (mut others, mut other_bytes) = (0u64, 0u64);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while frames < N_IN && Instant::now() < deadline {
-        rxq.rx_burst(&mut burst);
-        for m in burst.iter() {
-            if let Some(i) = ours(m.data(), 1) {
-                in_order &= i == frames;
-                frames += 1;
-                bytes += u64::from(m.pkt_len());
-            } else {
-                // The kernel's own (a bridge's IGMP report), counted too.
-                others += 1;
-                other_bytes += u64::from(m.pkt_len());
-            }
-        }
-        burst.clear();
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    println!(
-        "SECONDARY_RX frames={frames} bytes={bytes} in_order={} others={others} \
-         other_bytes={other_bytes}",
-        u8::from(in_order)
-    );
+    // Besides ours, the kernel's own frames (a bridge's IGMP report) are counted too.
+    let got = Received::poll(&mut rxq, (1, N_IN), Duration::from_secs(20), Duration::ZERO);
+    println!("SECONDARY_RX {}", got.fields());
     let mut out = 0;
     while out < N_OUT {
         let f = frame(PEER_MAC, [0x02, 0, 0, 0, 0x4d, 0x02], 2, out);
