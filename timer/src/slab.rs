@@ -8,7 +8,7 @@
 //!
 //! A freed slot goes on a free list and is reused by the next node; chunks are never given back
 //! (as DPDK's mempools keep their memory), so the memory held is the most nodes ever live at
-//! once, rounded up to a chunk.
+//! once, rounded up to a chunk (2 MiB).
 
 use std::alloc::{Layout, alloc, handle_alloc_error};
 use std::ptr;
@@ -16,8 +16,10 @@ use std::sync::Mutex;
 
 /// The size and alignment of a slot: one cache line.
 pub(crate) const SLOT: usize = 64;
-/// Slots are carved from chunks of this many bytes.
-const CHUNK: usize = 256 * 1024;
+/// Slots are carved from chunks of this many bytes, aligned to their size: one transparent
+/// huge page each where the kernel gives them (a million timers then walk 32 TLB entries
+/// rather than 16,000).
+const CHUNK: usize = 2 * 1024 * 1024;
 
 struct Slab {
     /// The last freed slot; each free slot's first word points at the next one.
@@ -52,12 +54,17 @@ pub(crate) fn alloc_slot() -> *mut u8 {
         return slot;
     }
     if s.bump == s.end {
-        let layout = Layout::from_size_align(CHUNK, 4096).expect("a valid constant layout");
+        let layout = Layout::from_size_align(CHUNK, CHUNK).expect("a valid constant layout");
         // SAFETY: the layout's size is not zero.
         let chunk = unsafe { alloc(layout) };
         if chunk.is_null() {
             handle_alloc_error(layout);
         }
+        // A hint: where transparent huge pages are off, or `madvise` fails, the chunk stays
+        // in small pages and works the same.
+        // SAFETY: `chunk` is `CHUNK` bytes of this process's memory, aligned to a page; advice
+        // changes no content.
+        let _ = unsafe { libc::madvise(chunk.cast(), CHUNK, libc::MADV_HUGEPAGE) };
         s.bump = chunk;
         // SAFETY: `chunk` is `CHUNK` bytes long.
         s.end = unsafe { chunk.add(CHUNK) };
@@ -108,14 +115,14 @@ mod tests {
     #[test]
     fn a_chunk_hands_out_consecutive_lines() {
         // Fresh slots after the free list is empty are consecutive within a chunk.
-        let mut taken: Vec<*mut u8> = (0..2 * CHUNK / SLOT).map(|_| alloc_slot()).collect();
+        let mut taken: Vec<*mut u8> = (0..CHUNK / SLOT + 100).map(|_| alloc_slot()).collect();
         taken.sort();
         let consecutive = taken
             .windows(2)
             .filter(|w| w[1] as usize == w[0] as usize + SLOT)
             .count();
         assert!(
-            consecutive >= taken.len() - 4,
+            consecutive >= taken.len() - 16,
             "{consecutive} of {} consecutive",
             taken.len()
         );
