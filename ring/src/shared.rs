@@ -46,7 +46,12 @@ pub(crate) enum Backing {
 /// A ring: its header, slots and geometry, and what keeps its memory alive.
 pub(crate) struct Shared<T> {
     hdr: NonNull<Header>,
+    /// Under loom, the slots are tracked cells of their own; otherwise they follow the header
+    /// (see [`Shared::slots`]).
+    #[cfg(loom)]
     slots: Slots<T>,
+    #[cfg(not(loom))]
+    _slots: std::marker::PhantomData<T>,
     mask: u32,
     capacity: u32,
     prod_sync: SyncType,
@@ -100,20 +105,37 @@ impl<T> Shared<T> {
         let hdr = mem.cast::<Header>();
         // SAFETY: the caller's contract.
         let h = unsafe { hdr.as_ref() };
-        let size = h.meta.size;
-        // SAFETY: the slots follow the 640-byte header, which keeps T's alignment (the memory
-        // is aligned to at least 128 and to T).
-        let data = unsafe { mem.add(HEADER_SIZE) }.cast::<T>();
         Shared {
             hdr,
-            // SAFETY: `size` slots of T follow the header.
-            slots: unsafe { Slots::new(data, size) },
+            // SAFETY: `size` slots of T follow the 640-byte header, which keeps T's alignment
+            // (the memory is aligned to at least 128 and to T).
+            #[cfg(loom)]
+            slots: unsafe { Slots::new(mem.add(HEADER_SIZE).cast::<T>(), h.meta.size) },
+            #[cfg(not(loom))]
+            _slots: std::marker::PhantomData,
             mask: h.meta.mask,
             capacity: h.meta.capacity,
             prod_sync: SyncType::from_u32(h.prod.head.sync).unwrap_or(SyncType::Mt),
             cons_sync: SyncType::from_u32(h.cons.head.sync).unwrap_or(SyncType::Mt),
             backing,
         }
+    }
+
+    /// The slots, which start right after the 640-byte header: derived from the header's
+    /// address rather than loaded, so that an enqueue or dequeue loads one pointer from its
+    /// handle, as DPDK's `rte_ring *` (the slots at `&r[1]`).
+    #[cfg(not(loom))]
+    #[inline(always)]
+    fn slots(&self) -> Slots<T> {
+        // SAFETY: `attach_at`'s contract: `size` slots of T follow the header, aligned, alive
+        // as long as `self.backing`.
+        unsafe { Slots::new(self.hdr.cast::<u8>().add(HEADER_SIZE).cast::<T>(), 0) }
+    }
+
+    #[cfg(loom)]
+    #[inline(always)]
+    fn slots(&self) -> &Slots<T> {
+        &self.slots
     }
 
     /// The header.
@@ -202,7 +224,7 @@ impl<T> Shared<T> {
         let r = P::move_head(&h.prod, &h.cons, self.capacity, n, fixed);
         if r.n != 0 {
             // SAFETY: the slots [head, head + n) are reserved for us; the caller vouches for src.
-            unsafe { self.slots.write(r.head, self.mask, src, r.n) };
+            unsafe { self.slots().write(r.head, self.mask, src, r.n) };
             P::update_tail(&h.prod, r.head, r.n);
         }
         Enqueued {
@@ -228,7 +250,7 @@ impl<T> Shared<T> {
         let r = P::move_head(&h.cons, &h.prod, 0, n, fixed);
         if r.n != 0 {
             // SAFETY: the slots are reserved for us and hold published elements.
-            unsafe { self.slots.read(r.head, self.mask, dst, r.n) };
+            unsafe { self.slots().read(r.head, self.mask, dst, r.n) };
             P::update_tail(&h.cons, r.head, r.n);
         }
         Dequeued {
@@ -263,7 +285,7 @@ impl<T> Shared<T> {
         };
         if r.n != 0 {
             // SAFETY: the slots [head, head + n) are reserved for us; the caller vouches for src.
-            unsafe { self.slots.write(r.head, self.mask, src, r.n) };
+            unsafe { self.slots().write(r.head, self.mask, src, r.n) };
             match sync {
                 SyncType::Mt => Mt::update_tail(own, r.head, r.n),
                 SyncType::St => St::update_tail(own, r.head, r.n),
@@ -302,7 +324,7 @@ impl<T> Shared<T> {
         };
         if r.n != 0 {
             // SAFETY: the slots are reserved for us and hold published elements.
-            unsafe { self.slots.read(r.head, self.mask, dst, r.n) };
+            unsafe { self.slots().read(r.head, self.mask, dst, r.n) };
             match sync {
                 SyncType::Mt => Mt::update_tail(own, r.head, r.n),
                 SyncType::St => St::update_tail(own, r.head, r.n),
@@ -370,7 +392,7 @@ impl<T> Shared<T> {
     ) {
         if k != 0 {
             // SAFETY: the slots are reserved for us.
-            unsafe { self.slots.write(r.head, self.mask, src, k) };
+            unsafe { self.slots().write(r.head, self.mask, src, k) };
         }
         P::finish(&self.header().prod, r.head, k);
     }
@@ -405,7 +427,7 @@ impl<T> Shared<T> {
         let r = P::move_head(&h.cons, &h.prod, 0, n, fixed);
         if r.n != 0 && !dst.is_null() {
             // SAFETY: the slots are reserved for us and hold published elements.
-            unsafe { self.slots.read(r.head, self.mask, dst, r.n) };
+            unsafe { self.slots().read(r.head, self.mask, dst, r.n) };
         }
         r
     }
@@ -423,7 +445,7 @@ impl<T> Shared<T> {
     #[cfg(not(loom))]
     #[inline(always)]
     pub(crate) fn runs(&self, r: Reservation) -> [(*mut MaybeUninit<T>, usize); 2] {
-        self.slots.runs(r.head, self.mask, r.n)
+        self.slots().runs(r.head, self.mask, r.n)
     }
 }
 

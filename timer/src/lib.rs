@@ -61,6 +61,7 @@ mod expired;
 mod manage;
 mod node;
 mod protocol;
+mod slab;
 mod status;
 mod sync;
 mod timer;

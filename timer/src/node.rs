@@ -4,6 +4,8 @@
 //! Lists hold raw pointers to headers; the header's `vtable` gets back to the typed node to run
 //! the closure or to free it, so every timer, whatever its closure type, goes in the same lists.
 
+use std::ptr;
+
 use crate::data::TimerData;
 use crate::expired::Expired;
 use crate::status::{STOPPED, Status};
@@ -75,6 +77,12 @@ impl<F> Node<F>
 where
     F: FnMut(&Expired<'_>) + Send + 'static,
 {
+    /// Whether nodes of this closure type fit a slab slot (a closure of up to 8 bytes: a plain
+    /// function or one captured pointer); larger ones are boxed. Under loom, always boxed.
+    const IN_SLAB: bool = !cfg!(loom)
+        && size_of::<Node<F>>() <= crate::slab::SLOT
+        && align_of::<Node<F>>() <= crate::slab::SLOT;
+
     const VTABLE: VTable = VTable {
         run: Self::run,
         free: Self::free,
@@ -83,20 +91,28 @@ where
     /// Allocates a stopped timer node of instance `data` (whose reference the node now holds),
     /// homed at lcore `home`.
     pub(crate) fn alloc(f: F, data: *const TimerData, home: u32) -> *mut Header {
-        let node = Box::new(Node {
+        let node = Node {
             header: Header {
                 status: AtomicU32::new(Status::new(STOPPED, home).0),
                 slot: Racy::new(0),
-                next: Racy::new(std::ptr::null_mut()),
-                prev: Racy::new(std::ptr::null_mut()),
+                next: Racy::new(ptr::null_mut()),
+                prev: Racy::new(ptr::null_mut()),
                 expire: Racy::new(0),
                 period: Racy::new(0),
                 data,
                 vtable: &Self::VTABLE,
             },
             f: Racy::new(f),
-        });
-        Box::into_raw(node).cast()
+        };
+        if Self::IN_SLAB {
+            let slot = crate::slab::alloc_slot().cast::<Node<F>>();
+            // SAFETY: a slot is 64 bytes aligned to 64, which `IN_SLAB` checked is enough for
+            // a `Node<F>`; it is uninitialised and ours.
+            unsafe { slot.write(node) };
+            slot.cast()
+        } else {
+            Box::into_raw(Box::new(node)).cast()
+        }
     }
 
     unsafe fn run(n: *mut Header, ctx: &Expired<'_>) {
@@ -107,7 +123,17 @@ where
     }
 
     unsafe fn free(n: *mut Header) {
-        // SAFETY: `n` came from `Box::into_raw` of a `Node<F>` in `alloc` and is freed once.
-        drop(unsafe { Box::from_raw(n.cast::<Node<F>>()) });
+        let node = n.cast::<Node<F>>();
+        if Self::IN_SLAB {
+            // SAFETY: `n` is a live `Node<F>` that `alloc` wrote in a slab slot, freed once:
+            // drop it in place, then the slot is unused.
+            unsafe {
+                ptr::drop_in_place(node);
+                crate::slab::free_slot(node.cast());
+            }
+        } else {
+            // SAFETY: `n` came from `Box::into_raw` of a `Node<F>` in `alloc` and is freed once.
+            drop(unsafe { Box::from_raw(node) });
+        }
     }
 }

@@ -225,6 +225,36 @@ fn dropping_a_pending_timer_stops_it_and_drops_its_closure() {
     assert_eq!(runs.load(Ordering::Relaxed), 0);
 }
 
+/// A closure of one pointer puts the node in a 64-byte slab slot rather than a box: it runs and
+/// is dropped there as well, and a thousand such timers made and dropped reuse their slots.
+#[test]
+fn small_closures_run_and_drop_in_slab_slots() {
+    let _s = serial();
+    let _eal = eal();
+    let drops = DropCount::new();
+    for round in 0..3 {
+        let timers: Vec<_> = (0..1000)
+            .map(|_| {
+                let guard = drops.guard();
+                Timer::new(move |_| {
+                    let _ = &guard;
+                })
+            })
+            .collect();
+        for t in &timers[..10] {
+            t.reset(0, TimerType::Single, 0).unwrap();
+        }
+        let mut ran = 0;
+        let end = rdtsc() + us(100_000);
+        while ran < 10 && rdtsc() < end {
+            ran += rpdk_timer::manage();
+        }
+        assert_eq!(ran, 10, "round {round}");
+        drop(timers);
+        assert_eq!(drops.get(), 1000 * (round + 1));
+    }
+}
+
 #[test]
 fn a_callback_may_drop_its_own_timer() {
     let _s = serial();
