@@ -4,13 +4,12 @@
 //! `flow query` counts and the replies to refused rules and bad syntax checked.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use rpdk_testsupport::allowed_cpus;
 use rpdk_testsupport::netns::NetNs;
+use rpdk_testsupport::prompt::Prompted;
 use rpdk_testsupport::raw::RawSocket;
 
 const SRC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
@@ -52,118 +51,22 @@ fn frame(dport: u16, len: usize, vlan: Option<u16>) -> Vec<u8> {
     f
 }
 
-/// rpdk-testpmd in the namespace, its stdout and stderr gathered by threads.
-struct Session {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    out: Arc<Mutex<String>>,
-    err: Arc<Mutex<String>>,
-}
-
-fn gather(mut r: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
-    // Chunks, not lines: the prompt has no newline.
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        let mut pending = Vec::new();
-        while let Ok(n) = r.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            pending.extend_from_slice(&buf[..n]);
-            // Keep a UTF-8 sequence cut by the chunk for the next read.
-            let valid = match std::str::from_utf8(&pending) {
-                Ok(t) => t.len(),
-                Err(e) => e.valid_up_to(),
-            };
-            let text = String::from_utf8_lossy(&pending[..valid]).into_owned();
-            into.lock().unwrap().push_str(&text);
-            pending.drain(..valid);
-        }
-    });
-}
-
-impl Session {
-    fn start(ns: &NetNs, iface: &str, app: &[&str]) -> Session {
-        let cpus = allowed_cpus();
-        let lcores = format!("0@{},1@{}", cpus[0], cpus[cpus.len() - 1]);
-        let mut child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns.name(),
-                env!("CARGO_BIN_EXE_rpdk-testpmd"),
-            ])
-            .args(["--lcores", &lcores, "--no-huge", "--no-shconf"])
-            .args(["--vdev", &format!("net_af_packet0,iface={iface}")])
-            .arg("--")
-            .args(app)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting rpdk-testpmd");
-        let (out, err) = (Arc::default(), Arc::default());
-        gather(child.stdout.take().unwrap(), Arc::clone(&out));
-        gather(child.stderr.take().unwrap(), Arc::clone(&err));
-        Session {
-            stdin: child.stdin.take(),
-            child,
-            out,
-            err,
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        writeln!(self.stdin.as_mut().unwrap(), "{line}").unwrap();
-    }
-
-    fn out(&self) -> String {
-        self.out.lock().unwrap().clone()
-    }
-
-    fn err(&self) -> String {
-        self.err.lock().unwrap().clone()
-    }
-
-    /// Waits (10 s at most) until stdout has `n` occurrences of `needle`.
-    fn wait_for(&self, needle: &str, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.out().matches(needle).count() < n {
-            assert!(
-                Instant::now() < deadline,
-                "no {n} x {needle:?} in:\n{}\nstderr:\n{}",
-                self.out(),
-                self.err()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Runs `line` and returns what it printed on stdout and stderr, after the prompt that
-    /// follows it.
-    fn cmd(&mut self, line: &str) -> (String, String) {
-        let (o0, e0) = (self.out().len(), self.err().len());
-        let prompts = self.out().matches("testpmd> ").count();
-        self.send(line);
-        self.wait_for("testpmd> ", prompts + 1);
-        // stderr comes through its own pipe: give it a moment.
-        std::thread::sleep(Duration::from_millis(50));
-        let (o, e) = (self.out(), self.err());
-        let o = o[o0..].rsplit_once("testpmd> ").map_or("", |(a, _)| a);
-        (o.to_string(), e[e0..].to_string())
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// rpdk-testpmd in the namespace on a net_af_packet port of `iface`, driven at its prompt.
+fn session(ns: &NetNs, iface: &str, app: &[&str]) -> Prompted {
+    let cpus = allowed_cpus();
+    let lcores = format!("0@{},1@{}", cpus[0], cpus[cpus.len() - 1]);
+    let mut cmd = Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        ns.name(),
+        env!("CARGO_BIN_EXE_rpdk-testpmd"),
+    ])
+    .args(["--lcores", &lcores, "--no-huge", "--no-shconf"])
+    .args(["--vdev", &format!("net_af_packet0,iface={iface}")])
+    .arg("--")
+    .args(app);
+    Prompted::spawn(cmd, "testpmd> ")
 }
 
 /// One packet of the verbose dump: its queue, its line and its ol_flags line.
@@ -232,12 +135,12 @@ fn testpmd_flow_session_over_af_packet() {
         let _in = ns.enter().unwrap();
         RawSocket::open("flb")
     };
-    let mut s = Session::start(
+    let mut s = session(
         &ns,
         "fla",
         &["-i", "--rxq=4", "--txq=4", "--disable-rss", "--nb-cores=1"],
     );
-    s.wait_for("testpmd> ", 1);
+    s.wait_for("testpmd> ", 1, Duration::from_secs(10));
     assert!(
         s.cmd("set fwd rxonly")
             .0
@@ -326,7 +229,7 @@ fn testpmd_flow_session_over_af_packet() {
     for &(port, len, vlan) in &sends {
         peer.send(&frame(port, len, vlan));
     }
-    s.wait_for("  src=", 8);
+    s.wait_for("  src=", 8, Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(300));
     let got = dumped(&s.out());
     let one = |len: u32| -> Dumped {
@@ -416,7 +319,7 @@ fn testpmd_flow_session_over_af_packet() {
     // Destroyed while forwarding: the next frame of that rule goes to queue 0, unmarked.
     assert_eq!(s.cmd("flow destroy 0 rule 1").0, "Flow rule #1 destroyed\n");
     peer.send(&frame(1002, 110, None));
-    s.wait_for("  src=", 9);
+    s.wait_for("  src=", 9, Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(100));
     let d = dumped(&s.out())
         .remove(&110)
@@ -448,7 +351,7 @@ fn testpmd_flow_session_over_af_packet() {
     );
     s.cmd("start");
     peer.send(&frame(1001, 111, None));
-    s.wait_for("  src=", 10);
+    s.wait_for("  src=", 10, Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(100));
     let d = dumped(&s.out())
         .remove(&111)
@@ -461,15 +364,7 @@ fn testpmd_flow_session_over_af_packet() {
     );
     s.cmd("stop");
     s.send("quit");
-    drop(s.stdin.take());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(st) = s.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(Instant::now() < deadline, "testpmd did not quit");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = s.exit_status(Duration::from_secs(20));
     assert!(status.success(), "{}\n{}", s.out(), s.err());
     assert!(s.out().contains("Bye..."));
 }
@@ -615,12 +510,12 @@ fn testpmd_rewrite_and_vlan_actions() {
         let _in = ns.enter().unwrap();
         RawSocket::open("rwb")
     };
-    let mut s = Session::start(
+    let mut s = session(
         &ns,
         "rwa",
         &["-i", "--rxq=2", "--txq=2", "--disable-rss", "--nb-cores=1"],
     );
-    s.wait_for("testpmd> ", 1);
+    s.wait_for("testpmd> ", 1, Duration::from_secs(10));
     s.cmd("set fwd rxonly");
     s.cmd("set verbose 1");
     s.cmd("start");
@@ -639,7 +534,7 @@ fn testpmd_rewrite_and_vlan_actions() {
         "{e}"
     );
     peer.send(&frame(1001, 100, None));
-    s.wait_for("  src=", 1);
+    s.wait_for("  src=", 1, Duration::from_secs(10));
     let got = dumped(&s.out());
     let d = &got.get(&104).unwrap_or_else(|| panic!("{got:?}"))[0];
     assert_eq!(d.queue, 1);

@@ -6,114 +6,32 @@
 //! and for tcpdump (`-vv` of a pcap of what came back: no bad checksum), a RAW_DECAP/RAW_ENCAP
 //! pair turns VXLAN into GRE, and packets too short for a decap are dropped and counted.
 
-use std::io::{Read, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use etherparse::PacketBuilder;
 use rpdk_mbuf::net::{Ethernet, Ipv4, Udp};
 use rpdk_testsupport::allowed_cpus;
 use rpdk_testsupport::netns::NetNs;
+use rpdk_testsupport::prompt::Prompted;
 use rpdk_testsupport::raw::RawSocket;
 
-/// rpdk-testpmd in the namespace, its stdout and stderr gathered by threads.
-struct Session {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    out: Arc<Mutex<String>>,
-    err: Arc<Mutex<String>>,
-}
-
-fn gather(mut r: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = r.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            into.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-}
-
-impl Session {
-    fn start(ns: &NetNs, iface: &str, app: &[&str]) -> Session {
-        let cpus = allowed_cpus();
-        let lcores = format!("0@{},1@{}", cpus[0], cpus[cpus.len() - 1]);
-        let mut child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns.name(),
-                env!("CARGO_BIN_EXE_rpdk-testpmd"),
-            ])
-            .args(["--lcores", &lcores, "--no-huge", "--no-shconf"])
-            .args(["--vdev", &format!("net_af_packet0,iface={iface}")])
-            .arg("--")
-            .args(app)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting rpdk-testpmd");
-        let (out, err) = (Arc::default(), Arc::default());
-        gather(child.stdout.take().unwrap(), Arc::clone(&out));
-        gather(child.stderr.take().unwrap(), Arc::clone(&err));
-        Session {
-            stdin: child.stdin.take(),
-            child,
-            out,
-            err,
-        }
-    }
-
-    fn out(&self) -> String {
-        self.out.lock().unwrap().clone()
-    }
-
-    fn err(&self) -> String {
-        self.err.lock().unwrap().clone()
-    }
-
-    fn wait_for(&self, needle: &str, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.out().matches(needle).count() < n {
-            assert!(
-                Instant::now() < deadline,
-                "no {n} x {needle:?} in:\n{}\nstderr:\n{}",
-                self.out(),
-                self.err()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Runs `line`; what it printed on stdout and stderr.
-    fn cmd(&mut self, line: &str) -> (String, String) {
-        let (o0, e0) = (self.out().len(), self.err().len());
-        let prompts = self.out().matches("testpmd> ").count();
-        writeln!(self.stdin.as_mut().unwrap(), "{line}").unwrap();
-        self.wait_for("testpmd> ", prompts + 1);
-        std::thread::sleep(Duration::from_millis(50));
-        let (o, e) = (self.out(), self.err());
-        let o = o[o0..].rsplit_once("testpmd> ").map_or("", |(a, _)| a);
-        (o.to_string(), e[e0..].to_string())
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// rpdk-testpmd in the namespace on a net_af_packet port of `iface`, driven at its prompt.
+fn session(ns: &NetNs, iface: &str, app: &[&str]) -> Prompted {
+    let cpus = allowed_cpus();
+    let lcores = format!("0@{},1@{}", cpus[0], cpus[cpus.len() - 1]);
+    let mut cmd = Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        ns.name(),
+        env!("CARGO_BIN_EXE_rpdk-testpmd"),
+    ])
+    .args(["--lcores", &lcores, "--no-huge", "--no-shconf"])
+    .args(["--vdev", &format!("net_af_packet0,iface={iface}")])
+    .arg("--")
+    .args(app);
+    Prompted::spawn(cmd, "testpmd> ")
 }
 
 /// Ethernet / IPv4 / UDP to 192.168.7.7 port `dport`, with a payload naming `n`.
@@ -190,8 +108,8 @@ fn testpmd_decaps_and_encaps_real_traffic() {
         let _in = ns.enter().unwrap();
         RawSocket::open("tnb")
     };
-    let mut s = Session::start(&ns, "tna", &["-i", "--nb-cores=1"]);
-    s.wait_for("testpmd> ", 1);
+    let mut s = session(&ns, "tna", &["-i", "--nb-cores=1"]);
+    s.wait_for("testpmd> ", 1, Duration::from_secs(10));
     for line in [
         "set raw_decap 0 eth / ipv4 / udp / vxlan / end_set",
         "set raw_encap 1 eth src is 02:00:00:00:00:aa dst is 02:00:00:00:00:bb / ipv4 src is 9.9.9.1 dst is 9.9.9.2 / gre protocol is 0x6558 / end_set",

@@ -5,13 +5,12 @@
 //! reach the application once it forwards; a rule with `age timeout 1` whose flow stops
 //! raises `Port 0: flow aged event` and `flow aged 0 destroy` lists and destroys it.
 
-use std::io::{Read, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rpdk_testsupport::allowed_cpus;
 use rpdk_testsupport::netns::NetNs;
+use rpdk_testsupport::prompt::Prompted;
 use rpdk_testsupport::raw::RawSocket;
 
 /// UDP frame `i` from 10.0.0.1 to 192.168.1.1 port `dport` (etherparse builds it).
@@ -30,100 +29,24 @@ fn ours(f: &[u8]) -> bool {
     f.len() >= 34 && f[12..14] == [8, 0] && f[26..30] == [10, 0, 0, 1]
 }
 
-/// rpdk-testpmd in the namespace; stdout and stderr gathered by threads.
-struct Session {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    out: Arc<Mutex<String>>,
-    err: Arc<Mutex<String>>,
+/// rpdk-testpmd in the namespace with EAL options `eal`, driven at its prompt.
+fn session(ns: &NetNs, eal: &[&str], app: &[&str]) -> Prompted {
+    let mut cmd = Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        ns.name(),
+        env!("CARGO_BIN_EXE_rpdk-testpmd"),
+    ])
+    .args(eal)
+    .arg("--")
+    .args(app);
+    Prompted::spawn(cmd, "testpmd> ")
 }
 
-fn gather(mut r: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = r.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            into.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-}
-
-impl Session {
-    fn start(ns: &NetNs, eal: &[&str], app: &[&str]) -> Session {
-        let mut child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns.name(),
-                env!("CARGO_BIN_EXE_rpdk-testpmd"),
-            ])
-            .args(eal)
-            .arg("--")
-            .args(app)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting rpdk-testpmd");
-        let (out, err) = (Arc::default(), Arc::default());
-        gather(child.stdout.take().unwrap(), Arc::clone(&out));
-        gather(child.stderr.take().unwrap(), Arc::clone(&err));
-        Session {
-            stdin: child.stdin.take(),
-            child,
-            out,
-            err,
-        }
-    }
-
-    fn out(&self) -> String {
-        self.out.lock().unwrap().clone()
-    }
-
-    /// Waits (at most `secs`) until stdout has `n` occurrences of `needle`.
-    fn wait_for(&self, needle: &str, n: usize, secs: u64) {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while self.out().matches(needle).count() < n {
-            assert!(
-                Instant::now() < deadline,
-                "no {n} x {needle:?} in:\n{}\nstderr:\n{}",
-                self.out(),
-                self.err.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Runs `line`; what it printed on stdout up to the next prompt.
-    fn cmd(&mut self, line: &str) -> String {
-        let o0 = self.out().len();
-        let prompts = self.out().matches("testpmd> ").count();
-        writeln!(self.stdin.as_mut().unwrap(), "{line}").unwrap();
-        self.wait_for("testpmd> ", prompts + 1, 10);
-        let o = self.out();
-        o[o0..]
-            .rsplit_once("testpmd> ")
-            .map_or("", |(a, _)| a)
-            .to_string()
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        if let Some(mut i) = self.stdin.take() {
-            let _ = writeln!(i, "quit");
-        }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Runs `line` at the prompt; what it printed on stdout.
+fn run(s: &mut Prompted, line: &str) -> String {
+    s.cmd(line).0
 }
 
 #[test]
@@ -141,7 +64,7 @@ fn testpmd_hairpin_rule_and_aged_flows() {
     let cpus = allowed_cpus();
     let (a, b) = (cpus[0], cpus[cpus.len() - 1]);
     let lcores = format!("0@{a},1@{b},2@{b}");
-    let mut s = Session::start(
+    let mut s = session(
         &ns,
         &[
             "--lcores",
@@ -166,8 +89,9 @@ fn testpmd_hairpin_rule_and_aged_flows() {
             "--nb-cores=1",
         ],
     );
-    s.wait_for("testpmd> ", 1, 20);
-    let o = s.cmd(
+    s.wait_for("testpmd> ", 1, Duration::from_secs(20));
+    let o = run(
+        &mut s,
         "flow create 0 ingress pattern eth / ipv4 dst is 192.168.1.1 / udp dst is 4789 / end actions queue index 1 / end",
     );
     assert_eq!(o, "Flow rule #0 created\n");
@@ -196,13 +120,13 @@ fn testpmd_hairpin_rule_and_aged_flows() {
         hit.len()
     );
     // Forwarding (rxonly): frames no rule takes reach the application.
-    s.cmd("set fwd rxonly");
-    s.cmd("start");
+    run(&mut s, "set fwd rxonly");
+    run(&mut s, "start");
     for f in &miss {
         into.send(f);
     }
     std::thread::sleep(Duration::from_millis(300));
-    let stats = s.cmd("stop");
+    let stats = run(&mut s, "stop");
     let port0 = stats
         .split("Forward statistics for port 0")
         .nth(1)
@@ -215,7 +139,8 @@ fn testpmd_hairpin_rule_and_aged_flows() {
 
     // Aging: frames of the flow for 1.5 s (the hairpin service's polling classifies them),
     // then none; the rule ages 1 s after the last one, the event within a second of that.
-    let o = s.cmd(
+    let o = run(
+        &mut s,
         "flow create 0 ingress pattern eth / ipv4 / udp dst is 5000 / end actions age timeout 1 / queue index 0 / end",
     );
     assert_eq!(o, "Flow rule #1 created\n");
@@ -228,16 +153,16 @@ fn testpmd_hairpin_rule_and_aged_flows() {
     }
     let last = Instant::now();
     assert_eq!(
-        s.cmd("flow query 0 1 age"),
+        run(&mut s, "flow query 0 1 age"),
         "AGE:\n aged: 0\n sec_since_last_hit_valid: 1\n sec_since_last_hit: 0\n"
     );
-    s.wait_for("Port 0: flow aged event", 1, 3);
+    s.wait_for("Port 0: flow aged event", 1, Duration::from_secs(3));
     let after = last.elapsed();
     assert!(
         after >= Duration::from_millis(950) && after < Duration::from_millis(2100),
         "aged event {after:?} after the last frame (timeout 1 s)"
     );
-    let o = s.cmd("flow aged 0 destroy");
+    let o = run(&mut s, "flow aged 0 destroy");
     assert!(
         o.ends_with(
             "Port 0 total aged flows: 1\n\
@@ -248,6 +173,10 @@ fn testpmd_hairpin_rule_and_aged_flows() {
         ),
         "{o:?}"
     );
-    assert_eq!(s.cmd("flow aged 0"), "Port 0 total aged flows: 0\n");
-    assert_eq!(s.cmd("flow list 0").lines().count(), 2, "rule 0 is left");
+    assert_eq!(run(&mut s, "flow aged 0"), "Port 0 total aged flows: 0\n");
+    assert_eq!(
+        run(&mut s, "flow list 0").lines().count(),
+        2,
+        "rule 0 is left"
+    );
 }

@@ -15,12 +15,15 @@
 //! - [`skip`]: a test that cannot run here says why; under `CI=true` that is a failure.
 //! - [`process`]: multi-process tests, the test binary started again as a primary or a
 //!   secondary.
+//! - [`prompt::Prompted`]: a program driven at its prompt (rpdk-testpmd's `-i`), one command
+//!   and its output at a time.
 
 pub mod logs;
 pub mod netns;
 #[cfg(feature = "port")]
 pub mod port;
 pub mod process;
+pub mod prompt;
 pub mod raw;
 
 use std::fs;
