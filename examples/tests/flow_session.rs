@@ -4,13 +4,14 @@
 //! `flow query` counts and the replies to refused rules and bad syntax checked.
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use rpdk_testsupport::allowed_cpus;
 use rpdk_testsupport::netns::NetNs;
 use rpdk_testsupport::prompt::Prompted;
 use rpdk_testsupport::raw::RawSocket;
+use rpdk_testsupport::testpmd::{CmdlineRun, null_pair_with_cmdline_file};
 
 const SRC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const DST: [u8; 6] = [0x00, 0x11, 0x22, 0x33, 0x44, 0x55];
@@ -372,31 +373,18 @@ fn testpmd_flow_session_over_af_packet() {
 /// `--cmdline-file`: the rules are there before the first prompt, echoed as testpmd does.
 #[test]
 fn testpmd_cmdline_file_loads_rules() {
-    let dir = std::env::temp_dir().join(format!("rpdk-flowcmd-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("rules.txt");
-    std::fs::write(
-        &file,
+    let CmdlineRun {
+        stdout,
+        stderr,
+        file,
+    } = null_pair_with_cmdline_file(
+        env!("CARGO_BIN_EXE_rpdk-testpmd"),
+        "flowcmd",
         "flow create 0 ingress pattern eth / ipv4 / udp dst is 53 / end actions drop / end\n\
          flow create 0 ingress pattern eth / ipv4 / udp dst is 54 / end actions queue index 5 / end\n\
          flow list 0\n",
-    )
-    .unwrap();
-    let cpus = allowed_cpus();
-    let lcores = format!("0@{},1@{}", cpus[0], cpus[cpus.len() - 1]);
-    let out = Command::new(env!("CARGO_BIN_EXE_rpdk-testpmd"))
-        .args(["--lcores", &lcores, "--no-huge", "--no-shconf"])
-        .args(["--vdev", "net_null0", "--vdev", "net_null1", "--"])
-        .arg(format!("--cmdline-file={}", file.display()))
-        .arg("-i")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}{stderr}");
-    let file = file.display().to_string();
+        None,
+    );
     let i = stdout
         .find("testpmd> flow create 0 ingress pattern eth / ipv4 / udp dst is 53")
         .expect("the first command echoed");
@@ -425,48 +413,22 @@ fn testpmd_cmdline_file_loads_rules() {
 /// a policy, a meter, the rule, the meter's statistics after forwarding, and a refusal.
 #[test]
 fn testpmd_meter_commands_and_a_metered_rule() {
-    let dir = std::env::temp_dir().join(format!("rpdk-mtrcmd-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("meters.txt");
     // 1 byte per second with 640-byte buckets: of net_null's 64-byte frames, 10 go green, 10
     // yellow, and every other one red (dropped by the policy).
-    std::fs::write(
-        &file,
+    let CmdlineRun { stdout, stderr, .. } = null_pair_with_cmdline_file(
+        env!("CARGO_BIN_EXE_rpdk-testpmd"),
+        "mtrcmd",
         "add port meter profile srtcm_rfc2697 0 1 1 640 640 0\n\
          add port meter policy 0 1 g_actions end y_actions end r_actions drop / end\n\
          create port meter 0 7 1 1 yes 0xff 0 g 0\n\
          create port meter 0 7 1 1 yes 0xff 0 g 0\n\
          flow create 0 ingress pattern eth / end actions meter mtr_id 7 / queue index 0 / end\n\
          show port meter cap 0\n",
-    )
-    .unwrap();
-    let cpus = allowed_cpus();
-    let lcores = format!("0@{},1@{}", cpus[0], cpus[cpus.len() - 1]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rpdk-testpmd"))
-        .args(["--lcores", &lcores, "--no-huge", "--no-shconf"])
-        .args(["--vdev", "net_null0", "--vdev", "net_null1", "--"])
-        .arg(format!("--cmdline-file={}", file.display()))
-        .arg("-i")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write as _;
-        let stdin = child.stdin.as_mut().unwrap();
-        stdin.write_all(b"start\n").unwrap();
-        stdin.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(500));
-        stdin
-            .write_all(b"stop\nshow port meter stats 0 7 no\nquit\n")
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}{stderr}");
+        Some((
+            Duration::from_millis(500),
+            "stop\nshow port meter stats 0 7 no\nquit\n",
+        )),
+    );
     assert!(
         stdout.contains("Flow rule #0 created\n"),
         "{stdout}{stderr}"

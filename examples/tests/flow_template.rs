@@ -4,19 +4,15 @@
 //! pull, the rule counting the forwarded frames, then its destruction and the destroy
 //! commands.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use rpdk_testsupport::allowed_cpus;
+use rpdk_testsupport::testpmd::{CmdlineRun, null_pair_with_cmdline_file};
 
 #[test]
 fn testpmd_template_api_session() {
-    let dir = std::env::temp_dir().join(format!("rpdk-tmplcmd-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("templates.txt");
-    std::fs::write(
-        &file,
+    let CmdlineRun { stdout, stderr, .. } = null_pair_with_cmdline_file(
+        env!("CARGO_BIN_EXE_rpdk-testpmd"),
+        "tmplcmd",
         "flow configure 1 queues_number 1 queues_size 64\n\
          port stop 0\n\
          flow configure 0 queues_number 1 queues_size 64\n\
@@ -33,47 +29,22 @@ fn testpmd_template_api_session() {
          flow push 0 queue 0\n\
          flow pull 0 queue 0\n\
          flow list 0\n",
-    )
-    .unwrap();
-    let cpus = allowed_cpus();
-    let lcores = format!("0@{},1@{}", cpus[0], cpus[cpus.len() - 1]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rpdk-testpmd"))
-        .args(["--lcores", &lcores, "--no-huge", "--no-shconf"])
-        .args(["--vdev", "net_null0", "--vdev", "net_null1", "--"])
-        .arg(format!("--cmdline-file={}", file.display()))
-        .arg("-i")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        let stdin = child.stdin.as_mut().unwrap();
-        stdin.write_all(b"start\n").unwrap();
-        stdin.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(300));
-        stdin
-            .write_all(
-                b"stop\n\
-                  flow query 0 0 count\n\
-                  flow queue 0 destroy 0 rule 0\n\
-                  flow push 0 queue 0\n\
-                  flow pull 0 queue 0\n\
-                  flow pull 0 queue 0\n\
-                  flow template_table 0 destroy table 1\n\
-                  flow actions_template 0 destroy actions_template 1\n\
-                  flow pattern_template 0 destroy pattern_template 1 pattern_template 2\n\
-                  flow queue 0 create 0 template_table 1 pattern_template 0 actions_template 0 postpone no pattern eth / end actions drop / end\n\
-                  flow queue 0 destroy 0 postpone no rule 5\n\
-                  quit\n",
-            )
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}{stderr}");
+        Some((
+            Duration::from_millis(300),
+            "stop\n\
+             flow query 0 0 count\n\
+             flow queue 0 destroy 0 rule 0\n\
+             flow push 0 queue 0\n\
+             flow pull 0 queue 0\n\
+             flow pull 0 queue 0\n\
+             flow template_table 0 destroy table 1\n\
+             flow actions_template 0 destroy actions_template 1\n\
+             flow pattern_template 0 destroy pattern_template 1 pattern_template 2\n\
+             flow queue 0 create 0 template_table 1 pattern_template 0 actions_template 0 postpone no pattern eth / end actions drop / end\n\
+             flow queue 0 destroy 0 postpone no rule 5\n\
+             quit\n",
+        )),
+    );
     // The replies, in order (prompts and other lines between them).
     let want = [
         "Configure flows on port 0: number of queues 1 with 64 elements",

@@ -17,6 +17,8 @@
 //!   secondary.
 //! - [`prompt::Prompted`]: a program driven at its prompt (rpdk-testpmd's `-i`), one command
 //!   and its output at a time.
+//! - [`testpmd::null_pair_with_cmdline_file`]: rpdk-testpmd on two net_null ports with a
+//!   command file, optionally forwarding between more commands.
 
 pub mod logs;
 pub mod netns;
@@ -25,6 +27,7 @@ pub mod port;
 pub mod process;
 pub mod prompt;
 pub mod raw;
+pub mod testpmd;
 
 use std::fs;
 use std::path::Path;
