@@ -2,17 +2,12 @@
 //! of the group a JUMP leads to; OF_POP_VLAN changes the mbuf, and the rules after it match the
 //! untagged packet; edits are refused where they cannot run.
 
-use rpdk_flow::syntax::{FlowCommand, parse};
-use rpdk_flow::{Direction, ErrorType, Fate, FlowRule, FlowTable};
+use rpdk_flow::{Direction, ErrorType, Fate, FlowTable};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, Mbuf, OlFlags, PacketType, PktmbufPool};
 use rpdk_testsupport::{eal_args, serial};
 
-fn rule(text: &str) -> FlowRule {
-    match parse(&format!("flow create 0 {text}")) {
-        Ok(FlowCommand::Create { rule, .. }) => rule,
-        other => panic!("{text}: {other:?}"),
-    }
-}
+mod common;
+use common::rule;
 
 fn table(rules: &[&str]) -> FlowTable {
     let t = FlowTable::new(0, 4);

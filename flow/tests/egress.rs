@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use rpdk_ethdev::drivers::net_ring::from_ring;
 use rpdk_ethdev::{EthConf, Port, RxConf, TxConf};
-use rpdk_flow::syntax::{FlowCommand, parse};
-use rpdk_flow::{FlowRule, FlowTable};
+use rpdk_flow::FlowTable;
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, Mbuf, MbufBurst, MbufRing, PktmbufPool};
 use rpdk_ring::RingFlags;
 use rpdk_testsupport::netns::NetNs;
@@ -18,12 +17,8 @@ use rpdk_testsupport::port::{PortFixture, PortSetup};
 use rpdk_testsupport::raw::RawSocket;
 use rpdk_testsupport::{eal_args, require_root, serial};
 
-fn rule(text: &str) -> FlowRule {
-    match parse(&format!("flow create 0 {text}")) {
-        Ok(FlowCommand::Create { rule, .. }) => rule,
-        other => panic!("{text}: {other:?}"),
-    }
-}
+mod common;
+use common::rule;
 
 fn frame(dport: u16) -> Vec<u8> {
     let mut f = Vec::new();

@@ -4,15 +4,7 @@
 mod common;
 
 use common::*;
-use rpdk_flow::syntax::{FlowCommand, parse};
 use rpdk_flow::{Action, Direction, ErrorType, Fate, FlowRule, FlowTable, IndirectAction, Verdict};
-
-fn rule(text: &str) -> FlowRule {
-    match parse(&format!("flow create 0 {text}")) {
-        Ok(FlowCommand::Create { rule, .. }) => rule,
-        other => panic!("{text}: {other:?}"),
-    }
-}
 
 fn table(rules: &[&str]) -> FlowTable {
     let t = FlowTable::new(0, 16);

@@ -10,12 +10,14 @@ use std::time::Duration;
 
 use rpdk_eal::Eal;
 use rpdk_ethdev::{EthConf, HairpinConf, HairpinPeer, Port, RxConf, TxConf};
-use rpdk_flow::syntax::{FlowCommand, parse};
-use rpdk_flow::{FlowRule, FlowTable};
+use rpdk_flow::FlowTable;
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, PktmbufPool};
 use rpdk_testsupport::netns::NetNs;
 use rpdk_testsupport::raw::RawSocket as Raw;
 use rpdk_testsupport::{allowed_cpus, require_root, serial};
+
+mod common;
+use common::rule;
 
 const DEADLINE: Duration = Duration::from_secs(5);
 
@@ -37,13 +39,6 @@ fn eal(prefix: &str, vdevs: &[&str]) -> Eal {
         args.extend(["--vdev".to_string(), v.to_string()]);
     }
     rpdk_eal::init(args).unwrap().0
-}
-
-fn rule(text: &str) -> FlowRule {
-    match parse(&format!("flow create 0 {text}")) {
-        Ok(FlowCommand::Create { rule, .. }) => rule,
-        other => panic!("{text}: {other:?}"),
-    }
 }
 
 /// UDP frame `i` to `dport`, of `60 + i % 200` bytes.

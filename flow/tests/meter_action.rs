@@ -6,15 +6,8 @@ mod common;
 
 use common::*;
 use rpdk_flow::meter::{Color, MeterParams, MeterPolicy, MeterProfile, MeterStats, MtrErrorType};
-use rpdk_flow::syntax::{FlowCommand, parse};
-use rpdk_flow::{Action, Direction, ErrorType, Fate, FlowRule, FlowTable, Verdict};
-
-fn rule(text: &str) -> FlowRule {
-    match parse(&format!("flow create 0 {text}")) {
-        Ok(FlowCommand::Create { rule, .. }) => rule,
-        other => panic!("{text}: {other:?}"),
-    }
-}
+use rpdk_flow::syntax::parse;
+use rpdk_flow::{Action, Direction, ErrorType, Fate, FlowTable, Verdict};
 
 fn v(t: &FlowTable, frame: &[u8]) -> Verdict {
     t.classify_frame(Direction::Ingress, frame, 0)

@@ -21,12 +21,14 @@ use std::time::{Duration, Instant};
 use rpdk_eal::Eal;
 use rpdk_ethdev::{EthConf, Port, RxConf, TxConf};
 use rpdk_flow::meter::{Color, MeterParams, MeterPolicy, MeterProfile, MeterStats};
-use rpdk_flow::syntax::{FlowCommand, parse};
-use rpdk_flow::{Action, FlowRule, FlowTable};
+use rpdk_flow::{Action, FlowTable};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, PktmbufPool};
 use rpdk_testsupport::netns::NetNs;
 use rpdk_testsupport::raw::RawSocket as Raw;
 use rpdk_testsupport::{allowed_cpus, require_root, serial};
+
+mod common;
+use common::rule;
 
 /// The meter's committed rate, packets per second.
 const CIR: u64 = 1000;
@@ -54,13 +56,6 @@ fn eal(prefix: &str, vdev: &str) -> Eal {
         vdev.into(),
     ];
     rpdk_eal::init(args).unwrap().0
-}
-
-fn rule(text: &str) -> FlowRule {
-    match parse(&format!("flow create 0 {text}")) {
-        Ok(FlowCommand::Create { rule, .. }) => rule,
-        other => panic!("{text}: {other:?}"),
-    }
 }
 
 /// Frame `i`: UDP from 10.0.0.1 to `DPORT`, 64 bytes, its number in the payload.

@@ -11,8 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rpdk_flow::syntax::{FlowCommand, parse};
-use rpdk_flow::{Direction, ErrorType, Fate, FlowRule, FlowTable};
+use rpdk_flow::{Direction, ErrorType, Fate, FlowTable};
 use rpdk_mbuf::net::{Ipv4, Ipv6, Tcp, Udp};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, Mbuf, MbufBurst, OlFlags, PacketType, PktmbufPool};
 use rpdk_testsupport::netns::NetNs;
@@ -20,18 +19,14 @@ use rpdk_testsupport::port::{PortFixture, PortSetup};
 use rpdk_testsupport::raw::RawSocket;
 use rpdk_testsupport::{eal_args, require_root, serial};
 
+mod common;
+use common::rule;
+
 const SMAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const DMAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
 const A6: [u8; 16] = [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 const B6: [u8; 16] = [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 const PAYLOAD: &[u8] = b"rpdk rewrites, 0123456789";
-
-fn rule(text: &str) -> FlowRule {
-    match parse(&format!("flow create 0 {text}")) {
-        Ok(FlowCommand::Create { rule, .. }) => rule,
-        other => panic!("{text}: {other:?}"),
-    }
-}
 
 /// Ethernet / IPv4 / UDP, every checksum computed.
 fn udp4(mac: ([u8; 6], [u8; 6]), ip: ([u8; 4], [u8; 4]), ttl: u8, ports: (u16, u16)) -> Vec<u8> {

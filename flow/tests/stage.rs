@@ -6,18 +6,13 @@ use std::sync::Arc;
 
 use rpdk_ethdev::drivers::net_ring::from_ring;
 use rpdk_ethdev::{EthConf, Port, RxConf, TxConf};
-use rpdk_flow::syntax::{FlowCommand, parse};
-use rpdk_flow::{FlowRule, FlowTable};
+use rpdk_flow::FlowTable;
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, Mbuf, MbufBurst, MbufRing, OlFlags, PktmbufPool};
 use rpdk_ring::RingFlags;
 use rpdk_testsupport::{eal_args, serial};
 
-fn rule(text: &str) -> FlowRule {
-    match parse(&format!("flow create 0 {text}")) {
-        Ok(FlowCommand::Create { rule, .. }) => rule,
-        other => panic!("{text}: {other:?}"),
-    }
-}
+mod common;
+use common::rule;
 
 fn udp(pool: &PktmbufPool, dport: u16) -> Mbuf {
     let mut f = Vec::new();

@@ -3,6 +3,16 @@
 #![allow(dead_code)]
 
 use etherparse::PacketBuilder;
+use rpdk_flow::FlowRule;
+use rpdk_flow::syntax::{FlowCommand, parse};
+
+/// A rule in testpmd's syntax: `text` is what follows `flow create 0 `.
+pub fn rule(text: &str) -> FlowRule {
+    match parse(&format!("flow create 0 {text}")) {
+        Ok(FlowCommand::Create { rule, .. }) => rule,
+        other => panic!("{text}: {other:?}"),
+    }
+}
 
 /// The frames' source MAC.
 pub const SRC_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
