@@ -105,8 +105,27 @@ impl Step {
 /// The most bytes of headers a tuple-table rule looks at (its items' blocks end to end).
 pub(crate) const FLAT_WORDS: usize = 16;
 
-/// A packet's headers for one shape: each item's block, end to end, as words.
-pub(crate) type Flat = [u64; FLAT_WORDS];
+/// A packet's headers for one shape: each item's block, end to end, read as little-endian
+/// words. Only the bytes of the shape's blocks are written by [`gather`]: the bytes after them
+/// keep what an earlier packet left, which no mask covers (a rule's masks lie within its items'
+/// blocks), so nothing is zeroed per packet.
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+pub(crate) struct Flat(pub [u8; FLAT_WORDS * 8]);
+
+impl Flat {
+    pub const ZERO: Flat = Flat([0; FLAT_WORDS * 8]);
+
+    /// Word `i` (below `FLAT_WORDS`).
+    #[inline(always)]
+    pub fn word(&self, i: usize) -> u64 {
+        let at = (i % FLAT_WORDS) * 8;
+        u64::from_le_bytes(self.0[at..at + 8].try_into().expect("8 bytes"))
+    }
+}
+
+/// A rule's block of bytes as words, as [`Flat::word`] reads a packet's.
+type Words = [u64; FLAT_WORDS];
 
 /// The tuple-table form of a rule: its header items' blocks laid end to end ("flat"), the bits
 /// it matches exactly as masked words, its ranges, and its metadata items.
@@ -126,7 +145,7 @@ pub(crate) struct Fast {
     pub relaxed: Vec<(u8, u64)>,
 }
 
-fn to_words(bytes: &[u8]) -> Flat {
+fn to_words(bytes: &[u8]) -> Words {
     let mut w = [0u64; FLAT_WORDS];
     for (i, c) in bytes.chunks(8).enumerate().take(FLAT_WORDS) {
         let mut b = [0u8; 8];
@@ -136,7 +155,7 @@ fn to_words(bytes: &[u8]) -> Flat {
     w
 }
 
-fn nonzero(w: &Flat) -> Vec<(u8, u64)> {
+fn nonzero(w: &Words) -> Vec<(u8, u64)> {
     w.iter()
         .enumerate()
         .filter(|(_, m)| **m != 0)
@@ -354,10 +373,9 @@ pub(crate) fn fast(p: &PatternMatch) -> Option<Fast> {
 }
 
 /// Resolves a shape against a packet and gathers its headers: each item's block from its
-/// layer, end to end.
+/// layer, end to end, written straight into `flat`'s bytes (see [`Flat`] for the rest).
 #[inline]
 pub(crate) fn gather(shape: &[ItemType], l: &Layers<'_>, flat: &mut Flat) -> bool {
-    *flat = [0; FLAT_WORDS];
     let Some(&first) = shape.first() else {
         return true;
     };
@@ -367,18 +385,14 @@ pub(crate) fn gather(shape: &[ItemType], l: &Layers<'_>, flat: &mut Flat) -> boo
     if k + shape.len() > l.len() {
         return false;
     }
-    let mut bytes = [0u8; FLAT_WORDS * 8];
     let mut at = 0;
     for (i, &t) in shape.iter().enumerate() {
         if !l.kind(k + i).matches(t) {
             return false;
         }
         let len = t.spec_len();
-        copy_header(&mut bytes[at..at + len], l.header(k + i));
+        copy_header(&mut flat.0[at..at + len], l.header(k + i));
         at += len;
-    }
-    for (w, c) in flat.iter_mut().zip(bytes.chunks_exact(8)) {
-        *w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
     }
     true
 }
@@ -407,6 +421,7 @@ fn copy_header(to: &mut [u8], h: &[u8]) {
     if !done {
         let n = to.len().min(h.len());
         to[..n].copy_from_slice(&h[..n]);
+        to[n..].fill(0);
     }
 }
 
@@ -416,19 +431,15 @@ impl Fast {
     pub fn matches(&self, flat: &Flat, meta: &Meta) -> bool {
         self.words
             .iter()
-            .all(|&(w, m, v)| flat[w as usize] & m == v)
+            .all(|&(w, m, v)| flat.word(w as usize) & m == v)
             && (self.ranges.is_empty() || self.ranges_ok(flat))
             && self.metas.iter().all(|m| m.meta_matches(meta))
     }
 
     #[cold]
     fn ranges_ok(&self, flat: &Flat) -> bool {
-        let mut bytes = [0u8; FLAT_WORDS * 8];
-        for (c, w) in bytes.chunks_mut(8).zip(flat) {
-            c.copy_from_slice(&w.to_le_bytes());
-        }
         self.ranges.iter().all(|(f, m, lo, hi)| {
-            let v = crate::item::get_field(&bytes, f) & m;
+            let v = crate::item::get_field(&flat.0, f) & m;
             *lo <= v && v <= *hi
         })
     }

@@ -14,7 +14,7 @@
 //! rule they hold; the search stops at the first whose best cannot beat the match so far. Rules
 //! with INVERT, ANY or RAW go to a list checked in order by the reference matcher.
 
-use super::compile::{Compiled, FLAT_WORDS, KEY_WORDS, gather};
+use super::compile::{Compiled, Flat, KEY_WORDS, gather};
 use crate::item::ItemType;
 use crate::packet::{Layers, Meta};
 use std::collections::{BTreeMap, HashMap};
@@ -228,9 +228,9 @@ impl Entry {
     }
 
     #[inline(always)]
-    fn matches(&self, flat: &[u64; FLAT_WORDS], meta: &Meta) -> bool {
+    fn matches(&self, flat: &Flat, meta: &Meta) -> bool {
         for i in 0..self.n as usize {
-            if flat[self.idx[i] as usize] & self.mask[i] != self.val[i] {
+            if flat.word(self.idx[i] as usize) & self.mask[i] != self.val[i] {
                 return false;
             }
         }
@@ -252,6 +252,23 @@ struct Probe {
     n: u8,
     idx: [u8; KEY_WORDS],
     mask: [u64; KEY_WORDS],
+}
+
+/// Shapes whose gathered headers one lookup keeps.
+const CACHED: usize = 4;
+
+/// Where lookups gather a packet's headers: made once per burst (or frame) and handed down, so
+/// that no packet pays for zeroing it.
+pub(crate) struct Scratch {
+    flats: [Flat; CACHED],
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch {
+            flats: [Flat::ZERO; CACHED],
+        }
+    }
 }
 
 /// A group's rules, ready to classify.
@@ -418,14 +435,14 @@ impl Group {
         l: &Layers<'_>,
         meta: &Meta,
         floor: Option<(u32, u64)>,
+        scratch: &mut Scratch,
     ) -> Option<&Arc<Compiled>> {
         let mut best: Option<&Arc<Compiled>> = None;
         // The best rule's order, kept here so that pruning never reads the rule itself.
         let mut best_order = (u32::MAX, u64::MAX);
         // Gathered headers of the last shapes used: (shape + 1, or 0 for none; matched).
-        const CACHED: usize = 4;
         let mut which = [(0usize, false); CACHED];
-        let mut flats = [[0u64; FLAT_WORDS]; CACHED];
+        let flats = &mut scratch.flats;
         let mut next = 0;
         for p in &self.order {
             if best_order < p.best {
@@ -447,7 +464,7 @@ impl Group {
             let flat = &flats[slot];
             let mut key = [0u64; KEY_WORDS];
             for i in 0..p.n as usize {
-                key[i] = flat[p.idx[i] as usize] & p.mask[i];
+                key[i] = flat.word(p.idx[i] as usize) & p.mask[i];
             }
             let key = Key(key);
             let t = &self.tuples[p.tuple as usize];
