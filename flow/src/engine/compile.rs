@@ -372,29 +372,35 @@ pub(crate) fn fast(p: &PatternMatch) -> Option<Fast> {
     })
 }
 
-/// Resolves a shape against a packet and gathers its headers: each item's block from its
-/// layer, end to end, written straight into `flat`'s bytes (see [`Flat`] for the rest).
+/// The first layer of a packet that a shape's items match in turn, or `None` when the packet
+/// does not have them (an empty shape: every packet, at 0).
 #[inline]
-pub(crate) fn gather(shape: &[ItemType], l: &Layers<'_>, flat: &mut Flat) -> bool {
-    let Some(&first) = shape.first() else {
-        return true;
+pub(crate) fn resolve(items: &[ItemType], l: &Layers<'_>) -> Option<usize> {
+    let Some(&first) = items.first() else {
+        return Some(0);
     };
-    let Some(k) = crate::matcher::first_layer(l, first) else {
-        return false;
-    };
-    if k + shape.len() > l.len() {
-        return false;
+    let k = crate::matcher::first_layer(l, first)?;
+    if k + items.len() > l.len() {
+        return None;
     }
+    items
+        .iter()
+        .enumerate()
+        .all(|(i, &t)| l.kind(k + i).matches(t))
+        .then_some(k)
+}
+
+/// Gathers the headers of a shape resolved at layer `k` ([`resolve`]): each item's block
+/// (`lens`, in order) from its layer, end to end, written straight into `flat`'s bytes (see
+/// [`Flat`] for the rest).
+#[inline]
+pub(crate) fn gather(lens: &[u8], k: usize, l: &Layers<'_>, flat: &mut Flat) {
     let mut at = 0;
-    for (i, &t) in shape.iter().enumerate() {
-        if !l.kind(k + i).matches(t) {
-            return false;
-        }
-        let len = t.spec_len();
+    for (i, &len) in lens.iter().enumerate() {
+        let len = len as usize;
         copy_header(&mut flat.0[at..at + len], l.header(k + i));
         at += len;
     }
-    true
 }
 
 /// Copies what `h` has of an item's block into `to` (the rest stays 0), with constant-size

@@ -14,7 +14,7 @@
 //! rule they hold; the search stops at the first whose best cannot beat the match so far. Rules
 //! with INVERT, ANY or RAW go to a list checked in order by the reference matcher.
 
-use super::compile::{Compiled, Flat, KEY_WORDS, gather};
+use super::compile::{Compiled, Flat, KEY_WORDS, gather, resolve};
 use crate::item::ItemType;
 use crate::packet::{Layers, Meta};
 use std::collections::{BTreeMap, HashMap};
@@ -271,10 +271,27 @@ impl Default for Scratch {
     }
 }
 
+/// Shapes whose relations [`Shape`] records (the lookup caches the headers of these only).
+const RELATED: usize = 64;
+
+/// A pattern shape (its header item types in order) as the lookup resolves it.
+#[derive(Clone)]
+struct Shape {
+    items: Vec<ItemType>,
+    /// Each item's block length.
+    lens: Vec<u8>,
+    /// Of the group's first [`RELATED`] shapes, one bit each: those that begin with this one
+    /// (itself included), which a packet without this one's layers cannot have either ...
+    ext: u64,
+    /// ... and those this one begins with (itself included), whose gathered headers are the
+    /// start of this one's: the same first layer, the same blocks at the same places.
+    pre: u64,
+}
+
 /// A group's rules, ready to classify.
 #[derive(Clone, Default)]
 pub(crate) struct Group {
-    shapes: Vec<Vec<ItemType>>,
+    shapes: Vec<Shape>,
     tuples: Vec<Tuple>,
     /// Where each hashed rule is: tuple and key.
     placed: HashMap<u32, (usize, Key)>,
@@ -319,6 +336,30 @@ impl Group {
         self.order.sort_unstable_by_key(|p| (p.best, p.tuple));
     }
 
+    /// Adds a shape and records how it relates to the others.
+    fn add_shape(&mut self, items: &[ItemType]) -> usize {
+        let j = self.shapes.len();
+        let bit = |i: usize| if i < RELATED { 1u64 << i } else { 0 };
+        let mut new = Shape {
+            items: items.to_vec(),
+            lens: items.iter().map(|t| t.spec_len() as u8).collect(),
+            ext: bit(j),
+            pre: bit(j),
+        };
+        for (i, s) in self.shapes.iter_mut().enumerate() {
+            if items.starts_with(&s.items) {
+                new.pre |= bit(i);
+                s.ext |= bit(j);
+            }
+            if s.items.starts_with(items) {
+                new.ext |= bit(i);
+                s.pre |= bit(j);
+            }
+        }
+        self.shapes.push(new);
+        j
+    }
+
     fn tuple(&mut self, shape: u16, mask: &[(u8, u64)]) -> usize {
         match self
             .tuples
@@ -344,12 +385,9 @@ impl Group {
             self.slow.insert(at, r);
             return;
         };
-        let shape = match self.shapes.iter().position(|s| *s == fast.shape) {
+        let shape = match self.shapes.iter().position(|s| s.items == fast.shape) {
             Some(i) => i,
-            None => {
-                self.shapes.push(fast.shape.clone());
-                self.shapes.len() - 1
-            }
+            None => self.add_shape(&fast.shape),
         } as u16;
         let room = |t: &Tuple| {
             t.buckets
@@ -440,8 +478,11 @@ impl Group {
         let mut best: Option<&Arc<Compiled>> = None;
         // The best rule's order, kept here so that pruning never reads the rule itself.
         let mut best_order = (u32::MAX, u64::MAX);
-        // Gathered headers of the last shapes used: (shape + 1, or 0 for none; matched).
-        let mut which = [(0usize, false); CACHED];
+        // The shapes (bits, of the first RELATED) whose headers are gathered, in which slot,
+        // and the shapes the packet does not have; the shapes each slot holds.
+        let (mut have, mut fail) = (0u64, 0u64);
+        let mut slot_of = [0u8; RELATED];
+        let mut owner = [0u64; CACHED];
         let flats = &mut scratch.flats;
         let mut next = 0;
         for p in &self.order {
@@ -449,18 +490,34 @@ impl Group {
                 break;
             }
             let sh = p.shape as usize;
-            let slot = match which.iter().position(|w| w.0 == sh + 1) {
-                Some(i) => i,
-                None => {
-                    let i = next;
-                    next = (next + 1) % CACHED;
-                    which[i] = (sh + 1, gather(&self.shapes[sh], l, &mut flats[i]));
-                    i
-                }
-            };
-            if !which[slot].1 {
+            let bit = if sh < RELATED { 1u64 << sh } else { 0 };
+            if fail & bit != 0 {
                 continue;
             }
+            let slot = if have & bit != 0 {
+                slot_of[sh] as usize
+            } else {
+                let shape = &self.shapes[sh];
+                let Some(k) = resolve(&shape.items, l) else {
+                    // Nor does it have any shape that begins with this one.
+                    fail |= shape.ext;
+                    continue;
+                };
+                let s = next;
+                next = (next + 1) % CACHED;
+                have &= !owner[s];
+                gather(&shape.lens, k, l, &mut flats[s]);
+                // The shapes this one begins with read the same bytes.
+                let new = shape.pre & !have;
+                owner[s] = new;
+                have |= new;
+                let mut b = new;
+                while b != 0 {
+                    slot_of[b.trailing_zeros() as usize] = s as u8;
+                    b &= b - 1;
+                }
+                s
+            };
             let flat = &flats[slot];
             let mut key = [0u64; KEY_WORDS];
             for i in 0..p.n as usize {
