@@ -21,35 +21,41 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
-/// A tuple table's key: the hashed words.
+/// A tuple table's key: the hashed words, and their hash, computed once per probe for both
+/// the filter and the table.
 #[derive(Clone, Copy)]
-struct Key([u64; KEY_WORDS]);
+struct Key {
+    w: [u64; KEY_WORDS],
+    h: u64,
+}
 
 impl PartialEq for Key {
-    /// Word by word without a branch (a derived `==` calls `memcmp` on the lookup path).
+    /// Word by word without a branch (a derived `==` calls `memcmp` on the lookup path). The
+    /// hash follows from the words, so it is not compared.
     #[inline(always)]
     fn eq(&self, o: &Key) -> bool {
-        self.0.iter().zip(&o.0).fold(0, |a, (x, y)| a | (x ^ y)) == 0
+        self.w.iter().zip(&o.w).fold(0, |a, (x, y)| a | (x ^ y)) == 0
     }
 }
 
 impl Eq for Key {}
 
 impl Key {
+    /// The key of `w`, with its hash.
     #[inline(always)]
-    fn mix(&self) -> u64 {
+    fn new(w: [u64; KEY_WORDS]) -> Key {
         let mut h = 0u64;
-        for w in self.0 {
-            h = (h.rotate_left(23) ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for x in w {
+            h = (h.rotate_left(23) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         }
-        h
+        Key { w, h }
     }
 }
 
 impl Hash for Key {
     #[inline(always)]
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.mix());
+        state.write_u64(self.h);
     }
 }
 
@@ -127,6 +133,10 @@ impl Hasher for KeyHasher {
     #[inline(always)]
     fn write_u64(&mut self, v: u64) {
         self.0 = v;
+    }
+    #[inline(always)]
+    fn write_u32(&mut self, v: u32) {
+        self.0 = (v as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -391,7 +401,7 @@ impl Group {
         } as u16;
         let room = |t: &Tuple| {
             t.buckets
-                .get(&Key(fast.key(&t.mask)))
+                .get(&Key::new(fast.key(&t.mask)))
                 .is_none_or(|b| b.len() < LIMIT)
         };
         let bits = |m: &[(u8, u64)]| m.iter().map(|x| x.1.count_ones()).sum::<u32>();
@@ -414,7 +424,7 @@ impl Group {
             }
         };
         let t = &mut self.tuples[ti];
-        let key = Key(fast.key(&t.mask));
+        let key = Key::new(fast.key(&t.mask));
         let before = t.orders.keys().next().copied();
         t.orders.insert(r.order, ());
         let e = Entry::new(&r, fast);
@@ -422,7 +432,7 @@ impl Group {
             Some(b) => b.insert(e),
             None => {
                 // The other keys are read only when the filter grows (not per insert).
-                t.filter.add(key.mix(), t.buckets.keys().map(Key::mix));
+                t.filter.add(key.h, t.buckets.keys().map(|k| k.h));
                 t.buckets.insert(
                     key,
                     Bucket {
@@ -456,7 +466,7 @@ impl Group {
         }
         if last {
             t.buckets.remove(&key);
-            t.filter.remove(key.mix());
+            t.filter.remove(key.h);
         }
         let was_best = t.orders.keys().next() == Some(&r.order);
         t.orders.remove(&r.order);
@@ -523,9 +533,9 @@ impl Group {
             for i in 0..p.n as usize {
                 key[i] = flat.word(p.idx[i] as usize) & p.mask[i];
             }
-            let key = Key(key);
+            let key = Key::new(key);
             let t = &self.tuples[p.tuple as usize];
-            if !t.filter.may_hold(key.mix()) {
+            if !t.filter.may_hold(key.h) {
                 continue;
             }
             let Some(bucket) = t.buckets.get(&key) else {
