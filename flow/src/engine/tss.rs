@@ -62,24 +62,34 @@ impl Hash for Key {
 /// A tuple's filter: one bit per slot of a power-of-two table, set when a key of the tuple
 /// hashes there (with a count per slot for removals), so that a packet skips the tuples that
 /// cannot hold its key with one read of a small bitmap instead of a hash-table probe.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Filter {
     bits: Vec<u64>,
     counts: Vec<u16>,
     keys: usize,
+    /// Slots - 1 (0 while there are none: then `bits` is one zero word, and nothing passes).
+    mask: usize,
+}
+
+impl Default for Filter {
+    fn default() -> Filter {
+        Filter {
+            bits: vec![0],
+            counts: Vec::new(),
+            keys: 0,
+            mask: 0,
+        }
+    }
 }
 
 impl Filter {
     #[inline(always)]
     fn slot(&self, h: u64) -> usize {
-        (h >> 40) as usize & (self.counts.len() - 1)
+        (h >> 40) as usize & self.mask
     }
 
     #[inline(always)]
     fn may_hold(&self, h: u64) -> bool {
-        if self.counts.is_empty() {
-            return false;
-        }
         let i = self.slot(h);
         self.bits[i / 64] & (1 << (i % 64)) != 0
     }
@@ -90,6 +100,7 @@ impl Filter {
             let n = (self.keys * 16).next_power_of_two().max(512);
             self.counts = vec![0; n];
             self.bits = vec![0; n / 64];
+            self.mask = n - 1;
             for k in all {
                 self.set(k);
             }
