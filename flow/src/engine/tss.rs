@@ -234,7 +234,10 @@ impl Entry {
         let mut e = Entry {
             order: r.order,
             n: f.words.len().min(INLINE) as u8,
-            more: f.words.len() > INLINE || !f.ranges.is_empty() || !f.metas.is_empty(),
+            more: f.words.len() > INLINE
+                || !f.word_ranges.is_empty()
+                || !f.ranges.is_empty()
+                || !f.metas.is_empty(),
             idx: [0; INLINE],
             mask: [0; INLINE],
             val: [0; INLINE],
