@@ -273,6 +273,8 @@ struct Probe {
     best: (u32, u64),
     tuple: u32,
     shape: u16,
+    /// The shape's bit in the lookup's shape sets (0 past the first `RELATED` shapes).
+    bit: u64,
     n: u8,
     idx: [u8; KEY_WORDS],
     mask: [u64; KEY_WORDS],
@@ -346,6 +348,11 @@ impl Group {
                     best,
                     tuple: i as u32,
                     shape: t.shape,
+                    bit: if (t.shape as usize) < RELATED {
+                        1 << t.shape
+                    } else {
+                        0
+                    },
                     n: t.mask.len() as u8,
                     idx: [0; KEY_WORDS],
                     mask: [0; KEY_WORDS],
@@ -513,13 +520,12 @@ impl Group {
             if best_order < p.best {
                 break;
             }
-            let sh = p.shape as usize;
-            let bit = if sh < RELATED { 1u64 << sh } else { 0 };
+            let (sh, bit) = (p.shape as usize, p.bit);
             if fail & bit != 0 {
                 continue;
             }
             let slot = if have & bit != 0 {
-                slot_of[sh] as usize
+                slot_of[sh % RELATED] as usize % CACHED
             } else {
                 let shape = &self.shapes[sh];
                 let Some(k) = resolve(&shape.items, l) else {
