@@ -550,8 +550,8 @@ impl Group {
             };
             let flat = &flats[slot];
             let mut key = [0u64; KEY_WORDS];
-            for i in 0..p.n as usize {
-                key[i] = flat.word(p.idx[i] as usize) & p.mask[i];
+            for ((k, &w), &m) in key.iter_mut().zip(&p.idx).zip(&p.mask).take(p.n as usize) {
+                *k = flat.word(w as usize) & m;
             }
             let key = Key::new(key);
             let t = &self.tuples[p.tuple as usize];
