@@ -40,14 +40,35 @@ impl PartialEq for Key {
 
 impl Eq for Key {}
 
+/// One round of the key hash.
+#[inline(always)]
+fn round(h: u64, x: u64) -> u64 {
+    (h.rotate_left(23) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// The hash of the first `N` words and one more round (the words after them are 0).
+#[inline(always)]
+fn mix<const N: usize>(w: &[u64; KEY_WORDS]) -> u64 {
+    let mut h = 0u64;
+    for &x in &w[..N] {
+        h = round(h, x);
+    }
+    round(h, 0)
+}
+
 impl Key {
-    /// The key of `w`, with its hash.
+    /// The key of a tuple hashing `n` words (the others are 0), with its hash: the tuple's
+    /// words and one round more, the loop unrolled for each count.
     #[inline(always)]
-    fn new(w: [u64; KEY_WORDS]) -> Key {
-        let mut h = 0u64;
-        for x in w {
-            h = (h.rotate_left(23) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
+    fn new(w: [u64; KEY_WORDS], n: usize) -> Key {
+        let h = match n {
+            0 | 1 => mix::<1>(&w),
+            2 => mix::<2>(&w),
+            3 => mix::<3>(&w),
+            4 => mix::<4>(&w),
+            5 => mix::<5>(&w),
+            _ => mix::<KEY_WORDS>(&w),
+        };
         Key { w, h }
     }
 }
@@ -422,7 +443,7 @@ impl Group {
         } as u16;
         let room = |t: &Tuple| {
             t.buckets
-                .get(&Key::new(fast.key(&t.mask)))
+                .get(&Key::new(fast.key(&t.mask), t.mask.len()))
                 .is_none_or(|b| b.len() < LIMIT)
         };
         let bits = |m: &[(u8, u64)]| m.iter().map(|x| x.1.count_ones()).sum::<u32>();
@@ -445,7 +466,7 @@ impl Group {
             }
         };
         let t = &mut self.tuples[ti];
-        let key = Key::new(fast.key(&t.mask));
+        let key = Key::new(fast.key(&t.mask), t.mask.len());
         let before = t.orders.keys().next().copied();
         t.orders.insert(r.order, ());
         let e = Entry::new(&r, fast);
@@ -553,7 +574,7 @@ impl Group {
             for ((k, &w), &m) in key.iter_mut().zip(&p.idx).zip(&p.mask).take(p.n as usize) {
                 *k = flat.word(w as usize) & m;
             }
-            let key = Key::new(key);
+            let key = Key::new(key, p.n as usize);
             let t = &self.tuples[p.tuple as usize];
             if !t.filter.may_hold(key.h) {
                 continue;
