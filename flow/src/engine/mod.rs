@@ -205,6 +205,19 @@ pub(crate) fn run<'r>(
                         (r, 0)
                     }
                 };
+                // A rule whose only action is its fate, QUEUE or DROP (an ACL's usual rule),
+                // without the step loop's call: what `steps` would do for it.
+                match &r.steps[from..] {
+                    [Step::Queue(q)] => {
+                        v.fate = Fate::Queue(*q);
+                        return v;
+                    }
+                    [Step::Drop] => {
+                        v.fate = Fate::Drop;
+                        return v;
+                    }
+                    _ => {}
+                }
                 match steps(&r.steps[from..], r, &l, meta, pkt, &mut v, &mut color) {
                     // A rule without a fate (egress): the packet goes on as without rules.
                     Next::Step | Next::Done => return v,
