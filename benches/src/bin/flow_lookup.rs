@@ -4,13 +4,15 @@
 //! the binary runs under valgrind.
 //!
 //! ```text
-//! flow_lookup --rules N [--trace 8192] [--seed 1] [--passes P | --ms M --rounds R]
+//! flow_lookup --rules N [--trace 8192] [--seed 1] [--count] [--passes P | --ms M --rounds R]
 //! ```
 //!
 //! The rules and trace are `flow_perf`'s (the ClassBench-like generator of
 //! [`rpdk_benches::classbench`] with its ACL parameters, the same seeds), created in one
 //! `FlowTable` and classified as 64-byte frames in mbufs, bursts of 32, through
 //! `FlowTable::classify`. The verdicts of a sample are first checked against a linear scan.
+//! `--count`: each rule's actions are `count / queue index 0` instead of `queue index 0`
+//! (the rule form of `scripts/bench/flowcost.sh`).
 //!
 //! - `--passes P`: exactly P passes over the trace inside `classify_passes` (not inlined), so
 //!   that `valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*classify_passes*'`
@@ -77,13 +79,18 @@ fn main() {
     let passes: u64 = num(&args, "--passes", 0);
     let ms: u64 = num(&args, "--ms", 300).max(1);
     let rounds: usize = num(&args, "--rounds", 5).max(1);
+    let count = args.iter().any(|a| a == "--count");
 
     let params = Params::parse(Params::ACL).unwrap_or_else(|e| die(e));
     let rules: Vec<Rule5> = params.generate(n, seed);
     let headers = trace(&rules, ntrace, seed + n as u64);
     let table = FlowTable::new(0, 4);
     for (i, r) in rules.iter().enumerate() {
-        match parse(&r.flow_syntax(i as u32)) {
+        let mut text = r.flow_syntax(i as u32);
+        if count {
+            text = text.replace("actions queue", "actions count / queue");
+        }
+        match parse(&text) {
             Ok(FlowCommand::Create { rule, .. }) => {
                 table.create(rule).unwrap_or_else(|e| die(e));
             }
