@@ -12,5 +12,7 @@
 //! - `flow_perf`: rpdk-flow's classifier on ClassBench-like 5-tuple rule sets ([`classbench`]):
 //!   classification rate on one core, insertion and deletion rates
 //!   (`scripts/bench-vs-dpdk.sh acl` runs it beside DPDK's `dpdk-test-acl`).
+//! - `flow_lookup`: flow_perf's classification loop alone, for instruction counts under
+//!   callgrind (`--passes`) and timed A/B rounds.
 
 pub mod classbench;

@@ -6,7 +6,7 @@ use crate::edit::ReadOnly;
 use crate::engine::compile::{self, Compiled, Direction};
 use crate::engine::counters::Counters;
 use crate::engine::publish::{Published, slot};
-use crate::engine::{Ctx, Engine, Fate, Verdict};
+use crate::engine::{Ctx, Engine, Fate, Scratch, Verdict};
 use crate::error::{Cause, ErrorType, FlowError};
 use crate::matcher::PatternMatch;
 use crate::meter::{Meter, MeterPolicy, MeterTable, MtrError};
@@ -800,7 +800,13 @@ impl FlowTable {
                 port,
                 ..Meta::default()
             };
-            e.run(dir, &mut ReadOnly(frame), meta, &ctx)
+            e.run(
+                dir,
+                &mut ReadOnly(frame),
+                meta,
+                &ctx,
+                &mut Scratch::default(),
+            )
         })
     }
 
@@ -814,6 +820,7 @@ impl FlowTable {
         for m in pkts.iter().take(PREFETCH) {
             m.prefetch_data();
         }
+        let mut scratch = Scratch::default();
         self.engine.read(|e| {
             for i in 0..pkts.len().min(out.len()) {
                 if let Some(next) = pkts.get(i + PREFETCH) {
@@ -830,7 +837,7 @@ impl FlowTable {
                     },
                     ..Meta::default()
                 };
-                *v = e.run(dir, m, meta, &ctx);
+                *v = e.run(dir, m, meta, &ctx, &mut scratch);
                 self.count_edit(v);
                 apply(m, v);
             }
@@ -868,6 +875,7 @@ impl FlowTable {
         for m in pkts.iter().take(PREFETCH) {
             m.prefetch_data();
         }
+        let mut scratch = Scratch::default();
         self.engine.read(|e| {
             for k in 0..pkts.len().min(out.len()) {
                 if let Some(next) = pkts.get(k + PREFETCH) {
@@ -879,7 +887,7 @@ impl FlowTable {
                     ..Meta::default()
                 };
                 let tv = if t {
-                    e.run(Direction::Transfer, m, meta, &tctx)
+                    e.run(Direction::Transfer, m, meta, &tctx, &mut scratch)
                 } else {
                     Verdict::default()
                 };
@@ -890,7 +898,7 @@ impl FlowTable {
                         mark: tv.mark,
                         ..meta
                     };
-                    let mut iv = e.run(Direction::Ingress, m, meta, &ictx);
+                    let mut iv = e.run(Direction::Ingress, m, meta, &ictx, &mut scratch);
                     if iv.fate == Fate::Isolated && tv != Verdict::default() {
                         // A transfer rule matched: the packet is not unmatched.
                         iv.fate = Fate::Default;

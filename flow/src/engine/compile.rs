@@ -105,8 +105,27 @@ impl Step {
 /// The most bytes of headers a tuple-table rule looks at (its items' blocks end to end).
 pub(crate) const FLAT_WORDS: usize = 16;
 
-/// A packet's headers for one shape: each item's block, end to end, as words.
-pub(crate) type Flat = [u64; FLAT_WORDS];
+/// A packet's headers for one shape: each item's block, end to end, read as little-endian
+/// words. Only the bytes of the shape's blocks are written by [`gather`]: the bytes after them
+/// keep what an earlier packet left, which no mask covers (a rule's masks lie within its items'
+/// blocks), so nothing is zeroed per packet.
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+pub(crate) struct Flat(pub [u8; FLAT_WORDS * 8]);
+
+impl Flat {
+    pub const ZERO: Flat = Flat([0; FLAT_WORDS * 8]);
+
+    /// Word `i` (below `FLAT_WORDS`).
+    #[inline(always)]
+    pub fn word(&self, i: usize) -> u64 {
+        let at = (i % FLAT_WORDS) * 8;
+        u64::from_le_bytes(self.0[at..at + 8].try_into().expect("8 bytes"))
+    }
+}
+
+/// A rule's block of bytes as words, as [`Flat::word`] reads a packet's.
+type Words = [u64; FLAT_WORDS];
 
 /// The tuple-table form of a rule: its header items' blocks laid end to end ("flat"), the bits
 /// it matches exactly as masked words, its ranges, and its metadata items.
@@ -116,7 +135,11 @@ pub(crate) struct Fast {
     pub shape: Vec<ItemType>,
     /// (word, mask, value) of every word with exactly matched bits.
     pub words: Vec<(u8, u64, u64)>,
-    /// Range fields over the flat block: field, its mask, lo, hi.
+    /// Range fields within one word of the flat block (ports, protocol, TCI, ...), checked on
+    /// the word ...
+    pub word_ranges: Vec<WordRange>,
+    /// ... and the others (IPv6 addresses, fields across two words): field over the flat
+    /// block, its mask, lo, hi.
     pub ranges: Vec<(Field, u128, u128, u128)>,
     /// Metadata items.
     pub metas: Vec<ItemMatch>,
@@ -126,7 +149,53 @@ pub(crate) struct Fast {
     pub relaxed: Vec<(u8, u64)>,
 }
 
-fn to_words(bytes: &[u8]) -> Flat {
+/// A range on a field that lies in one word of the flat block: the field's value is
+/// `(swap_bytes(word >> shift) >> down) & mask` (its bytes are big-endian in the packet, the
+/// word little-endian), and it matches when `value - lo <= span` (wrapping: below `lo` is
+/// large).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WordRange {
+    word: u8,
+    shift: u8,
+    down: u8,
+    mask: u64,
+    lo: u64,
+    span: u64,
+}
+
+impl WordRange {
+    /// The word form of range `lo..=hi` on field `f` (offset within the flat block) under
+    /// mask `m`, when it has one.
+    fn of(f: &Field, m: u128, lo: u128, hi: u128) -> Option<WordRange> {
+        let (first, last) = (f.off / 8, (f.off + f.len).checked_sub(1)? / 8);
+        if f.len == 0 || f.len > 8 || first != last || first >= FLAT_WORDS || lo > hi {
+            return None;
+        }
+        let tz = f.bits.trailing_zeros();
+        let (mask, lo, hi) = (
+            u64::try_from(m).ok()?,
+            u64::try_from(lo).ok()?,
+            u64::try_from(hi).ok()?,
+        );
+        Some(WordRange {
+            word: first as u8,
+            shift: (f.off % 8 * 8) as u8,
+            down: (64 - 8 * f.len as u32 + tz) as u8,
+            mask,
+            lo,
+            span: hi - lo,
+        })
+    }
+
+    #[inline(always)]
+    fn matches(&self, flat: &Flat) -> bool {
+        let w = flat.word(self.word as usize);
+        let v = ((w >> self.shift).swap_bytes() >> self.down) & self.mask;
+        v.wrapping_sub(self.lo) <= self.span
+    }
+}
+
+fn to_words(bytes: &[u8]) -> Words {
     let mut w = [0u64; FLAT_WORDS];
     for (i, c) in bytes.chunks(8).enumerate().take(FLAT_WORDS) {
         let mut b = [0u8; 8];
@@ -136,7 +205,7 @@ fn to_words(bytes: &[u8]) -> Flat {
     w
 }
 
-fn nonzero(w: &Flat) -> Vec<(u8, u64)> {
+fn nonzero(w: &Words) -> Vec<(u8, u64)> {
     w.iter()
         .enumerate()
         .filter(|(_, m)| **m != 0)
@@ -289,7 +358,7 @@ pub(crate) fn fast(p: &PatternMatch) -> Option<Fast> {
     let mut metas = Vec::new();
     let (mut mask, mut spec, mut full, mut relaxed) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut ranges = Vec::new();
+    let (mut ranges, mut word_ranges) = (Vec::new(), Vec::new());
     for it in &p.items {
         match it.ty {
             ItemType::Any | ItemType::Raw => return None,
@@ -322,7 +391,10 @@ pub(crate) fn fast(p: &PatternMatch) -> Option<Fast> {
                     let m = crate::item::get_field(&it.mask, fl);
                     let mut f = *fl;
                     f.off += base;
-                    ranges.push((f, m, lo, hi));
+                    match WordRange::of(&f, m, lo, hi) {
+                        Some(w) => word_ranges.push(w),
+                        None => ranges.push((f, m, lo, hi)),
+                    }
                 }
             }
             _ => metas.push(it.clone()),
@@ -346,6 +418,7 @@ pub(crate) fn fast(p: &PatternMatch) -> Option<Fast> {
     Some(Fast {
         shape,
         words,
+        word_ranges,
         ranges,
         metas,
         full,
@@ -353,34 +426,35 @@ pub(crate) fn fast(p: &PatternMatch) -> Option<Fast> {
     })
 }
 
-/// Resolves a shape against a packet and gathers its headers: each item's block from its
-/// layer, end to end.
+/// The first layer of a packet that a shape's items match in turn, or `None` when the packet
+/// does not have them (an empty shape: every packet, at 0).
 #[inline]
-pub(crate) fn gather(shape: &[ItemType], l: &Layers<'_>, flat: &mut Flat) -> bool {
-    *flat = [0; FLAT_WORDS];
-    let Some(&first) = shape.first() else {
-        return true;
+pub(crate) fn resolve(items: &[ItemType], l: &Layers<'_>) -> Option<usize> {
+    let Some(&first) = items.first() else {
+        return Some(0);
     };
-    let Some(k) = crate::matcher::first_layer(l, first) else {
-        return false;
-    };
-    if k + shape.len() > l.len() {
-        return false;
+    let k = crate::matcher::first_layer(l, first)?;
+    if k + items.len() > l.len() {
+        return None;
     }
-    let mut bytes = [0u8; FLAT_WORDS * 8];
+    items
+        .iter()
+        .enumerate()
+        .all(|(i, &t)| l.kind(k + i).matches(t))
+        .then_some(k)
+}
+
+/// Gathers the headers of a shape resolved at layer `k` ([`resolve`]): each item's block
+/// (`lens`, in order) from its layer, end to end, written straight into `flat`'s bytes (see
+/// [`Flat`] for the rest).
+#[inline]
+pub(crate) fn gather(lens: &[u8], k: usize, l: &Layers<'_>, flat: &mut Flat) {
     let mut at = 0;
-    for (i, &t) in shape.iter().enumerate() {
-        if !l.kind(k + i).matches(t) {
-            return false;
-        }
-        let len = t.spec_len();
-        copy_header(&mut bytes[at..at + len], l.header(k + i));
+    for (i, &len) in lens.iter().enumerate() {
+        let len = len as usize;
+        copy_header(&mut flat.0[at..at + len], l.header(k + i));
         at += len;
     }
-    for (w, c) in flat.iter_mut().zip(bytes.chunks_exact(8)) {
-        *w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-    }
-    true
 }
 
 /// Copies what `h` has of an item's block into `to` (the rest stays 0), with constant-size
@@ -407,6 +481,7 @@ fn copy_header(to: &mut [u8], h: &[u8]) {
     if !done {
         let n = to.len().min(h.len());
         to[..n].copy_from_slice(&h[..n]);
+        to[n..].fill(0);
     }
 }
 
@@ -416,19 +491,16 @@ impl Fast {
     pub fn matches(&self, flat: &Flat, meta: &Meta) -> bool {
         self.words
             .iter()
-            .all(|&(w, m, v)| flat[w as usize] & m == v)
+            .all(|&(w, m, v)| flat.word(w as usize) & m == v)
+            && self.word_ranges.iter().all(|r| r.matches(flat))
             && (self.ranges.is_empty() || self.ranges_ok(flat))
             && self.metas.iter().all(|m| m.meta_matches(meta))
     }
 
     #[cold]
     fn ranges_ok(&self, flat: &Flat) -> bool {
-        let mut bytes = [0u8; FLAT_WORDS * 8];
-        for (c, w) in bytes.chunks_mut(8).zip(flat) {
-            c.copy_from_slice(&w.to_le_bytes());
-        }
         self.ranges.iter().all(|(f, m, lo, hi)| {
-            let v = crate::item::get_field(&bytes, f) & m;
+            let v = crate::item::get_field(&flat.0, f) & m;
             *lo <= v && v <= *hi
         })
     }
@@ -450,5 +522,74 @@ impl Fast {
             let rm = self.words.iter().find(|x| x.0 == w).map_or(0, |x| x.1);
             m & !rm == 0
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A word range gives the same answers as the byte-by-byte field read, for every field of
+    /// the header items that fits in one word (partial-bit fields such as VLAN PCP and IPv4 DSCP
+    /// included), at every offset in the flat block, for values around its bounds.
+    #[test]
+    fn word_ranges_read_fields_as_get_field_does() {
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        let mut rnd = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut checked = 0;
+        for t in [
+            ItemType::Eth,
+            ItemType::Vlan,
+            ItemType::Ipv4,
+            ItemType::Ipv6,
+            ItemType::Udp,
+            ItemType::Tcp,
+            ItemType::Sctp,
+            ItemType::Vxlan,
+        ] {
+            for fl in t.info().fields {
+                for base in 0..8 {
+                    let mut f = *fl;
+                    f.off += base;
+                    let full = crate::item::get_field(&[0xff; FLAT_WORDS * 8], &f);
+                    for _ in 0..50 {
+                        let (a, b) = (rnd() as u128 & full, rnd() as u128 & full);
+                        let (lo, hi) = (a.min(b), a.max(b));
+                        let m = if rnd() % 3 == 0 {
+                            rnd() as u128 & full
+                        } else {
+                            full
+                        };
+                        let Some(w) = WordRange::of(&f, m, lo, hi) else {
+                            continue;
+                        };
+                        for v in [lo, hi, lo.wrapping_sub(1), hi + 1, rnd() as u128 & full] {
+                            let mut flat = Flat::ZERO;
+                            for b in flat.0.iter_mut() {
+                                *b = rnd() as u8;
+                            }
+                            crate::item::set_field(&mut flat.0, &f, v & full);
+                            let got = crate::item::get_field(&flat.0, &f) & m;
+                            let want = lo <= got && got <= hi;
+                            assert_eq!(
+                                w.matches(&flat),
+                                want,
+                                "{} {} at {}",
+                                t.name(),
+                                f.name,
+                                f.off
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked} checks");
     }
 }

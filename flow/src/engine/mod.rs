@@ -14,6 +14,7 @@ use compile::{Compiled, Direction, Step};
 use counters::Counters;
 use rpdk_ethdev::rss::hash_frame;
 use std::sync::Arc;
+pub(crate) use tss::Scratch;
 use tss::{Group, Map};
 
 /// Where a packet goes.
@@ -126,11 +127,17 @@ impl Engine {
         frame: &mut impl Frame,
         mut meta: Meta,
         ctx: &Ctx<'_>,
+        scratch: &mut Scratch,
     ) -> Verdict {
         let d = &self.domains[dir.index()];
         let len = frame.len();
         run(
-            |g, l, meta, floor| d.groups.get(&g)?.lookup(l, meta, floor).map(|r| &**r),
+            |g, l, meta, floor| {
+                d.groups
+                    .get(&g)?
+                    .lookup(l, meta, floor, scratch)
+                    .map(|r| &**r)
+            },
             frame,
             &mut meta,
             &mut Packet {
@@ -168,7 +175,7 @@ enum Next {
 /// in the tests). The packet is parsed once, and again after each edit that changes it.
 #[inline]
 pub(crate) fn run<'r>(
-    lookup: impl Fn(u32, &Layers<'_>, &Meta, Option<(u32, u64)>) -> Option<&'r Compiled>,
+    mut lookup: impl FnMut(u32, &Layers<'_>, &Meta, Option<(u32, u64)>) -> Option<&'r Compiled>,
     frame: &mut impl Frame,
     meta: &mut Meta,
     pkt: &mut Packet<impl FnMut(u32)>,
@@ -198,6 +205,19 @@ pub(crate) fn run<'r>(
                         (r, 0)
                     }
                 };
+                // A rule whose only action is its fate, QUEUE or DROP (an ACL's usual rule),
+                // without the step loop's call: what `steps` would do for it.
+                match &r.steps[from..] {
+                    [Step::Queue(q)] => {
+                        v.fate = Fate::Queue(*q);
+                        return v;
+                    }
+                    [Step::Drop] => {
+                        v.fate = Fate::Drop;
+                        return v;
+                    }
+                    _ => {}
+                }
                 match steps(&r.steps[from..], r, &l, meta, pkt, &mut v, &mut color) {
                     // A rule without a fate (egress): the packet goes on as without rules.
                     Next::Step | Next::Done => return v,

@@ -14,66 +14,103 @@
 //! rule they hold; the search stops at the first whose best cannot beat the match so far. Rules
 //! with INVERT, ANY or RAW go to a list checked in order by the reference matcher.
 
-use super::compile::{Compiled, FLAT_WORDS, KEY_WORDS, gather};
+use super::compile::{Compiled, Flat, KEY_WORDS, gather, resolve};
 use crate::item::ItemType;
 use crate::packet::{Layers, Meta};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
-/// A tuple table's key: the hashed words.
+/// A tuple table's key: the hashed words, and their hash, computed once per probe for both
+/// the filter and the table.
 #[derive(Clone, Copy)]
-struct Key([u64; KEY_WORDS]);
+struct Key {
+    w: [u64; KEY_WORDS],
+    h: u64,
+}
 
 impl PartialEq for Key {
-    /// Word by word without a branch (a derived `==` calls `memcmp` on the lookup path).
+    /// Word by word without a branch (a derived `==` calls `memcmp` on the lookup path). The
+    /// hash follows from the words, so it is not compared.
     #[inline(always)]
     fn eq(&self, o: &Key) -> bool {
-        self.0.iter().zip(&o.0).fold(0, |a, (x, y)| a | (x ^ y)) == 0
+        self.w.iter().zip(&o.w).fold(0, |a, (x, y)| a | (x ^ y)) == 0
     }
 }
 
 impl Eq for Key {}
 
+/// One round of the key hash.
+#[inline(always)]
+fn round(h: u64, x: u64) -> u64 {
+    (h.rotate_left(23) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// The hash of the first `N` words and one more round (the words after them are 0).
+#[inline(always)]
+fn mix<const N: usize>(w: &[u64; KEY_WORDS]) -> u64 {
+    let mut h = 0u64;
+    for &x in &w[..N] {
+        h = round(h, x);
+    }
+    round(h, 0)
+}
+
 impl Key {
+    /// The key of a tuple hashing `n` words (the others are 0), with its hash: the tuple's
+    /// words and one round more, the loop unrolled for each count.
     #[inline(always)]
-    fn mix(&self) -> u64 {
-        let mut h = 0u64;
-        for w in self.0 {
-            h = (h.rotate_left(23) ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-        h
+    fn new(w: [u64; KEY_WORDS], n: usize) -> Key {
+        let h = match n {
+            0 | 1 => mix::<1>(&w),
+            2 => mix::<2>(&w),
+            3 => mix::<3>(&w),
+            4 => mix::<4>(&w),
+            5 => mix::<5>(&w),
+            _ => mix::<KEY_WORDS>(&w),
+        };
+        Key { w, h }
     }
 }
 
 impl Hash for Key {
     #[inline(always)]
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.mix());
+        state.write_u64(self.h);
     }
 }
 
 /// A tuple's filter: one bit per slot of a power-of-two table, set when a key of the tuple
 /// hashes there (with a count per slot for removals), so that a packet skips the tuples that
 /// cannot hold its key with one read of a small bitmap instead of a hash-table probe.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Filter {
     bits: Vec<u64>,
     counts: Vec<u16>,
     keys: usize,
+    /// Slots - 1 (0 while there are none: then `bits` is one zero word, and nothing passes).
+    mask: usize,
+}
+
+impl Default for Filter {
+    fn default() -> Filter {
+        Filter {
+            bits: vec![0],
+            counts: Vec::new(),
+            keys: 0,
+            mask: 0,
+        }
+    }
 }
 
 impl Filter {
     #[inline(always)]
     fn slot(&self, h: u64) -> usize {
-        (h >> 40) as usize & (self.counts.len() - 1)
+        (h >> 40) as usize & self.mask
     }
 
     #[inline(always)]
     fn may_hold(&self, h: u64) -> bool {
-        if self.counts.is_empty() {
-            return false;
-        }
         let i = self.slot(h);
         self.bits[i / 64] & (1 << (i % 64)) != 0
     }
@@ -84,6 +121,7 @@ impl Filter {
             let n = (self.keys * 16).next_power_of_two().max(512);
             self.counts = vec![0; n];
             self.bits = vec![0; n / 64];
+            self.mask = n - 1;
             for k in all {
                 self.set(k);
             }
@@ -127,6 +165,10 @@ impl Hasher for KeyHasher {
     #[inline(always)]
     fn write_u64(&mut self, v: u64) {
         self.0 = v;
+    }
+    #[inline(always)]
+    fn write_u32(&mut self, v: u32) {
+        self.0 = (v as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -213,7 +255,10 @@ impl Entry {
         let mut e = Entry {
             order: r.order,
             n: f.words.len().min(INLINE) as u8,
-            more: f.words.len() > INLINE || !f.ranges.is_empty() || !f.metas.is_empty(),
+            more: f.words.len() > INLINE
+                || !f.word_ranges.is_empty()
+                || !f.ranges.is_empty()
+                || !f.metas.is_empty(),
             idx: [0; INLINE],
             mask: [0; INLINE],
             val: [0; INLINE],
@@ -228,9 +273,9 @@ impl Entry {
     }
 
     #[inline(always)]
-    fn matches(&self, flat: &[u64; FLAT_WORDS], meta: &Meta) -> bool {
+    fn matches(&self, flat: &Flat, meta: &Meta) -> bool {
         for i in 0..self.n as usize {
-            if flat[self.idx[i] as usize] & self.mask[i] != self.val[i] {
+            if flat.word(self.idx[i] as usize) & self.mask[i] != self.val[i] {
                 return false;
             }
         }
@@ -249,15 +294,51 @@ struct Probe {
     best: (u32, u64),
     tuple: u32,
     shape: u16,
+    /// The shape's bit in the lookup's shape sets (0 past the first `RELATED` shapes).
+    bit: u64,
     n: u8,
     idx: [u8; KEY_WORDS],
     mask: [u64; KEY_WORDS],
 }
 
+/// Shapes whose gathered headers one lookup keeps.
+const CACHED: usize = 4;
+
+/// Where lookups gather a packet's headers: made once per burst (or frame) and handed down, so
+/// that no packet pays for zeroing it.
+pub(crate) struct Scratch {
+    flats: [Flat; CACHED],
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch {
+            flats: [Flat::ZERO; CACHED],
+        }
+    }
+}
+
+/// Shapes whose relations [`Shape`] records (the lookup caches the headers of these only).
+const RELATED: usize = 64;
+
+/// A pattern shape (its header item types in order) as the lookup resolves it.
+#[derive(Clone)]
+struct Shape {
+    items: Vec<ItemType>,
+    /// Each item's block length.
+    lens: Vec<u8>,
+    /// Of the group's first [`RELATED`] shapes, one bit each: those that begin with this one
+    /// (itself included), which a packet without this one's layers cannot have either ...
+    ext: u64,
+    /// ... and those this one begins with (itself included), whose gathered headers are the
+    /// start of this one's: the same first layer, the same blocks at the same places.
+    pre: u64,
+}
+
 /// A group's rules, ready to classify.
 #[derive(Clone, Default)]
 pub(crate) struct Group {
-    shapes: Vec<Vec<ItemType>>,
+    shapes: Vec<Shape>,
     tuples: Vec<Tuple>,
     /// Where each hashed rule is: tuple and key.
     placed: HashMap<u32, (usize, Key)>,
@@ -288,6 +369,11 @@ impl Group {
                     best,
                     tuple: i as u32,
                     shape: t.shape,
+                    bit: if (t.shape as usize) < RELATED {
+                        1 << t.shape
+                    } else {
+                        0
+                    },
                     n: t.mask.len() as u8,
                     idx: [0; KEY_WORDS],
                     mask: [0; KEY_WORDS],
@@ -300,6 +386,30 @@ impl Group {
             })
             .collect();
         self.order.sort_unstable_by_key(|p| (p.best, p.tuple));
+    }
+
+    /// Adds a shape and records how it relates to the others.
+    fn add_shape(&mut self, items: &[ItemType]) -> usize {
+        let j = self.shapes.len();
+        let bit = |i: usize| if i < RELATED { 1u64 << i } else { 0 };
+        let mut new = Shape {
+            items: items.to_vec(),
+            lens: items.iter().map(|t| t.spec_len() as u8).collect(),
+            ext: bit(j),
+            pre: bit(j),
+        };
+        for (i, s) in self.shapes.iter_mut().enumerate() {
+            if items.starts_with(&s.items) {
+                new.pre |= bit(i);
+                s.ext |= bit(j);
+            }
+            if s.items.starts_with(items) {
+                new.ext |= bit(i);
+                s.pre |= bit(j);
+            }
+        }
+        self.shapes.push(new);
+        j
     }
 
     fn tuple(&mut self, shape: u16, mask: &[(u8, u64)]) -> usize {
@@ -327,16 +437,13 @@ impl Group {
             self.slow.insert(at, r);
             return;
         };
-        let shape = match self.shapes.iter().position(|s| *s == fast.shape) {
+        let shape = match self.shapes.iter().position(|s| s.items == fast.shape) {
             Some(i) => i,
-            None => {
-                self.shapes.push(fast.shape.clone());
-                self.shapes.len() - 1
-            }
+            None => self.add_shape(&fast.shape),
         } as u16;
         let room = |t: &Tuple| {
             t.buckets
-                .get(&Key(fast.key(&t.mask)))
+                .get(&Key::new(fast.key(&t.mask), t.mask.len()))
                 .is_none_or(|b| b.len() < LIMIT)
         };
         let bits = |m: &[(u8, u64)]| m.iter().map(|x| x.1.count_ones()).sum::<u32>();
@@ -359,7 +466,7 @@ impl Group {
             }
         };
         let t = &mut self.tuples[ti];
-        let key = Key(fast.key(&t.mask));
+        let key = Key::new(fast.key(&t.mask), t.mask.len());
         let before = t.orders.keys().next().copied();
         t.orders.insert(r.order, ());
         let e = Entry::new(&r, fast);
@@ -367,7 +474,7 @@ impl Group {
             Some(b) => b.insert(e),
             None => {
                 // The other keys are read only when the filter grows (not per insert).
-                t.filter.add(key.mix(), t.buckets.keys().map(Key::mix));
+                t.filter.add(key.h, t.buckets.keys().map(|k| k.h));
                 t.buckets.insert(
                     key,
                     Bucket {
@@ -401,7 +508,7 @@ impl Group {
         }
         if last {
             t.buckets.remove(&key);
-            t.filter.remove(key.mix());
+            t.filter.remove(key.h);
         }
         let was_best = t.orders.keys().next() == Some(&r.order);
         t.orders.remove(&r.order);
@@ -418,40 +525,58 @@ impl Group {
         l: &Layers<'_>,
         meta: &Meta,
         floor: Option<(u32, u64)>,
+        scratch: &mut Scratch,
     ) -> Option<&Arc<Compiled>> {
         let mut best: Option<&Arc<Compiled>> = None;
         // The best rule's order, kept here so that pruning never reads the rule itself.
         let mut best_order = (u32::MAX, u64::MAX);
-        // Gathered headers of the last shapes used: (shape + 1, or 0 for none; matched).
-        const CACHED: usize = 4;
-        let mut which = [(0usize, false); CACHED];
-        let mut flats = [[0u64; FLAT_WORDS]; CACHED];
+        // The shapes (bits, of the first RELATED) whose headers are gathered, in which slot,
+        // and the shapes the packet does not have; the shapes each slot holds.
+        let (mut have, mut fail) = (0u64, 0u64);
+        let mut slot_of = [0u8; RELATED];
+        let mut owner = [0u64; CACHED];
+        let flats = &mut scratch.flats;
         let mut next = 0;
         for p in &self.order {
             if best_order < p.best {
                 break;
             }
-            let sh = p.shape as usize;
-            let slot = match which.iter().position(|w| w.0 == sh + 1) {
-                Some(i) => i,
-                None => {
-                    let i = next;
-                    next = (next + 1) % CACHED;
-                    which[i] = (sh + 1, gather(&self.shapes[sh], l, &mut flats[i]));
-                    i
-                }
-            };
-            if !which[slot].1 {
+            let (sh, bit) = (p.shape as usize, p.bit);
+            if fail & bit != 0 {
                 continue;
             }
+            let slot = if have & bit != 0 {
+                slot_of[sh % RELATED] as usize % CACHED
+            } else {
+                let shape = &self.shapes[sh];
+                let Some(k) = resolve(&shape.items, l) else {
+                    // Nor does it have any shape that begins with this one.
+                    fail |= shape.ext;
+                    continue;
+                };
+                let s = next;
+                next = (next + 1) % CACHED;
+                have &= !owner[s];
+                gather(&shape.lens, k, l, &mut flats[s]);
+                // The shapes this one begins with read the same bytes.
+                let new = shape.pre & !have;
+                owner[s] = new;
+                have |= new;
+                let mut b = new;
+                while b != 0 {
+                    slot_of[b.trailing_zeros() as usize] = s as u8;
+                    b &= b - 1;
+                }
+                s
+            };
             let flat = &flats[slot];
             let mut key = [0u64; KEY_WORDS];
-            for i in 0..p.n as usize {
-                key[i] = flat[p.idx[i] as usize] & p.mask[i];
+            for ((k, &w), &m) in key.iter_mut().zip(&p.idx).zip(&p.mask).take(p.n as usize) {
+                *k = flat.word(w as usize) & m;
             }
-            let key = Key(key);
+            let key = Key::new(key, p.n as usize);
             let t = &self.tuples[p.tuple as usize];
-            if !t.filter.may_hold(key.mix()) {
+            if !t.filter.may_hold(key.h) {
                 continue;
             }
             let Some(bucket) = t.buckets.get(&key) else {
