@@ -43,6 +43,7 @@ mod elf;
 mod program;
 mod ring;
 mod rx;
+mod share;
 mod socket;
 mod tx;
 mod umem;
@@ -53,6 +54,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rpdk_eal::bus::{Devargs, DriverError as BusError, VDEV_DRIVERS, VdevDriver};
 
 use device::AfXdpDevice;
+pub(crate) use share::{attach_rx, attach_tx};
 
 /// The driver's name.
 pub const DRIVER: &str = "net_af_xdp";
