@@ -164,7 +164,12 @@ impl AfXdpDevice {
         ring: u32,
         s: RxSetup<'_>,
     ) -> DriverResult<Box<dyn RxQueueOps>> {
-        if ring != sock.ring_size || !std::ptr::eq(sock.umem.pool().mempool().as_raw(), s.pool.mempool().as_raw()) {
+        if ring != sock.ring_size
+            || !std::ptr::eq(
+                sock.umem.pool().mempool().as_raw(),
+                s.pool.mempool().as_raw(),
+            )
+        {
             return Err(DriverError::Invalid(format!(
                 "RX queue {} is back from a secondary process with rings of {} entries on pool \
                  '{}': set it up the same way (or reconfigure the port for another socket)",
@@ -221,7 +226,8 @@ impl AfXdpDevice {
             .map_err(io_err(format!("duplicating queue {queue}'s socket")))?;
         sock.set_lent(rx);
         if !rx {
-            sock.park_empty_if_none(false).map_err(DriverError::Invalid)?;
+            sock.park_empty_if_none(false)
+                .map_err(DriverError::Invalid)?;
         }
         let (base, len) = sock.umem.region();
         let args = share::encode(&share::Desc {

@@ -208,12 +208,20 @@ mod tests {
             ..d.clone()
         };
         assert_eq!(decode(false, &encode(&t)), Ok(t.clone()));
-        assert!(decode(false, &encode(&d)).unwrap_err().contains("other direction"));
+        assert!(
+            decode(false, &encode(&d))
+                .unwrap_err()
+                .contains("other direction")
+        );
         let bad = Desc {
             ring_size: 300,
             ..d.clone()
         };
-        assert!(decode(true, &encode(&bad)).unwrap_err().contains("powers of two"));
+        assert!(
+            decode(true, &encode(&bad))
+                .unwrap_err()
+                .contains("powers of two")
+        );
         let mut cut = encode(&d);
         cut.pop();
         assert!(decode(true, &cut).unwrap_err().contains("52 bytes"));

@@ -57,10 +57,7 @@ pub(super) struct Lent {
 
 #[derive(Debug)]
 enum Store {
-    Heap {
-        _bits: Box<[u64]>,
-        _count: Box<u32>,
-    },
+    Heap { _bits: Box<[u64]>, _count: Box<u32> },
     Zone { _keep: Memzone },
 }
 
@@ -259,12 +256,8 @@ impl Umem {
         }
         let base = zone.as_ptr();
         // SAFETY: the header's words, within the zone (checked), aligned.
-        let (z_ino, objects) = unsafe {
-            (
-                base.cast::<u64>().read(),
-                base.add(12).cast::<u32>().read(),
-            )
-        };
+        let (z_ino, objects) =
+            unsafe { (base.cast::<u64>().read(), base.add(12).cast::<u32>().read()) };
         if z_ino != ino || objects != self.objects {
             return Err(format!(
                 "memzone {name} holds the record of another socket or pool (inode {z_ino}, {objects} \
