@@ -471,7 +471,11 @@ impl EthDevice for AfXdpDevice {
             )));
         }
         let mut st = self.lock();
-        if let Some(sock) = st.lent.get(s.queue as usize).cloned().flatten() {
+        // Back from a secondary process: the same socket (a queue pair whose TX side alone
+        // was lent gets a new one, below).
+        if let Some(sock) = st.lent.get(s.queue as usize).cloned().flatten()
+            && sock.is_lent(true)
+        {
             return self.rx_back(&mut st, sock, ring, s);
         }
         // A live socket of the same pool, whose UMEM this one shares with shared_umem=1.
