@@ -29,6 +29,7 @@ pub(crate) fn attach_rx(
     match driver {
         net_ring::DRIVER => net_ring::attach_rx(a),
         af_packet::DRIVER => af_packet::attach_rx(a),
+        af_xdp::DRIVER => af_xdp::attach_rx(a),
         tap::DRIVER => tap::attach_rx(a),
         _ => Err(crate::error::DriverError::NotSupported(
             "driving its queues from a secondary process",
@@ -44,6 +45,7 @@ pub(crate) fn attach_tx(
     match driver {
         net_ring::DRIVER => net_ring::attach_tx(a),
         af_packet::DRIVER => af_packet::attach_tx(a),
+        af_xdp::DRIVER => af_xdp::attach_tx(a),
         tap::DRIVER => tap::attach_tx(a),
         _ => Err(crate::error::DriverError::NotSupported(
             "driving its queues from a secondary process",

@@ -17,9 +17,11 @@ use super::rx::AfXdpRx;
 use super::socket::{QueueSocket, SocketCfg};
 use super::tx::{AfXdpTx, TxLink};
 use super::umem::{Umem, XDP_PACKET_HEADROOM};
-use super::{DRIVER, LOG, bpf, program};
+use super::{DRIVER, LOG, bpf, program, share};
 use crate::config::{DevInfo, EthConf, Link};
-use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::driver::{
+    DriverResult, EthDevice, RxQueueOps, RxSetup, SharedQueue, TxQueueOps, TxSetup,
+};
 use crate::drivers::netif::NetIf;
 use crate::error::DriverError;
 use crate::stats::QueueCounters;
@@ -59,6 +61,9 @@ struct State {
     attached: Option<Attached>,
     /// The mode of the last attach, for xstats after stop.
     last_mode: Option<Mode>,
+    /// The sockets of queue pairs handed to a secondary process, kept open while their
+    /// queue objects are elsewhere; the next RX setup of the queue continues on it.
+    lent: Vec<Option<Arc<QueueSocket>>>,
 }
 
 /// A port on a kernel interface through AF_XDP sockets.
@@ -149,6 +154,103 @@ impl AfXdpDevice {
     }
 
     /// The XSKMAP, made at the first start.
+    /// RX queue setup of a queue pair handed to a secondary process: the same socket, its
+    /// rings from where the last driver left them, and the record of lent mbufs it parked
+    /// (or, if it died driving the queue, the record as it stood).
+    fn rx_back(
+        &self,
+        st: &mut State,
+        sock: Arc<QueueSocket>,
+        ring: u32,
+        s: RxSetup<'_>,
+    ) -> DriverResult<Box<dyn RxQueueOps>> {
+        if ring != sock.ring_size
+            || !std::ptr::eq(
+                sock.umem.pool().mempool().as_raw(),
+                s.pool.mempool().as_raw(),
+            )
+        {
+            return Err(DriverError::Invalid(format!(
+                "RX queue {} is back from a secondary process with rings of {} entries on pool \
+                 '{}': set it up the same way (or reconfigure the port for another socket)",
+                s.queue,
+                sock.ring_size,
+                sock.umem.pool().mempool().name()
+            )));
+        }
+        let (rings, lent) = sock
+            .rx_side()
+            .map_err(io_err(format!("RX queue {}: taking it back", s.queue)))?;
+        log::debug!(
+            target: LOG,
+            "port {}: RX queue {} back on its socket, {} mbufs with the kernel",
+            s.port,
+            s.queue,
+            lent.count()
+        );
+        if let Some(slot) = st.rx.get_mut(s.queue as usize) {
+            let missed_seen = slot.as_ref().map(|e| e.missed_seen).unwrap_or(0);
+            *slot = Some(RxEntry {
+                sock: Arc::downgrade(&sock),
+                counters: s.counters.clone(),
+                missed_seen,
+            });
+        }
+        let mut rx = AfXdpRx {
+            rings,
+            lent,
+            xsk: sock,
+            target: ring / 2,
+            port: s.port,
+            busy: self.params.busy_budget > 0,
+            counters: s.counters,
+        };
+        rx.fill_to_target();
+        Ok(Box::new(rx))
+    }
+
+    /// Hands side `rx` of queue pair `queue` to a secondary process.
+    fn share(&self, rx: bool, queue: u16) -> DriverResult<SharedQueue> {
+        let mut st = self.lock();
+        let dir = if rx { "RX" } else { "TX" };
+        let sock = st
+            .rx
+            .get(queue as usize)
+            .and_then(|e| e.as_ref())
+            .and_then(|e| e.sock.upgrade())
+            .ok_or_else(|| {
+                DriverError::Invalid(format!("{dir} queue {queue}: its socket is not set up"))
+            })?;
+        let fd = sock
+            .dup()
+            .map_err(io_err(format!("duplicating queue {queue}'s socket")))?;
+        sock.set_lent(rx);
+        if !rx {
+            sock.park_empty_if_none(false)
+                .map_err(DriverError::Invalid)?;
+        }
+        let (base, len) = sock.umem.region();
+        let args = share::encode(&share::Desc {
+            rx,
+            ring_size: sock.ring_size,
+            queue: sock.queue,
+            ino: sock.ino,
+            page: self.page as u64,
+            base: base as u64,
+            len: len as u64,
+            need_wakeup: self.params.need_wakeup,
+            busy: self.params.busy_budget > 0,
+            pool: sock.umem.pool().mempool().name().to_string(),
+        });
+        if let Some(slot) = st.lent.get_mut(queue as usize) {
+            *slot = Some(sock);
+        }
+        Ok(SharedQueue {
+            args,
+            fds: vec![fd],
+        })
+    }
+
     fn map(&self, st: &mut State) -> DriverResult<()> {
         if st.map.is_none() {
             let entries = self.params.start_queue + self.params.queue_count as u32;
@@ -351,6 +453,7 @@ impl EthDevice for AfXdpDevice {
         }
         let mut st = self.lock();
         st.rx = (0..nb_rx).map(|_| None).collect();
+        st.lent = (0..nb_rx).map(|_| None).collect();
         st.tx_links = (0..nb_tx).map(|_| Arc::new(TxLink::default())).collect();
         Ok(())
     }
@@ -368,6 +471,13 @@ impl EthDevice for AfXdpDevice {
             )));
         }
         let mut st = self.lock();
+        // Back from a secondary process: the same socket (a queue pair whose TX side alone
+        // was lent gets a new one, below).
+        if let Some(sock) = st.lent.get(s.queue as usize).cloned().flatten()
+            && sock.is_lent(true)
+        {
+            return self.rx_back(&mut st, sock, ring, s);
+        }
         // A live socket of the same pool, whose UMEM this one shares with shared_umem=1.
         let share = if p.shared_umem {
             st.rx
@@ -402,6 +512,8 @@ impl EthDevice for AfXdpDevice {
                 need_wakeup: p.need_wakeup,
                 busy_budget: p.busy_budget,
                 share: share.as_deref(),
+                port: s.port,
+                qid: s.queue,
             },
         )
         .map_err(io_err(format!("'{}' queue {queue}", self.iface())))?;
@@ -447,6 +559,14 @@ impl EthDevice for AfXdpDevice {
             self.params.busy_budget > 0,
             s.counters,
         )))
+    }
+
+    fn share_rx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
+        self.share(true, queue)
+    }
+
+    fn share_tx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
+        self.share(false, queue)
     }
 
     fn start(&self) -> DriverResult<()> {
@@ -499,6 +619,7 @@ impl EthDevice for AfXdpDevice {
         st.data_maps.clear();
         st.map = None;
         st.rx.clear();
+        st.lent.clear();
         st.tx_links.clear();
         if st.promisc_set {
             let _ = self.netif.change_flags(0, libc::IFF_PROMISC as u32);

@@ -25,6 +25,12 @@
 //!   (`XDP_USE_NEED_WAKEUP`; `need_wakeup=0` wakes it every burst) or when busy polling
 //!   (`busy_budget`, DPDK's default 64; 0 turns it off).
 //! - **Queues.** One socket per queue pair, bound to interface queue `start_queue + q`.
+//! - **Secondary processes** drive a queue pair's sides (`share.rs`): the primary passes a
+//!   descriptor of the socket; the secondary maps the side's two rings from it again (their
+//!   indexes are in the rings' shared memory) over the same UMEM (the pool's memzone, at the
+//!   same address), and the record of the mbufs the side gave the kernel goes between the
+//!   processes in a memzone of its own (`afxdp_lent_P_rQ`/`_tQ`), used in place, so that a
+//!   secondary that dies leaves it as it stood.
 //! - **Counters.** `imissed` is the kernel's `rx_dropped + rx_ring_full` (`XDP_STATISTICS`,
 //!   read when the statistics are), `rx_nombuf` the received frames whose buffer could not be
 //!   replaced. xstats per queue: `rx_qN_xdp_dropped`, `rx_qN_ring_full`,
@@ -33,7 +39,8 @@
 //!   and `xdp_native`.
 //!
 //! `unsafe` lives in `bpf.rs` and `xsk.rs` (system calls), `ring.rs` (the memory shared with
-//! the kernel) and `umem.rs` (mbufs that the kernel held, owned again); the other modules
+//! the kernel) and `umem.rs` (mbufs that the kernel held, owned again, and the lent record in
+//! a memzone); the other modules
 //! forbid it.
 
 mod bpf;
@@ -43,6 +50,7 @@ mod elf;
 mod program;
 mod ring;
 mod rx;
+mod share;
 mod socket;
 mod tx;
 mod umem;
@@ -53,6 +61,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rpdk_eal::bus::{Devargs, DriverError as BusError, VDEV_DRIVERS, VdevDriver};
 
 use device::AfXdpDevice;
+pub(crate) use share::{attach_rx, attach_tx};
 
 /// The driver's name.
 pub const DRIVER: &str = "net_af_xdp";

@@ -141,6 +141,6 @@ impl RxQueueOps for AfXdpRx {
 impl Drop for AfXdpRx {
     fn drop(&mut self) {
         let lent = std::mem::replace(&mut self.lent, self.xsk.umem.lent());
-        self.xsk.give_back(lent);
+        self.xsk.leave(true, lent);
     }
 }

@@ -6,11 +6,13 @@
 #![forbid(unsafe_code)]
 
 use std::io;
-use std::sync::atomic::AtomicU64;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::LOG;
 use super::ring::{Consumer, Producer};
-use super::umem::{Lent, Umem};
+use super::umem::{Lent, Umem, zone_name};
 use super::xsk::{RingKind, XskSocket};
 
 /// The TX side's rings.
@@ -53,6 +55,18 @@ pub(super) struct QueueSocket {
     tx: Mutex<Option<TxRings>>,
     /// What the queues gave the kernel and did not get back when they went.
     returned: Mutex<Vec<Lent>>,
+    /// Entries of each ring.
+    pub ring_size: u32,
+    /// The port and its queue (the port's numbering) this socket serves.
+    pub port: u16,
+    pub qid: u16,
+    /// The socket's inode (names it in a lent record's memzone).
+    pub ino: u64,
+    /// Opened by this process (the primary), not passed to it.
+    opener: bool,
+    /// Per side (RX, TX): handed to another process at least once, so that its record of lent
+    /// mbufs lives in a memzone (see `umem`) and a driver that goes parks it there.
+    lent_mode: [AtomicBool; 2],
 }
 
 /// How to set up a socket.
@@ -67,6 +81,9 @@ pub(super) struct SocketCfg<'a> {
     pub busy_budget: u32,
     /// A socket of the same pool whose UMEM to share.
     pub share: Option<&'a QueueSocket>,
+    /// The port and its queue.
+    pub port: u16,
+    pub qid: u16,
 }
 
 /// How long a bind that meets a busy queue (a socket of an earlier user still closing) is
@@ -160,6 +177,7 @@ impl QueueSocket {
             }
         }
         let zerocopy = sock.zerocopy().unwrap_or(false);
+        let ino = sock.inode().map_err(ctx("reading the socket's inode"))?;
         Ok((
             Arc::new(QueueSocket {
                 sock: Some(sock),
@@ -169,9 +187,137 @@ impl QueueSocket {
                 xstats: Arc::new(QueueXstats::default()),
                 tx: Mutex::new(Some(tx)),
                 returned: Mutex::new(Vec::new()),
+                ring_size: n,
+                port: cfg.port,
+                qid: cfg.qid,
+                ino,
+                opener: true,
+                lent_mode: [AtomicBool::new(false), AtomicBool::new(false)],
             }),
             rx,
         ))
+    }
+
+    /// The socket another process set up and passed (`fd`), bound to interface queue `queue`
+    /// with rings of `ring_size` entries; `ino` is the inode that process saw.
+    pub fn adopt(
+        fd: OwnedFd,
+        umem: Arc<Umem>,
+        queue: u32,
+        ring_size: u32,
+        ino: u64,
+        (port, qid): (u16, u16),
+    ) -> io::Result<Arc<QueueSocket>> {
+        let sock = XskSocket::from_fd(fd)?;
+        let seen = sock.inode()?;
+        if seen != ino {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the socket passed is inode {seen}, the primary described inode {ino}"),
+            ));
+        }
+        let zerocopy = sock.zerocopy().unwrap_or(false);
+        Ok(Arc::new(QueueSocket {
+            sock: Some(sock),
+            umem,
+            queue,
+            zerocopy,
+            xstats: Arc::new(QueueXstats::default()),
+            tx: Mutex::new(None),
+            returned: Mutex::new(Vec::new()),
+            ring_size,
+            port,
+            qid,
+            ino,
+            opener: false,
+            lent_mode: [AtomicBool::new(true), AtomicBool::new(true)],
+        }))
+    }
+
+    /// Another descriptor of the socket, to pass to another process.
+    pub fn dup(&self) -> io::Result<OwnedFd> {
+        self.xsk().dup()
+    }
+
+    /// Marks side RX (`rx`) or TX as handed to another process: from now on its record of
+    /// lent mbufs is parked in a memzone whenever its driver goes.
+    pub fn set_lent(&self, rx: bool) {
+        self.lent_mode[usize::from(!rx)].store(true, Ordering::Release);
+    }
+
+    /// Whether side `rx` was ever handed over.
+    pub fn is_lent(&self, rx: bool) -> bool {
+        self.lent_mode[usize::from(!rx)].load(Ordering::Acquire)
+    }
+
+    fn zone(&self, rx: bool) -> String {
+        zone_name(self.port, rx, self.qid)
+    }
+
+    /// The RX side of a socket handed over: its rings mapped again (their positions are in the
+    /// rings' shared words) and the record its last driver left in the memzone.
+    pub fn rx_side(&self) -> io::Result<(RxRings, Lent)> {
+        let n = self.ring_size;
+        let lent = self
+            .umem
+            .take_parked(&self.zone(true), self.ino)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let rings = RxRings {
+            fill: self.xsk().producer(RingKind::Fill, n)?,
+            rx: self.xsk().consumer(RingKind::Rx, n)?,
+        };
+        Ok((rings, lent))
+    }
+
+    /// The TX side's rings and record: those of the socket's first TX queue, or, for the next
+    /// one, the rings mapped again and the record its last driver parked.
+    pub fn tx_side(&self) -> io::Result<(TxRings, Lent)> {
+        let stored = self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let lent = if self.is_lent(false) {
+            self.umem
+                .take_parked(&self.zone(false), self.ino)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+        } else if let Some(rings) = stored {
+            return Ok((rings, self.umem.lent()));
+        } else {
+            self.umem.lent()
+        };
+        let n = self.ring_size;
+        let rings = TxRings {
+            tx: self.xsk().producer(RingKind::Tx, n)?,
+            comp: self.xsk().consumer(RingKind::Completion, n)?,
+        };
+        Ok((rings, lent))
+    }
+
+    /// Makes sure side `rx` has a record parked for the process it is handed to (a TX side
+    /// that never sent has none yet).
+    pub fn park_empty_if_none(&self, rx: bool) -> Result<(), String> {
+        let name = self.zone(rx);
+        if self.umem.take_parked(&name, self.ino).is_ok() {
+            return Ok(());
+        }
+        self.umem.park(&self.umem.lent(), &name, self.ino)
+    }
+
+    /// What a queue side's driver does with its record of lent mbufs when it goes: parks it
+    /// for the next driver if the side is handed between processes, otherwise keeps it to
+    /// free once the socket is closed.
+    pub fn leave(&self, rx: bool, lent: Lent) {
+        if self.is_lent(rx) {
+            match self.umem.park(&lent, &self.zone(rx), self.ino) {
+                Ok(()) => return,
+                Err(e) => log::error!(
+                    target: LOG,
+                    "port {} queue {}: {e}; the mbufs its {} side lent are freed when the \
+                     socket closes",
+                    self.port,
+                    self.qid,
+                    if rx { "RX" } else { "TX" }
+                ),
+            }
+        }
+        self.give_back(lent);
     }
 
     fn xsk(&self) -> &XskSocket {
@@ -200,13 +346,9 @@ impl QueueSocket {
         self.xsk().statistics()
     }
 
-    /// The TX rings, once (for the TX queue when the port starts).
-    pub fn take_tx(&self) -> Option<TxRings> {
-        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
-
     /// Keeps a queue side's record of lent mbufs, to free them once the socket is closed.
     pub fn give_back(&self, lent: Lent) {
+        let lent = if lent.in_zone() { lent.to_heap() } else { lent };
         if lent.count() > 0 {
             self.returned
                 .lock()
@@ -226,7 +368,23 @@ impl Drop for QueueSocket {
         drop(self.sock.take());
         let returned = self.returned.get_mut().unwrap_or_else(|e| e.into_inner());
         for mut lent in returned.drain(..) {
-            self.umem.free_lent(&mut lent);
+            // A secondary's descriptor closing leaves the socket open: the kernel may still
+            // hold the mbufs, which then stay lent (no second owner).
+            if self.opener {
+                self.umem.free_lent(&mut lent);
+            }
+        }
+        // A side handed between processes left its record in a memzone; the process that
+        // opened the socket frees what it records once the socket is gone (in the others,
+        // closing a descriptor leaves the socket open).
+        if self.opener {
+            for rx in [true, false] {
+                if self.lent_mode[usize::from(!rx)].load(Ordering::Acquire)
+                    && let Ok(mut lent) = self.umem.take_parked(&self.zone(rx), self.ino)
+                {
+                    self.umem.free_lent(&mut lent);
+                }
+            }
         }
     }
 }

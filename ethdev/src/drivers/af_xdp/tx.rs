@@ -81,7 +81,7 @@ impl Drop for Bound {
     fn drop(&mut self) {
         self.complete();
         let lent = std::mem::replace(&mut self.lent, self.xsk.umem.lent());
-        self.xsk.give_back(lent);
+        self.xsk.leave(false, lent);
     }
 }
 
@@ -122,12 +122,31 @@ impl AfXdpTx {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        if let Some(xsk) = sock
-            && let Some(rings) = xsk.take_tx()
-        {
-            let lent = xsk.umem.lent();
-            self.bound = Some(Bound { xsk, rings, lent });
+        if let Some(xsk) = sock {
+            match xsk.tx_side() {
+                Ok((rings, lent)) => self.bound = Some(Bound { xsk, rings, lent }),
+                Err(e) => log::error!(
+                    target: super::LOG,
+                    "port {} TX queue {}: {e}: the queue sends nothing",
+                    xsk.port,
+                    xsk.qid
+                ),
+            }
         }
+    }
+
+    /// The TX queue a secondary process drives: bound to the socket the primary passed from
+    /// the start.
+    pub fn attached(
+        xsk: Arc<QueueSocket>,
+        need_wakeup: bool,
+        busy: bool,
+        counters: Arc<QueueCounters>,
+    ) -> std::io::Result<AfXdpTx> {
+        let (rings, lent) = xsk.tx_side()?;
+        let mut tx = AfXdpTx::new(Arc::new(TxLink::default()), need_wakeup, busy, counters);
+        tx.bound = Some(Bound { xsk, rings, lent });
+        Ok(tx)
     }
 }
 

@@ -17,6 +17,9 @@
 //! is an error counted, never a second owner. When the socket is closed, the mbufs still lent
 //! are freed ([`Umem::free_lent`]): no leak, whatever the kernel held.
 
+use std::ptr::NonNull;
+
+use rpdk_eal::memzone::{self, Memzone, MemzoneFlags};
 use rpdk_mbuf::{MBUF_HEADER_SIZE, Mbuf, MbufHeader, PktmbufPool};
 
 /// Bytes the kernel leaves before a received frame (`XDP_PACKET_HEADROOM`).
@@ -40,41 +43,116 @@ pub(super) struct Umem {
     objects: u32,
 }
 
-/// Which of a pool's mbufs one ring side gave to the kernel: a bit per object.
+/// Which of a pool's mbufs one ring side gave to the kernel: a bit per object, with their
+/// count. In this process's heap, or, once the side was lent to a secondary process, in a
+/// memzone ([`zone_name`]) that whichever process drives the side updates in place: a process
+/// that dies driving it leaves the record as it stood.
 #[derive(Debug)]
 pub(super) struct Lent {
-    bits: Box<[u64]>,
-    count: u32,
+    bits: NonNull<u64>,
+    words: usize,
+    count: NonNull<u32>,
+    store: Store,
 }
 
+#[derive(Debug)]
+enum Store {
+    Heap { _bits: Box<[u64]>, _count: Box<u32> },
+    Zone { _keep: Memzone },
+}
+
+// SAFETY: the pointers point into `store` (a heap allocation that moves with it, or a memzone
+// it keeps mapped); one ring side is driven by one thread of one process at a time.
+unsafe impl Send for Lent {}
+
 impl Lent {
+    fn heap(words: usize) -> Lent {
+        let mut bits = vec![0u64; words].into_boxed_slice();
+        let mut count = Box::new(0u32);
+        Lent {
+            bits: NonNull::new(bits.as_mut_ptr()).unwrap_or(NonNull::dangling()),
+            words,
+            count: NonNull::from(&mut *count),
+            store: Store::Heap {
+                _bits: bits,
+                _count: count,
+            },
+        }
+    }
+
     /// How many mbufs are out.
     #[inline(always)]
     pub fn count(&self) -> u32 {
-        self.count
+        // SAFETY: `count` points into `store`, which `self` keeps.
+        unsafe { self.count.as_ptr().read() }
+    }
+
+    #[inline(always)]
+    fn word(&self, w: usize) -> *mut u64 {
+        debug_assert!(w < self.words);
+        // SAFETY: `w` is below `words` (an object index of the pool), within the bits.
+        unsafe { self.bits.as_ptr().add(w) }
     }
 
     #[inline(always)]
     fn set(&mut self, i: u32) -> bool {
         let (w, b) = ((i / 64) as usize, 1u64 << (i % 64));
-        if self.bits[w] & b != 0 {
-            return false;
+        let p = self.word(w);
+        // SAFETY: a word of the bits, which only this side's driver (`&mut self`) touches.
+        unsafe {
+            if p.read() & b != 0 {
+                return false;
+            }
+            p.write(p.read() | b);
+            self.count.as_ptr().write(self.count() + 1);
         }
-        self.bits[w] |= b;
-        self.count += 1;
         true
     }
 
     #[inline(always)]
     fn clear(&mut self, i: u32) -> bool {
         let (w, b) = ((i / 64) as usize, 1u64 << (i % 64));
-        if self.bits[w] & b == 0 {
-            return false;
+        let p = self.word(w);
+        // SAFETY: as in `set`.
+        unsafe {
+            if p.read() & b == 0 {
+                return false;
+            }
+            p.write(p.read() & !b);
+            self.count.as_ptr().write(self.count().saturating_sub(1));
         }
-        self.bits[w] &= !b;
-        self.count -= 1;
         true
     }
+
+    /// Whether the record is in a memzone.
+    pub fn in_zone(&self) -> bool {
+        matches!(self.store, Store::Zone { .. })
+    }
+
+    /// A copy in this process's heap (of a record in a memzone, to keep after the zone's next
+    /// use).
+    pub fn to_heap(&self) -> Lent {
+        let h = Lent::heap(self.words);
+        for w in 0..self.words {
+            // SAFETY: word `w` of both records, each `words` long.
+            unsafe { h.word(w).write(self.word(w).read()) };
+        }
+        // SAFETY: `h.count` points into `h`'s store.
+        unsafe { h.count.as_ptr().write(self.count()) };
+        h
+    }
+}
+
+/// Bytes of a lent record's memzone header: the socket's inode (u64), the count (u32), the pool's
+/// objects (u32).
+const ZONE_HEADER: usize = 16;
+
+/// The memzone that holds one ring side's [`Lent`] record once processes hand the side over:
+/// `afxdp_lent_P_rQ` (RX) or `afxdp_lent_P_tQ` (TX) for queue Q of port P. Its header names
+/// the socket it is for by its inode (the same in every process that has a descriptor of it),
+/// so that a record of an older socket is never taken for the current one's.
+pub(super) fn zone_name(port: u16, rx: bool, queue: u16) -> String {
+    format!("afxdp_lent_{port}_{}{queue}", if rx { 'r' } else { 't' })
 }
 
 impl Umem {
@@ -124,10 +202,82 @@ impl Umem {
 
     /// An empty record of lent mbufs for one ring side.
     pub fn lent(&self) -> Lent {
-        Lent {
-            bits: vec![0; (self.objects as usize).div_ceil(64)].into_boxed_slice(),
-            count: 0,
+        Lent::heap(self.words())
+    }
+
+    fn words(&self) -> usize {
+        (self.objects as usize).div_ceil(64)
+    }
+
+    fn zone_len(&self) -> usize {
+        ZONE_HEADER + 8 * self.words()
+    }
+
+    /// Leaves `lent` in memzone `name` for socket `ino`'s next driver, in another process:
+    /// a record already in the zone stays as it is, one in the heap is copied there.
+    pub fn park(&self, lent: &Lent, name: &str, ino: u64) -> Result<(), String> {
+        if lent.in_zone() {
+            return Ok(());
         }
+        let zone = match memzone::lookup(name) {
+            Some(z) => z,
+            None => memzone::reserve(name, self.zone_len(), None, MemzoneFlags::default())
+                .map_err(|e| format!("reserving memzone {name} for the lent mbufs: {e}"))?,
+        };
+        if zone.len() < self.zone_len() {
+            return Err(format!(
+                "memzone {name} has {} bytes, the record of {} mbufs {}",
+                zone.len(),
+                self.objects,
+                self.zone_len()
+            ));
+        }
+        let base = zone.as_ptr();
+        // SAFETY: the zone holds at least `zone_len` bytes (checked), 8-aligned (a memzone
+        // starts on a cache line); no process drives this side while it is handed over.
+        unsafe {
+            base.cast::<u64>().write(ino);
+            base.add(8).cast::<u32>().write(lent.count());
+            base.add(12).cast::<u32>().write(self.objects);
+            let bits = base.add(ZONE_HEADER).cast::<u64>();
+            for w in 0..self.words() {
+                bits.add(w).write(lent.word(w).read());
+            }
+        }
+        Ok(())
+    }
+
+    /// The record of socket `ino`'s side parked in memzone `name`, used in place.
+    pub fn take_parked(&self, name: &str, ino: u64) -> Result<Lent, String> {
+        let zone = memzone::lookup(name)
+            .ok_or_else(|| format!("no memzone {name}: the side's lent mbufs were not parked"))?;
+        if zone.len() < self.zone_len() {
+            return Err(format!("memzone {name} is too small for the pool's record"));
+        }
+        let base = zone.as_ptr();
+        // SAFETY: the header's words, within the zone (checked), aligned.
+        let (z_ino, objects) =
+            unsafe { (base.cast::<u64>().read(), base.add(12).cast::<u32>().read()) };
+        if z_ino != ino || objects != self.objects {
+            return Err(format!(
+                "memzone {name} holds the record of another socket or pool (inode {z_ino}, {objects} \
+                 mbufs; this queue's socket is inode {ino}, its pool has {})",
+                self.objects
+            ));
+        }
+        // SAFETY: as above: the count and the bits lie within the zone, which the record keeps.
+        let (count, bits) = unsafe {
+            (
+                NonNull::new_unchecked(base.add(8).cast::<u32>()),
+                NonNull::new_unchecked(base.add(ZONE_HEADER).cast::<u64>()),
+            )
+        };
+        Ok(Lent {
+            bits,
+            words: self.words(),
+            count,
+            store: Store::Zone { _keep: zone },
+        })
     }
 
     #[inline(always)]

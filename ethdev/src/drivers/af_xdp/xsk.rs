@@ -82,6 +82,44 @@ impl XskSocket {
         Ok(XskSocket(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
+    /// The socket of descriptor `fd`, which another process passed (`SCM_RIGHTS`): bound,
+    /// with its rings; checked to be an AF_XDP socket.
+    pub fn from_fd(fd: OwnedFd) -> io::Result<XskSocket> {
+        let mut domain: c_int = 0;
+        let mut len = size_of::<c_int>() as libc::socklen_t;
+        // SAFETY: `domain` is a writable int of the size passed.
+        check(unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_DOMAIN,
+                (&mut domain as *mut c_int).cast::<c_void>(),
+                &mut len,
+            )
+        })?;
+        if domain != libc::AF_XDP {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the descriptor passed is a socket of family {domain}, not AF_XDP"),
+            ));
+        }
+        Ok(XskSocket(fd))
+    }
+
+    /// Another descriptor of the socket (to pass to another process).
+    pub fn dup(&self) -> io::Result<OwnedFd> {
+        self.0.try_clone()
+    }
+
+    /// The socket's inode: the same in every process holding a descriptor of it.
+    pub fn inode(&self) -> io::Result<u64> {
+        // SAFETY: an all-zero `stat` is a valid value for fstat to overwrite.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `st` is a writable stat.
+        check(unsafe { libc::fstat(self.fd(), &mut st) })?;
+        Ok(st.st_ino)
+    }
+
     /// The descriptor (for the XSKMAP and for sockets sharing this one's UMEM).
     pub fn fd(&self) -> i32 {
         self.0.as_raw_fd()
