@@ -164,6 +164,16 @@ pub(crate) struct WordRange {
 }
 
 impl WordRange {
+    /// A range every packet is in (value 0 under mask 0), to fill fixed arrays.
+    pub(crate) const ANY: WordRange = WordRange {
+        word: 0,
+        shift: 0,
+        down: 0,
+        mask: 0,
+        lo: 0,
+        span: 0,
+    };
+
     /// The word form of range `lo..=hi` on field `f` (offset within the flat block) under
     /// mask `m`, when it has one.
     fn of(f: &Field, m: u128, lo: u128, hi: u128) -> Option<WordRange> {
@@ -188,7 +198,7 @@ impl WordRange {
     }
 
     #[inline(always)]
-    fn matches(&self, flat: &Flat) -> bool {
+    pub(crate) fn matches(&self, flat: &Flat) -> bool {
         let w = flat.word(self.word as usize);
         let v = ((w >> self.shift).swap_bytes() >> self.down) & self.mask;
         v.wrapping_sub(self.lo) <= self.span

@@ -14,7 +14,7 @@
 //! rule they hold; the search stops at the first whose best cannot beat the match so far. Rules
 //! with INVERT, ANY or RAW go to a list checked in order by the reference matcher.
 
-use super::compile::{Compiled, Flat, KEY_WORDS, gather, resolve};
+use super::compile::{Compiled, Flat, KEY_WORDS, WordRange, gather, resolve};
 use crate::item::ItemType;
 use crate::packet::{Layers, Meta};
 use std::collections::{BTreeMap, HashMap};
@@ -237,13 +237,20 @@ struct Tuple {
 /// are checked through their compiled form.
 const INLINE: usize = 4;
 
+/// One-word ranges a bucket entry checks in place (a 5-tuple rule's two port ranges).
+const INLINE_RANGES: usize = 2;
+
 /// A rule in a bucket, with what its check needs in place (one read, no pointer chase).
 #[derive(Clone)]
 struct Entry {
     order: (u32, u64),
     n: u8,
-    /// Ranges, metadata or more than `INLINE` words: check `rule` too.
+    /// How many of `ranges` are the rule's.
+    nr: u8,
+    /// Other ranges, metadata, more than `INLINE` words or `INLINE_RANGES` one-word ranges:
+    /// check `rule` too.
     more: bool,
+    ranges: [WordRange; INLINE_RANGES],
     idx: [u8; INLINE],
     mask: [u64; INLINE],
     val: [u64; INLINE],
@@ -255,10 +262,12 @@ impl Entry {
         let mut e = Entry {
             order: r.order,
             n: f.words.len().min(INLINE) as u8,
+            nr: f.word_ranges.len().min(INLINE_RANGES) as u8,
             more: f.words.len() > INLINE
-                || !f.word_ranges.is_empty()
+                || f.word_ranges.len() > INLINE_RANGES
                 || !f.ranges.is_empty()
                 || !f.metas.is_empty(),
+            ranges: [WordRange::ANY; INLINE_RANGES],
             idx: [0; INLINE],
             mask: [0; INLINE],
             val: [0; INLINE],
@@ -269,6 +278,9 @@ impl Entry {
             e.mask[i] = m;
             e.val[i] = v;
         }
+        for (i, r) in f.word_ranges.iter().take(INLINE_RANGES).enumerate() {
+            e.ranges[i] = *r;
+        }
         e
     }
 
@@ -276,6 +288,11 @@ impl Entry {
     fn matches(&self, flat: &Flat, meta: &Meta) -> bool {
         for i in 0..self.n as usize {
             if flat.word(self.idx[i] as usize) & self.mask[i] != self.val[i] {
+                return false;
+            }
+        }
+        for r in &self.ranges[..self.nr as usize] {
+            if !r.matches(flat) {
                 return false;
             }
         }
