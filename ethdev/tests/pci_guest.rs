@@ -320,9 +320,16 @@ fn nic_both_directions() {
     let n = nic_rx.rx_burst(&mut burst);
     assert!(n > 1, "frames waiting: {n}");
     per_burst(mmio_writes(&nic) - before, "an RX burst", e1000);
+    // The burst may hold a frame of the peer kernel's own (IPv6 neighbour discovery, say):
+    // only ours count.
+    let mine = burst.iter().filter(|m| ours(m.data())).count();
     burst.clear();
-    let rest = receive(&mut nic_rx, 16 - n);
-    assert_eq!(n + rest.len(), 16, "the frames of the register-write check");
+    let rest = receive(&mut nic_rx, 16 - mine);
+    assert_eq!(
+        mine + rest.len(),
+        16,
+        "the frames of the register-write check"
+    );
 
     // Promiscuous off: frames to another MAC are filtered by the device, ours still come.
     nic.promiscuous_disable().unwrap();
