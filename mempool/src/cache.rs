@@ -280,3 +280,28 @@ pub(crate) struct LcoreSlot {
     pub cache: CacheCore,
     pub stats: StatsCells,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::copy_ptrs;
+
+    /// Every length from 0 to past the inline limit, at an odd offset in both slices: each
+    /// destination slot holds its source pointer and the slots around the copy are untouched.
+    #[test]
+    fn copy_ptrs_every_length() {
+        let src: Vec<*mut u8> = (1..=80usize).map(|i| (i * 8) as *mut u8).collect();
+        let guard = usize::MAX as *mut u8;
+        for n in 0..=70 {
+            let mut dst = vec![guard; 80];
+            copy_ptrs(&mut dst[3..3 + n], &src[1..1 + n]);
+            for (i, &p) in dst.iter().enumerate() {
+                let want = if (3..3 + n).contains(&i) {
+                    src[i - 2]
+                } else {
+                    guard
+                };
+                assert_eq!(p, want, "length {n}, slot {i}");
+            }
+        }
+    }
+}
