@@ -201,6 +201,29 @@ impl AfPacketDevice {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A descriptor of an RX (`rx`) or TX queue's socket, with the ring's geometry and the
+    /// queue's settings; the ring's position goes through the queue's record in the shared
+    /// port data, where this process's queue object parks it when the port layer drops it.
+    fn share_queue(&self, rx: bool, queue: u16) -> DriverResult<SharedQueue> {
+        let dir = if rx { "RX" } else { "TX" };
+        let mut st = self.lock();
+        let slots = if rx { &mut st.rx_q } else { &mut st.tx_q };
+        let l = slots
+            .get_mut(queue as usize)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| DriverError::Invalid(format!("{dir} queue {queue} is not set up")))?;
+        let fd = l
+            .sock
+            .dup_fd()
+            .map_err(io_err(format!("duplicating the {dir} socket")))?;
+        l.lent = true;
+        let args = share::encode(rx, rx && l.vlan_strip, &Geometry::of(&self.params, rx));
+        Ok(SharedQueue {
+            args,
+            fds: vec![fd],
+        })
+    }
+
     fn iface(&self) -> &str {
         &self.params.iface
     }
@@ -521,45 +544,12 @@ impl EthDevice for AfPacketDevice {
         }))
     }
 
-    /// A descriptor of the queue's socket, with the ring's geometry and the queue's settings;
-    /// the ring's position goes through the queue's record in the shared port data, where
-    /// this process's queue object parks it when the port layer drops it.
     fn share_rx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
-        let mut st = self.lock();
-        let l = st
-            .rx_q
-            .get_mut(queue as usize)
-            .and_then(Option::as_mut)
-            .ok_or_else(|| DriverError::Invalid(format!("RX queue {queue} is not set up")))?;
-        let fd = l
-            .sock
-            .dup_fd()
-            .map_err(io_err("duplicating the RX socket".into()))?;
-        l.lent = true;
-        let args = share::encode(true, l.vlan_strip, &Geometry::of(&self.params, true));
-        Ok(SharedQueue {
-            args,
-            fds: vec![fd],
-        })
+        self.share_queue(true, queue)
     }
 
     fn share_tx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
-        let mut st = self.lock();
-        let l = st
-            .tx_q
-            .get_mut(queue as usize)
-            .and_then(Option::as_mut)
-            .ok_or_else(|| DriverError::Invalid(format!("TX queue {queue} is not set up")))?;
-        let fd = l
-            .sock
-            .dup_fd()
-            .map_err(io_err("duplicating the TX socket".into()))?;
-        l.lent = true;
-        let args = share::encode(false, false, &Geometry::of(&self.params, false));
-        Ok(SharedQueue {
-            args,
-            fds: vec![fd],
-        })
+        self.share_queue(false, queue)
     }
 
     fn start(&self) -> DriverResult<()> {
