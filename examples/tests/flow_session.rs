@@ -4,14 +4,12 @@
 //! `flow query` counts and the replies to refused rules and bad syntax checked.
 
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::Duration;
 
-use rpdk_testsupport::allowed_cpus;
 use rpdk_testsupport::netns::NetNs;
 use rpdk_testsupport::prompt::Prompted;
 use rpdk_testsupport::raw::RawSocket;
-use rpdk_testsupport::testpmd::{CmdlineRun, null_pair_with_cmdline_file};
+use rpdk_testsupport::testpmd::{CmdlineRun, af_packet_in_netns, null_pair_with_cmdline_file};
 
 const SRC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const DST: [u8; 6] = [0x00, 0x11, 0x22, 0x33, 0x44, 0x55];
@@ -54,20 +52,7 @@ fn frame(dport: u16, len: usize, vlan: Option<u16>) -> Vec<u8> {
 
 /// rpdk-testpmd in the namespace on a net_af_packet port of `iface`, driven at its prompt.
 fn session(ns: &NetNs, iface: &str, app: &[&str]) -> Prompted {
-    let cpus = allowed_cpus();
-    let lcores = format!("0@{},1@{}", cpus[0], cpus[cpus.len() - 1]);
-    let mut cmd = Command::new("ip");
-    cmd.args([
-        "netns",
-        "exec",
-        ns.name(),
-        env!("CARGO_BIN_EXE_rpdk-testpmd"),
-    ])
-    .args(["--lcores", &lcores, "--no-huge", "--no-shconf"])
-    .args(["--vdev", &format!("net_af_packet0,iface={iface}")])
-    .arg("--")
-    .args(app);
-    Prompted::spawn(cmd, "testpmd> ")
+    af_packet_in_netns(env!("CARGO_BIN_EXE_rpdk-testpmd"), ns, iface, app)
 }
 
 /// One packet of the verbose dump: its queue, its line and its ol_flags line.

@@ -11,27 +11,14 @@ use std::time::{Duration, Instant};
 
 use etherparse::PacketBuilder;
 use rpdk_mbuf::net::{Ethernet, Ipv4, Udp};
-use rpdk_testsupport::allowed_cpus;
 use rpdk_testsupport::netns::NetNs;
 use rpdk_testsupport::prompt::Prompted;
 use rpdk_testsupport::raw::RawSocket;
+use rpdk_testsupport::testpmd::af_packet_in_netns;
 
 /// rpdk-testpmd in the namespace on a net_af_packet port of `iface`, driven at its prompt.
 fn session(ns: &NetNs, iface: &str, app: &[&str]) -> Prompted {
-    let cpus = allowed_cpus();
-    let lcores = format!("0@{},1@{}", cpus[0], cpus[cpus.len() - 1]);
-    let mut cmd = Command::new("ip");
-    cmd.args([
-        "netns",
-        "exec",
-        ns.name(),
-        env!("CARGO_BIN_EXE_rpdk-testpmd"),
-    ])
-    .args(["--lcores", &lcores, "--no-huge", "--no-shconf"])
-    .args(["--vdev", &format!("net_af_packet0,iface={iface}")])
-    .arg("--")
-    .args(app);
-    Prompted::spawn(cmd, "testpmd> ")
+    af_packet_in_netns(env!("CARGO_BIN_EXE_rpdk-testpmd"), ns, iface, app)
 }
 
 /// Ethernet / IPv4 / UDP to 192.168.7.7 port `dport`, with a payload naming `n`.

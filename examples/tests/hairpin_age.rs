@@ -5,13 +5,13 @@
 //! reach the application once it forwards; a rule with `age timeout 1` whose flow stops
 //! raises `Port 0: flow aged event` and `flow aged 0 destroy` lists and destroys it.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rpdk_testsupport::allowed_cpus;
 use rpdk_testsupport::netns::NetNs;
 use rpdk_testsupport::prompt::Prompted;
 use rpdk_testsupport::raw::RawSocket;
+use rpdk_testsupport::testpmd::in_netns;
 
 /// UDP frame `i` from 10.0.0.1 to 192.168.1.1 port `dport` (etherparse builds it).
 fn frame(i: u32, dport: u16) -> Vec<u8> {
@@ -31,17 +31,7 @@ fn ours(f: &[u8]) -> bool {
 
 /// rpdk-testpmd in the namespace with EAL options `eal`, driven at its prompt.
 fn session(ns: &NetNs, eal: &[&str], app: &[&str]) -> Prompted {
-    let mut cmd = Command::new("ip");
-    cmd.args([
-        "netns",
-        "exec",
-        ns.name(),
-        env!("CARGO_BIN_EXE_rpdk-testpmd"),
-    ])
-    .args(eal)
-    .arg("--")
-    .args(app);
-    Prompted::spawn(cmd, "testpmd> ")
+    in_netns(env!("CARGO_BIN_EXE_rpdk-testpmd"), ns, eal, app)
 }
 
 /// Runs `line` at the prompt; what it printed on stdout.

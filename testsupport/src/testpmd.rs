@@ -1,12 +1,43 @@
-//! rpdk-testpmd run for a test on two `net_null` ports with a `--cmdline-file`, as DPDK's
-//! flow and meter test plans drive testpmd: the file's commands run before the first prompt,
-//! then, optionally, forwarding for a while and more commands on stdin.
+//! rpdk-testpmd run for a test, as DPDK's flow and meter test plans drive testpmd: at its
+//! prompt in a test's network namespace ([`in_netns`], [`af_packet_in_netns`]), or on two
+//! `net_null` ports with a `--cmdline-file` whose commands run before the first prompt
+//! ([`null_pair_with_cmdline_file`]).
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::allowed_cpus;
+use crate::netns::NetNs;
+use crate::prompt::Prompted;
+
+/// `bin` (rpdk-testpmd) in the namespace `ns` with EAL options `eal` and testpmd's `app`,
+/// driven at its `testpmd> ` prompt.
+pub fn in_netns(bin: &str, ns: &NetNs, eal: &[&str], app: &[&str]) -> Prompted {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns.name(), bin])
+        .args(eal)
+        .arg("--")
+        .args(app);
+    Prompted::spawn(cmd, "testpmd> ")
+}
+
+/// [`in_netns`] on a `net_af_packet` port of `iface`, with two lcores (on the first and last
+/// allowed CPUs), 4 KiB pages and no shared files.
+pub fn af_packet_in_netns(bin: &str, ns: &NetNs, iface: &str, app: &[&str]) -> Prompted {
+    let cpus = allowed_cpus();
+    let lcores = format!("0@{},1@{}", cpus[0], cpus[cpus.len() - 1]);
+    let vdev = format!("net_af_packet0,iface={iface}");
+    let eal = [
+        "--lcores",
+        &lcores,
+        "--no-huge",
+        "--no-shconf",
+        "--vdev",
+        &vdev,
+    ];
+    in_netns(bin, ns, &eal, app)
+}
 
 /// What a run printed, and the command file's path as testpmd was given it.
 pub struct CmdlineRun {
