@@ -403,6 +403,24 @@ pub fn trace(rules: &[Rule5], n: usize, seed: u64) -> Vec<Header5> {
         .collect()
 }
 
+/// The trace as mbufs of `pool`, one 60-byte frame each ([`Header5::frame`]), as the flow
+/// benchmarks classify them.
+pub fn trace_mbufs(
+    pool: &rpdk_mbuf::PktmbufPool,
+    headers: &[Header5],
+) -> Result<Vec<rpdk_mbuf::Mbuf>, String> {
+    headers
+        .iter()
+        .map(|h| {
+            let mut m = pool.alloc().map_err(|e| format!("mbuf: {e}"))?;
+            m.append(60)
+                .map_err(|e| e.to_string())?
+                .copy_from_slice(&h.frame());
+            Ok(m)
+        })
+        .collect()
+}
+
 impl Header5 {
     /// The header in dpdk-test-acl's `--tracef` format.
     pub fn acl_line(&self) -> String {

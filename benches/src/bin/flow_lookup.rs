@@ -21,7 +21,7 @@
 //! - `--ms M --rounds R` (default 300 and 5): R timed runs of M ms each; prints Mpps per run,
 //!   then the median with the minimum and maximum.
 
-use rpdk_benches::classbench::{Params, Rule5, trace};
+use rpdk_benches::classbench::{Params, Rule5, trace, trace_mbufs};
 use rpdk_flow::syntax::{FlowCommand, parse};
 use rpdk_flow::{Direction, Fate, FlowTable, Verdict};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, Mbuf, PktmbufPool};
@@ -119,16 +119,7 @@ fn main() {
         None,
     )
     .unwrap_or_else(|e| die(format!("mbuf pool: {e}")));
-    let mut mbufs: Vec<Mbuf> = headers
-        .iter()
-        .map(|h| {
-            let mut m = pool.alloc().unwrap_or_else(|e| die(format!("mbuf: {e}")));
-            m.append(60)
-                .unwrap_or_else(|e| die(e))
-                .copy_from_slice(&h.frame());
-            m
-        })
-        .collect();
+    let mut mbufs: Vec<Mbuf> = trace_mbufs(&pool, &headers).unwrap_or_else(|e| die(e));
 
     if passes > 0 {
         let sum = classify_passes(&table, &mut mbufs, passes);

@@ -36,7 +36,7 @@
 //! DPDK's own tool has no template mode (22.11 to 26.07: `rte_flow_create` only), so its
 //! output format is the one of its synchronous rates.
 
-use rpdk_benches::classbench::{Header5, Params, Rule5, trace};
+use rpdk_benches::classbench::{Header5, Params, Rule5, trace, trace_mbufs};
 use rpdk_eal::rdtsc;
 use rpdk_flow::syntax::{FlowCommand, parse};
 use rpdk_flow::template::{
@@ -416,16 +416,7 @@ fn main() {
             .filter_map(|l| l.split(' ').next()?.parse::<usize>().ok())
             .sum();
 
-        let mut mbufs: Vec<Mbuf> = headers
-            .iter()
-            .map(|h| {
-                let mut m = pool.alloc().unwrap_or_else(|e| die(format!("mbuf: {e}")));
-                m.append(60)
-                    .unwrap_or_else(|e| die(e))
-                    .copy_from_slice(&h.frame());
-                m
-            })
-            .collect();
+        let mut mbufs: Vec<Mbuf> = trace_mbufs(&pool, &headers).unwrap_or_else(|e| die(e));
         // Correctness first, on a sample.
         for h in headers.iter().step_by((ntrace / 256).max(1)) {
             let got = table.classify_frame(Direction::Ingress, &h.frame(), 0).fate;
