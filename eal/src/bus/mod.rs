@@ -39,7 +39,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 pub use devargs::{BusKind, Devargs};
-pub use pci::{Bar, PciAccess, PciAddr, PciDevice, PciHandle, PciId};
+pub use pci::{Bar, PciAccess, PciAddr, PciDevice, PciHandle, PciId, SharedBar};
 
 use crate::error::{Error, Result};
 use crate::options::EalOptions;

@@ -4,7 +4,7 @@
 mod device;
 mod mmio;
 
-pub use device::{PciAccess, PciHandle};
+pub use device::{PciAccess, PciHandle, SharedBar};
 pub use mmio::Bar;
 
 use std::fmt;

@@ -2,6 +2,8 @@
 //! DMA-able memory for its rings. What a PCI driver's probe receives.
 
 use std::fs::{File, OpenOptions};
+use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::sync::Arc;
 
 use super::PciDevice;
@@ -38,6 +40,22 @@ enum Config {
     Vfio(VfioDevice, RegionInfo),
     /// The sysfs `config` file.
     Uio(File),
+    /// A secondary process's view of the primary's device: its BARs only, mapped from the
+    /// descriptors the primary passed; the configuration space is the primary's.
+    Attached(PciAccess),
+}
+
+/// A memory BAR as another process maps it (see [`PciHandle::share_bars`]): its number, and
+/// where it lies in the file descriptor passed with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SharedBar {
+    /// The BAR number (0-5).
+    pub index: u8,
+    /// Its offset in the descriptor's file (a VFIO device region's; 0 for a sysfs
+    /// `resourceN` file).
+    pub offset: u64,
+    /// Its length in bytes.
+    pub len: u64,
 }
 
 struct Inner {
@@ -174,7 +192,100 @@ impl PciHandle {
         match &self.0.config {
             Config::Vfio(d, _) => PciAccess::Vfio(d.mode),
             Config::Uio(_) => PciAccess::Uio,
+            Config::Attached(a) => *a,
         }
+    }
+
+    /// Whether this is a secondary process's view of the primary's device
+    /// ([`attach_shared`](Self::attach_shared)): BARs only.
+    pub fn is_attached(&self) -> bool {
+        matches!(self.0.config, Config::Attached(_))
+    }
+
+    /// What another process of this primary needs to map the device's memory BARs (as DPDK's
+    /// secondaries map the primary's, from the VFIO device descriptor it passes them): each
+    /// mapped BAR, with a descriptor of the file to map it from (a duplicate of the VFIO
+    /// device's, or the sysfs `resourceN` file opened anew for uio_pci_generic), in the same
+    /// order. The configuration space and the device's DMA set-up stay this process's.
+    pub fn share_bars(&self) -> Result<(Vec<SharedBar>, Vec<OwnedFd>)> {
+        let name = self.0.info.addr.to_string();
+        let err = |what: String, e: std::io::Error| Error::Device {
+            device: name.clone(),
+            reason: format!("{what}: {e}"),
+        };
+        let mut bars = Vec::new();
+        let mut fds = Vec::new();
+        for bar in self.0.bars.iter().flatten() {
+            let file = match &self.0.config {
+                Config::Vfio(d, _) => d
+                    .fd
+                    .try_clone()
+                    .map_err(|e| err("duplicating the VFIO device descriptor".into(), e))?,
+                Config::Uio(_) => {
+                    let path = self.0.info.sysfs_path.join(format!("resource{}", bar.index()));
+                    OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open(&path)
+                        .map_err(|e| err(format!("opening {}", path.display()), e))?
+                }
+                Config::Attached(_) => {
+                    return Err(Error::Device {
+                        device: name,
+                        reason: "a secondary process's view of the device shares nothing".into(),
+                    });
+                }
+            };
+            bars.push(SharedBar {
+                index: bar.index(),
+                offset: bar.offset(),
+                len: bar.len() as u64,
+            });
+            fds.push(OwnedFd::from(file));
+        }
+        Ok((bars, fds))
+    }
+
+    /// Maps, in a secondary process, the BARs the primary shared with
+    /// [`share_bars`](Self::share_bars) (`fds` in the order of `bars`). The handle reads and
+    /// writes registers; it has no configuration space (those calls fail, naming the device),
+    /// and dropping it leaves the device as the primary has it.
+    pub fn attach_shared(
+        addr: &super::PciAddr,
+        access: PciAccess,
+        bars: &[SharedBar],
+        fds: Vec<OwnedFd>,
+    ) -> Result<PciHandle> {
+        let name = addr.to_string();
+        let err = |reason: String| Error::Device {
+            device: name.clone(),
+            reason,
+        };
+        if bars.len() != fds.len() {
+            return Err(err(format!(
+                "{} BARs shared with {} descriptors",
+                bars.len(),
+                fds.len()
+            )));
+        }
+        let info = super::scan(Path::new(super::SYSFS_PCI_DEVICES))
+            .map_err(|e| err(format!("scanning {}: {e}", super::SYSFS_PCI_DEVICES)))?
+            .into_iter()
+            .find(|d| d.addr == *addr)
+            .ok_or_else(|| err(format!("not in {}", super::SYSFS_PCI_DEVICES)))?;
+        let mut mapped: [Option<Bar>; 6] = Default::default();
+        for (b, fd) in bars.iter().zip(fds) {
+            let slot = mapped
+                .get_mut(b.index as usize)
+                .ok_or_else(|| err(format!("BAR {} does not exist", b.index)))?;
+            let len = usize::try_from(b.len).map_err(|_| err(format!("BAR {} length", b.index)))?;
+            *slot = Some(Bar::map(&File::from(fd), b.offset, len, b.index)?);
+        }
+        Ok(PciHandle(Arc::new(Inner {
+            info,
+            config: Config::Attached(access),
+            bars: mapped,
+        })))
     }
 
     /// Memory BAR `index`, if the device has it and it could be mapped.
@@ -188,6 +299,14 @@ impl PciHandle {
             Config::Vfio(d, region) => d.config_read(region, offset, buf),
             Config::Uio(f) => std::os::unix::fs::FileExt::read_exact_at(f, buf, offset)
                 .map_err(|e| Error::io(format!("{}: reading config space", self.0.info.addr), e)),
+            Config::Attached(_) => Err(self.not_here()),
+        }
+    }
+
+    fn not_here(&self) -> Error {
+        Error::Device {
+            device: self.0.info.addr.to_string(),
+            reason: "the configuration space is the primary process's".into(),
         }
     }
 
@@ -197,6 +316,7 @@ impl PciHandle {
             Config::Vfio(d, region) => d.config_write(region, offset, buf),
             Config::Uio(f) => std::os::unix::fs::FileExt::write_all_at(f, buf, offset)
                 .map_err(|e| Error::io(format!("{}: writing config space", self.0.info.addr), e)),
+            Config::Attached(_) => Err(self.not_here()),
         }
     }
 
@@ -268,6 +388,8 @@ impl Drop for Inner {
             Config::Uio(f) => {
                 std::os::unix::fs::FileExt::read_exact_at(f, &mut cmd, PCI_COMMAND).is_ok()
             }
+            // The primary's device: its DMA is the primary's to stop.
+            Config::Attached(_) => false,
         };
         if read {
             let new = (u16::from_le_bytes(cmd) & !PCI_COMMAND_MASTER).to_le_bytes();
@@ -276,6 +398,7 @@ impl Drop for Inner {
                 Config::Uio(f) => {
                     std::os::unix::fs::FileExt::write_all_at(f, &new, PCI_COMMAND).is_ok()
                 }
+                Config::Attached(_) => false,
             };
         }
     }

@@ -17,6 +17,8 @@ use crate::error::{Error, Result};
 pub struct Bar {
     base: NonNull<u8>,
     len: usize,
+    /// Where it starts in the file it was mapped from.
+    offset: u64,
     index: u8,
     writes: AtomicU64,
 }
@@ -51,6 +53,7 @@ impl Bar {
         Ok(Bar {
             base: NonNull::new(raw.cast()).expect("mmap returned a non-null address"),
             len,
+            offset,
             index,
             writes: AtomicU64::new(0),
         })
@@ -69,6 +72,12 @@ impl Bar {
     /// Its BAR number (0-5).
     pub fn index(&self) -> u8 {
         self.index
+    }
+
+    /// Where it starts in the file it was mapped from (a VFIO region's offset; 0 for a sysfs
+    /// `resourceN` file).
+    pub(crate) fn offset(&self) -> u64 {
+        self.offset
     }
 
     #[inline]
