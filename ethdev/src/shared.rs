@@ -479,6 +479,65 @@ impl QueueRecord {
         }
         Some(pos)
     }
+
+    /// The record of queue `queue` of port `port`, if the port has shared data and the queue
+    /// is one of the first [`SHARED_QUEUES`].
+    pub fn of(port: u16, rx: bool, queue: u16) -> Option<QueueRecord> {
+        SharedPort::of(port)
+            .ok()
+            .flatten()
+            .and_then(|sh| sh.record(rx, queue))
+    }
+}
+
+/// A PCI driver's queue position, in words that every process driving the queue reads and
+/// writes in place: the queue's [`QueueRecord`] (the primary's `start` reprograms the device
+/// from where a secondary's bursts stand), or this process's own words for a port without
+/// shared data. Handing the queue over parks the record ([`QueueWords::park`]).
+pub(crate) enum QueueWords {
+    Shared(QueueRecord),
+    Local([AtomicU64; POSITION_WORDS]),
+}
+
+impl QueueWords {
+    /// The words of queue `queue` of port `port`: its record's, or new local ones.
+    pub fn of(port: u16, rx: bool, queue: u16) -> QueueWords {
+        match QueueRecord::of(port, rx, queue) {
+            Some(r) => QueueWords::Shared(r),
+            None => QueueWords::Local(Default::default()),
+        }
+    }
+
+    /// Word `i` (below [`POSITION_WORDS`]).
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> &AtomicU64 {
+        match self {
+            QueueWords::Shared(r) => &r.words().pos[i],
+            QueueWords::Local(w) => &w[i],
+        }
+    }
+
+    /// Whether a secondary process can drive the queue (it has a record).
+    pub fn shared(&self) -> bool {
+        matches!(self, QueueWords::Shared(_))
+    }
+
+    /// Marks the words left for the queue's next driver (after the ring's and the slots'
+    /// writes, which the release publishes with them).
+    pub fn park(&self) {
+        if let QueueWords::Shared(r) = self {
+            r.words().state.store(PARKED, Ordering::Release);
+        }
+    }
+
+    /// Marks the queue driven; whether its last driver parked it (`false`: it died driving
+    /// the queue, or the queue is new).
+    pub fn take(&self) -> bool {
+        match self {
+            QueueWords::Shared(r) => r.words().state.swap(DRIVEN, Ordering::AcqRel) == PARKED,
+            QueueWords::Local(_) => false,
+        }
+    }
 }
 
 /// A port's started flag: in the shared port data when the port has some (so a secondary's

@@ -19,10 +19,15 @@ use crate::error::DriverError;
 pub(crate) unsafe trait Descriptor: Copy {}
 
 /// `count` descriptors of type `D`, contiguous in IOVA space, zeroed at creation.
+///
+/// A ring owns its memzone (frees it when dropped) unless it was attached as a view or left
+/// to the queue's next driver ([`leave`](Self::leave)): a queue a secondary process drives
+/// passes its ring from process to process.
 pub(crate) struct DescRing<D: Descriptor> {
     zone: Option<Memzone>,
     base: *mut D,
     count: usize,
+    owned: bool,
     _d: PhantomData<D>,
 }
 
@@ -52,8 +57,44 @@ impl<D: Descriptor> DescRing<D> {
             zone: Some(zone),
             base,
             count,
+            owned: true,
             _d: PhantomData,
         })
+    }
+
+    /// The ring in `zone`, as the queue's last driver left it: owned (the zone is freed when
+    /// the ring is dropped) or a view.
+    pub fn attach(zone: Memzone, count: usize, owned: bool) -> DriverResult<Self> {
+        let bytes = count * std::mem::size_of::<D>();
+        if zone.len() < bytes || zone.as_ptr() as usize % std::mem::align_of::<D>() != 0 {
+            return Err(DriverError::Invalid(format!(
+                "descriptor ring {}: {} bytes for {count} descriptors",
+                zone.name(),
+                zone.len()
+            )));
+        }
+        Ok(DescRing {
+            base: zone.as_ptr().cast::<D>(),
+            zone: Some(zone),
+            count,
+            owned,
+            _d: PhantomData,
+        })
+    }
+
+    /// The ring's memzone, for the queue's next driver.
+    pub fn zone(&self) -> Option<&Memzone> {
+        self.zone.as_ref()
+    }
+
+    /// Leaves the ring to the queue's next driver: dropping this object frees nothing.
+    pub fn leave(&mut self) {
+        self.owned = false;
+    }
+
+    /// How many descriptors it has.
+    pub fn len(&self) -> usize {
+        self.count
     }
 
     /// The ring's IOVA, for the device's base address registers.
@@ -94,7 +135,9 @@ impl<D: Descriptor> DescRing<D> {
 
 impl<D: Descriptor> Drop for DescRing<D> {
     fn drop(&mut self) {
-        if let Some(zone) = self.zone.take() {
+        if let Some(zone) = self.zone.take()
+            && self.owned
+        {
             let _ = zone.free();
         }
     }

@@ -10,6 +10,8 @@ pub(crate) mod netif;
 pub mod null;
 pub(crate) mod packet_socket;
 pub mod pcap;
+pub(crate) mod pci_share;
+pub(crate) mod slots;
 pub(crate) mod stash;
 pub mod tap;
 pub mod virtio;
@@ -31,6 +33,7 @@ pub(crate) fn attach_rx(
         af_packet::DRIVER => af_packet::attach_rx(a),
         af_xdp::DRIVER => af_xdp::attach_rx(a),
         tap::DRIVER => tap::attach_rx(a),
+        e1000::DRIVER => e1000::attach_rx(a),
         _ => Err(crate::error::DriverError::NotSupported(
             "driving its queues from a secondary process",
         )),
@@ -47,6 +50,7 @@ pub(crate) fn attach_tx(
         af_packet::DRIVER => af_packet::attach_tx(a),
         af_xdp::DRIVER => af_xdp::attach_tx(a),
         tap::DRIVER => tap::attach_tx(a),
+        e1000::DRIVER => e1000::attach_tx(a),
         _ => Err(crate::error::DriverError::NotSupported(
             "driving its queues from a secondary process",
         )),

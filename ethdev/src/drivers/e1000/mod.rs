@@ -12,11 +12,18 @@
 //! statistics, and its missed-packet count into the port's `imissed`. Interrupts stay masked:
 //! the driver polls.
 //!
+//! A secondary process can drive the queues (`share`): the primary passes the registers' BAR
+//! (a descriptor to map it from), and the rings, their mbufs and positions are in shared
+//! memory; a queue back from a secondary that died driving it is re-armed from its slots.
+//!
 //! Limits: no checksum, VLAN or TSO offloads, no RSS (one queue; the port's software stage
 //! spreads over more), no scattered receive, no link-state interrupt (link is read on demand).
 
 mod regs;
 mod rxtx;
+mod share;
+
+pub(crate) use share::{attach_rx, attach_tx};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,10 +34,15 @@ use rpdk_eal::bus::{DriverError as BusError, PCI_DRIVERS, PciAddr, PciDriver, Pc
 use rpdk_mbuf::net::MacAddr;
 
 use crate::config::{DescLim, DevInfo, EthConf, Link, rx_offload, tx_offload};
-use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::driver::{
+    DriverResult, EthDevice, RxQueueOps, RxSetup, SharedQueue, TxQueueOps, TxSetup,
+};
+use crate::drivers::dma::DescRing;
+use crate::drivers::slots::MbufSlots;
 use crate::error::DriverError;
+use crate::shared::QueueWords;
 use regs::*;
-use rxtx::{RingState, RxQueue, TxQueue};
+use rxtx::{CLEAN, GENERATION, POSITION, RingState, RxQueue, TxQueue};
 
 /// The driver's name.
 pub const DRIVER: &str = "net_e1000_em";
@@ -255,6 +267,89 @@ impl E1000 {
         self.bar().write32(RCTL, Self::rctl(s, s.started));
     }
 
+    /// The RX queue back from a secondary process: the same ring and mbufs, from where it left
+    /// them; re-armed if it died driving the queue (what it had received is lost).
+    fn rx_back(
+        &self,
+        state: Arc<RingState>,
+        setup: &RxSetup<'_>,
+        count: usize,
+    ) -> DriverResult<RxQueue> {
+        let parked = state.words.take();
+        state.hand_over.store(false, Ordering::Release);
+        let mut q = RxQueue {
+            ring: DescRing::attach(state.ring_zone.clone(), count, true)?,
+            slots: MbufSlots::attach(state.slots_zone.clone(), count, true)?,
+            pool: setup.pool.clone(),
+            next: state.position() as usize % count,
+            port: setup.port,
+            dev: self.dev.clone(),
+            counters: setup.counters.clone(),
+            state,
+            discarding: false,
+            idle_polls: 0,
+        };
+        if !parked {
+            log::warn!(
+                target: "pmd.net.e1000",
+                "{}: RX queue {} is back from a process that died driving it: re-arming the ring",
+                self.name(),
+                setup.queue
+            );
+            // Receive stops while the ring is rewritten; head and tail start again at 0.
+            let s = lock(&self.settings);
+            self.bar().write32(RCTL, Self::rctl(&s, false));
+            q.fill().map_err(DriverError::Invalid)?;
+            self.bar().write32(RDH, 0);
+            self.bar().write32(RDT, count as u32 - 1);
+            self.apply_rctl(&s);
+        }
+        Ok(q)
+    }
+
+    /// The TX queue back from a secondary process, from where it left it; if it died driving
+    /// the queue, transmit stops, what was queued is dropped and the ring starts again empty.
+    fn tx_back(
+        &self,
+        state: Arc<RingState>,
+        counters: Arc<crate::stats::QueueCounters>,
+        count: usize,
+    ) -> DriverResult<TxQueue> {
+        let parked = state.words.take();
+        state.hand_over.store(false, Ordering::Release);
+        let mut ring = DescRing::attach(state.ring_zone.clone(), count, true)?;
+        let mut slots = MbufSlots::attach(state.slots_zone.clone(), count, true)?;
+        if !parked {
+            log::warn!(
+                target: "pmd.net.e1000",
+                "{}: TX queue {} is back from a process that died driving it: an empty ring",
+                self.name(),
+                state.queue
+            );
+            let started = lock(&self.settings).started;
+            let bar = self.bar();
+            bar.write32(TCTL, 0);
+            slots.clear();
+            for i in 0..count {
+                ring.write(i, TxDesc::default());
+            }
+            bar.write32(TDH, 0);
+            bar.write32(TDT, 0);
+            state.words.get(POSITION).store(0, Ordering::Relaxed);
+            state.words.get(CLEAN).store(0, Ordering::Relaxed);
+            if started {
+                bar.write32(TCTL, TCTL_ON);
+            }
+        }
+        Ok(TxQueue::resume(
+            ring,
+            slots,
+            self.dev.clone(),
+            counters,
+            state,
+        ))
+    }
+
     /// Reads the clear-on-read counters into the totals.
     fn read_stats(&self) {
         let mut st = lock(&self.hw_stats);
@@ -273,6 +368,11 @@ impl E1000 {
         st.0[i] - st.1[i]
     }
 }
+
+/// TCTL while transmitting (8254x §14.5): enabled, short packets padded, the full-duplex
+/// collision threshold and distance, retransmit on late collision.
+const TCTL_ON: u32 =
+    TCTL_EN | TCTL_PSP | (0x0F << TCTL_CT_SHIFT) | (0x40 << TCTL_COLD_SHIFT) | TCTL_RTLC;
 
 /// RCTL.BSIZE for the largest standard buffer size (BSEX 0) that fits `room` bytes.
 fn buffer_size(room: u32) -> Option<(u32, u32)> {
@@ -322,71 +422,72 @@ impl EthDevice for E1000 {
                 "the pool's buffers hold {room} bytes after the headroom; the device needs 256"
             ))
         })?;
-        let seq = self.zone_seq.fetch_add(1, Ordering::Relaxed);
-        let socket = setup.socket.unwrap_or(0);
-        let ring = crate::drivers::dma::DescRing::new(
-            &self.dev,
-            &format!("em{}_rx{}_{seq}", setup.port, setup.queue),
-            count,
-            128,
-            socket,
-        )?;
-        let state = Arc::new(RingState {
-            iova: ring.iova(),
-            bytes: ring.bytes() as u32,
-            count: count as u32,
-            position: AtomicU32::new(0),
-            generation: AtomicU32::new(0),
-        });
-        let mut q = RxQueue {
-            ring,
-            mbufs: (0..count).map(|_| None).collect(),
-            pool: setup.pool.clone(),
-            next: 0,
-            port: setup.port,
-            dev: self.dev.clone(),
-            counters: setup.counters,
-            state: state.clone(),
-            discarding: false,
-            idle_polls: 0,
+        let lent = lock(&self.rx)
+            .clone()
+            .filter(|s| s.hand_over.load(Ordering::Acquire) && s.count as usize == count);
+        let q = match lent {
+            Some(state) => self.rx_back(state, &setup, count)?,
+            None => {
+                let seq = self.zone_seq.fetch_add(1, Ordering::Relaxed);
+                let socket = setup.socket.unwrap_or(0);
+                let name = format!("em{}_rx{}_{seq}", setup.port, setup.queue);
+                let ring = DescRing::new(&self.dev, &name, count, 128, socket)?;
+                let slots = MbufSlots::new(&format!("{name}_m"), count, socket)?;
+                let words = QueueWords::of(setup.port, true, setup.queue);
+                let state = Arc::new(RingState::new(setup.queue, words, &ring, &slots));
+                state.words.take();
+                let mut q = RxQueue {
+                    ring,
+                    slots,
+                    pool: setup.pool.clone(),
+                    next: 0,
+                    port: setup.port,
+                    dev: self.dev.clone(),
+                    counters: setup.counters,
+                    state,
+                    discarding: false,
+                    idle_polls: 0,
+                };
+                q.fill().map_err(DriverError::Invalid)?;
+                q
+            }
         };
-        q.fill().map_err(DriverError::Invalid)?;
         lock(&self.settings).rx_buf = Some(buf);
-        *lock(&self.rx) = Some(state);
+        *lock(&self.rx) = Some(q.state.clone());
         Ok(Box::new(q))
     }
 
     fn tx_queue_setup(&self, setup: TxSetup<'_>) -> DriverResult<Box<dyn TxQueueOps>> {
         let count = desc_count(setup.nb_desc)?;
-        let seq = self.zone_seq.fetch_add(1, Ordering::Relaxed);
-        let ring = crate::drivers::dma::DescRing::new(
-            &self.dev,
-            &format!("em{}_tx{}_{seq}", setup.port, setup.queue),
-            count,
-            128,
-            setup.socket.unwrap_or(0),
-        )?;
-        let state = Arc::new(RingState {
-            iova: ring.iova(),
-            bytes: ring.bytes() as u32,
-            count: count as u32,
-            position: AtomicU32::new(0),
-            generation: AtomicU32::new(0),
-        });
-        let q = TxQueue {
-            ring,
-            mbufs: (0..count).map(|_| None).collect(),
-            last: vec![0; count],
-            tail: 0,
-            clean: 0,
-            free: count - 1,
-            dev: self.dev.clone(),
-            counters: setup.counters,
-            state: state.clone(),
-            generation: 0,
+        let lent = lock(&self.tx)
+            .clone()
+            .filter(|s| s.hand_over.load(Ordering::Acquire) && s.count as usize == count);
+        let q = match lent {
+            Some(state) => self.tx_back(state, setup.counters, count)?,
+            None => {
+                let seq = self.zone_seq.fetch_add(1, Ordering::Relaxed);
+                let socket = setup.socket.unwrap_or(0);
+                let name = format!("em{}_tx{}_{seq}", setup.port, setup.queue);
+                let ring = DescRing::new(&self.dev, &name, count, 128, socket)?;
+                let slots = MbufSlots::new(&format!("{name}_m"), count, socket)?;
+                let words = QueueWords::of(setup.port, false, setup.queue);
+                let state = Arc::new(RingState::new(setup.queue, words, &ring, &slots));
+                state.words.take();
+                state.words.get(POSITION).store(0, Ordering::Relaxed);
+                state.words.get(CLEAN).store(0, Ordering::Relaxed);
+                TxQueue::resume(ring, slots, self.dev.clone(), setup.counters, state)
+            }
         };
-        *lock(&self.tx) = Some(state);
+        *lock(&self.tx) = Some(q.state.clone());
         Ok(Box::new(q))
+    }
+
+    fn share_rx_queue(&self, _queue: u16) -> DriverResult<SharedQueue> {
+        share::share(&self.dev, lock(&self.rx).as_ref())
+    }
+
+    fn share_tx_queue(&self, _queue: u16) -> DriverResult<SharedQueue> {
+        share::share(&self.dev, lock(&self.tx).as_ref())
     }
 
     /// Programs the rings and enables receive and transmit (8254x §14.4 and §14.5).
@@ -412,7 +513,7 @@ impl EthDevice for E1000 {
         bar.write32(RDBAL, rx.iova as u32);
         bar.write32(RDBAH, (rx.iova >> 32) as u32);
         bar.write32(RDLEN, rx.bytes);
-        let head = rx.position.load(Ordering::Relaxed);
+        let head = rx.position();
         bar.write32(RDH, head);
         bar.write32(RDT, (head + rx.count - 1) % rx.count);
         bar.write32(RDTR, 0);
@@ -422,15 +523,12 @@ impl EthDevice for E1000 {
         bar.write32(TDBAL, tx.iova as u32);
         bar.write32(TDBAH, (tx.iova >> 32) as u32);
         bar.write32(TDLEN, tx.bytes);
-        let tail = tx.position.load(Ordering::Relaxed);
+        let tail = tx.position();
         bar.write32(TDH, tail);
         bar.write32(TDT, tail);
-        tx.generation.fetch_add(1, Ordering::Relaxed);
+        tx.words.get(GENERATION).fetch_add(1, Ordering::Relaxed);
         bar.write32(TIPG, TIPG_COPPER);
-        bar.write32(
-            TCTL,
-            TCTL_EN | TCTL_PSP | (0x0F << TCTL_CT_SHIFT) | (0x40 << TCTL_COLD_SHIFT) | TCTL_RTLC,
-        );
+        bar.write32(TCTL, TCTL_ON);
         self.write_mac(s.mac);
         s.started = true;
         self.apply_rctl(&s);

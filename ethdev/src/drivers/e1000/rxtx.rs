@@ -1,35 +1,79 @@
 //! The receive and transmit queues of net_e1000_em: legacy descriptor rings in hugepage memory,
 //! one tail-register write per burst (8254x §3.2 and §3.3, 82574 §7.1 and §7.2).
+//!
+//! A queue's descriptors, its mbufs (one slot per descriptor) and its position are in shared
+//! memory, so that a secondary process can drive it: whoever drops a queue object while the
+//! queue is handed over leaves the ring and the mbufs to the next driver and parks the
+//! position (see `share`).
 
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering, fence};
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 
 use rpdk_eal::bus::PciHandle;
-use rpdk_mbuf::{BurstView, Mbuf, PktmbufPool};
+use rpdk_eal::memzone::Memzone;
+use rpdk_mbuf::{BurstView, PktmbufPool};
 
 use super::regs::*;
 use crate::driver::{RxQueueOps, TxQueueOps};
 use crate::drivers::dma::DescRing;
+use crate::drivers::slots::MbufSlots;
+use crate::shared::QueueWords;
 use crate::stats::QueueCounters;
+
+/// [`RingState::words`]: RX, the next descriptor to read; TX, the next descriptor to fill.
+pub(super) const POSITION: usize = 0;
+/// TX: the oldest descriptor not yet reclaimed (parked at a handover).
+pub(super) const CLEAN: usize = 1;
+/// TX: bumped at each device start: a TX queue that sees it change drops what was in flight.
+pub(super) const GENERATION: usize = 2;
 
 /// Where a queue's ring is and where its software index stands: what `start` programs into
 /// the device (head and tail continue from where the queue is).
 pub(super) struct RingState {
+    pub queue: u16,
     pub iova: u64,
     pub bytes: u32,
     pub count: u32,
-    /// RX: the next descriptor to read; TX: the next descriptor to fill.
-    pub position: AtomicU32,
-    /// Bumped at each device start: a TX queue that sees it change drops what was in flight.
-    pub generation: AtomicU32,
+    /// The descriptor ring's and the mbuf slots' memzones, for the queue's next driver.
+    pub ring_zone: Memzone,
+    pub slots_zone: Memzone,
+    pub words: QueueWords,
+    /// The queue object dropped next hands the queue over (the primary lent it, or this is a
+    /// secondary's): it leaves its ring and mbufs and parks the position.
+    pub hand_over: AtomicBool,
+}
+
+impl RingState {
+    pub fn new(
+        queue: u16,
+        words: QueueWords,
+        ring: &DescRing<impl crate::drivers::dma::Descriptor>,
+        slots: &MbufSlots,
+    ) -> RingState {
+        RingState {
+            queue,
+            iova: ring.iova(),
+            bytes: ring.bytes() as u32,
+            count: ring.len() as u32,
+            ring_zone: ring.zone().expect("a ring has its zone").clone(),
+            slots_zone: slots.zone().clone(),
+            words,
+            hand_over: AtomicBool::new(false),
+        }
+    }
+
+    #[inline(always)]
+    pub fn position(&self) -> u32 {
+        self.words.get(POSITION).load(Ordering::Relaxed) as u32
+    }
 }
 
 /// The receive queue: every descriptor holds a fresh mbuf; the device fills them in order.
 pub(super) struct RxQueue {
     pub ring: DescRing<RxDesc>,
-    pub mbufs: Vec<Option<Mbuf>>,
+    pub slots: MbufSlots,
     pub pool: PktmbufPool,
     pub next: usize,
     pub port: u16,
@@ -49,16 +93,20 @@ pub(super) struct RxQueue {
 const IDLE_TAIL_REWRITE: u32 = 1024;
 
 impl RxQueue {
-    /// Arms every descriptor with an mbuf from the pool (8254x §3.2.6: software gives the
-    /// device buffers by writing their addresses and moving the tail).
+    /// Arms every descriptor with its slot's mbuf, taking one from the pool for an empty slot
+    /// (8254x §3.2.6: software gives the device buffers by writing their addresses and moving
+    /// the tail), and starts reading at descriptor 0.
     pub fn fill(&mut self) -> Result<(), String> {
-        for i in 0..self.mbufs.len() {
-            let m = self.pool.alloc().map_err(|_| {
-                format!(
-                    "the pool has fewer free mbufs than the {} RX descriptors",
-                    self.mbufs.len()
-                )
-            })?;
+        for i in 0..self.slots.len() {
+            let m = match self.slots.take(i) {
+                Some(m) => m,
+                None => self.pool.alloc().map_err(|_| {
+                    format!(
+                        "the pool has fewer free mbufs than the {} RX descriptors",
+                        self.slots.len()
+                    )
+                })?,
+            };
             self.ring.write(
                 i,
                 RxDesc {
@@ -66,15 +114,31 @@ impl RxQueue {
                     ..RxDesc::default()
                 },
             );
-            self.mbufs[i] = Some(m);
+            self.slots.replace(i, m);
         }
+        self.next = 0;
+        self.state.words.get(POSITION).store(0, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+impl Drop for RxQueue {
+    fn drop(&mut self) {
+        if self.state.hand_over.load(Ordering::Acquire) {
+            self.ring.leave();
+            self.slots.leave();
+            self.state
+                .words
+                .get(POSITION)
+                .store(self.next as u64, Ordering::Relaxed);
+            self.state.words.park();
+        }
     }
 }
 
 impl RxQueueOps for RxQueue {
     fn rx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize {
-        let count = self.mbufs.len();
+        let count = self.slots.len();
         let mut n = 0usize;
         let mut bytes = 0u64;
         let mut errors = 0u64;
@@ -86,7 +150,6 @@ impl RxQueueOps for RxQueue {
                     self.idle_polls += 1;
                     if self.idle_polls == IDLE_TAIL_REWRITE {
                         self.idle_polls = 0;
-                        let count = self.mbufs.len();
                         armed = Some((self.next + count - 1) % count);
                     }
                 }
@@ -107,7 +170,7 @@ impl RxQueueOps for RxQueue {
                     ..RxDesc::default()
                 },
             );
-            let got = self.mbufs[i].replace(fresh);
+            let got = self.slots.replace(i, fresh);
             armed = Some(i);
             self.next = if i + 1 == count { 0 } else { i + 1 };
             let eop = d.status & RXD_STAT_EOP != 0;
@@ -138,8 +201,9 @@ impl RxQueueOps for RxQueue {
                 bar.write32(RDT, last as u32);
             }
             self.state
-                .position
-                .store(self.next as u32, Ordering::Relaxed);
+                .words
+                .get(POSITION)
+                .store(self.next as u64, Ordering::Relaxed);
         }
         self.counters.add(n as u64, bytes);
         if errors > 0 {
@@ -150,32 +214,63 @@ impl RxQueueOps for RxQueue {
 }
 
 /// The transmit queue: packets go out in order; each packet's last descriptor asks for a
-/// status write-back (RS), and the mbufs are freed once the device set its DD bit.
+/// status write-back (RS) and its slot holds the packet's mbuf (the slots of the others are
+/// empty), freed once the device set its DD bit.
 pub(super) struct TxQueue {
     pub ring: DescRing<TxDesc>,
-    /// The mbuf of each packet, at the index of its last descriptor.
-    pub mbufs: Vec<Option<Mbuf>>,
-    /// For the first descriptor of each packet in flight: the index of its last.
-    pub last: Vec<u16>,
+    pub slots: MbufSlots,
     pub tail: usize,
     pub clean: usize,
     pub free: usize,
     pub dev: PciHandle,
     pub counters: Arc<QueueCounters>,
     pub state: Arc<RingState>,
-    pub generation: u32,
+    pub generation: u64,
 }
 
 impl TxQueue {
+    /// The queue from where its last driver left it (`tail`, `clean`).
+    pub fn resume(
+        ring: DescRing<TxDesc>,
+        slots: MbufSlots,
+        dev: PciHandle,
+        counters: Arc<QueueCounters>,
+        state: Arc<RingState>,
+    ) -> TxQueue {
+        let count = slots.len();
+        let w = &state.words;
+        let tail = w.get(POSITION).load(Ordering::Relaxed) as usize % count;
+        let clean = w.get(CLEAN).load(Ordering::Relaxed) as usize % count;
+        let generation = w.get(GENERATION).load(Ordering::Relaxed);
+        TxQueue {
+            ring,
+            slots,
+            tail,
+            clean,
+            free: count - 1 - (tail + count - clean) % count,
+            dev,
+            counters,
+            state,
+            generation,
+        }
+    }
+
     /// Frees the mbufs of sent packets, oldest first.
     fn reclaim(&mut self) {
-        let count = self.mbufs.len();
+        let count = self.slots.len();
         while self.clean != self.tail {
-            let last = self.last[self.clean] as usize;
+            // The packet's last descriptor: the first from `clean` whose slot holds an mbuf.
+            let mut last = self.clean;
+            while self.slots.is_empty(last) {
+                last = (last + 1) % count;
+                if last == self.tail {
+                    return;
+                }
+            }
             if self.ring.read_u8(last, TXD_STATUS_OFFSET) & TXD_STAT_DD == 0 {
                 break;
             }
-            self.mbufs[last] = None;
+            drop(self.slots.take(last));
             let used = (last + count - self.clean) % count + 1;
             self.free += used;
             self.clean = (last + 1) % count;
@@ -183,24 +278,35 @@ impl TxQueue {
     }
 
     /// After a restart the device begins at our tail: what was in flight is dropped.
-    fn restarted(&mut self, generation: u32) {
-        for m in &mut self.mbufs {
-            *m = None;
-        }
+    fn restarted(&mut self, generation: u64) {
+        self.slots.clear();
         self.clean = self.tail;
-        self.free = self.mbufs.len() - 1;
+        self.free = self.slots.len() - 1;
         self.generation = generation;
+    }
+}
+
+impl Drop for TxQueue {
+    fn drop(&mut self) {
+        if self.state.hand_over.load(Ordering::Acquire) {
+            self.ring.leave();
+            self.slots.leave();
+            let w = &self.state.words;
+            w.get(POSITION).store(self.tail as u64, Ordering::Relaxed);
+            w.get(CLEAN).store(self.clean as u64, Ordering::Relaxed);
+            w.park();
+        }
     }
 }
 
 impl TxQueueOps for TxQueue {
     fn tx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize {
-        let generation = self.state.generation.load(Ordering::Relaxed);
+        let generation = self.state.words.get(GENERATION).load(Ordering::Relaxed);
         if generation != self.generation {
             self.restarted(generation);
         }
         self.reclaim();
-        let count = self.mbufs.len();
+        let count = self.slots.len();
         // How many packets fit in the free descriptors.
         let mut take = 0;
         let mut need = 0;
@@ -213,7 +319,6 @@ impl TxQueueOps for TxQueue {
         }
         let mut bytes = 0u64;
         pkts.take_front(take, |m| {
-            let first = self.tail;
             let segs = m.nb_segs() as usize;
             for (k, seg) in m.segments().enumerate() {
                 let mut cmd = TXD_CMD_IFCS;
@@ -233,9 +338,9 @@ impl TxQueueOps for TxQueue {
                     self.tail = (self.tail + 1) % count;
                 }
             }
-            self.last[first] = self.tail as u16;
             bytes += m.pkt_len() as u64;
-            self.mbufs[self.tail] = Some(m);
+            // The slots of a packet's first descriptors stay empty.
+            drop(self.slots.replace(self.tail, m));
             self.tail = (self.tail + 1) % count;
             self.free -= segs;
         });
@@ -246,8 +351,9 @@ impl TxQueueOps for TxQueue {
                 bar.write32(TDT, self.tail as u32);
             }
             self.state
-                .position
-                .store(self.tail as u32, Ordering::Relaxed);
+                .words
+                .get(POSITION)
+                .store(self.tail as u64, Ordering::Relaxed);
             self.counters.add(take as u64, bytes);
         }
         take
