@@ -74,6 +74,17 @@ l2fwd_test() { # pci0 pci1
 }
 run "l2fwd between two e1000s over vfio-pci" l2fwd_test 0000:00:03.0 0000:00:06.0
 
+# A secondary process drives the primary's NIC queues, gives them back, and one is killed
+# holding them (ethdev/tests/pci_guest/secondary.rs).
+secondary_test() { # pci iova
+    RPDK_GUEST_PCI=$1 RPDK_GUEST_IOVA=$2 RPDK_GUEST_PEER=$PEER0 \
+        pci_guest --exact secondary::nic_secondary --ignored --nocapture --test-threads=1
+}
+run "e1000 queues driven from a secondary process, vfio-pci, IOVA VA" \
+    secondary_test 0000:00:03.0 va
+run "e1000e queues driven from a secondary process, vfio-pci, IOVA PA" \
+    secondary_test 0000:00:04.0 pa
+
 # virtio-net (modern), from the kernel's virtio-pci driver.
 run "devbind: virtio-net to vfio-pci" scripts/devbind.sh --bind=vfio-pci 0000:00:07.0 0000:00:09.0
 run "virtio-net over vfio-pci, IOVA VA" \
@@ -130,6 +141,8 @@ fi
 
 run "devbind: e1000 to uio_pci_generic" scripts/devbind.sh --bind=uio_pci_generic 0000:00:03.0
 run "e1000 over uio_pci_generic" guest_test 0000:00:03.0 52:54:00:00:00:03 pa nic_both_directions
+run "e1000 queues driven from a secondary process, uio_pci_generic" \
+    secondary_test 0000:00:03.0 pa
 run "e1000 over uio_pci_generic: VA refused" sh -c '
     RPDK_GUEST_PCI=0000:00:03.0 RPDK_GUEST_IOVA=va RPDK_GUEST_PEER='"$PEER0"' \
         pci_guest --exact nic_both_directions --ignored >/tmp/uio-va.log 2>&1 && exit 1

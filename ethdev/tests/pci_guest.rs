@@ -13,6 +13,9 @@
 //! Traffic is paced (QEMU's emulated NICs drop what the kernel peer cannot take at once), bounded
 //! in count and time, and stays on the guest's QEMU-internal hubs.
 
+#[path = "pci_guest/secondary.rs"]
+mod secondary;
+
 use std::time::{Duration, Instant};
 
 use rpdk_eal::Eal;
@@ -207,6 +210,13 @@ fn collect(
             std::thread::sleep(Duration::from_micros(100));
         }
     }
+}
+
+/// The processes the multi-process test starts (`secondary::nic_secondary`): nothing without
+/// a role.
+#[test]
+fn child() {
+    secondary::child();
 }
 
 fn mmio_writes(port: &Port) -> u64 {
