@@ -93,6 +93,8 @@ run "virtio-net over vfio-pci, IOVA PA" \
     guest_test 0000:00:07.0 52:54:00:00:00:07 pa nic_both_directions
 run "l2fwd between two virtio-nets over vfio-pci" l2fwd_test 0000:00:07.0 0000:00:09.0
 run "l2fwd between e1000 and virtio-net over vfio-pci" l2fwd_test 0000:00:03.0 0000:00:09.0
+run "virtio-net queues driven from a secondary process, vfio-pci, IOVA VA" \
+    secondary_test 0000:00:07.0 va
 
 # vmxnet3, from the kernel's vmxnet3 driver.
 run "devbind: vmxnet3 to vfio-pci" scripts/devbind.sh --bind=vfio-pci 0000:00:0c.0
@@ -151,6 +153,8 @@ run "devbind: virtio-net to uio_pci_generic" \
     scripts/devbind.sh --bind=uio_pci_generic 0000:00:07.0
 run "virtio-net over uio_pci_generic" \
     guest_test 0000:00:07.0 52:54:00:00:00:07 pa nic_both_directions
+run "virtio-net queues driven from a secondary process, uio_pci_generic" \
+    secondary_test 0000:00:07.0 pa
 run "devbind: vmxnet3 to uio_pci_generic" \
     scripts/devbind.sh --bind=uio_pci_generic 0000:00:0c.0
 run "vmxnet3 over uio_pci_generic" \

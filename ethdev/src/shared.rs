@@ -508,6 +508,11 @@ impl QueueWords {
         }
     }
 
+    /// Words of this process's own (a queue no other process drives).
+    pub fn local() -> QueueWords {
+        QueueWords::Local(Default::default())
+    }
+
     /// Word `i` (below [`POSITION_WORDS`]).
     #[inline(always)]
     pub fn get(&self, i: usize) -> &AtomicU64 {

@@ -152,6 +152,8 @@ pub(crate) struct DmaArea {
     zone: Option<Memzone>,
     base: *mut u8,
     len: usize,
+    /// Frees the zone when dropped (not for a secondary process's view of the primary's).
+    owned: bool,
 }
 
 // SAFETY: plain memory owned through the memzone; every access is a volatile, bounds-checked
@@ -180,7 +182,31 @@ impl DmaArea {
             zone: Some(zone),
             base,
             len,
+            owned: true,
         })
+    }
+
+    /// A secondary process's view of the primary's area in `zone` (`len` bytes of it): freed
+    /// by the primary, not when dropped.
+    pub fn view(zone: Memzone, len: usize) -> DriverResult<Self> {
+        if zone.len() < len {
+            return Err(DriverError::Invalid(format!(
+                "DMA area {}: {} bytes, {len} needed",
+                zone.name(),
+                zone.len()
+            )));
+        }
+        Ok(DmaArea {
+            base: zone.as_ptr(),
+            zone: Some(zone),
+            len,
+            owned: false,
+        })
+    }
+
+    /// The area's memzone.
+    pub fn zone(&self) -> Option<&Memzone> {
+        self.zone.as_ref()
     }
 
     /// The IOVA of byte `offset`, for the device.
@@ -262,7 +288,9 @@ impl DmaArea {
 
 impl Drop for DmaArea {
     fn drop(&mut self) {
-        if let Some(zone) = self.zone.take() {
+        if let Some(zone) = self.zone.take()
+            && self.owned
+        {
             let _ = zone.free();
         }
     }

@@ -34,6 +34,7 @@ pub(crate) fn attach_rx(
         af_xdp::DRIVER => af_xdp::attach_rx(a),
         tap::DRIVER => tap::attach_rx(a),
         e1000::DRIVER => e1000::attach_rx(a),
+        virtio::DRIVER => virtio::attach_rx(a),
         _ => Err(crate::error::DriverError::NotSupported(
             "driving its queues from a secondary process",
         )),
@@ -51,6 +52,7 @@ pub(crate) fn attach_tx(
         af_xdp::DRIVER => af_xdp::attach_tx(a),
         tap::DRIVER => tap::attach_tx(a),
         e1000::DRIVER => e1000::attach_tx(a),
+        virtio::DRIVER => virtio::attach_tx(a),
         _ => Err(crate::error::DriverError::NotSupported(
             "driving its queues from a secondary process",
         )),

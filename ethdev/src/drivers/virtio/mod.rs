@@ -26,23 +26,31 @@
 
 mod ctrl;
 mod rxtx;
+mod share;
 mod transport;
 mod virtqueue;
+
+pub(crate) use share::{attach_rx, attach_tx};
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use rpdk_eal::bus::Devargs;
 use rpdk_eal::bus::{DriverError as BusError, PCI_DRIVERS, PciAddr, PciDriver, PciHandle, PciId};
+use rpdk_eal::memzone::Memzone;
 use rpdk_mbuf::net::MacAddr;
 
 use crate::config::{DescLim, DevInfo, EthConf, Link, rx_offload, tx_offload};
-use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::driver::{
+    DriverResult, EthDevice, RxQueueOps, RxSetup, SharedQueue, TxQueueOps, TxSetup,
+};
+use crate::drivers::slots::MbufSlots;
 use crate::error::DriverError;
+use crate::shared::QueueWords;
 use ctrl::CtrlQueue;
 use rxtx::{NET_HDR_LEN, RxQueue, TX_HDR_STRIDE, TxQueue};
 use transport::{Transport, status};
-use virtqueue::{Notifier, QueueShared, Vring};
+use virtqueue::{GENERATION, Notifier, QueueShared, Vring};
 
 /// The driver's name.
 pub const DRIVER: &str = "net_virtio";
@@ -246,7 +254,7 @@ impl VirtioNet {
         if features & feature::CTRL_VQ != 0 {
             let index = 2 * max_pairs;
             let ring = dev.ring(index, CTRL_RING, ctrl::EXTRA, "ctrl")?;
-            let q = dev.shared(ring, index)?;
+            let q = dev.shared(ring, index, QueueWords::local(), None)?;
             lock(&dev.state).ctrl = Some(CtrlQueue {
                 notifier: dev.notifier(),
                 q,
@@ -300,9 +308,68 @@ impl VirtioNet {
 
     /// The queue's shared state, with its notification register (which the device tells
     /// through `queue_notify_off` of the selected queue).
-    fn shared(&self, ring: Vring, index: u16) -> Result<Arc<QueueShared>, String> {
+    fn shared(
+        &self,
+        ring: Vring,
+        index: u16,
+        words: QueueWords,
+        slots: Option<Memzone>,
+    ) -> Result<Arc<QueueShared>, String> {
         let at = self.tp.notify_offset(index)?;
-        Ok(QueueShared::new(ring, index, at))
+        Ok(QueueShared::new(ring, index, at, words, slots))
+    }
+
+    /// The mbuf slots of a new queue on `ring`.
+    fn slots(&self, ring: &Vring) -> DriverResult<MbufSlots> {
+        let name = format!("{}_m", ring.zone().map_or("virtio", |z| z.name()));
+        let socket = self.tp.handle().info().numa_node.unwrap_or(0);
+        MbufSlots::new(&name, ring.size() as usize, socket)
+    }
+
+    /// Queue `q`, lent to a secondary process and back: its slots, owned again, and whether
+    /// its driver there died driving it.
+    fn back(&self, q: &QueueShared, what: &str) -> DriverResult<(MbufSlots, bool)> {
+        let parked = q.words.take();
+        q.hand_over.store(false, Ordering::Release);
+        let zone = q.slots_zone.clone().expect("a shared queue has slots");
+        let slots = MbufSlots::attach(zone, q.ring.size() as usize, true)?;
+        if !parked {
+            log::warn!(
+                target: "pmd.net.virtio",
+                "{}: {what} is back from a process that died driving it: taking the ring \
+                 over from its last recorded burst",
+                self.name()
+            );
+        }
+        Ok((slots, !parked))
+    }
+
+    fn rx_queue(&self, q: Arc<QueueShared>, slots: MbufSlots, setup: &RxSetup<'_>) -> RxQueue {
+        RxQueue::new(
+            q,
+            self.notifier(),
+            slots,
+            setup.pool.clone(),
+            setup.port,
+            setup.counters.clone(),
+            self.has(feature::GUEST_CSUM),
+        )
+    }
+
+    fn tx_queue(
+        &self,
+        q: Arc<QueueShared>,
+        slots: MbufSlots,
+        counters: Arc<crate::stats::QueueCounters>,
+    ) -> TxQueue {
+        TxQueue::new(q, self.notifier(), slots, counters, self.has(feature::CSUM))
+    }
+
+    /// A queue set up here before and lent since, of `size` descriptors.
+    fn lent(slot: &Option<QueueSlot>, size: u16) -> Option<Arc<QueueShared>> {
+        slot.as_ref()
+            .map(|s| s.q.clone())
+            .filter(|q| q.hand_over.load(Ordering::Acquire) && q.ring.size() == size)
     }
 
     fn program(&self, q: &QueueShared) -> Result<(), String> {
@@ -337,7 +404,7 @@ impl VirtioNet {
         }
         // The queues start again from index 0 at their next burst.
         for q in s.rx.iter().chain(s.tx.iter()).flatten() {
-            q.q.generation.fetch_add(1, Ordering::Release);
+            q.q.words.get(GENERATION).fetch_add(1, Ordering::Release);
         }
         if self.has(feature::MQ) {
             self.command(
@@ -464,41 +531,50 @@ impl EthDevice for VirtioNet {
                 "the pool's buffers hold {room} bytes after the headroom; net_virtio needs 64"
             )));
         }
+        let lent = Self::lent(&lock(&self.state).rx[setup.queue as usize], size);
+        if let Some(q) = lent {
+            let (slots, crashed) = self.back(&q, &format!("RX queue {}", setup.queue))?;
+            let mut rxq = self.rx_queue(q, slots, &setup);
+            rxq.resume(crashed);
+            lock(&self.state).rx_room = Some(room);
+            return Ok(Box::new(rxq));
+        }
         let ring = self
             .ring(index, size, 0, &format!("rx{}", setup.queue))
             .map_err(DriverError::Invalid)?;
-        let q = self.shared(ring, index).map_err(DriverError::Invalid)?;
-        let mut mbufs = Vec::with_capacity(size as usize);
-        for _ in 0..size {
+        let mut slots = self.slots(&ring)?;
+        for i in 0..ring.size() as usize {
             let m = setup.pool.alloc().map_err(|_| {
                 DriverError::Invalid(format!(
                     "the pool has fewer free mbufs than the {size} RX descriptors"
                 ))
             })?;
-            mbufs.push(Some(m));
+            slots.replace(i, m);
         }
+        let words = QueueWords::of(setup.port, true, setup.queue);
+        words.take();
+        let zone = slots.zone().clone();
+        let q = self
+            .shared(ring, index, words, Some(zone))
+            .map_err(DriverError::Invalid)?;
         let mut s = lock(&self.state);
         s.rx[setup.queue as usize] = Some(QueueSlot { q: q.clone() });
         s.rx_room = Some(room);
-        Ok(Box::new(RxQueue {
-            generation: q.generation.load(Ordering::Acquire),
-            q,
-            notifier: self.notifier(),
-            mbufs,
-            empty: Vec::with_capacity(size as usize),
-            pool: setup.pool.clone(),
-            port: setup.port,
-            counters: setup.counters,
-            avail_idx: 0,
-            last_used: 0,
-            guest_csum: self.has(feature::GUEST_CSUM),
-            partial: None,
-        }))
+        drop(s);
+        // The buffers are posted at the first burst after the device starts.
+        Ok(Box::new(self.rx_queue(q, slots, &setup)))
     }
 
     fn tx_queue_setup(&self, setup: TxSetup<'_>) -> DriverResult<Box<dyn TxQueueOps>> {
         let index = 2 * setup.queue + 1;
         let size = queue_size(setup.nb_desc, self.tp.queue_max_size(index));
+        let lent = Self::lent(&lock(&self.state).tx[setup.queue as usize], size);
+        if let Some(q) = lent {
+            let (slots, crashed) = self.back(&q, &format!("TX queue {}", setup.queue))?;
+            let mut txq = self.tx_queue(q, slots, setup.counters);
+            txq.resume(crashed);
+            return Ok(Box::new(txq));
+        }
         let ring = self
             .ring(
                 index,
@@ -507,23 +583,34 @@ impl EthDevice for VirtioNet {
                 &format!("tx{}", setup.queue),
             )
             .map_err(DriverError::Invalid)?;
-        let q = self.shared(ring, index).map_err(DriverError::Invalid)?;
+        let slots = self.slots(&ring)?;
+        let words = QueueWords::of(setup.port, false, setup.queue);
+        words.take();
+        let zone = slots.zone().clone();
+        let q = self
+            .shared(ring, index, words, Some(zone))
+            .map_err(DriverError::Invalid)?;
         lock(&self.state).tx[setup.queue as usize] = Some(QueueSlot { q: q.clone() });
-        let n = size as usize;
-        Ok(Box::new(TxQueue {
-            // Differs from the queue's: the first burst starts from index 0.
-            generation: q.generation.load(Ordering::Acquire).wrapping_sub(1),
-            q,
-            notifier: self.notifier(),
-            mbufs: (0..n).map(|_| None).collect(),
-            next: vec![0; n],
-            chain_len: vec![0; n],
-            free: Vec::with_capacity(n),
-            avail_idx: 0,
-            last_used: 0,
-            counters: setup.counters,
-            csum: self.has(feature::CSUM),
-        }))
+        let mut txq = self.tx_queue(q, slots, setup.counters);
+        // Differs from the queue's: the first burst starts from index 0.
+        txq.generation = txq.q.generation().wrapping_sub(1);
+        Ok(Box::new(txq))
+    }
+
+    fn share_rx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
+        let q = lock(&self.state)
+            .rx
+            .get(queue as usize)
+            .and_then(|s| s.as_ref().map(|s| s.q.clone()));
+        share::share(self, q, queue)
+    }
+
+    fn share_tx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
+        let q = lock(&self.state)
+            .tx
+            .get(queue as usize)
+            .and_then(|s| s.as_ref().map(|s| s.q.clone()));
+        share::share(self, q, queue)
     }
 
     fn start(&self) -> DriverResult<()> {

@@ -16,6 +16,7 @@ use rpdk_mbuf::{BurstView, Mbuf, OlFlags, PktmbufPool};
 
 use super::virtqueue::{DESC_F_NEXT, DESC_F_WRITE, Notifier, QueueShared};
 use crate::driver::{RxQueueOps, TxQueueOps};
+use crate::drivers::slots::MbufSlots;
 use crate::stats::QueueCounters;
 
 /// `sizeof(struct virtio_net_hdr)` with VERSION_1 (§5.1.6: `num_buffers` always there).
@@ -26,13 +27,13 @@ const HDR_F_DATA_VALID: u8 = 2;
 /// Bytes of the TX header area per descriptor.
 pub const TX_HDR_STRIDE: usize = 16;
 
-/// The receive queue: descriptor `i` holds `mbufs[i]`, posted with room for the header before
-/// the frame.
+/// The receive queue: descriptor `i` holds the mbuf of slot `i`, posted with room for the
+/// header before the frame.
 pub struct RxQueue {
     pub q: Arc<QueueShared>,
     pub notifier: Notifier,
-    pub generation: u32,
-    pub mbufs: Vec<Option<Mbuf>>,
+    pub generation: u64,
+    pub slots: MbufSlots,
     /// Descriptors without a buffer (the pool was empty when they came back).
     pub empty: Vec<u16>,
     pub pool: PktmbufPool,
@@ -47,6 +48,33 @@ pub struct RxQueue {
 }
 
 impl RxQueue {
+    /// A queue over `q` whose slots are `slots`, at index 0 until [`resume`](Self::resume)d
+    /// (or restarted by the device's start).
+    pub fn new(
+        q: Arc<QueueShared>,
+        notifier: Notifier,
+        slots: MbufSlots,
+        pool: PktmbufPool,
+        port: u16,
+        counters: Arc<QueueCounters>,
+        guest_csum: bool,
+    ) -> RxQueue {
+        RxQueue {
+            generation: q.generation(),
+            q,
+            notifier,
+            empty: Vec::with_capacity(slots.len()),
+            slots,
+            pool,
+            port,
+            counters,
+            avail_idx: 0,
+            last_used: 0,
+            guest_csum,
+            partial: None,
+        }
+    }
+
     /// Posts mbuf `m` in descriptor `id` at the next available index (not yet published).
     #[inline(always)]
     fn post(&mut self, id: u16, m: Mbuf) {
@@ -56,26 +84,33 @@ impl RxQueue {
         ring.write_desc(id, addr, len, DESC_F_WRITE, 0);
         ring.set_avail(self.avail_idx, id);
         self.avail_idx = self.avail_idx.wrapping_add(1);
-        self.mbufs[id as usize] = Some(m);
+        drop(self.slots.replace(id as usize, m));
+    }
+
+    /// Posts descriptor `id` again with the mbuf of its slot, or a fresh one; or leaves it
+    /// empty when the pool has none.
+    fn repost(&mut self, id: u16) {
+        let m = match self.slots.take(id as usize) {
+            Some(m) => Some(m),
+            None => self.pool.alloc().ok(),
+        };
+        match m {
+            Some(m) => self.post(id, m),
+            None => self.empty.push(id),
+        }
     }
 
     /// After a device (re)start: every buffer posted again from index 0.
-    fn restart(&mut self, generation: u32) {
+    fn restart(&mut self, generation: u64) {
         self.generation = generation;
         self.avail_idx = 0;
         self.last_used = 0;
         self.partial = None;
         self.empty.clear();
-        for id in 0..self.mbufs.len() as u16 {
-            let m = match self.mbufs[id as usize].take() {
-                Some(m) => Some(m),
-                None => self.pool.alloc().ok(),
-            };
-            match m {
-                Some(m) => self.post(id, m),
-                None => self.empty.push(id),
-            }
+        for id in 0..self.slots.len() as u16 {
+            self.repost(id);
         }
+        self.q.record(self.avail_idx, self.last_used);
         self.q.ring.publish(self.avail_idx);
         if self.q.ring.wants_notify() {
             self.notifier.notify(&self.q);
@@ -113,6 +148,53 @@ impl RxQueue {
     }
 }
 
+impl RxQueue {
+    /// The queue from where its last driver left it: its recorded indices, the descriptors
+    /// whose slots are empty to be armed. When that driver died driving it (`crashed`), what
+    /// it may have half done is made whole: the entries it recorded are published, and every
+    /// buffer the device returned since its last recorded burst is posted again with the mbuf
+    /// of its slot (those frames are dropped: whether it took them is not known).
+    pub fn resume(&mut self, crashed: bool) {
+        let (avail, used) = self.q.recorded();
+        self.avail_idx = avail;
+        self.last_used = used;
+        self.generation = self.q.generation();
+        if crashed {
+            self.q.ring.publish(avail);
+            let end = self.q.ring.used_idx();
+            while self.last_used != end {
+                let (id, _) = self.q.ring.used_elem(self.last_used);
+                self.last_used = self.last_used.wrapping_add(1);
+                if id < self.q.ring.size() {
+                    self.repost(id);
+                }
+            }
+        }
+        self.empty.clear();
+        for id in 0..self.q.ring.size() {
+            if self.slots.is_empty(id as usize) {
+                self.empty.push(id);
+            }
+        }
+        self.q.record(self.avail_idx, self.last_used);
+        self.q.ring.publish(self.avail_idx);
+        if crashed && self.q.ring.wants_notify() {
+            self.notifier.notify(&self.q);
+        }
+    }
+}
+
+impl Drop for RxQueue {
+    fn drop(&mut self) {
+        if self.q.hand_over.load(Ordering::Acquire) {
+            // A merged frame in progress is lost: its first buffers are this process's.
+            self.slots.leave();
+            self.q.record(self.avail_idx, self.last_used);
+            self.q.words.park();
+        }
+    }
+}
+
 /// Completes a partial checksum the device left (`VIRTIO_NET_HDR_F_NEEDS_CSUM`, §5.1.6.4.1):
 /// the ones' complement sum from `start` to the end, folded into the 16 bits at
 /// `start + offset`. Returns false when the offsets lie outside the frame.
@@ -139,10 +221,11 @@ fn complete_csum(data: &mut [u8], start: usize, offset: usize) -> bool {
 
 impl RxQueueOps for RxQueue {
     fn rx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize {
-        let generation = self.q.generation.load(Ordering::Acquire);
+        let generation = self.q.generation();
         if generation != self.generation {
             self.restart(generation);
         }
+        let first_used = self.last_used;
         let mut reposted = if self.empty.is_empty() {
             0
         } else {
@@ -153,7 +236,10 @@ impl RxQueueOps for RxQueue {
         while self.last_used != used && n < pkts.room() {
             let (id, written) = self.q.ring.used_elem(self.last_used);
             self.last_used = self.last_used.wrapping_add(1);
-            let Some(mut m) = self.mbufs.get_mut(id as usize).and_then(Option::take) else {
+            let Some(mut m) = (id < self.q.ring.size())
+                .then(|| self.slots.take(id as usize))
+                .flatten()
+            else {
                 // A device bug: a descriptor we did not post.
                 errors += 1;
                 continue;
@@ -216,6 +302,11 @@ impl RxQueueOps for RxQueue {
             }
             n += 1;
         }
+        if reposted > 0 || self.last_used != first_used {
+            // Recorded before the publication: a process taking the queue over from one that
+            // died can tell what the device has.
+            self.q.record(self.avail_idx, self.last_used);
+        }
         if reposted > 0 {
             self.q.ring.publish(self.avail_idx);
             if self.q.ring.wants_notify() {
@@ -235,9 +326,9 @@ impl RxQueueOps for RxQueue {
 pub struct TxQueue {
     pub q: Arc<QueueShared>,
     pub notifier: Notifier,
-    pub generation: u32,
-    /// The packet of each chain, at its head descriptor.
-    pub mbufs: Vec<Option<Mbuf>>,
+    pub generation: u64,
+    /// The packet of each chain, in the slot of its head descriptor.
+    pub slots: MbufSlots,
     /// The next descriptor of each descriptor's chain, and each chain's length.
     pub next: Vec<u16>,
     pub chain_len: Vec<u16>,
@@ -251,15 +342,87 @@ pub struct TxQueue {
 }
 
 impl TxQueue {
-    fn restart(&mut self, generation: u32) {
-        self.generation = generation;
-        for m in &mut self.mbufs {
-            *m = None;
+    /// A queue over `q` whose slots are `slots`, at index 0 until [`resume`](Self::resume)d
+    /// (or restarted by the device's start).
+    pub fn new(
+        q: Arc<QueueShared>,
+        notifier: Notifier,
+        slots: MbufSlots,
+        counters: Arc<QueueCounters>,
+        csum: bool,
+    ) -> TxQueue {
+        let n = slots.len();
+        TxQueue {
+            generation: q.generation(),
+            q,
+            notifier,
+            slots,
+            next: vec![0; n],
+            chain_len: vec![0; n],
+            free: Vec::with_capacity(n),
+            avail_idx: 0,
+            last_used: 0,
+            counters,
+            csum,
         }
+    }
+
+    fn restart(&mut self, generation: u64) {
+        self.generation = generation;
+        self.slots.clear();
         self.free.clear();
-        self.free.extend((0..self.mbufs.len() as u16).rev());
+        self.free.extend((0..self.slots.len() as u16).rev());
         self.avail_idx = 0;
         self.last_used = 0;
+        self.q.record(0, 0);
+    }
+
+    /// The queue from where its last driver left it: the chains of the recorded in-flight
+    /// entries (from the used to the available index) are read back from the descriptor table
+    /// (the device does not write it) into the chain links and lengths, every other
+    /// descriptor is free. When that driver died driving it (`crashed`), the entries it
+    /// recorded are published (its chains are complete before it records them) and the
+    /// packets it had not recorded, which the device never saw, are freed.
+    pub fn resume(&mut self, crashed: bool) {
+        let (avail, used) = self.q.recorded();
+        let ring = &self.q.ring;
+        let size = ring.size();
+        if crashed {
+            ring.publish(avail);
+        }
+        self.avail_idx = avail;
+        self.last_used = used;
+        self.generation = self.q.generation();
+        let mut busy = vec![false; size as usize];
+        self.chain_len.iter_mut().for_each(|c| *c = 0);
+        let mut idx = used;
+        while idx != avail {
+            let head = ring.avail_entry(idx);
+            idx = idx.wrapping_add(1);
+            if head >= size || busy[head as usize] {
+                continue;
+            }
+            let (mut d, mut count) = (head, 0u16);
+            loop {
+                busy[d as usize] = true;
+                count += 1;
+                let (flags, next) = ring.desc_flags(d);
+                if flags & DESC_F_NEXT == 0 || next >= size || count >= size {
+                    break;
+                }
+                self.next[d as usize] = next;
+                d = next;
+            }
+            self.chain_len[head as usize] = count;
+        }
+        self.free.clear();
+        for d in (0..size).rev() {
+            if !busy[d as usize] {
+                // Not in flight: a packet left there was never published.
+                drop(self.slots.take(d as usize));
+                self.free.push(d);
+            }
+        }
     }
 
     /// Takes back the chains the device is done with.
@@ -268,10 +431,10 @@ impl TxQueue {
         while self.last_used != used {
             let (id, _) = self.q.ring.used_elem(self.last_used);
             self.last_used = self.last_used.wrapping_add(1);
-            let Some(slot) = self.mbufs.get_mut(id as usize) else {
+            if id >= self.q.ring.size() {
                 continue;
-            };
-            *slot = None;
+            }
+            drop(self.slots.take(id as usize));
             let mut d = id;
             for _ in 0..self.chain_len[id as usize] {
                 self.free.push(d);
@@ -305,10 +468,11 @@ fn tx_header(m: &Mbuf, csum: bool) -> [u8; NET_HDR_LEN] {
 
 impl TxQueueOps for TxQueue {
     fn tx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize {
-        let generation = self.q.generation.load(Ordering::Acquire);
+        let generation = self.q.generation();
         if generation != self.generation {
             self.restart(generation);
         }
+        let first_used = self.last_used;
         self.reclaim();
         // How many packets fit in the free descriptors.
         let mut take = 0;
@@ -369,8 +533,12 @@ impl TxQueueOps for TxQueue {
             self.chain_len[head as usize] = count;
             ring.set_avail(self.avail_idx, head);
             self.avail_idx = self.avail_idx.wrapping_add(1);
-            self.mbufs[head as usize] = Some(m);
+            drop(self.slots.replace(head as usize, m));
         });
+        if take > 0 || self.last_used != first_used {
+            // Recorded before the publication (see `resume`).
+            self.q.record(self.avail_idx, self.last_used);
+        }
         if take > 0 {
             self.q.ring.publish(self.avail_idx);
             if self.q.ring.wants_notify() {
@@ -379,6 +547,16 @@ impl TxQueueOps for TxQueue {
             self.counters.add(take as u64, bytes);
         }
         take
+    }
+}
+
+impl Drop for TxQueue {
+    fn drop(&mut self) {
+        if self.q.hand_over.load(Ordering::Acquire) {
+            self.slots.leave();
+            self.q.record(self.avail_idx, self.last_used);
+            self.q.words.park();
+        }
     }
 }
 

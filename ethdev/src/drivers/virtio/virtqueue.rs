@@ -12,12 +12,14 @@
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 
 use rpdk_eal::bus::PciHandle;
+use rpdk_eal::memzone::Memzone;
 
 use crate::driver::DriverResult;
 use crate::drivers::dma::DmaArea;
+use crate::shared::QueueWords;
 
 /// Descriptor flags (§2.7.5).
 pub const DESC_F_NEXT: u16 = 1;
@@ -40,9 +42,22 @@ pub struct Vring {
     avail: usize,
     used: usize,
     extra: usize,
+    extra_len: usize,
 }
 
 impl Vring {
+    /// Where the driver area, the device area and the extra bytes start, and the whole length,
+    /// for `size` descriptors and `extra` bytes.
+    fn layout(size: u16, extra: usize) -> (usize, usize, usize, usize) {
+        let n = size as usize;
+        // Alignments (§2.7: 16 for descriptors, 2 for the driver area, 4 for the device
+        // area); cache lines between the parts, so driver and device writes do not share one.
+        let avail = n * DESC_SIZE;
+        let used = round_up(avail + 6 + 2 * n, 64);
+        let extra_at = round_up(used + 6 + 8 * n, 64);
+        (avail, used, extra_at, extra_at + extra.max(1))
+    }
+
     /// Reserves a ring of `size` descriptors (a power of 2) and `extra` bytes after it.
     pub fn new(
         dev: &PciHandle,
@@ -52,22 +67,47 @@ impl Vring {
         socket: u32,
     ) -> DriverResult<Vring> {
         assert!(size.is_power_of_two());
-        let n = size as usize;
-        // Alignments (§2.7: 16 for descriptors, 2 for the driver area, 4 for the device
-        // area); cache lines between the parts, so driver and device writes do not share one.
-        let avail = n * DESC_SIZE;
-        let used = round_up(avail + 6 + 2 * n, 64);
-        let extra_at = round_up(used + 6 + 8 * n, 64);
-        let mem = DmaArea::new(dev, name, extra_at + extra.max(1), 4096, socket)?;
+        let (avail, used, extra_at, len) = Vring::layout(size, extra);
+        let mem = DmaArea::new(dev, name, len, 4096, socket)?;
         let v = Vring {
             mem,
             size,
             avail,
             used,
             extra: extra_at,
+            extra_len: extra,
         };
         v.reset();
         Ok(v)
+    }
+
+    /// A secondary process's view of the primary's ring in `zone`, as [`new`](Self::new) laid
+    /// it out.
+    pub fn view(zone: Memzone, size: u16, extra: usize) -> DriverResult<Vring> {
+        if !size.is_power_of_two() {
+            return Err(crate::error::DriverError::Invalid(format!(
+                "virtqueue size {size}"
+            )));
+        }
+        let (avail, used, extra_at, len) = Vring::layout(size, extra);
+        Ok(Vring {
+            mem: DmaArea::view(zone, len)?,
+            size,
+            avail,
+            used,
+            extra: extra_at,
+            extra_len: extra,
+        })
+    }
+
+    /// The ring's memzone.
+    pub fn zone(&self) -> Option<&Memzone> {
+        self.mem.zone()
+    }
+
+    /// The bytes after the rings (what [`new`](Self::new) was given).
+    pub fn extra_len(&self) -> usize {
+        self.extra_len
     }
 
     pub fn size(&self) -> u16 {
@@ -153,6 +193,18 @@ impl Vring {
         (self.mem.read32(at) as u16, self.mem.read32(at + 4))
     }
 
+    /// The flags and next fields of descriptor `i`, as the driver wrote them.
+    pub fn desc_flags(&self, i: u16) -> (u16, u16) {
+        let at = i as usize * DESC_SIZE;
+        (self.mem.read16(at + 12), self.mem.read16(at + 14))
+    }
+
+    /// The available ring's entry at index `idx`.
+    pub fn avail_entry(&self, idx: u16) -> u16 {
+        let slot = (idx & (self.size - 1)) as usize;
+        self.mem.read16(self.avail + 4 + 2 * slot)
+    }
+
     /// Whether the device wants to be notified of new buffers, after a publication.
     #[inline(always)]
     pub fn wants_notify(&self) -> bool {
@@ -169,22 +221,62 @@ pub struct QueueShared {
     pub index: u16,
     /// Byte offset of its notification register in the notification BAR.
     pub notify_at: usize,
-    /// Bumped by each device start: the queue re-posts its buffers (or drops what was in
-    /// flight) and starts again from index 0.
-    pub generation: AtomicU32,
+    /// [`AVAIL`], [`USED`] and [`GENERATION`]: in the queue's record in the shared port data
+    /// when it has one, so that every process driving the queue sees them.
+    pub words: QueueWords,
+    /// The mbuf slots' memzone (an RX or TX queue's), for the queue's next driver.
+    pub slots_zone: Option<Memzone>,
+    /// The queue object dropped next hands the queue over (see `share`).
+    pub hand_over: AtomicBool,
     /// Notifications sent.
     pub notifications: AtomicU64,
 }
 
+/// [`QueueShared::words`]: the next available index, the next used index to read (both as of
+/// the last burst, stored before the available index is published), and the device
+/// generation, bumped by each device start: the queue re-posts its buffers (or drops what was
+/// in flight) and starts again from index 0.
+pub const AVAIL: usize = 0;
+pub const USED: usize = 1;
+pub const GENERATION: usize = 2;
+
 impl QueueShared {
-    pub fn new(ring: Vring, index: u16, notify_at: usize) -> Arc<QueueShared> {
+    pub fn new(
+        ring: Vring,
+        index: u16,
+        notify_at: usize,
+        words: QueueWords,
+        slots_zone: Option<Memzone>,
+    ) -> Arc<QueueShared> {
         Arc::new(QueueShared {
             ring,
             index,
             notify_at,
-            generation: AtomicU32::new(0),
+            words,
+            slots_zone,
+            hand_over: AtomicBool::new(false),
             notifications: AtomicU64::new(0),
         })
+    }
+
+    #[inline(always)]
+    pub fn generation(&self) -> u64 {
+        self.words.get(GENERATION).load(Ordering::Acquire)
+    }
+
+    /// Records where the queue stands (before the available index is published).
+    #[inline(always)]
+    pub fn record(&self, avail: u16, used: u16) {
+        self.words.get(AVAIL).store(avail as u64, Ordering::Relaxed);
+        self.words.get(USED).store(used as u64, Ordering::Relaxed);
+    }
+
+    /// The recorded (available, used) indices.
+    pub fn recorded(&self) -> (u16, u16) {
+        (
+            self.words.get(AVAIL).load(Ordering::Relaxed) as u16,
+            self.words.get(USED).load(Ordering::Relaxed) as u16,
+        )
     }
 }
 
