@@ -23,6 +23,11 @@
 //! Queues are split virtqueues of a power-of-2 size up to the device's (QEMU: 256 by
 //! default). Interrupts are never asked for; the available index is written once per burst and
 //! the device notified at most once per burst, when it asks (see `rxtx.rs`).
+//!
+//! A secondary process can drive the queues (`share.rs`): the primary passes the
+//! notification BAR; the virtqueues stay the primary's device's memory, the mbufs of the
+//! descriptors are in slots of a memzone, and the queue's indices and generation in its record
+//! of the shared port data.
 
 mod ctrl;
 mod rxtx;
