@@ -395,6 +395,9 @@ fn secondary_drives_the_primarys_queues() {
     }
     assert_eq!(field(&st, "pool_avail"), POOL_SIZE as u64, "{st}");
     assert_eq!(field(&st, "audit"), 1, "{st}");
+    // The AF_XDP sides' records of lent mbufs went with the port's sockets.
+    assert_eq!(field(&st, "lent_zones_open"), 2, "{st}");
+    assert_eq!(field(&st, "lent_zones"), 0, "{st}");
     primary.finish();
 }
 
@@ -580,6 +583,13 @@ fn primary(prefix: &str) {
             a.ipackets, a.ibytes, a.opackets, a.obytes, a.ierrors, a.oerrors
         );
     }
+    let lent_zones = || {
+        rpdk_eal::memzone::list()
+            .iter()
+            .filter(|z| z.name().starts_with("afxdp_lent_"))
+            .count()
+    };
+    let lent_zones_open = lent_zones();
     for id in rpdk_ethdev::ports() {
         let p = Port::get(id).unwrap();
         p.stop().unwrap();
@@ -587,7 +597,8 @@ fn primary(prefix: &str) {
     }
     println!(
         "PRIMARY_STATS tap_ipackets={} tap_ibytes={} tap_opackets={} tap_obytes={} \
-         ring_ipackets={} ring_opackets={}{afp_stats} pool_avail={} audit={}",
+         ring_ipackets={} ring_opackets={}{afp_stats} pool_avail={} audit={} \
+         lent_zones_open={lent_zones_open} lent_zones={}",
         t.ipackets,
         t.ibytes,
         t.opackets,
@@ -595,7 +606,8 @@ fn primary(prefix: &str) {
         r.ipackets,
         r.opackets,
         pool.avail_count(),
-        u8::from(pool.audit().is_ok())
+        u8::from(pool.audit().is_ok()),
+        lent_zones()
     );
 }
 

@@ -377,12 +377,18 @@ impl Drop for QueueSocket {
         // A side handed between processes left its record in a memzone; the process that
         // opened the socket frees what it records once the socket is gone (in the others,
         // closing a descriptor leaves the socket open).
+        // The zone goes with the socket (a later socket's side reserves one anew).
         if self.opener {
             for rx in [true, false] {
-                if self.lent_mode[usize::from(!rx)].load(Ordering::Acquire)
-                    && let Ok(mut lent) = self.umem.take_parked(&self.zone(rx), self.ino)
-                {
+                if !self.lent_mode[usize::from(!rx)].load(Ordering::Acquire) {
+                    continue;
+                }
+                let name = self.zone(rx);
+                if let Ok(mut lent) = self.umem.take_parked(&name, self.ino) {
                     self.umem.free_lent(&mut lent);
+                }
+                if let Some(zone) = rpdk_eal::memzone::lookup(&name) {
+                    let _ = zone.free();
                 }
             }
         }
