@@ -69,7 +69,9 @@ fn attach<D: Descriptor>(
     let state = RingState::new(a.queue, QueueWords::of(a.port, rx, a.queue), &ring, &slots);
     if !state.words.take() {
         return Err(DriverError::Invalid(
-            "the primary did not park the queue's position".into(),
+            "the process that drove the queue last died without giving it back; the primary \
+             has to take it back first"
+                .into(),
         ));
     }
     // From here on, dropping the queue object gives the queue back.

@@ -98,7 +98,9 @@ fn attach(a: &mut Attach, rx: bool) -> DriverResult<(Arc<QueueShared>, Notifier,
     let words = QueueWords::of(a.port, rx, a.queue);
     if !words.take() {
         return Err(DriverError::Invalid(
-            "the primary did not park the queue's position".into(),
+            "the process that drove the queue last died without giving it back; the primary \
+             has to take it back first"
+                .into(),
         ));
     }
     let q = QueueShared::new(ring, index, notify_at, words, Some(slots.zone().clone()));
