@@ -30,6 +30,7 @@ pub(crate) fn attach_rx(
 ) -> crate::driver::DriverResult<Box<dyn crate::driver::RxQueueOps>> {
     match driver {
         net_ring::DRIVER => net_ring::attach_rx(a),
+        null::DRIVER => null::attach_rx(a),
         af_packet::DRIVER => af_packet::attach_rx(a),
         af_xdp::DRIVER => af_xdp::attach_rx(a),
         tap::DRIVER => tap::attach_rx(a),
@@ -48,6 +49,7 @@ pub(crate) fn attach_tx(
 ) -> crate::driver::DriverResult<Box<dyn crate::driver::TxQueueOps>> {
     match driver {
         net_ring::DRIVER => net_ring::attach_tx(a),
+        null::DRIVER => null::attach_tx(a),
         af_packet::DRIVER => af_packet::attach_tx(a),
         af_xdp::DRIVER => af_xdp::attach_tx(a),
         tap::DRIVER => tap::attach_tx(a),

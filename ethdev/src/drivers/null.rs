@@ -9,6 +9,10 @@
 //! leaves `ibytes`/`obytes` at 0). Receive counts `n × size` for a burst of `n` without reading
 //! the mbufs again; transmit adds up the `pkt_len` of the packets it frees, from the header
 //! line freeing reads anyway (in copy mode, in the loop that copies them).
+//!
+//! A secondary process drives its queues as its own (DPDK's null PMD does too): a queue holds
+//! nothing but its settings, which the primary passes (`size`, `copy`, `no-rx`: four bytes),
+//! and counts into the queue's counters in the shared port data.
 
 use std::sync::{Arc, Mutex};
 
@@ -17,8 +21,11 @@ use rpdk_mbuf::net::MacAddr;
 use rpdk_mbuf::{BurstView, PktmbufPool};
 
 use crate::config::{DevInfo, EthConf, Link, link_speed};
-use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::driver::{
+    DriverResult, EthDevice, RxQueueOps, RxSetup, SharedQueue, TxQueueOps, TxSetup,
+};
 use crate::error::DriverError;
+use crate::secondary::Attach;
 use crate::stats::QueueCounters;
 
 /// The driver's name.
@@ -142,6 +149,14 @@ impl EthDevice for NullDevice {
         }))
     }
 
+    fn share_rx_queue(&self, _queue: u16) -> DriverResult<SharedQueue> {
+        Ok(share(self.params))
+    }
+
+    fn share_tx_queue(&self, _queue: u16) -> DriverResult<SharedQueue> {
+        Ok(share(self.params))
+    }
+
     fn start(&self) -> DriverResult<()> {
         Ok(())
     }
@@ -198,6 +213,54 @@ impl EthDevice for NullDevice {
     fn mtu(&self) -> u16 {
         lock(&self.mtu)
     }
+}
+
+/// The settings a secondary's queue needs.
+fn share(p: Params) -> SharedQueue {
+    let mut args = p.size.to_le_bytes().to_vec();
+    args.extend([u8::from(p.copy), u8::from(p.no_rx)]);
+    SharedQueue {
+        args,
+        fds: Vec::new(),
+    }
+}
+
+fn shared_params(a: &Attach) -> DriverResult<Params> {
+    match a.shared.args[..] {
+        [lo, hi, copy, no_rx] if u16::from_le_bytes([lo, hi]) > 0 => Ok(Params {
+            size: u16::from_le_bytes([lo, hi]),
+            copy: copy == 1,
+            no_rx: no_rx == 1,
+        }),
+        _ => Err(DriverError::Invalid(
+            "the primary's net_null queue share is malformed".into(),
+        )),
+    }
+}
+
+/// The RX queue a secondary process drives.
+pub(crate) fn attach_rx(a: Attach) -> DriverResult<Box<dyn RxQueueOps>> {
+    let params = shared_params(&a)?;
+    let pool = a
+        .pool
+        .ok_or_else(|| DriverError::Invalid("the RX queue has no pool".into()))?;
+    Ok(Box::new(NullRx {
+        pool,
+        params,
+        port: a.port,
+        counters: a.counters,
+        dummy: vec![0u8; params.size as usize].into(),
+    }))
+}
+
+/// The TX queue a secondary process drives.
+pub(crate) fn attach_tx(a: Attach) -> DriverResult<Box<dyn TxQueueOps>> {
+    let params = shared_params(&a)?;
+    Ok(Box::new(NullTx {
+        counters: a.counters,
+        copy: params.copy,
+        dummy: vec![0u8; params.size as usize].into_boxed_slice(),
+    }))
 }
 
 struct NullRx {
