@@ -217,12 +217,16 @@ impl PciHandle {
         let mut fds = Vec::new();
         for bar in self.0.bars.iter().flatten() {
             let file = match &self.0.config {
-                Config::Vfio(d, _) => d
-                    .fd
-                    .try_clone()
-                    .map_err(|e| err("duplicating the VFIO device descriptor".into(), e))?,
+                Config::Vfio(d, _) => {
+                    d.fd.try_clone()
+                        .map_err(|e| err("duplicating the VFIO device descriptor".into(), e))?
+                }
                 Config::Uio(_) => {
-                    let path = self.0.info.sysfs_path.join(format!("resource{}", bar.index()));
+                    let path = self
+                        .0
+                        .info
+                        .sysfs_path
+                        .join(format!("resource{}", bar.index()));
                     OpenOptions::new()
                         .read(true)
                         .write(true)
