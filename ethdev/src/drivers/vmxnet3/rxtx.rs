@@ -223,6 +223,25 @@ impl TxCursors {
             (self.fill.idx as usize + size as usize - self.next2comp as usize) % size as usize;
         size as usize - 1 - in_flight
     }
+
+    /// Whether descriptor `i` is in flight (from the oldest to the next to fill).
+    pub fn in_flight(&self, i: u16, size: u16) -> bool {
+        let n = size as usize;
+        (i as usize + n - self.next2comp as usize) % n < n - 1 - self.free(size)
+    }
+
+    /// After a crash: moves the fill cursor over the descriptors a dead driver placed after
+    /// its last record, those whose generation bit (`gen_at`) is already the ring's, at most
+    /// the free ones; returns how many. A packet's first descriptor gets the ring's generation
+    /// last, once the packet is whole, so a packet left half written stops the scan.
+    pub fn take_placed(&mut self, size: u16, gen_at: impl Fn(u16) -> bool) -> usize {
+        let mut n = 0;
+        while self.free(size) > 0 && gen_at(self.fill.idx) == self.fill.gen_ {
+            self.fill.advance(size);
+            n += 1;
+        }
+        n
+    }
 }
 
 /// What the control path and a TX queue share.
@@ -692,25 +711,18 @@ impl TxQueue {
             counters,
         };
         if crashed && generation == q.sh.words.get(GENERATION).load(Ordering::Acquire) {
-            let mut placed = false;
-            while q.free > 0 {
-                let dw2 = q.sh.mem.read32(q.sh.ring.desc(q.cur.fill.idx) + 8);
-                if (dw2 & TXD_GEN != 0) != q.cur.fill.gen_ {
-                    break;
-                }
-                q.cur.fill.advance(size);
-                q.free -= 1;
-                placed = true;
-            }
-            let (n, busy) = (size as usize, size as usize - 1 - q.free);
+            let (mem, ring) = (&q.sh.mem, q.sh.ring);
+            let placed = q
+                .cur
+                .take_placed(size, |i| mem.read32(ring.desc(i) + 8) & TXD_GEN != 0);
+            q.free = q.cur.free(size);
             for i in 0..size {
-                let age = (i as usize + n - q.cur.next2comp as usize) % n;
-                if age >= busy {
+                if !q.cur.in_flight(i, size) {
                     drop(q.slots.take(i as usize));
                 }
             }
             q.record();
-            if placed {
+            if placed > 0 {
                 q.write_producer();
             }
         }
@@ -959,5 +971,66 @@ mod tests {
             next2comp: 10,
         };
         assert_eq!(full.free(512), 0);
+    }
+
+    #[test]
+    fn tx_crash_scan_takes_whole_packets_only() {
+        // Descriptors 0..5 were reclaimed; 5..9 are in flight as recorded; a dead driver then
+        // placed 9..12 whole and half wrote a packet at 12..14 (its first descriptor not yet
+        // flipped to the ring's generation, 1).
+        let size = 32u16;
+        let mut t = TxCursors {
+            fill: Cursor { idx: 9, gen_: true },
+            comp: Cursor { idx: 2, gen_: true },
+            next2comp: 5,
+        };
+        let gens = |i: u16| (5..12).contains(&i) || i == 13;
+        assert_eq!(t.take_placed(size, gens), 3);
+        assert_eq!(
+            t.fill,
+            Cursor {
+                idx: 12,
+                gen_: true
+            }
+        );
+        assert_eq!(t.free(size), 31 - 7);
+        let busy: Vec<u16> = (0..size).filter(|&i| t.in_flight(i, size)).collect();
+        assert_eq!(busy, (5..12).collect::<Vec<_>>());
+        // Nothing placed after the record: nothing taken.
+        assert_eq!(t.take_placed(size, gens), 0);
+    }
+
+    #[test]
+    fn tx_crash_scan_crosses_a_wrap_and_stops_at_a_full_ring() {
+        let size = 32u16;
+        // Placed at 30, 31 (first pass, generation 1) and 0, 1 (second pass, generation 0);
+        // descriptor 2 still has the first pass's.
+        let mut t = TxCursors {
+            fill: Cursor {
+                idx: 30,
+                gen_: true,
+            },
+            comp: Cursor::start(),
+            next2comp: 20,
+        };
+        assert_eq!(t.take_placed(size, |i| i >= 2), 4);
+        assert_eq!(
+            t.fill,
+            Cursor {
+                idx: 2,
+                gen_: false
+            }
+        );
+        assert!(t.in_flight(31, size) && t.in_flight(1, size) && !t.in_flight(2, size));
+        // Every descriptor with the ring's generation: the scan ends when the ring is full
+        // and never runs into the packets in flight.
+        let mut t = TxCursors {
+            fill: Cursor { idx: 0, gen_: true },
+            comp: Cursor::start(),
+            next2comp: 0,
+        };
+        assert_eq!(t.take_placed(size, |_| true), 31);
+        assert_eq!(t.free(size), 0);
+        assert!((0..size).all(|i| t.in_flight(i, size) == (i != 31)));
     }
 }
