@@ -10,7 +10,9 @@
 //! | 2..4 | the queue's index on the device |
 //! | 4..6 | RX: the device's RX queue count (ring 1's completions name queue + count); TX: 0 |
 //! | 6..10 | RX: the queue descriptor's offset in the driver-shared area (u32); TX: 0 |
-//! | then | the rings' memzone name, the slots', and (RX; empty for TX) the driver-shared area's, each prefixed by its length (u8) |
+//! | then | the rings' memzone name, the slots', the driver-shared area's (TX: empty) |
+//!
+//! Each name is prefixed by its length (u8).
 //!
 //! The rings' layout follows from the size (`rxtx::rx_layout`, `rxtx::tx_layout`), as in the
 //! primary. The device and the queue memory stay the primary's: the secondary never writes the
