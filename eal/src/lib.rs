@@ -63,6 +63,7 @@ pub mod cpuset;
 mod error;
 pub mod lcore;
 pub mod logging;
+pub mod memcpy;
 pub mod memory;
 pub mod mp;
 pub mod options;
