@@ -15,6 +15,9 @@
 //! - Port 2 is an interface (`iface=`, on a veth pair in a namespace): the primary and a
 //!   secondary receive what the test sends into the peer and send frames out that the peer
 //!   receives byte for byte.
+//! - Port 3 reads the 7 frames once: a secondary reads them all, the primary restarts the port
+//!   and the secondary reads them again from the first; the primary, taking the queue back,
+//!   is at the end of the file.
 //!
 //! Every mbuf is back in the primary's pool (no cache) at the end, the killed one's included.
 
@@ -247,10 +250,23 @@ fn secondaries_drive_pcap_queues_and_a_killed_one_leaves_whole_records() {
 
     let mut secondary = start(&ns, "secondary", &prefix, &dir.0);
     round(&mut secondary, "S1", 1, S1, (0x23, 10), (0x24, 10), &sock);
+    // The file read once, then again after the primary restarted the port.
+    let whole = (REPLAY as u64, 0, 1);
+    let once = |l: &str| (field(l, "got"), field(l, "first"), field(l, "in_order"));
+    let l = secondary.expect("S1_ONCE");
+    assert_eq!(once(&l), whole, "{l}");
+    primary.say("restart");
+    primary.expect("RESTARTED");
+    secondary.say("again");
+    let l = secondary.expect("S1_AGAIN");
+    assert_eq!(once(&l), whole, "{l}");
     secondary.finish();
 
     primary.say("p2");
     round(&mut primary, "P2", 2, P2, (0x25, 5), (0x26, 5), &sock);
+    // Back in the primary, at the end of the file where the secondary left it.
+    let l = primary.expect("P2_ONCE");
+    assert_eq!(field(&l, "got"), 0, "{l}");
 
     let mut crasher = start(&ns, "crasher", &prefix, &dir.0);
     round(&mut crasher, "CR", 3, CR, (0, 0), (0, 0), &sock);
@@ -435,9 +451,40 @@ fn eal_args(prefix: &str, proc_type: &str, lcore: u32, vdevs: &[String]) -> Vec<
     v
 }
 
-/// The three ports: the files, the replay, the interface.
+/// The ports: the files, the replay, the interface (the fourth, the file read once, is
+/// [`once`]'s).
 fn ports() -> [Port; 3] {
     ["net_pcap0", "net_pcap1", "net_pcap2"].map(|n| Port::by_name(n).unwrap())
+}
+
+fn once() -> Port {
+    Port::by_name("net_pcap3").unwrap()
+}
+
+/// Receives from `rxq` until it has given nothing for 50 ms: `got=`, the first frame's
+/// number, and whether they are the file's frames in order.
+fn read_once(name: &str, rxq: &mut RxQueue) {
+    let mut burst = MbufBurst::<4>::new();
+    let (mut got, mut in_order, mut first) = (0, true, usize::MAX);
+    let (mut last, deadline) = (Instant::now(), Instant::now() + Duration::from_secs(5));
+    while last.elapsed() < Duration::from_millis(50) && Instant::now() < deadline {
+        if rxq.rx_burst(&mut burst) > 0 {
+            last = Instant::now();
+        }
+        for m in burst.iter() {
+            let i = ours(m.data()).map_or(usize::MAX, |(_, i)| i);
+            if got == 0 {
+                first = i;
+            }
+            in_order &= i == first.wrapping_add(got) && m.data() == replay_frame(i).as_slice();
+            got += 1;
+        }
+        burst.clear();
+    }
+    println!(
+        "{name} got={got} first={first} in_order={}",
+        u8::from(in_order)
+    );
 }
 
 fn primary(prefix: &str, dir: &Path) {
@@ -452,10 +499,11 @@ fn primary(prefix: &str, dir: &Path) {
         ),
         format!("net_pcap1,rx_pcap={},infinite_rx=1", f("replay.pcap")),
         format!("net_pcap2,iface={}", VETH.0),
+        format!("net_pcap3,rx_pcap={}", f("replay.pcap")),
     ];
     let (_eal, _) = rpdk_eal::init(eal_args(prefix, "primary", 0, &vdevs)).unwrap();
     let pool = PktmbufPool::create(POOL, POOL_SIZE, 0, 0, 2048, None).unwrap();
-    for p in ports() {
+    for p in ports().into_iter().chain([once()]) {
         let (nrx, ntx) = (p.device_info().max_rx_queues, p.device_info().max_tx_queues);
         p.configure(nrx, ntx, &EthConf::default()).unwrap();
         for q in 0..nrx {
@@ -470,13 +518,19 @@ fn primary(prefix: &str, dir: &Path) {
     println!("PRIMARY_READY");
     assert_eq!(line(), "p1");
     turn("P1", P1, Some((&pool, 0x21, 5, 0x22, 5)));
+    assert_eq!(line(), "restart");
+    // While a secondary holds port 3's queue: it reads the file again from the start.
+    once().stop().unwrap();
+    once().start().unwrap();
+    println!("RESTARTED");
     assert_eq!(line(), "p2");
     turn("P2", P2, Some((&pool, 0x25, 5, 0x26, 5)));
+    read_once("P2_ONCE", &mut once().rx_queue(0).unwrap());
     assert_eq!(line(), "back");
     turn("P3", REST, None);
     let [files, replay, iface] = ports();
     let (s, r, i) = (files.stats(), replay.stats(), iface.stats());
-    for p in ports() {
+    for p in ports().into_iter().chain([once()]) {
         p.stop().unwrap();
         p.close().unwrap();
     }
@@ -500,6 +554,10 @@ fn secondary(prefix: &str) {
     let (_eal, _) = rpdk_eal::init(eal_args(prefix, "secondary", 1, &[])).unwrap();
     let pool = PktmbufPool::lookup(POOL).unwrap();
     turn("S1", S1, Some((&pool, 0x23, 10, 0x24, 10)));
+    let mut rxq = once().rx_queue(0).unwrap();
+    read_once("S1_ONCE", &mut rxq);
+    assert_eq!(line(), "again");
+    read_once("S1_AGAIN", &mut rxq);
 }
 
 /// A secondary that forwards its share, then writes frames of its own to TX queue 1 (from a
