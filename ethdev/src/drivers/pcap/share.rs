@@ -128,27 +128,25 @@ pub(crate) fn attach_rx(mut a: Attach) -> DriverResult<Box<dyn RxQueueOps>> {
         .take()
         .ok_or_else(|| DriverError::Invalid(format!("RX queue {}: no pool", a.queue)))?;
     let fd = descriptor(&mut a, &name)?;
-    Ok(match kind {
-        Kind::Iface => Box::new(IfaceRx::new(fd, &pool, a.port, a.counters, name)),
-        Kind::File => {
-            let words = words(&a, true, &name)?;
-            Box::new(FileRx::resume(
-                Arc::new(File::from(fd)),
-                name,
-                &pool,
-                a.port,
-                a.counters,
-                words,
-                RxTimestamp::register(),
-            )?)
-        }
-        Kind::Replay | Kind::Nothing => {
-            let words = words(&a, true, &name)?;
-            let file = Arc::new(File::from(fd));
-            Box::new(InfiniteRx::load(
-                &file, &name, &pool, a.port, a.counters, words,
-            )?)
-        }
+    if kind == Kind::Iface {
+        return Ok(Box::new(IfaceRx::new(fd, &pool, a.port, a.counters, name)));
+    }
+    let words = words(&a, true, &name)?;
+    let file = Arc::new(File::from(fd));
+    Ok(if kind == Kind::Replay {
+        Box::new(InfiniteRx::load(
+            &file, &name, &pool, a.port, a.counters, words,
+        )?)
+    } else {
+        Box::new(FileRx::resume(
+            file,
+            name,
+            &pool,
+            a.port,
+            a.counters,
+            words,
+            RxTimestamp::register(),
+        )?)
     })
 }
 
@@ -156,6 +154,7 @@ pub(crate) fn attach_rx(mut a: Attach) -> DriverResult<Box<dyn RxQueueOps>> {
 pub(crate) fn attach_tx(mut a: Attach) -> DriverResult<Box<dyn TxQueueOps>> {
     let (kind, name) = decode(false, &a.shared.args).map_err(DriverError::Invalid)?;
     Ok(match kind {
+        // `decode` gives no replay for TX.
         Kind::Nothing | Kind::Replay => Box::new(DropTx::new(a.counters)),
         Kind::Iface => Box::new(IfaceTx::new(descriptor(&mut a, &name)?, a.counters, name)),
         Kind::File => {
