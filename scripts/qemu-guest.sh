@@ -102,6 +102,8 @@ run "vmxnet3 over vfio-pci, IOVA VA" \
     guest_test 0000:00:0c.0 52:54:00:00:00:0c va nic_both_directions
 run "vmxnet3 over vfio-pci, IOVA PA" \
     guest_test 0000:00:0c.0 52:54:00:00:00:0c pa nic_both_directions
+run "vmxnet3 queues driven from a secondary process, vfio-pci, IOVA VA" \
+    secondary_test 0000:00:0c.0 va
 
 # Several queue pairs: the virtio-net on the multi-queue TAP (qemu-test.sh, as root).
 mq=$(sed -n 's/.*rpdk_mq=\([0-9]*\).*/\1/p' /proc/cmdline)
@@ -159,6 +161,8 @@ run "devbind: vmxnet3 to uio_pci_generic" \
     scripts/devbind.sh --bind=uio_pci_generic 0000:00:0c.0
 run "vmxnet3 over uio_pci_generic" \
     guest_test 0000:00:0c.0 52:54:00:00:00:0c pa nic_both_directions
+run "vmxnet3 queues driven from a secondary process, uio_pci_generic" \
+    secondary_test 0000:00:0c.0 pa
 run "devbind: back to the kernel's e1000" sh -c '
     scripts/devbind.sh --bind=e1000 0000:00:03.0 && ls /sys/bus/pci/devices/0000:00:03.0/net'
 run "devbind: unbind" sh -c '

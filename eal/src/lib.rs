@@ -637,7 +637,7 @@ fn page_size_limit(opts: &EalOptions, page_size: usize) -> Option<(usize, String
 fn size_text(bytes: u64) -> String {
     [(40, "T"), (30, "G"), (20, "M"), (10, "K")]
         .iter()
-        .find(|(shift, _)| bytes > 0 && bytes % (1u64 << shift) == 0)
+        .find(|(shift, _)| bytes > 0 && bytes.is_multiple_of(1u64 << shift))
         .map_or_else(
             || bytes.to_string(),
             |(shift, unit)| format!("{}{unit}", bytes >> shift),

@@ -891,7 +891,9 @@ impl Port {
         capa: u64,
     ) -> Result<()> {
         if nb_desc != 0
-            && (nb_desc < lim.nb_min || nb_desc > lim.nb_max || nb_desc % lim.nb_align != 0)
+            && (nb_desc < lim.nb_min
+                || nb_desc > lim.nb_max
+                || !nb_desc.is_multiple_of(lim.nb_align))
         {
             return Err(EthError::InvalidConfig {
                 port: self.id(),

@@ -124,7 +124,7 @@ pub(crate) struct PortDesc {
 }
 
 const DESC_WORDS: usize = std::mem::size_of::<PortDesc>() / 8;
-const _: () = assert!(std::mem::size_of::<PortDesc>() % 8 == 0);
+const _: () = assert!(std::mem::size_of::<PortDesc>().is_multiple_of(8));
 
 impl PortDesc {
     pub fn text(bytes: &[u8]) -> String {

@@ -52,7 +52,7 @@ fn callbacks_run_in_order_drop_and_rewrite() {
     // before) writes the port and queue into byte 4. TX: doubles byte 5.
     let drop_odd = port
         .add_rx_callback(0, |_, _, b| {
-            b.retain(|m| seq(m) % 2 == 0);
+            b.retain(|m| seq(m).is_multiple_of(2));
         })
         .unwrap();
     port.add_first_rx_callback(0, |p, q, b| {

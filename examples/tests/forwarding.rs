@@ -502,10 +502,10 @@ fn l2fwd_rewrites_macs_between_pcap_ports() {
     }
     let final_block = stdout.rsplit("Port statistics ====").next().unwrap();
     assert_eq!(number_after(final_block, "Total packets received:")[0], 50);
-    if let Ok(tcpdump) = Command::new("tcpdump").arg("-nr").arg(&output).output() {
-        if tcpdump.status.success() {
-            assert_eq!(String::from_utf8_lossy(&tcpdump.stdout).lines().count(), 50);
-        }
+    if let Ok(tcpdump) = Command::new("tcpdump").arg("-nr").arg(&output).output()
+        && tcpdump.status.success()
+    {
+        assert_eq!(String::from_utf8_lossy(&tcpdump.stdout).lines().count(), 50);
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -343,10 +343,10 @@ impl FlowTable {
             );
         }
         for a in &rule.actions {
-            if let Action::Indirect { handle } = a {
-                if let Some(h) = c.indirect.get_mut(handle) {
-                    h.users += 1;
-                }
+            if let Action::Indirect { handle } = a
+                && let Some(h) = c.indirect.get_mut(handle)
+            {
+                h.users += 1;
             }
         }
         if rule.actions.iter().any(sets_meta) {

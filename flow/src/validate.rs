@@ -120,14 +120,14 @@ fn validate_pattern(rule: &FlowRule) -> Result<(), FlowError> {
             };
             return Err(FlowError::item(ErrorType::ItemSpec, i, msg));
         }
-        if let Some(m) = &it.mask {
-            if m.len() != spec.len() {
-                return Err(FlowError::item(
-                    ErrorType::ItemMask,
-                    i,
-                    format!("{ty}: mask is {} bytes, the spec {}", m.len(), spec.len()),
-                ));
-            }
+        if let Some(m) = &it.mask
+            && m.len() != spec.len()
+        {
+            return Err(FlowError::item(
+                ErrorType::ItemMask,
+                i,
+                format!("{ty}: mask is {} bytes, the spec {}", m.len(), spec.len()),
+            ));
         }
         if let Some(last) = &it.last {
             if ty == ItemType::Raw || ty == ItemType::Any {
@@ -185,14 +185,14 @@ fn stack(prev: Option<ItemType>, ty: ItemType, i: usize) -> Result<Option<ItemTy
     if !ty.is_header() {
         return Ok(prev);
     }
-    if let Some(p) = prev {
-        if !may_follow(p, ty) {
-            return Err(FlowError::item(
-                ErrorType::Item,
-                i,
-                format!("{ty} cannot follow {p}{}", stack_hint(p, ty)),
-            ));
-        }
+    if let Some(p) = prev
+        && !may_follow(p, ty)
+    {
+        return Err(FlowError::item(
+            ErrorType::Item,
+            i,
+            format!("{ty} cannot follow {p}{}", stack_hint(p, ty)),
+        ));
     }
     Ok(Some(ty))
 }

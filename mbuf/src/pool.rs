@@ -100,7 +100,7 @@ impl PktmbufPool {
             name: name.to_string(),
             reason,
         };
-        if priv_size % 8 != 0 {
+        if !priv_size.is_multiple_of(8) {
             return Err(invalid(format!(
                 "private size {priv_size} is not a multiple of 8"
             )));

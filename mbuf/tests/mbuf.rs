@@ -380,7 +380,7 @@ fn dynamic_fields_and_flags() {
     let again: DynField<u64> = DynField::register("test_timestamp").unwrap();
     assert_eq!(ts.offset(), again.offset());
     assert_ne!(ts.offset(), seq.offset());
-    assert!(ts.offset() >= 92 && ts.offset() + 8 <= 128 && ts.offset() % 8 == 0);
+    assert!(ts.offset() >= 92 && ts.offset() + 8 <= 128 && ts.offset().is_multiple_of(8));
     assert!(matches!(
         DynField::<u16>::register("test_timestamp"),
         Err(rpdk_mbuf::DynError::Conflict(_))

@@ -9,6 +9,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::backing::Backing;
+use crate::copy::copy_ptrs;
 use crate::placed::ShSlice;
 
 /// The largest cache size (DPDK's `RTE_MEMPOOL_CACHE_MAX_SIZE`).
@@ -184,29 +185,6 @@ impl CacheCore {
     }
 }
 
-/// Copies pointers between equal-length slices, inline: one alone (the commonest request),
-/// else four at a time (two 16-byte moves) and the rest one by one, up to the 64 that a burst moves; `memcpy` beyond, where its call
-/// costs little against the copy.
-#[inline(always)]
-fn copy_ptrs(dst: &mut [*mut u8], src: &[*mut u8]) {
-    if let ([d], [s]) = (&mut *dst, src) {
-        *d = *s;
-        return;
-    }
-    if src.len() > 64 {
-        dst.copy_from_slice(src);
-        return;
-    }
-    let mut d4 = dst.chunks_exact_mut(4);
-    let mut s4 = src.chunks_exact(4);
-    for (d, s) in (&mut d4).zip(&mut s4) {
-        d.copy_from_slice(s);
-    }
-    for (d, &s) in d4.into_remainder().iter_mut().zip(s4.remainder()) {
-        *d = s;
-    }
-}
-
 /// Per-lcore counters (DPDK's `rte_mempool_debug_stats`), kept when the pool was created with
 /// statistics on.
 #[derive(Default)]
@@ -279,29 +257,4 @@ impl StatsCells {
 pub(crate) struct LcoreSlot {
     pub cache: CacheCore,
     pub stats: StatsCells,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::copy_ptrs;
-
-    /// Every length from 0 to past the inline limit, at an odd offset in both slices: each
-    /// destination slot holds its source pointer and the slots around the copy are untouched.
-    #[test]
-    fn copy_ptrs_every_length() {
-        let src: Vec<*mut u8> = (1..=80usize).map(|i| (i * 8) as *mut u8).collect();
-        let guard = usize::MAX as *mut u8;
-        for n in 0..=70 {
-            let mut dst = vec![guard; 80];
-            copy_ptrs(&mut dst[3..3 + n], &src[1..1 + n]);
-            for (i, &p) in dst.iter().enumerate() {
-                let want = if (3..3 + n).contains(&i) {
-                    src[i - 2]
-                } else {
-                    guard
-                };
-                assert_eq!(p, want, "length {n}, slot {i}");
-            }
-        }
-    }
 }

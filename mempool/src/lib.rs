@@ -51,6 +51,7 @@
 
 mod backing;
 mod cache;
+mod copy;
 mod error;
 mod layout;
 mod placed;

@@ -94,7 +94,7 @@ impl SharedStats {
 
     fn from_zone(zone: Memzone) -> Result<SharedStats> {
         if zone.len() < std::mem::size_of::<Table>()
-            || zone.as_ptr() as usize % std::mem::align_of::<Table>() != 0
+            || !(zone.as_ptr() as usize).is_multiple_of(std::mem::align_of::<Table>())
         {
             return Err(Error::Stats(format!(
                 "memzone {STATS_ZONE} has {} bytes, {} needed",

@@ -167,7 +167,9 @@ impl<T: Copy + Send + 'static> Ring<T> {
             )));
         }
         let need = layout::memsize(size, esize as usize).unwrap_or(usize::MAX);
-        if mz.len() < need || (mem.as_ptr() as usize) % HEADER_ALIGN.max(align_of::<T>()) != 0 {
+        if mz.len() < need
+            || !(mem.as_ptr() as usize).is_multiple_of(HEADER_ALIGN.max(align_of::<T>()))
+        {
             return Err(mismatch(
                 "its memzone is too small or misaligned for its slots".into(),
             ));

@@ -205,7 +205,7 @@ fn zero_copy_and_peek_move_every_element_in_order() {
             let n = ((round * 7) % 32 + 1).min((total - seq) as usize);
             let mut zc = tx.enqueue_zc_burst_start(n);
             // Publish all but, every fourth time, the last reserved slot.
-            let keep = if round % 4 == 0 {
+            let keep = if round.is_multiple_of(4) {
                 zc.len().saturating_sub(1)
             } else {
                 zc.len()
@@ -240,9 +240,9 @@ fn peek_consume<C: ConsumerMode + Peek>(
         );
         let n = (round * 5) % 32 + 1;
         // Take all but, every third time, the last reserved element (it stays for later).
-        let got = if round % 2 == 0 {
+        let got = if round.is_multiple_of(2) {
             let g = rx.dequeue_zc_burst_start(n);
-            let keep = if round % 3 == 0 {
+            let keep = if round.is_multiple_of(3) {
                 g.len().saturating_sub(1)
             } else {
                 g.len()
@@ -254,7 +254,7 @@ fn peek_consume<C: ConsumerMode + Peek>(
             keep
         } else {
             let g = rx.dequeue_burst_start(&mut buf[..n]);
-            let keep = if round % 3 == 0 {
+            let keep = if round.is_multiple_of(3) {
                 g.len().saturating_sub(1)
             } else {
                 g.len()

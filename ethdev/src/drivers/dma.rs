@@ -66,7 +66,8 @@ impl<D: Descriptor> DescRing<D> {
     /// the ring is dropped) or a view.
     pub fn attach(zone: Memzone, count: usize, owned: bool) -> DriverResult<Self> {
         let bytes = count * std::mem::size_of::<D>();
-        if zone.len() < bytes || zone.as_ptr() as usize % std::mem::align_of::<D>() != 0 {
+        if zone.len() < bytes || !(zone.as_ptr() as usize).is_multiple_of(std::mem::align_of::<D>())
+        {
             return Err(DriverError::Invalid(format!(
                 "descriptor ring {}: {} bytes for {count} descriptors",
                 zone.name(),
@@ -218,7 +219,7 @@ impl DmaArea {
     #[inline(always)]
     fn at<T>(&self, offset: usize) -> *mut T {
         assert!(
-            offset % std::mem::align_of::<T>() == 0
+            offset.is_multiple_of(std::mem::align_of::<T>())
                 && offset + std::mem::size_of::<T>() <= self.len,
             "DMA area access at {offset:#x} outside its {:#x} bytes or unaligned",
             self.len

@@ -37,6 +37,7 @@ pub(crate) fn attach_rx(
         tap::DRIVER => tap::attach_rx(a),
         e1000::DRIVER => e1000::attach_rx(a),
         virtio::DRIVER => virtio::attach_rx(a),
+        vmxnet3::DRIVER => vmxnet3::attach_rx(a),
         _ => Err(crate::error::DriverError::NotSupported(
             "driving its queues from a secondary process",
         )),
@@ -57,6 +58,7 @@ pub(crate) fn attach_tx(
         tap::DRIVER => tap::attach_tx(a),
         e1000::DRIVER => e1000::attach_tx(a),
         virtio::DRIVER => virtio::attach_tx(a),
+        vmxnet3::DRIVER => vmxnet3::attach_tx(a),
         _ => Err(crate::error::DriverError::NotSupported(
             "driving its queues from a secondary process",
         )),

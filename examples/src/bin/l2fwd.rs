@@ -334,10 +334,10 @@ fn main() {
     print_stats(&fwd, &enabled, false);
     for &p in &enabled {
         print!("Closing port {p}...");
-        if let Ok(port) = Port::get(p) {
-            if let Err(e) = port.stop().and_then(|_| port.close()) {
-                print!(" {e}");
-            }
+        if let Ok(port) = Port::get(p)
+            && let Err(e) = port.stop().and_then(|_| port.close())
+        {
+            print!(" {e}");
         }
         println!(" Done");
     }

@@ -73,7 +73,7 @@ fn peer_of(ports: &[u16], i: usize, topo: Topology) -> u16 {
         Topology::Loop => ports[i],
         Topology::Chained => ports[(i + 1) % ports.len()],
         Topology::Paired => {
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 ports.get(i + 1).copied().unwrap_or(ports[i])
             } else {
                 ports[i - 1]
@@ -89,7 +89,7 @@ fn hairpin_peers(ports: &[u16], i: usize, mode: u64) -> (u16, u16) {
     if mode & 0x1 != 0 {
         (ports[(i + 1) % n], ports[(i + n - 1) % n])
     } else if mode & 0x2 != 0 {
-        let p = if i % 2 == 0 {
+        let p = if i.is_multiple_of(2) {
             ports.get(i + 1).copied().unwrap_or(ports[i])
         } else {
             ports[i - 1]

@@ -102,14 +102,14 @@ impl Counters {
     /// Counts one packet of `bytes` on the calling thread's slot.
     #[inline(always)]
     pub fn add(&self, slot: usize, idx: u32, bytes: u64) {
-        if is_private(slot) {
-            if let Some(c) = self.cell(slot, idx) {
-                c.hits
-                    .store(c.hits.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-                c.bytes
-                    .store(c.bytes.load(Ordering::Relaxed) + bytes, Ordering::Relaxed);
-                return;
-            }
+        if is_private(slot)
+            && let Some(c) = self.cell(slot, idx)
+        {
+            c.hits
+                .store(c.hits.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            c.bytes
+                .store(c.bytes.load(Ordering::Relaxed) + bytes, Ordering::Relaxed);
+            return;
         }
         if let Some(c) = self.cell(SLOTS - 1, idx) {
             c.hits.fetch_add(1, Ordering::Relaxed);

@@ -152,10 +152,10 @@ impl Meter {
     /// default input colour; green when no protocol is on (colour-blind).
     #[inline]
     pub fn input_color(&self, inputs: &ColorInputs) -> Color {
-        if let Some(prev) = inputs.prev {
-            if self.use_prev.load(Relaxed) {
-                return prev;
-            }
+        if let Some(prev) = inputs.prev
+            && self.use_prev.load(Relaxed)
+        {
+            return prev;
         }
         let order = self.order.load(Relaxed);
         if order & 0xff == 0xff {

@@ -215,11 +215,11 @@ pub fn execute_with(
             Err(e) => complain(&mut o, e),
         },
         FlowCommand::Dump { rule, file, .. } => {
-            if let Some(r) = rule {
-                if t.rule(r).is_none() {
-                    let _ = writeln!(o.err, "Failed to dump to flow {r}");
-                    return o;
-                }
+            if let Some(r) = rule
+                && t.rule(r).is_none()
+            {
+                let _ = writeln!(o.err, "Failed to dump to flow {r}");
+                return o;
             }
             match t.dev_dump(rule) {
                 Ok(text) => {

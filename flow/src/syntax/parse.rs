@@ -140,7 +140,7 @@ fn parse_hex(t: &str) -> Option<Vec<u8>> {
         .strip_prefix("0x")
         .or_else(|| t.strip_prefix("0X"))
         .unwrap_or(t);
-    if h.is_empty() || h.len() % 2 != 0 {
+    if h.is_empty() || !h.len().is_multiple_of(2) {
         return None;
     }
     (0..h.len())
@@ -912,13 +912,13 @@ fn rss(w: &mut Words<'_>) -> R<Rss> {
             }
         }
     }
-    if let Some((at, n)) = key_len {
-        if n as usize != r.key.len() {
-            return w.err(
-                at,
-                format!("key_len {n} differs from the key's {} bytes", r.key.len()),
-            );
-        }
+    if let Some((at, n)) = key_len
+        && n as usize != r.key.len()
+    {
+        return w.err(
+            at,
+            format!("key_len {n} differs from the key's {} bytes", r.key.len()),
+        );
     }
     Ok(r)
 }

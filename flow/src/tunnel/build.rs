@@ -248,14 +248,12 @@ fn l4_part(
                 pseudo: 0,
                 src_hash: false,
             });
-            if v6 {
-                if let (Some(ip), Some(u)) = (&e.ipv6, &mut e.udp) {
-                    let o = ip.off as usize;
-                    let src: [u8; 16] = h[o + 8..o + 24].try_into().expect("16 bytes");
-                    let dst: [u8; 16] = h[o + 24..o + 40].try_into().expect("16 bytes");
-                    // Without the length, added per packet.
-                    u.pseudo = checksum::ipv6_pseudo(&src, &dst, UDP, 0);
-                }
+            if v6 && let (Some(ip), Some(u)) = (&e.ipv6, &mut e.udp) {
+                let o = ip.off as usize;
+                let src: [u8; 16] = h[o + 8..o + 24].try_into().expect("16 bytes");
+                let dst: [u8; 16] = h[o + 24..o + 40].try_into().expect("16 bytes");
+                // Without the length, added per packet.
+                u.pseudo = checksum::ipv6_pseudo(&src, &dst, UDP, 0);
             }
         }
         GRE => {

@@ -358,11 +358,11 @@ impl Encap {
                 put16(front, o + 10, !s);
             }
         }
-        if let Some(f) = &self.ipv6 {
-            if f.len {
-                let o = f.off as usize;
-                put16(front, o + 4, (total - o - 40).min(u16::MAX as usize) as u16);
-            }
+        if let Some(f) = &self.ipv6
+            && f.len
+        {
+            let o = f.off as usize;
+            put16(front, o + 4, (total - o - 40).min(u16::MAX as usize) as u16);
         }
         if let Some(u) = &self.udp {
             let o = u.off as usize;

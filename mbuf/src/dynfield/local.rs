@@ -50,7 +50,7 @@ pub(super) fn register_field(
     }
     let fits = |r: &Registry, off: usize| {
         off >= DYNFIELD_OFFSET
-            && off % align == 0
+            && off.is_multiple_of(align)
             && off + size <= DYNFIELD_OFFSET + DYNFIELD_SIZE
             && r.used[off - DYNFIELD_OFFSET..off - DYNFIELD_OFFSET + size]
                 .iter()

@@ -47,7 +47,10 @@ pub fn combine(a: u16, b: u16) -> u16 {
 /// The sum of `data` with the 16-bit field at the even offset `field` taken as zero.
 #[inline]
 fn sum_skipping(data: &[u8], field: usize) -> u16 {
-    debug_assert!(field % 2 == 0, "checksum fields sit at even offsets");
+    debug_assert!(
+        field.is_multiple_of(2),
+        "checksum fields sit at even offsets"
+    );
     let start = field.min(data.len());
     let end = (field + 2).min(data.len());
     combine(sum(&data[..start]), sum(&data[end..]))

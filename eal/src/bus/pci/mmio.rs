@@ -83,7 +83,8 @@ impl Bar {
     #[inline]
     fn check<T>(&self, offset: usize) {
         assert!(
-            offset % std::mem::size_of::<T>() == 0 && offset + std::mem::size_of::<T>() <= self.len,
+            offset.is_multiple_of(std::mem::size_of::<T>())
+                && offset + std::mem::size_of::<T>() <= self.len,
             "register offset {offset:#x} outside BAR {} ({:#x} bytes) or unaligned",
             self.index,
             self.len

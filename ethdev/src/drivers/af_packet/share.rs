@@ -70,7 +70,7 @@ impl Geometry {
     /// size again when it maps the ring).
     fn check(&self) -> Result<(), String> {
         let per_block = self.block_size.checked_div(self.frame_size).unwrap_or(0);
-        let ok = self.frame_size % 16 == 0
+        let ok = self.frame_size.is_multiple_of(16)
             && self.frame_size as usize > V2_RX_MAC
             && self.block_size > BLOCK_DESC
             && per_block > 0

@@ -353,7 +353,7 @@ impl V2Slots {
         let frames_per_block = block_size / frame_size.max(1);
         assert!(
             frame_size > header
-                && frame_size % 16 == 0
+                && frame_size.is_multiple_of(16)
                 && frames_per_block > 0
                 && nb_frames > 0
                 && nb_frames.div_ceil(frames_per_block) * block_size <= map.len(),

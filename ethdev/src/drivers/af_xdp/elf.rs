@@ -218,7 +218,7 @@ impl XdpObject {
                     &sym.name
                 };
                 if kind != R_BPF_64_64
-                    || off % 8 != 0
+                    || !off.is_multiple_of(8)
                     || insns.get(at).is_none_or(|i| i.code() != LD_IMM64_CODE)
                     || at + 1 >= insns.len()
                 {

@@ -459,7 +459,7 @@ impl<R: Read> Reader<R> {
         };
         let btype = u32_at(self.bytes(), 0, swap);
         let blen = u32_at(self.bytes(), 4, swap);
-        if blen < 12 || blen % 4 != 0 || blen > MAX_BLOCK {
+        if blen < 12 || !blen.is_multiple_of(4) || blen > MAX_BLOCK {
             return Err(self.malformed(format!(
                 "block of type {btype:#x} with length {blen} (a multiple of 4, 12 to {MAX_BLOCK})"
             )));

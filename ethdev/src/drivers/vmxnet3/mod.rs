@@ -19,25 +19,39 @@
 //! promiscuous and all-multicast through `UPDATE_RX_MODE`; the device's UPT1 counters
 //! (`GET_STATS`) as xstats, its out-of-buffer drops as `imissed`.
 //!
+//! A secondary process can drive the queues (`share`): the primary passes BAR 0 (the producer
+//! registers), and the rings, their mbufs (one slot per descriptor) and the cursors with their
+//! generation bits are in shared memory; a queue back from a secondary that died driving it
+//! is taken over from that process's last recorded burst, without a device reset.
+//!
 //! Limits: no TX offloads (checksum, TSO, VLAN insertion), no LRO, no VLAN stripping or
 //! filtering, no multicast filter table, no RSS, no interrupts; revision 1 of the device only
 //! (what QEMU emulates; later revisions' data rings and extended queues are not used).
 
 mod regs;
 mod rxtx;
+mod share;
 
+pub(crate) use share::{attach_rx, attach_tx};
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rpdk_eal::bus::{Bar, Devargs};
 use rpdk_eal::bus::{DriverError as BusError, PCI_DRIVERS, PciAddr, PciDriver, PciHandle, PciId};
+use rpdk_eal::memzone::Memzone;
 use rpdk_mbuf::net::MacAddr;
 
 use crate::config::{DescLim, DevInfo, EthConf, Link, rx_offload, tx_offload};
-use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::driver::{
+    DriverResult, EthDevice, RxQueueOps, RxSetup, SharedQueue, TxQueueOps, TxSetup,
+};
 use crate::drivers::dma::DmaArea;
+use crate::drivers::slots::MbufSlots;
 use crate::error::DriverError;
+use crate::shared::QueueWords;
 use regs::*;
-use rxtx::{Ring, RxQueue, RxShared, TxQueue, TxShared};
+use rxtx::{RxContext, RxQueue, RxShared, TxQueue, TxShared, rx_layout, tx_layout};
 
 /// The driver's name.
 pub const DRIVER: &str = "net_vmxnet3";
@@ -64,8 +78,6 @@ const DESC_LIM: DescLim = DescLim {
     nb_min: RING_SIZE_ALIGN,
     nb_align: RING_SIZE_ALIGN,
 };
-/// Ring 1 (body buffers) of each RX queue.
-const BODY_RING: u16 = RING_SIZE_ALIGN;
 const MAX_MTU: u16 = 9000;
 
 fn probe(dev: PciHandle, _args: &Devargs) -> Result<(), BusError> {
@@ -285,6 +297,30 @@ impl Vmxnet3 {
         out
     }
 
+    /// A queue lent to a secondary process and back: its slots, owned again, and whether its
+    /// driver there died driving it.
+    fn back(
+        &self,
+        words: &QueueWords,
+        hand_over: &AtomicBool,
+        slots_zone: &Memzone,
+        count: usize,
+        what: &str,
+    ) -> DriverResult<(MbufSlots, bool)> {
+        let parked = words.take();
+        hand_over.store(false, Ordering::Release);
+        let slots = MbufSlots::attach(slots_zone.clone(), count, true)?;
+        if !parked {
+            log::warn!(
+                target: "pmd.net.vmxnet3",
+                "{}: {what} is back from a process that died driving it: taking the rings \
+                 over from its last recorded burst",
+                self.name()
+            );
+        }
+        Ok((slots, !parked))
+    }
+
     fn next_seq(&self) -> u32 {
         let mut s = lock(&self.state);
         s.seq += 1;
@@ -301,10 +337,6 @@ fn ring_size(nb_desc: u16) -> DriverResult<u16> {
         )));
     }
     Ok(n)
-}
-
-const fn round_up(x: usize, to: usize) -> usize {
-    x.div_ceil(to) * to
 }
 
 impl EthDevice for Vmxnet3 {
@@ -340,79 +372,117 @@ impl EthDevice for Vmxnet3 {
 
     fn rx_queue_setup(&self, setup: RxSetup<'_>) -> DriverResult<Box<dyn RxQueueOps>> {
         let size = ring_size(setup.nb_desc)?;
-        let comp = size + BODY_RING;
-        let r0 = 0;
-        let r1 = round_up(size as usize * DESC_LEN, RING_ALIGN);
-        let c = r1 + round_up(BODY_RING as usize * DESC_LEN, RING_ALIGN);
-        let len = c + comp as usize * DESC_LEN;
+        let (nb_tx, nb_rx, lent) = {
+            let s = lock(&self.state);
+            (s.nb_tx, s.nb_rx, s.rx[setup.queue as usize].clone())
+        };
+        let cx = RxContext {
+            dev: self.dev.clone(),
+            ds: self.shared.clone(),
+            qd_at: rxqd(nb_tx, setup.queue),
+            qid: setup.queue,
+            nb_rxq: nb_rx,
+            pool: setup.pool.clone(),
+            port: setup.port,
+            counters: setup.counters,
+        };
+        if let Some(sh) = lent.filter(|sh| sh.hand_over.load(Ordering::Acquire)) {
+            let (slots, crashed) = self.back(
+                &sh.words,
+                &sh.hand_over,
+                &sh.slots_zone,
+                sh.slot_count(),
+                &format!("RX queue {}", setup.queue),
+            )?;
+            if sh.rings[0].size == size {
+                return Ok(Box::new(RxQueue::resume(sh, slots, cx, crashed)));
+            }
+            // Set up again with another size: the old ring's mbufs go back to the pool.
+            drop(slots);
+        }
+        let (rings, comp, len) = rx_layout(size);
         let seq = self.next_seq();
-        let mem = DmaArea::new(
-            &self.dev,
-            &format!("vmxnet3_{}_rx{}_{seq}", self.name(), setup.queue),
-            len,
-            RING_ALIGN,
-            setup.socket.unwrap_or(0),
-        )?;
+        let name = format!("vmxnet3_{}_rx{}_{seq}", self.name(), setup.queue);
+        let socket = setup.socket.unwrap_or(0);
+        let mem = DmaArea::new(&self.dev, &name, len, RING_ALIGN, socket)?;
+        let count = rings[0].size as usize + rings[1].size as usize;
+        let slots_name = format!("vmxs_{}_rx{}_{seq}", self.name(), setup.queue);
+        let slots = MbufSlots::new(&slots_name, count, socket)?;
+        let words = QueueWords::of(setup.port, true, setup.queue);
+        words.take();
         let sh = Arc::new(RxShared {
             mem,
-            rings: [
-                Ring { at: r0, size },
-                Ring {
-                    at: r1,
-                    size: BODY_RING,
-                },
-            ],
-            comp: Ring { at: c, size: comp },
-            generation: Default::default(),
+            rings,
+            comp,
+            words,
+            slots_zone: slots.zone().clone(),
+            hand_over: AtomicBool::new(false),
         });
-        let nb_tx = lock(&self.state).nb_tx;
-        let nb_rx = lock(&self.state).nb_rx;
-        let q = RxQueue::new(
-            sh.clone(),
-            self.dev.clone(),
-            self.shared.clone(),
-            rxqd(nb_tx, setup.queue),
-            setup.queue,
-            nb_rx,
-            setup.pool.clone(),
-            setup.port,
-            setup.counters,
-        )
-        .map_err(DriverError::Invalid)?;
+        let q = RxQueue::new(sh.clone(), slots, cx).map_err(DriverError::Invalid)?;
         lock(&self.state).rx[setup.queue as usize] = Some(sh);
         Ok(Box::new(q))
     }
 
     fn tx_queue_setup(&self, setup: TxSetup<'_>) -> DriverResult<Box<dyn TxQueueOps>> {
         let size = ring_size(setup.nb_desc)?;
-        let ring_bytes = round_up(size as usize * DESC_LEN, RING_ALIGN);
-        let data_at = 2 * ring_bytes;
-        let len = data_at + size as usize * TX_DATA_DESC;
+        let lent = lock(&self.state).tx[setup.queue as usize].clone();
+        if let Some(sh) = lent.filter(|sh| sh.hand_over.load(Ordering::Acquire)) {
+            let (slots, crashed) = self.back(
+                &sh.words,
+                &sh.hand_over,
+                &sh.slots_zone,
+                sh.ring.size as usize,
+                &format!("TX queue {}", setup.queue),
+            )?;
+            if sh.ring.size == size {
+                return Ok(Box::new(TxQueue::resume(
+                    sh,
+                    slots,
+                    self.dev.clone(),
+                    setup.queue,
+                    setup.counters,
+                    crashed,
+                )));
+            }
+            drop(slots);
+        }
+        let (ring, comp, data_at, len) = tx_layout(size);
         let seq = self.next_seq();
-        let mem = DmaArea::new(
-            &self.dev,
-            &format!("vmxnet3_{}_tx{}_{seq}", self.name(), setup.queue),
-            len,
-            RING_ALIGN,
-            setup.socket.unwrap_or(0),
-        )?;
+        let name = format!("vmxnet3_{}_tx{}_{seq}", self.name(), setup.queue);
+        let socket = setup.socket.unwrap_or(0);
+        let mem = DmaArea::new(&self.dev, &name, len, RING_ALIGN, socket)?;
+        let slots_name = format!("vmxs_{}_tx{}_{seq}", self.name(), setup.queue);
+        let slots = MbufSlots::new(&slots_name, size as usize, socket)?;
+        let words = QueueWords::of(setup.port, false, setup.queue);
+        words.take();
         let sh = Arc::new(TxShared {
             mem,
-            ring: Ring { at: 0, size },
-            comp: Ring {
-                at: ring_bytes,
-                size,
-            },
+            ring,
+            comp,
             data_at,
-            generation: Default::default(),
+            words,
+            slots_zone: slots.zone().clone(),
+            hand_over: AtomicBool::new(false),
         });
         lock(&self.state).tx[setup.queue as usize] = Some(sh.clone());
         Ok(Box::new(TxQueue::new(
             sh,
+            slots,
             self.dev.clone(),
             setup.queue,
             setup.counters,
         )))
+    }
+
+    fn share_rx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
+        let s = lock(&self.state);
+        let sh = s.rx.get(queue as usize).cloned().flatten();
+        share::share_rx(self, sh, queue, rxqd(s.nb_tx, queue), s.nb_rx)
+    }
+
+    fn share_tx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
+        let sh = lock(&self.state).tx.get(queue as usize).cloned().flatten();
+        share::share_tx(self, sh, queue)
     }
 
     fn start(&self) -> DriverResult<()> {

@@ -4,22 +4,46 @@
 //! generation, the device writes completions with the completion ring's. One producer-register
 //! write per TX burst; RX writes its producer registers only when the device asks for it
 //! (`updateRxProd` in the queue's control area).
+//!
+//! What a queue's next driver needs is in shared memory, so that a secondary process can drive
+//! the queue (`share`): the rings are in the queue's memzone, the mbufs in a slot per
+//! descriptor ([`MbufSlots`]), and the cursors (each ring's index with the generation it writes
+//! or expects, TX's oldest descriptor in flight) in the queue's record in the shared port data,
+//! [`CURSORS`], stored at each burst after the ring writes they cover. Whoever drops a queue
+//! object while the queue is handed over leaves the rings and the mbufs in place and parks the
+//! record; the next driver goes on from there, generation bits included. A process that dies
+//! driving the queue parks nothing: the primary takes over from its last recorded burst
+//! ([`RxQueue::resume`], [`TxQueue::resume`]).
 
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering, fence};
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 
 use rpdk_eal::bus::PciHandle;
+use rpdk_eal::memzone::Memzone;
 use rpdk_mbuf::{BurstView, Mbuf, OlFlags, PktmbufPool};
 
 use super::regs::*;
 use crate::driver::{RxQueueOps, TxQueueOps};
 use crate::drivers::dma::DmaArea;
+use crate::drivers::slots::MbufSlots;
+use crate::shared::QueueWords;
 use crate::stats::QueueCounters;
 
+/// The queue's words ([`RxShared::words`], [`TxShared::words`]): the device generation,
+/// bumped by each device start (the queue then starts again from the rings' beginning); the
+/// cursors as of the last burst ([`RxCursors`], [`TxCursors`], packed); and the device
+/// generation those cursors belong to (cursors parked before a start are stale after it).
+pub const GENERATION: usize = 0;
+pub const CURSORS: usize = 1;
+pub const CURSORS_OF: usize = 2;
+
+/// Ring 1 (body buffers) of each RX queue.
+pub const BODY_RING: u16 = RING_SIZE_ALIGN;
+
 /// A ring of `size` 16-byte descriptors at `at` in its queue's memory.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ring {
     pub at: usize,
     pub size: u16,
@@ -31,23 +55,192 @@ impl Ring {
     }
 }
 
-/// An index and the generation it writes or expects, flipping at each wrap.
-#[derive(Clone, Copy, Debug)]
-struct Cursor {
-    idx: u16,
-    gen_: bool,
+const fn round_up(x: usize, to: usize) -> usize {
+    x.div_ceil(to) * to
 }
 
+/// An RX queue's memory for ring 0 of `size` descriptors: ring 0, ring 1 ([`BODY_RING`]) and
+/// the completion ring (one entry per descriptor of both), each 512-byte aligned; and the
+/// whole length.
+pub fn rx_layout(size: u16) -> ([Ring; 2], Ring, usize) {
+    let r1 = round_up(size as usize * DESC_LEN, RING_ALIGN);
+    let c = r1 + round_up(BODY_RING as usize * DESC_LEN, RING_ALIGN);
+    let comp = size + BODY_RING;
+    let rings = [
+        Ring { at: 0, size },
+        Ring {
+            at: r1,
+            size: BODY_RING,
+        },
+    ];
+    (
+        rings,
+        Ring { at: c, size: comp },
+        c + comp as usize * DESC_LEN,
+    )
+}
+
+/// A TX queue's memory for `size` descriptors: the command ring, the completion ring, the
+/// data ring's offset (the device wants one), and the whole length.
+pub fn tx_layout(size: u16) -> (Ring, Ring, usize, usize) {
+    let ring_bytes = round_up(size as usize * DESC_LEN, RING_ALIGN);
+    let data_at = 2 * ring_bytes;
+    (
+        Ring { at: 0, size },
+        Ring {
+            at: ring_bytes,
+            size,
+        },
+        data_at,
+        data_at + size as usize * TX_DATA_DESC,
+    )
+}
+
+/// An index and the generation it writes or expects, flipping at each wrap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub idx: u16,
+    pub gen_: bool,
+}
+
+/// The generation bit of a packed cursor (indices are below 4096 + 32).
+const CURSOR_GEN: u16 = 1 << 15;
+
 impl Cursor {
-    fn start() -> Cursor {
+    /// Index 0 of the first pass (generation 1: what the device expects after activation).
+    pub fn start() -> Cursor {
         Cursor { idx: 0, gen_: true }
     }
-    fn advance(&mut self, size: u16) {
+
+    /// Index 0 of the second pass: where the next fill of a ring armed whole goes.
+    fn armed() -> Cursor {
+        Cursor {
+            idx: 0,
+            gen_: false,
+        }
+    }
+
+    pub fn advance(&mut self, size: u16) {
         self.idx += 1;
-        if self.idx == size {
+        if self.idx >= size {
             self.idx = 0;
             self.gen_ = !self.gen_;
         }
+    }
+
+    fn pack(self) -> u64 {
+        (self.idx | if self.gen_ { CURSOR_GEN } else { 0 }) as u64
+    }
+
+    /// The cursor in the low 16 bits of `v`, for a ring of `size`: an index out of the ring
+    /// (words no driver of ours wrote) becomes 0.
+    fn unpack(v: u64, size: u16) -> Cursor {
+        let v = v as u16;
+        let idx = v & !CURSOR_GEN;
+        Cursor {
+            idx: if idx < size { idx } else { 0 },
+            gen_: v & CURSOR_GEN != 0,
+        }
+    }
+}
+
+/// An RX queue's cursors: where the next buffer of each command ring goes, the next
+/// completion, and whether the rest of a frame is being dropped (a frame in progress is lost
+/// at a handover: its first buffers were the last driver's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RxCursors {
+    pub fill: [Cursor; 2],
+    pub comp: Cursor,
+    pub discarding: bool,
+}
+
+impl RxCursors {
+    /// Right after the rings were armed whole, before the device's first completion.
+    pub fn armed() -> RxCursors {
+        RxCursors {
+            fill: [Cursor::armed(); 2],
+            comp: Cursor::start(),
+            discarding: false,
+        }
+    }
+
+    /// 16 bits each: ring 0's, ring 1's, the completion ring's; then the discarding flag.
+    pub fn pack(self) -> u64 {
+        self.fill[0].pack()
+            | self.fill[1].pack() << 16
+            | self.comp.pack() << 32
+            | (self.discarding as u64) << 48
+    }
+
+    pub fn unpack(v: u64, rings: &[Ring; 2], comp: &Ring) -> RxCursors {
+        RxCursors {
+            fill: [
+                Cursor::unpack(v, rings[0].size),
+                Cursor::unpack(v >> 16, rings[1].size),
+            ],
+            comp: Cursor::unpack(v >> 32, comp.size),
+            discarding: (v >> 48) & 1 != 0,
+        }
+    }
+}
+
+/// A TX queue's cursors: where the next descriptor goes, the next completion, and the oldest
+/// descriptor in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxCursors {
+    pub fill: Cursor,
+    pub comp: Cursor,
+    pub next2comp: u16,
+}
+
+impl TxCursors {
+    /// An empty ring (after a device start).
+    pub fn start() -> TxCursors {
+        TxCursors {
+            fill: Cursor::start(),
+            comp: Cursor::start(),
+            next2comp: 0,
+        }
+    }
+
+    pub fn pack(self) -> u64 {
+        self.fill.pack() | self.comp.pack() << 16 | (self.next2comp as u64) << 32
+    }
+
+    pub fn unpack(v: u64, size: u16) -> TxCursors {
+        let next2comp = (v >> 32) as u16;
+        TxCursors {
+            fill: Cursor::unpack(v, size),
+            comp: Cursor::unpack(v >> 16, size),
+            next2comp: if next2comp < size { next2comp } else { 0 },
+        }
+    }
+
+    /// Descriptors free for new packets in a ring of `size` (one always stays empty, so that a
+    /// full ring and an empty one differ).
+    pub fn free(&self, size: u16) -> usize {
+        let in_flight =
+            (self.fill.idx as usize + size as usize - self.next2comp as usize) % size as usize;
+        size as usize - 1 - in_flight
+    }
+
+    /// Whether descriptor `i` is in flight (from the oldest to the next to fill).
+    pub fn in_flight(&self, i: u16, size: u16) -> bool {
+        let n = size as usize;
+        (i as usize + n - self.next2comp as usize) % n < n - 1 - self.free(size)
+    }
+
+    /// After a crash: moves the fill cursor over the descriptors a dead driver placed after
+    /// its last record, those whose generation bit (`gen_at`) is already the ring's, at most
+    /// the free ones; returns how many. A packet's first descriptor gets the ring's generation
+    /// last, once the packet is whole, so a packet left half written stops the scan.
+    pub fn take_placed(&mut self, size: u16, gen_at: impl Fn(u16) -> bool) -> usize {
+        let mut n = 0;
+        while self.free(size) > 0 && gen_at(self.fill.idx) == self.fill.gen_ {
+            self.fill.advance(size);
+            n += 1;
+        }
+        n
     }
 }
 
@@ -57,7 +250,12 @@ pub struct TxShared {
     pub ring: Ring,
     pub comp: Ring,
     pub data_at: usize,
-    pub generation: AtomicU32,
+    pub words: QueueWords,
+    /// The mbuf slots' memzone, for the queue's next driver.
+    pub slots_zone: Memzone,
+    /// The queue object dropped next hands the queue over (the primary lent it, or this is a
+    /// secondary's): it leaves its mbufs and parks its cursors.
+    pub hand_over: AtomicBool,
 }
 
 impl TxShared {
@@ -69,7 +267,7 @@ impl TxShared {
                 self.mem.write64(r.desc(i) + 8, 0);
             }
         }
-        self.generation.fetch_add(1, Ordering::Release);
+        self.words.get(GENERATION).fetch_add(1, Ordering::Release);
     }
 }
 
@@ -78,7 +276,11 @@ pub struct RxShared {
     pub mem: DmaArea,
     pub rings: [Ring; 2],
     pub comp: Ring,
-    pub generation: AtomicU32,
+    pub words: QueueWords,
+    /// The mbuf slots' memzone: ring 0's slots, then ring 1's.
+    pub slots_zone: Memzone,
+    /// As [`TxShared::hand_over`].
+    pub hand_over: AtomicBool,
 }
 
 impl RxShared {
@@ -96,29 +298,48 @@ impl RxShared {
             self.mem.write64(self.comp.desc(i), 0);
             self.mem.write64(self.comp.desc(i) + 8, 0);
         }
-        self.generation.fetch_add(1, Ordering::Release);
+        self.words.get(GENERATION).fetch_add(1, Ordering::Release);
+    }
+
+    /// The slots of both rings.
+    pub fn slot_count(&self) -> usize {
+        self.rings[0].size as usize + self.rings[1].size as usize
+    }
+
+    /// The slot of descriptor `i` of ring `r`.
+    #[inline(always)]
+    fn slot(&self, r: usize, i: u16) -> usize {
+        if r == 0 {
+            i as usize
+        } else {
+            self.rings[0].size as usize + i as usize
+        }
     }
 }
 
-/// The receive queue.
-pub struct RxQueue {
-    pub sh: Arc<RxShared>,
-    pub generation: u32,
+/// What an RX queue object works with besides its rings and slots.
+pub struct RxContext {
     pub dev: PciHandle,
     /// The shared area and the offset of this queue's descriptor (its control byte).
     pub ds: Arc<DmaArea>,
     pub qd_at: usize,
     pub qid: u16,
     pub nb_rxq: u16,
-    /// Each ring's buffers, always all there.
-    pub mbufs: [Vec<Option<Mbuf>>; 2],
-    fill: [Cursor; 2],
-    comp: Cursor,
     pub pool: PktmbufPool,
     pub port: u16,
     pub counters: Arc<QueueCounters>,
+}
+
+/// The receive queue.
+pub struct RxQueue {
+    sh: Arc<RxShared>,
+    /// The device generation the cursors belong to.
+    generation: u64,
+    cx: RxContext,
+    /// Each descriptor's buffer, always all there (but after a crash, see `resume`).
+    slots: MbufSlots,
+    cur: RxCursors,
     partial: Option<Mbuf>,
-    discarding: bool,
 }
 
 /// Writes RX descriptor `i` of `ring` for `m`, with generation `gen_`.
@@ -137,133 +358,238 @@ fn post_rx(mem: &DmaArea, ring: Ring, i: u16, m: &Mbuf, body: bool, gen_: bool) 
 }
 
 impl RxQueue {
-    /// A queue whose rings get a buffer in every descriptor, generation 1 (the device's first
-    /// pass), before the device is activated.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        sh: Arc<RxShared>,
-        dev: PciHandle,
-        ds: Arc<DmaArea>,
-        qd_at: usize,
-        qid: u16,
-        nb_rxq: u16,
-        pool: PktmbufPool,
-        port: u16,
-        counters: Arc<QueueCounters>,
-    ) -> Result<RxQueue, String> {
-        let mut mbufs: [Vec<Option<Mbuf>>; 2] = [Vec::new(), Vec::new()];
+    /// A new queue: every descriptor of both rings gets a buffer from the pool, generation 1
+    /// (the device's first pass), before the device is activated.
+    pub fn new(sh: Arc<RxShared>, mut slots: MbufSlots, cx: RxContext) -> Result<RxQueue, String> {
         for (r, ring) in sh.rings.iter().enumerate() {
             for i in 0..ring.size {
-                let m = pool.alloc().map_err(|_| {
+                let m = cx.pool.alloc().map_err(|_| {
                     format!(
                         "the pool has fewer free mbufs than the {} RX descriptors",
-                        sh.rings[0].size + sh.rings[1].size
+                        sh.slot_count()
                     )
                 })?;
                 post_rx(&sh.mem, *ring, i, &m, r == 1, true);
-                mbufs[r].push(Some(m));
+                drop(slots.replace(sh.slot(r, i), m));
             }
         }
-        Ok(RxQueue {
-            generation: sh.generation.load(Ordering::Acquire),
+        let q = RxQueue {
+            generation: sh.words.get(GENERATION).load(Ordering::Acquire),
             sh,
-            dev,
-            ds,
-            qd_at,
-            qid,
-            nb_rxq,
-            mbufs,
-            // Every descriptor was filled: the next fill is at 0 of the second pass.
-            fill: [Cursor {
-                idx: 0,
-                gen_: false,
-            }; 2],
-            comp: Cursor::start(),
-            pool,
-            port,
-            counters,
+            cx,
+            slots,
+            cur: RxCursors::armed(),
             partial: None,
-            discarding: false,
-        })
+        };
+        q.record();
+        Ok(q)
     }
 
-    fn restart(&mut self, generation: u32) {
+    /// The queue from where its last driver left it: its recorded cursors. When that driver
+    /// died driving it (`crashed`), every buffer the device completed since its last recorded
+    /// burst is posted again with the mbuf of its slot (those frames are dropped: whether it
+    /// took them is not known, and counted as errors).
+    pub fn resume(sh: Arc<RxShared>, slots: MbufSlots, cx: RxContext, crashed: bool) -> Self {
+        let cur = RxCursors::unpack(
+            sh.words.get(CURSORS).load(Ordering::Relaxed),
+            &sh.rings,
+            &sh.comp,
+        );
+        let generation = sh.words.get(CURSORS_OF).load(Ordering::Relaxed);
+        let mut q = RxQueue {
+            sh,
+            generation,
+            cx,
+            slots,
+            cur,
+            partial: None,
+        };
+        if crashed && generation == q.sh.words.get(GENERATION).load(Ordering::Acquire) {
+            let dropped = q.recover();
+            if dropped > 0 {
+                q.cx.counters.add_errors(dropped);
+            }
+            q.record();
+        }
+        q
+    }
+
+    /// After a crash: the completions since the last recorded burst, each descriptor posted
+    /// again at its ring's cursor with its slot's mbuf (a fresh one for an empty slot: the
+    /// dead process held that one); the producer registers written. Returns the frames
+    /// dropped.
+    fn recover(&mut self) -> u64 {
+        let mut dropped = 0;
+        for _ in 0..self.sh.comp.size {
+            let Some((dw0, _, _)) = self.next_completion() else {
+                break;
+            };
+            self.cur.comp.advance(self.sh.comp.size);
+            let Some(r) = self.ring_of(dw0) else {
+                continue;
+            };
+            let ring = self.sh.rings[r];
+            let idx = (dw0 & RCD_IDX_MASK) as u16;
+            if idx != self.cur.fill[r].idx {
+                continue;
+            }
+            let s = self.sh.slot(r, idx);
+            let Some(m) = self.slots.take(s).or_else(|| self.cx.pool.alloc().ok()) else {
+                // Posted at the next burst that finds an mbuf.
+                self.cx.counters.add_nombuf(1);
+                break;
+            };
+            post_rx(&self.sh.mem, ring, idx, &m, r == 1, self.cur.fill[r].gen_);
+            drop(self.slots.replace(s, m));
+            self.cur.fill[r].advance(ring.size);
+            dropped += 1;
+        }
+        self.cur.discarding = true;
+        self.write_producers([true; 2]);
+        dropped
+    }
+
+    /// The completion at the cursor, if the device wrote it: dwords 0, 2 and 3.
+    #[inline(always)]
+    fn next_completion(&self) -> Option<(u32, u32, u32)> {
+        let mem = &self.sh.mem;
+        let at = self.sh.comp.desc(self.cur.comp.idx);
+        let dw3 = mem.read32(at + 12);
+        if (dw3 & COMP_GEN != 0) != self.cur.comp.gen_ {
+            return None;
+        }
+        // The rest of the completion is read after its generation bit.
+        fence(Ordering::Acquire);
+        Some((mem.read32(at), mem.read32(at + 8), dw3))
+    }
+
+    /// The ring (0 or 1) a completion's `rqID` names, if it is this queue's.
+    #[inline(always)]
+    fn ring_of(&self, dw0: u32) -> Option<usize> {
+        let rqid = ((dw0 >> RCD_RQID_SHIFT) & RCD_RQID_MASK) as u16;
+        if rqid == self.cx.qid {
+            Some(0)
+        } else if rqid == self.cx.qid + self.cx.nb_rxq {
+            Some(1)
+        } else {
+            None
+        }
+    }
+
+    /// Tells the device where the buffers of the rings in `posted` end.
+    fn write_producers(&self, posted: [bool; 2]) {
+        fence(Ordering::Release);
+        if let Some(bar) = self.cx.dev.bar(0) {
+            for (r, reg) in [REG_RXPROD, REG_RXPROD2].into_iter().enumerate() {
+                if posted[r] {
+                    bar.write32(
+                        reg + REG_STRIDE * self.cx.qid as usize,
+                        self.cur.fill[r].idx as u32,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Records the cursors for the queue's next driver.
+    #[inline(always)]
+    fn record(&self) {
+        let w = &self.sh.words;
+        w.get(CURSORS).store(self.cur.pack(), Ordering::Relaxed);
+        w.get(CURSORS_OF).store(self.generation, Ordering::Relaxed);
+    }
+
+    /// After a device start: the rings were armed whole again.
+    fn restart(&mut self, generation: u64) {
         self.generation = generation;
-        self.fill = [Cursor {
-            idx: 0,
-            gen_: false,
-        }; 2];
-        self.comp = Cursor::start();
+        self.cur = RxCursors::armed();
         self.partial = None;
-        self.discarding = false;
+        self.record();
+    }
+}
+
+impl Drop for RxQueue {
+    fn drop(&mut self) {
+        if self.sh.hand_over.load(Ordering::Acquire) {
+            // A frame in progress is lost (its first buffers are this process's): the next
+            // driver drops the rest of it.
+            self.cur.discarding |= self.partial.take().is_some();
+            self.slots.leave();
+            self.record();
+            self.sh.words.park();
+        }
     }
 }
 
 impl RxQueueOps for RxQueue {
     fn rx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize {
-        let generation = self.sh.generation.load(Ordering::Acquire);
+        let generation = self.sh.words.get(GENERATION).load(Ordering::Acquire);
         if generation != self.generation {
             self.restart(generation);
         }
         let (mut n, mut bytes, mut errors) = (0usize, 0u64, 0u64);
         let mut posted = [false; 2];
-        let mem = &self.sh.mem;
+        let first = self.cur;
         while n < pkts.room() {
-            let at = self.sh.comp.desc(self.comp.idx);
-            let dw3 = mem.read32(at + 12);
-            if (dw3 & COMP_GEN != 0) != self.comp.gen_ {
+            let Some((dw0, dw2, dw3)) = self.next_completion() else {
                 break;
-            }
-            // The rest of the completion is read after its generation bit.
-            fence(Ordering::Acquire);
-            let dw0 = mem.read32(at);
-            let dw2 = mem.read32(at + 8);
-            self.comp.advance(self.sh.comp.size);
-            let rqid = ((dw0 >> RCD_RQID_SHIFT) & RCD_RQID_MASK) as u16;
-            let r = if rqid == self.qid {
-                0
-            } else if rqid == self.qid + self.nb_rxq {
-                1
-            } else {
+            };
+            let Some(r) = self.ring_of(dw0) else {
+                self.cur.comp.advance(self.sh.comp.size);
                 errors += 1;
                 continue;
             };
             let ring = self.sh.rings[r];
             let idx = (dw0 & RCD_IDX_MASK) as u16;
-            if idx >= ring.size || idx != self.fill[r].idx {
+            if idx != self.cur.fill[r].idx {
                 // Completions come in ring order; anything else is a device error.
+                self.cur.comp.advance(self.sh.comp.size);
                 errors += 1;
                 continue;
             }
-            let gen_ = self.fill[r].gen_;
-            self.fill[r].advance(ring.size);
-            posted[r] = true;
+            let gen_ = self.cur.fill[r].gen_;
+            let s = self.sh.slot(r, idx);
             // The descriptor gets a fresh buffer; with none, the frame is dropped and its
             // buffer goes back (a descriptor is never left empty).
-            let Ok(fresh) = self.pool.alloc() else {
-                self.counters.add_nombuf(1);
-                let m = self.mbufs[r][idx as usize].as_ref().expect("always armed");
-                post_rx(mem, ring, idx, m, r == 1, gen_);
-                self.discarding = dw0 & RCD_EOP == 0;
+            let Ok(fresh) = self.cx.pool.alloc() else {
+                self.cx.counters.add_nombuf(1);
+                let Some(m) = self.slots.take(s) else {
+                    // Empty since a crash: waits for the next burst that finds an mbuf.
+                    break;
+                };
+                post_rx(&self.sh.mem, ring, idx, &m, r == 1, gen_);
+                drop(self.slots.replace(s, m));
+                self.cur.comp.advance(self.sh.comp.size);
+                self.cur.fill[r].advance(ring.size);
+                posted[r] = true;
+                self.cur.discarding = dw0 & RCD_EOP == 0;
                 self.partial = None;
                 continue;
             };
-            post_rx(mem, ring, idx, &fresh, r == 1, gen_);
-            let mut m = self.mbufs[r][idx as usize]
-                .replace(fresh)
-                .expect("always armed");
+            post_rx(&self.sh.mem, ring, idx, &fresh, r == 1, gen_);
+            let old = self.slots.replace(s, fresh);
+            self.cur.comp.advance(self.sh.comp.size);
+            self.cur.fill[r].advance(ring.size);
+            posted[r] = true;
+            let Some(mut m) = old else {
+                // The slot was empty since a crash: no frame to give.
+                errors += 1;
+                self.cur.discarding = dw0 & RCD_EOP == 0;
+                self.partial = None;
+                continue;
+            };
             let len = (dw2 & RCD_LEN_MASK) as u16;
             let sop = dw0 & RCD_SOP != 0;
             let eop = dw0 & RCD_EOP != 0;
             if sop {
-                self.discarding = false;
+                self.cur.discarding = false;
                 self.partial = None;
             }
-            if self.discarding || dw2 & RCD_ERR != 0 || m.set_len(len).is_err() {
-                if !self.discarding {
+            if self.cur.discarding || dw2 & RCD_ERR != 0 || m.set_len(len).is_err() {
+                if !self.cur.discarding {
                     errors += 1;
                 }
-                self.discarding = !eop;
+                self.cur.discarding = !eop;
                 self.partial = None;
                 continue;
             }
@@ -285,7 +611,7 @@ impl RxQueueOps for RxQueue {
                 };
                 if head.chain(m).is_err() {
                     errors += 1;
-                    self.discarding = !eop;
+                    self.cur.discarding = !eop;
                     continue;
                 }
                 m = head;
@@ -294,7 +620,7 @@ impl RxQueueOps for RxQueue {
                 self.partial = Some(m);
                 continue;
             }
-            m.set_port(self.port);
+            m.set_port(self.cx.port);
             bytes += m.pkt_len() as u64;
             if let Err(m) = pkts.push(m) {
                 drop(m);
@@ -302,23 +628,16 @@ impl RxQueueOps for RxQueue {
             }
             n += 1;
         }
-        if posted != [false; 2] && self.ds.read8(self.qd_at) != 0 {
-            // The device asks to be told where the buffers end (`updateRxProd`).
-            fence(Ordering::Release);
-            if let Some(bar) = self.dev.bar(0) {
-                for (r, reg) in [REG_RXPROD, REG_RXPROD2].into_iter().enumerate() {
-                    if posted[r] {
-                        bar.write32(
-                            reg + REG_STRIDE * self.qid as usize,
-                            self.fill[r].idx as u32,
-                        );
-                    }
-                }
-            }
+        if self.cur != first {
+            self.record();
         }
-        self.counters.add(n as u64, bytes);
+        if posted != [false; 2] && self.cx.ds.read8(self.cx.qd_at) != 0 {
+            // The device asks to be told where the buffers end (`updateRxProd`).
+            self.write_producers(posted);
+        }
+        self.cx.counters.add(n as u64, bytes);
         if errors > 0 {
-            self.counters.add_errors(errors);
+            self.cx.counters.add_errors(errors);
         }
         n
     }
@@ -326,76 +645,157 @@ impl RxQueueOps for RxQueue {
 
 /// The transmit queue.
 pub struct TxQueue {
-    pub sh: Arc<TxShared>,
-    pub generation: u32,
-    pub dev: PciHandle,
-    pub qid: u16,
-    /// Each packet's mbuf, at the index of its last descriptor.
-    pub mbufs: Vec<Option<Mbuf>>,
-    fill: Cursor,
-    /// The oldest descriptor in flight.
-    next2comp: u16,
-    comp: Cursor,
+    sh: Arc<TxShared>,
+    /// The device generation the cursors belong to.
+    generation: u64,
+    dev: PciHandle,
+    qid: u16,
+    /// Each packet's mbuf, in the slot of its last descriptor.
+    slots: MbufSlots,
+    cur: TxCursors,
     free: usize,
-    pub counters: Arc<QueueCounters>,
+    counters: Arc<QueueCounters>,
 }
 
 impl TxQueue {
-    pub fn new(sh: Arc<TxShared>, dev: PciHandle, qid: u16, counters: Arc<QueueCounters>) -> Self {
-        let size = sh.ring.size as usize;
+    /// A new queue: it starts clean at its first burst.
+    pub fn new(
+        sh: Arc<TxShared>,
+        slots: MbufSlots,
+        dev: PciHandle,
+        qid: u16,
+        counters: Arc<QueueCounters>,
+    ) -> Self {
+        let size = sh.ring.size;
         TxQueue {
             // Differs from the shared one: the first burst starts clean.
-            generation: sh.generation.load(Ordering::Acquire).wrapping_sub(1),
+            generation: sh
+                .words
+                .get(GENERATION)
+                .load(Ordering::Acquire)
+                .wrapping_sub(1),
             sh,
             dev,
             qid,
-            mbufs: (0..size).map(|_| None).collect(),
-            fill: Cursor::start(),
-            next2comp: 0,
-            comp: Cursor::start(),
-            free: size - 1,
+            slots,
+            cur: TxCursors::start(),
+            free: size as usize - 1,
             counters,
         }
     }
 
-    fn restart(&mut self, generation: u32) {
-        self.generation = generation;
-        for m in &mut self.mbufs {
-            *m = None;
+    /// The queue from where its last driver left it: its recorded cursors, the packets from the
+    /// oldest in flight to the next descriptor still in their slots. When that driver died
+    /// driving it (`crashed`), packets it had placed whole after its last record (their first
+    /// descriptor has the ring's generation) are taken as in flight and the device is told of
+    /// them; any other slot's mbuf is freed (the device never saw it).
+    pub fn resume(
+        sh: Arc<TxShared>,
+        slots: MbufSlots,
+        dev: PciHandle,
+        qid: u16,
+        counters: Arc<QueueCounters>,
+        crashed: bool,
+    ) -> Self {
+        let size = sh.ring.size;
+        let cur = TxCursors::unpack(sh.words.get(CURSORS).load(Ordering::Relaxed), size);
+        let generation = sh.words.get(CURSORS_OF).load(Ordering::Relaxed);
+        let mut q = TxQueue {
+            sh,
+            generation,
+            dev,
+            qid,
+            slots,
+            cur,
+            free: cur.free(size),
+            counters,
+        };
+        if crashed && generation == q.sh.words.get(GENERATION).load(Ordering::Acquire) {
+            let (mem, ring) = (&q.sh.mem, q.sh.ring);
+            let placed = q
+                .cur
+                .take_placed(size, |i| mem.read32(ring.desc(i) + 8) & TXD_GEN != 0);
+            q.free = q.cur.free(size);
+            for i in 0..size {
+                if !q.cur.in_flight(i, size) {
+                    drop(q.slots.take(i as usize));
+                }
+            }
+            q.record();
+            if placed > 0 {
+                q.write_producer();
+            }
         }
-        self.fill = Cursor::start();
-        self.next2comp = 0;
-        self.comp = Cursor::start();
-        self.free = self.mbufs.len() - 1;
+        q
+    }
+
+    fn record(&self) {
+        let w = &self.sh.words;
+        w.get(CURSORS).store(self.cur.pack(), Ordering::Relaxed);
+        w.get(CURSORS_OF).store(self.generation, Ordering::Relaxed);
+    }
+
+    fn write_producer(&self) {
+        fence(Ordering::Release);
+        if let Some(bar) = self.dev.bar(0) {
+            bar.write32(
+                REG_TXPROD + REG_STRIDE * self.qid as usize,
+                self.cur.fill.idx as u32,
+            );
+        }
+    }
+
+    /// After a device start: nothing in flight.
+    fn restart(&mut self, generation: u64) {
+        self.generation = generation;
+        self.slots.clear();
+        self.cur = TxCursors::start();
+        self.free = self.slots.len() - 1;
+        self.record();
     }
 
     /// Frees the packets the device completed (each completion names a packet's last
-    /// descriptor).
+    /// descriptor); records the cursors if any.
     fn reclaim(&mut self) {
         let size = self.sh.ring.size;
         let mem = &self.sh.mem;
-        loop {
-            let at = self.sh.comp.desc(self.comp.idx);
-            if (mem.read32(at + 12) & COMP_GEN != 0) != self.comp.gen_ {
+        let first = self.cur.comp;
+        for _ in 0..self.sh.comp.size {
+            let at = self.sh.comp.desc(self.cur.comp.idx);
+            if (mem.read32(at + 12) & COMP_GEN != 0) != self.cur.comp.gen_ {
                 break;
             }
             fence(Ordering::Acquire);
             let eop = (mem.read32(at) & TCD_IDX_MASK) as u16;
-            self.comp.advance(self.sh.comp.size);
+            self.cur.comp.advance(self.sh.comp.size);
             if eop >= size {
                 continue;
             }
-            self.mbufs[eop as usize] = None;
-            let used = (eop as usize + size as usize - self.next2comp as usize) % size as usize + 1;
-            self.free += used;
-            self.next2comp = (eop + 1) % size;
+            drop(self.slots.take(eop as usize));
+            self.cur.next2comp = (eop + 1) % size;
+        }
+        if self.cur.comp != first {
+            self.free = self.cur.free(size);
+            // Before any new packet goes into the descriptors freed: a process taking over
+            // from this one, had it died, finds no completion twice.
+            self.record();
+        }
+    }
+}
+
+impl Drop for TxQueue {
+    fn drop(&mut self) {
+        if self.sh.hand_over.load(Ordering::Acquire) {
+            self.slots.leave();
+            self.record();
+            self.sh.words.park();
         }
     }
 }
 
 impl TxQueueOps for TxQueue {
     fn tx_burst(&mut self, pkts: &mut BurstView<'_>) -> usize {
-        let generation = self.sh.generation.load(Ordering::Acquire);
+        let generation = self.sh.words.get(GENERATION).load(Ordering::Acquire);
         if generation != self.generation {
             self.restart(generation);
         }
@@ -414,42 +814,223 @@ impl TxQueueOps for TxQueue {
         pkts.take_front(take, |m| {
             let mem = &self.sh.mem;
             let ring = self.sh.ring;
-            let first = self.fill;
+            let first = self.cur.fill;
             let segs = m.nb_segs() as usize;
             let mut last = first.idx;
             for (k, seg) in m.segments().enumerate() {
-                let at = ring.desc(self.fill.idx);
+                let at = ring.desc(self.cur.fill.idx);
                 let len = seg.data().len() as u32 & 0x3fff;
                 // The first descriptor is written with the generation the device does not
                 // expect, and flipped once the whole packet is there.
                 let own = if k == 0 {
-                    !self.fill.gen_
+                    !self.cur.fill.gen_
                 } else {
-                    self.fill.gen_
+                    self.cur.fill.gen_
                 };
                 mem.write64(at, seg.data_iova());
                 mem.write32(at + 8, len | if own { TXD_GEN } else { 0 });
                 mem.write32(at + 12, if k + 1 == segs { TXD_EOP | TXD_CQ } else { 0 });
-                last = self.fill.idx;
-                self.fill.advance(size);
+                last = self.cur.fill.idx;
+                self.cur.fill.advance(size);
             }
             fence(Ordering::Release);
             let at = ring.desc(first.idx) + 8;
             mem.write32(at, mem.read32(at) ^ TXD_GEN);
             bytes += m.pkt_len() as u64;
-            self.mbufs[last as usize] = Some(m);
+            drop(self.slots.replace(last as usize, m));
             self.free -= segs;
         });
         if take > 0 {
-            fence(Ordering::Release);
-            if let Some(bar) = self.dev.bar(0) {
-                bar.write32(
-                    REG_TXPROD + REG_STRIDE * self.qid as usize,
-                    self.fill.idx as u32,
-                );
-            }
+            self.record();
+            self.write_producer();
             self.counters.add(take as u64, bytes);
         }
         take
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl Ring {
+        fn end(&self) -> usize {
+            self.desc(self.size)
+        }
+    }
+
+    #[test]
+    fn layouts_are_aligned_and_disjoint() {
+        for size in [32u16, 128, 512, 4096] {
+            let (rings, comp, len) = rx_layout(size);
+            assert_eq!(rings[0], Ring { at: 0, size });
+            assert_eq!(rings[1].size, BODY_RING);
+            assert_eq!(comp.size, size + BODY_RING, "one completion per descriptor");
+            for r in [rings[0], rings[1], comp] {
+                assert_eq!(r.at % RING_ALIGN, 0, "{size}: {r:?}");
+            }
+            assert!(rings[0].end() <= rings[1].at && rings[1].end() <= comp.at);
+            assert_eq!(comp.end(), len);
+            let (ring, comp, data_at, len) = tx_layout(size);
+            assert_eq!((ring.at, comp.at % RING_ALIGN, comp.size), (0, 0, size));
+            assert!(ring.end() <= comp.at && comp.end() <= data_at);
+            assert_eq!(data_at % RING_ALIGN, 0);
+            assert_eq!(len, data_at + size as usize * TX_DATA_DESC);
+        }
+    }
+
+    #[test]
+    fn cursors_wrap_and_flip_their_generation() {
+        let mut c = Cursor::start();
+        for _ in 0..31 {
+            c.advance(32);
+        }
+        assert_eq!(
+            c,
+            Cursor {
+                idx: 31,
+                gen_: true
+            }
+        );
+        c.advance(32);
+        assert_eq!(c, Cursor::armed(), "index 0 of the second pass");
+        for _ in 0..32 {
+            c.advance(32);
+        }
+        assert_eq!(c, Cursor::start(), "back to generation 1 after two passes");
+    }
+
+    #[test]
+    fn rx_cursors_survive_packing() {
+        let (rings, comp, _) = rx_layout(4096);
+        let all = [
+            RxCursors::armed(),
+            RxCursors {
+                fill: [
+                    Cursor {
+                        idx: 4095,
+                        gen_: false,
+                    },
+                    Cursor {
+                        idx: 31,
+                        gen_: true,
+                    },
+                ],
+                comp: Cursor {
+                    idx: 4127,
+                    gen_: false,
+                },
+                discarding: true,
+            },
+            RxCursors {
+                fill: [Cursor { idx: 7, gen_: true }, Cursor::armed()],
+                comp: Cursor { idx: 0, gen_: true },
+                discarding: false,
+            },
+        ];
+        for c in all {
+            assert_eq!(RxCursors::unpack(c.pack(), &rings, &comp), c);
+        }
+        // Every generation bit has its own place.
+        let mut c = RxCursors::armed();
+        let base = c.pack();
+        c.fill[1].gen_ = true;
+        assert_ne!(c.pack(), base);
+        assert!(!RxCursors::unpack(c.pack(), &rings, &comp).fill[0].gen_);
+    }
+
+    #[test]
+    fn out_of_ring_words_give_in_ring_cursors() {
+        let (rings, comp, _) = rx_layout(32);
+        let c = RxCursors::unpack(u64::MAX, &rings, &comp);
+        assert!(c.fill[0].idx < 32 && c.fill[1].idx < 32 && c.comp.idx < 64);
+        let t = TxCursors::unpack(u64::MAX, 64);
+        assert!(t.fill.idx < 64 && t.comp.idx < 64 && t.next2comp < 64);
+    }
+
+    #[test]
+    fn tx_cursors_and_free_count() {
+        let t = TxCursors {
+            fill: Cursor {
+                idx: 3,
+                gen_: false,
+            },
+            comp: Cursor {
+                idx: 511,
+                gen_: true,
+            },
+            next2comp: 500,
+        };
+        assert_eq!(TxCursors::unpack(t.pack(), 512), t);
+        // 500..512 and 0..3 in flight: 15 of the 511 usable.
+        assert_eq!(t.free(512), 511 - 15);
+        assert_eq!(TxCursors::start().free(512), 511);
+        let full = TxCursors {
+            fill: Cursor { idx: 9, gen_: true },
+            comp: Cursor::start(),
+            next2comp: 10,
+        };
+        assert_eq!(full.free(512), 0);
+    }
+
+    #[test]
+    fn tx_crash_scan_takes_whole_packets_only() {
+        // Descriptors 0..5 were reclaimed; 5..9 are in flight as recorded; a dead driver then
+        // placed 9..12 whole and half wrote a packet at 12..14 (its first descriptor not yet
+        // flipped to the ring's generation, 1).
+        let size = 32u16;
+        let mut t = TxCursors {
+            fill: Cursor { idx: 9, gen_: true },
+            comp: Cursor { idx: 2, gen_: true },
+            next2comp: 5,
+        };
+        let gens = |i: u16| (5..12).contains(&i) || i == 13;
+        assert_eq!(t.take_placed(size, gens), 3);
+        assert_eq!(
+            t.fill,
+            Cursor {
+                idx: 12,
+                gen_: true
+            }
+        );
+        assert_eq!(t.free(size), 31 - 7);
+        let busy: Vec<u16> = (0..size).filter(|&i| t.in_flight(i, size)).collect();
+        assert_eq!(busy, (5..12).collect::<Vec<_>>());
+        // Nothing placed after the record: nothing taken.
+        assert_eq!(t.take_placed(size, gens), 0);
+    }
+
+    #[test]
+    fn tx_crash_scan_crosses_a_wrap_and_stops_at_a_full_ring() {
+        let size = 32u16;
+        // Placed at 30, 31 (first pass, generation 1) and 0, 1 (second pass, generation 0);
+        // descriptor 2 still has the first pass's.
+        let mut t = TxCursors {
+            fill: Cursor {
+                idx: 30,
+                gen_: true,
+            },
+            comp: Cursor::start(),
+            next2comp: 20,
+        };
+        assert_eq!(t.take_placed(size, |i| i >= 2), 4);
+        assert_eq!(
+            t.fill,
+            Cursor {
+                idx: 2,
+                gen_: false
+            }
+        );
+        assert!(t.in_flight(31, size) && t.in_flight(1, size) && !t.in_flight(2, size));
+        // Every descriptor with the ring's generation: the scan ends when the ring is full
+        // and never runs into the packets in flight.
+        let mut t = TxCursors {
+            fill: Cursor { idx: 0, gen_: true },
+            comp: Cursor::start(),
+            next2comp: 0,
+        };
+        assert_eq!(t.take_placed(size, |_| true), 31);
+        assert_eq!(t.free(size), 0);
+        assert!((0..size).all(|i| t.in_flight(i, size) == (i != 31)));
     }
 }
