@@ -5,11 +5,12 @@
 //!   and writes two pcap files (two TX queues); every process that holds the queues forwards
 //!   RX queue q to TX queue q: the primary 30 records of each, a secondary 70, the primary 40
 //!   more, a second secondary 20; that one then writes frames of its own to TX queue 1 until it
-//!   is killed with SIGKILL. The test appends half a record to the first output file, as a kill
-//!   inside a write leaves it; the primary takes the queues back, cuts both files back to
-//!   their last whole burst and forwards the rest. Each output file then holds every input
-//!   record once, in order, byte for byte (read back with the crate's reader and `tcpdump -r`),
-//!   the second with the killed process's whole records in the middle.
+//!   is killed with SIGKILL. The test appends a whole record and half of one to the first
+//!   output file, as a kill inside a write leaves them; the primary takes the queues back,
+//!   keeps the whole records after what the queue recorded, cuts both files after the last of
+//!   them and forwards the rest. Each output file then holds every input record once, in
+//!   order, byte for byte (read back with the crate's reader and `tcpdump -r`), with the
+//!   killed process's whole records in the middle.
 //! - Port 1 replays a file of 7 frames (`infinite_rx`): each process goes on with the frame
 //!   after the last one its predecessor received.
 //! - Port 2 is an interface (`iface=`, on a veth pair in a namespace): the primary and a
@@ -278,9 +279,13 @@ fn secondaries_drive_pcap_queues_and_a_killed_one_leaves_whole_records() {
         .unwrap();
     assert!(killed.success());
     drop(crasher);
-    // What a kill inside a write leaves: part of a record after the last whole one.
+    // What a kill inside a write leaves after the last burst the queue recorded: a prefix of
+    // its burst, whole records (one here) and part of one.
     let out0 = dir.0.join("out0.pcap");
+    let unrecorded = frame(CRASH_TAG, 0, CRASH_LEN);
     let mut torn = Vec::new();
+    write_record_header(&mut torn, true, 1, CRASH_LEN as u32, CRASH_LEN as u32);
+    torn.extend_from_slice(&unrecorded);
     write_record_header(&mut torn, true, 1, 100, 100);
     torn.extend_from_slice(&[0xee; TORN - 16]);
     std::fs::OpenOptions::new()
@@ -301,14 +306,26 @@ fn secondaries_drive_pcap_queues_and_a_killed_one_leaves_whole_records() {
 
     // Every input record once, in order, byte for byte, in both output files.
     let want: Vec<_> = inputs.iter().map(|f| (f.len() as u32, f.clone())).collect();
+    let before = P1 + S1 + P2 + CR;
     let got0 = records(&out0);
-    assert_eq!(got0.len(), N, "records in out0.pcap");
-    assert!(got0 == want, "out0.pcap differs from the input");
+    assert_eq!(got0.len(), N + 1, "records in out0.pcap");
+    assert!(
+        got0[..before] == want[..before],
+        "out0.pcap before the kill"
+    );
+    assert_eq!(
+        got0[before],
+        (CRASH_LEN as u32, unrecorded),
+        "the whole record kept"
+    );
+    assert!(
+        got0[before + 1..] == want[before..],
+        "out0.pcap after the kill"
+    );
     // The second: the killed process's frames, whole and numbered from 0, after the records
     // forwarded before it was killed.
     let out1 = dir.0.join("out1.pcap");
     let got1 = records(&out1);
-    let before = P1 + S1 + P2 + CR;
     let crashed = got1.len() - N;
     println!(
         "the killed process wrote {crashed} whole records; the primary said:\n{}",
@@ -337,7 +354,7 @@ fn secondaries_drive_pcap_queues_and_a_killed_one_leaves_whole_records() {
         "out0.pcap: cutting {TORN} bytes of an unfinished write after offset"
     ));
     if let Some(n) = tcpdump_count(&out0) {
-        assert_eq!(n, N, "tcpdump -r out0.pcap");
+        assert_eq!(n, N + 1, "tcpdump -r out0.pcap");
         assert_eq!(
             tcpdump_count(&out1),
             Some(N + crashed),

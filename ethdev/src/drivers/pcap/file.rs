@@ -19,8 +19,9 @@
 //! Where a file queue stands is in its [`QueueWords`], written after every burst (a relaxed
 //! store), so that any process can drive the queue next (see `share`): RX, the offset of the
 //! next record and the port's start count; `infinite_rx`, the next packet; TX, the end of the
-//! last whole burst. A new queue object goes on from there (a TX one first cuts the file back
-//! to it: what lies beyond is a write its last driver died in). Dropped, it parks the words.
+//! last whole burst. A new queue object goes on from there; a TX one first looks at what lies
+//! beyond (a write its last driver died in, a prefix of a burst): it keeps the whole records
+//! and cuts the file after the last of them. Dropped, a queue object parks the words.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -30,7 +31,7 @@ use std::sync::atomic::Ordering;
 
 use rpdk_mbuf::{BurstView, DynField, DynFlag, Mbuf, MbufBurst, PKTMBUF_HEADROOM, PktmbufPool};
 
-use super::format::{FormatError, Reader, write_record_header};
+use super::format::{FormatError, RECORD_HEADER_LEN, Reader, write_record_header};
 use crate::driver::{DriverResult, RxQueueOps, TxQueueOps};
 use crate::drivers::stash::drop_headroom;
 use crate::error::DriverError;
@@ -478,8 +479,9 @@ pub(crate) struct FileTx {
 }
 
 impl FileTx {
-    /// The queue, appending at the end its words record; the file is cut back to it first
-    /// (bytes after it are what a process that died writing left: part of a burst).
+    /// The queue, appending at the end its words record. Bytes after it are what a process
+    /// that died writing left (a prefix of a burst): its whole records are kept, and the file
+    /// is cut after the last of them.
     pub(crate) fn new(
         file: Arc<File>,
         path: Arc<str>,
@@ -498,15 +500,24 @@ impl FileTx {
                  something else cut it"
             )));
         }
+        let mut committed = committed;
         if len > committed {
-            log::warn!(
-                target: LOG,
-                "{path}: cutting {} bytes of an unfinished write after offset {committed} \
-                 (its writer died)",
-                len - committed
-            );
-            file.set_len(committed)
-                .map_err(|e| DriverError::io(format!("cutting '{path}' back"), e))?;
+            // What a dead writer left: whole records first (a write is a prefix of its
+            // burst), kept, then at most part of one, cut.
+            let whole = whole_records(&file, committed, len)
+                .map_err(|e| DriverError::io(format!("reading the end of '{path}'"), e))?;
+            if whole < len {
+                log::warn!(
+                    target: LOG,
+                    "{path}: cutting {} bytes of an unfinished write after offset {whole} \
+                     (its writer died)",
+                    len - whole
+                );
+                file.set_len(whole)
+                    .map_err(|e| DriverError::io(format!("cutting '{path}' back"), e))?;
+            }
+            committed = whole;
+            words.get(COMMITTED).store(committed, Ordering::Release);
         }
         Ok(FileTx {
             file,
@@ -519,6 +530,23 @@ impl FileTx {
             failing: false,
         })
     }
+}
+
+/// The end of the whole records of `file` from offset `from` (a record boundary) on, up to
+/// `len`: where a record header is cut short, its data is, or it is not one [`FileTx`] writes.
+fn whole_records(file: &File, mut from: u64, len: u64) -> io::Result<u64> {
+    let mut h = [0u8; RECORD_HEADER_LEN];
+    while from + RECORD_HEADER_LEN as u64 <= len {
+        file.read_exact_at(&mut h, from)?;
+        let caplen = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
+        let orig_len = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
+        let end = from + (RECORD_HEADER_LEN as u64) + u64::from(caplen);
+        if caplen > SNAPLEN || caplen > orig_len || end > len {
+            break;
+        }
+        from = end;
+    }
+    Ok(from)
 }
 
 impl TxQueueOps for FileTx {
@@ -611,6 +639,48 @@ impl TxQueueOps for DropTx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_dead_writer_left_is_cut_after_its_last_whole_record() {
+        let path = std::env::temp_dir().join(format!("rpdk-whole-{}.pcap", std::process::id()));
+        let mut bytes = Vec::new();
+        crate::drivers::pcap::format::write_file_header(&mut bytes, true, SNAPLEN);
+        let mut ends = vec![bytes.len() as u64];
+        for len in [60u32, 1514, 0] {
+            write_record_header(&mut bytes, true, 1, len, len);
+            bytes.resize(bytes.len() + len as usize, 0xab);
+            ends.push(bytes.len() as u64);
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let file = File::open(&path).unwrap();
+        let len = bytes.len() as u64;
+        // Whole records from any record boundary.
+        for &from in &ends {
+            assert_eq!(whole_records(&file, from, len).unwrap(), len, "from {from}");
+        }
+        // A record cut in its header or its data, or one no FileTx writes, ends them.
+        for (cut, whole) in [
+            (len - 1, ends[2]),      // the empty last record's header
+            (ends[2] + 3, ends[2]),  // the same, shorter
+            (ends[1] + 20, ends[1]), // the 1514-byte record's data
+        ] {
+            assert_eq!(
+                whole_records(&file, ends[0], cut).unwrap(),
+                whole,
+                "cut at {cut}"
+            );
+        }
+        let mut bad = bytes[..ends[1] as usize].to_vec();
+        write_record_header(&mut bad, true, 1, 100, 60); // captured more than the wire length
+        bad.resize(bad.len() + 100, 0);
+        std::fs::write(&path, &bad).unwrap();
+        let file = File::open(&path).unwrap();
+        assert_eq!(
+            whole_records(&file, ends[0], bad.len() as u64).unwrap(),
+            ends[1]
+        );
+        let _ = std::fs::remove_file(&path);
+    }
 
     #[test]
     fn the_clock_moves_with_the_wall() {

@@ -30,7 +30,7 @@
 //! duplicate of the queue's file or socket; where a file queue stands (the next record to
 //! read, the end of what was written) is in the queue's words in the shared port data, so the
 //! processes hand a queue over record by record, and a secondary that dies writing leaves at
-//! most part of a burst, which the queue's next driver cuts off.
+//! most part of a record, which the queue's next driver cuts off.
 
 pub mod format;
 
@@ -374,7 +374,13 @@ impl PcapDevice {
         for a in &p.tx {
             tx.push(match a {
                 TxArg::Pcap(path) => {
-                    let mut f = File::create(path)
+                    // Readable too: a queue reads back what a writer that died left.
+                    let mut f = File::options()
+                        .read(true)
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .open(path)
                         .map_err(|e| DriverError::io(format!("tx_pcap '{path}'"), e))?;
                     let mut header = Vec::new();
                     format::write_file_header(&mut header, true, file::SNAPLEN);
@@ -513,7 +519,7 @@ impl EthDevice for PcapDevice {
                     log::warn!(
                         target: LOG,
                         "port {}: TX queue {} is back from a process that died driving it: \
-                         writing goes on after its last whole burst",
+                         writing goes on after its last whole record",
                         s.port, s.queue
                     );
                 }

@@ -17,8 +17,9 @@
 //! RX, the offset of the next record, which every driver reads with `pread` from there (and
 //! the port's start count, so a start by the primary rewinds the file under a secondary too);
 //! `infinite_rx`, the next packet's index; TX, the end of the last whole burst, where the next
-//! write goes (with `pwrite`) and to which a new driver cuts the file back. An interface queue
-//! has no position of its own: the socket is the queue.
+//! write goes (with `pwrite`); a new driver keeps the whole records a dead one wrote after it
+//! and cuts the file after the last of them. An interface queue has no position of its own:
+//! the socket is the queue.
 
 #![forbid(unsafe_code)]
 
@@ -108,7 +109,7 @@ fn words(a: &Attach, rx: bool, name: &str) -> DriverResult<Arc<QueueWords>> {
         log::warn!(
             target: super::LOG,
             "port {}: {} queue {} is taken from a process that died driving it: going on from \
-             its last whole burst",
+             where its last burst left the file",
             a.port,
             if rx { "RX" } else { "TX" },
             a.queue
