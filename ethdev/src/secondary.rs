@@ -6,8 +6,8 @@
 //! setup, start and stop are the primary's. Taking a queue makes this process its owner in the
 //! shared data, then asks the primary (IPC request `rpdk_ethdev_queue`) to lend it: the
 //! primary drops its own queue object and answers with what the driver shares (a ring's
-//! name, a TAP queue's file descriptor or an AF_PACKET queue's socket, passed with
-//! `SCM_RIGHTS`, and the RX pool's name);
+//! name, a TAP queue's file descriptor, an AF_PACKET queue's socket or a pcap queue's capture
+//! file, passed with `SCM_RIGHTS`, and the RX pool's name);
 //! the secondary's driver code builds its own queue object from that, counting into the
 //! queue's counters in the shared data. Dropping the handle gives the queue back; the
 //! primary sets its queue object up again when it takes the queue.

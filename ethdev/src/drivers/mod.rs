@@ -31,6 +31,7 @@ pub(crate) fn attach_rx(
     match driver {
         net_ring::DRIVER => net_ring::attach_rx(a),
         null::DRIVER => null::attach_rx(a),
+        pcap::DRIVER => pcap::attach_rx(a),
         af_packet::DRIVER => af_packet::attach_rx(a),
         af_xdp::DRIVER => af_xdp::attach_rx(a),
         tap::DRIVER => tap::attach_rx(a),
@@ -51,6 +52,7 @@ pub(crate) fn attach_tx(
     match driver {
         net_ring::DRIVER => net_ring::attach_tx(a),
         null::DRIVER => null::attach_tx(a),
+        pcap::DRIVER => pcap::attach_tx(a),
         af_packet::DRIVER => af_packet::attach_tx(a),
         af_xdp::DRIVER => af_xdp::attach_tx(a),
         tap::DRIVER => tap::attach_tx(a),

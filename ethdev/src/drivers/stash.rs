@@ -1,8 +1,8 @@
 //! A receive queue's store of free mbufs: refilled from the pool in bulk, taken one at a time as
 //! frames arrive. A poll that finds nothing allocates nothing, and a frame is only read from the
 //! kernel once an mbuf is ready for it, so running out of mbufs leaves frames queued in the
-//! kernel instead of losing them. Used by the receive queues of `net_tap` and of `net_pcap`
-//! (files and interfaces).
+//! kernel instead of losing them. Used by the receive queues of `net_tap` and of `net_pcap`'s
+//! interfaces (its file queues allocate per burst and keep none, see `pcap::file`).
 
 use rpdk_mbuf::{Mbuf, MbufBurst, PktmbufPool};
 

@@ -29,7 +29,7 @@
 //! ```
 
 use std::fmt;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 
 /// Link type of Ethernet captures (`LINKTYPE_ETHERNET`).
 pub const LINKTYPE_ETHERNET: u32 = 1;
@@ -580,6 +580,48 @@ impl<R: Read> Reader<R> {
                 ifaces.len()
             ))
         })
+    }
+}
+
+impl<R: Read + Seek> Reader<R> {
+    /// Moves forward to the record at `offset`, an [`offset`](Self::offset) this reader (or
+    /// another over the same file) gave between records: the next packet is the one there. A
+    /// classic pcap file seeks straight to it; a pcapng file is read block by block up to it,
+    /// so that the byte order and interfaces of its section are known. An offset behind the
+    /// reader, or one that does not fall between two records, is refused.
+    pub fn skip_to(&mut self, offset: u64) -> Result<(), FormatError> {
+        if offset < self.offset() {
+            return Err(self.malformed(format!(
+                "cannot go back to offset {offset} (the reader is past it)"
+            )));
+        }
+        self.next = None;
+        match self.state {
+            State::Pcap { .. } => {
+                if let Err(e) = self.src.seek(SeekFrom::Start(offset)) {
+                    return Err(self.err(ErrorKind::Io(e)));
+                }
+                self.base = offset;
+                self.pos = 0;
+                self.end = 0;
+                self.eof = false;
+            }
+            State::Pcapng { .. } => {
+                while self.offset() < offset {
+                    match self.block()? {
+                        Some(n) => self.pos += n.len,
+                        None if self.fill(1)? == 0 => break,
+                        None => {}
+                    }
+                }
+                if self.offset() != offset {
+                    return Err(self.malformed(format!(
+                        "offset {offset} is not between two blocks of the file"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -24,16 +24,24 @@
 //! At the end of a file a queue receives nothing, without error; starting the port again reads
 //! the files from the start, as DPDK reopens them. A bad record in the middle of a file is
 //! logged with the file and offset and counted in `ierrors`, and ends that queue's packets.
+//! Files are opened once, at probe, and kept while the port lives.
+//!
+//! A secondary process drives every kind of queue (see `share`): the primary passes a
+//! duplicate of the queue's file or socket; where a file queue stands (the next record to
+//! read, the end of what was written) is in the queue's words in the shared port data, so the
+//! processes hand a queue over record by record, and a secondary that dies writing leaves at
+//! most part of a record, which the queue's next driver cuts off.
 
 pub mod format;
 
 mod file;
 mod iface;
 mod packet;
+mod share;
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rpdk_eal::bus::{Devargs, DriverError as BusError, VDEV_DRIVERS, VdevDriver};
@@ -41,10 +49,14 @@ use rpdk_mbuf::net::MacAddr;
 
 use self::file::{Clock, DropTx, FileRx, FileTx, InfiniteRx, NullRx, RxTimestamp};
 use self::iface::{IfaceRx, IfaceTx};
+pub(crate) use self::share::{attach_rx, attach_tx};
 use crate::config::{DevInfo, EthConf, Link, link_speed, tx_offload};
-use crate::driver::{DriverResult, EthDevice, RxQueueOps, RxSetup, TxQueueOps, TxSetup};
+use crate::driver::{
+    DriverResult, EthDevice, RxQueueOps, RxSetup, SharedQueue, TxQueueOps, TxSetup,
+};
 use crate::drivers::netif::{self, NetIf};
 use crate::error::DriverError;
+use crate::shared::QueueWords;
 
 /// The driver's name.
 pub const DRIVER: &str = "net_pcap";
@@ -240,14 +252,55 @@ impl Iface {
     }
 }
 
+/// A capture file of a queue, opened at probe and kept while the port lives, and the queue's
+/// words: where reading or writing stands, in the shared port data when the port has some
+/// (made at the queue's first setup, when the port's id is known).
+struct FileQueue {
+    path: Arc<str>,
+    file: Arc<File>,
+    words: Option<Arc<QueueWords>>,
+    /// Lent to a secondary process since the last setup: the next setup goes on from the
+    /// words instead of starting again.
+    lent: bool,
+}
+
+impl FileQueue {
+    fn new(path: &str, file: Arc<File>) -> FileQueue {
+        FileQueue {
+            path: path.into(),
+            file,
+            words: None,
+            lent: false,
+        }
+    }
+
+    /// The queue's words (made now at its first setup), and whether it is back from a
+    /// secondary process (`Some(parked)`: whether that process gave it back, or died).
+    fn setup(&mut self, port: u16, rx: bool, queue: u16) -> (Arc<QueueWords>, Option<bool>) {
+        let words = self
+            .words
+            .get_or_insert_with(|| Arc::new(QueueWords::of(port, rx, queue)))
+            .clone();
+        let parked = words.take();
+        let back = std::mem::take(&mut self.lent).then_some(parked);
+        (words, back)
+    }
+
+    fn dup(&self) -> DriverResult<OwnedFd> {
+        self.file.try_clone().map(OwnedFd::from).map_err(|e| {
+            DriverError::io(format!("duplicating the descriptor of '{}'", self.path), e)
+        })
+    }
+}
+
 enum RxSource {
-    File(Arc<str>),
+    File(FileQueue),
     Iface(Arc<Iface>),
     Null,
 }
 
 enum TxSink {
-    File { path: Arc<str>, file: File },
+    File(FileQueue),
     Iface(Arc<Iface>),
     Drop,
 }
@@ -266,7 +319,6 @@ struct PcapDevice {
     /// The interface whose state is the link's (`iface`, or the first one used).
     link_iface: Option<Arc<Iface>>,
     if_index: Option<u32>,
-    starts: Arc<AtomicU64>,
     clock: Clock,
     ts: Option<RxTimestamp>,
 }
@@ -297,11 +349,13 @@ impl PcapDevice {
             rx.push(match a {
                 RxArg::Pcap(path) => {
                     // Check the header now: a bad file fails probe.
-                    let f = File::open(path)
-                        .map_err(|e| DriverError::io(format!("rx_pcap '{path}'"), e))?;
-                    format::Reader::new(f, path.as_str())
+                    let f = Arc::new(
+                        File::open(path)
+                            .map_err(|e| DriverError::io(format!("rx_pcap '{path}'"), e))?,
+                    );
+                    format::Reader::new(file::PreadFile::new(f.clone()), path.as_str())
                         .map_err(|e| DriverError::Other(format!("rx_pcap {e}")))?;
-                    RxSource::File(path.as_str().into())
+                    RxSource::File(FileQueue::new(path, f))
                 }
                 RxArg::Iface { name, inbound_only } => {
                     let key = if *inbound_only {
@@ -320,16 +374,19 @@ impl PcapDevice {
         for a in &p.tx {
             tx.push(match a {
                 TxArg::Pcap(path) => {
-                    let mut f = File::create(path)
+                    // Readable too: a queue reads back what a writer that died left.
+                    let mut f = File::options()
+                        .read(true)
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .open(path)
                         .map_err(|e| DriverError::io(format!("tx_pcap '{path}'"), e))?;
                     let mut header = Vec::new();
                     format::write_file_header(&mut header, true, file::SNAPLEN);
                     std::io::Write::write_all(&mut f, &header)
                         .map_err(|e| DriverError::io(format!("tx_pcap '{path}'"), e))?;
-                    TxSink::File {
-                        path: path.as_str().into(),
-                        file: f,
-                    }
+                    TxSink::File(FileQueue::new(path, Arc::new(f)))
                 }
                 // `iface`: the RX queue's socket, so the port does not hear itself.
                 TxArg::Iface(name) if p.single_iface => match rx.first() {
@@ -366,7 +423,6 @@ impl PcapDevice {
             mac,
             link_iface: first_iface,
             if_index,
-            starts: Arc::new(AtomicU64::new(0)),
             clock: Clock::new(),
             ts,
         })
@@ -395,25 +451,43 @@ impl EthDevice for PcapDevice {
     }
 
     fn rx_queue_setup(&self, s: RxSetup<'_>) -> DriverResult<Box<dyn RxQueueOps>> {
-        let sources = guard(&self.sources);
+        let mut sources = guard(&self.sources);
         let src = sources
-            .as_ref()
+            .as_mut()
             .ok_or_else(Self::closed)?
             .rx
-            .get(s.queue as usize)
+            .get_mut(s.queue as usize)
             .ok_or_else(|| DriverError::Invalid(format!("no RX queue {}", s.queue)))?;
         Ok(match src {
-            RxSource::File(path) if self.infinite_rx => {
-                Box::new(InfiniteRx::load(path, s.pool, s.port, s.counters)?)
+            RxSource::File(fq) => {
+                let (words, back) = fq.setup(s.port, true, s.queue);
+                match back {
+                    Some(false) => log::warn!(
+                        target: LOG,
+                        "port {}: RX queue {} is back from a process that died driving it: \
+                         reading goes on from where its last burst left the file",
+                        s.port, s.queue
+                    ),
+                    Some(true) => {}
+                    None if self.infinite_rx => file::replay_from_start(&words),
+                    None => file::rx_from_start(&words),
+                }
+                if self.infinite_rx {
+                    Box::new(InfiniteRx::load(
+                        &fq.file, &fq.path, s.pool, s.port, s.counters, words,
+                    )?)
+                } else {
+                    Box::new(FileRx::resume(
+                        fq.file.clone(),
+                        fq.path.clone(),
+                        s.pool,
+                        s.port,
+                        s.counters,
+                        words,
+                        self.ts,
+                    )?)
+                }
             }
-            RxSource::File(path) => Box::new(FileRx::open(
-                path.clone(),
-                s.pool,
-                s.port,
-                s.counters,
-                self.starts.clone(),
-                self.ts,
-            )?),
             RxSource::Iface(i) => Box::new(IfaceRx::new(
                 i.dup()?,
                 s.pool,
@@ -426,27 +500,94 @@ impl EthDevice for PcapDevice {
     }
 
     fn tx_queue_setup(&self, s: TxSetup<'_>) -> DriverResult<Box<dyn TxQueueOps>> {
-        let sources = guard(&self.sources);
+        let mut sources = guard(&self.sources);
         let sink = sources
-            .as_ref()
+            .as_mut()
             .ok_or_else(Self::closed)?
             .tx
-            .get(s.queue as usize)
+            .get_mut(s.queue as usize)
             .ok_or_else(|| DriverError::Invalid(format!("no TX queue {}", s.queue)))?;
         Ok(match sink {
-            TxSink::File { path, file } => {
-                let file = file
-                    .try_clone()
-                    .map_err(|e| DriverError::io(format!("duplicating '{path}'"), e))?;
-                Box::new(FileTx::new(file, path.clone(), self.clock, s.counters)?)
+            TxSink::File(fq) => {
+                let first = fq.words.is_none();
+                let (words, back) = fq.setup(s.port, false, s.queue);
+                if first {
+                    // The file holds the header written at probe.
+                    file::tx_committed(&words, format::FILE_HEADER_LEN as u64);
+                }
+                if back == Some(false) {
+                    log::warn!(
+                        target: LOG,
+                        "port {}: TX queue {} is back from a process that died driving it: \
+                         writing goes on after its last whole record",
+                        s.port, s.queue
+                    );
+                }
+                Box::new(FileTx::new(
+                    fq.file.clone(),
+                    fq.path.clone(),
+                    self.clock,
+                    s.counters,
+                    words,
+                )?)
             }
             TxSink::Iface(i) => Box::new(IfaceTx::new(i.dup()?, s.counters, i.name.clone())),
             TxSink::Drop => Box::new(DropTx::new(s.counters)),
         })
     }
 
+    fn share_rx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
+        let mut sources = guard(&self.sources);
+        let src = sources
+            .as_mut()
+            .ok_or_else(Self::closed)?
+            .rx
+            .get_mut(queue as usize)
+            .ok_or_else(|| DriverError::Invalid(format!("no RX queue {queue}")))?;
+        Ok(match src {
+            RxSource::File(fq) => {
+                let kind = if self.infinite_rx {
+                    share::Kind::Replay
+                } else {
+                    share::Kind::File
+                };
+                let shared = share::encode(true, kind, &fq.path, vec![fq.dup()?]);
+                fq.lent = true;
+                shared
+            }
+            RxSource::Iface(i) => share::encode(true, share::Kind::Iface, &i.name, vec![i.dup()?]),
+            RxSource::Null => share::encode(true, share::Kind::Nothing, "", Vec::new()),
+        })
+    }
+
+    fn share_tx_queue(&self, queue: u16) -> DriverResult<SharedQueue> {
+        let mut sources = guard(&self.sources);
+        let sink = sources
+            .as_mut()
+            .ok_or_else(Self::closed)?
+            .tx
+            .get_mut(queue as usize)
+            .ok_or_else(|| DriverError::Invalid(format!("no TX queue {queue}")))?;
+        Ok(match sink {
+            TxSink::File(fq) => {
+                let shared = share::encode(false, share::Kind::File, &fq.path, vec![fq.dup()?]);
+                fq.lent = true;
+                shared
+            }
+            TxSink::Iface(i) => share::encode(false, share::Kind::Iface, &i.name, vec![i.dup()?]),
+            TxSink::Drop => share::encode(false, share::Kind::Nothing, "", Vec::new()),
+        })
+    }
+
     fn start(&self) -> DriverResult<()> {
-        self.starts.fetch_add(1, Ordering::Relaxed);
+        // Every RX file is read again from its start, by whichever process drives its queue.
+        if let Some(sources) = guard(&self.sources).as_ref() {
+            for src in &sources.rx {
+                if let RxSource::File(FileQueue { words: Some(w), .. }) = src {
+                    w.get(file::STARTS).fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
         Ok(())
     }
 

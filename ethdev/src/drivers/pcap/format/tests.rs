@@ -275,6 +275,58 @@ fn pcapng_sections_interfaces_and_blocks() {
     }
 }
 
+/// Every offset between records a reader gave, and the packets from each one on.
+fn offsets_and_rests(f: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
+    let mut r = Reader::new(f, "t").unwrap();
+    let mut at = vec![r.offset()];
+    let mut datas = Vec::new();
+    while let Some(p) = r.next_packet().unwrap() {
+        datas.push(p.data.to_vec());
+        at.push(r.offset());
+    }
+    at.iter()
+        .enumerate()
+        .map(|(i, &o)| (o, datas[i..].to_vec()))
+        .collect()
+}
+
+#[test]
+fn skip_to_goes_on_from_a_records_offset() {
+    let classic = pcap(true, true, &[(1, 60, A), (2, 1514, B), (3, 60, A)]);
+    let mut ng = Ng::new(false);
+    ng.shb()
+        .idb(1, 0, None)
+        .epb(0, 1, 60, A)
+        .idb(1, 100, Some(9))
+        .epb(1, 5, 1514, &B[..100])
+        .block(0x0000_0bad, b"custom block");
+    let mut second = Ng::new(true);
+    second.shb().idb(1, 0, None).spb(1514, B);
+    let mut ng = ng.out.clone();
+    ng.extend(&second.out);
+    for f in [&classic, &ng] {
+        for (offset, rest) in offsets_and_rests(f) {
+            // Through a cursor (which seeks) and small reads (a refill across records).
+            let mut r = Reader::new(io::Cursor::new(&f[..]), "t").unwrap();
+            r.skip_to(offset).unwrap();
+            assert_eq!(r.offset(), offset);
+            let mut got = Vec::new();
+            while let Some(p) = r.next_packet().unwrap() {
+                got.push(p.data.to_vec());
+            }
+            assert_eq!(got, rest, "from offset {offset}");
+        }
+    }
+    // Inside a pcapng block, or behind the reader: refused, naming the offset.
+    let mut r = Reader::new(io::Cursor::new(&ng[..]), "t").unwrap();
+    let e = r.skip_to(r.offset() + 4).unwrap_err().to_string();
+    assert!(e.contains("is not between two blocks"), "{e}");
+    let mut r = Reader::new(io::Cursor::new(&classic[..]), "t").unwrap();
+    r.skip_to(100).unwrap();
+    let e = r.skip_to(30).unwrap_err().to_string();
+    assert!(e.contains("cannot go back to offset 30"), "{e}");
+}
+
 #[test]
 fn simple_packets_follow_the_snaplen() {
     let mut ng = Ng::new(false);
