@@ -173,6 +173,50 @@ fn get_put_and_exhaustion_on_every_backing() {
     }
 }
 
+/// One-object gets and puts take their own path through the lcore cache: the most recent put
+/// comes back first, a put past the flush threshold and a get from an empty cache go to the
+/// backing, exhaustion is an error, and the counters see every call.
+#[test]
+fn single_gets_and_puts_through_the_lcore_cache() {
+    let _s = serial();
+    let _eal = init(&[]);
+    for ops in Ops::ALL {
+        // Cache 8: flush threshold 12, refills to 8.
+        let b = Mempool::builder(&format!("one_{ops}"), 40, 64)
+            .ops(ops)
+            .cache_size(8)
+            .stats(true);
+        // SAFETY: only this thread uses the pool.
+        let pool = unsafe { create_any(b) };
+        let mut got = Vec::new();
+        while let Ok(o) = pool.get() {
+            got.push(o.as_ptr());
+        }
+        assert_eq!(got.len(), 40, "{ops}: every object, through refills");
+        assert_eq!(got.iter().collect::<HashSet<_>>().len(), 40);
+        assert_eq!(pool.get(), Err(Exhausted));
+        // SAFETY: objects of the pool, each given back once.
+        unsafe { got.iter().for_each(|&o| pool.put(o)) };
+        assert_eq!(pool.avail_count(), 40, "{ops}: flushes lost nothing");
+        let last = *got.last().unwrap();
+        assert_eq!(
+            pool.get().unwrap().as_ptr(),
+            last,
+            "{ops}: the warmest first"
+        );
+        // SAFETY: as above.
+        unsafe { pool.put(last) };
+        let s = pool.stats().unwrap();
+        assert_eq!(
+            (s.get_success_objs, s.get_fail_bulk, s.put_objs),
+            (41, 2, 41),
+            "{ops}"
+        );
+        pool.audit().unwrap();
+        pool.free();
+    }
+}
+
 #[test]
 fn audits_find_leaks_and_double_puts() {
     let _s = serial();

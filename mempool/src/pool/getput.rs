@@ -65,9 +65,26 @@ impl RawMempool {
     /// Takes one object.
     #[inline]
     pub fn get(&self) -> Result<NonNull<u8>, Exhausted> {
-        let mut one = [std::ptr::null_mut(); 1];
-        self.get_bulk(&mut one)?;
-        Ok(NonNull::new(one[0]).expect("pool objects are not null"))
+        let obj = match self.slot() {
+            Some(slot) => {
+                // SAFETY: the slot of lcore `id` is used only by the thread whose lcore id is
+                // `id`, which is this one.
+                let obj = unsafe { slot.cache.get_one(&self.backing) };
+                if self.stats_on {
+                    slot.stats.get(1, obj.is_some(), false);
+                }
+                obj
+            }
+            None => {
+                let mut one = [std::ptr::null_mut(); 1];
+                let ok = self.backing.dequeue_bulk(&mut one);
+                if self.stats_on {
+                    self.shared_stats.get(1, ok, true);
+                }
+                ok.then_some(one[0])
+            }
+        };
+        obj.and_then(NonNull::new).ok_or(Exhausted)
     }
 
     /// Returns objects (DPDK's `rte_mempool_put_bulk`).
@@ -95,8 +112,17 @@ impl RawMempool {
     /// As [`put_bulk`](Self::put_bulk).
     #[inline]
     pub unsafe fn put(&self, obj: *mut u8) {
-        // SAFETY: forwarded contract.
-        unsafe { self.put_bulk(&[obj]) }
+        match self.slot() {
+            Some(slot) => {
+                if self.stats_on {
+                    slot.stats.put(1, false);
+                }
+                // SAFETY: the slot is this thread's lcore's; the object is as our contract says.
+                unsafe { slot.cache.put_one(&self.backing, obj) }
+            }
+            // SAFETY: forwarded contract.
+            None => unsafe { self.put_bulk(&[obj]) },
+        }
     }
 
     /// Takes objects through a user cache (for threads that are not EAL lcores).
