@@ -111,12 +111,16 @@ pub struct Reservation {
 
 /// How many of `n` to take when `entries` are there: all or nothing (`fixed`, bulk) or as many
 /// as possible (burst).
+///
+/// All or nothing is one comparison, `n - 1 < entries` (wrapping, so that `n == 0` takes
+/// nothing too): the caller's test for 0 then folds into it, and a failing bulk call (polling
+/// an empty ring) is a load, a compare and a branch, instead of a minimum and two flags merged.
 #[inline(always)]
 fn fit(n: u32, entries: u32, fixed: bool) -> u32 {
-    if n > entries {
-        if fixed { 0 } else { entries }
+    if fixed {
+        if n.wrapping_sub(1) < entries { n } else { 0 }
     } else {
-        n
+        n.min(entries)
     }
 }
 
@@ -357,6 +361,23 @@ mod tests {
         assert_eq!(cons.tail_pos(), 7);
         assert_eq!(prod.head_pos(), 7);
         assert_eq!(cons.head_pos(), 7);
+    }
+
+    #[test]
+    fn fit_takes_all_or_nothing_or_what_is_there() {
+        for (n, entries, bulk, burst) in [
+            (0, 0, 0, 0),
+            (0, 5, 0, 0),
+            (1, 0, 0, 0),
+            (5, 5, 5, 5),
+            (6, 5, 0, 5),
+            (4, 5, 4, 4),
+            (u32::MAX, u32::MAX, u32::MAX, u32::MAX),
+            (u32::MAX, 3, 0, 3),
+        ] {
+            assert_eq!(fit(n, entries, true), bulk, "bulk {n} of {entries}");
+            assert_eq!(fit(n, entries, false), burst, "burst {n} of {entries}");
+        }
     }
 
     #[test]
