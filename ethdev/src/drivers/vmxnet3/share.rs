@@ -155,19 +155,6 @@ fn find(name: &str) -> DriverResult<Memzone> {
     })
 }
 
-/// The queue's words, marked driven by this process, if its last driver parked them.
-fn take_words(a: &Attach, rx: bool) -> DriverResult<QueueWords> {
-    let words = QueueWords::of(a.port, rx, a.queue);
-    if !words.take() {
-        return Err(DriverError::Invalid(
-            "the process that drove the queue last died without giving it back; the primary \
-             has to take it back first"
-                .into(),
-        ));
-    }
-    Ok(words)
-}
-
 /// The RX queue a secondary process drives.
 pub(crate) fn attach_rx(mut a: Attach) -> DriverResult<Box<dyn RxQueueOps>> {
     let pool = a
@@ -181,7 +168,7 @@ pub(crate) fn attach_rx(mut a: Attach) -> DriverResult<Box<dyn RxQueueOps>> {
     let count = rings[0].size as usize + rings[1].size as usize;
     let slots = MbufSlots::attach(find(&s.slots)?, count, false)?;
     let ds = DmaArea::view(find(&s.ds)?, s.qd_at as usize + QD_LEN)?;
-    let words = take_words(&a, true)?;
+    let words = pci_share::take_words(a.port, true, a.queue)?;
     let sh = Arc::new(RxShared {
         mem,
         rings,
@@ -211,7 +198,7 @@ pub(crate) fn attach_tx(mut a: Attach) -> DriverResult<Box<dyn TxQueueOps>> {
     let (ring, comp, data_at, len) = tx_layout(s.size);
     let mem = DmaArea::view(find(&s.mem)?, len)?;
     let slots = MbufSlots::attach(find(&s.slots)?, s.size as usize, false)?;
-    let words = take_words(&a, false)?;
+    let words = pci_share::take_words(a.port, false, a.queue)?;
     let sh = Arc::new(TxShared {
         mem,
         ring,
