@@ -259,6 +259,28 @@ pub struct TxShared {
 }
 
 impl TxShared {
+    /// A TX queue of `size` descriptors in `mem`, laid out as [`tx_layout`] says, its mbufs in
+    /// `slots`; `hand_over` for a queue object that hands the queue over when dropped (a
+    /// secondary's).
+    pub fn new(
+        mem: DmaArea,
+        size: u16,
+        words: QueueWords,
+        slots: &MbufSlots,
+        hand_over: bool,
+    ) -> Arc<TxShared> {
+        let (ring, comp, data_at, _) = tx_layout(size);
+        Arc::new(TxShared {
+            mem,
+            ring,
+            comp,
+            data_at,
+            words,
+            slots_zone: slots.zone().clone(),
+            hand_over: AtomicBool::new(hand_over),
+        })
+    }
+
     /// Before an activation: no descriptor or completion left from before.
     pub fn rearm(&self) {
         for r in [self.ring, self.comp] {
@@ -284,6 +306,26 @@ pub struct RxShared {
 }
 
 impl RxShared {
+    /// An RX queue whose ring 0 has `size` descriptors, in `mem` laid out as [`rx_layout`]
+    /// says, its mbufs in `slots`; `hand_over` as for [`TxShared::new`].
+    pub fn new(
+        mem: DmaArea,
+        size: u16,
+        words: QueueWords,
+        slots: &MbufSlots,
+        hand_over: bool,
+    ) -> Arc<RxShared> {
+        let (rings, comp, _) = rx_layout(size);
+        Arc::new(RxShared {
+            mem,
+            rings,
+            comp,
+            words,
+            slots_zone: slots.zone().clone(),
+            hand_over: AtomicBool::new(hand_over),
+        })
+    }
+
     /// Before an activation (the device starts at index 0, generation 1): every descriptor
     /// keeps its buffer (a queue never leaves one empty) and gets generation 1; completions
     /// are cleared.
