@@ -28,6 +28,7 @@
 //! filtering, no multicast filter table, no RSS, no interrupts; revision 1 of the device only
 //! (what QEMU emulates; later revisions' data rings and extended queues are not used).
 
+mod cursor;
 mod regs;
 mod rxtx;
 mod share;

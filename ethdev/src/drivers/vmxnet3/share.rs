@@ -17,7 +17,7 @@
 //! The rings' layout follows from the size (`rxtx::rx_layout`, `rxtx::tx_layout`), as in the
 //! primary. The device and the queue memory stay the primary's: the secondary never writes the
 //! shared area (it reads its queue's `updateRxProd` byte there) and sends no command. Cursors
-//! and generation bits are in the queue's record in the shared port data (`rxtx`).
+//! and generation bits are in the queue's record in the shared port data (`cursor`).
 
 #![forbid(unsafe_code)]
 
