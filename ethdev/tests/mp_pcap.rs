@@ -31,10 +31,16 @@ use rpdk_ethdev::drivers::pcap::format::{Reader, write_file_header, write_record
 use rpdk_ethdev::{EthConf, Port, RxConf, RxQueue, TxConf, TxQueue};
 use rpdk_mbuf::{MbufBurst, PktmbufPool};
 use rpdk_testsupport::netns::NetNs;
-use rpdk_testsupport::process::{Interactive, child_command, role};
+use rpdk_testsupport::process::{
+    Interactive, child_line, eal_args, eal_args_with_vdevs, field, role,
+};
 use rpdk_testsupport::raw::RawSocket;
+use rpdk_testsupport::tcpdump;
+use rpdk_testsupport::tempdir::TempDir;
 use rpdk_testsupport::unique_prefix;
 
+/// The processes' program name.
+const NAME: &str = "mppcap";
 const DIR_ENV: &str = "RPDK_MPPCAP_DIR";
 const POOL: &str = "mppcap_pool";
 const POOL_SIZE: u32 = 511;
@@ -170,58 +176,15 @@ fn records(path: &Path) -> Vec<(u32, Vec<u8>)> {
     out
 }
 
-/// How many packets `tcpdump -r` lists; `None` without tcpdump.
+/// How many packets `tcpdump -r` lists, none of them cut short; `None` without tcpdump.
 fn tcpdump_count(path: &Path) -> Option<usize> {
-    let out = match Command::new("tcpdump")
-        .arg("-nn")
-        .arg("-r")
-        .arg(path)
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            rpdk_testsupport::skip("the tcpdump check", "tcpdump is not installed");
-            return None;
-        }
-        Err(e) => panic!("running tcpdump: {e}"),
-    };
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "tcpdump -r {}: {err}", path.display());
+    let (n, err) = tcpdump::list(path)?;
     assert!(
         !err.contains("truncated"),
         "tcpdump -r {}: {err}",
         path.display()
     );
-    Some(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.starts_with(char::is_whitespace))
-            .count(),
-    )
-}
-
-fn field(line: &str, key: &str) -> u64 {
-    let want = format!("{key}=");
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix(&want))
-        .unwrap_or_else(|| panic!("no {key} in {line:?}"))
-        .parse()
-        .unwrap_or_else(|e| panic!("{key} in {line:?}: {e}"))
-}
-
-fn start(ns: &NetNs, role: &str, prefix: &str, dir: &Path) -> Interactive {
-    let mut c = child_command(&["ip", "netns", "exec", ns.name()], role, prefix);
-    c.env(DIR_ENV, dir);
-    Interactive::spawn(c)
-}
-
-/// A directory of the test's own, removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    Some(n)
 }
 
 #[test]
@@ -230,26 +193,25 @@ fn secondaries_drive_pcap_queues_and_a_killed_one_leaves_whole_records() {
         return;
     }
     let prefix = unique_prefix("mppcap");
-    let dir = TempDir(std::env::temp_dir().join(&prefix));
-    let _ = std::fs::remove_dir_all(&dir.0);
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = TempDir::new("mppcap");
+    let env = [(DIR_ENV, dir.path().to_str().unwrap())];
     let inputs: Vec<_> = (0..N).map(input).collect();
-    std::fs::write(dir.0.join("in.pcap"), pcap_file(&inputs)).unwrap();
-    std::fs::write(dir.0.join("in.pcapng"), pcapng_file(&inputs)).unwrap();
+    std::fs::write(dir.path().join("in.pcap"), pcap_file(&inputs)).unwrap();
+    std::fs::write(dir.path().join("in.pcapng"), pcapng_file(&inputs)).unwrap();
     let replay: Vec<_> = (0..REPLAY).map(replay_frame).collect();
-    std::fs::write(dir.0.join("replay.pcap"), pcap_file(&replay)).unwrap();
+    std::fs::write(dir.path().join("replay.pcap"), pcap_file(&replay)).unwrap();
 
     let ns = NetNs::new("mppcap").unwrap();
     ns.add_veth(VETH.0, VETH.1).unwrap();
     let _in_ns = ns.enter().unwrap();
     let sock = RawSocket::open(VETH.1);
 
-    let mut primary = start(&ns, "primary", &prefix, &dir.0);
+    let mut primary = Interactive::child_in(&ns, "primary", &prefix, &env);
     primary.expect("PRIMARY_READY");
     primary.say("p1");
     round(&mut primary, "P1", 0, P1, (0x21, 5), (0x22, 5), &sock);
 
-    let mut secondary = start(&ns, "secondary", &prefix, &dir.0);
+    let mut secondary = Interactive::child_in(&ns, "secondary", &prefix, &env);
     round(&mut secondary, "S1", 1, S1, (0x23, 10), (0x24, 10), &sock);
     // The file read once, then again after the primary restarted the port.
     let whole = (REPLAY as u64, 0, 1);
@@ -269,7 +231,7 @@ fn secondaries_drive_pcap_queues_and_a_killed_one_leaves_whole_records() {
     let l = primary.expect("P2_ONCE");
     assert_eq!(field(&l, "got"), 0, "{l}");
 
-    let mut crasher = start(&ns, "crasher", &prefix, &dir.0);
+    let mut crasher = Interactive::child_in(&ns, "crasher", &prefix, &env);
     round(&mut crasher, "CR", 3, CR, (0, 0), (0, 0), &sock);
     crasher.expect("CRASHER_WRITING");
     std::thread::sleep(Duration::from_millis(20));
@@ -281,7 +243,7 @@ fn secondaries_drive_pcap_queues_and_a_killed_one_leaves_whole_records() {
     drop(crasher);
     // What a kill inside a write leaves after the last burst the queue recorded: a prefix of
     // its burst, whole records (one here) and part of one.
-    let out0 = dir.0.join("out0.pcap");
+    let out0 = dir.path().join("out0.pcap");
     let unrecorded = frame(CRASH_TAG, 0, CRASH_LEN);
     let mut torn = Vec::new();
     write_record_header(&mut torn, true, 1, CRASH_LEN as u32, CRASH_LEN as u32);
@@ -324,7 +286,7 @@ fn secondaries_drive_pcap_queues_and_a_killed_one_leaves_whole_records() {
     );
     // The second: the killed process's frames, whole and numbered from 0, after the records
     // forwarded before it was killed.
-    let out1 = dir.0.join("out1.pcap");
+    let out1 = dir.path().join("out1.pcap");
     let got1 = records(&out1);
     let crashed = got1.len() - N;
     println!(
@@ -453,21 +415,6 @@ fn child() {
     }
 }
 
-fn line() -> String {
-    let mut l = String::new();
-    std::io::stdin().read_line(&mut l).unwrap();
-    l.trim().to_string()
-}
-
-fn eal_args(prefix: &str, proc_type: &str, lcore: u32, vdevs: &[String]) -> Vec<String> {
-    let mut v = rpdk_testsupport::process::eal_args("mppcap", prefix, proc_type, lcore);
-    for d in vdevs {
-        v.push("--vdev".into());
-        v.push(d.clone());
-    }
-    v
-}
-
 /// The ports: the files, the replay, the interface (the fourth, the file read once, is
 /// [`once`]'s).
 fn ports() -> [Port; 3] {
@@ -518,7 +465,8 @@ fn primary(prefix: &str, dir: &Path) {
         format!("net_pcap2,iface={}", VETH.0),
         format!("net_pcap3,rx_pcap={}", f("replay.pcap")),
     ];
-    let (_eal, _) = rpdk_eal::init(eal_args(prefix, "primary", 0, &vdevs)).unwrap();
+    let (_eal, _) =
+        rpdk_eal::init(eal_args_with_vdevs(NAME, prefix, "primary", 0, &vdevs)).unwrap();
     let pool = PktmbufPool::create(POOL, POOL_SIZE, 0, 0, 2048, None).unwrap();
     for p in ports().into_iter().chain([once()]) {
         let (nrx, ntx) = (p.device_info().max_rx_queues, p.device_info().max_tx_queues);
@@ -533,17 +481,17 @@ fn primary(prefix: &str, dir: &Path) {
         p.start().unwrap();
     }
     println!("PRIMARY_READY");
-    assert_eq!(line(), "p1");
+    assert_eq!(child_line(), "p1");
     turn("P1", P1, Some((&pool, 0x21, 5, 0x22, 5)));
-    assert_eq!(line(), "restart");
+    assert_eq!(child_line(), "restart");
     // While a secondary holds port 3's queue: it reads the file again from the start.
     once().stop().unwrap();
     once().start().unwrap();
     println!("RESTARTED");
-    assert_eq!(line(), "p2");
+    assert_eq!(child_line(), "p2");
     turn("P2", P2, Some((&pool, 0x25, 5, 0x26, 5)));
     read_once("P2_ONCE", &mut once().rx_queue(0).unwrap());
-    assert_eq!(line(), "back");
+    assert_eq!(child_line(), "back");
     turn("P3", REST, None);
     let [files, replay, iface] = ports();
     let (s, r, i) = (files.stats(), replay.stats(), iface.stats());
@@ -568,19 +516,19 @@ fn primary(prefix: &str, dir: &Path) {
 }
 
 fn secondary(prefix: &str) {
-    let (_eal, _) = rpdk_eal::init(eal_args(prefix, "secondary", 1, &[])).unwrap();
+    let (_eal, _) = rpdk_eal::init(eal_args(NAME, prefix, "secondary", 1)).unwrap();
     let pool = PktmbufPool::lookup(POOL).unwrap();
     turn("S1", S1, Some((&pool, 0x23, 10, 0x24, 10)));
     let mut rxq = once().rx_queue(0).unwrap();
     read_once("S1_ONCE", &mut rxq);
-    assert_eq!(line(), "again");
+    assert_eq!(child_line(), "again");
     read_once("S1_AGAIN", &mut rxq);
 }
 
 /// A secondary that forwards its share, then writes frames of its own to TX queue 1 (from a
 /// pool of its own) until it is killed, every queue in hand.
 fn crasher(prefix: &str) {
-    let (_eal, _) = rpdk_eal::init(eal_args(prefix, "secondary", 2, &[])).unwrap();
+    let (_eal, _) = rpdk_eal::init(eal_args(NAME, prefix, "secondary", 2)).unwrap();
     let [files, replay, _] = ports();
     let mut queues: Vec<(RxQueue, TxQueue)> = (0..2)
         .map(|q| (files.rx_queue(q).unwrap(), files.tx_queue(q).unwrap()))
@@ -608,7 +556,7 @@ fn crasher(prefix: &str) {
     }
     // Not reached in the test: it is killed first.
     println!("CRASHER_NOT_KILLED after {k}");
-    let _ = line();
+    let _ = child_line();
 }
 
 /// One process's turn: `n` records of each file queue forwarded, the replay, and the

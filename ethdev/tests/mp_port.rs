@@ -14,10 +14,14 @@ use std::time::{Duration, Instant};
 use rpdk_ethdev::{EthConf, Port, RxConf, TxConf};
 use rpdk_mbuf::{MbufBurst, PktmbufPool};
 use rpdk_testsupport::netns::NetNs;
-use rpdk_testsupport::process::{Interactive, child_command, role};
+use rpdk_testsupport::process::{
+    Interactive, child_line, eal_args, eal_args_with_vdevs, field, role,
+};
 use rpdk_testsupport::raw::RawSocket;
 use rpdk_testsupport::unique_prefix;
 
+/// The processes' program name.
+const NAME: &str = "mpport";
 const TAP: &str = "rpdktmptap";
 const VETH: (&str, &str) = ("rpdktmpv0", "rpdktmpv1");
 const BRIDGE: &str = "rpdktmpbr";
@@ -56,24 +60,6 @@ const N_BACK: usize = 5;
 const ETHERTYPE: u16 = 0x88b5;
 const FRAME_LEN: usize = 100;
 const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x4d, 0x01];
-
-fn eal_args(prefix: &str, proc_type: &str, lcore: u32, vdevs: &[&str]) -> Vec<String> {
-    let mut v = rpdk_testsupport::process::eal_args("mpport", prefix, proc_type, lcore);
-    for d in vdevs {
-        v.push("--vdev".into());
-        v.push(d.to_string());
-    }
-    v
-}
-
-/// The test binary's `child` in `role`, in the namespace.
-fn start(ns: &NetNs, role: &str, prefix: &str) -> Interactive {
-    Interactive::spawn(child_command(
-        &["ip", "netns", "exec", ns.name()],
-        role,
-        prefix,
-    ))
-}
 
 /// A frame of ours: `dst`, the peer's MAC as source, our ethertype, a tag and a number.
 fn frame(dst: [u8; 6], src: [u8; 6], tag: u8, i: usize) -> Vec<u8> {
@@ -153,14 +139,6 @@ impl Received {
     }
 }
 
-/// `key=value` fields of a line.
-fn field(line: &str, key: &str) -> u64 {
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {key} in {line:?}"))
-}
-
 #[test]
 fn secondary_drives_the_primarys_queues() {
     if !rpdk_testsupport::require_root("secondary_drives_the_primarys_queues") {
@@ -181,7 +159,7 @@ fn secondary_drives_the_primarys_queues() {
     ))
     .unwrap();
 
-    let mut primary = start(&ns, "primary", &prefix);
+    let mut primary = Interactive::child_in(&ns, "primary", &prefix, &[]);
     let ready = primary.expect("PRIMARY_READY");
     ns.sh(&format!("ip link set {TAP} master {BRIDGE}"))
         .unwrap();
@@ -207,7 +185,7 @@ fn secondary_drives_the_primarys_queues() {
     }
     let dst = [0xff; 6];
 
-    let mut secondary = start(&ns, "secondary", &prefix);
+    let mut secondary = Interactive::child_in(&ns, "secondary", &prefix, &[]);
     let seen = secondary.expect("PORTS");
     assert!(
         seen.contains(&format!("net_tap0/net_tap/{tap_mac}/")),
@@ -318,7 +296,7 @@ fn secondary_drives_the_primarys_queues() {
 
     // Another secondary takes the AF_PACKET queues, receives, and is killed holding them: it
     // parks no position, and the primary finds its place from the ring (below).
-    let mut crasher = start(&ns, "crasher", &prefix);
+    let mut crasher = Interactive::child_in(&ns, "crasher", &prefix, &[]);
     for (k, asock) in asocks.iter().enumerate() {
         let m = format!("CRASHER{k}");
         afp_phase(
@@ -510,18 +488,12 @@ fn child() {
     }
 }
 
-fn line() -> String {
-    let mut l = String::new();
-    std::io::stdin().read_line(&mut l).unwrap();
-    l.trim().to_string()
-}
-
 fn primary(prefix: &str) {
     let tap = format!("net_tap0,iface={TAP}");
     let mut vdevs = vec![tap.as_str(), "net_ring0", "net_null0"];
     vdevs.extend(AFPS);
     vdevs.push(XDP);
-    let args = eal_args(prefix, "primary", 0, &vdevs);
+    let args = eal_args_with_vdevs(NAME, prefix, "primary", 0, &vdevs);
     let (_eal, _) = rpdk_eal::init(args).unwrap();
     let pool = PktmbufPool::create(POOL, POOL_SIZE, 0, 0, 2048, None).unwrap();
     for id in rpdk_ethdev::ports() {
@@ -539,19 +511,19 @@ fn primary(prefix: &str) {
     let ring = Port::by_name("net_ring0").unwrap();
     let afps = afp_ports();
     println!("PRIMARY_READY {}", tap.mac_addr());
-    assert_eq!(line(), "pre");
+    assert_eq!(child_line(), "pre");
     for (k, afp) in afps.iter().enumerate() {
         let (mut rxq, mut txq) = (afp.rx_queue(0).unwrap(), afp.tx_queue(0).unwrap());
         let m = format!("PRIMARY_AFP{k}");
         afp_round(&m, &mut rxq, &mut txq, &pool, (8, AFP_PRE), (9, AFP_PRE));
     }
-    assert_eq!(line(), "mid");
+    assert_eq!(child_line(), "mid");
     for (k, afp) in afps.iter().enumerate() {
         let (mut rxq, mut txq) = (afp.rx_queue(0).unwrap(), afp.tx_queue(0).unwrap());
         let m = format!("PRIMARY_AFP{k}_MID");
         afp_round(&m, &mut rxq, &mut txq, &pool, (12, AFP_MID), (13, AFP_MID));
     }
-    assert_eq!(line(), "back");
+    assert_eq!(child_line(), "back");
     let mut rxq = tap.rx_queue(0).unwrap();
     println!("PRIMARY_RX_READY");
     let (mut got, mut others, mut other_bytes) = (0, 0, 0);
@@ -627,7 +599,7 @@ fn mbuf_of(pool: &PktmbufPool, f: &[u8]) -> rpdk_mbuf::Mbuf {
 }
 
 fn secondary(prefix: &str) {
-    let (_eal, _) = rpdk_eal::init(eal_args(prefix, "secondary", 1, &[])).unwrap();
+    let (_eal, _) = rpdk_eal::init(eal_args(NAME, prefix, "secondary", 1)).unwrap();
     let pool = PktmbufPool::lookup(POOL).unwrap();
     let mut seen = String::from("PORTS");
     for id in rpdk_ethdev::ports() {
@@ -717,7 +689,7 @@ fn secondary(prefix: &str) {
         let s = afp.stats();
         println!("{m}_STATS ipackets={} opackets={}", s.ipackets, s.opackets);
     }
-    assert_eq!(line(), "quit");
+    assert_eq!(child_line(), "quit");
 }
 
 /// The AF_PACKET ports, V2 then V3, and the AF_XDP port.
@@ -730,7 +702,7 @@ fn afp_ports() -> Vec<Port> {
 
 /// A secondary that takes the AF_PACKET queues, receives, and waits to be killed.
 fn crasher(prefix: &str) {
-    let (_eal, _) = rpdk_eal::init(eal_args(prefix, "secondary", 2, &[])).unwrap();
+    let (_eal, _) = rpdk_eal::init(eal_args(NAME, prefix, "secondary", 2)).unwrap();
     let pool = PktmbufPool::lookup(POOL).unwrap();
     let mut held = Vec::new();
     for (k, afp) in afp_ports().iter().enumerate() {
@@ -741,6 +713,6 @@ fn crasher(prefix: &str) {
     }
     println!("CRASHER_HOLDS");
     // Killed here, the queues in hand.
-    let _ = line();
+    let _ = child_line();
     std::process::exit(1);
 }

@@ -3,8 +3,6 @@
 //! files fail with the file and offset; `infinite_rx` replays; interfaces over a veth pair in a
 //! network namespace (root).
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rpdk_eal::Eal;
@@ -13,31 +11,12 @@ use rpdk_ethdev::{EthConf, Port, RxConf, RxQueue, TxConf, TxQueue};
 use rpdk_mbuf::{DynField, MBUF_DEFAULT_BUF_SIZE, Mbuf, MbufBurst, PktmbufPool};
 use rpdk_testsupport::logs::LogCapture;
 use rpdk_testsupport::netns::NetNs;
-use rpdk_testsupport::{eal_args, require_root, serial, unique_prefix};
+use rpdk_testsupport::tcpdump;
+use rpdk_testsupport::tempdir::TempDir;
+use rpdk_testsupport::{eal_args, require_root, serial};
 
 fn init(vdevs: &[String]) -> rpdk_eal::Result<Eal> {
     rpdk_eal::init(eal_args("pcap-test", vdevs)).map(|(e, _)| e)
-}
-
-/// A directory of its own for a test's files, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let d = std::env::temp_dir().join(unique_prefix(tag));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-    fn file(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn setup(port: &Port, pool: &PktmbufPool) {
@@ -119,29 +98,6 @@ fn receive_all(rxq: &mut RxQueue, quiet: Duration) -> Vec<(Vec<u8>, u16)> {
     out
 }
 
-/// What `tcpdump -r` makes of `file`: (packets listed, its stderr); `None` without tcpdump.
-fn tcpdump(file: &str) -> Option<(usize, String)> {
-    let out = match Command::new("tcpdump").args(["-nn", "-r", file]).output() {
-        Ok(o) => o,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            rpdk_testsupport::skip(
-                "the tcpdump check",
-                "tcpdump is not installed (.ci/run installs it)",
-            );
-            return None;
-        }
-        Err(e) => panic!("running tcpdump: {e}"),
-    };
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "tcpdump -r {file}: {err}");
-    // One line per packet; hex dumps of unknown EtherTypes follow on indented lines.
-    let listed = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with(char::is_whitespace))
-        .count();
-    Some((listed, err))
-}
-
 #[test]
 fn a_written_file_reads_back_identically_and_tcpdump_agrees() {
     let _s = serial();
@@ -173,7 +129,7 @@ fn a_written_file_reads_back_identically_and_tcpdump_agrees() {
     assert_eq!(pool.in_use_count(), 0, "sent mbufs were freed");
 
     // The file is whole after each burst: tcpdump reads it while the port is open.
-    if let Some((n, err)) = tcpdump(&path) {
+    if let Some((n, err)) = tcpdump::list(&path) {
         assert_eq!(n, 100, "tcpdump's count");
         assert!(
             err.contains("link-type EN10MB") && err.contains("snapshot length 65535"),
@@ -340,7 +296,7 @@ fn nanosecond_big_endian_and_pcapng_files_read() {
         let got = read_file_port(&format!("net_pcap0,rx_pcap={path}"), &pool);
         assert_eq!(got, frames, "{name}");
         // libpcap agrees on what the hand-made files hold.
-        if let Some((n, _)) = tcpdump(&path) {
+        if let Some((n, _)) = tcpdump::list(&path) {
             assert_eq!(n, 7, "tcpdump on {name}");
         }
     }
@@ -717,7 +673,7 @@ fn interfaces_over_a_veth_pair() {
 fn unknown_keys_are_warnings_and_the_port_probes() {
     let _s = serial();
     let dir = TempDir::new("pcapukey");
-    let out = dir.0.join("out.pcap");
+    let out = dir.path().join("out.pcap");
     let logs = LogCapture::start();
     let eal = init(&[format!("net_pcap0,tx_pcap={},snaplen=64", out.display())]).unwrap();
     let text = logs.text();

@@ -14,7 +14,9 @@
 //! - [`raw::RawSocket`]: a raw packet socket on an interface, the kernel's end of a test.
 //! - [`skip`]: a test that cannot run here says why; under `CI=true` that is a failure.
 //! - [`process`]: multi-process tests, the test binary started again as a primary or a
-//!   secondary.
+//!   secondary (in a namespace, driven at its stdin), its report lines' `key=value` fields.
+//! - [`tempdir::TempDir`]: a directory of a test's own for its files, removed on drop.
+//! - [`tcpdump::list`]: a capture file read back by `tcpdump -r`.
 //! - [`prompt::Prompted`]: a program driven at its prompt (rpdk-testpmd's `-i`), one command
 //!   and its output at a time.
 //! - [`testpmd::null_pair_with_cmdline_file`]: rpdk-testpmd on two net_null ports with a
@@ -27,6 +29,8 @@ pub mod port;
 pub mod process;
 pub mod prompt;
 pub mod raw;
+pub mod tcpdump;
+pub mod tempdir;
 pub mod testpmd;
 
 use std::fs;

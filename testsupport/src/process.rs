@@ -29,6 +29,8 @@ use std::process::{ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::netns::NetNs;
+
 /// The environment variables a child reads its role and file prefix from.
 const ROLE: &str = "RPDK_MP_ROLE";
 const PREFIX: &str = "RPDK_MP_PREFIX";
@@ -54,6 +56,22 @@ pub fn eal_args(name: &str, prefix: &str, proc_type: &str, lcore: u32) -> Vec<St
         format!("--proc-type={proc_type}"),
         "--no-telemetry".into(),
     ]
+}
+
+/// [`eal_args`] and a `--vdev` per entry of `vdevs` (a primary's ports).
+pub fn eal_args_with_vdevs<S: AsRef<str>>(
+    name: &str,
+    prefix: &str,
+    proc_type: &str,
+    lcore: u32,
+    vdevs: &[S],
+) -> Vec<String> {
+    let mut v = eal_args(name, prefix, proc_type, lcore);
+    for d in vdevs {
+        v.push("--vdev".into());
+        v.push(d.as_ref().to_string());
+    }
+    v
 }
 
 /// The runtime directory of a file prefix (where the IPC sockets are).
@@ -96,6 +114,26 @@ pub fn child_command(wrapper: &[&str], role: &str, prefix: &str) -> Command {
         .env(ROLE, role)
         .env(PREFIX, prefix);
     c
+}
+
+/// In a child driven through its stdin: the next line the parent wrote, trimmed.
+pub fn child_line() -> String {
+    let mut l = String::new();
+    std::io::stdin()
+        .read_line(&mut l)
+        .expect("reading the parent's line");
+    l.trim().to_string()
+}
+
+/// The number of the `key=value` word of `line` (a child's report, `frames=40 in_order=1`);
+/// panics, quoting the line, when it has none or the value is not a number.
+pub fn field(line: &str, key: &str) -> u64 {
+    let want = format!("{key}=");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&want))
+        .unwrap_or_else(|| panic!("no {key}= in {line:?}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{key}= in {line:?}: {e}"))
 }
 
 /// A child process of the test in a role; killed when dropped before it was waited for.
@@ -203,6 +241,14 @@ impl Interactive {
         }
     }
 
+    /// The test binary's `child` in `role` with file prefix `prefix` (see [`child_command`]),
+    /// inside network namespace `ns`, with the environment variables `env` besides.
+    pub fn child_in(ns: &NetNs, role: &str, prefix: &str, env: &[(&str, &str)]) -> Interactive {
+        let mut c = child_command(&["ip", "netns", "exec", ns.name()], role, prefix);
+        c.envs(env.iter().copied());
+        Interactive::spawn(c)
+    }
+
     /// Its pid.
     pub fn id(&self) -> u32 {
         self.child.id()
@@ -268,5 +314,21 @@ impl Drop for Interactive {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field;
+
+    #[test]
+    fn fields_of_a_report_line() {
+        let l = "RX frames=40 in_order=1 sent=0 other_bytes=1234";
+        assert_eq!(field(l, "frames"), 40);
+        assert_eq!(field(l, "sent"), 0);
+        assert_eq!(field(l, "other_bytes"), 1234);
+        // A key is a whole word's start up to its `=`: `bytes` is not `other_bytes`.
+        assert!(std::panic::catch_unwind(|| field(l, "bytes")).is_err());
+        assert!(std::panic::catch_unwind(|| field("frames=x", "frames")).is_err());
     }
 }

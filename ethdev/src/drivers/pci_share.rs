@@ -18,6 +18,9 @@
 //! the names in the driver's bytes), IOVAs are the primary's (the secondary's memory is the
 //! primary's, mapped at the same addresses, and the device's DMA mappings are the primary's
 //! too), and the device's configuration stays the primary's.
+//!
+//! A secondary takes the queue's position words ([`take_words`]) only from a driver that gave
+//! the queue back: after a crash the primary takes the queue back first.
 
 #![forbid(unsafe_code)]
 
@@ -28,6 +31,7 @@ use rpdk_eal::memory::vfio::VfioMode;
 
 use crate::driver::{DriverResult, SharedQueue};
 use crate::error::DriverError;
+use crate::shared::QueueWords;
 
 const FORMAT: u8 = 1;
 
@@ -103,6 +107,21 @@ pub(crate) fn attach(shared: SharedQueue) -> DriverResult<(PciHandle, Vec<u8>)> 
     let dev = PciHandle::attach_shared(&addr, access, &bars, fds)
         .map_err(|e| DriverError::Other(format!("mapping the device's registers: {e}")))?;
     Ok((dev, r.0.to_vec()))
+}
+
+/// The words of queue `queue` of port `port` (RX or TX), marked driven by this process; refused
+/// when the queue's last driver died without parking them, since only the primary can take
+/// such a queue back (its `start` rebuilds the ring from where the words stand).
+pub(crate) fn take_words(port: u16, rx: bool, queue: u16) -> DriverResult<QueueWords> {
+    let words = QueueWords::of(port, rx, queue);
+    if !words.take() {
+        return Err(DriverError::Invalid(
+            "the process that drove the queue last died without giving it back; the primary \
+             has to take it back first"
+                .into(),
+        ));
+    }
+    Ok(words)
 }
 
 /// Reads the fields of a share's bytes in order.

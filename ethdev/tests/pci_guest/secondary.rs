@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rpdk_ethdev::{EthConf, Port, RxConf, RxQueue, TxConf, TxQueue};
 use rpdk_mbuf::{MBUF_DEFAULT_BUF_SIZE, MbufBurst, PktmbufPool};
-use rpdk_testsupport::process::{Interactive, child_command, role};
+use rpdk_testsupport::process::{Interactive, child_command, child_line, field, role};
 use rpdk_testsupport::raw::RawSocket;
 
 use super::{env, guest, ring_size};
@@ -36,13 +36,6 @@ fn frame(dst: [u8; 6], tag: u8, i: usize) -> Vec<u8> {
 fn ours(f: &[u8], tag: u8) -> Option<usize> {
     (f.len() >= 19 && f[12..14] == ETHERTYPE.to_be_bytes() && f[14] == tag)
         .then(|| u32::from_be_bytes([f[15], f[16], f[17], f[18]]) as usize)
-}
-
-fn field(line: &str, key: &str) -> u64 {
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {key}= in {line:?}"))
 }
 
 fn eal_args(prefix: &str, proc_type: &str, lcore: u32, pci: Option<&str>) -> Vec<String> {
@@ -183,12 +176,6 @@ pub(super) fn child() {
     }
 }
 
-fn line() -> String {
-    let mut l = String::new();
-    std::io::stdin().read_line(&mut l).unwrap();
-    l.trim().to_string()
-}
-
 /// The child's side of a round (see [`round`]).
 fn child_round(
     marker: &str,
@@ -253,7 +240,7 @@ fn primary(prefix: &str) {
     }
     println!("PRIMARY_READY {}", nic.mac_addr());
     loop {
-        let l = line();
+        let l = child_line();
         let w: Vec<&str> = l.split_whitespace().collect();
         match w[..] {
             ["round", marker, tag, tag_out] => {
@@ -295,11 +282,11 @@ fn secondary(prefix: &str, crash: bool) {
     if crash {
         println!("C_HOLDS");
         // Killed here, the queues in hand.
-        let _ = line();
+        let _ = child_line();
         std::process::exit(1);
     }
     drop((rxq, txq));
     let s = nic.stats();
     println!("S_STATS ipackets={} opackets={}", s.ipackets, s.opackets);
-    assert_eq!(line(), "quit");
+    assert_eq!(child_line(), "quit");
 }

@@ -30,7 +30,6 @@ use crate::drivers::pci_share::{self, Reader, push_name};
 use crate::drivers::slots::MbufSlots;
 use crate::error::DriverError;
 use crate::secondary::Attach;
-use crate::shared::QueueWords;
 
 /// What the primary passes of the queue whose state is `state`; from here on, the queue
 /// object dropped next hands the queue over.
@@ -66,14 +65,8 @@ fn attach<D: Descriptor>(
     };
     let ring = DescRing::attach(find(r.name()?)?, count, false)?;
     let slots = MbufSlots::attach(find(r.name()?)?, count, false)?;
-    let state = RingState::new(a.queue, QueueWords::of(a.port, rx, a.queue), &ring, &slots);
-    if !state.words.take() {
-        return Err(DriverError::Invalid(
-            "the process that drove the queue last died without giving it back; the primary \
-             has to take it back first"
-                .into(),
-        ));
-    }
+    let words = pci_share::take_words(a.port, rx, a.queue)?;
+    let state = RingState::new(a.queue, words, &ring, &slots);
     // From here on, dropping the queue object gives the queue back.
     state.hand_over.store(true, Ordering::Release);
     Ok((dev, ring, slots, Arc::new(state)))

@@ -35,7 +35,6 @@ use crate::drivers::pci_share::{self, Reader, push_name};
 use crate::drivers::slots::MbufSlots;
 use crate::error::DriverError;
 use crate::secondary::Attach;
-use crate::shared::QueueWords;
 
 /// What the primary passes of queue `q` (RX when its virtqueue index is even); from here on,
 /// the queue object dropped next hands the queue over.
@@ -95,14 +94,7 @@ fn attach(a: &mut Attach, rx: bool) -> DriverResult<(Arc<QueueShared>, Notifier,
     };
     let ring = Vring::view(find(r.name()?)?, size, extra)?;
     let slots = MbufSlots::attach(find(r.name()?)?, size as usize, false)?;
-    let words = QueueWords::of(a.port, rx, a.queue);
-    if !words.take() {
-        return Err(DriverError::Invalid(
-            "the process that drove the queue last died without giving it back; the primary \
-             has to take it back first"
-                .into(),
-        ));
-    }
+    let words = pci_share::take_words(a.port, rx, a.queue)?;
     let q = QueueShared::new(ring, index, notify_at, words, Some(slots.zone().clone()));
     // From here on, dropping the queue object gives the queue back.
     q.hand_over.store(true, Ordering::Release);

@@ -28,6 +28,7 @@
 //! filtering, no multicast filter table, no RSS, no interrupts; revision 1 of the device only
 //! (what QEMU emulates; later revisions' data rings and extended queues are not used).
 
+mod cursor;
 mod regs;
 mod rxtx;
 mod share;
@@ -400,7 +401,7 @@ impl EthDevice for Vmxnet3 {
             // Set up again with another size: the old ring's mbufs go back to the pool.
             drop(slots);
         }
-        let (rings, comp, len) = rx_layout(size);
+        let (rings, _, len) = rx_layout(size);
         let seq = self.next_seq();
         let name = format!("vmxnet3_{}_rx{}_{seq}", self.name(), setup.queue);
         let socket = setup.socket.unwrap_or(0);
@@ -410,14 +411,7 @@ impl EthDevice for Vmxnet3 {
         let slots = MbufSlots::new(&slots_name, count, socket)?;
         let words = QueueWords::of(setup.port, true, setup.queue);
         words.take();
-        let sh = Arc::new(RxShared {
-            mem,
-            rings,
-            comp,
-            words,
-            slots_zone: slots.zone().clone(),
-            hand_over: AtomicBool::new(false),
-        });
+        let sh = RxShared::new(mem, size, words, &slots, false);
         let q = RxQueue::new(sh.clone(), slots, cx).map_err(DriverError::Invalid)?;
         lock(&self.state).rx[setup.queue as usize] = Some(sh);
         Ok(Box::new(q))
@@ -446,7 +440,7 @@ impl EthDevice for Vmxnet3 {
             }
             drop(slots);
         }
-        let (ring, comp, data_at, len) = tx_layout(size);
+        let (.., len) = tx_layout(size);
         let seq = self.next_seq();
         let name = format!("vmxnet3_{}_tx{}_{seq}", self.name(), setup.queue);
         let socket = setup.socket.unwrap_or(0);
@@ -455,15 +449,7 @@ impl EthDevice for Vmxnet3 {
         let slots = MbufSlots::new(&slots_name, size as usize, socket)?;
         let words = QueueWords::of(setup.port, false, setup.queue);
         words.take();
-        let sh = Arc::new(TxShared {
-            mem,
-            ring,
-            comp,
-            data_at,
-            words,
-            slots_zone: slots.zone().clone(),
-            hand_over: AtomicBool::new(false),
-        });
+        let sh = TxShared::new(mem, size, words, &slots, false);
         lock(&self.state).tx[setup.queue as usize] = Some(sh.clone());
         Ok(Box::new(TxQueue::new(
             sh,

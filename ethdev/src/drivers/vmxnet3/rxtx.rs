@@ -8,14 +8,17 @@
 //! What a queue's next driver needs is in shared memory, so that a secondary process can drive
 //! the queue (`share`): the rings are in the queue's memzone, the mbufs in a slot per
 //! descriptor ([`MbufSlots`]), and the cursors (each ring's index with the generation it writes
-//! or expects, TX's oldest descriptor in flight) in the queue's record in the shared port data,
-//! [`CURSORS`], stored at each burst after the ring writes they cover. Whoever drops a queue
+//! or expects, TX's oldest descriptor in flight) in the queue's record in the shared port data
+//! (`cursor`), stored at each burst after the ring writes they cover. Whoever drops a queue
 //! object while the queue is handed over leaves the rings and the mbufs in place and parks the
 //! record; the next driver goes on from there, generation bits included. A process that dies
 //! driving the queue parks nothing: the primary takes over from its last recorded burst
-//! ([`RxQueue::resume`], [`TxQueue::resume`]).
+//! ([`RxQueue::resume`], [`TxQueue::resume`]; the scan of what the dead process did after it
+//! is `crash`).
 
 #![forbid(unsafe_code)]
+
+mod crash;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
@@ -24,20 +27,13 @@ use rpdk_eal::bus::PciHandle;
 use rpdk_eal::memzone::Memzone;
 use rpdk_mbuf::{BurstView, Mbuf, OlFlags, PktmbufPool};
 
+use super::cursor::{CURSORS, CURSORS_OF, GENERATION, RxCursors, TxCursors};
 use super::regs::*;
 use crate::driver::{RxQueueOps, TxQueueOps};
 use crate::drivers::dma::DmaArea;
 use crate::drivers::slots::MbufSlots;
 use crate::shared::QueueWords;
 use crate::stats::QueueCounters;
-
-/// The queue's words ([`RxShared::words`], [`TxShared::words`]): the device generation,
-/// bumped by each device start (the queue then starts again from the rings' beginning); the
-/// cursors as of the last burst ([`RxCursors`], [`TxCursors`], packed); and the device
-/// generation those cursors belong to (cursors parked before a start are stale after it).
-pub const GENERATION: usize = 0;
-pub const CURSORS: usize = 1;
-pub const CURSORS_OF: usize = 2;
 
 /// Ring 1 (body buffers) of each RX queue.
 pub const BODY_RING: u16 = RING_SIZE_ALIGN;
@@ -96,154 +92,6 @@ pub fn tx_layout(size: u16) -> (Ring, Ring, usize, usize) {
     )
 }
 
-/// An index and the generation it writes or expects, flipping at each wrap.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cursor {
-    pub idx: u16,
-    pub gen_: bool,
-}
-
-/// The generation bit of a packed cursor (indices are below 4096 + 32).
-const CURSOR_GEN: u16 = 1 << 15;
-
-impl Cursor {
-    /// Index 0 of the first pass (generation 1: what the device expects after activation).
-    pub fn start() -> Cursor {
-        Cursor { idx: 0, gen_: true }
-    }
-
-    /// Index 0 of the second pass: where the next fill of a ring armed whole goes.
-    fn armed() -> Cursor {
-        Cursor {
-            idx: 0,
-            gen_: false,
-        }
-    }
-
-    pub fn advance(&mut self, size: u16) {
-        self.idx += 1;
-        if self.idx >= size {
-            self.idx = 0;
-            self.gen_ = !self.gen_;
-        }
-    }
-
-    fn pack(self) -> u64 {
-        (self.idx | if self.gen_ { CURSOR_GEN } else { 0 }) as u64
-    }
-
-    /// The cursor in the low 16 bits of `v`, for a ring of `size`: an index out of the ring
-    /// (words no driver of ours wrote) becomes 0.
-    fn unpack(v: u64, size: u16) -> Cursor {
-        let v = v as u16;
-        let idx = v & !CURSOR_GEN;
-        Cursor {
-            idx: if idx < size { idx } else { 0 },
-            gen_: v & CURSOR_GEN != 0,
-        }
-    }
-}
-
-/// An RX queue's cursors: where the next buffer of each command ring goes, the next
-/// completion, and whether the rest of a frame is being dropped (a frame in progress is lost
-/// at a handover: its first buffers were the last driver's).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RxCursors {
-    pub fill: [Cursor; 2],
-    pub comp: Cursor,
-    pub discarding: bool,
-}
-
-impl RxCursors {
-    /// Right after the rings were armed whole, before the device's first completion.
-    pub fn armed() -> RxCursors {
-        RxCursors {
-            fill: [Cursor::armed(); 2],
-            comp: Cursor::start(),
-            discarding: false,
-        }
-    }
-
-    /// 16 bits each: ring 0's, ring 1's, the completion ring's; then the discarding flag.
-    pub fn pack(self) -> u64 {
-        self.fill[0].pack()
-            | self.fill[1].pack() << 16
-            | self.comp.pack() << 32
-            | (self.discarding as u64) << 48
-    }
-
-    pub fn unpack(v: u64, rings: &[Ring; 2], comp: &Ring) -> RxCursors {
-        RxCursors {
-            fill: [
-                Cursor::unpack(v, rings[0].size),
-                Cursor::unpack(v >> 16, rings[1].size),
-            ],
-            comp: Cursor::unpack(v >> 32, comp.size),
-            discarding: (v >> 48) & 1 != 0,
-        }
-    }
-}
-
-/// A TX queue's cursors: where the next descriptor goes, the next completion, and the oldest
-/// descriptor in flight.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TxCursors {
-    pub fill: Cursor,
-    pub comp: Cursor,
-    pub next2comp: u16,
-}
-
-impl TxCursors {
-    /// An empty ring (after a device start).
-    pub fn start() -> TxCursors {
-        TxCursors {
-            fill: Cursor::start(),
-            comp: Cursor::start(),
-            next2comp: 0,
-        }
-    }
-
-    pub fn pack(self) -> u64 {
-        self.fill.pack() | self.comp.pack() << 16 | (self.next2comp as u64) << 32
-    }
-
-    pub fn unpack(v: u64, size: u16) -> TxCursors {
-        let next2comp = (v >> 32) as u16;
-        TxCursors {
-            fill: Cursor::unpack(v, size),
-            comp: Cursor::unpack(v >> 16, size),
-            next2comp: if next2comp < size { next2comp } else { 0 },
-        }
-    }
-
-    /// Descriptors free for new packets in a ring of `size` (one always stays empty, so that a
-    /// full ring and an empty one differ).
-    pub fn free(&self, size: u16) -> usize {
-        let in_flight =
-            (self.fill.idx as usize + size as usize - self.next2comp as usize) % size as usize;
-        size as usize - 1 - in_flight
-    }
-
-    /// Whether descriptor `i` is in flight (from the oldest to the next to fill).
-    pub fn in_flight(&self, i: u16, size: u16) -> bool {
-        let n = size as usize;
-        (i as usize + n - self.next2comp as usize) % n < n - 1 - self.free(size)
-    }
-
-    /// After a crash: moves the fill cursor over the descriptors a dead driver placed after
-    /// its last record, those whose generation bit (`gen_at`) is already the ring's, at most
-    /// the free ones; returns how many. A packet's first descriptor gets the ring's generation
-    /// last, once the packet is whole, so a packet left half written stops the scan.
-    pub fn take_placed(&mut self, size: u16, gen_at: impl Fn(u16) -> bool) -> usize {
-        let mut n = 0;
-        while self.free(size) > 0 && gen_at(self.fill.idx) == self.fill.gen_ {
-            self.fill.advance(size);
-            n += 1;
-        }
-        n
-    }
-}
-
 /// What the control path and a TX queue share.
 pub struct TxShared {
     pub mem: DmaArea,
@@ -259,6 +107,28 @@ pub struct TxShared {
 }
 
 impl TxShared {
+    /// A TX queue of `size` descriptors in `mem`, laid out as [`tx_layout`] says, its mbufs in
+    /// `slots`; `hand_over` for a queue object that hands the queue over when dropped (a
+    /// secondary's).
+    pub fn new(
+        mem: DmaArea,
+        size: u16,
+        words: QueueWords,
+        slots: &MbufSlots,
+        hand_over: bool,
+    ) -> Arc<TxShared> {
+        let (ring, comp, data_at, _) = tx_layout(size);
+        Arc::new(TxShared {
+            mem,
+            ring,
+            comp,
+            data_at,
+            words,
+            slots_zone: slots.zone().clone(),
+            hand_over: AtomicBool::new(hand_over),
+        })
+    }
+
     /// Before an activation: no descriptor or completion left from before.
     pub fn rearm(&self) {
         for r in [self.ring, self.comp] {
@@ -284,6 +154,26 @@ pub struct RxShared {
 }
 
 impl RxShared {
+    /// An RX queue whose ring 0 has `size` descriptors, in `mem` laid out as [`rx_layout`]
+    /// says, its mbufs in `slots`; `hand_over` as for [`TxShared::new`].
+    pub fn new(
+        mem: DmaArea,
+        size: u16,
+        words: QueueWords,
+        slots: &MbufSlots,
+        hand_over: bool,
+    ) -> Arc<RxShared> {
+        let (rings, comp, _) = rx_layout(size);
+        Arc::new(RxShared {
+            mem,
+            rings,
+            comp,
+            words,
+            slots_zone: slots.zone().clone(),
+            hand_over: AtomicBool::new(hand_over),
+        })
+    }
+
     /// Before an activation (the device starts at index 0, generation 1): every descriptor
     /// keeps its buffer (a queue never leaves one empty) and gets generation 1; completions
     /// are cleared.
@@ -405,48 +295,9 @@ impl RxQueue {
             partial: None,
         };
         if crashed && generation == q.sh.words.get(GENERATION).load(Ordering::Acquire) {
-            let dropped = q.recover();
-            if dropped > 0 {
-                q.cx.counters.add_errors(dropped);
-            }
-            q.record();
+            q.recover();
         }
         q
-    }
-
-    /// After a crash: the completions since the last recorded burst, each descriptor posted
-    /// again at its ring's cursor with its slot's mbuf (a fresh one for an empty slot: the
-    /// dead process held that one); the producer registers written. Returns the frames
-    /// dropped.
-    fn recover(&mut self) -> u64 {
-        let mut dropped = 0;
-        for _ in 0..self.sh.comp.size {
-            let Some((dw0, _, _)) = self.next_completion() else {
-                break;
-            };
-            self.cur.comp.advance(self.sh.comp.size);
-            let Some(r) = self.ring_of(dw0) else {
-                continue;
-            };
-            let ring = self.sh.rings[r];
-            let idx = (dw0 & RCD_IDX_MASK) as u16;
-            if idx != self.cur.fill[r].idx {
-                continue;
-            }
-            let s = self.sh.slot(r, idx);
-            let Some(m) = self.slots.take(s).or_else(|| self.cx.pool.alloc().ok()) else {
-                // Posted at the next burst that finds an mbuf.
-                self.cx.counters.add_nombuf(1);
-                break;
-            };
-            post_rx(&self.sh.mem, ring, idx, &m, r == 1, self.cur.fill[r].gen_);
-            drop(self.slots.replace(s, m));
-            self.cur.fill[r].advance(ring.size);
-            dropped += 1;
-        }
-        self.cur.discarding = true;
-        self.write_producers([true; 2]);
-        dropped
     }
 
     /// The completion at the cursor, if the device wrote it: dwords 0, 2 and 3.
@@ -711,20 +562,7 @@ impl TxQueue {
             counters,
         };
         if crashed && generation == q.sh.words.get(GENERATION).load(Ordering::Acquire) {
-            let (mem, ring) = (&q.sh.mem, q.sh.ring);
-            let placed = q
-                .cur
-                .take_placed(size, |i| mem.read32(ring.desc(i) + 8) & TXD_GEN != 0);
-            q.free = q.cur.free(size);
-            for i in 0..size {
-                if !q.cur.in_flight(i, size) {
-                    drop(q.slots.take(i as usize));
-                }
-            }
-            q.record();
-            if placed > 0 {
-                q.write_producer();
-            }
+            q.recover();
         }
         q
     }
@@ -877,160 +715,5 @@ mod tests {
             assert_eq!(data_at % RING_ALIGN, 0);
             assert_eq!(len, data_at + size as usize * TX_DATA_DESC);
         }
-    }
-
-    #[test]
-    fn cursors_wrap_and_flip_their_generation() {
-        let mut c = Cursor::start();
-        for _ in 0..31 {
-            c.advance(32);
-        }
-        assert_eq!(
-            c,
-            Cursor {
-                idx: 31,
-                gen_: true
-            }
-        );
-        c.advance(32);
-        assert_eq!(c, Cursor::armed(), "index 0 of the second pass");
-        for _ in 0..32 {
-            c.advance(32);
-        }
-        assert_eq!(c, Cursor::start(), "back to generation 1 after two passes");
-    }
-
-    #[test]
-    fn rx_cursors_survive_packing() {
-        let (rings, comp, _) = rx_layout(4096);
-        let all = [
-            RxCursors::armed(),
-            RxCursors {
-                fill: [
-                    Cursor {
-                        idx: 4095,
-                        gen_: false,
-                    },
-                    Cursor {
-                        idx: 31,
-                        gen_: true,
-                    },
-                ],
-                comp: Cursor {
-                    idx: 4127,
-                    gen_: false,
-                },
-                discarding: true,
-            },
-            RxCursors {
-                fill: [Cursor { idx: 7, gen_: true }, Cursor::armed()],
-                comp: Cursor { idx: 0, gen_: true },
-                discarding: false,
-            },
-        ];
-        for c in all {
-            assert_eq!(RxCursors::unpack(c.pack(), &rings, &comp), c);
-        }
-        // Every generation bit has its own place.
-        let mut c = RxCursors::armed();
-        let base = c.pack();
-        c.fill[1].gen_ = true;
-        assert_ne!(c.pack(), base);
-        assert!(!RxCursors::unpack(c.pack(), &rings, &comp).fill[0].gen_);
-    }
-
-    #[test]
-    fn out_of_ring_words_give_in_ring_cursors() {
-        let (rings, comp, _) = rx_layout(32);
-        let c = RxCursors::unpack(u64::MAX, &rings, &comp);
-        assert!(c.fill[0].idx < 32 && c.fill[1].idx < 32 && c.comp.idx < 64);
-        let t = TxCursors::unpack(u64::MAX, 64);
-        assert!(t.fill.idx < 64 && t.comp.idx < 64 && t.next2comp < 64);
-    }
-
-    #[test]
-    fn tx_cursors_and_free_count() {
-        let t = TxCursors {
-            fill: Cursor {
-                idx: 3,
-                gen_: false,
-            },
-            comp: Cursor {
-                idx: 511,
-                gen_: true,
-            },
-            next2comp: 500,
-        };
-        assert_eq!(TxCursors::unpack(t.pack(), 512), t);
-        // 500..512 and 0..3 in flight: 15 of the 511 usable.
-        assert_eq!(t.free(512), 511 - 15);
-        assert_eq!(TxCursors::start().free(512), 511);
-        let full = TxCursors {
-            fill: Cursor { idx: 9, gen_: true },
-            comp: Cursor::start(),
-            next2comp: 10,
-        };
-        assert_eq!(full.free(512), 0);
-    }
-
-    #[test]
-    fn tx_crash_scan_takes_whole_packets_only() {
-        // Descriptors 0..5 were reclaimed; 5..9 are in flight as recorded; a dead driver then
-        // placed 9..12 whole and half wrote a packet at 12..14 (its first descriptor not yet
-        // flipped to the ring's generation, 1).
-        let size = 32u16;
-        let mut t = TxCursors {
-            fill: Cursor { idx: 9, gen_: true },
-            comp: Cursor { idx: 2, gen_: true },
-            next2comp: 5,
-        };
-        let gens = |i: u16| (5..12).contains(&i) || i == 13;
-        assert_eq!(t.take_placed(size, gens), 3);
-        assert_eq!(
-            t.fill,
-            Cursor {
-                idx: 12,
-                gen_: true
-            }
-        );
-        assert_eq!(t.free(size), 31 - 7);
-        let busy: Vec<u16> = (0..size).filter(|&i| t.in_flight(i, size)).collect();
-        assert_eq!(busy, (5..12).collect::<Vec<_>>());
-        // Nothing placed after the record: nothing taken.
-        assert_eq!(t.take_placed(size, gens), 0);
-    }
-
-    #[test]
-    fn tx_crash_scan_crosses_a_wrap_and_stops_at_a_full_ring() {
-        let size = 32u16;
-        // Placed at 30, 31 (first pass, generation 1) and 0, 1 (second pass, generation 0);
-        // descriptor 2 still has the first pass's.
-        let mut t = TxCursors {
-            fill: Cursor {
-                idx: 30,
-                gen_: true,
-            },
-            comp: Cursor::start(),
-            next2comp: 20,
-        };
-        assert_eq!(t.take_placed(size, |i| i >= 2), 4);
-        assert_eq!(
-            t.fill,
-            Cursor {
-                idx: 2,
-                gen_: false
-            }
-        );
-        assert!(t.in_flight(31, size) && t.in_flight(1, size) && !t.in_flight(2, size));
-        // Every descriptor with the ring's generation: the scan ends when the ring is full
-        // and never runs into the packets in flight.
-        let mut t = TxCursors {
-            fill: Cursor { idx: 0, gen_: true },
-            comp: Cursor::start(),
-            next2comp: 0,
-        };
-        assert_eq!(t.take_placed(size, |_| true), 31);
-        assert_eq!(t.free(size), 0);
-        assert!((0..size).all(|i| t.in_flight(i, size) == (i != 31)));
     }
 }

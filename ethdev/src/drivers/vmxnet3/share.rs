@@ -17,12 +17,12 @@
 //! The rings' layout follows from the size (`rxtx::rx_layout`, `rxtx::tx_layout`), as in the
 //! primary. The device and the queue memory stay the primary's: the secondary never writes the
 //! shared area (it reads its queue's `updateRxProd` byte there) and sends no command. Cursors
-//! and generation bits are in the queue's record in the shared port data (`rxtx`).
+//! and generation bits are in the queue's record in the shared port data (`cursor`).
 
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use rpdk_eal::memzone::{self, Memzone};
 
@@ -155,19 +155,6 @@ fn find(name: &str) -> DriverResult<Memzone> {
     })
 }
 
-/// The queue's words, marked driven by this process, if its last driver parked them.
-fn take_words(a: &Attach, rx: bool) -> DriverResult<QueueWords> {
-    let words = QueueWords::of(a.port, rx, a.queue);
-    if !words.take() {
-        return Err(DriverError::Invalid(
-            "the process that drove the queue last died without giving it back; the primary \
-             has to take it back first"
-                .into(),
-        ));
-    }
-    Ok(words)
-}
-
 /// The RX queue a secondary process drives.
 pub(crate) fn attach_rx(mut a: Attach) -> DriverResult<Box<dyn RxQueueOps>> {
     let pool = a
@@ -176,21 +163,14 @@ pub(crate) fn attach_rx(mut a: Attach) -> DriverResult<Box<dyn RxQueueOps>> {
         .ok_or_else(|| DriverError::Invalid("the RX queue has no pool".into()))?;
     let (dev, own) = pci_share::attach(std::mem::take(&mut a.shared))?;
     let s = QueueShare::decode(&own)?;
-    let (rings, comp, len) = rx_layout(s.size);
+    let (rings, _, len) = rx_layout(s.size);
     let mem = DmaArea::view(find(&s.mem)?, len)?;
     let count = rings[0].size as usize + rings[1].size as usize;
     let slots = MbufSlots::attach(find(&s.slots)?, count, false)?;
     let ds = DmaArea::view(find(&s.ds)?, s.qd_at as usize + QD_LEN)?;
-    let words = take_words(&a, true)?;
-    let sh = Arc::new(RxShared {
-        mem,
-        rings,
-        comp,
-        words,
-        slots_zone: slots.zone().clone(),
-        // Dropping the queue object gives the queue back.
-        hand_over: AtomicBool::new(true),
-    });
+    let words = pci_share::take_words(a.port, true, a.queue)?;
+    // Dropping the queue object gives the queue back.
+    let sh = RxShared::new(mem, s.size, words, &slots, true);
     let cx = RxContext {
         dev,
         ds: Arc::new(ds),
@@ -208,19 +188,11 @@ pub(crate) fn attach_rx(mut a: Attach) -> DriverResult<Box<dyn RxQueueOps>> {
 pub(crate) fn attach_tx(mut a: Attach) -> DriverResult<Box<dyn TxQueueOps>> {
     let (dev, own) = pci_share::attach(std::mem::take(&mut a.shared))?;
     let s = QueueShare::decode(&own)?;
-    let (ring, comp, data_at, len) = tx_layout(s.size);
+    let (.., len) = tx_layout(s.size);
     let mem = DmaArea::view(find(&s.mem)?, len)?;
     let slots = MbufSlots::attach(find(&s.slots)?, s.size as usize, false)?;
-    let words = take_words(&a, false)?;
-    let sh = Arc::new(TxShared {
-        mem,
-        ring,
-        comp,
-        data_at,
-        words,
-        slots_zone: slots.zone().clone(),
-        hand_over: AtomicBool::new(true),
-    });
+    let words = pci_share::take_words(a.port, false, a.queue)?;
+    let sh = TxShared::new(mem, s.size, words, &slots, true);
     Ok(Box::new(TxQueue::resume(
         sh, slots, dev, s.qid, a.counters, false,
     )))
