@@ -41,7 +41,7 @@ pub use ethernet::{Ethernet, MacAddr, ether_type};
 pub use ipv4::Ipv4;
 pub use ipv6::{Ipv6, skip_ipv6_ext};
 pub use l4::{Icmp, Sctp, Tcp, TcpFlags, Udp};
-pub use parse::{HdrLens, get_ptype};
+pub use parse::{HdrLens, get_ptype, udp_tunnel_port};
 pub use vlan::Vlan;
 
 /// IP protocol numbers (`IPPROTO_*`).

@@ -323,6 +323,20 @@ fn parse(pkt: &[u8], layers: u32, h: &mut HdrLens) -> P {
     inner(pkt, layers, h, pt, off, next)
 }
 
+/// Whether [`get_ptype`] may see a tunnel behind a UDP header with these ports (VXLAN,
+/// VXLAN-GPE, GENEVE, GTP-C, GTP-U on either port): a parser of its own that stops at UDP is
+/// right for the other ports only.
+#[inline(always)]
+pub fn udp_tunnel_port(src: u16, dst: u16) -> bool {
+    let t = |p| {
+        matches!(
+            p,
+            VXLAN_PORT | VXLAN_GPE_PORT | GENEVE_PORT | GTPC_PORT | GTPU_PORT
+        )
+    };
+    t(src) || t(dst)
+}
+
 /// VXLAN, VXLAN-GPE, GENEVE and GTP over the UDP header at `off`.
 fn udp_tunnel(pkt: &[u8], off: &mut usize, h: &mut HdrLens) -> Option<(P, Next)> {
     let uh = bytes(pkt, *off, 8)?;
