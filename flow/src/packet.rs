@@ -3,7 +3,7 @@
 
 use crate::item::ItemType;
 use rpdk_mbuf::PacketType as P;
-use rpdk_mbuf::net::get_ptype;
+use rpdk_mbuf::net::{get_ptype, udp_tunnel_port};
 
 /// The most layers the engine looks at (outer Ethernet to inner L4 with two tags each side is
 /// 11; MPLS stacks take the rest).
@@ -167,7 +167,56 @@ impl<'a> Layers<'a> {
         true
     }
 
+    /// The layers of an untagged Ethernet frame carrying IPv4 without options, not a
+    /// fragment, and TCP, or UDP on ports no tunnel uses: what [`fill`](Self::fill) finds for
+    /// such a frame (the usual one), without the general parser. `false`, with nothing
+    /// pushed, for any other frame.
+    #[inline(always)]
+    fn fill_ipv4_l4(&mut self) -> bool {
+        let d = self.data;
+        let Some(ip) = d.get(14..34) else {
+            return false;
+        };
+        if d[12..14] != [0x08, 0x00] || ip[0] != 0x45 || (ip[6] & 0x3f) | ip[7] != 0 {
+            return false;
+        }
+        let (l4, len) = match ip[9] {
+            // TCP: its data offset, at least the fixed header.
+            6 => match d.get(34..54) {
+                Some(th) if th[12] >> 4 >= 5 => (Layer::Tcp, (th[12] >> 4) as usize * 4),
+                _ => return false,
+            },
+            17 => match d.get(34..42) {
+                Some(uh) => {
+                    let port = |i: usize| u16::from_be_bytes([uh[i], uh[i + 1]]);
+                    if udp_tunnel_port(port(0), port(2)) {
+                        return false;
+                    }
+                    (Layer::Udp, 8)
+                }
+                None => return false,
+            },
+            _ => return false,
+        };
+        if 34 + len > d.len() {
+            return false;
+        }
+        // What three `push`es would record (each header lies within the data, checked above).
+        self.kind[..3].copy_from_slice(&[Layer::Eth, Layer::Ipv4, l4]);
+        self.off[..3].copy_from_slice(&[0, 14, 34]);
+        self.end[..3].copy_from_slice(&[14, 34, 34 + len as u16]);
+        self.n = 3;
+        true
+    }
+
     fn fill(&mut self) {
+        if !self.fill_ipv4_l4() {
+            self.fill_general();
+        }
+    }
+
+    /// The layers as rpdk-mbuf's parser finds them, for every kind of frame.
+    fn fill_general(&mut self) {
         let (pt, h) = get_ptype(self.data, P::ALL_MASK);
         if pt.l2() == P::UNKNOWN || !self.push(Layer::Eth, 0, 14, 14) {
             return;
@@ -317,6 +366,51 @@ mod tests {
         let mut v = Vec::new();
         b.write(&mut v, payload).unwrap();
         v
+    }
+
+    /// The layers of `data` through the general parser alone.
+    fn general(data: &[u8]) -> Layers<'_> {
+        let mut l = Layers::parse(&[]);
+        l.data = data;
+        l.fill_general();
+        l.outer_end = (0..l.n).find(|&i| l.kind[i].is_tunnel()).unwrap_or(l.n);
+        l
+    }
+
+    proptest::proptest! {
+        /// The fast path for Ethernet/IPv4/TCP or UDP finds what the general parser finds, on
+        /// such frames with random ports (tunnel ones among them), protocols, header bytes
+        /// (version, IHL, fragment bits, TCP data offset) and truncations.
+        #[test]
+        fn fast_path_as_the_general_parser(
+            tcp in proptest::bool::ANY,
+            ports in (0usize..7, 0usize..7, proptest::num::u16::ANY),
+            pokes in proptest::collection::vec((12usize..60, proptest::num::u8::ANY), 0..3),
+            cut in 0usize..80,
+        ) {
+            let special = [53, 2123, 2152, 4789, 4790, 6081, ports.2];
+            let (sp, dp) = (special[ports.0], special[ports.1]);
+            let b = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64);
+            let mut v = Vec::new();
+            if tcp {
+                b.tcp(sp, dp, 1, 100).write(&mut v, &[7; 24]).unwrap();
+            } else {
+                b.udp(sp, dp).write(&mut v, &[7; 24]).unwrap();
+            }
+            for &(at, x) in &pokes {
+                if at < v.len() {
+                    v[at] = x;
+                }
+            }
+            v.truncate(cut.max(1));
+            let (a, g) = (Layers::parse(&v), general(&v));
+            proptest::prop_assert_eq!(a.n, g.n);
+            proptest::prop_assert_eq!(&a.kind[..a.n], &g.kind[..g.n]);
+            proptest::prop_assert_eq!(&a.off[..a.n], &g.off[..g.n]);
+            proptest::prop_assert_eq!(&a.end[..a.n], &g.end[..g.n]);
+            proptest::prop_assert_eq!(a.outer_end, g.outer_end);
+        }
     }
 
     #[test]
