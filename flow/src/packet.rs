@@ -3,7 +3,7 @@
 
 use crate::item::ItemType;
 use rpdk_mbuf::PacketType as P;
-use rpdk_mbuf::net::{get_ptype, udp_tunnel_port};
+use rpdk_mbuf::net::{ether_type, get_ptype, ip_proto, udp_tunnel_port};
 
 /// The most layers the engine looks at (outer Ethernet to inner L4 with two tags each side is
 /// 11; MPLS stacks take the rest).
@@ -177,16 +177,19 @@ impl<'a> Layers<'a> {
         let Some(ip) = d.get(14..34) else {
             return false;
         };
-        if d[12..14] != [0x08, 0x00] || ip[0] != 0x45 || (ip[6] & 0x3f) | ip[7] != 0 {
+        if d[12..14] != ether_type::IPV4.to_be_bytes()
+            || ip[0] != 0x45
+            || (ip[6] & 0x3f) | ip[7] != 0
+        {
             return false;
         }
         let (l4, len) = match ip[9] {
             // TCP: its data offset, at least the fixed header.
-            6 => match d.get(34..54) {
+            ip_proto::TCP => match d.get(34..54) {
                 Some(th) if th[12] >> 4 >= 5 => (Layer::Tcp, (th[12] >> 4) as usize * 4),
                 _ => return false,
             },
-            17 => match d.get(34..42) {
+            ip_proto::UDP => match d.get(34..42) {
                 Some(uh) => {
                     let port = |i: usize| u16::from_be_bytes([uh[i], uh[i + 1]]);
                     if udp_tunnel_port(port(0), port(2)) {
