@@ -43,21 +43,35 @@ impl RuntimeDir {
     /// Creates `<base>/<prefix>/config` and locks it exclusively.
     pub fn claim(prefix: &str) -> Result<Claim> {
         let dir = base_dir().join(prefix);
-        let created_dir = !dir.exists();
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|e| Error::io(format!("creating runtime directory {}", dir.display()), e))?;
         let config = dir.join("config");
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&config)
-            .map_err(|e| Error::io(format!("opening {}", config.display()), e))?;
+        let mut created_dir = false;
+        // The last secondary of an earlier primary removes the directory when it finds it
+        // empty, which it may do between our mkdir and our open: then make it again.
+        let mut attempts = 0;
+        let file = loop {
+            created_dir |= !dir.exists();
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| {
+                    Error::io(format!("creating runtime directory {}", dir.display()), e)
+                })?;
+            match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&config)
+            {
+                Ok(f) => break f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 10 => {
+                    attempts += 1
+                }
+                Err(e) => return Err(Error::io(format!("opening {}", config.display()), e)),
+            }
+        };
         // SAFETY: flock on the file we just opened.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             let e = std::io::Error::last_os_error();

@@ -55,6 +55,19 @@ fn wait_for(path: &std::path::Path) {
     }
 }
 
+/// Waits until `path` no longer exists.
+fn wait_gone(path: &std::path::Path) {
+    let start = Instant::now();
+    while path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{} stays",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The entry point of the child processes.
 #[test]
 fn child() {
@@ -72,6 +85,23 @@ fn child() {
         }
         "memzone_primary" => memzone_primary(&prefix),
         "memzone_secondary" => memzone_secondary(&prefix),
+        "short_primary" => {
+            let (_eal, _) = rpdk_eal::init(eal_args(&prefix, "primary")).unwrap();
+            let (tx, rx) = mpsc::channel();
+            mp::action_register("t_done", move |_, _| {
+                tx.send(()).unwrap();
+                Ok(())
+            })
+            .unwrap();
+            rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        }
+        "outliving_secondary" => {
+            let (_eal, _) = rpdk_eal::init(eal_args(&prefix, "secondary")).unwrap();
+            mp::sendmsg(&Message::new("t_done", b"")).unwrap();
+            // Until the primary is gone: its config goes first thing in its cleanup.
+            wait_gone(&runtime_dir(&prefix).join("config"));
+            println!("the primary left before us");
+        }
         "lone_secondary" => {
             let e = rpdk_eal::init(eal_args(&prefix, "secondary")).unwrap_err();
             println!("error: {e}");
@@ -442,6 +472,32 @@ fn check_memzones(prefix: &str, primary: Child, s: Output, huge: bool) {
     assert!(
         !runtime_dir(&prefix).exists(),
         "the runtime directory stays, with {left:?}\n{pt}\n{st}"
+    );
+}
+
+/// A primary that exits while a secondary still runs cannot remove the runtime directory (the
+/// secondary's socket is in it): the secondary, last out, does.
+#[test]
+fn the_last_process_out_removes_the_runtime_directory() {
+    let prefix = unique_prefix("last");
+    let primary = Child::start("short_primary", &prefix);
+    wait_for(&runtime_dir(&prefix).join("mp_socket"));
+    let secondary = Child::start("outliving_secondary", &prefix);
+    let p = primary.wait();
+    assert!(p.status.success(), "{}", text(&p));
+    let s = secondary.wait();
+    assert!(s.status.success(), "{}", text(&s));
+    assert!(
+        text(&s).contains("the primary left before us"),
+        "{}",
+        text(&s)
+    );
+    assert!(
+        !runtime_dir(&prefix).exists(),
+        "the runtime directory stays, with {:?}",
+        std::fs::read_dir(runtime_dir(&prefix))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+            .unwrap_or_default()
     );
 }
 

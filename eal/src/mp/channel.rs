@@ -127,6 +127,11 @@ impl Channel {
                     let _ = std::fs::remove_file(&peer);
                 }
             }
+        } else {
+            // A primary that exited while this socket was still here could not remove the
+            // runtime directory; the last one out does (rmdir fails while anything is left,
+            // the primary's config among them, and a primary claiming it again retries).
+            let _ = std::fs::remove_dir(&self.dir);
         }
         // Whoever waits gets a timeout now rather than at its deadline.
         let mut p = self.lock();
