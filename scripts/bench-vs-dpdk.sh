@@ -101,7 +101,9 @@ export DPDK_PKG_CONFIG_PATH DPDK_PKG_STATIC DPDK_VERSION
 # Components skip building and checking DPDK's side when the first column is rpdk.
 export BENCH_BASELINE=$baseline
 
+# The default, target/release, exists once the build below has run (not yet on a new clone).
 export RPDK_BENCH_BIN=${rpdk_bin:-$ROOT/target/release}
+[[ -n $rpdk_bin ]] || mkdir -p "$RPDK_BENCH_BIN"
 RPDK_BENCH_BIN=$(cd "$RPDK_BENCH_BIN" && pwd)
 [[ -z $baseline ]] || baseline=$(cd "$baseline" && pwd)
 export DPDK_PREFIX=bench-dpdk-$$
