@@ -52,20 +52,45 @@ pub unsafe fn copy(dst: *mut u8, src: *const u8, n: usize) {
 mod x86 {
     use std::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm256_storeu_si256};
 
-    /// 32-byte moves, the last one ending at `n`.
+    /// 32-byte moves, the last ones ending at `n`. Up to 256 bytes (a burst of 32 pointers)
+    /// the copy is the first and the last half-or-more, which overlap in the middle: one branch
+    /// on the length and straight-line moves, no loop. Longer copies loop over 32 bytes and end
+    /// with a move ending at `n`.
     ///
     /// # Safety
     /// The CPU has AVX; `n` is at least 32; the ranges are as [`super::copy`] says.
     #[target_feature(enable = "avx")]
     pub(super) unsafe fn copy_avx(dst: *mut u8, src: *const u8, n: usize) {
-        let mut off = 0;
-        while off + 32 < n {
-            // SAFETY: bytes `off..off + 32` are inside both ranges; unaligned moves.
-            unsafe { move32(dst, src, off) };
-            off += 32;
+        // SAFETY: each move's 32 bytes start at or after 0 and end at or before `n` (`n` is at
+        // least 32 and at least the span of the moves of its branch), so they are inside both
+        // ranges; unaligned moves.
+        unsafe {
+            if n <= 64 {
+                move32(dst, src, 0);
+                move32(dst, src, n - 32);
+            } else if n <= 128 {
+                for off in [0, 32] {
+                    move32(dst, src, off);
+                }
+                for off in [n - 64, n - 32] {
+                    move32(dst, src, off);
+                }
+            } else if n <= 256 {
+                for off in [0, 32, 64, 96] {
+                    move32(dst, src, off);
+                }
+                for off in [n - 128, n - 96, n - 64, n - 32] {
+                    move32(dst, src, off);
+                }
+            } else {
+                let mut off = 0;
+                while off + 32 < n {
+                    move32(dst, src, off);
+                    off += 32;
+                }
+                move32(dst, src, n - 32);
+            }
         }
-        // SAFETY: `n - 32..n` is inside both ranges (`n` is at least 32).
-        unsafe { move32(dst, src, n - 32) };
     }
 
     /// # Safety
