@@ -316,6 +316,21 @@ fn secondary_drives_the_primarys_queues() {
     assert!(killed.success());
     drop(crasher);
 
+    // Where the dead secondary stood in an AF_PACKET TX ring is not known: another secondary
+    // is refused the TX queue, with the reason, until the primary has taken it back.
+    let mut refused = Interactive::child_in(&ns, "refused", &prefix, &[]);
+    for k in 0..AFPS.len() {
+        let line = refused.expect(&format!("REFUSED{k} "));
+        assert!(
+            line.contains(
+                "TX queue 0: the process that drove it last died without giving it back; \
+                 the primary has to take it back first"
+            ),
+            "{line}"
+        );
+    }
+    refused.finish();
+
     // The primary takes its queue back (set up again) and receives.
     primary.say("back");
     primary.expect("PRIMARY_RX_READY");
@@ -484,6 +499,7 @@ fn child() {
         "primary" => primary(&prefix),
         "secondary" => secondary(&prefix),
         "crasher" => crasher(&prefix),
+        "refused" => refused(&prefix),
         r => panic!("unknown role {r}"),
     }
 }
@@ -698,6 +714,19 @@ fn afp_ports() -> Vec<Port> {
         .map(|k| Port::by_name(&format!("net_af_packet{k}")).unwrap())
         .chain([Port::by_name("net_af_xdp0").unwrap()])
         .collect()
+}
+
+/// A secondary that asks for the AF_PACKET TX queues the crasher died holding, and says what
+/// it got (`REFUSED<k> <error>`, or `REFUSED<k> granted`).
+fn refused(prefix: &str) {
+    let (_eal, _) = rpdk_eal::init(eal_args(NAME, prefix, "secondary", 2)).unwrap();
+    for k in 0..AFPS.len() {
+        let afp = Port::by_name(&format!("net_af_packet{k}")).unwrap();
+        match afp.tx_queue(0) {
+            Ok(_) => println!("REFUSED{k} granted"),
+            Err(e) => println!("REFUSED{k} {e}"),
+        }
+    }
 }
 
 /// A secondary that takes the AF_PACKET queues, receives, and waits to be killed.
