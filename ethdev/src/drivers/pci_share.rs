@@ -109,6 +109,18 @@ pub(crate) fn attach(shared: SharedQueue) -> DriverResult<(PciHandle, Vec<u8>)> 
     Ok((dev, r.0.to_vec()))
 }
 
+/// Refuses to share a queue whose words are this process's own (a port without shared port
+/// data): a secondary could not find where the queue stands.
+pub(crate) fn check_shared(words: &QueueWords) -> DriverResult<()> {
+    if words.shared() {
+        Ok(())
+    } else {
+        Err(DriverError::NotSupported(
+            "driving its queues from a secondary process without shared port data",
+        ))
+    }
+}
+
 /// The words of queue `queue` of port `port` (RX or TX), marked driven by this process; refused
 /// when the queue's last driver died without parking them, since only the primary can take
 /// such a queue back (its `start` rebuilds the ring from where the words stand).

@@ -35,11 +35,7 @@ use crate::secondary::Attach;
 /// object dropped next hands the queue over.
 pub(super) fn share(dev: &PciHandle, state: Option<&Arc<RingState>>) -> DriverResult<SharedQueue> {
     let state = state.ok_or_else(|| DriverError::Invalid("the queue is not set up".into()))?;
-    if !state.words.shared() {
-        return Err(DriverError::NotSupported(
-            "driving its queues from a secondary process without shared port data",
-        ));
-    }
+    pci_share::check_shared(&state.words)?;
     let mut own = state.count.to_le_bytes().to_vec();
     push_name(&mut own, state.ring_zone.name());
     push_name(&mut own, state.slots_zone.name());

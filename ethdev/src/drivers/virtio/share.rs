@@ -44,11 +44,7 @@ pub(super) fn share(
     queue: u16,
 ) -> DriverResult<SharedQueue> {
     let q = q.ok_or_else(|| DriverError::Invalid(format!("queue {queue} is not set up")))?;
-    if !q.words.shared() {
-        return Err(DriverError::NotSupported(
-            "driving its queues from a secondary process without shared port data",
-        ));
-    }
+    pci_share::check_shared(&q.words)?;
     let (Some(ring_zone), Some(slots_zone)) = (q.ring.zone(), q.slots_zone.as_ref()) else {
         return Err(DriverError::Invalid(format!(
             "queue {queue} has no memzones"

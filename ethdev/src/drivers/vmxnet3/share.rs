@@ -35,7 +35,6 @@ use crate::drivers::pci_share::{self, Reader, push_name};
 use crate::drivers::slots::MbufSlots;
 use crate::error::DriverError;
 use crate::secondary::Attach;
-use crate::shared::QueueWords;
 
 /// The driver's bytes of a queue's share.
 #[derive(Debug, PartialEq, Eq)]
@@ -84,16 +83,6 @@ fn not_set_up(queue: u16) -> DriverError {
     DriverError::Invalid(format!("queue {queue} is not set up"))
 }
 
-fn check_shared(words: &QueueWords) -> DriverResult<()> {
-    if words.shared() {
-        Ok(())
-    } else {
-        Err(DriverError::NotSupported(
-            "driving its queues from a secondary process without shared port data",
-        ))
-    }
-}
-
 fn zone_name(z: Option<&Memzone>) -> DriverResult<String> {
     z.map(|z| z.name().to_string())
         .ok_or_else(|| DriverError::Invalid("the queue has no memzone".into()))
@@ -110,7 +99,7 @@ pub(super) fn share_rx(
     nb_rxq: u16,
 ) -> DriverResult<SharedQueue> {
     let sh = sh.ok_or_else(|| not_set_up(queue))?;
-    check_shared(&sh.words)?;
+    pci_share::check_shared(&sh.words)?;
     let own = QueueShare {
         size: sh.rings[0].size,
         qid: queue,
@@ -132,7 +121,7 @@ pub(super) fn share_tx(
     queue: u16,
 ) -> DriverResult<SharedQueue> {
     let sh = sh.ok_or_else(|| not_set_up(queue))?;
-    check_shared(&sh.words)?;
+    pci_share::check_shared(&sh.words)?;
     let own = QueueShare {
         size: sh.ring.size,
         qid: queue,
