@@ -503,9 +503,12 @@ fn rules_change_while_lcores_classify() {
         "ingress pattern udp dst is 1 / end actions queue index 1 / end",
     ]));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Lookups done by each reader so far: the rules keep changing until both have done some
+    // (a thread may start late on a loaded machine), for at most 10 s.
+    let done: std::sync::Arc<[std::sync::atomic::AtomicU64; 2]> = Default::default();
     let readers: Vec<_> = (0..2)
-        .map(|_| {
-            let (t, stop) = (t.clone(), stop.clone());
+        .map(|i| {
+            let (t, stop, done) = (t.clone(), stop.clone(), done.clone());
             std::thread::spawn(move || {
                 let f = udp4(A, B, 0, 1);
                 let mut n = 0u64;
@@ -513,18 +516,27 @@ fn rules_change_while_lcores_classify() {
                     let fate = t.classify_frame(Direction::Ingress, &f, 0).fate;
                     assert!(matches!(fate, Fate::Queue(1) | Fate::Queue(2)), "{fate:?}");
                     n += 1;
+                    done[i].store(n, std::sync::atomic::Ordering::Relaxed);
                 }
                 n
             })
         })
         .collect();
-    for _ in 0..300 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut changes = 0;
+    while changes < 300
+        || (done
+            .iter()
+            .any(|d| d.load(std::sync::atomic::Ordering::Relaxed) < 1000)
+            && std::time::Instant::now() < deadline)
+    {
         let id = t
             .create(rule(
                 "ingress pattern udp dst is 1 / end actions queue index 2 / end",
             ))
             .unwrap();
         t.destroy(id).unwrap();
+        changes += 1;
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for r in readers {
