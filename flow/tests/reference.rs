@@ -74,9 +74,14 @@ fn ports<I: rpdk_flow::TypedItem>(
     it
 }
 
+/// Rule priorities: two that share the engine's filter band (16 and 17) and two far apart.
+const PRIORITIES: [u32; 4] = [0, 16, 17, 70_000];
+
 fn random_rule(d: &mut Dice<'_>, n: usize) -> FlowRule {
     let group = if d.n(4) == 0 { 1 } else { 0 };
-    let mut r = FlowRule::ingress().group(group).priority(d.n(4));
+    let mut r = FlowRule::ingress()
+        .group(group)
+        .priority(PRIORITIES[d.n(4) as usize]);
     if d.n(8) == 0 {
         r = r.item(Item::new(rpdk_flow::ItemType::Invert));
     }

@@ -80,23 +80,45 @@ impl Hash for Key {
     }
 }
 
-/// A tuple's filter: one bit per slot of a power-of-two table, set when a key of the tuple
-/// hashes there (with a count per slot for removals), so that a packet skips the tuples that
-/// cannot hold its key with one read of a small bitmap instead of a hash-table probe.
+/// A tuple's filter: a byte per slot of a power-of-two table, so that a packet skips most of
+/// the tuples that cannot hold its key, or cannot hold a rule better than its match so far,
+/// with one read instead of a hash-table probe. A slot holds the best [`band`] among the keys
+/// of the tuple that hash there ([`NO_BAND`] when none does), with a count per slot for
+/// removals. Once a packet has a match, a key whose band is worse is not probed: with many
+/// rules a probe is a cache miss or more, and in `flow_lookup`'s trace of 100,000 rules, 55%
+/// of the keys found after the first match held only worse rules.
 #[derive(Clone)]
 struct Filter {
-    bits: Vec<u64>,
     counts: Vec<u16>,
+    /// Per slot, a band at or below the best band of its keys. It may be stale only
+    /// downwards (a removal leaves it), so it never skips a key that holds a better rule.
+    bands: Vec<u8>,
     keys: usize,
-    /// Slots - 1 (0 while there are none: then `bits` is one zero word, and nothing passes).
+    /// Slots - 1 (0 while there are none: then `bands` is one `NO_BAND`, and nothing passes).
     mask: usize,
+}
+
+/// A slot no key hashes to.
+const NO_BAND: u8 = u8::MAX;
+
+/// A priority on a log scale with 3 bits of mantissa (0-7 as they are, then 8 steps per power
+/// of two, up to 239): non-decreasing in the priority, so a band above another is a worse
+/// priority.
+#[inline(always)]
+fn band(prio: u32) -> u8 {
+    if prio < 8 {
+        prio as u8
+    } else {
+        let e = prio.ilog2();
+        (8 * (e - 2) + ((prio >> (e - 3)) & 7)) as u8
+    }
 }
 
 impl Default for Filter {
     fn default() -> Filter {
         Filter {
-            bits: vec![0],
             counts: Vec::new(),
+            bands: vec![NO_BAND],
             keys: 0,
             mask: 0,
         }
@@ -109,30 +131,38 @@ impl Filter {
         (h >> 40) as usize & self.mask
     }
 
+    /// Whether a key hashing to `h` may be held with a rule of band `band` or better.
     #[inline(always)]
-    fn may_hold(&self, h: u64) -> bool {
-        let i = self.slot(h);
-        self.bits[i / 64] & (1 << (i % 64)) != 0
+    fn may_beat(&self, h: u64, band: u8) -> bool {
+        self.bands[self.slot(h)] <= band
     }
 
-    fn add(&mut self, h: u64, all: impl Iterator<Item = u64>) {
+    /// A new key `h` whose best rule is of band `b`; `all`, the other keys and their bands,
+    /// is read only when the table grows.
+    fn add(&mut self, h: u64, b: u8, all: impl Iterator<Item = (u64, u8)>) {
         self.keys += 1;
         if self.keys * 8 > self.counts.len() {
             let n = (self.keys * 16).next_power_of_two().max(512);
             self.counts = vec![0; n];
-            self.bits = vec![0; n / 64];
+            self.bands = vec![NO_BAND; n];
             self.mask = n - 1;
-            for k in all {
-                self.set(k);
+            for (k, kb) in all {
+                self.set(k, kb);
             }
         }
-        self.set(h);
+        self.set(h, b);
     }
 
-    fn set(&mut self, h: u64) {
+    fn set(&mut self, h: u64, b: u8) {
         let i = self.slot(h);
         self.counts[i] = self.counts[i].saturating_add(1);
-        self.bits[i / 64] |= 1 << (i % 64);
+        self.lower(h, b);
+    }
+
+    /// Key `h` now holds a rule of band `b`.
+    fn lower(&mut self, h: u64, b: u8) {
+        let i = self.slot(h);
+        self.bands[i] = self.bands[i].min(b);
     }
 
     fn remove(&mut self, h: u64) {
@@ -142,7 +172,7 @@ impl Filter {
         if self.counts[i] != u16::MAX {
             self.counts[i] -= 1;
             if self.counts[i] == 0 {
-                self.bits[i / 64] &= !(1 << (i % 64));
+                self.bands[i] = NO_BAND;
             }
         }
     }
@@ -487,11 +517,16 @@ impl Group {
         let before = t.orders.keys().next().copied();
         t.orders.insert(r.order, ());
         let e = Entry::new(&r, fast);
+        let b = band(r.order.0);
         match t.buckets.get_mut(&key) {
-            Some(b) => b.insert(e),
+            Some(bucket) => {
+                bucket.insert(e);
+                t.filter.lower(key.h, b);
+            }
             None => {
                 // The other keys are read only when the filter grows (not per insert).
-                t.filter.add(key.h, t.buckets.keys().map(|k| k.h));
+                let all = t.buckets.iter().map(|(k, v)| (k.h, band(v.head.order.0)));
+                t.filter.add(key.h, b, all);
                 t.buckets.insert(
                     key,
                     Bucket {
@@ -547,6 +582,8 @@ impl Group {
         let mut best: Option<&Arc<Compiled>> = None;
         // The best rule's order, kept here so that pruning never reads the rule itself.
         let mut best_order = (u32::MAX, u64::MAX);
+        // Its band (below NO_BAND before a match, so that every key that may be held passes).
+        let mut best_band = NO_BAND - 1;
         // The shapes (bits, of the first RELATED) whose headers are gathered, in which slot,
         // and the shapes the packet does not have; the shapes each slot holds.
         let (mut have, mut fail) = (0u64, 0u64);
@@ -593,7 +630,7 @@ impl Group {
             }
             let key = Key::new(key, p.n as usize);
             let t = &self.tuples[p.tuple as usize];
-            if !t.filter.may_hold(key.h) {
+            if !t.filter.may_beat(key.h, best_band) {
                 continue;
             }
             let Some(bucket) = t.buckets.get(&key) else {
@@ -609,6 +646,7 @@ impl Group {
                 if e.matches(flat, meta) {
                     best = Some(&e.rule);
                     best_order = e.order;
+                    best_band = band(e.order.0);
                     break;
                 }
             }
@@ -626,5 +664,28 @@ impl Group {
             }
         }
         best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NO_BAND, band};
+
+    #[test]
+    fn bands_never_decrease_and_stay_below_no_band() {
+        let mut prev = 0;
+        for p in (0..70_000).chain([u32::MAX / 2, u32::MAX - 1, u32::MAX]) {
+            let b = band(p);
+            assert!(
+                b >= prev && b < NO_BAND - 1,
+                "priority {p}: band {b} after {prev}"
+            );
+            prev = b;
+        }
+        assert_eq!(
+            (band(7), band(8), band(16), band(17), band(18)),
+            (7, 8, 16, 16, 17)
+        );
+        assert_eq!(band(u32::MAX), 239);
     }
 }
