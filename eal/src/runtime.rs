@@ -50,13 +50,9 @@ impl RuntimeDir {
         let mut attempts = 0;
         let file = loop {
             created_dir |= !dir.exists();
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&dir)
-                .map_err(|e| {
-                    Error::io(format!("creating runtime directory {}", dir.display()), e)
-                })?;
+            make_dir(&dir).map_err(|e| {
+                Error::io(format!("creating runtime directory {}", dir.display()), e)
+            })?;
             match OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -148,6 +144,26 @@ impl Drop for RuntimeDir {
     }
 }
 
+/// Creates `dir` and its parents (mode 0700), as `DirBuilder`'s recursive create, but also when
+/// another process removes it meanwhile: std makes the directory, gets `EEXIST` because it is
+/// there, then finds it gone (another process's cleanup of an empty runtime or telemetry
+/// directory, between the two) and reports `AlreadyExists`. Then it tries again, a few times.
+pub(crate) fn make_dir(dir: &Path) -> std::io::Result<()> {
+    let mut attempts = 0;
+    loop {
+        match fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 8 => {
+                attempts += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Whether process `pid` runs: it exists (a process of another user counts) and is not a zombie
 /// (a killed process whose parent has not reaped it yet holds nothing any more).
 pub(crate) fn pid_alive(pid: u32) -> bool {
@@ -164,5 +180,24 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
             Some('Z' | 'X')
         ),
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::make_dir;
+
+    #[test]
+    fn make_dir_creates_parents_accepts_a_directory_and_refuses_a_file() {
+        let base = std::env::temp_dir().join(format!("rpdk-make-dir-{}", std::process::id()));
+        let dir = base.join("a/b");
+        make_dir(&dir).unwrap();
+        assert!(dir.is_dir());
+        make_dir(&dir).unwrap();
+        let file = base.join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let e = make_dir(&file).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

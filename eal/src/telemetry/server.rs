@@ -78,12 +78,7 @@ fn bind(dir: &Path) -> Result<(UnixListener, PathBuf)> {
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))
+    crate::runtime::make_dir(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))
 }
 
 impl Server {
