@@ -204,8 +204,13 @@ impl Hasher for KeyHasher {
 
 pub(crate) type Map<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
-/// Most rules in one bucket before a rule looks for a more specific tuple.
-pub(crate) const LIMIT: usize = 16;
+/// Most rules in one bucket of a merged tuple before a rule looks for a more specific tuple
+/// (a tuple of a rule's whole bytes takes any number). One: a packet that finds a key in a
+/// merged tuple then checks one rule, not a row of them that differ in the bits the tuple
+/// does not hash. With 100,000 ClassBench-like rules (41 tuples instead of 22 with a limit of
+/// 16), callgrind's cache model counts 19 first-level and 0.7 last-level misses per packet
+/// instead of 24 and 1.2, at the same instruction count; 1,000 and 10,000 rules are level.
+pub(crate) const LIMIT: usize = 1;
 
 /// The rules of one key in (priority, creation) order. The first sits in the hash table's slot
 /// beside its key, so the usual bucket of one rule costs no pointer chase.
