@@ -545,6 +545,39 @@ fn rules_change_while_lcores_classify() {
 }
 
 #[test]
+fn nested_prefixes_inside_one_byte() {
+    // /17 to /24 prefixes of 10.9.0.0 share their /16 key and their whole-byte key, so past
+    // the first two each goes to a tuple of its exact bits; the longest wins (best priority).
+    let t = FlowTable::new(0, 16);
+    let mut ids = Vec::new();
+    for len in 17..=24u32 {
+        let r = rule(&format!(
+            "ingress priority {} pattern eth / ipv4 src spec 10.9.0.0 src prefix {len} / end actions queue index {} / end",
+            24 - len,
+            len - 16
+        ));
+        ids.push((len, t.create(r).unwrap()));
+    }
+    let check = |t: &FlowTable, alive: &dyn Fn(u32) -> bool| {
+        for x in 0..=255u8 {
+            let want = (17..=24u32)
+                .rev()
+                .find(|&len| alive(len) && (x as u32) >> (24 - len) == 0)
+                .map_or(Fate::Default, |len| Fate::Queue((len - 16) as u16));
+            assert_eq!(q(t, &udp4([10, 9, x, 1], B, 1, 2)), want, "10.9.{x}.1");
+        }
+        assert_eq!(q(t, &udp4([10, 8, 0, 1], B, 1, 2)), Fate::Default);
+    };
+    check(&t, &|_| true);
+    for &(len, id) in &ids {
+        if len % 3 == 0 {
+            t.destroy(id).unwrap();
+        }
+    }
+    check(&t, &|len| len % 3 != 0);
+}
+
+#[test]
 fn many_rules_sharing_a_merged_tuple_key() {
     // 200 rules with one /16 and one port range each, differing in the low address bytes:
     // more than a bucket takes, so they spread over merged and specific tuples.

@@ -8,8 +8,9 @@
 //! than its rules match (tuple merging, after TupleMerge): a rule goes into the most specific
 //! existing tuple of its shape whose mask it covers and whose bucket for it has fewer than
 //! [`LIMIT`] rules; failing that, a new tuple hashes its whole bytes without ports and with
-//! addresses cut to 16 bits (IPv4) or 64 (IPv6), and if that one is full, all its whole bytes.
-//! So a few tuples hold many prefix lengths and port classes, and each candidate in a bucket is
+//! addresses cut to 16 bits (IPv4) or 64 (IPv6); if that one is full, all its whole bytes; and
+//! if that one holds its key too, exactly the bits the rule matches (those last two take any
+//! number of rules per key). So a few tuples hold many prefix lengths and port classes, and each candidate in a bucket is
 //! checked whole (masked words, ranges, metadata). Tuples are visited in the order of the best
 //! rule they hold; the search stops at the first whose best cannot beat the match so far. Rules
 //! with INVERT, ANY or RAW go to a list checked in order by the reference matcher.
@@ -509,11 +510,21 @@ impl Group {
         let ti = match best {
             Some(i) => i,
             None => {
-                let relaxed = self.tuple(shape, &fast.relaxed);
-                if room(&self.tuples[relaxed]) {
-                    relaxed
-                } else {
+                let find = |g: &Group, m: &[(u8, u64)]| {
+                    g.tuples
+                        .iter()
+                        .position(|t| t.shape == shape && t.mask == m)
+                };
+                let exact: Vec<(u8, u64)> = fast.words.iter().map(|&(w, m, _)| (w, m)).collect();
+                if find(self, &fast.relaxed).is_none_or(|i| room(&self.tuples[i])) {
+                    self.tuple(shape, &fast.relaxed)
+                } else if exact.len() > KEY_WORDS
+                    || exact == fast.full
+                    || find(self, &fast.full).is_none_or(|i| room(&self.tuples[i]))
+                {
                     self.tuple(shape, &fast.full)
+                } else {
+                    self.tuple(shape, &exact)
                 }
             }
         };
