@@ -10,10 +10,11 @@
 //! [`LIMIT`] rules; failing that, a new tuple hashes its whole bytes without ports and with
 //! addresses cut to 16 bits (IPv4) or 64 (IPv6); if that one is full, all its whole bytes; and
 //! if that one holds its key too, exactly the bits the rule matches (those last two take any
-//! number of rules per key). So a few tuples hold many prefix lengths and port classes, and each candidate in a bucket is
-//! checked whole (masked words, ranges, metadata). Tuples are visited in the order of the best
-//! rule they hold; the search stops at the first whose best cannot beat the match so far. Rules
-//! with INVERT, ANY or RAW go to a list checked in order by the reference matcher.
+//! number of rules per key). So a few tuples hold many prefix lengths and port classes, and
+//! each candidate in a bucket is checked whole (masked words, ranges, metadata). Tuples are
+//! visited in the order of the best rule they hold; the search stops at the first whose best
+//! cannot beat the match so far. Rules with INVERT, ANY or RAW go to a list checked in order by
+//! the reference matcher.
 
 use super::compile::{Compiled, Flat, KEY_WORDS, WordRange, gather, resolve};
 use crate::item::ItemType;
@@ -206,11 +207,12 @@ impl Hasher for KeyHasher {
 pub(crate) type Map<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
 /// Most rules in one bucket of a merged tuple before a rule looks for a more specific tuple
-/// (a tuple of a rule's whole bytes takes any number). One: a packet that finds a key in a
-/// merged tuple then checks one rule, not a row of them that differ in the bits the tuple
-/// does not hash. With 100,000 ClassBench-like rules (41 tuples instead of 22 with a limit of
-/// 16), callgrind's cache model counts 19 first-level and 0.7 last-level misses per packet
-/// instead of 24 and 1.2, at the same instruction count; 1,000 and 10,000 rules are level.
+/// (the last tier, a tuple of a rule's whole bytes or of its exact bits, takes any number).
+/// One: a packet that finds a key in a merged tuple then checks one rule, not a row of them
+/// that differ in the bits the tuple does not hash. With 100,000 ClassBench-like rules (41
+/// tuples instead of 22 with a limit of 16, before the exact tier), callgrind's cache model
+/// counts 19 first-level and 0.7 last-level misses per packet instead of 24 and 1.2, at the
+/// same instruction count; 1,000 and 10,000 rules are level.
 pub(crate) const LIMIT: usize = 1;
 
 /// The rules of one key in (priority, creation) order. The first sits in the hash table's slot
@@ -465,12 +467,16 @@ impl Group {
         j
     }
 
-    fn tuple(&mut self, shape: u16, mask: &[(u8, u64)]) -> usize {
-        match self
-            .tuples
+    /// The tuple of `shape` hashing `mask`, if there is one.
+    fn find(&self, shape: u16, mask: &[(u8, u64)]) -> Option<usize> {
+        self.tuples
             .iter()
             .position(|t| t.shape == shape && t.mask == mask)
-        {
+    }
+
+    /// The tuple of `shape` hashing `mask`, made if there is none.
+    fn tuple(&mut self, shape: u16, mask: &[(u8, u64)]) -> usize {
+        match self.find(shape, mask) {
             Some(i) => i,
             None => {
                 self.tuples.push(Tuple {
@@ -510,22 +516,19 @@ impl Group {
         let ti = match best {
             Some(i) => i,
             None => {
-                let find = |g: &Group, m: &[(u8, u64)]| {
-                    g.tuples
-                        .iter()
-                        .position(|t| t.shape == shape && t.mask == m)
+                // A tier's tuple is made only when the rule goes there.
+                let free = |g: &Group, m: &[(u8, u64)]| {
+                    g.find(shape, m).is_none_or(|i| room(&g.tuples[i]))
                 };
                 let exact: Vec<(u8, u64)> = fast.words.iter().map(|&(w, m, _)| (w, m)).collect();
-                if find(self, &fast.relaxed).is_none_or(|i| room(&self.tuples[i])) {
-                    self.tuple(shape, &fast.relaxed)
-                } else if exact.len() > KEY_WORDS
-                    || exact == fast.full
-                    || find(self, &fast.full).is_none_or(|i| room(&self.tuples[i]))
-                {
-                    self.tuple(shape, &fast.full)
+                let mask = if free(self, &fast.relaxed) {
+                    &fast.relaxed
+                } else if exact.len() > KEY_WORDS || exact == fast.full || free(self, &fast.full) {
+                    &fast.full
                 } else {
-                    self.tuple(shape, &exact)
-                }
+                    &exact
+                };
+                self.tuple(shape, mask)
             }
         };
         let t = &mut self.tuples[ti];
